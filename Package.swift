@@ -1,0 +1,77 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "posnode",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "posnode", targets: ["posnode"]),
+        .executable(name: "poshub", targets: ["poshub"]),
+        .executable(name: "possim", targets: ["possim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    ],
+    targets: [
+        // zlib from the system (zlib1g-dev).
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // Business partners, addresses, documents, validation, journal entries, HLC.
+        .target(name: "SyncModel"),
+        // GRDB schema, repositories, journal, state hash.
+        .target(name: "SyncStore", dependencies: [
+            "SyncModel",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        // Batch framing: header, CRC32, zlib with hard limits.
+        .target(name: "SyncWire", dependencies: ["SyncModel", "CZlib"]),
+        // Store-prefix rule, LWW merge, multi-site customer move, balances.
+        .target(name: "SyncReconcile", dependencies: [
+            "SyncModel", "SyncStore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        // The central data synchronization service.
+        .target(name: "SyncHub", dependencies: [
+            "SyncModel", "SyncStore", "SyncWire", "SyncReconcile",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The store node: local API and sync client.
+        .target(name: "SyncNode", dependencies: [
+            "SyncModel", "SyncStore", "SyncReconcile",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Test support: temporary folders, child processes with the port handshake.
+        .target(name: "SyncTesting", dependencies: ["SyncModel"]),
+
+        .executableTarget(name: "posnode", dependencies: [
+            "SyncModel", "SyncStore", "SyncNode", "SyncReconcile",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "poshub", dependencies: [
+            "SyncModel", "SyncStore", "SyncHub",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "possim", dependencies: [
+            "SyncModel", "SyncStore", "SyncWire", "SyncReconcile", "SyncHub", "SyncNode",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Simulator/possim"),
+
+        .testTarget(name: "SyncModelTests", dependencies: ["SyncModel"]),
+        .testTarget(name: "SyncStoreTests", dependencies: ["SyncModel", "SyncStore", "SyncTesting"]),
+        .testTarget(name: "SyncWireTests", dependencies: ["SyncModel", "SyncWire"]),
+        .testTarget(name: "SyncReconcileTests", dependencies: ["SyncModel", "SyncStore", "SyncReconcile", "SyncTesting"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["SyncModel", "SyncStore", "SyncWire", "SyncTesting"]),
+    ]
+)

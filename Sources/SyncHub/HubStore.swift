@@ -1,0 +1,279 @@
+import Foundation
+import GRDB
+import SyncModel
+import SyncReconcile
+import SyncStore
+
+/// A node registered at the hub.
+public struct HubNode: Sendable, Codable, Hashable {
+    public var node: String
+    public var site: String
+    public var series: String
+    public var lastSeq: Int64
+}
+
+/// Hub-side failures, phrased for the operator of the node that caused them.
+public enum HubError: Error, Sendable, CustomStringConvertible {
+    case unknownToken
+    case nodeMismatch(tokenNode: String, batchNode: String)
+    case sequenceGap(node: String, expected: Int64, got: Int64)
+    case notContiguous(node: String, after: Int64, got: Int64)
+    case nodeExists(String)
+    case unknownNode(String)
+    case invalid(FieldError)
+
+    public var description: String {
+        switch self {
+        case .unknownToken: return "unknown or revoked token"
+        case .nodeMismatch(let t, let b): return "token belongs to node \(t) but the batch is from node \(b)"
+        case .sequenceGap(let node, let expected, let got):
+            return "batch from node \(node) starts at sequence \(got) but the hub expects \(expected); nothing applied"
+        case .notContiguous(let node, let after, let got):
+            return "batch from node \(node) skips from sequence \(after) to \(got); nothing applied"
+        case .nodeExists(let n): return "node \(n) is already registered"
+        case .unknownNode(let n): return "node \(n) is not registered at this hub"
+        case .invalid(let e): return e.description
+        }
+    }
+}
+
+/// The hub's canonical store: replicated tables, per-node sequence state, the global feed.
+public final class HubStore: Sendable {
+    public let pool: DatabasePool
+    public let prefixRule: PrefixRule
+
+    static func migrator() -> DatabaseMigrator {
+        var m = DatabaseMigrator()
+        Schema.registerShared(&m)
+        Reconciler.registerSchema(&m)
+        m.registerMigration("v1-hub") { db in
+            try db.execute(sql: """
+                CREATE TABLE hub_node (
+                    node_id TEXT PRIMARY KEY NOT NULL,
+                    site TEXT NOT NULL,
+                    series TEXT NOT NULL,
+                    token_hash TEXT NOT NULL UNIQUE,
+                    last_seq INTEGER NOT NULL DEFAULT 0,
+                    created_at TEXT NOT NULL,
+                    last_push_at TEXT,
+                    last_pull_at TEXT
+                );
+                CREATE TABLE hub_feed (
+                    gseq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    hlc INTEGER NOT NULL,
+                    node TEXT NOT NULL,
+                    entity TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    op TEXT NOT NULL,
+                    fields TEXT NOT NULL
+                );
+                CREATE TABLE hub_outcome (
+                    node TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    outcome TEXT NOT NULL,
+                    reason TEXT,
+                    old_code TEXT,
+                    new_code TEXT,
+                    rename_id INTEGER,
+                    PRIMARY KEY (node, seq)
+                ) WITHOUT ROWID;
+                CREATE TABLE hub_meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+                """)
+        }
+        return m
+    }
+
+    public init(path: String, options: StoreOptions = .default, prefixRule: PrefixRule = .init()) throws {
+        pool = try options.openPool(path: path)
+        try Self.migrator().migrate(pool)
+        self.prefixRule = prefixRule
+    }
+
+    // MARK: Nodes and tokens
+
+    /// Registers a node and returns its new bearer token (only its hash is stored).
+    public func addNode(node: String, site: String, series: String) throws -> String {
+        for (field, value) in [("node", node), ("site", site), ("series", series)] {
+            let ok = !value.isEmpty && value.count <= 32 && value.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }
+            if !ok { throw HubError.invalid(FieldError(field: field, reason: "'\(value)' must be 1-32 letters, digits, '-' or '_'")) }
+        }
+        var bytes = [UInt8](repeating: 0, count: 32)
+        var rng = SystemRandomNumberGenerator()
+        for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
+        let token = "pos_" + SHA256.hex(bytes)
+        try pool.write { db in
+            if try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM hub_node WHERE node_id = ?)", arguments: [node]) == true {
+                throw HubError.nodeExists(node)
+            }
+            try db.execute(sql: "INSERT INTO hub_node (node_id, site, series, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [node, site, series, Self.hashToken(token), AuditRecord.now()])
+        }
+        return token
+    }
+
+    static func hashToken(_ token: String) -> String {
+        var h = SHA256()
+        h.update(token)
+        return SHA256.hex(h.finalize())
+    }
+
+    /// The node a bearer token belongs to, or nil.
+    public func authenticate(token: String) throws -> HubNode? {
+        let hash = Self.hashToken(token)
+        return try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM hub_node WHERE token_hash = ?", arguments: [hash]).map(Self.node)
+        }
+    }
+
+    static func node(_ r: Row) -> HubNode {
+        HubNode(node: r["node_id"], site: r["site"], series: r["series"], lastSeq: r["last_seq"])
+    }
+
+    public func nodes() throws -> [HubNode] {
+        try pool.read { try Row.fetchAll($0, sql: "SELECT * FROM hub_node ORDER BY node_id").map(Self.node) }
+    }
+
+    // MARK: Push
+
+    /// Applies a node's journal entries in one transaction, idempotently by (node, seq).
+    /// Entries at or below the node's last applied sequence are duplicates (their first
+    /// verdict is repeated); the first new entry must be exactly the next sequence.
+    public func push(node: HubNode, changes: [Change], renamesApplied: Int64) throws -> PushReply {
+        try pool.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM hub_node WHERE node_id = ?", arguments: [node.node]) else {
+                throw HubError.unknownNode(node.node)
+            }
+            let current = Self.node(row)
+            var lastSeq = current.lastSeq
+            for (a, b) in zip(changes, changes.dropFirst()) where b.seq != a.seq + 1 {
+                throw HubError.notContiguous(node: node.node, after: a.seq, got: b.seq)
+            }
+            if let first = changes.first, first.seq > lastSeq + 1 {
+                throw HubError.sequenceGap(node: node.node, expected: lastSeq + 1, got: first.seq)
+            }
+            let aliases = try Row.fetchAll(db, sql: "SELECT old_code, new_code FROM hub_alias WHERE node = ? AND rename_id > ? ORDER BY rename_id",
+                                           arguments: [node.node, renamesApplied])
+            var context = ApplyContext(node: current.node, series: current.series, site: current.site, prefixRule: prefixRule,
+                                       pendingRenames: aliases.map { ($0["old_code"], $0["new_code"]) })
+            var results: [EntryResult] = []
+            var hubHLC = try Self.hubHLC(db)
+            for change in changes {
+                guard change.node == node.node else {
+                    throw HubError.nodeMismatch(tokenNode: node.node, batchNode: change.node)
+                }
+                if change.seq <= lastSeq {
+                    if let r = try Row.fetchOne(db, sql: "SELECT * FROM hub_outcome WHERE node = ? AND seq = ?", arguments: [node.node, change.seq]) {
+                        results.append(EntryResult(seq: change.seq, outcome: .duplicate, reason: r["reason"], oldCode: r["old_code"],
+                                                   newCode: r["new_code"], renameID: r["rename_id"]))
+                    } else {
+                        results.append(EntryResult(seq: change.seq, outcome: .duplicate))
+                    }
+                    continue
+                }
+                hubHLC = HLC.receive(last: hubHLC, remote: change.hlc, nowMillis: HLC.nowMillis)
+                let (result, touched) = try Reconciler.apply(db, change: change, context: &context)
+                try db.execute(sql: """
+                    INSERT INTO hub_outcome (node, seq, outcome, reason, old_code, new_code, rename_id) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [node.node, change.seq, result.outcome.rawValue, result.reason, result.oldCode, result.newCode, result.renameID])
+                try Self.emit(db, touched: touched, hlc: change.hlc, node: node.node)
+                results.append(result)
+                lastSeq = change.seq
+            }
+            try db.execute(sql: "UPDATE hub_node SET last_seq = ?, last_push_at = ? WHERE node_id = ?",
+                           arguments: [lastSeq, AuditRecord.now(), node.node])
+            try Self.setHubHLC(db, hubHLC)
+            return PushReply(node: node.node, results: results, nextExpected: lastSeq + 1, hubHLC: hubHLC.rawValue)
+        }
+    }
+
+    /// Appends the current image of each touched row to the feed (sorted, so the feed is deterministic).
+    static func emit(_ db: Database, touched: Set<TouchedRow>, hlc: HLC, node: String) throws {
+        for t in touched.sorted(by: { ($0.entity.rawValue, $0.key) < ($1.entity.rawValue, $1.key) }) {
+            guard let table = ReplicatedTable.forEntity(t.entity) else { continue }
+            let image = try table.fetch(db, key: t.key)
+            try db.execute(sql: "INSERT INTO hub_feed (hlc, node, entity, key, op, fields) VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [Int64(bitPattern: hlc.rawValue), node, t.entity.rawValue, t.key,
+                                       image == nil ? ChangeOp.delete.rawValue : ChangeOp.insert.rawValue,
+                                       (image ?? [:]).canonicalJSON()])
+        }
+    }
+
+    static func hubHLC(_ db: Database) throws -> HLC {
+        HLC(rawValue: UInt64(try String.fetchOne(db, sql: "SELECT value FROM hub_meta WHERE key = 'hlc'") ?? "0") ?? 0)
+    }
+
+    static func setHubHLC(_ db: Database, _ hlc: HLC) throws {
+        try db.execute(sql: "INSERT INTO hub_meta (key, value) VALUES ('hlc', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                       arguments: [String(hlc.rawValue)])
+    }
+
+    // MARK: Pull and snapshot
+
+    /// Feed entries after `cursor` in global order (row images; `seq` is the global sequence).
+    public func feed(after cursor: Int64, limit: Int, for node: String? = nil) throws -> (changes: [Change], nextCursor: Int64, more: Bool) {
+        try pool.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM hub_feed WHERE gseq > ? ORDER BY gseq LIMIT ?", arguments: [cursor, limit + 1])
+            let more = rows.count > limit
+            let changes = try rows.prefix(limit).map { r in
+                Change(seq: r["gseq"], hlc: HLC(rawValue: UInt64(bitPattern: r["hlc"])), node: r["node"],
+                       entity: Entity(rawValue: r["entity"]) ?? .partner, key: r["key"],
+                       op: ChangeOp(rawValue: r["op"]) ?? .insert, fields: try Fields.fromJSON(r["fields"]))
+            }
+            return (changes, changes.last?.seq ?? cursor, more)
+        }
+    }
+
+    public func markPulled(node: String) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE hub_node SET last_pull_at = ? WHERE node_id = ?", arguments: [AuditRecord.now(), node])
+        }
+    }
+
+    /// All replicated rows as images, with the feed cursor they correspond to (one read transaction).
+    public func snapshot() throws -> (changes: [Change], cursor: Int64) {
+        try pool.read { db in
+            let cursor = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(gseq), 0) FROM hub_feed") ?? 0
+            let hlc = try Self.hubHLC(db)
+            var changes: [Change] = []
+            var seq: Int64 = 0
+            for table in ReplicatedTable.all {
+                let rows = try Row.fetchCursor(db, sql: "SELECT * FROM \(table.name) ORDER BY \(table.keyColumns.joined(separator: ", "))")
+                while let r = try rows.next() {
+                    let f = table.fields(of: r)
+                    seq += 1
+                    changes.append(Change(seq: seq, hlc: hlc, node: "hub", entity: table.entity, key: table.key(of: f) ?? "",
+                                          op: .insert, fields: f))
+                }
+            }
+            return (changes, cursor)
+        }
+    }
+
+    // MARK: Queries
+
+    public func partnerExists(code: String) throws -> Bool {
+        try pool.read { try ReplicatedTable.partner.exists($0, key: code) }
+    }
+
+    public func stateHash() throws -> String { try pool.read { try $0.stateHash() } }
+
+    public func audit(kind: String? = nil, limit: Int = 1000) throws -> [AuditRecord] {
+        try pool.read { try $0.auditRecords(kind: kind, limit: limit) }
+    }
+
+    /// Carries out a customer move through the hub's API (same rules as a pushed move).
+    public func move(_ request: MoveRequest) throws {
+        try pool.write { db in
+            var hlc = try Self.hubHLC(db)
+            hlc = HLC.tick(last: hlc, nowMillis: HLC.nowMillis)
+            let touched = try CustomerMove.execute(db, request, stamp: MergeStamp(hlc: hlc, node: "hub"))
+            try Self.emit(db, touched: touched, hlc: hlc, node: "hub")
+            try Self.setHubHLC(db, hlc)
+        }
+    }
+
+    /// Recomputes balances on the hub.
+    public func recalculateBalances() throws -> [CustomerBalance] {
+        try pool.write { try Balances.recalculate($0) }
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+
+/// The kinds of document that reference a partner address.
+public enum DocumentKind: String, Sendable, Codable, CaseIterable {
+    case receipt, invoice, order, receivable
+}
+
+/// A document (receipt, invoice, order, receivable) referencing a partner's address at a site.
+/// Amounts are integer minor units (grosze, cents).
+public struct Document: Sendable, Hashable, Codable {
+    /// Globally unique: `<node>-<kind letter><local number>`, assigned by the creating node.
+    public var id: String
+    public var kind: DocumentKind
+    public var partnerCode: String
+    public var addressSeq: Int
+    public var site: String
+    public var amountMinor: Int64
+    public var currency: String
+    /// `open` or `settled`; orders count towards the order balance while open.
+    public var status: String
+    public var issuedAt: String
+    public var node: String
+
+    public init(id: String, kind: DocumentKind, partnerCode: String, addressSeq: Int = 0, site: String,
+                amountMinor: Int64, currency: String, status: String = "open", issuedAt: String, node: String) {
+        self.id = id; self.kind = kind; self.partnerCode = partnerCode; self.addressSeq = addressSeq
+        self.site = site; self.amountMinor = amountMinor; self.currency = currency; self.status = status
+        self.issuedAt = issuedAt; self.node = node
+    }
+
+    public static let columns = ["id", "kind", "partner_code", "address_seq", "site", "amount_minor", "currency",
+                                 "status", "issued_at", "node"]
+
+    public var fields: Fields {
+        ["id": .text(id), "kind": .text(kind.rawValue), "partner_code": .text(partnerCode),
+         "address_seq": .int(Int64(addressSeq)), "site": .text(site), "amount_minor": .int(amountMinor),
+         "currency": .text(currency), "status": .text(status), "issued_at": .text(issuedAt), "node": .text(node)]
+    }
+
+    public init(fields f: Fields) throws {
+        guard let id = f["id"]?.text else { throw FieldError(field: "id", reason: "is missing") }
+        guard let kind = f["kind"]?.text.flatMap(DocumentKind.init(rawValue:)) else {
+            throw FieldError(field: "kind", reason: "must be receipt, invoice, order or receivable")
+        }
+        guard let code = f["partner_code"]?.text else { throw FieldError(field: "partner_code", reason: "is missing") }
+        guard let amount = f["amount_minor"]?.int else { throw FieldError(field: "amount_minor", reason: "is missing") }
+        self.init(id: id, kind: kind, partnerCode: code, addressSeq: Int(f["address_seq"]?.int ?? 0),
+                  site: f["site"]?.text ?? "", amountMinor: amount, currency: f["currency"]?.text ?? "PLN",
+                  status: f["status"]?.text ?? "open", issuedAt: f["issued_at"]?.text ?? "", node: f["node"]?.text ?? "")
+    }
+
+    /// Parses an amount such as "12.50" or "-3" into minor units (2 decimals), exactly.
+    public static func parseAmount(_ text: String) throws -> Int64 {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        let negative = t.hasPrefix("-")
+        let body = negative ? String(t.dropFirst()) : t
+        let parts = body.split(separator: ".", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), let whole = Int64(parts[0]), !parts[0].isEmpty,
+              parts[0].allSatisfy(\.isASCII) else {
+            throw FieldError(field: "amount", reason: "'\(text)' is not an amount like 12.50")
+        }
+        var minor = whole * 100
+        if parts.count == 2 {
+            let frac = parts[1]
+            guard (1...2).contains(frac.count), frac.allSatisfy({ $0.isASCII && $0.isNumber }), let f = Int64(frac) else {
+                throw FieldError(field: "amount", reason: "'\(text)' has more than 2 decimals or is not a number")
+            }
+            minor += frac.count == 1 ? f * 10 : f
+        }
+        return negative ? -minor : minor
+    }
+
+    /// Formats minor units as "12.50".
+    public static func formatAmount(_ minor: Int64) -> String {
+        let sign = minor < 0 ? "-" : ""
+        let m = minor.magnitude
+        let frac = m % 100
+        return "\(sign)\(m / 100).\(frac < 10 ? "0" : "")\(frac)"
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+
+/// The two kinds of business partner a cashier can register (seed 004).
+public enum PartnerKind: String, Sendable, Codable, CaseIterable {
+    /// Endkunde: a private customer. First and last name are mandatory.
+    case consumer
+    /// Geschäftskunde: a business customer. Name is mandatory.
+    case business
+}
+
+/// A business partner (customer) as replicated between nodes and hub.
+///
+/// `lowestPrice` is never set by a user: it defaults from the center's parameters
+/// by kind (`CenterParameters`). `deleted` marks a tombstone: documents that reference
+/// a deleted partner stay valid.
+public struct Partner: Sendable, Hashable, Codable {
+    public var code: String
+    public var kind: PartnerKind
+    public var salutation: String?
+    public var firstName: String?
+    public var lastName: String?
+    public var name: String?
+    public var birthDate: String?
+    public var vatID: String?
+    public var issuedBy: String?
+    public var phone: String?
+    public var email: String?
+    /// Free attributes as key/value pairs.
+    public var attributes: [String: String]
+    /// Consents by name, with the date/time they were given (ISO 8601).
+    public var consents: [String: String]
+    public var reverseCharge: Bool
+    public var country: String?
+    public var nationalID: String?
+    public var tradeRegister: String?
+    public var idDocument: String?
+    /// Currency code of the customer account (ISO 4217), e.g. "PLN".
+    public var currency: String
+    /// The corporate customer (Konzernkunde) this customer belongs to, if any.
+    public var corporateCustomer: String?
+    public var lowestPrice: Bool
+    public var deleted: Bool
+    /// The node that created the partner.
+    public var originNode: String?
+
+    public init(code: String, kind: PartnerKind, salutation: String? = nil, firstName: String? = nil,
+                lastName: String? = nil, name: String? = nil, birthDate: String? = nil, vatID: String? = nil,
+                issuedBy: String? = nil, phone: String? = nil, email: String? = nil,
+                attributes: [String: String] = [:], consents: [String: String] = [:], reverseCharge: Bool = false,
+                country: String? = nil, nationalID: String? = nil, tradeRegister: String? = nil,
+                idDocument: String? = nil, currency: String = "PLN", corporateCustomer: String? = nil,
+                lowestPrice: Bool = false, deleted: Bool = false, originNode: String? = nil) {
+        self.code = code; self.kind = kind; self.salutation = salutation; self.firstName = firstName
+        self.lastName = lastName; self.name = name; self.birthDate = birthDate; self.vatID = vatID
+        self.issuedBy = issuedBy; self.phone = phone; self.email = email; self.attributes = attributes
+        self.consents = consents; self.reverseCharge = reverseCharge; self.country = country
+        self.nationalID = nationalID; self.tradeRegister = tradeRegister; self.idDocument = idDocument
+        self.currency = currency; self.corporateCustomer = corporateCustomer; self.lowestPrice = lowestPrice
+        self.deleted = deleted; self.originNode = originNode
+    }
+
+    /// A human-readable display name.
+    public var displayName: String {
+        switch kind {
+        case .consumer: return [firstName, lastName].compactMap { $0 }.joined(separator: " ")
+        case .business: return name ?? ""
+        }
+    }
+}
+
+/// Per-center parameters from the ERP that set defaults a cashier cannot change.
+public struct CenterParameters: Sendable, Hashable, Codable {
+    /// "Niedrigster Preis für neuen Geschäftskunde".
+    public var lowestPriceForNewBusiness: Bool
+    /// "Niedrigster Preis für neuen Endverbraucher".
+    public var lowestPriceForNewConsumer: Bool
+
+    public init(lowestPriceForNewBusiness: Bool = false, lowestPriceForNewConsumer: Bool = false) {
+        self.lowestPriceForNewBusiness = lowestPriceForNewBusiness
+        self.lowestPriceForNewConsumer = lowestPriceForNewConsumer
+    }
+
+    /// The lowest-price flag a new partner of `kind` gets.
+    public func lowestPriceDefault(for kind: PartnerKind) -> Bool {
+        switch kind {
+        case .business: return lowestPriceForNewBusiness
+        case .consumer: return lowestPriceForNewConsumer
+        }
+    }
+}
+
+// MARK: - Column mapping
+
+extension Partner {
+    /// Column names of the partner table in a fixed order (also the replicated field names).
+    public static let columns: [String] = [
+        "code", "kind", "salutation", "first_name", "last_name", "name", "birth_date", "vat_id", "issued_by",
+        "phone", "email", "attributes", "consents", "reverse_charge", "country", "national_id",
+        "trade_register", "id_document", "currency", "corporate_customer", "lowest_price", "deleted",
+        "origin_node",
+    ]
+
+    /// The partner as replicated fields (all columns).
+    public var fields: Fields {
+        func t(_ s: String?) -> FieldValue { s.map(FieldValue.text) ?? .null }
+        func dict(_ d: [String: String]) -> FieldValue {
+            d.isEmpty ? .null : .text(Fields(uniqueKeysWithValues: d.map { ($0.key, FieldValue.text($0.value)) }).canonicalJSON())
+        }
+        return [
+            "code": .text(code), "kind": .text(kind.rawValue), "salutation": t(salutation),
+            "first_name": t(firstName), "last_name": t(lastName), "name": t(name), "birth_date": t(birthDate),
+            "vat_id": t(vatID), "issued_by": t(issuedBy), "phone": t(phone), "email": t(email),
+            "attributes": dict(attributes), "consents": dict(consents), "reverse_charge": .bool(reverseCharge),
+            "country": t(country), "national_id": t(nationalID), "trade_register": t(tradeRegister),
+            "id_document": t(idDocument), "currency": .text(currency), "corporate_customer": t(corporateCustomer),
+            "lowest_price": .bool(lowestPrice), "deleted": .bool(deleted), "origin_node": t(originNode),
+        ]
+    }
+
+    /// Builds a partner from replicated fields; missing fields take their defaults.
+    public init(fields f: Fields) throws {
+        guard let code = f["code"]?.text, !code.isEmpty else { throw FieldError(field: "code", reason: "is missing") }
+        guard let kindText = f["kind"]?.text, let kind = PartnerKind(rawValue: kindText) else {
+            throw FieldError(field: "kind", reason: "must be consumer or business")
+        }
+        func dict(_ name: String) -> [String: String] {
+            guard let json = f[name]?.text, let parsed = try? Fields.fromJSON(json) else { return [:] }
+            return parsed.compactMapValues { $0.text }
+        }
+        self.init(code: code, kind: kind, salutation: f["salutation"]?.text, firstName: f["first_name"]?.text,
+                  lastName: f["last_name"]?.text, name: f["name"]?.text, birthDate: f["birth_date"]?.text,
+                  vatID: f["vat_id"]?.text, issuedBy: f["issued_by"]?.text, phone: f["phone"]?.text,
+                  email: f["email"]?.text, attributes: dict("attributes"), consents: dict("consents"),
+                  reverseCharge: f["reverse_charge"]?.bool ?? false, country: f["country"]?.text,
+                  nationalID: f["national_id"]?.text, tradeRegister: f["trade_register"]?.text,
+                  idDocument: f["id_document"]?.text, currency: f["currency"]?.text ?? "PLN",
+                  corporateCustomer: f["corporate_customer"]?.text, lowestPrice: f["lowest_price"]?.bool ?? false,
+                  deleted: f["deleted"]?.bool ?? false, originNode: f["origin_node"]?.text)
+    }
+
+    /// Fields a user may change with an update (not code, kind, lowest_price, deleted, origin_node).
+    public static let editableColumns: Set<String> = Set(columns).subtracting(["code", "kind", "lowest_price", "deleted", "origin_node"])
+}

@@ -1,0 +1,113 @@
+import Foundation
+
+/// A refused input, naming the field the cashier has to correct.
+public struct FieldError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The field name as used on the command line and in the API (`code`, `first_name`, `vat_id`, ...).
+    public var field: String
+    public var reason: String
+    /// A warning the user may override (duplicate VAT ID with `--allow-duplicate-vat`).
+    public var overridable: Bool
+
+    public init(field: String, reason: String, overridable: Bool = false) {
+        self.field = field
+        self.reason = reason
+        self.overridable = overridable
+    }
+
+    public var description: String {
+        "\(field): \(reason)" + (overridable ? " (confirm with --allow-duplicate-vat to save anyway)" : "")
+    }
+}
+
+/// The validation rules of seed 004 that need no database. Uniqueness checks (code, NIP)
+/// live in the store, which calls this first.
+public enum PartnerValidator {
+    /// The longest accepted partner code.
+    public static let maxCodeLength = 40
+
+    /// All problems of `partner`, in field order; empty when it may be saved.
+    public static func problems(_ partner: Partner) -> [FieldError] {
+        var errors: [FieldError] = []
+        func blank(_ s: String?) -> Bool { (s ?? "").trimmingCharacters(in: .whitespaces).isEmpty }
+
+        if blank(partner.code) {
+            errors.append(.init(field: "code", reason: "is mandatory"))
+        } else if partner.code.count > maxCodeLength {
+            errors.append(.init(field: "code", reason: "is longer than \(maxCodeLength) characters"))
+        } else if partner.code.contains(where: { $0 == "|" || $0.isWhitespace || $0.isNewline }) {
+            errors.append(.init(field: "code", reason: "must not contain spaces or '|'"))
+        }
+        switch partner.kind {
+        case .consumer:
+            if blank(partner.firstName) { errors.append(.init(field: "first_name", reason: "is mandatory for a consumer")) }
+            if blank(partner.lastName) { errors.append(.init(field: "last_name", reason: "is mandatory for a consumer")) }
+        case .business:
+            if blank(partner.name) { errors.append(.init(field: "name", reason: "is mandatory for a business customer")) }
+        }
+        if let country = partner.country, !(country.count == 2 && country.allSatisfy { $0.isASCII && $0.isUppercase }) {
+            errors.append(.init(field: "country", reason: "'\(country)' is not a two-letter country code such as PL"))
+        }
+        if !(partner.currency.count == 3 && partner.currency.allSatisfy { $0.isASCII && $0.isUppercase }) {
+            errors.append(.init(field: "currency", reason: "'\(partner.currency)' is not a three-letter currency code such as PLN"))
+        }
+        if let birth = partner.birthDate, !isISODate(birth) {
+            errors.append(.init(field: "birth_date", reason: "'\(birth)' is not a date like 1984-05-14"))
+        }
+        if let email = partner.email, !blank(email), !(email.contains("@") && !email.hasPrefix("@") && !email.hasSuffix("@")) {
+            errors.append(.init(field: "email", reason: "'\(email)' is not an e-mail address"))
+        }
+        if partner.country == "PL" {
+            if let vat = partner.vatID, !blank(vat), !isValidNIP(vat) {
+                errors.append(.init(field: "vat_id", reason: "'\(vat)' is not a valid Polish NIP (10 digits with a correct check digit)"))
+            }
+            if let pesel = partner.nationalID, !blank(pesel) {
+                let digits = pesel.filter { !$0.isWhitespace }
+                if digits.count != 11 || !digits.allSatisfy({ $0.isASCII && $0.isNumber }) {
+                    errors.append(.init(field: "national_id", reason: "a PESEL has 11 digits, '\(pesel)' has \(digits.filter(\.isNumber).count)"))
+                } else if !isValidPESEL(digits) {
+                    errors.append(.init(field: "national_id", reason: "'\(pesel)' has a wrong PESEL check digit"))
+                }
+            }
+        }
+        return errors
+    }
+
+    /// Throws the first problem of `partner`.
+    public static func validate(_ partner: Partner) throws {
+        if let first = problems(partner).first { throw first }
+    }
+
+    /// The NIP's digits with an optional "PL" prefix, dashes and spaces removed.
+    public static func normalizedNIP(_ text: String) -> String {
+        var t = text.uppercased()
+        if t.hasPrefix("PL") { t.removeFirst(2) }
+        return t.filter { $0 != "-" && $0 != " " }
+    }
+
+    /// Polish NIP: 10 digits; weights 6,5,7,2,3,4,5,6,7; sum mod 11 is the 10th digit (10 is never valid).
+    public static func isValidNIP(_ text: String) -> Bool {
+        let digits = normalizedNIP(text)
+        guard digits.count == 10, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return false }
+        let d = digits.compactMap { $0.wholeNumberValue }
+        let weights = [6, 5, 7, 2, 3, 4, 5, 6, 7]
+        let sum = zip(d, weights).map(*).reduce(0, +)
+        let check = sum % 11
+        return check != 10 && check == d[9]
+    }
+
+    /// Polish PESEL: 11 digits; weights 1,3,7,9,1,3,7,9,1,3; check digit is (10 - sum mod 10) mod 10.
+    public static func isValidPESEL(_ text: String) -> Bool {
+        guard text.count == 11, text.allSatisfy({ $0.isASCII && $0.isNumber }) else { return false }
+        let d = text.compactMap { $0.wholeNumberValue }
+        let weights = [1, 3, 7, 9, 1, 3, 7, 9, 1, 3]
+        let sum = zip(d, weights).map(*).reduce(0, +)
+        return (10 - sum % 10) % 10 == d[10]
+    }
+
+    static func isISODate(_ s: String) -> Bool {
+        let parts = s.split(separator: "-")
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]) else { return false }
+        return y >= 1900 && (1...12).contains(m) && (1...31).contains(d)
+    }
+}

@@ -1,0 +1,123 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SyncModel
+
+/// A failure talking to the hub, with what the operator needs to act on it.
+public enum HubClientError: Error, Sendable, CustomStringConvertible {
+    case notConfigured
+    case unreachable(url: String, underlying: String)
+    case refused(status: Int, message: String, nextExpected: Int64?)
+    case badReply(String)
+
+    public var description: String {
+        switch self {
+        case .notConfigured:
+            return "no hub configured for this node; set it with 'posnode init ... --hub URL --token TOKEN'"
+        case .unreachable(let url, let underlying):
+            return "hub \(url) is not reachable (\(underlying)); the node keeps working offline"
+        case .refused(let status, let message, _):
+            return "hub refused the request (HTTP \(status)): \(message)"
+        case .badReply(let what):
+            return "hub sent an unreadable reply: \(what)"
+        }
+    }
+
+    /// True when retrying later may succeed (hub down, network, 5xx).
+    public var isTransient: Bool {
+        switch self {
+        case .unreachable: return true
+        case .refused(let status, _, _): return status >= 500 || status == 429
+        default: return false
+        }
+    }
+}
+
+/// The node's HTTP client for the hub's sync API (docs/sync-protocol.md).
+public struct HubClient: Sendable {
+    public var baseURL: String
+    public var token: String
+    public var http: HTTPClient
+    /// Largest reply body accepted.
+    public var maxReplyBytes: Int
+
+    public init(baseURL: String, token: String, http: HTTPClient = .shared, maxReplyBytes: Int = 64 << 20) {
+        var url = baseURL
+        while url.hasSuffix("/") { url.removeLast() }
+        self.baseURL = url
+        self.token = token
+        self.http = http
+        self.maxReplyBytes = maxReplyBytes
+    }
+
+    func send(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, headers: [(String, String)] = [],
+              timeout: TimeAmount) async throws -> (status: Int, headers: [String: String], body: [UInt8]) {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        for (k, v) in headers { request.headers.add(name: k, value: v) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/x-posnode-batch")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        do {
+            let response = try await http.execute(request, timeout: timeout)
+            let buffer = try await response.body.collect(upTo: maxReplyBytes)
+            var hdrs: [String: String] = [:]
+            for h in response.headers { hdrs[h.name.lowercased()] = h.value }
+            return (Int(response.status.code), hdrs, Array(buffer.readableBytesView))
+        } catch let error as HubClientError {
+            throw error
+        } catch {
+            throw HubClientError.unreachable(url: baseURL, underlying: String(describing: error))
+        }
+    }
+
+    func refusal(_ status: Int, _ body: [UInt8]) -> HubClientError {
+        if let reply = try? JSONDecoder().decode(HubErrorReply.self, from: Data(body)) {
+            return .refused(status: status, message: reply.error, nextExpected: reply.nextExpected)
+        }
+        return .refused(status: status, message: String(decoding: body.prefix(300), as: UTF8.self), nextExpected: nil)
+    }
+
+    /// Whether a partner code exists at the hub.
+    public func partnerExists(code: String, timeout: TimeAmount = .milliseconds(1500)) async throws -> Bool {
+        let escaped = code.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? code
+        let r = try await send(.GET, "/v1/partners/\(escaped)", timeout: timeout)
+        switch r.status {
+        case 200: return true
+        case 404: return false
+        default: throw refusal(r.status, r.body)
+        }
+    }
+
+    /// Pushes one batch; returns the hub's per-entry verdicts.
+    public func push(batch: [UInt8], renamesApplied: Int64, timeout: TimeAmount = .seconds(60)) async throws -> PushReply {
+        let r = try await send(.POST, "/v1/push", body: batch, headers: [(SyncHeader.renamesApplied, String(renamesApplied))], timeout: timeout)
+        guard r.status == 200 else { throw refusal(r.status, r.body) }
+        do { return try JSONDecoder().decode(PushReply.self, from: Data(r.body)) } catch {
+            throw HubClientError.badReply("push reply: \(error)")
+        }
+    }
+
+    /// Pulls the feed after `cursor`; the batch's changes are row images in the hub's order.
+    public func pull(cursor: Int64, maxEntries: Int, timeout: TimeAmount = .seconds(60)) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
+        let r = try await send(.GET, "/v1/pull?cursor=\(cursor)&limit=\(maxEntries)", timeout: timeout)
+        guard r.status == 200 else { throw refusal(r.status, r.body) }
+        guard let next = r.headers[SyncHeader.nextCursor.lowercased()].flatMap(Int64.init) else {
+            throw HubClientError.badReply("pull reply without \(SyncHeader.nextCursor)")
+        }
+        return (r.body, next, r.headers[SyncHeader.more.lowercased()] == "1")
+    }
+
+    /// A compressed snapshot of the hub's replicated tables and the cursor it was taken at.
+    public func snapshot(timeout: TimeAmount = .seconds(300)) async throws -> (batch: [UInt8], cursor: Int64) {
+        let r = try await send(.GET, "/v1/snapshot", timeout: timeout)
+        guard r.status == 200 else { throw refusal(r.status, r.body) }
+        guard let next = r.headers[SyncHeader.nextCursor.lowercased()].flatMap(Int64.init) else {
+            throw HubClientError.badReply("snapshot reply without \(SyncHeader.nextCursor)")
+        }
+        return (r.body, next)
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import GRDB
+import SyncModel
+import SyncStore
+
+/// The preconditions of seed 002 ("Informationen zum Verschieben lokaler Kunden").
+public enum MoveCondition: Int, Sendable, CaseIterable, Codable {
+    case currentExistsAtSite = 1
+    case newAbsentAtSite = 2
+    case newExistsAtFromSite = 3
+    case sameCurrency = 4
+    case sameCorporateCustomer = 5
+    case billToOnlyToBillTo = 6
+    /// Example 3: for a ship-to move the new customer's bill-to (seq 0) must already be at the current site.
+    case newBillToAtSite = 7
+
+    public var title: String {
+        switch self {
+        case .currentExistsAtSite: return "current customer and seq exist at the current site"
+        case .newAbsentAtSite: return "new customer and seq do not exist at the current site"
+        case .newExistsAtFromSite: return "new customer and seq exist at the other site"
+        case .sameCurrency: return "currency codes are equal"
+        case .sameCorporateCustomer: return "corporate customer (Konzernkunde) is equal"
+        case .billToOnlyToBillTo: return "if current seq is 0, new seq is 0"
+        case .newBillToAtSite: return "new customer's bill-to (seq 0) exists at the current site"
+        }
+    }
+}
+
+/// A failed precondition, naming the condition.
+public struct MoveViolation: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var condition: MoveCondition
+    public var detail: String
+    public var description: String { "condition \(condition.rawValue) (\(condition.title)) failed: \(detail)" }
+}
+
+/// The move was refused; nothing changed.
+public struct MoveRefused: Error, Sendable, CustomStringConvertible {
+    public var violations: [MoveViolation]
+    public var description: String { "move refused: " + violations.map(\.description).joined(separator: "; ") }
+}
+
+/// Seed 002: re-designates the current site's (customer, seq) as (customer, seq) from another site.
+/// The only implementation; the hub runs it for moves pushed by nodes and for its own API.
+public enum CustomerMove {
+    /// All failed preconditions of `r` (empty when it may be carried out).
+    public static func violations(_ db: Database, _ r: MoveRequest) throws -> [MoveViolation] {
+        var out: [MoveViolation] = []
+        func addr(_ code: String, _ site: String, _ seq: Int) throws -> Bool {
+            try ReplicatedTable.address.exists(db, key: Address.key(partnerCode: code, site: site, seq: seq))
+        }
+        if try !addr(r.currentCode, r.site, r.currentSeq) {
+            out.append(.init(condition: .currentExistsAtSite, detail: "\(r.currentCode):\(r.currentSeq) not found at site \(r.site)"))
+        }
+        if try addr(r.newCode, r.site, r.newSeq) {
+            out.append(.init(condition: .newAbsentAtSite, detail: "\(r.newCode):\(r.newSeq) already exists at site \(r.site)"))
+        }
+        let newAtFromSite = try addr(r.newCode, r.fromSite, r.newSeq)
+        if r.fromSite == r.site || !newAtFromSite {
+            out.append(.init(condition: .newExistsAtFromSite, detail: "\(r.newCode):\(r.newSeq) not found at site \(r.fromSite)"))
+        }
+        let current = try ReplicatedTable.partner.fetch(db, key: r.currentCode)
+        let new = try ReplicatedTable.partner.fetch(db, key: r.newCode)
+        if let current, let new {
+            if current["currency"] != new["currency"] {
+                out.append(.init(condition: .sameCurrency,
+                                 detail: "\(current["currency"]?.auditText ?? "-") vs \(new["currency"]?.auditText ?? "-")"))
+            }
+            if current["corporate_customer"] != new["corporate_customer"] {
+                out.append(.init(condition: .sameCorporateCustomer,
+                                 detail: "\(current["corporate_customer"]?.auditText ?? "none") vs \(new["corporate_customer"]?.auditText ?? "none")"))
+            }
+        } else {
+            if current == nil, !out.contains(where: { $0.condition == .currentExistsAtSite }) {
+                out.append(.init(condition: .currentExistsAtSite, detail: "partner \(r.currentCode) does not exist"))
+            }
+            if new == nil, !out.contains(where: { $0.condition == .newExistsAtFromSite }) {
+                out.append(.init(condition: .newExistsAtFromSite, detail: "partner \(r.newCode) does not exist"))
+            }
+        }
+        if r.currentSeq == 0 && r.newSeq != 0 {
+            out.append(.init(condition: .billToOnlyToBillTo, detail: "current seq is 0 but new seq is \(r.newSeq)"))
+        }
+        if r.newSeq > 0, try !addr(r.newCode, r.site, 0) {
+            out.append(.init(condition: .newBillToAtSite, detail: "\(r.newCode):0 must exist at site \(r.site) before seq \(r.newSeq) is moved"))
+        }
+        return out.sorted { $0.condition.rawValue < $1.condition.rawValue }
+    }
+
+    /// Checks and carries out the move in the caller's transaction; throws `MoveRefused`
+    /// (nothing changed) when a precondition fails. Balances are not touched (see `Balances`).
+    public static func execute(_ db: Database, _ r: MoveRequest, stamp: MergeStamp) throws -> Set<TouchedRow> {
+        let failed = try violations(db, r)
+        guard failed.isEmpty else { throw MoveRefused(violations: failed) }
+        var touched = Set<TouchedRow>()
+
+        // The new (customer, seq) is added at the current site with its own data from the other site;
+        // the current customer's bill-to never overwrites it.
+        let sourceKey = Address.key(partnerCode: r.newCode, site: r.fromSite, seq: r.newSeq)
+        guard var image = try ReplicatedTable.address.fetch(db, key: sourceKey) else { throw MoveRefused(violations: []) }
+        image["site"] = .text(r.site)
+        try Reconciler.insertRow(db, table: .address, image: image, stamp: stamp)
+        touched.insert(TouchedRow(.address, Address.key(partnerCode: r.newCode, site: r.site, seq: r.newSeq)))
+
+        // Every record that referenced the current (customer, seq) at this site now references the new one.
+        let ids = try String.fetchAll(db, sql: "SELECT id FROM document WHERE partner_code = ? AND address_seq = ? AND site = ?",
+                                      arguments: [r.currentCode, r.currentSeq, r.site])
+        for id in ids {
+            _ = try Reconciler.mergeFields(db, table: .document, key: id,
+                                           fields: ["partner_code": .text(r.newCode), "address_seq": .int(Int64(r.newSeq))], stamp: stamp)
+            touched.insert(TouchedRow(.document, id))
+        }
+
+        // Remove the current (customer, seq) from this site, unless it is a bill-to that still has ship-to addresses.
+        let currentKey = Address.key(partnerCode: r.currentCode, site: r.site, seq: r.currentSeq)
+        let hasShipTo = try Bool.fetchOne(db, sql: """
+            SELECT EXISTS(SELECT 1 FROM address WHERE partner_code = ? AND site = ? AND seq > 0)
+            """, arguments: [r.currentCode, r.site]) ?? false
+        let keepsShipTo = r.currentSeq == 0 && hasShipTo
+        if !keepsShipTo {
+            try ReplicatedTable.address.delete(db, key: currentKey)
+            try db.execute(sql: "DELETE FROM field_clock WHERE entity = 'address' AND key = ?", arguments: [currentKey])
+            touched.insert(TouchedRow(.address, currentKey))
+            let remaining = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM address WHERE partner_code = ?", arguments: [r.currentCode]) ?? 0
+            if remaining == 0 {
+                if try Reconciler.mergeFields(db, table: .partner, key: r.currentCode, fields: ["deleted": .bool(true)], stamp: stamp) {
+                    touched.insert(TouchedRow(.partner, r.currentCode))
+                }
+            }
+        }
+        try db.appendAudit(AuditRecord(
+            node: stamp.node, kind: "move", entity: "partner", key: r.newCode, field: "seq",
+            oldValue: "\(r.currentCode):\(r.currentSeq)@\(r.site)", newValue: "\(r.newCode):\(r.newSeq)@\(r.site)",
+            reason: "customer move from site \(r.fromSite): \(ids.count) document(s) re-pointed" + (keepsShipTo ? "; current kept for its ship-to addresses" : "")))
+        return touched
+    }
+}

@@ -1,0 +1,225 @@
+import Foundation
+import GRDB
+import SyncModel
+import SyncStore
+
+/// A replicated row changed by applying a change; the hub emits its new image to the feed.
+public struct TouchedRow: Sendable, Hashable {
+    public var entity: Entity
+    public var key: String
+
+    public init(_ entity: Entity, _ key: String) {
+        self.entity = entity
+        self.key = key
+    }
+}
+
+/// Who sent a change and what the hub knows of that node while applying one push.
+public struct ApplyContext: Sendable {
+    public var node: String
+    public var series: String
+    public var site: String
+    public var prefixRule: PrefixRule
+    /// Renames of this node's partners the node has not applied yet (oldest first):
+    /// codes in its entries are mapped through them.
+    public var pendingRenames: [(old: String, new: String)]
+
+    public init(node: String, series: String, site: String, prefixRule: PrefixRule = .init(),
+                pendingRenames: [(old: String, new: String)] = []) {
+        self.node = node; self.series = series; self.site = site
+        self.prefixRule = prefixRule; self.pendingRenames = pendingRenames
+    }
+}
+
+/// The hub's reconciler: applies one journal entry from a node to the canonical store with the
+/// store-prefix rule, field-level last-writer-wins merge and the customer move. The simulator
+/// runs the same code through the hub.
+public enum Reconciler {
+    public static func registerSchema(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v1-reconcile") { db in
+            try db.execute(sql: """
+                CREATE TABLE field_clock (
+                    entity TEXT NOT NULL, key TEXT NOT NULL, field TEXT NOT NULL,
+                    hlc INTEGER NOT NULL, node TEXT NOT NULL,
+                    PRIMARY KEY (entity, key, field)
+                ) WITHOUT ROWID;
+                CREATE TABLE hub_alias (
+                    rename_id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    node TEXT NOT NULL, old_code TEXT NOT NULL, new_code TEXT NOT NULL, at TEXT NOT NULL
+                );
+                CREATE INDEX hub_alias_node ON hub_alias(node, rename_id);
+                """)
+        }
+    }
+
+    /// Applies `change` and returns the verdict and the rows it changed. Refusals are
+    /// verdicts (`rejected`), not errors; a thrown error aborts the whole push.
+    public static func apply(_ db: Database, change incoming: Change, context: inout ApplyContext) throws -> (EntryResult, Set<TouchedRow>) {
+        var change = incoming
+        for r in context.pendingRenames {
+            (change.key, change.fields) = PartnerRename.rewrite(change, old: r.old, new: r.new)
+        }
+        let stamp = MergeStamp(hlc: change.hlc, node: context.node)
+        func reject(_ reason: String) -> (EntryResult, Set<TouchedRow>) {
+            (EntryResult(seq: change.seq, outcome: .rejected, reason: reason), [])
+        }
+
+        switch (change.entity, change.op) {
+        case (.move, _):
+            do {
+                var request = try MoveRequest(fields: change.fields)
+                request.site = context.site
+                let touched = try CustomerMove.execute(db, request, stamp: stamp)
+                return (EntryResult(seq: change.seq, outcome: .applied), touched)
+            } catch let refused as MoveRefused {
+                try db.appendAudit(AuditRecord(node: context.node, kind: "move-refused", entity: "move", key: change.key,
+                                               reason: refused.description))
+                return reject(refused.description)
+            } catch let e as FieldError {
+                return reject(e.description)
+            }
+
+        case (.partner, .insert):
+            var partner: Partner
+            do {
+                partner = try Partner(fields: change.fields)
+                try PartnerValidator.validate(partner)
+            } catch let e as FieldError {
+                return reject("partner \(change.key): \(e.description)")
+            }
+            let original = partner.code
+            let code = try context.prefixRule.resolve(code: original, series: context.series) {
+                try ReplicatedTable.partner.exists(db, key: $0)
+            }
+            partner.code = code
+            partner.originNode = context.node
+            try insertRow(db, table: .partner, image: partner.fields, stamp: stamp)
+            let touched: Set<TouchedRow> = [TouchedRow(.partner, code)]
+            guard code != original else { return (EntryResult(seq: change.seq, outcome: .applied), touched) }
+            try db.execute(sql: "INSERT INTO hub_alias (node, old_code, new_code, at) VALUES (?, ?, ?, ?)",
+                           arguments: [context.node, original, code, AuditRecord.now()])
+            let renameID = db.lastInsertedRowID
+            context.pendingRenames.append((original, code))
+            try db.appendAudit(AuditRecord(node: context.node, kind: "rename", entity: "partner", key: code, field: "code",
+                                           oldValue: original, newValue: code,
+                                           reason: "store-prefix rule: code \(original) already existed when node \(context.node) reconnected"))
+            return (EntryResult(seq: change.seq, outcome: .renamed, reason: "code \(original) exists; stored as \(code)",
+                                oldCode: original, newCode: code, renameID: renameID), touched)
+
+        case (.partner, .update), (.partner, .delete):
+            guard try ReplicatedTable.partner.exists(db, key: change.key) else {
+                return reject("partner \(change.key) does not exist at the hub")
+            }
+            var fields = change.fields
+            if change.op == .delete { fields = ["deleted": .bool(true)] }
+            for name in fields.keys where !(Partner.editableColumns.contains(name) || name == "deleted") {
+                return reject("partner \(change.key): field \(name) cannot be changed by an update")
+            }
+            if change.op == .update, var merged = try ReplicatedTable.partner.fetch(db, key: change.key) {
+                for (k, v) in fields { merged[k] = v }
+                do { try PartnerValidator.validate(try Partner(fields: merged)) } catch let e as FieldError {
+                    return reject("partner \(change.key): \(e.description)")
+                }
+            }
+            let changed = try mergeFields(db, table: .partner, key: change.key, fields: fields, stamp: stamp)
+            return (EntryResult(seq: change.seq, outcome: .applied), changed ? [TouchedRow(.partner, change.key)] : [])
+
+        case (.address, .insert), (.address, .update):
+            let address: Address
+            do { address = try Address(fields: change.fields) } catch let e as FieldError {
+                return reject("address \(change.key): \(e.description)")
+            }
+            guard try ReplicatedTable.partner.exists(db, key: address.partnerCode) else {
+                return reject("address \(change.key): partner \(address.partnerCode) does not exist at the hub")
+            }
+            if try ReplicatedTable.address.exists(db, key: address.key) {
+                let changed = try mergeFields(db, table: .address, key: address.key, fields: address.fields, stamp: stamp)
+                return (EntryResult(seq: change.seq, outcome: .applied), changed ? [TouchedRow(.address, address.key)] : [])
+            }
+            try insertRow(db, table: .address, image: address.fields, stamp: stamp)
+            return (EntryResult(seq: change.seq, outcome: .applied), [TouchedRow(.address, address.key)])
+
+        case (.address, .delete):
+            let removed = try ReplicatedTable.address.delete(db, key: change.key)
+            return (EntryResult(seq: change.seq, outcome: .applied), removed ? [TouchedRow(.address, change.key)] : [])
+
+        case (.document, .insert):
+            let doc: Document
+            do { doc = try Document(fields: change.fields) } catch let e as FieldError {
+                return reject("document \(change.key): \(e.description)")
+            }
+            guard try ReplicatedTable.partner.exists(db, key: doc.partnerCode) else {
+                return reject("document \(doc.id): partner \(doc.partnerCode) does not exist at the hub")
+            }
+            if try ReplicatedTable.document.exists(db, key: doc.id) {
+                let changed = try mergeFields(db, table: .document, key: doc.id, fields: doc.fields, stamp: stamp)
+                return (EntryResult(seq: change.seq, outcome: .applied), changed ? [TouchedRow(.document, doc.id)] : [])
+            }
+            try insertRow(db, table: .document, image: doc.fields, stamp: stamp)
+            return (EntryResult(seq: change.seq, outcome: .applied), [TouchedRow(.document, doc.id)])
+
+        case (.document, .update):
+            guard try ReplicatedTable.document.exists(db, key: change.key) else {
+                return reject("document \(change.key) does not exist at the hub")
+            }
+            let changed = try mergeFields(db, table: .document, key: change.key, fields: change.fields, stamp: stamp)
+            return (EntryResult(seq: change.seq, outcome: .applied), changed ? [TouchedRow(.document, change.key)] : [])
+
+        case (.document, .delete):
+            return reject("document \(change.key): documents are never deleted")
+        }
+    }
+
+    /// Inserts a new row and stamps all its fields.
+    static func insertRow(_ db: Database, table: ReplicatedTable, image: Fields, stamp: MergeStamp) throws {
+        guard let key = table.key(of: image) else { throw StoreError.badKey(entity: table.entity, key: "?") }
+        try table.upsert(db, image: image)
+        for column in table.columns where !table.keyColumns.contains(column) {
+            try setClock(db, entity: table.entity, key: key, field: column, stamp: stamp)
+        }
+    }
+
+    static func setClock(_ db: Database, entity: Entity, key: String, field: String, stamp: MergeStamp) throws {
+        try db.execute(sql: """
+            INSERT INTO field_clock (entity, key, field, hlc, node) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT(entity, key, field) DO UPDATE SET hlc = excluded.hlc, node = excluded.node
+            """, arguments: [entity.rawValue, key, field, Int64(bitPattern: stamp.hlc.rawValue), stamp.node])
+    }
+
+    /// Field-level last-writer-wins: each field takes the value with the greater `MergeStamp`.
+    /// A value that loses, or that overwrites another node's value, is recorded in the audit log.
+    /// Returns whether the row changed.
+    public static func mergeFields(_ db: Database, table: ReplicatedTable, key: String, fields: Fields, stamp: MergeStamp) throws -> Bool {
+        guard let current = try table.fetch(db, key: key) else { return false }
+        let clocks = try Row.fetchAll(db, sql: "SELECT field, hlc, node FROM field_clock WHERE entity = ? AND key = ?",
+                                      arguments: [table.entity.rawValue, key])
+        var stamps: [String: MergeStamp] = [:]
+        for r in clocks {
+            stamps[r["field"]] = MergeStamp(hlc: HLC(rawValue: UInt64(bitPattern: r["hlc"])), node: r["node"])
+        }
+        var winners: Fields = [:]
+        for (field, value) in fields.sorted(by: { $0.key < $1.key }) where table.columns.contains(field) && !table.keyColumns.contains(field) {
+            let old = current[field] ?? .null
+            if let existing = stamps[field], !(existing < stamp) {
+                if existing != stamp, old != value {
+                    try db.appendAudit(AuditRecord(
+                        node: stamp.node, kind: "overwrite", entity: table.entity.rawValue, key: key, field: field,
+                        oldValue: value.auditText, newValue: old.auditText,
+                        reason: "concurrent edit: value from \(stamp) lost to newer value from \(existing)"))
+                }
+                continue
+            }
+            if old != value, let existing = stamps[field], existing.node != stamp.node {
+                try db.appendAudit(AuditRecord(
+                    node: stamp.node, kind: "overwrite", entity: table.entity.rawValue, key: key, field: field,
+                    oldValue: old.auditText, newValue: value.auditText,
+                    reason: "value from \(existing) replaced by newer value from \(stamp)"))
+            }
+            try setClock(db, entity: table.entity, key: key, field: field, stamp: stamp)
+            if old != value { winners[field] = value }
+        }
+        guard !winners.isEmpty else { return false }
+        try table.update(db, key: key, fields: winners)
+        return true
+    }
+}

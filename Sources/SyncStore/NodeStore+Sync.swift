@@ -1,0 +1,128 @@
+import Foundation
+import GRDB
+import SyncModel
+
+/// What applying a push reply changed locally.
+public struct PushApplySummary: Sendable, Codable, Hashable {
+    public var applied = 0
+    public var duplicates = 0
+    public var rejected: [EntryResult] = []
+    public var renames: [Rename] = []
+
+    public struct Rename: Sendable, Codable, Hashable {
+        public var oldCode: String
+        public var newCode: String
+    }
+}
+
+/// The feed could not be applied yet; the next round pushes first and retries.
+public struct FeedDeferred: Error, Sendable, CustomStringConvertible {
+    public var code: String
+    public var description: String {
+        "pull deferred: partner code \(code) arrived from the hub while this node's own offline partner \(code) is not yet pushed; it will be resolved by the store-prefix rule on the next push"
+    }
+}
+
+extension NodeStore {
+    /// Applies the hub's reply to a push in one transaction: marks entries acknowledged and
+    /// carries out renames on the partner, its addresses, its documents and its pending entries.
+    @discardableResult
+    public func applyPushReply(_ reply: PushReply) throws -> PushApplySummary {
+        try pool.write { db in
+            let cfg = try NodeStore.config(db)
+            var summary = PushApplySummary()
+            var renamesApplied = cfg.renamesApplied
+            for r in reply.results {
+                try db.execute(sql: "UPDATE journal SET acked = 1, outcome = ?, reason = ? WHERE seq = ? AND acked = 0",
+                               arguments: [r.outcome.rawValue, r.reason, r.seq])
+                switch r.outcome {
+                case .applied: summary.applied += 1
+                case .duplicate: summary.duplicates += 1
+                case .renamed: summary.applied += 1
+                case .rejected:
+                    summary.rejected.append(r)
+                    if db.changesCount > 0 {
+                        try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: "rejected", entity: "journal", key: String(r.seq),
+                                                       reason: r.reason ?? "rejected by hub"))
+                    }
+                }
+            }
+            for r in reply.results {
+                guard let old = r.oldCode, let new = r.newCode, let id = r.renameID, id > renamesApplied else { continue }
+                try db.renamePartnerLocally(old: old, new: new, node: cfg.nodeID)
+                renamesApplied = id
+                summary.renames.append(.init(oldCode: old, newCode: new))
+            }
+            try db.execute(sql: "UPDATE node_config SET renames_applied = ? WHERE id = 1", arguments: [renamesApplied])
+            try db.observeHLC(HLC(rawValue: reply.hubHLC))
+            return summary
+        }
+    }
+
+    /// Applies row images from the hub feed (or a snapshot) and advances the cursor, in one
+    /// transaction. Local entries not yet acknowledged are re-applied on top, so offline edits
+    /// stay visible until the hub has merged them.
+    public func applyFeed(_ changes: [Change], nextCursor: Int64, snapshot: Bool = false) throws {
+        try pool.write { db in
+            let cfg = try NodeStore.config(db)
+            var touched = Set<String>()
+            for c in changes {
+                if c.entity == .partner, c.fields["origin_node"]?.text != cfg.nodeID,
+                   try Bool.fetchOne(db, sql: """
+                       SELECT EXISTS(SELECT 1 FROM journal WHERE acked = 0 AND entity = 'partner' AND key = ? AND op = 'insert')
+                       """, arguments: [c.key]) == true {
+                    throw FeedDeferred(code: c.key)
+                }
+                guard let table = ReplicatedTable.forEntity(c.entity) else { continue }
+                try table.applyImage(db, change: c)
+                touched.insert("\(c.entity.rawValue)|\(c.key)")
+                try db.observeHLC(c.hlc)
+            }
+            if !touched.isEmpty {
+                let pending = try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE acked = 0 ORDER BY seq").map(Database.journalEntry)
+                for e in pending where touched.contains("\(e.change.entity.rawValue)|\(e.change.key)") {
+                    try db.applyPlain(e.change)
+                }
+            }
+            try db.execute(sql: "UPDATE node_config SET cursor = ?, bootstrapped = bootstrapped OR ? WHERE id = 1",
+                           arguments: [nextCursor, snapshot])
+        }
+    }
+
+    /// Records the outcome of a sync round for `posnode status`.
+    public func recordSync(error: String?) throws {
+        try pool.write { db in
+            if let error {
+                try db.execute(sql: "UPDATE node_config SET last_sync_error = ? WHERE id = 1", arguments: [error])
+            } else {
+                try db.execute(sql: "UPDATE node_config SET last_sync_at = ?, last_sync_error = NULL WHERE id = 1",
+                               arguments: [AuditRecord.now()])
+            }
+        }
+    }
+}
+
+extension Database {
+    /// Renames this node's partner `old` to `new` everywhere on the node: the partner row,
+    /// its addresses and documents, and every pending journal entry that mentions it.
+    func renamePartnerLocally(old: String, new: String, node: String) throws {
+        if try ReplicatedTable.partner.exists(self, key: new) {
+            throw StoreError.renameTargetTaken(old: old, new: new)
+        }
+        try execute(sql: "UPDATE partner SET code = ? WHERE code = ?", arguments: [new, old])
+        try execute(sql: "UPDATE address SET partner_code = ? WHERE partner_code = ?", arguments: [new, old])
+        try execute(sql: "UPDATE document SET partner_code = ? WHERE partner_code = ?", arguments: [new, old])
+        try execute(sql: "UPDATE customer_balance SET partner_code = ? WHERE partner_code = ?", arguments: [new, old])
+        let pending = try Row.fetchAll(self, sql: "SELECT * FROM journal WHERE acked = 0 ORDER BY seq").map(Database.journalEntry)
+        for e in pending {
+            let (key, fields) = PartnerRename.rewrite(e.change, old: old, new: new)
+            if key != e.change.key || fields != e.change.fields {
+                try execute(sql: "UPDATE journal SET key = ?, fields = ? WHERE seq = ?",
+                            arguments: [key, fields.canonicalJSON(), e.change.seq])
+            }
+        }
+        try appendAudit(AuditRecord(node: node, kind: "rename", entity: "partner", key: new, field: "code",
+                                    oldValue: old, newValue: new,
+                                    reason: "store-prefix rule: code \(old) was taken when this node reconnected"))
+    }
+}

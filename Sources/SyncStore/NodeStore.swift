@@ -1,0 +1,200 @@
+import Foundation
+import GRDB
+import SyncModel
+
+/// A node's configuration, stored in its database.
+public struct NodeConfig: Sendable, Codable, Hashable {
+    public var nodeID: String
+    public var site: String
+    public var series: String
+    public var hubURL: String?
+    public var token: String?
+    public var center: CenterParameters
+    public var cursor: Int64
+    public var renamesApplied: Int64
+    public var bootstrapped: Bool
+    public var lastSyncAt: String?
+    public var lastSyncError: String?
+}
+
+/// A store node's local SQLite store: replicated tables plus the change journal.
+///
+/// Every write changes its table and appends its journal entry in the same transaction.
+public final class NodeStore: Sendable {
+    public let pool: DatabasePool
+    public let path: String
+
+    private init(pool: DatabasePool, path: String) {
+        self.pool = pool
+        self.path = path
+    }
+
+    static func migrator() -> DatabaseMigrator {
+        var m = DatabaseMigrator()
+        Schema.registerShared(&m)
+        Schema.registerNode(&m)
+        return m
+    }
+
+    /// Creates and initializes a node store. Fails if `path` already holds an initialized store.
+    public static func create(path: String, node: String, site: String, series: String, hubURL: String? = nil,
+                              token: String? = nil, center: CenterParameters = .init(),
+                              options: StoreOptions = .default) throws -> NodeStore {
+        for (field, value) in [("node", node), ("site", site), ("series", series)] {
+            let ok = !value.isEmpty && value.count <= 32 && value.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }
+            if !ok { throw StoreError.invalid(FieldError(field: field, reason: "'\(value)' must be 1-32 letters, digits, '-' or '_'")) }
+        }
+        let pool = try options.openPool(path: path)
+        try migrator().migrate(pool)
+        try pool.write { db in
+            if let existing = try String.fetchOne(db, sql: "SELECT node_id FROM node_config") {
+                throw StoreError.alreadyInitialized(path: path, node: existing)
+            }
+            try db.execute(sql: """
+                INSERT INTO node_config (id, node_id, site, series, hub_url, token, lowest_price_business, lowest_price_consumer)
+                VALUES (1, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [node, site, series, hubURL, token, center.lowestPriceForNewBusiness, center.lowestPriceForNewConsumer])
+        }
+        return NodeStore(pool: pool, path: path)
+    }
+
+    /// Opens an initialized node store.
+    public static func open(path: String, options: StoreOptions = .default) throws -> NodeStore {
+        guard FileManager.default.fileExists(atPath: path) else { throw StoreError.notInitialized(path: path) }
+        let pool = try options.openPool(path: path)
+        try migrator().migrate(pool)
+        let store = NodeStore(pool: pool, path: path)
+        guard try pool.read({ try Bool.fetchOne($0, sql: "SELECT EXISTS(SELECT 1 FROM node_config)") }) == true else {
+            throw StoreError.notInitialized(path: path)
+        }
+        return store
+    }
+
+    public func config() throws -> NodeConfig {
+        try pool.read { try Self.config($0) }
+    }
+
+    static func config(_ db: Database) throws -> NodeConfig {
+        guard let r = try Row.fetchOne(db, sql: "SELECT * FROM node_config WHERE id = 1") else {
+            throw StoreError.notInitialized(path: db.description)
+        }
+        return NodeConfig(
+            nodeID: r["node_id"], site: r["site"], series: r["series"], hubURL: r["hub_url"], token: r["token"],
+            center: CenterParameters(lowestPriceForNewBusiness: r["lowest_price_business"], lowestPriceForNewConsumer: r["lowest_price_consumer"]),
+            cursor: r["cursor"], renamesApplied: r["renames_applied"], bootstrapped: r["bootstrapped"],
+            lastSyncAt: r["last_sync_at"], lastSyncError: r["last_sync_error"])
+    }
+
+    /// Sets hub address and token (`posnode init` or later reconfiguration).
+    public func setHub(url: String?, token: String?) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE node_config SET hub_url = ?, token = ? WHERE id = 1", arguments: [url, token])
+        }
+    }
+
+    public func stateHash() throws -> String { try pool.read { try $0.stateHash() } }
+}
+
+// MARK: - Journal
+
+/// Journal entry with its acknowledgement state, as `posnode journal` shows it.
+public struct JournalEntry: Sendable, Codable, Hashable {
+    public var change: Change
+    public var acked: Bool
+    public var outcome: String?
+    public var reason: String?
+}
+
+extension Database {
+    /// Appends a journal entry for a local change: next gapless sequence, next HLC tick.
+    /// Must run inside the write transaction that made the change.
+    func appendJournal(entity: Entity, key: String, op: ChangeOp, fields: Fields) throws -> Change {
+        let cfg = try NodeStore.config(self)
+        let seq = (try Int64.fetchOne(self, sql: "SELECT MAX(seq) FROM journal") ?? 0) + 1
+        let lastHLC = HLC(rawValue: UInt64(bitPattern: try Int64.fetchOne(self, sql: "SELECT last_hlc FROM node_config WHERE id = 1") ?? 0))
+        let hlc = HLC.tick(last: lastHLC, nowMillis: HLC.nowMillis)
+        try execute(sql: "UPDATE node_config SET last_hlc = ? WHERE id = 1", arguments: [Int64(bitPattern: hlc.rawValue)])
+        let change = Change(seq: seq, hlc: hlc, node: cfg.nodeID, entity: entity, key: key, op: op, fields: fields)
+        try execute(sql: """
+            INSERT INTO journal (seq, hlc, node, entity, key, op, fields) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [seq, Int64(bitPattern: hlc.rawValue), cfg.nodeID, entity.rawValue, key, op.rawValue, fields.canonicalJSON()])
+        return change
+    }
+
+    /// Moves the local clock past a timestamp seen from the hub.
+    func observeHLC(_ remote: HLC) throws {
+        let last = HLC(rawValue: UInt64(bitPattern: try Int64.fetchOne(self, sql: "SELECT last_hlc FROM node_config WHERE id = 1") ?? 0))
+        if remote > last {
+            try execute(sql: "UPDATE node_config SET last_hlc = ? WHERE id = 1", arguments: [Int64(bitPattern: remote.rawValue)])
+        }
+    }
+
+    static func journalEntry(_ r: Row) throws -> JournalEntry {
+        let change = Change(
+            seq: r["seq"], hlc: HLC(rawValue: UInt64(bitPattern: r["hlc"])), node: r["node"],
+            entity: Entity(rawValue: r["entity"]) ?? .partner, key: r["key"],
+            op: ChangeOp(rawValue: r["op"]) ?? .update, fields: try Fields.fromJSON(r["fields"]))
+        return JournalEntry(change: change, acked: r["acked"], outcome: r["outcome"], reason: r["reason"])
+    }
+}
+
+extension NodeStore {
+    /// Journal entries not yet acknowledged by the hub, oldest first.
+    public func pendingJournal(after seq: Int64 = 0, limit: Int = 1000) throws -> [JournalEntry] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE acked = 0 AND seq > ? ORDER BY seq LIMIT ?", arguments: [seq, limit])
+                .map(Database.journalEntry)
+        }
+    }
+
+    /// All journal entries (acknowledged or not) of one record.
+    public func journal(entity: Entity, key: String) throws -> [JournalEntry] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE entity = ? AND key = ? ORDER BY seq", arguments: [entity.rawValue, key])
+                .map(Database.journalEntry)
+        }
+    }
+}
+
+/// What `posnode status` shows.
+public struct NodeStatus: Sendable, Codable {
+    public var node: String
+    public var site: String
+    public var series: String
+    public var hub: String?
+    public var pending: Int
+    public var acknowledged: Int
+    public var lastSeq: Int64
+    public var cursor: Int64
+    public var partners: Int
+    public var addresses: Int
+    public var documents: Int
+    public var lastSyncAt: String?
+    public var lastSyncError: String?
+    public var renames: [AuditRecord]
+    public var stateHash: String
+}
+
+extension NodeStore {
+    public func status() throws -> NodeStatus {
+        try pool.read { db in
+            let cfg = try NodeStore.config(db)
+            let counts = try db.replicatedCounts()
+            return NodeStatus(
+                node: cfg.nodeID, site: cfg.site, series: cfg.series, hub: cfg.hubURL,
+                pending: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journal WHERE acked = 0") ?? 0,
+                acknowledged: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journal WHERE acked = 1") ?? 0,
+                lastSeq: try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM journal") ?? 0,
+                cursor: cfg.cursor, partners: counts["partner"] ?? 0, addresses: counts["address"] ?? 0,
+                documents: counts["document"] ?? 0, lastSyncAt: cfg.lastSyncAt, lastSyncError: cfg.lastSyncError,
+                renames: try db.auditRecords(kind: "rename", limit: 20), stateHash: try db.stateHash())
+        }
+    }
+}
+
+extension NodeStore {
+    /// Audit records of this node, oldest first; `kind` filters (rename, overwrite, move, rejected).
+    public func audit(kind: String? = nil, limit: Int = 1000) throws -> [AuditRecord] {
+        try pool.read { try $0.auditRecords(kind: kind, limit: limit) }
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import GRDB
+import SyncModel
+
+/// A table whose rows are replicated between nodes and hub, and what its columns hold.
+public struct ReplicatedTable: Sendable, Hashable {
+    public enum ColumnType: Sendable, Hashable { case text, int, bool }
+
+    public var entity: Entity
+    public var name: String
+    public var columns: [String]
+    public var keyColumns: [String]
+    public var types: [String: ColumnType]
+
+    public static let partner = ReplicatedTable(
+        entity: .partner, name: "partner", columns: Partner.columns, keyColumns: ["code"],
+        types: ["reverse_charge": .bool, "lowest_price": .bool, "deleted": .bool])
+    public static let address = ReplicatedTable(
+        entity: .address, name: "address", columns: Address.columns, keyColumns: ["partner_code", "site", "seq"],
+        types: ["seq": .int])
+    public static let document = ReplicatedTable(
+        entity: .document, name: "document", columns: Document.columns, keyColumns: ["id"],
+        types: ["address_seq": .int, "amount_minor": .int])
+
+    /// All replicated tables in the order the state hash reads them.
+    public static let all: [ReplicatedTable] = [.partner, .address, .document]
+
+    public static func forEntity(_ entity: Entity) -> ReplicatedTable? {
+        all.first { $0.entity == entity }
+    }
+
+    public func type(of column: String) -> ColumnType { types[column] ?? .text }
+
+    /// The replication key of a row given its fields (`code`, `code|site|seq`, `id`).
+    public func key(of fields: Fields) -> String? {
+        var parts: [String] = []
+        for c in keyColumns {
+            switch fields[c] {
+            case .text(let s)?: parts.append(s)
+            case .int(let i)?: parts.append(String(i))
+            default: return nil
+            }
+        }
+        return parts.joined(separator: "|")
+    }
+
+    /// The key columns' values parsed from a replication key.
+    public func keyFields(_ key: String) throws -> Fields {
+        let parts = key.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == keyColumns.count else { throw StoreError.badKey(entity: entity, key: key) }
+        var f: Fields = [:]
+        for (c, p) in zip(keyColumns, parts) {
+            if type(of: c) == .int {
+                guard let i = Int64(p) else { throw StoreError.badKey(entity: entity, key: key) }
+                f[c] = .int(i)
+            } else {
+                f[c] = .text(p)
+            }
+        }
+        return f
+    }
+
+    func dbValue(_ v: FieldValue?, column: String) -> DatabaseValue {
+        switch v ?? .null {
+        case .null: return .null
+        case .int(let i): return i.databaseValue
+        case .bool(let b): return (b ? 1 : 0).databaseValue
+        case .text(let s):
+            if type(of: column) != .text, let i = Int64(s) { return i.databaseValue }
+            return s.databaseValue
+        }
+    }
+
+    func fieldValue(_ dbv: DatabaseValue, column: String) -> FieldValue {
+        switch dbv.storage {
+        case .null: return .null
+        case .int64(let i):
+            switch type(of: column) {
+            case .bool: return .bool(i != 0)
+            case .int: return .int(i)
+            case .text: return .text(String(i))
+            }
+        case .double(let d): return .int(Int64(d))
+        case .string(let s): return .text(s)
+        case .blob(let b): return .text(String(decoding: b, as: UTF8.self))
+        }
+    }
+
+    /// The fields of a fetched row (all columns).
+    public func fields(of row: Row) -> Fields {
+        var f: Fields = [:]
+        for c in columns { f[c] = fieldValue(row[c] as DatabaseValue, column: c) }
+        return f
+    }
+
+    private var keyPredicate: String { keyColumns.map { "\($0) = ?" }.joined(separator: " AND ") }
+
+    private func keyArguments(_ key: String) throws -> StatementArguments {
+        let kf = try keyFields(key)
+        return StatementArguments(keyColumns.map { dbValue(kf[$0], column: $0) })
+    }
+
+    // MARK: Row operations
+
+    public func fetch(_ db: Database, key: String) throws -> Fields? {
+        try Row.fetchOne(db, sql: "SELECT * FROM \(name) WHERE \(keyPredicate)", arguments: keyArguments(key))
+            .map { fields(of: $0) }
+    }
+
+    public func exists(_ db: Database, key: String) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM \(name) WHERE \(keyPredicate))", arguments: keyArguments(key)) ?? false
+    }
+
+    /// Inserts or replaces the whole row (a full image: missing columns become NULL or defaults).
+    public func upsert(_ db: Database, image: Fields) throws {
+        var image = image
+        for (c, t) in types where t == .bool && (image[c] == nil || image[c] == .null) { image[c] = .bool(false) }
+        let cols = columns.joined(separator: ", ")
+        let marks = Array(repeating: "?", count: columns.count).joined(separator: ", ")
+        let updates = columns.filter { !keyColumns.contains($0) }.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+        try db.execute(
+            sql: "INSERT INTO \(name) (\(cols)) VALUES (\(marks)) ON CONFLICT(\(keyColumns.joined(separator: ", "))) DO UPDATE SET \(updates)",
+            arguments: StatementArguments(columns.map { dbValue(image[$0], column: $0) }))
+    }
+
+    /// Sets some columns of an existing row. Returns false when the row does not exist.
+    @discardableResult
+    public func update(_ db: Database, key: String, fields: Fields) throws -> Bool {
+        let settable = fields.keys.filter { columns.contains($0) && !keyColumns.contains($0) }.sorted()
+        guard !settable.isEmpty else { return try exists(db, key: key) }
+        let sets = settable.map { "\($0) = ?" }.joined(separator: ", ")
+        var args = StatementArguments(settable.map { dbValue(fields[$0], column: $0) })
+        args += try keyArguments(key)
+        try db.execute(sql: "UPDATE \(name) SET \(sets) WHERE \(keyPredicate)", arguments: args)
+        return db.changesCount > 0
+    }
+
+    @discardableResult
+    public func delete(_ db: Database, key: String) throws -> Bool {
+        try db.execute(sql: "DELETE FROM \(name) WHERE \(keyPredicate)", arguments: keyArguments(key))
+        return db.changesCount > 0
+    }
+
+    /// Applies a row image from the hub feed: `insert` carries the full row, `delete` removes it.
+    public func applyImage(_ db: Database, change: Change) throws {
+        switch change.op {
+        case .insert, .update: try upsert(db, image: change.fields)
+        case .delete: try delete(db, key: change.key)
+        }
+    }
+}
+
+extension Database {
+    /// Applies a change to the replicated tables as it is, without merge rules:
+    /// the node's own writes, rebasing pending entries, and row images from the hub.
+    public func applyPlain(_ change: Change) throws {
+        guard let table = ReplicatedTable.forEntity(change.entity) else { return }
+        switch change.op {
+        case .insert:
+            try table.upsert(self, image: change.fields)
+        case .update:
+            try table.update(self, key: change.key, fields: change.fields)
+        case .delete:
+            if change.entity == .partner {
+                try table.update(self, key: change.key, fields: ["deleted": .bool(true)])
+            } else {
+                try table.delete(self, key: change.key)
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import GRDB
+import SyncModel
+
+/// Schema migrations. The replicated tables and the audit log are the same on node and hub;
+/// each side registers its own tables after these.
+public enum Schema {
+    public static func registerShared(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v1-replicated") { db in
+            try db.execute(sql: """
+                CREATE TABLE partner (
+                    code TEXT PRIMARY KEY NOT NULL,
+                    kind TEXT NOT NULL CHECK (kind IN ('consumer', 'business')),
+                    salutation TEXT, first_name TEXT, last_name TEXT, name TEXT, birth_date TEXT,
+                    vat_id TEXT, issued_by TEXT, phone TEXT, email TEXT,
+                    attributes TEXT, consents TEXT,
+                    reverse_charge INTEGER NOT NULL DEFAULT 0,
+                    country TEXT, national_id TEXT, trade_register TEXT, id_document TEXT,
+                    currency TEXT NOT NULL DEFAULT 'PLN',
+                    corporate_customer TEXT,
+                    lowest_price INTEGER NOT NULL DEFAULT 0,
+                    deleted INTEGER NOT NULL DEFAULT 0,
+                    origin_node TEXT
+                );
+                CREATE INDEX partner_vat_id ON partner(vat_id);
+                CREATE INDEX partner_national_id ON partner(national_id);
+                CREATE TABLE address (
+                    partner_code TEXT NOT NULL,
+                    site TEXT NOT NULL,
+                    seq INTEGER NOT NULL CHECK (seq >= 0),
+                    label TEXT, street TEXT, city TEXT, postal_code TEXT, country TEXT,
+                    PRIMARY KEY (partner_code, site, seq)
+                );
+                CREATE TABLE document (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    kind TEXT NOT NULL CHECK (kind IN ('receipt', 'invoice', 'order', 'receivable')),
+                    partner_code TEXT NOT NULL,
+                    address_seq INTEGER NOT NULL DEFAULT 0,
+                    site TEXT NOT NULL,
+                    amount_minor INTEGER NOT NULL,
+                    currency TEXT NOT NULL,
+                    status TEXT NOT NULL DEFAULT 'open',
+                    issued_at TEXT NOT NULL,
+                    node TEXT NOT NULL
+                );
+                CREATE INDEX document_partner ON document(partner_code, address_seq);
+                CREATE TABLE audit (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at TEXT NOT NULL,
+                    node TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    entity TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    field TEXT,
+                    old_value TEXT,
+                    new_value TEXT,
+                    reason TEXT NOT NULL
+                );
+                CREATE TABLE customer_balance (
+                    partner_code TEXT PRIMARY KEY NOT NULL,
+                    currency TEXT NOT NULL,
+                    posted_minor INTEGER NOT NULL,
+                    order_minor INTEGER NOT NULL,
+                    recalculated_at TEXT NOT NULL
+                );
+                """)
+        }
+    }
+
+    public static func registerNode(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v1-node") { db in
+            try db.execute(sql: """
+                CREATE TABLE node_config (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    node_id TEXT NOT NULL,
+                    site TEXT NOT NULL,
+                    series TEXT NOT NULL,
+                    hub_url TEXT,
+                    token TEXT,
+                    lowest_price_business INTEGER NOT NULL DEFAULT 0,
+                    lowest_price_consumer INTEGER NOT NULL DEFAULT 0,
+                    last_hlc INTEGER NOT NULL DEFAULT 0,
+                    cursor INTEGER NOT NULL DEFAULT 0,
+                    renames_applied INTEGER NOT NULL DEFAULT 0,
+                    bootstrapped INTEGER NOT NULL DEFAULT 0,
+                    next_document INTEGER NOT NULL DEFAULT 1,
+                    last_sync_at TEXT,
+                    last_sync_error TEXT
+                );
+                CREATE TABLE journal (
+                    seq INTEGER PRIMARY KEY NOT NULL,
+                    hlc INTEGER NOT NULL,
+                    node TEXT NOT NULL,
+                    entity TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    op TEXT NOT NULL,
+                    fields TEXT NOT NULL,
+                    acked INTEGER NOT NULL DEFAULT 0,
+                    outcome TEXT,
+                    reason TEXT
+                );
+                CREATE INDEX journal_pending ON journal(acked, seq);
+                """)
+        }
+    }
+}
+
+/// How a store is opened.
+public struct StoreOptions: Sendable {
+    /// SQLite `synchronous`: FULL (default), NORMAL or OFF.
+    public var synchronous: String
+    /// How long to wait for another process's write lock.
+    public var busyTimeout: TimeInterval
+
+    public init(synchronous: String = "FULL", busyTimeout: TimeInterval = 10) {
+        self.synchronous = synchronous
+        self.busyTimeout = busyTimeout
+    }
+
+    public static let `default` = StoreOptions()
+
+    /// Opens (creating if needed) a WAL database at `path` with these options.
+    public func openPool(path: String) throws -> DatabasePool {
+        var config = Configuration()
+        config.busyMode = .timeout(busyTimeout)
+        let sync = synchronous.uppercased()
+        guard ["FULL", "NORMAL", "OFF", "EXTRA"].contains(sync) else {
+            throw StoreError.invalid(FieldError(field: "synchronous", reason: "must be FULL, NORMAL, EXTRA or OFF"))
+        }
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(sync)")
+        }
+        return try DatabasePool(path: path, configuration: config)
+    }
+}

@@ -1,0 +1,29 @@
+import Foundation
+import SyncModel
+
+/// Store failures with the record they concern, phrased for an operator.
+public enum StoreError: Error, Sendable, CustomStringConvertible {
+    case notInitialized(path: String)
+    case alreadyInitialized(path: String, node: String)
+    case notFound(entity: Entity, key: String)
+    case badKey(entity: Entity, key: String)
+    case invalid(FieldError)
+    case renameTargetTaken(old: String, new: String)
+
+    public var description: String {
+        switch self {
+        case .notInitialized(let path):
+            return "store \(path) is not initialized; run 'posnode init --db \(path) --node ID --site SITE --series SERIES' first"
+        case .alreadyInitialized(let path, let node):
+            return "store \(path) is already initialized for node \(node)"
+        case .notFound(let entity, let key):
+            return "\(entity.rawValue) '\(key)' does not exist"
+        case .badKey(let entity, let key):
+            return "'\(key)' is not a valid \(entity.rawValue) key"
+        case .invalid(let e):
+            return e.description
+        case .renameTargetTaken(let old, let new):
+            return "cannot rename partner \(old) to \(new): a local partner already has code \(new)"
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import SyncModel
+import SyncStore
+
+@main
+struct PosNode: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "posnode",
+        abstract: "Offline-first point-of-sale store node: partners, addresses, documents, change journal, sync.",
+        subcommands: [
+            Init.self, PartnerCommand.self, AddressCommand.self, ReceiptCommand.self, DocumentCommand.self,
+            JournalCommand.self, StatusCommand.self, StateHashCommand.self,
+            AuditCommand.self,
+        ])
+}
+
+/// The `--db` option every command takes.
+struct StoreOptionGroup: ParsableArguments {
+    @Option(name: .long, help: "Path of the node's SQLite store.")
+    var db: String
+
+    @Option(name: .long, help: "SQLite synchronous mode: FULL (default), NORMAL, EXTRA or OFF.")
+    var synchronous: String = "FULL"
+
+    func open() throws -> NodeStore {
+        try NodeStore.open(path: db, options: StoreOptions(synchronous: synchronous))
+    }
+}
+
+/// Prints a value as JSON (sorted keys) on stdout.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+/// Prints a one-line message on stderr.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+struct Init: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create and initialize a node store.")
+
+    @OptionGroup var store: StoreOptionGroup
+    @Option(help: "Node id (unique in the chain), e.g. K1-POS1.") var node: String
+    @Option(help: "Site (store) this node belongs to, e.g. WAW01.") var site: String
+    @Option(help: "POS station series, used as prefix for clashing partner codes, e.g. K1.") var series: String
+    @Option(help: "Hub URL, e.g. http://127.0.0.1:8080.") var hub: String?
+    @Option(help: "Bearer token printed by 'poshub node add'.") var token: String?
+    @Flag(help: "Center parameter: new business customers get the lowest price.") var lowestPriceBusiness = false
+    @Flag(help: "Center parameter: new consumers get the lowest price.") var lowestPriceConsumer = false
+
+    func run() async throws {
+        let center = CenterParameters(lowestPriceForNewBusiness: lowestPriceBusiness, lowestPriceForNewConsumer: lowestPriceConsumer)
+        _ = try NodeStore.create(path: store.db, node: node, site: site, series: series, hubURL: hub, token: token,
+                                 center: center, options: StoreOptions(synchronous: store.synchronous))
+        print("initialized node \(node) (site \(site), series \(series)) in \(store.db)")
+    }
+}
+
+struct StateHashCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "state-hash",
+        abstract: "Print a digest of the replicated tables, equal on stores with the same content.")
+
+    @OptionGroup var store: StoreOptionGroup
+
+    func run() async throws {
+        print(try store.open().stateHash())
+    }
+}

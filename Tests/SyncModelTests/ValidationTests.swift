@@ -1,0 +1,129 @@
+import Testing
+@testable import SyncModel
+
+@Suite("Partner validation (seed 004)")
+struct ValidationTests {
+    func consumer(_ mutate: (inout Partner) -> Void = { _ in }) -> Partner {
+        var p = Partner(code: "1001", kind: .consumer, firstName: "Anna", lastName: "Nowak", country: "PL")
+        mutate(&p)
+        return p
+    }
+
+    @Test("a complete consumer passes")
+    func validConsumer() {
+        #expect(PartnerValidator.problems(consumer()).isEmpty)
+    }
+
+    @Test("a consumer without first name is refused naming first_name")
+    func consumerNeedsFirstName() {
+        let problems = PartnerValidator.problems(consumer { $0.firstName = nil })
+        #expect(problems.map(\.field) == ["first_name"])
+    }
+
+    @Test("a consumer with a blank last name is refused naming last_name")
+    func consumerNeedsLastName() {
+        #expect(PartnerValidator.problems(consumer { $0.lastName = "  " }).map(\.field) == ["last_name"])
+    }
+
+    @Test("a business customer needs a name but no first or last name")
+    func businessNeedsName() {
+        let ok = Partner(code: "B1", kind: .business, name: "Sklep Sp. z o.o.")
+        #expect(PartnerValidator.problems(ok).isEmpty)
+        let missing = Partner(code: "B1", kind: .business, firstName: "Jan", lastName: "Kowalski")
+        #expect(PartnerValidator.problems(missing).map(\.field) == ["name"])
+    }
+
+    @Test("the code is mandatory and may not contain spaces")
+    func codeRules() {
+        #expect(PartnerValidator.problems(consumer { $0.code = "" }).map(\.field) == ["code"])
+        #expect(PartnerValidator.problems(consumer { $0.code = "10 01" }).map(\.field) == ["code"])
+        #expect(PartnerValidator.problems(consumer { $0.code = String(repeating: "9", count: 41) }).map(\.field) == ["code"])
+    }
+
+    @Test("valid Polish NIPs pass the check digit", arguments: ["5260250274", "PL5260250274", "526-025-02-74", "7740001454"])
+    func validNIP(_ nip: String) {
+        #expect(PartnerValidator.isValidNIP(nip))
+        let p = Partner(code: "B1", kind: .business, name: "X", vatID: nip, country: "PL")
+        #expect(PartnerValidator.problems(p).isEmpty)
+    }
+
+    @Test("invalid Polish NIPs are refused naming vat_id", arguments: ["5260250275", "526025027", "52602502741", "abcdefghij", "1234567890"])
+    func invalidNIP(_ nip: String) {
+        #expect(!PartnerValidator.isValidNIP(nip))
+        let p = Partner(code: "B1", kind: .business, name: "X", vatID: nip, country: "PL")
+        #expect(PartnerValidator.problems(p).map(\.field) == ["vat_id"])
+    }
+
+    @Test("the NIP is only checked for country PL")
+    func nipOnlyForPL() {
+        let p = Partner(code: "B1", kind: .business, name: "X", vatID: "DE123456789", country: "DE")
+        #expect(PartnerValidator.problems(p).isEmpty)
+    }
+
+    @Test("valid PESEL numbers pass", arguments: ["44051401359", "02070803628", "90090515836"])
+    func validPESEL(_ pesel: String) {
+        #expect(PartnerValidator.isValidPESEL(pesel))
+        #expect(PartnerValidator.problems(consumer { $0.nationalID = pesel }).isEmpty)
+    }
+
+    @Test("a PESEL with a wrong check digit is refused naming national_id")
+    func wrongPESELCheckDigit() {
+        let problems = PartnerValidator.problems(consumer { $0.nationalID = "44051401358" })
+        #expect(problems.map(\.field) == ["national_id"])
+        #expect(problems.first?.reason.contains("check digit") == true)
+    }
+
+    @Test("a PESEL with the wrong number of digits is refused with the count", arguments: ["4405140135", "440514013591", "4405140135X"])
+    func wrongPESELLength(_ pesel: String) {
+        let problems = PartnerValidator.problems(consumer { $0.nationalID = pesel })
+        #expect(problems.map(\.field) == ["national_id"])
+        #expect(problems.first?.reason.contains("11 digits") == true)
+    }
+
+    @Test("the lowest-price default follows the center parameters by kind")
+    func lowestPriceDefault() {
+        let center = CenterParameters(lowestPriceForNewBusiness: true, lowestPriceForNewConsumer: false)
+        #expect(center.lowestPriceDefault(for: .business))
+        #expect(!center.lowestPriceDefault(for: .consumer))
+        let other = CenterParameters(lowestPriceForNewBusiness: false, lowestPriceForNewConsumer: true)
+        #expect(!other.lowestPriceDefault(for: .business))
+        #expect(other.lowestPriceDefault(for: .consumer))
+    }
+
+    @Test("amounts parse exactly into minor units and reject garbage")
+    func amounts() throws {
+        #expect(try Document.parseAmount("12.50") == 1250)
+        #expect(try Document.parseAmount("12.5") == 1250)
+        #expect(try Document.parseAmount("-3") == -300)
+        #expect(Document.formatAmount(1205) == "12.05")
+        #expect(throws: FieldError.self) { try Document.parseAmount("12.505") }
+        #expect(throws: FieldError.self) { try Document.parseAmount("abc") }
+    }
+
+    @Test("partner fields round-trip through the replicated representation")
+    func fieldsRoundTrip() throws {
+        let p = Partner(code: "1", kind: .consumer, firstName: "Ż", lastName: "Ł", attributes: ["loyalty": "gold"],
+                        consents: ["marketing": "2026-01-01T10:00:00Z"], reverseCharge: true, country: "PL",
+                        corporateCustomer: "GRP1", lowestPrice: true, originNode: "N1")
+        #expect(try Partner(fields: p.fields) == p)
+    }
+
+    @Test("SHA-256 matches the standard test vectors")
+    func sha256() {
+        var h = SHA256()
+        h.update("abc")
+        #expect(SHA256.hex(h.finalize()) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        var e = SHA256()
+        e.update(Array(repeating: UInt8(ascii: "a"), count: 1_000_000))
+        #expect(SHA256.hex(e.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    @Test("the hybrid logical clock never goes backwards")
+    func hlcMonotonic() {
+        let a = HLC.tick(last: .zero, nowMillis: 1000)
+        let b = HLC.tick(last: a, nowMillis: 999)
+        #expect(b > a)
+        let c = HLC.receive(last: b, remote: HLC(millis: 5000, counter: 3), nowMillis: 1000)
+        #expect(c > HLC(millis: 5000, counter: 3))
+    }
+}
