@@ -1,0 +1,281 @@
+import SyncModel
+
+/// Constants of the batch format. See docs/batch-format.md.
+public enum BatchFormat {
+    /// "POSB".
+    public static let magic: [UInt8] = [0x50, 0x4F, 0x53, 0x42]
+    /// The format version written and read by this build.
+    public static let version: UInt16 = 1
+    /// Maximum node id length in UTF-8 bytes (size of the header's node field).
+    public static let maxNodeBytes = 64
+
+    /// Field names with a one-byte id (the id is the index). Fixed for format version 1;
+    /// later versions may only append.
+    public static let fieldNames: [String] = [
+        "code", "kind", "salutation", "first_name", "last_name", "name", "birth_date", "vat_id",
+        "issued_by", "phone", "email", "attributes", "consents", "reverse_charge", "country",
+        "national_id", "trade_register", "id_document", "currency", "corporate_customer",
+        "lowest_price", "deleted", "origin_node", "partner_code", "site", "seq", "street", "city",
+        "postal_code", "label", "id", "number", "amount_minor", "address_seq", "status",
+        "issued_at", "node", "current_code", "current_seq", "new_code", "new_seq", "from_site",
+        "reason",
+    ]
+
+    static let fieldIDs: [String: UInt8] = {
+        var ids: [String: UInt8] = [:]
+        for (i, name) in fieldNames.enumerated() { ids[name] = UInt8(i) }
+        return ids
+    }()
+
+    /// Field-name byte announcing an inline (length-prefixed) name.
+    static let inlineFieldName: UInt8 = 0xFF
+
+    // Node markers.
+    static let nodeSameAsHeader: UInt8 = 0x00
+    static let nodeInline: UInt8 = 0x01
+
+    // Value type tags.
+    static let tagNull: UInt8 = 0x00
+    static let tagFalse: UInt8 = 0x01
+    static let tagTrue: UInt8 = 0x02
+    static let tagInt: UInt8 = 0x03
+    static let tagText: UInt8 = 0x04
+
+    static func entityByte(_ e: Entity) -> UInt8 {
+        switch e {
+        case .partner: return 0
+        case .address: return 1
+        case .document: return 2
+        case .move: return 3
+        }
+    }
+
+    static func entity(_ b: UInt8) -> Entity? {
+        switch b {
+        case 0: return .partner
+        case 1: return .address
+        case 2: return .document
+        case 3: return .move
+        default: return nil
+        }
+    }
+
+    static func opByte(_ o: ChangeOp) -> UInt8 {
+        switch o {
+        case .insert: return 0
+        case .update: return 1
+        case .delete: return 2
+        }
+    }
+
+    static func op(_ b: UInt8) -> ChangeOp? {
+        switch b {
+        case 0: return .insert
+        case 1: return .update
+        case 2: return .delete
+        default: return nil
+        }
+    }
+}
+
+/// Hard limits a receiver applies before and while decoding a batch.
+public struct BatchLimits: Sendable, Equatable {
+    /// Largest accepted body (compressed) size, in bytes.
+    public var maxCompressedBytes: Int
+    /// Largest accepted payload (inflated) size, in bytes; inflation never goes past it.
+    public var maxUncompressedBytes: Int
+    /// Largest accepted number of entries.
+    public var maxEntries: Int
+
+    public init(maxCompressedBytes: Int = 8 << 20, maxUncompressedBytes: Int = 64 << 20, maxEntries: Int = 100_000) {
+        self.maxCompressedBytes = max(0, maxCompressedBytes)
+        self.maxUncompressedBytes = max(0, maxUncompressedBytes)
+        self.maxEntries = max(0, maxEntries)
+    }
+
+    /// 8 MiB compressed, 64 MiB uncompressed, 100,000 entries.
+    public static let `default` = BatchLimits()
+}
+
+/// The fixed-size header in front of every batch.
+public struct BatchHeader: Sendable, Equatable {
+    /// Encoded size of the header in bytes; the body starts at this offset.
+    public static let size = 110
+
+    public var version: UInt16
+    /// The sending node (at most 64 bytes of UTF-8).
+    public var node: String
+    /// Sequence of the first entry (0 for an empty batch).
+    public var firstSeq: Int64
+    /// Sequence of the last entry (0 for an empty batch).
+    public var lastSeq: Int64
+    /// Number of entries.
+    public var count: UInt32
+    /// Size of the inflated payload.
+    public var uncompressedLength: UInt32
+    /// CRC32 of the inflated payload.
+    public var crc32: UInt32
+    /// Size of the zlib body that follows the header.
+    public var compressedLength: UInt32
+
+    public init(version: UInt16 = BatchFormat.version, node: String, firstSeq: Int64, lastSeq: Int64,
+                count: UInt32, uncompressedLength: UInt32, crc32: UInt32, compressedLength: UInt32) {
+        self.version = version
+        self.node = node
+        self.firstSeq = firstSeq
+        self.lastSeq = lastSeq
+        self.count = count
+        self.uncompressedLength = uncompressedLength
+        self.crc32 = crc32
+        self.compressedLength = compressedLength
+    }
+
+    /// Total size of the batch (header + body) this header describes.
+    public var batchLength: Int { BatchHeader.size + Int(compressedLength) }
+
+    /// The header's 110 bytes, flags 0, with its header CRC32 computed.
+    /// Throws `BatchError.nodeIdTooLong` if the node id exceeds 64 bytes.
+    public func encoded() throws -> [UInt8] {
+        let nodeBytes = Array(node.utf8)
+        guard nodeBytes.count <= BatchFormat.maxNodeBytes else {
+            throw BatchError.nodeIdTooLong(bytes: nodeBytes.count, limit: BatchFormat.maxNodeBytes)
+        }
+        var w = ByteWriter()
+        w.bytes.reserveCapacity(BatchHeader.size)
+        w.append(BatchFormat.magic)
+        w.be16(version)
+        w.be16(0) // flags
+        w.be16(UInt16(nodeBytes.count))
+        w.append(nodeBytes)
+        w.append([UInt8](repeating: 0, count: BatchFormat.maxNodeBytes - nodeBytes.count))
+        w.be64(UInt64(bitPattern: firstSeq))
+        w.be64(UInt64(bitPattern: lastSeq))
+        w.be32(count)
+        w.be32(uncompressedLength)
+        w.be32(crc32)
+        w.be32(compressedLength)
+        w.be32(Zlib.crc32(w.bytes))
+        assert(w.bytes.count == BatchHeader.size)
+        return w.bytes
+    }
+}
+
+/// A decoded batch: its header and all of its changes.
+public struct Batch: Sendable, Equatable {
+    public var header: BatchHeader
+    public var changes: [Change]
+
+    public init(header: BatchHeader, changes: [Change]) {
+        self.header = header
+        self.changes = changes
+    }
+}
+
+// MARK: - Byte-level helpers
+
+struct ByteWriter: Sendable {
+    var bytes: [UInt8] = []
+
+    mutating func u8(_ v: UInt8) { bytes.append(v) }
+    mutating func append(_ b: [UInt8]) { bytes.append(contentsOf: b) }
+    mutating func be16(_ v: UInt16) { bytes.append(UInt8(v >> 8)); bytes.append(UInt8(truncatingIfNeeded: v)) }
+    mutating func be32(_ v: UInt32) { for s in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt32(s))) } }
+    mutating func be64(_ v: UInt64) { for s in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt64(s))) } }
+
+    /// Unsigned LEB128.
+    mutating func varint(_ value: UInt64) {
+        var v = value
+        while v >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        bytes.append(UInt8(v))
+    }
+
+    /// Zigzag, then LEB128.
+    mutating func zigzag(_ v: Int64) { varint(zigzagEncode(v)) }
+
+    /// Varint byte length, then the UTF-8 bytes.
+    mutating func string(_ s: String) {
+        var s = s
+        s.withUTF8 { utf8 in
+            varint(UInt64(utf8.count))
+            bytes.append(contentsOf: utf8)
+        }
+    }
+}
+
+@inline(__always) func zigzagEncode(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v << 1) ^ (v >> 63)) }
+@inline(__always) func zigzagDecode(_ u: UInt64) -> Int64 { Int64(bitPattern: (u >> 1) ^ (0 &- (u & 1))) }
+
+/// Why a read failed; wrapped into `BatchError.malformedEntry` with the entry's context.
+struct ReadFailure: Error {
+    var reason: String
+}
+
+struct ByteReader {
+    let bytes: [UInt8]
+    var pos: Int
+
+    init(_ bytes: [UInt8], pos: Int = 0) {
+        self.bytes = bytes
+        self.pos = pos
+    }
+
+    var remaining: Int { bytes.count - pos }
+    var atEnd: Bool { pos >= bytes.count }
+
+    mutating func u8(_ what: String) throws -> UInt8 {
+        guard pos < bytes.count else { throw ReadFailure(reason: "truncated: \(what) missing") }
+        defer { pos += 1 }
+        return bytes[pos]
+    }
+
+    func be16(at o: Int) -> UInt16 { UInt16(bytes[o]) << 8 | UInt16(bytes[o + 1]) }
+    func be32(at o: Int) -> UInt32 { (0..<4).reduce(0) { $0 << 8 | UInt32(bytes[o + $1]) } }
+    func be64(at o: Int) -> UInt64 { (0..<8).reduce(0) { $0 << 8 | UInt64(bytes[o + $1]) } }
+
+    /// Unsigned LEB128, at most 10 bytes, minimal encoding only.
+    mutating func varint(_ what: String) throws -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        let start = pos
+        while true {
+            guard pos < bytes.count else { throw ReadFailure(reason: "truncated: \(what) varint cut off") }
+            let b = bytes[pos]
+            pos += 1
+            if shift == 63 && b > 1 {
+                throw ReadFailure(reason: "\(what) varint overflows 64 bits")
+            }
+            result |= UInt64(b & 0x7F) << shift
+            if b & 0x80 == 0 {
+                if b == 0 && pos - start > 1 {
+                    throw ReadFailure(reason: "\(what) varint is not minimally encoded")
+                }
+                return result
+            }
+            shift += 7
+        }
+    }
+
+    mutating func zigzag(_ what: String) throws -> Int64 { zigzagDecode(try varint(what)) }
+
+    /// A varint length, bounded by the bytes left.
+    mutating func length(_ what: String) throws -> Int {
+        let n = try varint("\(what) length")
+        guard n <= UInt64(remaining) else {
+            throw ReadFailure(reason: "truncated: \(what) declares \(n) bytes, \(remaining) remain")
+        }
+        return Int(n)
+    }
+
+    mutating func string(_ what: String) throws -> String {
+        let n = try length(what)
+        let slice = bytes[pos..<(pos + n)]
+        guard let s = String(validating: slice, as: UTF8.self) else {
+            throw ReadFailure(reason: "\(what) is not valid UTF-8")
+        }
+        pos += n
+        return s
+    }
+}

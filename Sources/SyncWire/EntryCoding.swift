@@ -1,0 +1,164 @@
+import SyncModel
+
+/// Appends entries to a payload, carrying the delta state between entries.
+struct PayloadEncoder: Sendable {
+    let headerNode: String
+    private(set) var writer = ByteWriter()
+    private var previousSeq: Int64 = 0
+    private var previousHLC: UInt64 = 0
+
+    init(headerNode: String) {
+        self.headerNode = headerNode
+    }
+
+    var bytes: [UInt8] { writer.bytes }
+
+    mutating func append(_ change: Change) {
+        writer.zigzag(change.seq &- previousSeq)
+        writer.zigzag(Int64(bitPattern: change.hlc.rawValue &- previousHLC))
+        previousSeq = change.seq
+        previousHLC = change.hlc.rawValue
+
+        if change.node == headerNode {
+            writer.u8(BatchFormat.nodeSameAsHeader)
+        } else {
+            writer.u8(BatchFormat.nodeInline)
+            writer.string(change.node)
+        }
+        writer.u8(BatchFormat.entityByte(change.entity))
+        writer.u8(BatchFormat.opByte(change.op))
+        writer.string(change.key)
+
+        writer.varint(UInt64(change.fields.count))
+        // Sorted by the UTF-8 bytes of the name, so the output is deterministic.
+        let sorted = change.fields.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        for (name, value) in sorted {
+            if let id = BatchFormat.fieldIDs[name], name.utf8.elementsEqual(BatchFormat.fieldNames[Int(id)].utf8) {
+                writer.u8(id)
+            } else {
+                writer.u8(BatchFormat.inlineFieldName)
+                writer.string(name)
+            }
+            switch value {
+            case .null:
+                writer.u8(BatchFormat.tagNull)
+            case .bool(let b):
+                writer.u8(b ? BatchFormat.tagTrue : BatchFormat.tagFalse)
+            case .int(let i):
+                writer.u8(BatchFormat.tagInt)
+                writer.zigzag(i)
+            case .text(let s):
+                writer.u8(BatchFormat.tagText)
+                writer.string(s)
+            }
+        }
+    }
+}
+
+/// Decodes the entries of an inflated, CRC-checked payload.
+enum PayloadDecoder {
+    /// Decodes exactly `header.count` entries and requires the payload to end there.
+    static func decode(_ payload: [UInt8], header: BatchHeader, limits: BatchLimits) throws -> [Change] {
+        let declared = Int(header.count)
+        var reader = ByteReader(payload)
+        var state = State(headerNode: header.node)
+        var changes: [Change] = []
+        // Each entry takes at least 7 bytes; never reserve on the header's word alone.
+        changes.reserveCapacity(min(declared, payload.count / 7))
+
+        while changes.count < declared {
+            if reader.atEnd {
+                throw BatchError.entryCountMismatch(header: header.count, found: changes.count)
+            }
+            changes.append(try state.entry(&reader, index: changes.count))
+        }
+        if !reader.atEnd {
+            // Tell the operator whether these bytes are whole extra entries or garbage.
+            let trailingStart = reader.pos
+            var extra = 0
+            while !reader.atEnd, extra <= limits.maxEntries {
+                guard (try? state.entry(&reader, index: declared + extra)) != nil else {
+                    throw BatchError.trailingPayload(entries: declared, bytes: payload.count - trailingStart)
+                }
+                extra += 1
+            }
+            throw BatchError.entryCountMismatch(header: header.count, found: declared + extra)
+        }
+        return changes
+    }
+
+    struct State {
+        let headerNode: String
+        var previousSeq: Int64 = 0
+        var previousHLC: UInt64 = 0
+
+        init(headerNode: String) { self.headerNode = headerNode }
+
+        mutating func entry(_ r: inout ByteReader, index: Int) throws -> Change {
+            do {
+                let seq = previousSeq &+ (try r.zigzag("seq delta"))
+                let hlc = previousHLC &+ UInt64(bitPattern: try r.zigzag("hlc delta"))
+
+                let nodeMarker = try r.u8("node marker")
+                let node: String
+                switch nodeMarker {
+                case BatchFormat.nodeSameAsHeader: node = headerNode
+                case BatchFormat.nodeInline: node = try r.string("node id")
+                default: throw ReadFailure(reason: "unknown node marker 0x\(hex2(nodeMarker))")
+                }
+
+                let entityByte = try r.u8("entity")
+                guard let entity = BatchFormat.entity(entityByte) else {
+                    throw ReadFailure(reason: "unknown entity byte 0x\(hex2(entityByte))")
+                }
+                let opByte = try r.u8("op")
+                guard let op = BatchFormat.op(opByte) else {
+                    throw ReadFailure(reason: "unknown op byte 0x\(hex2(opByte))")
+                }
+                let key = try r.string("key")
+
+                let fieldCount = try r.varint("field count")
+                // Every field takes at least 2 bytes (name id + type tag).
+                guard fieldCount <= UInt64(r.remaining / 2) else {
+                    throw ReadFailure(reason: "truncated: \(fieldCount) fields declared, \(r.remaining) bytes remain")
+                }
+                var fields: Fields = Dictionary(minimumCapacity: Int(fieldCount))
+                for _ in 0..<Int(fieldCount) {
+                    let nameByte = try r.u8("field name")
+                    let name: String
+                    if nameByte == BatchFormat.inlineFieldName {
+                        name = try r.string("field name")
+                    } else if Int(nameByte) < BatchFormat.fieldNames.count {
+                        name = BatchFormat.fieldNames[Int(nameByte)]
+                    } else {
+                        throw ReadFailure(reason: "unknown field-name id 0x\(hex2(nameByte)) (version 1 defines 0x00-0x\(hex2(UInt8(BatchFormat.fieldNames.count - 1))))")
+                    }
+                    let tag = try r.u8("type tag of field \"\(name)\"")
+                    let value: FieldValue
+                    switch tag {
+                    case BatchFormat.tagNull: value = .null
+                    case BatchFormat.tagFalse: value = .bool(false)
+                    case BatchFormat.tagTrue: value = .bool(true)
+                    case BatchFormat.tagInt: value = .int(try r.zigzag("int value of field \"\(name)\""))
+                    case BatchFormat.tagText: value = .text(try r.string("text value of field \"\(name)\""))
+                    default: throw ReadFailure(reason: "unknown type tag 0x\(hex2(tag)) for field \"\(name)\"")
+                    }
+                    guard fields.updateValue(value, forKey: name) == nil else {
+                        throw ReadFailure(reason: "duplicate field \"\(name)\"")
+                    }
+                }
+
+                previousSeq = seq
+                previousHLC = hlc
+                return Change(seq: seq, hlc: HLC(rawValue: hlc), node: node, entity: entity, key: key, op: op, fields: fields)
+            } catch let failure as ReadFailure {
+                throw BatchError.malformedEntry(index: index, offset: r.pos, reason: failure.reason)
+            }
+        }
+    }
+}
+
+private func hex2(_ b: UInt8) -> String {
+    let digits = Array("0123456789abcdef")
+    return String([digits[Int(b >> 4)], digits[Int(b & 0xF)]])
+}
