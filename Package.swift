@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // zlib from the system (zlib1g-dev).
@@ -40,27 +42,38 @@ let package = Package(
             "SyncModel", "SyncStore", "SyncWire", "SyncReconcile",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The store node: local API and sync client.
         .target(name: "SyncNode", dependencies: [
-            "SyncModel", "SyncStore", "SyncReconcile",
+            "SyncModel", "SyncStore", "SyncWire", "SyncReconcile",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Test support: temporary folders, child processes with the port handshake.
-        .target(name: "SyncTesting", dependencies: ["SyncModel"]),
+        .target(name: "SyncTesting", dependencies: [
+            "SyncModel",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
 
         .executableTarget(name: "posnode", dependencies: [
             "SyncModel", "SyncStore", "SyncNode", "SyncReconcile",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "poshub", dependencies: [
-            "SyncModel", "SyncStore", "SyncHub",
+            "SyncModel", "SyncStore", "SyncHub", "SyncWire",
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "possim", dependencies: [
@@ -69,9 +82,15 @@ let package = Package(
         ], path: "Simulator/possim"),
 
         .testTarget(name: "SyncModelTests", dependencies: ["SyncModel"]),
-        .testTarget(name: "SyncStoreTests", dependencies: ["SyncModel", "SyncStore", "SyncTesting"]),
+        .testTarget(name: "SyncStoreTests", dependencies: [
+            "SyncModel", "SyncStore", "SyncTesting", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .testTarget(name: "SyncWireTests", dependencies: ["SyncModel", "SyncWire"]),
-        .testTarget(name: "SyncReconcileTests", dependencies: ["SyncModel", "SyncStore", "SyncReconcile", "SyncTesting"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["SyncModel", "SyncStore", "SyncWire", "SyncTesting"]),
+        .testTarget(name: "SyncReconcileTests", dependencies: [
+            "SyncModel", "SyncStore", "SyncReconcile", "SyncHub", "SyncTesting", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .testTarget(name: "IntegrationTests", dependencies: [
+            "SyncModel", "SyncStore", "SyncWire", "SyncTesting", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
     ]
 )

@@ -42,7 +42,16 @@ public struct HubClient: Sendable {
     /// Largest reply body accepted.
     public var maxReplyBytes: Int
 
-    public init(baseURL: String, token: String, http: HTTPClient = .shared, maxReplyBytes: Int = 64 << 20) {
+    /// The client for all hub calls: a refused connection fails the call at once instead of
+    /// retrying until the deadline, so an offline node notices quickly and backs off.
+    public static let sharedHTTP: HTTPClient = {
+        var config = HTTPClient.Configuration()
+        config.timeout = .init(connect: .seconds(3), read: .seconds(120))
+        config.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
+    }()
+
+    public init(baseURL: String, token: String, http: HTTPClient = HubClient.sharedHTTP, maxReplyBytes: Int = 64 << 20) {
         var url = baseURL
         while url.hasSuffix("/") { url.removeLast() }
         self.baseURL = url

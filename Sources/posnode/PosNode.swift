@@ -10,7 +10,7 @@ struct PosNode: AsyncParsableCommand {
         abstract: "Offline-first point-of-sale store node: partners, addresses, documents, change journal, sync.",
         subcommands: [
             Init.self, PartnerCommand.self, AddressCommand.self, ReceiptCommand.self, DocumentCommand.self,
-            JournalCommand.self, StatusCommand.self, StateHashCommand.self,
+            JournalCommand.self, StatusCommand.self, StateHashCommand.self, SyncCommand.self, ServeCommand.self,
             AuditCommand.self,
         ])
 }

@@ -5,13 +5,17 @@ import SyncModel
 import SyncTesting
 @testable import SyncStore
 
-/// A node store in its own temporary folder.
-func withNodeStore<T>(node: String = "N1", site: String = "WAW", series: String = "K1",
-                      center: CenterParameters = .init(), _ body: (NodeStore) throws -> T) throws -> T {
-    let dir = try TemporaryDirectory()
-    defer { dir.remove() }
-    let store = try NodeStore.create(path: dir.file("node.sqlite"), node: node, site: site, series: series, center: center)
-    return try body(store)
+/// A node store in its own temporary folder; `remove()` deletes it.
+struct StoreFixture {
+    let dir: TemporaryDirectory
+    let store: NodeStore
+
+    init(node: String = "N1", site: String = "WAW", series: String = "K1", center: CenterParameters = .init()) throws {
+        dir = try TemporaryDirectory()
+        store = try NodeStore.create(path: dir.file("node.sqlite"), node: node, site: site, series: series, center: center)
+    }
+
+    func remove() { dir.remove() }
 }
 
 func anna(_ code: String = "1001") -> Partner {
@@ -22,118 +26,127 @@ func anna(_ code: String = "1001") -> Partner {
 struct NodeStoreTests {
     @Test("a partner and its journal entry are written together")
     func partnerWithJournal() throws {
-        try withNodeStore { store in
-            try store.addPartner(anna())
-            let entries = try store.journal(entity: .partner, key: "1001")
-            #expect(entries.count == 1)
-            #expect(entries.first?.change.op == .insert)
-            #expect(entries.first?.change.seq == 1)
-            #expect(entries.first?.change.fields["first_name"] == .text("Anna"))
-            #expect(try store.partner(code: "1001")?.originNode == "N1")
-        }
+        let fixture = try StoreFixture()
+        defer { fixture.remove() }
+        let store = fixture.store
+        try store.addPartner(anna())
+        let entries = try store.journal(entity: .partner, key: "1001")
+        #expect(entries.count == 1)
+        #expect(entries.first?.change.op == .insert)
+        #expect(entries.first?.change.seq == 1)
+        #expect(entries.first?.change.fields["first_name"] == .text("Anna"))
+        #expect(try store.partner(code: "1001")?.originNode == "N1")
     }
 
     @Test("a duplicate code is refused naming code and writes nothing")
     func duplicateCode() throws {
-        try withNodeStore { store in
-            try store.addPartner(anna())
-            let error = #expect(throws: FieldError.self) { try store.addPartner(anna()) }
-            #expect(error?.field == "code")
-            #expect(try store.pendingJournal().count == 1)
-        }
+        let fixture = try StoreFixture()
+        defer { fixture.remove() }
+        let store = fixture.store
+        try store.addPartner(anna())
+        let error = #expect(throws: FieldError.self) { try store.addPartner(anna()) }
+        #expect(error?.field == "code")
+        #expect(try store.pendingJournal().count == 1)
     }
 
     @Test("a missing mandatory field writes neither row nor journal entry")
     func invalidWritesNothing() throws {
-        try withNodeStore { store in
-            var p = anna()
-            p.lastName = nil
-            let error = #expect(throws: FieldError.self) { try store.addPartner(p) }
-            #expect(error?.field == "last_name")
-            #expect(try store.partner(code: "1001") == nil)
-            #expect(try store.pendingJournal().isEmpty)
-        }
+        let fixture = try StoreFixture()
+        defer { fixture.remove() }
+        let store = fixture.store
+        var p = anna()
+        p.lastName = nil
+        let error = #expect(throws: FieldError.self) { try store.addPartner(p) }
+        #expect(error?.field == "last_name")
+        #expect(try store.partner(code: "1001") == nil)
+        #expect(try store.pendingJournal().isEmpty)
     }
 
     @Test("a duplicate Polish NIP is a warning the user may override")
     func duplicateNIP() throws {
-        try withNodeStore { store in
-            let b1 = Partner(code: "B1", kind: .business, name: "Alpha", vatID: "5260250274", country: "PL")
-            var b2 = b1
-            b2.code = "B2"
-            b2.vatID = "PL 526-025-02-74"
-            try store.addPartner(b1)
-            let error = #expect(throws: FieldError.self) { try store.addPartner(b2) }
-            #expect(error?.field == "vat_id")
-            #expect(error?.overridable == true)
-            #expect(try store.partner(code: "B2") == nil)
-            try store.addPartner(b2, allowDuplicateVat: true)
-            #expect(try store.partner(code: "B2") != nil)
-        }
+        let fixture = try StoreFixture()
+        defer { fixture.remove() }
+        let store = fixture.store
+        let b1 = Partner(code: "B1", kind: .business, name: "Alpha", vatID: "5260250274", country: "PL")
+        var b2 = b1
+        b2.code = "B2"
+        b2.vatID = "PL 526-025-02-74"
+        try store.addPartner(b1)
+        let error = #expect(throws: FieldError.self) { try store.addPartner(b2) }
+        #expect(error?.field == "vat_id")
+        #expect(error?.overridable == true)
+        #expect(try store.partner(code: "B2") == nil)
+        try store.addPartner(b2, allowDuplicateVat: true)
+        #expect(try store.partner(code: "B2") != nil)
     }
 
     @Test("the lowest-price flag comes from the center parameters, not from the input")
     func lowestPriceFromCenter() throws {
-        try withNodeStore(center: CenterParameters(lowestPriceForNewBusiness: true, lowestPriceForNewConsumer: false)) { store in
-            var consumer = anna()
-            consumer.lowestPrice = true
-            #expect(try store.addPartner(consumer).lowestPrice == false)
-            #expect(try store.addPartner(Partner(code: "B1", kind: .business, name: "Alpha")).lowestPrice == true)
-            let error = #expect(throws: FieldError.self) {
-                try store.updatePartner(code: "1001", changes: ["lowest_price": .bool(true)])
-            }
-            #expect(error?.field == "lowest_price")
+        let fixture = try StoreFixture(center: CenterParameters(lowestPriceForNewBusiness: true, lowestPriceForNewConsumer: false))
+        defer { fixture.remove() }
+        let store = fixture.store
+        var consumer = anna()
+        consumer.lowestPrice = true
+        #expect(try store.addPartner(consumer).lowestPrice == false)
+        #expect(try store.addPartner(Partner(code: "B1", kind: .business, name: "Alpha")).lowestPrice == true)
+        let error = #expect(throws: FieldError.self) {
+            try store.updatePartner(code: "1001", changes: ["lowest_price": .bool(true)])
         }
+        #expect(error?.field == "lowest_price")
     }
 
     @Test("journal sequences are gapless and clocks increase")
     func gaplessJournal() throws {
-        try withNodeStore { store in
-            for i in 1...20 { try store.addPartner(anna("P\(i)")) }
-            try store.updatePartner(code: "P1", changes: ["phone": .text("+48 600 100 200")])
-            try store.addDocument(kind: .receipt, partnerCode: "P1", amountMinor: 1250, currency: "PLN")
-            let entries = try store.pendingJournal()
-            #expect(entries.map(\.change.seq) == Array(1...22))
-            #expect(zip(entries, entries.dropFirst()).allSatisfy { $0.change.hlc < $1.change.hlc })
-        }
+        let fixture = try StoreFixture()
+        defer { fixture.remove() }
+        let store = fixture.store
+        for i in 1...20 { try store.addPartner(anna("P\(i)")) }
+        try store.updatePartner(code: "P1", changes: ["phone": .text("+48 600 100 200")])
+        try store.addDocument(kind: .receipt, partnerCode: "P1", amountMinor: 1250, currency: "PLN")
+        let entries = try store.pendingJournal()
+        #expect(entries.map(\.change.seq) == Array(1...22))
+        #expect(zip(entries, entries.dropFirst()).allSatisfy { $0.change.hlc < $1.change.hlc })
     }
 
     @Test("an update journals only the fields that changed")
     func updateJournalsChangedFields() throws {
-        try withNodeStore { store in
-            try store.addPartner(anna())
-            try store.updatePartner(code: "1001", changes: ["phone": .text("123"), "first_name": .text("Anna")])
-            let last = try #require(try store.pendingJournal().last)
-            #expect(last.change.op == .update)
-            #expect(last.change.fields == ["phone": .text("123")])
-        }
+        let fixture = try StoreFixture()
+        defer { fixture.remove() }
+        let store = fixture.store
+        try store.addPartner(anna())
+        try store.updatePartner(code: "1001", changes: ["phone": .text("123"), "first_name": .text("Anna")])
+        let last = try #require(try store.pendingJournal().last)
+        #expect(last.change.op == .update)
+        #expect(last.change.fields == ["phone": .text("123")])
     }
 
     @Test("a deleted partner stays as a tombstone and its documents are kept")
     func deleteKeepsDocuments() throws {
-        try withNodeStore { store in
-            try store.addPartner(anna())
-            try store.addDocument(kind: .invoice, partnerCode: "1001", amountMinor: 500, currency: "PLN")
-            try store.deletePartner(code: "1001")
-            #expect(try store.partner(code: "1001")?.deleted == true)
-            #expect(try store.documents(partnerCode: "1001").count == 1)
-            #expect(throws: FieldError.self) {
-                try store.addDocument(kind: .receipt, partnerCode: "1001", amountMinor: 1, currency: "PLN")
-            }
+        let fixture = try StoreFixture()
+        defer { fixture.remove() }
+        let store = fixture.store
+        try store.addPartner(anna())
+        try store.addDocument(kind: .invoice, partnerCode: "1001", amountMinor: 500, currency: "PLN")
+        try store.deletePartner(code: "1001")
+        #expect(try store.partner(code: "1001")?.deleted == true)
+        #expect(try store.documents(partnerCode: "1001").count == 1)
+        #expect(throws: FieldError.self) {
+            try store.addDocument(kind: .receipt, partnerCode: "1001", amountMinor: 1, currency: "PLN")
         }
     }
 
     @Test("a receipt for an unknown partner or ship-to address is refused")
     func receiptNeedsPartnerAndAddress() throws {
-        try withNodeStore { store in
-            let e1 = #expect(throws: FieldError.self) { try store.addDocument(kind: .receipt, partnerCode: "X", amountMinor: 1, currency: "PLN") }
-            #expect(e1?.field == "partner")
-            try store.addPartner(anna())
-            let e2 = #expect(throws: FieldError.self) {
-                try store.addDocument(kind: .receipt, partnerCode: "1001", addressSeq: 2, amountMinor: 1, currency: "PLN")
-            }
-            #expect(e2?.field == "seq")
+        let fixture = try StoreFixture()
+        defer { fixture.remove() }
+        let store = fixture.store
+        let e1 = #expect(throws: FieldError.self) { try store.addDocument(kind: .receipt, partnerCode: "X", amountMinor: 1, currency: "PLN") }
+        #expect(e1?.field == "partner")
+        try store.addPartner(anna())
+        let e2 = #expect(throws: FieldError.self) {
+            try store.addDocument(kind: .receipt, partnerCode: "1001", addressSeq: 2, amountMinor: 1, currency: "PLN")
         }
+        #expect(e2?.field == "seq")
     }
 
     @Test("the state hash is equal for the same content arriving in different orders")
@@ -156,9 +169,10 @@ struct NodeStoreTests {
 
     @Test("the store has readable partner, address, document and journal tables")
     func tablesExist() throws {
-        try withNodeStore { store in
-            let names = try store.pool.read { try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") }
-            for t in ["partner", "address", "document", "journal", "audit", "node_config"] { #expect(names.contains(t)) }
-        }
+        let fixture = try StoreFixture()
+        defer { fixture.remove() }
+        let store = fixture.store
+        let names = try store.pool.read { try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") }
+        for t in ["partner", "address", "document", "journal", "audit", "node_config"] { #expect(names.contains(t)) }
     }
 }

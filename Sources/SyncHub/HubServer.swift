@@ -1,0 +1,227 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import SyncModel
+import SyncReconcile
+import SyncStore
+import SyncWire
+
+/// Runs blocking store work off the async executor's threads.
+func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(with: Result { try work() })
+        }
+    }
+}
+
+/// The hub's HTTP API (docs/sync-protocol.md). Every `/v1` call needs the node's bearer token.
+public struct HubServer: Sendable {
+    public var store: HubStore
+    public var limits: BatchLimits
+    public var metrics: HubMetrics
+    /// Largest feed page served by one pull.
+    public var maxPullEntries: Int
+
+    public init(store: HubStore, limits: BatchLimits = .default, metrics: HubMetrics = HubMetrics(), maxPullEntries: Int = 5000) {
+        self.store = store
+        self.limits = limits
+        self.metrics = metrics
+        self.maxPullEntries = maxPullEntries
+    }
+
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ message: String, nextExpected: Int64? = nil) -> Response {
+        json(HubErrorReply(error: message, nextExpected: nextExpected), status: status)
+    }
+
+    static func batchResponse(_ bytes: [UInt8], headers: [(String, String)]) -> Response {
+        var fields: HTTPFields = [.contentType: "application/x-posnode-batch"]
+        for (k, v) in headers { if let name = HTTPField.Name(k) { fields[name] = v } }
+        return Response(status: .ok, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// The node of the request's bearer token, or an error response.
+    func authenticate(_ request: Request) async -> Result<HubNode, HubAuthFailure> {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+            metrics.add("poshub_auth_failures_total")
+            return .failure(HubAuthFailure(response: Self.error(.unauthorized, "missing bearer token")))
+        }
+        let token = String(header.dropFirst("Bearer ".count))
+        let store = self.store
+        guard let node = try? await offload({ try store.authenticate(token: token) }) else {
+            metrics.add("poshub_auth_failures_total")
+            return .failure(HubAuthFailure(response: Self.error(.unauthorized, "unknown or revoked token")))
+        }
+        return .success(node)
+    }
+
+    public func buildRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        let server = self
+        router.get("/health") { _, _ in "ok\n" }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: ByteBuffer(string: server.metrics.prometheusText())))
+        }
+        router.post("/v1/push") { request, _ in await server.handlePush(request) }
+        router.get("/v1/pull") { request, _ in await server.handlePull(request) }
+        router.get("/v1/snapshot") { request, _ in await server.handleSnapshot(request) }
+        router.get("/v1/partners/:code") { request, context in
+            guard case .success = await server.authenticate(request) else { return Self.error(.unauthorized, "missing or unknown token") }
+            let code = context.parameters.get("code") ?? ""
+            let store = server.store
+            let exists = (try? await offload { try store.partnerExists(code: code) }) ?? false
+            return exists ? Self.json(["code": code]) : Self.error(.notFound, "partner \(code) does not exist")
+        }
+        router.get("/v1/audit") { request, _ in
+            guard case .success = await server.authenticate(request) else { return Self.error(.unauthorized, "missing or unknown token") }
+            let kind = request.uri.queryParameters.get("kind")
+            let store = server.store
+            do { return Self.json(try await offload { try store.audit(kind: kind) }) } catch {
+                return Self.error(.internalServerError, String(describing: error))
+            }
+        }
+        router.get("/v1/state-hash") { request, _ in
+            guard case .success = await server.authenticate(request) else { return Self.error(.unauthorized, "missing or unknown token") }
+            let store = server.store
+            do { return Self.json(["stateHash": try await offload { try store.stateHash() }]) } catch {
+                return Self.error(.internalServerError, String(describing: error))
+            }
+        }
+        router.post("/v1/moves") { request, _ in
+            guard case .success = await server.authenticate(request) else { return Self.error(.unauthorized, "missing or unknown token") }
+            do {
+                let body = try await request.body.collect(upTo: 64 << 10)
+                let move = try JSONDecoder().decode(MoveRequest.self, from: Data(body.readableBytesView))
+                let store = server.store
+                try await offload { try store.move(move) }
+                return Self.json(["result": "moved"])
+            } catch let refused as MoveRefused {
+                return Self.error(.conflict, refused.description)
+            } catch {
+                return Self.error(.badRequest, "move request refused: \(error)")
+            }
+        }
+        router.post("/v1/balances/recalc") { request, _ in
+            guard case .success = await server.authenticate(request) else { return Self.error(.unauthorized, "missing or unknown token") }
+            let store = server.store
+            do { return Self.json(try await offload { try store.recalculateBalances() }) } catch {
+                return Self.error(.internalServerError, String(describing: error))
+            }
+        }
+        return router
+    }
+
+    func handlePush(_ request: Request) async -> Response {
+        metrics.add("poshub_push_requests_total")
+        let node: HubNode
+        switch await authenticate(request) {
+        case .failure(let f): metrics.add("poshub_push_refused_total"); return f.response
+        case .success(let n): node = n
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: limits.maxCompressedBytes + 4096)
+        } catch {
+            metrics.add("poshub_push_refused_total")
+            return Self.error(.contentTooLarge, "batch refused: body larger than \(limits.maxCompressedBytes) bytes; nothing applied")
+        }
+        metrics.add("poshub_bytes_received_total", Int64(body.readableBytes))
+        let batch: Batch
+        do {
+            batch = try BatchCodec.decode(Array(body.readableBytesView), limits: limits)
+        } catch {
+            metrics.add("poshub_push_refused_total")
+            return Self.error(.badRequest, String(describing: error))
+        }
+        guard batch.header.node == node.node else {
+            metrics.add("poshub_push_refused_total")
+            metrics.add("poshub_auth_failures_total")
+            return Self.error(.forbidden, HubError.nodeMismatch(tokenNode: node.node, batchNode: batch.header.node).description)
+        }
+        let renamesApplied = request.headers[HTTPField.Name(SyncHeader.renamesApplied)!].flatMap { Int64($0) } ?? 0
+        let store = self.store
+        do {
+            let changes = batch.changes
+            let reply = try await offload { try store.push(node: node, changes: changes, renamesApplied: renamesApplied) }
+            for r in reply.results {
+                switch r.outcome {
+                case .applied: metrics.add("poshub_entries_applied_total")
+                case .duplicate: metrics.add("poshub_entries_duplicate_total")
+                case .renamed: metrics.add("poshub_entries_applied_total"); metrics.add("poshub_entries_renamed_total")
+                case .rejected: metrics.add("poshub_entries_rejected_total")
+                }
+            }
+            return Self.json(reply)
+        } catch let e as HubError {
+            metrics.add("poshub_push_refused_total")
+            switch e {
+            case .sequenceGap(_, let expected, _): return Self.error(.conflict, e.description, nextExpected: expected)
+            case .nodeMismatch: return Self.error(.forbidden, e.description)
+            default: return Self.error(.badRequest, e.description)
+            }
+        } catch {
+            metrics.add("poshub_push_refused_total")
+            return Self.error(.internalServerError, "batch not applied: \(error)")
+        }
+    }
+
+    func handlePull(_ request: Request) async -> Response {
+        let node: HubNode
+        switch await authenticate(request) {
+        case .failure(let f): return f.response
+        case .success(let n): node = n
+        }
+        metrics.add("poshub_pull_requests_total")
+        let cursor = request.uri.queryParameters.get("cursor", as: Int64.self) ?? 0
+        let limit = min(max(request.uri.queryParameters.get("limit", as: Int.self) ?? maxPullEntries, 1), maxPullEntries, limits.maxEntries)
+        let store = self.store
+        do {
+            let page = try await offload { () -> (changes: [Change], nextCursor: Int64, more: Bool) in
+                let page = try store.feed(after: cursor, limit: limit)
+                try store.markPulled(node: node.node)
+                return page
+            }
+            let bytes = try BatchCodec.encode(node: "hub", changes: page.changes)
+            metrics.add("poshub_bytes_sent_total", Int64(bytes.count))
+            return Self.batchResponse(bytes, headers: [(SyncHeader.nextCursor, String(page.nextCursor)), (SyncHeader.more, page.more ? "1" : "0")])
+        } catch {
+            return Self.error(.internalServerError, "pull failed: \(error)")
+        }
+    }
+
+    func handleSnapshot(_ request: Request) async -> Response {
+        guard case .success = await authenticate(request) else { return Self.error(.unauthorized, "missing or unknown token") }
+        metrics.add("poshub_snapshot_requests_total")
+        let store = self.store
+        do {
+            let snap = try await offload { try store.snapshot() }
+            let bytes = try BatchCodec.encode(node: "hub", changes: snap.changes)
+            metrics.add("poshub_bytes_sent_total", Int64(bytes.count))
+            return Self.batchResponse(bytes, headers: [(SyncHeader.nextCursor, String(snap.cursor))])
+        } catch {
+            return Self.error(.internalServerError, "snapshot failed: \(error)")
+        }
+    }
+
+    /// Builds the application bound to 127.0.0.1:`port` (0 picks a free port); `onRunning` gets the bound port.
+    public func application(host: String = "127.0.0.1", port: Int, logger: Logger,
+                            onRunning: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
+        Application(router: buildRouter(), configuration: .init(address: .hostname(host, port: port), serverName: "poshub"),
+                    onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) }, logger: logger)
+    }
+}
+
+struct HubAuthFailure: Error {
+    var response: Response
+}

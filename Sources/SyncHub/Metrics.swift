@@ -1,0 +1,41 @@
+import Foundation
+
+/// Hub counters, exposed at `GET /metrics` in the Prometheus text format.
+public final class HubMetrics: @unchecked Sendable {
+    private let lock = NSLock()
+    private var counters: [String: Int64] = [:]
+    private static let help: [String: String] = [
+        "poshub_push_requests_total": "Push requests received.",
+        "poshub_push_refused_total": "Push requests refused (auth, format, limits, sequence).",
+        "poshub_entries_applied_total": "Journal entries applied.",
+        "poshub_entries_duplicate_total": "Journal entries recognised as already applied.",
+        "poshub_entries_renamed_total": "Partners renamed by the store-prefix rule.",
+        "poshub_entries_rejected_total": "Journal entries rejected with a reason.",
+        "poshub_pull_requests_total": "Pull requests served.",
+        "poshub_snapshot_requests_total": "Snapshots served.",
+        "poshub_bytes_received_total": "Compressed batch bytes received.",
+        "poshub_bytes_sent_total": "Compressed batch bytes sent.",
+        "poshub_auth_failures_total": "Requests refused for a missing, unknown or mismatched token.",
+    ]
+
+    public init() {
+        for name in Self.help.keys { counters[name] = 0 }
+    }
+
+    public func add(_ name: String, _ value: Int64 = 1) {
+        lock.lock(); counters[name, default: 0] += value; lock.unlock()
+    }
+
+    public func value(_ name: String) -> Int64 {
+        lock.lock(); defer { lock.unlock() }; return counters[name] ?? 0
+    }
+
+    public func prometheusText() -> String {
+        lock.lock(); let snapshot = counters; lock.unlock()
+        var out = ""
+        for (name, value) in snapshot.sorted(by: { $0.key < $1.key }) {
+            out += "# HELP \(name) \(Self.help[name] ?? name)\n# TYPE \(name) counter\n\(name) \(value)\n"
+        }
+        return out
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import SyncModel
+import SyncStore
+
+/// Runs blocking store work off the async executor's threads.
+func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+    }
+}
+
+/// An error reply of the node's local API: which field, and why.
+public struct NodeAPIError: Codable, Sendable {
+    public var error: String
+    public var field: String?
+}
+
+/// A receipt or other document as posted to the local API.
+public struct DocumentRequest: Codable, Sendable {
+    public var kind: DocumentKind?
+    public var partner: String
+    public var seq: Int?
+    public var amount: String
+    public var currency: String?
+}
+
+/// The node's local HTTP API for the POS front end (loopback only). Writes go to the local
+/// store and journal whether or not the hub is reachable.
+public struct NodeServer: Sendable {
+    public var store: NodeStore
+    public var sync: SyncService?
+
+    public init(store: NodeStore, sync: SyncService?) {
+        self.store = store
+        self.sync = sync
+    }
+
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func failure(_ error: Error) -> Response {
+        switch error {
+        case let e as FieldError:
+            let status: HTTPResponse.Status = e.field == "code" && e.reason.contains("exists") ? .conflict : .badRequest
+            return json(NodeAPIError(error: e.description, field: e.field), status: status)
+        case let e as StoreError:
+            if case .notFound = e { return json(NodeAPIError(error: e.description), status: .notFound) }
+            return json(NodeAPIError(error: e.description), status: .badRequest)
+        case is DecodingError:
+            return json(NodeAPIError(error: "request body is not valid JSON for this call: \(error)"), status: .badRequest)
+        default:
+            return json(NodeAPIError(error: String(describing: error)), status: .internalServerError)
+        }
+    }
+
+    static func body<T: Decodable>(_ request: Request, as: T.Type) async throws -> T {
+        let buffer = try await request.body.collect(upTo: 1 << 20)
+        return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+    }
+
+    public func buildRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        let store = self.store
+        let sync = self.sync
+        router.get("/health") { _, _ in "ok\n" }
+        router.get("/status") { _, _ in
+            do { return Self.json(try await offload { try store.status() }) } catch { return Self.failure(error) }
+        }
+        router.get("/state-hash") { _, _ in
+            do { return Self.json(["stateHash": try await offload { try store.stateHash() }]) } catch { return Self.failure(error) }
+        }
+        router.get("/partners") { _, _ in
+            do { return Self.json(try await offload { try store.partners() }) } catch { return Self.failure(error) }
+        }
+        router.get("/partners/:code") { _, context in
+            let code = context.parameters.get("code") ?? ""
+            do {
+                guard let p = try await offload({ try store.partner(code: code) }) else { throw StoreError.notFound(entity: .partner, key: code) }
+                return Self.json(p)
+            } catch { return Self.failure(error) }
+        }
+        router.post("/partners") { request, _ in
+            do {
+                var fields = try await Self.body(request, as: Fields.self)
+                let allowDup = fields.removeValue(forKey: "allow_duplicate_vat")?.bool ?? false
+                let partner = try Partner(fields: fields)
+                if case .taken = await CodeCheck.ask(store: store, code: partner.code) {
+                    throw FieldError(field: "code", reason: "a partner with code \(partner.code) already exists in the system (hub)")
+                }
+                return Self.json(try await offload { try store.addPartner(partner, allowDuplicateVat: allowDup) }, status: .created)
+            } catch { return Self.failure(error) }
+        }
+        router.patch("/partners/:code") { request, context in
+            let code = context.parameters.get("code") ?? ""
+            do {
+                var fields = try await Self.body(request, as: Fields.self)
+                let allowDup = fields.removeValue(forKey: "allow_duplicate_vat")?.bool ?? false
+                let changes = fields
+                return Self.json(try await offload { try store.updatePartner(code: code, changes: changes, allowDuplicateVat: allowDup) })
+            } catch { return Self.failure(error) }
+        }
+        router.delete("/partners/:code") { _, context in
+            let code = context.parameters.get("code") ?? ""
+            do {
+                try await offload { try store.deletePartner(code: code) }
+                return Self.json(["deleted": code])
+            } catch { return Self.failure(error) }
+        }
+        router.post("/addresses") { request, _ in
+            do {
+                var fields = try await Self.body(request, as: Fields.self)
+                if fields["site"] == nil { fields["site"] = .text("") }
+                let address = try Address(fields: fields)
+                return Self.json(try await offload { try store.addAddress(address) }, status: .created)
+            } catch { return Self.failure(error) }
+        }
+        let addDocument: @Sendable (Request, DocumentKind?) async -> Response = { request, fixedKind in
+            do {
+                let r = try await Self.body(request, as: DocumentRequest.self)
+                guard let kind = fixedKind ?? r.kind else { throw FieldError(field: "kind", reason: "is mandatory") }
+                let minor = try Document.parseAmount(r.amount)
+                let doc = try await offload {
+                    try store.addDocument(kind: kind, partnerCode: r.partner, addressSeq: r.seq ?? 0, amountMinor: minor,
+                                          currency: (r.currency ?? "PLN").uppercased())
+                }
+                return Self.json(doc, status: .created)
+            } catch { return Self.failure(error) }
+        }
+        router.post("/receipts") { request, _ in await addDocument(request, .receipt) }
+        router.post("/documents") { request, _ in await addDocument(request, nil) }
+        router.post("/sync") { _, _ in
+            guard let sync else { return Self.json(NodeAPIError(error: "no hub configured"), status: .serviceUnavailable) }
+            do { return Self.json(try await sync.syncNow()) } catch {
+                return Self.json(NodeAPIError(error: String(describing: error)), status: .badGateway)
+            }
+        }
+        return router
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import SyncModel
+import SyncStore
+import SyncWire
+
+/// How a node reaches the hub: over HTTP (`HubClient`) or in-process (the simulator).
+public protocol HubTransport: Sendable {
+    func push(batch: [UInt8], renamesApplied: Int64) async throws -> PushReply
+    func pull(cursor: Int64, maxEntries: Int) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool)
+    func snapshot() async throws -> (batch: [UInt8], cursor: Int64)
+}
+
+extension HubClient: HubTransport {
+    public func push(batch: [UInt8], renamesApplied: Int64) async throws -> PushReply {
+        try await push(batch: batch, renamesApplied: renamesApplied, timeout: .seconds(60))
+    }
+    public func pull(cursor: Int64, maxEntries: Int) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
+        try await pull(cursor: cursor, maxEntries: maxEntries, timeout: .seconds(60))
+    }
+    public func snapshot() async throws -> (batch: [UInt8], cursor: Int64) {
+        try await snapshot(timeout: .seconds(300))
+    }
+}
+
+/// What one sync round did, as `posnode sync` prints it.
+public struct SyncSummary: Sendable, Codable, Hashable {
+    public var pushedEntries = 0
+    public var pushedBatches = 0
+    public var applied = 0
+    public var duplicates = 0
+    public var renames: [PushApplySummary.Rename] = []
+    public var rejected: [EntryResult] = []
+    public var pulledChanges = 0
+    public var pulledBatches = 0
+    public var bootstrapped = false
+    public var bytesSent = 0
+    public var bytesSentUncompressed = 0
+    public var bytesReceived = 0
+    public var cursor: Int64 = 0
+    public var pending = 0
+    public var seconds = 0.0
+
+    public init() {}
+}
+
+/// Progress of a long round, for a terminal display.
+public struct SyncProgress: Sendable {
+    public var phase: String
+    public var done: Int
+    public var total: Int?
+}
+
+/// One sync round: push every pending journal entry in bounded batches (each acknowledged only
+/// after the hub's reply is applied locally), bootstrap from a snapshot if the node is new, then
+/// pull the feed page by page. A crash anywhere leads to a resend the hub recognises as duplicate.
+public struct SyncRound: Sendable {
+    public var store: NodeStore
+    public var transport: any HubTransport
+    public var limits: BatchLimits
+    /// Journal entries per pushed batch.
+    public var pushBatchEntries: Int
+    /// Feed entries per pull.
+    public var pullBatchEntries: Int
+    public var progress: (@Sendable (SyncProgress) -> Void)?
+
+    public init(store: NodeStore, transport: any HubTransport, limits: BatchLimits = .default,
+                pushBatchEntries: Int = 2000, pullBatchEntries: Int = 5000, progress: (@Sendable (SyncProgress) -> Void)? = nil) {
+        self.store = store
+        self.transport = transport
+        self.limits = limits
+        self.pushBatchEntries = pushBatchEntries
+        self.pullBatchEntries = pullBatchEntries
+        self.progress = progress
+    }
+
+    public func run() async throws -> SyncSummary {
+        let start = Date()
+        var summary = SyncSummary()
+        do {
+            try await pushAll(&summary)
+            do {
+                try await pullAll(&summary)
+            } catch is FeedDeferred {
+                // A code of ours arrived from another node while our create was unpushed: push, then pull again.
+                try await pushAll(&summary)
+                try await pullAll(&summary)
+            }
+            try store.recordSync(error: nil)
+        } catch {
+            try? store.recordSync(error: String(describing: error))
+            throw error
+        }
+        summary.cursor = try store.config().cursor
+        summary.pending = try store.status().pending
+        summary.seconds = Date().timeIntervalSince(start)
+        return summary
+    }
+
+    func pushAll(_ summary: inout SyncSummary) async throws {
+        let total = try store.status().pending
+        var done = 0
+        while true {
+            let cfg = try store.config()
+            let pending = try store.pendingJournal(limit: pushBatchEntries)
+            guard !pending.isEmpty else { return }
+            var writer = BatchWriter(node: cfg.nodeID)
+            for e in pending { writer.append(e.change) }
+            let bytes = try writer.finish()
+            summary.bytesSentUncompressed += writer.payloadBytes
+            let reply = try await transport.push(batch: bytes, renamesApplied: cfg.renamesApplied)
+            let applied = try store.applyPushReply(reply)
+            guard reply.results.contains(where: { $0.seq == pending[0].change.seq }) else {
+                throw HubClientError.badReply("push reply does not mention sequence \(pending[0].change.seq)")
+            }
+            summary.pushedBatches += 1
+            summary.pushedEntries += pending.count
+            summary.bytesSent += bytes.count
+            summary.applied += applied.applied
+            summary.duplicates += applied.duplicates
+            summary.renames += applied.renames
+            summary.rejected += applied.rejected
+            done += pending.count
+            progress?(SyncProgress(phase: "push", done: done, total: total))
+        }
+    }
+
+    func pullAll(_ summary: inout SyncSummary) async throws {
+        var cfg = try store.config()
+        if !cfg.bootstrapped && cfg.cursor == 0 {
+            let snap = try await transport.snapshot()
+            let batch = try BatchCodec.decode(snap.batch, limits: limits)
+            try store.applyFeed(batch.changes, nextCursor: snap.cursor, snapshot: true)
+            summary.bootstrapped = true
+            summary.bytesReceived += snap.batch.count
+            summary.pulledChanges += batch.changes.count
+            progress?(SyncProgress(phase: "snapshot", done: batch.changes.count, total: batch.changes.count))
+            cfg = try store.config()
+        }
+        var cursor = cfg.cursor
+        while true {
+            let page = try await transport.pull(cursor: cursor, maxEntries: pullBatchEntries)
+            let batch = try BatchCodec.decode(page.batch, limits: limits)
+            try store.applyFeed(batch.changes, nextCursor: page.nextCursor)
+            summary.bytesReceived += page.batch.count
+            summary.pulledChanges += batch.changes.count
+            summary.pulledBatches += 1
+            cursor = page.nextCursor
+            progress?(SyncProgress(phase: "pull", done: summary.pulledChanges, total: nil))
+            if !page.more { return }
+        }
+    }
+}

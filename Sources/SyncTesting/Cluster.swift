@@ -1,0 +1,103 @@
+import Foundation
+
+/// A hub and store nodes as real processes in a temporary folder, for tests and the harness.
+/// Everything started is stopped by `shutdown()` (call it in `defer`).
+public final class Cluster: @unchecked Sendable {
+    public let dir: TemporaryDirectory
+    public let hubDB: String
+    public private(set) var hub: ServerProcess?
+    public private(set) var nodes: [String: NodeHandle] = [:]
+    private var hubPort = 0
+
+    public struct NodeHandle: Sendable {
+        public var id: String
+        public var site: String
+        public var series: String
+        public var db: String
+        public var token: String
+    }
+
+    public init() throws {
+        dir = try TemporaryDirectory(prefix: "posnode-cluster")
+        hubDB = dir.file("hub.sqlite")
+        try Self.check(runCommand(BuiltProducts.path("poshub"), ["init", "--db", hubDB]))
+    }
+
+    static func check(_ r: CommandResult) throws {
+        guard r.succeeded else { throw ClusterError.commandFailed(r.stderr) }
+    }
+
+    /// Starts (or restarts on the same port) the hub.
+    @discardableResult
+    public func startHub(extraArguments: [String] = []) throws -> ServerProcess {
+        let h = try ServerProcess(BuiltProducts.path("poshub"), ["serve", "--db", hubDB, "--port", String(hubPort)] + extraArguments)
+        hub = h
+        hubPort = h.port
+        return h
+    }
+
+    public func stopHub() { hub?.stop(); hub = nil }
+    public func killHub() { hub?.kill(); hub = nil }
+
+    public var hubURL: String { "http://127.0.0.1:\(hubPort)" }
+
+    /// Registers a node at the hub and initializes its store. The hub must have been started once
+    /// (so its port is known); it may be down now.
+    @discardableResult
+    public func addNode(_ id: String, site: String, series: String) throws -> NodeHandle {
+        let tokenRun = try runCommand(BuiltProducts.path("poshub"), ["node", "add", "--db", hubDB, "--node", id, "--site", site, "--series", series])
+        try Self.check(tokenRun)
+        let token = tokenRun.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let db = dir.file("\(id).sqlite")
+        try Self.check(runCommand(BuiltProducts.path("posnode"), ["init", "--db", db, "--node", id, "--site", site, "--series", series,
+                                                               "--hub", hubURL, "--token", token]))
+        let handle = NodeHandle(id: id, site: site, series: series, db: db, token: token)
+        nodes[id] = handle
+        return handle
+    }
+
+    /// Runs a posnode CLI command against a node's store.
+    @discardableResult
+    public func posnode(_ id: String, _ arguments: [String]) throws -> CommandResult {
+        guard let n = nodes[id] else { throw ClusterError.unknownNode(id) }
+        guard let sub = arguments.first else { throw ClusterError.unknownNode("") }
+        var args = arguments
+        // Insert --db after the (sub)command words.
+        var insertAt = 1
+        if ["partner", "address", "receipt", "document", "customer", "balances"].contains(sub), arguments.count > 1 { insertAt = 2 }
+        args.insert(contentsOf: ["--db", n.db], at: insertAt)
+        return try runCommand(BuiltProducts.path("posnode"), args)
+    }
+
+    public func nodeStateHash(_ id: String) throws -> String {
+        try posnode(id, ["state-hash"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    public func hubStateHash() throws -> String {
+        try runCommand(BuiltProducts.path("poshub"), ["state-hash", "--db", hubDB]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Starts `posnode serve` for a node on a free port.
+    public func serveNode(_ id: String, backgroundSync: Bool = false, syncInterval: Double = 0.5) throws -> ServerProcess {
+        guard let n = nodes[id] else { throw ClusterError.unknownNode(id) }
+        var args = ["serve", "--db", n.db, "--port", "0", "--sync-interval", String(syncInterval), "--max-backoff", "2"]
+        if !backgroundSync { args.append("--no-background-sync") }
+        return try ServerProcess(BuiltProducts.path("posnode"), args)
+    }
+
+    public func shutdown() {
+        hub?.stop()
+        dir.remove()
+    }
+}
+
+public enum ClusterError: Error, CustomStringConvertible {
+    case commandFailed(String)
+    case unknownNode(String)
+    public var description: String {
+        switch self {
+        case .commandFailed(let e): return "command failed: \(e)"
+        case .unknownNode(let n): return "unknown node \(n)"
+        }
+    }
+}

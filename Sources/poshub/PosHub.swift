@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SyncHub
+import SyncModel
+import SyncStore
+import SyncWire
+
+@main
+struct PosHub: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "poshub",
+        abstract: "Central data synchronization service for posnode store nodes.",
+        subcommands: [Init.self, NodeCommand.self, Serve.self, StateHash.self, Audit.self])
+}
+
+struct HubStoreOption: ParsableArguments {
+    @Option(help: "Path of the hub's SQLite store.") var db: String
+    @Option(help: "SQLite synchronous mode: FULL (default), NORMAL, EXTRA or OFF.") var synchronous: String = "FULL"
+    @Option(help: "Separator between series and code for renamed partners (may be empty).") var prefixSeparator: String = "-"
+
+    func open(mustExist: Bool = true) throws -> HubStore {
+        if mustExist && !FileManager.default.fileExists(atPath: db) {
+            throw HubCLIError("hub store \(db) does not exist; run 'poshub init --db \(db)' first")
+        }
+        return try HubStore(path: db, options: StoreOptions(synchronous: synchronous), prefixRule: .init(separator: prefixSeparator))
+    }
+}
+
+struct HubCLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+struct Init: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create the hub's store.")
+    @OptionGroup var store: HubStoreOption
+
+    func run() async throws {
+        _ = try store.open(mustExist: false)
+        print("initialized hub store \(store.db)")
+    }
+}
+
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "node", abstract: "Register and list store nodes.", subcommands: [Add.self, List.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a node and print its bearer token (shown once; only a hash is stored).")
+        @OptionGroup var store: HubStoreOption
+        @Option(help: "Node id, e.g. K1-POS1.") var node: String
+        @Option(help: "Site (store) of the node.") var site: String
+        @Option(help: "POS station series (prefix for clashing partner codes).") var series: String
+
+        func run() async throws {
+            print(try store.open().addNode(node: node, site: site, series: series))
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List registered nodes.")
+        @OptionGroup var store: HubStoreOption
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let nodes = try store.open().nodes()
+            if json { try printJSON(nodes) } else {
+                for n in nodes { print("\(n.node)\tsite \(n.site)\tseries \(n.series)\tlast seq \(n.lastSeq)") }
+            }
+        }
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve the sync API on loopback (prints 'listening on 127.0.0.1:PORT').")
+    @OptionGroup var store: HubStoreOption
+    @Option(help: "TCP port; 0 picks a free one.") var port: Int = 8080
+    @Option(help: "Address to bind.") var host: String = "127.0.0.1"
+    @Option(help: "Largest compressed batch accepted, bytes.") var maxCompressedBytes: Int = BatchLimits.default.maxCompressedBytes
+    @Option(help: "Largest decompressed batch accepted, bytes.") var maxUncompressedBytes: Int = BatchLimits.default.maxUncompressedBytes
+    @Option(help: "Most entries in one batch.") var maxEntries: Int = BatchLimits.default.maxEntries
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "warning"
+
+    func run() async throws {
+        let hub = try store.open()
+        let limits = BatchLimits(maxCompressedBytes: maxCompressedBytes, maxUncompressedBytes: maxUncompressedBytes, maxEntries: maxEntries)
+        var logger = Logger(label: "poshub")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
+        let host = self.host
+        let app = HubServer(store: hub, limits: limits).application(host: host, port: port, logger: logger) { bound in
+            print("listening on \(host):\(bound)")
+            fflush(nil)
+        }
+        try await app.runService()
+    }
+}
+
+struct StateHash: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "state-hash", abstract: "Print the digest of the replicated tables.")
+    @OptionGroup var store: HubStoreOption
+    func run() async throws { print(try store.open().stateHash()) }
+}
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the hub's audit log (renames, overwrites, moves).")
+    @OptionGroup var store: HubStoreOption
+    @Option(help: "Only this kind: rename, overwrite, move, move-refused.") var kind: String?
+    @Flag(help: "JSON output.") var json = false
+
+    func run() async throws {
+        let records = try store.open().audit(kind: kind)
+        if json { try printJSON(records); return }
+        for r in records {
+            print("\(r.at)\t\(r.node)\t\(r.kind)\t\(r.entity) \(r.key)\t\(r.field ?? "")\t\(r.oldValue ?? "") -> \(r.newValue ?? "")\t\(r.reason)")
+        }
+    }
+}

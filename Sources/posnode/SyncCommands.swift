@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import SyncModel
+import SyncNode
+import SyncStore
+
+extension NodeStore {
+    /// The hub client for this node's configuration.
+    func hubClient() throws -> HubClient {
+        let cfg = try config()
+        guard let url = cfg.hubURL, let token = cfg.token else { throw HubClientError.notConfigured }
+        return HubClient(baseURL: url, token: token)
+    }
+}
+
+struct SyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync", abstract: "One sync round: push pending journal entries, pull new changes, apply, record the cursor.")
+
+    @OptionGroup var store: StoreOptionGroup
+    @Flag(help: "JSON output.") var json = false
+    @Option(help: "Journal entries per pushed batch.") var batchEntries: Int = 2000
+
+    func run() async throws {
+        let node = try store.open()
+        let tty = isatty(STDERR_FILENO) == 1 && !json
+        let round = SyncRound(store: node, transport: try node.hubClient(), pushBatchEntries: batchEntries) { p in
+            guard tty else { return }
+            let total = p.total.map { "/\($0)" } ?? ""
+            FileHandle.standardError.write(Data("\r\(p.phase): \(p.done)\(total)   ".utf8))
+        }
+        let s = try await round.run()
+        if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if json { try printJSON(s); return }
+        print("pushed \(s.pushedEntries) entries in \(s.pushedBatches) batches (\(s.bytesSent) bytes, \(s.bytesSentUncompressed) uncompressed): \(s.applied) applied, \(s.duplicates) duplicate, \(s.rejected.count) rejected")
+        for r in s.renames { print("renamed \(r.oldCode) -> \(r.newCode) (code existed in the system; store-prefix rule)") }
+        for r in s.rejected { print("rejected seq \(r.seq): \(r.reason ?? "")") }
+        print("pulled \(s.pulledChanges) changes\(s.bootstrapped ? " (bootstrapped from snapshot)" : ""), cursor \(s.cursor), \(s.pending) pending, \(String(format: "%.2f", s.seconds)) s")
+    }
+}
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Serve the local API for the POS front end and sync with the hub in the background.")
+
+    @OptionGroup var store: StoreOptionGroup
+    @Option(help: "TCP port on 127.0.0.1; 0 picks a free one (printed as 'listening on 127.0.0.1:PORT').") var port: Int = 8081
+    @Option(help: "Seconds between sync rounds.") var syncInterval: Double = 5
+    @Option(help: "Longest wait between rounds while the hub is unreachable, seconds.") var maxBackoff: Double = 60
+    @Flag(help: "Do not sync in the background (rounds only via POST /sync).") var noBackgroundSync = false
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "warning"
+
+    func run() async throws {
+        let node = try store.open()
+        var logger = Logger(label: "posnode")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
+        var sync: SyncService?
+        if let client = try? node.hubClient() {
+            sync = SyncService(store: node, transport: client, interval: .milliseconds(Int(syncInterval * 1000)),
+                               maxBackoff: .milliseconds(Int(maxBackoff * 1000)), logger: logger)
+        }
+        let router = NodeServer(store: node, sync: sync).buildRouter()
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "posnode"),
+            services: (noBackgroundSync ? [] : sync.map { [$0] } ?? []),
+            onServerRunning: { channel in
+                print("listening on 127.0.0.1:\(channel.localAddress?.port ?? 0)")
+                fflush(nil)
+            },
+            logger: logger)
+        try await app.runService()
+    }
+}
