@@ -87,7 +87,8 @@ let package = Package(
         ]),
         .testTarget(name: "SyncWireTests", dependencies: ["SyncModel", "SyncWire"]),
         .testTarget(name: "SyncReconcileTests", dependencies: [
-            "SyncModel", "SyncStore", "SyncReconcile", "SyncHub", "SyncTesting", .product(name: "GRDB", package: "GRDB.swift"),
+            "SyncModel", "SyncStore", "SyncReconcile", "SyncHub", "SyncNode", "SyncWire", "SyncTesting",
+            .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "SyncModel", "SyncStore", "SyncWire", "SyncTesting", .product(name: "GRDB", package: "GRDB.swift"),

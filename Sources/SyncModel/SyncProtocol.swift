@@ -63,3 +63,12 @@ public enum SyncHeader {
     /// Pull: more changes are waiting.
     public static let more = "X-More"
 }
+
+/// How a node reaches the hub: over HTTP (`HubClient` in SyncNode) or in-process
+/// (`InProcessHubTransport` in SyncHub, used by the simulator and tests). Batches are the
+/// encoded bytes of docs/batch-format.md either way.
+public protocol HubTransport: Sendable {
+    func push(batch: [UInt8], renamesApplied: Int64) async throws -> PushReply
+    func pull(cursor: Int64, maxEntries: Int) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool)
+    func snapshot() async throws -> (batch: [UInt8], cursor: Int64)
+}

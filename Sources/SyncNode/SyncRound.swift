@@ -3,13 +3,6 @@ import SyncModel
 import SyncStore
 import SyncWire
 
-/// How a node reaches the hub: over HTTP (`HubClient`) or in-process (the simulator).
-public protocol HubTransport: Sendable {
-    func push(batch: [UInt8], renamesApplied: Int64) async throws -> PushReply
-    func pull(cursor: Int64, maxEntries: Int) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool)
-    func snapshot() async throws -> (batch: [UInt8], cursor: Int64)
-}
-
 extension HubClient: HubTransport {
     public func push(batch: [UInt8], renamesApplied: Int64) async throws -> PushReply {
         try await push(batch: batch, renamesApplied: renamesApplied, timeout: .seconds(60))

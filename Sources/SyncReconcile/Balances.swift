@@ -11,6 +11,13 @@ public struct CustomerBalance: Sendable, Codable, Hashable {
     public var postedMinor: Int64
     /// Order balance (Auftragssaldo): open orders.
     public var orderMinor: Int64
+
+    public init(partnerCode: String, currency: String, postedMinor: Int64, orderMinor: Int64) {
+        self.partnerCode = partnerCode
+        self.currency = currency
+        self.postedMinor = postedMinor
+        self.orderMinor = orderMinor
+    }
 }
 
 /// "Kundensalden neu berechnen": recomputes balances from documents. The move does not touch

@@ -37,6 +37,7 @@ public struct MoveViolation: Sendable, Hashable, Codable, CustomStringConvertibl
 /// The move was refused; nothing changed.
 public struct MoveRefused: Error, Sendable, CustomStringConvertible {
     public var violations: [MoveViolation]
+    public init(violations: [MoveViolation]) { self.violations = violations }
     public var description: String { "move refused: " + violations.map(\.description).joined(separator: "; ") }
 }
 

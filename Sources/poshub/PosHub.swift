@@ -11,7 +11,7 @@ struct PosHub: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "poshub",
         abstract: "Central data synchronization service for posnode store nodes.",
-        subcommands: [Init.self, NodeCommand.self, Serve.self, StateHash.self, Audit.self])
+        subcommands: [Init.self, NodeCommand.self, Serve.self, StateHash.self, Audit.self, MoveCommand.self, BalancesCommand.self])
 }
 
 struct HubStoreOption: ParsableArguments {
@@ -118,6 +118,39 @@ struct Audit: AsyncParsableCommand {
         if json { try printJSON(records); return }
         for r in records {
             print("\(r.at)\t\(r.node)\t\(r.kind)\t\(r.entity) \(r.key)\t\(r.field ?? "")\t\(r.oldValue ?? "") -> \(r.newValue ?? "")\t\(r.reason)")
+        }
+    }
+}
+
+struct MoveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "move", abstract: "Carry out a customer move at a site directly on the hub (same rules as a node's request).")
+    @OptionGroup var store: HubStoreOption
+    @Option(help: "Site where the move is carried out (the current customer's site).") var site: String
+    @Option(help: "Current customer, CODE:SEQ.") var current: String
+    @Option(name: .customLong("new"), help: "New customer, CODE:SEQ.") var newCustomer: String
+    @Option(help: "The other site, where the new customer exists.") var fromSite: String
+
+    func run() async throws {
+        let (cc, cs) = try MoveRequest.parseCustomer(current, field: "current")
+        let (nc, ns) = try MoveRequest.parseCustomer(newCustomer, field: "new")
+        try store.open().move(MoveRequest(currentCode: cc, currentSeq: cs, newCode: nc, newSeq: ns, fromSite: fromSite, site: site))
+        print("moved \(cc):\(cs) -> \(nc):\(ns) at site \(site)")
+    }
+}
+
+struct BalancesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "balances", abstract: "Customer balances.", subcommands: [Recalc.self])
+
+    struct Recalc: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Recompute posted and order balances of every customer on the hub.")
+        @OptionGroup var store: HubStoreOption
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let balances = try store.open().recalculateBalances()
+            if json { try printJSON(balances); return }
+            print("recalculated \(balances.count) customers")
         }
     }
 }

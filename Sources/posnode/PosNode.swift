@@ -11,7 +11,7 @@ struct PosNode: AsyncParsableCommand {
         subcommands: [
             Init.self, PartnerCommand.self, AddressCommand.self, ReceiptCommand.self, DocumentCommand.self,
             JournalCommand.self, StatusCommand.self, StateHashCommand.self, SyncCommand.self, ServeCommand.self,
-            AuditCommand.self,
+            CustomerCommand.self, BalancesCommand.self, DuplicatesCommand.self, AuditCommand.self,
         ])
 }
 

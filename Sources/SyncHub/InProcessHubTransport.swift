@@ -1,0 +1,45 @@
+import Foundation
+import SyncModel
+import SyncWire
+
+/// A node's connection to a hub in the same process: the same batch encoding, limits and
+/// hub code as over HTTP, without the sockets. Used by `possim` and tests.
+public struct InProcessHubTransport: HubTransport {
+    public var hub: HubStore
+    public var node: HubNode
+    public var limits: BatchLimits
+    public var maxPullEntries: Int
+
+    public init(hub: HubStore, node: HubNode, limits: BatchLimits = .default, maxPullEntries: Int = 5000) {
+        self.hub = hub
+        self.node = node
+        self.limits = limits
+        self.maxPullEntries = maxPullEntries
+    }
+
+    public func push(batch: [UInt8], renamesApplied: Int64) async throws -> PushReply {
+        let decoded = try BatchCodec.decode(batch, limits: limits)
+        guard decoded.header.node == node.node else {
+            throw HubError.nodeMismatch(tokenNode: node.node, batchNode: decoded.header.node)
+        }
+        return try hub.push(node: node, changes: decoded.changes, renamesApplied: renamesApplied)
+    }
+
+    public func pull(cursor: Int64, maxEntries: Int) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
+        let page = try hub.feed(after: cursor, limit: min(maxEntries, maxPullEntries))
+        return (try BatchCodec.encode(node: "hub", changes: page.changes), page.nextCursor, page.more)
+    }
+
+    public func snapshot() async throws -> (batch: [UInt8], cursor: Int64) {
+        let snap = try hub.snapshot()
+        return (try BatchCodec.encode(node: "hub", changes: snap.changes), snap.cursor)
+    }
+}
+
+extension HubStore {
+    /// A registered node by id.
+    public func node(_ id: String) throws -> HubNode {
+        guard let n = try nodes().first(where: { $0.node == id }) else { throw HubError.unknownNode(id) }
+        return n
+    }
+}

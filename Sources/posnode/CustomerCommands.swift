@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import SyncModel
+import SyncReconcile
+import SyncStore
+
+struct CustomerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "customer", abstract: "Multi-site customer operations (seed 002).", subcommands: [Move.self])
+
+    struct Move: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-designate this site's customer CODE:SEQ as another site's customer CODE:SEQ.",
+            discussion: """
+                The request is journaled and carried out by the hub on the next sync (also when requested
+                offline), where all preconditions are checked again against the latest replicated data.
+                Before journaling, the preconditions are checked against this store's data; a failure is
+                refused at once naming the condition.
+                """)
+
+        @OptionGroup var store: StoreOptionGroup
+        @Option(help: "Current customer at this site, CODE:SEQ (seq 0 = bill-to).") var current: String
+        @Option(name: .customLong("new"), help: "New customer from the other site, CODE:SEQ.") var newCustomer: String
+        @Option(help: "The other site, where the new customer exists.") var fromSite: String
+        @Flag(help: "Journal the request without checking it against local data (the hub still checks).") var noLocalCheck = false
+
+        func run() async throws {
+            let (cc, cs) = try MoveRequest.parseCustomer(current, field: "current")
+            let (nc, ns) = try MoveRequest.parseCustomer(newCustomer, field: "new")
+            let node = try store.open()
+            var request = MoveRequest(currentCode: cc, currentSeq: cs, newCode: nc, newSeq: ns, fromSite: fromSite)
+            request.site = try node.config().site
+            if !noLocalCheck {
+                let failed = try blocking { try node.pool.read { try CustomerMove.violations($0, request) } }
+                if !failed.isEmpty { throw MoveRefused(violations: failed) }
+            }
+            let change = try node.requestMove(request)
+            print("move \(change.key) journaled (seq \(change.seq)): \(cc):\(cs) -> \(nc):\(ns) from site \(fromSite); carried out by the hub on the next sync")
+        }
+    }
+}
+
+struct BalancesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "balances", abstract: "Customer balances.", subcommands: [Recalc.self])
+
+    struct Recalc: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recompute every customer's posted balance (open invoices, receivables) and order balance (open orders).")
+        @OptionGroup var store: StoreOptionGroup
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let node = try store.open()
+            let balances = try blocking { try node.pool.write { try Balances.recalculate($0) } }
+            if json { try printJSON(balances); return }
+            for b in balances where b.postedMinor != 0 || b.orderMinor != 0 {
+                print("\(b.partnerCode)\tposted \(Document.formatAmount(b.postedMinor)) \(b.currency)\torders \(Document.formatAmount(b.orderMinor)) \(b.currency)")
+            }
+            print("recalculated \(balances.count) customers")
+        }
+    }
+}
+
+struct DuplicatesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "duplicates", abstract: "List merge candidates across sites: partners sharing a NIP, a PESEL, or e-mail and name.")
+    @OptionGroup var store: StoreOptionGroup
+    @Flag(help: "JSON output.") var json = false
+
+    func run() async throws {
+        let node = try store.open()
+        let groups = try blocking { try node.pool.read { try DuplicateFinder.candidates($0) } }
+        if json { try printJSON(groups); return }
+        for g in groups { print("\(g.reason)\t\(g.value)\t\(g.codes.joined(separator: ", "))") }
+        if groups.isEmpty { print("no merge candidates") }
+    }
+}
+
+/// Runs synchronous database work from an async command (selects GRDB's blocking API).
+func blocking<T>(_ body: () throws -> T) rethrows -> T { try body() }
