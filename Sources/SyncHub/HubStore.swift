@@ -41,6 +41,8 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
 public final class HubStore: Sendable {
     public let pool: DatabasePool
     public let prefixRule: PrefixRule
+    /// Wall-clock milliseconds for the hub's clock (simulated in `possim`).
+    public let clock: @Sendable () -> UInt64
 
     static func migrator() -> DatabaseMigrator {
         var m = DatabaseMigrator()
@@ -58,14 +60,16 @@ public final class HubStore: Sendable {
                     last_push_at TEXT,
                     last_pull_at TEXT
                 );
+                -- One row per replicated record: the global sequence of its latest change.
+                -- A change re-sequences the record (REPLACE), so the feed holds each record once
+                -- and a pull reads current images from the replicated tables.
                 CREATE TABLE hub_feed (
                     gseq INTEGER PRIMARY KEY AUTOINCREMENT,
                     hlc INTEGER NOT NULL,
                     node TEXT NOT NULL,
                     entity TEXT NOT NULL,
                     key TEXT NOT NULL,
-                    op TEXT NOT NULL,
-                    fields TEXT NOT NULL
+                    UNIQUE (entity, key) ON CONFLICT REPLACE
                 );
                 CREATE TABLE hub_outcome (
                     node TEXT NOT NULL,
@@ -83,10 +87,12 @@ public final class HubStore: Sendable {
         return m
     }
 
-    public init(path: String, options: StoreOptions = .default, prefixRule: PrefixRule = .init()) throws {
+    public init(path: String, options: StoreOptions = .default, prefixRule: PrefixRule = .init(),
+                clock: @escaping @Sendable () -> UInt64 = { HLC.nowMillis }) throws {
         pool = try options.openPool(path: path)
         try Self.migrator().migrate(pool)
         self.prefixRule = prefixRule
+        self.clock = clock
     }
 
     // MARK: Nodes and tokens
@@ -170,7 +176,7 @@ public final class HubStore: Sendable {
                     }
                     continue
                 }
-                hubHLC = HLC.receive(last: hubHLC, remote: change.hlc, nowMillis: HLC.nowMillis)
+                hubHLC = HLC.receive(last: hubHLC, remote: change.hlc, nowMillis: clock())
                 let (result, touched) = try Reconciler.apply(db, change: change, context: &context)
                 try db.execute(sql: """
                     INSERT INTO hub_outcome (node, seq, outcome, reason, old_code, new_code, rename_id) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -186,15 +192,11 @@ public final class HubStore: Sendable {
         }
     }
 
-    /// Appends the current image of each touched row to the feed (sorted, so the feed is deterministic).
+    /// Moves each touched row to the head of the feed (sorted, so the feed is deterministic).
     static func emit(_ db: Database, touched: Set<TouchedRow>, hlc: HLC, node: String) throws {
+        let statement = try db.cachedStatement(sql: "INSERT INTO hub_feed (hlc, node, entity, key) VALUES (?, ?, ?, ?)")
         for t in touched.sorted(by: { ($0.entity.rawValue, $0.key) < ($1.entity.rawValue, $1.key) }) {
-            guard let table = ReplicatedTable.forEntity(t.entity) else { continue }
-            let image = try table.fetch(db, key: t.key)
-            try db.execute(sql: "INSERT INTO hub_feed (hlc, node, entity, key, op, fields) VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [Int64(bitPattern: hlc.rawValue), node, t.entity.rawValue, t.key,
-                                       image == nil ? ChangeOp.delete.rawValue : ChangeOp.insert.rawValue,
-                                       (image ?? [:]).canonicalJSON()])
+            try statement.execute(arguments: [Int64(bitPattern: hlc.rawValue), node, t.entity.rawValue, t.key])
         }
     }
 
@@ -209,17 +211,24 @@ public final class HubStore: Sendable {
 
     // MARK: Pull and snapshot
 
-    /// Feed entries after `cursor` in global order (row images; `seq` is the global sequence).
-    public func feed(after cursor: Int64, limit: Int, for node: String? = nil) throws -> (changes: [Change], nextCursor: Int64, more: Bool) {
+    /// Records changed after `cursor`, in the order of their latest change, each as its current
+    /// row image (`insert`) or as a removal (`delete`); `seq` is the global sequence.
+    /// All read in one transaction, so a page is a consistent view.
+    public func feed(after cursor: Int64, limit: Int) throws -> (changes: [Change], nextCursor: Int64, more: Bool) {
         try pool.read { db in
             let rows = try Row.fetchAll(db, sql: "SELECT * FROM hub_feed WHERE gseq > ? ORDER BY gseq LIMIT ?", arguments: [cursor, limit + 1])
             let more = rows.count > limit
-            let changes = try rows.prefix(limit).map { r in
-                Change(seq: r["gseq"], hlc: HLC(rawValue: UInt64(bitPattern: r["hlc"])), node: r["node"],
-                       entity: Entity(rawValue: r["entity"]) ?? .partner, key: r["key"],
-                       op: ChangeOp(rawValue: r["op"]) ?? .insert, fields: try Fields.fromJSON(r["fields"]))
+            var changes: [Change] = []
+            changes.reserveCapacity(min(rows.count, limit))
+            for r in rows.prefix(limit) {
+                guard let entity = Entity(rawValue: r["entity"]), let table = ReplicatedTable.forEntity(entity) else { continue }
+                let key: String = r["key"]
+                let image = try table.fetch(db, key: key)
+                changes.append(Change(seq: r["gseq"], hlc: HLC(rawValue: UInt64(bitPattern: r["hlc"])), node: r["node"],
+                                      entity: entity, key: key, op: image == nil ? .delete : .insert, fields: image ?? [:]))
             }
-            return (changes, changes.last?.seq ?? cursor, more)
+            let next: Int64 = rows.prefix(limit).last?["gseq"] ?? cursor
+            return (changes, next, more)
         }
     }
 
@@ -265,7 +274,7 @@ public final class HubStore: Sendable {
     public func move(_ request: MoveRequest) throws {
         try pool.write { db in
             var hlc = try Self.hubHLC(db)
-            hlc = HLC.tick(last: hlc, nowMillis: HLC.nowMillis)
+            hlc = HLC.tick(last: hlc, nowMillis: clock())
             let touched = try CustomerMove.execute(db, request, stamp: MergeStamp(hlc: hlc, node: "hub"))
             try Self.emit(db, touched: touched, hlc: hlc, node: "hub")
             try Self.setHubHLC(db, hlc)

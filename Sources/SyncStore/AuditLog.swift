@@ -22,6 +22,11 @@ public struct AuditRecord: Sendable, Codable, Hashable {
     }
 
     public static func now() -> String { ISO8601DateFormatter().string(from: Date()) }
+
+    /// ISO 8601 (UTC, seconds) of milliseconds since 1970.
+    public static func iso(millis: UInt64) -> String {
+        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
+    }
 }
 
 extension Database {

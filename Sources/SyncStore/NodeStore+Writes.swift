@@ -19,7 +19,7 @@ extension NodeStore {
             }
             try db.checkVATUnique(p, allowDuplicate: allowDuplicateVat)
             try ReplicatedTable.partner.upsert(db, image: p.fields)
-            _ = try db.appendJournal(entity: .partner, key: p.code, op: .insert, fields: p.fields)
+            _ = try db.appendJournal(entity: .partner, key: p.code, op: .insert, fields: p.fields, now: clock())
             return p
         }
     }
@@ -46,7 +46,7 @@ extension NodeStore {
             let effective = changes.filter { current[$0.key] != $0.value }
             guard !effective.isEmpty else { return p }
             try ReplicatedTable.partner.update(db, key: code, fields: effective)
-            _ = try db.appendJournal(entity: .partner, key: code, op: .update, fields: effective)
+            _ = try db.appendJournal(entity: .partner, key: code, op: .update, fields: effective, now: clock())
             return p
         }
     }
@@ -59,7 +59,7 @@ extension NodeStore {
             }
             if current["deleted"]?.bool == true { return }
             try ReplicatedTable.partner.update(db, key: code, fields: ["deleted": .bool(true)])
-            _ = try db.appendJournal(entity: .partner, key: code, op: .delete, fields: ["deleted": .bool(true)])
+            _ = try db.appendJournal(entity: .partner, key: code, op: .delete, fields: ["deleted": .bool(true)], now: clock())
         }
     }
 
@@ -77,7 +77,7 @@ extension NodeStore {
             guard a.seq >= 0 else { throw FieldError(field: "seq", reason: "must be 0 (bill-to) or greater (ship-to)") }
             if a.site.contains("|") { throw FieldError(field: "site", reason: "must not contain '|'") }
             try ReplicatedTable.address.upsert(db, image: a.fields)
-            _ = try db.appendJournal(entity: .address, key: a.key, op: .insert, fields: a.fields)
+            _ = try db.appendJournal(entity: .address, key: a.key, op: .insert, fields: a.fields, now: clock())
             return a
         }
     }
@@ -103,9 +103,9 @@ extension NodeStore {
             let letter = ["receipt": "R", "invoice": "F", "order": "O", "receivable": "D"][kind.rawValue] ?? "X"
             let doc = Document(id: "\(cfg.nodeID)-\(letter)\(number)", kind: kind, partnerCode: partnerCode,
                                addressSeq: addressSeq, site: cfg.site, amountMinor: amountMinor, currency: currency,
-                               status: kind == .receipt ? "settled" : "open", issuedAt: AuditRecord.now(), node: cfg.nodeID)
+                               status: kind == .receipt ? "settled" : "open", issuedAt: AuditRecord.iso(millis: clock()), node: cfg.nodeID)
             try ReplicatedTable.document.upsert(db, image: doc.fields)
-            _ = try db.appendJournal(entity: .document, key: doc.id, op: .insert, fields: doc.fields)
+            _ = try db.appendJournal(entity: .document, key: doc.id, op: .insert, fields: doc.fields, now: clock())
             return doc
         }
     }
@@ -119,7 +119,7 @@ extension NodeStore {
             r.site = cfg.site
             let id = "\(cfg.nodeID)-M\(try Int64.fetchOne(db, sql: "SELECT next_document FROM node_config WHERE id = 1") ?? 1)"
             try db.execute(sql: "UPDATE node_config SET next_document = next_document + 1 WHERE id = 1")
-            return try db.appendJournal(entity: .move, key: id, op: .insert, fields: r.fields)
+            return try db.appendJournal(entity: .move, key: id, op: .insert, fields: r.fields, now: clock())
         }
     }
 

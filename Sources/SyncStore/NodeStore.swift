@@ -23,10 +23,14 @@ public struct NodeConfig: Sendable, Codable, Hashable {
 public final class NodeStore: Sendable {
     public let pool: DatabasePool
     public let path: String
+    /// Wall-clock milliseconds for the hybrid logical clock and document dates; the simulator
+    /// passes a simulated clock so a seeded run is reproducible.
+    public let clock: @Sendable () -> UInt64
 
-    private init(pool: DatabasePool, path: String) {
+    private init(pool: DatabasePool, path: String, clock: @escaping @Sendable () -> UInt64) {
         self.pool = pool
         self.path = path
+        self.clock = clock
     }
 
     static func migrator() -> DatabaseMigrator {
@@ -39,7 +43,8 @@ public final class NodeStore: Sendable {
     /// Creates and initializes a node store. Fails if `path` already holds an initialized store.
     public static func create(path: String, node: String, site: String, series: String, hubURL: String? = nil,
                               token: String? = nil, center: CenterParameters = .init(),
-                              options: StoreOptions = .default) throws -> NodeStore {
+                              options: StoreOptions = .default,
+                              clock: @escaping @Sendable () -> UInt64 = { HLC.nowMillis }) throws -> NodeStore {
         for (field, value) in [("node", node), ("site", site), ("series", series)] {
             let ok = !value.isEmpty && value.count <= 32 && value.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }
             if !ok { throw StoreError.invalid(FieldError(field: field, reason: "'\(value)' must be 1-32 letters, digits, '-' or '_'")) }
@@ -55,15 +60,16 @@ public final class NodeStore: Sendable {
                 VALUES (1, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [node, site, series, hubURL, token, center.lowestPriceForNewBusiness, center.lowestPriceForNewConsumer])
         }
-        return NodeStore(pool: pool, path: path)
+        return NodeStore(pool: pool, path: path, clock: clock)
     }
 
     /// Opens an initialized node store.
-    public static func open(path: String, options: StoreOptions = .default) throws -> NodeStore {
+    public static func open(path: String, options: StoreOptions = .default,
+                            clock: @escaping @Sendable () -> UInt64 = { HLC.nowMillis }) throws -> NodeStore {
         guard FileManager.default.fileExists(atPath: path) else { throw StoreError.notInitialized(path: path) }
         let pool = try options.openPool(path: path)
         try migrator().migrate(pool)
-        let store = NodeStore(pool: pool, path: path)
+        let store = NodeStore(pool: pool, path: path, clock: clock)
         guard try pool.read({ try Bool.fetchOne($0, sql: "SELECT EXISTS(SELECT 1 FROM node_config)") }) == true else {
             throw StoreError.notInitialized(path: path)
         }
@@ -108,11 +114,11 @@ public struct JournalEntry: Sendable, Codable, Hashable {
 extension Database {
     /// Appends a journal entry for a local change: next gapless sequence, next HLC tick.
     /// Must run inside the write transaction that made the change.
-    func appendJournal(entity: Entity, key: String, op: ChangeOp, fields: Fields) throws -> Change {
+    func appendJournal(entity: Entity, key: String, op: ChangeOp, fields: Fields, now: UInt64) throws -> Change {
         let cfg = try NodeStore.config(self)
         let seq = (try Int64.fetchOne(self, sql: "SELECT MAX(seq) FROM journal") ?? 0) + 1
         let lastHLC = HLC(rawValue: UInt64(bitPattern: try Int64.fetchOne(self, sql: "SELECT last_hlc FROM node_config WHERE id = 1") ?? 0))
-        let hlc = HLC.tick(last: lastHLC, nowMillis: HLC.nowMillis)
+        let hlc = HLC.tick(last: lastHLC, nowMillis: now)
         try execute(sql: "UPDATE node_config SET last_hlc = ? WHERE id = 1", arguments: [Int64(bitPattern: hlc.rawValue)])
         let change = Change(seq: seq, hlc: hlc, node: cfg.nodeID, entity: entity, key: key, op: op, fields: fields)
         try execute(sql: """

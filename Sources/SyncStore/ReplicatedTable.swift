@@ -103,12 +103,12 @@ public struct ReplicatedTable: Sendable, Hashable {
     // MARK: Row operations
 
     public func fetch(_ db: Database, key: String) throws -> Fields? {
-        try Row.fetchOne(db, sql: "SELECT * FROM \(name) WHERE \(keyPredicate)", arguments: keyArguments(key))
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM \(name) WHERE \(keyPredicate)"), arguments: keyArguments(key))
             .map { fields(of: $0) }
     }
 
     public func exists(_ db: Database, key: String) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM \(name) WHERE \(keyPredicate))", arguments: keyArguments(key)) ?? false
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM \(name) WHERE \(keyPredicate))"), arguments: keyArguments(key)) ?? false
     }
 
     /// Inserts or replaces the whole row (a full image: missing columns become NULL or defaults).
@@ -118,9 +118,9 @@ public struct ReplicatedTable: Sendable, Hashable {
         let cols = columns.joined(separator: ", ")
         let marks = Array(repeating: "?", count: columns.count).joined(separator: ", ")
         let updates = columns.filter { !keyColumns.contains($0) }.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
-        try db.execute(
-            sql: "INSERT INTO \(name) (\(cols)) VALUES (\(marks)) ON CONFLICT(\(keyColumns.joined(separator: ", "))) DO UPDATE SET \(updates)",
-            arguments: StatementArguments(columns.map { dbValue(image[$0], column: $0) }))
+        try db.cachedStatement(
+            sql: "INSERT INTO \(name) (\(cols)) VALUES (\(marks)) ON CONFLICT(\(keyColumns.joined(separator: ", "))) DO UPDATE SET \(updates)")
+            .execute(arguments: StatementArguments(columns.map { dbValue(image[$0], column: $0) }))
     }
 
     /// Sets some columns of an existing row. Returns false when the row does not exist.
@@ -131,13 +131,13 @@ public struct ReplicatedTable: Sendable, Hashable {
         let sets = settable.map { "\($0) = ?" }.joined(separator: ", ")
         var args = StatementArguments(settable.map { dbValue(fields[$0], column: $0) })
         args += try keyArguments(key)
-        try db.execute(sql: "UPDATE \(name) SET \(sets) WHERE \(keyPredicate)", arguments: args)
+        try db.cachedStatement(sql: "UPDATE \(name) SET \(sets) WHERE \(keyPredicate)").execute(arguments: args)
         return db.changesCount > 0
     }
 
     @discardableResult
     public func delete(_ db: Database, key: String) throws -> Bool {
-        try db.execute(sql: "DELETE FROM \(name) WHERE \(keyPredicate)", arguments: keyArguments(key))
+        try db.cachedStatement(sql: "DELETE FROM \(name) WHERE \(keyPredicate)").execute(arguments: keyArguments(key))
         return db.changesCount > 0
     }
 
