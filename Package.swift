@@ -76,8 +76,14 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "possim", dependencies: [
+        // The reconnect simulation (library, so tests can run small simulations) and its command.
+        .target(name: "Simulation", dependencies: [
             "SyncModel", "SyncStore", "SyncWire", "SyncReconcile", "SyncHub", "SyncNode",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Simulator/Simulation"),
+        .executableTarget(name: "possim", dependencies: [
+            "Simulation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Simulator/possim"),
 

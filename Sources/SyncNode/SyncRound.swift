@@ -29,6 +29,7 @@ public struct SyncSummary: Sendable, Codable, Hashable {
     public var bytesSent = 0
     public var bytesSentUncompressed = 0
     public var bytesReceived = 0
+    public var bytesReceivedUncompressed = 0
     public var cursor: Int64 = 0
     public var pending = 0
     public var seconds = 0.0
@@ -125,6 +126,7 @@ public struct SyncRound: Sendable {
             try store.applyFeed(batch.changes, nextCursor: snap.cursor, snapshot: true)
             summary.bootstrapped = true
             summary.bytesReceived += snap.batch.count
+            summary.bytesReceivedUncompressed += Int(batch.header.uncompressedLength)
             summary.pulledChanges += batch.changes.count
             progress?(SyncProgress(phase: "snapshot", done: batch.changes.count, total: batch.changes.count))
             cfg = try store.config()
@@ -135,6 +137,7 @@ public struct SyncRound: Sendable {
             let batch = try BatchCodec.decode(page.batch, limits: limits)
             try store.applyFeed(batch.changes, nextCursor: page.nextCursor)
             summary.bytesReceived += page.batch.count
+            summary.bytesReceivedUncompressed += Int(batch.header.uncompressedLength)
             summary.pulledChanges += batch.changes.count
             summary.pulledBatches += 1
             cursor = page.nextCursor

@@ -66,6 +66,7 @@ extension NodeStore {
         try pool.write { db in
             let cfg = try NodeStore.config(db)
             var touched = Set<String>()
+            var maxHLC = HLC.zero
             for c in changes {
                 if c.entity == .partner, c.fields["origin_node"]?.text != cfg.nodeID,
                    try Bool.fetchOne(db, sql: """
@@ -76,8 +77,9 @@ extension NodeStore {
                 guard let table = ReplicatedTable.forEntity(c.entity) else { continue }
                 try table.applyImage(db, change: c)
                 touched.insert("\(c.entity.rawValue)|\(c.key)")
-                try db.observeHLC(c.hlc)
+                maxHLC = max(maxHLC, c.hlc)
             }
+            try db.observeHLC(maxHLC)
             if !touched.isEmpty {
                 let pending = try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE acked = 0 ORDER BY seq").map(Database.journalEntry)
                 for e in pending where touched.contains("\(e.change.entity.rawValue)|\(e.change.key)") {
