@@ -96,6 +96,7 @@ let package = Package(
             "SyncModel", "SyncStore", "SyncReconcile", "SyncHub", "SyncNode", "SyncWire", "SyncTesting",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "SyncModel", "SyncStore", "SyncWire", "SyncTesting", .product(name: "GRDB", package: "GRDB.swift"),
         ]),

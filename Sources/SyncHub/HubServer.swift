@@ -132,9 +132,12 @@ public struct HubServer: Sendable {
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: limits.maxCompressedBytes + 4096)
-        } catch {
+        } catch is NIOTooManyBytesError {
             metrics.add("poshub_push_refused_total")
             return Self.error(.contentTooLarge, "batch refused: body larger than \(limits.maxCompressedBytes) bytes; nothing applied")
+        } catch {
+            metrics.add("poshub_push_refused_total")
+            return Self.error(.badRequest, "batch refused: request body incomplete (\(error)); nothing applied")
         }
         metrics.add("poshub_bytes_received_total", Int64(body.readableBytes))
         let batch: Batch

@@ -61,11 +61,15 @@ extension NodeStore {
 
     /// Applies row images from the hub feed (or a snapshot) and advances the cursor, in one
     /// transaction. Local entries not yet acknowledged are re-applied on top, so offline edits
-    /// stay visible until the hub has merged them.
+    /// stay visible until the hub has merged them. A snapshot replaces the replicated tables:
+    /// rows the hub no longer has (removed before the snapshot's cursor) must not survive.
     public func applyFeed(_ changes: [Change], nextCursor: Int64, snapshot: Bool = false) throws {
         try pool.write { db in
             let cfg = try NodeStore.config(db)
             var touched = Set<String>()
+            if snapshot {
+                for table in ReplicatedTable.all { try db.execute(sql: "DELETE FROM \(table.name)") }
+            }
             var maxHLC = HLC.zero
             for c in changes {
                 if c.entity == .partner, c.fields["origin_node"]?.text != cfg.nodeID,
@@ -80,9 +84,9 @@ extension NodeStore {
                 maxHLC = max(maxHLC, c.hlc)
             }
             try db.observeHLC(maxHLC)
-            if !touched.isEmpty {
+            if !touched.isEmpty || snapshot {
                 let pending = try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE acked = 0 ORDER BY seq").map(Database.journalEntry)
-                for e in pending where touched.contains("\(e.change.entity.rawValue)|\(e.change.key)") {
+                for e in pending where snapshot || touched.contains("\(e.change.entity.rawValue)|\(e.change.key)") {
                     try db.applyPlain(e.change)
                 }
             }

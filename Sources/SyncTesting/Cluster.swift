@@ -44,13 +44,13 @@ public final class Cluster: @unchecked Sendable {
     /// Registers a node at the hub and initializes its store. The hub must have been started once
     /// (so its port is known); it may be down now.
     @discardableResult
-    public func addNode(_ id: String, site: String, series: String) throws -> NodeHandle {
+    public func addNode(_ id: String, site: String, series: String, hubURL: String? = nil) throws -> NodeHandle {
         let tokenRun = try runCommand(BuiltProducts.path("poshub"), ["node", "add", "--db", hubDB, "--node", id, "--site", site, "--series", series])
         try Self.check(tokenRun)
         let token = tokenRun.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let db = dir.file("\(id).sqlite")
         try Self.check(runCommand(BuiltProducts.path("posnode"), ["init", "--db", db, "--node", id, "--site", site, "--series", series,
-                                                               "--hub", hubURL, "--token", token]))
+                                                               "--hub", hubURL ?? self.hubURL, "--token", token]))
         let handle = NodeHandle(id: id, site: site, series: series, db: db, token: token)
         nodes[id] = handle
         return handle
