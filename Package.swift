@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "posnode", targets: ["posnode"]),
         .executable(name: "poshub", targets: ["poshub"]),
         .executable(name: "possim", targets: ["possim"]),
+        .executable(name: "posbench", targets: ["posbench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -86,6 +87,13 @@ let package = Package(
             "Simulation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Simulator/possim"),
+
+        // Benchmarks (Scripts/bench.sh): not part of the test suite.
+        .executableTarget(name: "posbench", dependencies: [
+            "SyncModel", "SyncStore", "SyncWire", "SyncHub", "Simulation",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
 
         .testTarget(name: "SyncModelTests", dependencies: ["SyncModel"]),
         .testTarget(name: "SyncStoreTests", dependencies: [

@@ -2,127 +2,170 @@ import Foundation
 import GRDB
 import SyncModel
 
+/// The node's writes inside one database transaction. Each write changes its table and
+/// appends its journal entry; several writes can share a transaction (`NodeStore.transaction`)
+/// for imports, all or nothing.
+public struct NodeTransaction {
+    public let db: Database
+    let clock: () -> UInt64
+}
+
 extension NodeStore {
+    /// Runs `body` in one write transaction: all its writes and journal entries commit together or not at all.
+    public func transaction<T>(_ body: (NodeTransaction) throws -> T) throws -> T {
+        try pool.write { db in try body(NodeTransaction(db: db, clock: clock)) }
+    }
+
     /// Registers a new partner: validation, code and NIP uniqueness, lowest-price default,
     /// then the row and its journal entry in one transaction.
     @discardableResult
     public func addPartner(_ input: Partner, allowDuplicateVat: Bool = false) throws -> Partner {
-        try pool.write { db in
-            let cfg = try NodeStore.config(db)
-            var p = input
-            p.lowestPrice = cfg.center.lowestPriceDefault(for: p.kind)
-            p.deleted = false
-            p.originNode = cfg.nodeID
-            try PartnerValidator.validate(p)
-            if try ReplicatedTable.partner.exists(db, key: p.code) {
-                throw FieldError(field: "code", reason: "a partner with code \(p.code) already exists")
-            }
-            try db.checkVATUnique(p, allowDuplicate: allowDuplicateVat)
-            try ReplicatedTable.partner.upsert(db, image: p.fields)
-            _ = try db.appendJournal(entity: .partner, key: p.code, op: .insert, fields: p.fields, now: clock())
-            return p
-        }
+        try transaction { try $0.addPartner(input, allowDuplicateVat: allowDuplicateVat) }
     }
 
     /// Changes some fields of a partner. `changes` uses column names; code, kind,
     /// lowest_price, deleted and origin_node cannot be changed this way.
     @discardableResult
     public func updatePartner(code: String, changes: Fields, allowDuplicateVat: Bool = false) throws -> Partner {
-        try pool.write { db in
-            guard let current = try ReplicatedTable.partner.fetch(db, key: code) else {
-                throw StoreError.notFound(entity: .partner, key: code)
-            }
-            for name in changes.keys where !Partner.editableColumns.contains(name) {
-                throw FieldError(field: name, reason: "cannot be changed with an update")
-            }
-            var merged = current
-            for (k, v) in changes { merged[k] = v }
-            let p = try Partner(fields: merged)
-            if p.deleted { throw FieldError(field: "code", reason: "partner \(code) is deleted") }
-            try PartnerValidator.validate(p)
-            if changes["vat_id"] != nil || changes["country"] != nil {
-                try db.checkVATUnique(p, allowDuplicate: allowDuplicateVat)
-            }
-            let effective = changes.filter { current[$0.key] != $0.value }
-            guard !effective.isEmpty else { return p }
-            try ReplicatedTable.partner.update(db, key: code, fields: effective)
-            _ = try db.appendJournal(entity: .partner, key: code, op: .update, fields: effective, now: clock())
-            return p
-        }
+        try transaction { try $0.updatePartner(code: code, changes: changes, allowDuplicateVat: allowDuplicateVat) }
     }
 
     /// Deletes a partner: it becomes a tombstone; documents that reference it stay.
     public func deletePartner(code: String) throws {
-        try pool.write { db in
-            guard let current = try ReplicatedTable.partner.fetch(db, key: code) else {
-                throw StoreError.notFound(entity: .partner, key: code)
-            }
-            if current["deleted"]?.bool == true { return }
-            try ReplicatedTable.partner.update(db, key: code, fields: ["deleted": .bool(true)])
-            _ = try db.appendJournal(entity: .partner, key: code, op: .delete, fields: ["deleted": .bool(true)], now: clock())
-        }
+        try transaction { try $0.deletePartner(code: code) }
     }
 
     /// Adds or replaces an address of a partner at this node's site (seq 0 = bill-to).
     @discardableResult
     public func addAddress(_ input: Address) throws -> Address {
-        try pool.write { db in
-            let cfg = try NodeStore.config(db)
-            var a = input
-            if a.site.isEmpty { a.site = cfg.site }
-            guard let partner = try ReplicatedTable.partner.fetch(db, key: a.partnerCode) else {
-                throw FieldError(field: "partner", reason: "partner \(a.partnerCode) does not exist")
-            }
-            if partner["deleted"]?.bool == true { throw FieldError(field: "partner", reason: "partner \(a.partnerCode) is deleted") }
-            guard a.seq >= 0 else { throw FieldError(field: "seq", reason: "must be 0 (bill-to) or greater (ship-to)") }
-            if a.site.contains("|") { throw FieldError(field: "site", reason: "must not contain '|'") }
-            try ReplicatedTable.address.upsert(db, image: a.fields)
-            _ = try db.appendJournal(entity: .address, key: a.key, op: .insert, fields: a.fields, now: clock())
-            return a
-        }
+        try transaction { try $0.addAddress(input) }
     }
 
     /// Records a document (receipt, invoice, order, receivable) for a partner address at this site.
     @discardableResult
     public func addDocument(kind: DocumentKind, partnerCode: String, addressSeq: Int = 0, amountMinor: Int64,
                             currency: String) throws -> Document {
-        try pool.write { db in
-            let cfg = try NodeStore.config(db)
-            guard let partner = try ReplicatedTable.partner.fetch(db, key: partnerCode) else {
-                throw FieldError(field: "partner", reason: "partner \(partnerCode) does not exist")
-            }
-            if partner["deleted"]?.bool == true { throw FieldError(field: "partner", reason: "partner \(partnerCode) is deleted") }
-            if addressSeq > 0, try !ReplicatedTable.address.exists(db, key: Address.key(partnerCode: partnerCode, site: cfg.site, seq: addressSeq)) {
-                throw FieldError(field: "seq", reason: "partner \(partnerCode) has no address \(addressSeq) at site \(cfg.site)")
-            }
-            guard currency.count == 3, currency.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
-                throw FieldError(field: "currency", reason: "'\(currency)' is not a three-letter currency code such as PLN")
-            }
-            let number = try Int64.fetchOne(db, sql: "SELECT next_document FROM node_config WHERE id = 1") ?? 1
-            try db.execute(sql: "UPDATE node_config SET next_document = next_document + 1 WHERE id = 1")
-            let letter = ["receipt": "R", "invoice": "F", "order": "O", "receivable": "D"][kind.rawValue] ?? "X"
-            let doc = Document(id: "\(cfg.nodeID)-\(letter)\(number)", kind: kind, partnerCode: partnerCode,
-                               addressSeq: addressSeq, site: cfg.site, amountMinor: amountMinor, currency: currency,
-                               status: kind == .receipt ? "settled" : "open", issuedAt: AuditRecord.iso(millis: clock()), node: cfg.nodeID)
-            try ReplicatedTable.document.upsert(db, image: doc.fields)
-            _ = try db.appendJournal(entity: .document, key: doc.id, op: .insert, fields: doc.fields, now: clock())
-            return doc
-        }
+        try transaction { try $0.addDocument(kind: kind, partnerCode: partnerCode, addressSeq: addressSeq, amountMinor: amountMinor, currency: currency) }
     }
 
     /// Journals a multi-site customer move request; the hub carries it out on reconnect.
     @discardableResult
     public func requestMove(_ request: MoveRequest) throws -> Change {
-        try pool.write { db in
-            let cfg = try NodeStore.config(db)
-            var r = request
-            r.site = cfg.site
-            let id = "\(cfg.nodeID)-M\(try Int64.fetchOne(db, sql: "SELECT next_document FROM node_config WHERE id = 1") ?? 1)"
-            try db.execute(sql: "UPDATE node_config SET next_document = next_document + 1 WHERE id = 1")
-            return try db.appendJournal(entity: .move, key: id, op: .insert, fields: r.fields, now: clock())
+        try transaction { try $0.requestMove(request) }
+    }
+}
+
+extension NodeTransaction {
+    /// Registers a new partner: validation, code and NIP uniqueness, lowest-price default,
+    /// then the row and its journal entry in one transaction.
+    @discardableResult
+    public func addPartner(_ input: Partner, allowDuplicateVat: Bool = false) throws -> Partner {
+        let cfg = try NodeStore.config(db)
+        var p = input
+        p.lowestPrice = cfg.center.lowestPriceDefault(for: p.kind)
+        p.deleted = false
+        p.originNode = cfg.nodeID
+        try PartnerValidator.validate(p)
+        if try ReplicatedTable.partner.exists(db, key: p.code) {
+            throw FieldError(field: "code", reason: "a partner with code \(p.code) already exists")
         }
+        try db.checkVATUnique(p, allowDuplicate: allowDuplicateVat)
+        try ReplicatedTable.partner.upsert(db, image: p.fields)
+        _ = try db.appendJournal(entity: .partner, key: p.code, op: .insert, fields: p.fields, now: clock())
+        return p
     }
 
+    /// Changes some fields of a partner. `changes` uses column names; code, kind,
+    /// lowest_price, deleted and origin_node cannot be changed this way.
+    @discardableResult
+    public func updatePartner(code: String, changes: Fields, allowDuplicateVat: Bool = false) throws -> Partner {
+        guard let current = try ReplicatedTable.partner.fetch(db, key: code) else {
+            throw StoreError.notFound(entity: .partner, key: code)
+        }
+        for name in changes.keys where !Partner.editableColumns.contains(name) {
+            throw FieldError(field: name, reason: "cannot be changed with an update")
+        }
+        var merged = current
+        for (k, v) in changes { merged[k] = v }
+        let p = try Partner(fields: merged)
+        if p.deleted { throw FieldError(field: "code", reason: "partner \(code) is deleted") }
+        try PartnerValidator.validate(p)
+        if changes["vat_id"] != nil || changes["country"] != nil {
+            try db.checkVATUnique(p, allowDuplicate: allowDuplicateVat)
+        }
+        let effective = changes.filter { current[$0.key] != $0.value }
+        guard !effective.isEmpty else { return p }
+        try ReplicatedTable.partner.update(db, key: code, fields: effective)
+        _ = try db.appendJournal(entity: .partner, key: code, op: .update, fields: effective, now: clock())
+        return p
+    }
+
+    /// Deletes a partner: it becomes a tombstone; documents that reference it stay.
+    public func deletePartner(code: String) throws {
+        guard let current = try ReplicatedTable.partner.fetch(db, key: code) else {
+            throw StoreError.notFound(entity: .partner, key: code)
+        }
+        if current["deleted"]?.bool == true { return }
+        try ReplicatedTable.partner.update(db, key: code, fields: ["deleted": .bool(true)])
+        _ = try db.appendJournal(entity: .partner, key: code, op: .delete, fields: ["deleted": .bool(true)], now: clock())
+    }
+
+    /// Adds or replaces an address of a partner at this node's site (seq 0 = bill-to).
+    @discardableResult
+    public func addAddress(_ input: Address) throws -> Address {
+        let cfg = try NodeStore.config(db)
+        var a = input
+        if a.site.isEmpty { a.site = cfg.site }
+        guard let partner = try ReplicatedTable.partner.fetch(db, key: a.partnerCode) else {
+            throw FieldError(field: "partner", reason: "partner \(a.partnerCode) does not exist")
+        }
+        if partner["deleted"]?.bool == true { throw FieldError(field: "partner", reason: "partner \(a.partnerCode) is deleted") }
+        guard a.seq >= 0 else { throw FieldError(field: "seq", reason: "must be 0 (bill-to) or greater (ship-to)") }
+        if a.site.contains("|") { throw FieldError(field: "site", reason: "must not contain '|'") }
+        try ReplicatedTable.address.upsert(db, image: a.fields)
+        _ = try db.appendJournal(entity: .address, key: a.key, op: .insert, fields: a.fields, now: clock())
+        return a
+    }
+
+    /// Records a document (receipt, invoice, order, receivable) for a partner address at this site.
+    @discardableResult
+    public func addDocument(kind: DocumentKind, partnerCode: String, addressSeq: Int = 0, amountMinor: Int64,
+                            currency: String) throws -> Document {
+        let cfg = try NodeStore.config(db)
+        guard let partner = try ReplicatedTable.partner.fetch(db, key: partnerCode) else {
+            throw FieldError(field: "partner", reason: "partner \(partnerCode) does not exist")
+        }
+        if partner["deleted"]?.bool == true { throw FieldError(field: "partner", reason: "partner \(partnerCode) is deleted") }
+        if addressSeq > 0, try !ReplicatedTable.address.exists(db, key: Address.key(partnerCode: partnerCode, site: cfg.site, seq: addressSeq)) {
+            throw FieldError(field: "seq", reason: "partner \(partnerCode) has no address \(addressSeq) at site \(cfg.site)")
+        }
+        guard currency.count == 3, currency.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
+            throw FieldError(field: "currency", reason: "'\(currency)' is not a three-letter currency code such as PLN")
+        }
+        let number = try Int64.fetchOne(db, sql: "SELECT next_document FROM node_config WHERE id = 1") ?? 1
+        try db.execute(sql: "UPDATE node_config SET next_document = next_document + 1 WHERE id = 1")
+        let letter = ["receipt": "R", "invoice": "F", "order": "O", "receivable": "D"][kind.rawValue] ?? "X"
+        let doc = Document(id: "\(cfg.nodeID)-\(letter)\(number)", kind: kind, partnerCode: partnerCode,
+                           addressSeq: addressSeq, site: cfg.site, amountMinor: amountMinor, currency: currency,
+                           status: kind == .receipt ? "settled" : "open", issuedAt: AuditRecord.iso(millis: clock()), node: cfg.nodeID)
+        try ReplicatedTable.document.upsert(db, image: doc.fields)
+        _ = try db.appendJournal(entity: .document, key: doc.id, op: .insert, fields: doc.fields, now: clock())
+        return doc
+    }
+
+    /// Journals a multi-site customer move request; the hub carries it out on reconnect.
+    @discardableResult
+    public func requestMove(_ request: MoveRequest) throws -> Change {
+        let cfg = try NodeStore.config(db)
+        var r = request
+        r.site = cfg.site
+        let id = "\(cfg.nodeID)-M\(try Int64.fetchOne(db, sql: "SELECT next_document FROM node_config WHERE id = 1") ?? 1)"
+        try db.execute(sql: "UPDATE node_config SET next_document = next_document + 1 WHERE id = 1")
+        return try db.appendJournal(entity: .move, key: id, op: .insert, fields: r.fields, now: clock())
+    }
+}
+
+extension NodeStore {
     // MARK: Reads
 
     public func partner(code: String) throws -> Partner? {

@@ -60,6 +60,9 @@ public struct ReplicatedTable: Sendable, Hashable {
         return f
     }
 
+    /// The SQLite value of a field in `column`.
+    public func databaseValue(_ v: FieldValue?, column: String) -> DatabaseValue { dbValue(v, column: column) }
+
     func dbValue(_ v: FieldValue?, column: String) -> DatabaseValue {
         switch v ?? .null {
         case .null: return .null

@@ -1,0 +1,183 @@
+import Foundation
+import GRDB
+import Simulation
+import SyncHub
+import SyncModel
+import SyncStore
+import SyncWire
+
+enum Bench {
+    static func seconds(_ body: () throws -> Void) rethrows -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try body()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    // MARK: local write
+
+    static func localWrite(count: Int, dir: String) throws -> BenchRow {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let store = try NodeStore.create(path: "\(dir)/node.sqlite", node: "B1", site: "WAW", series: "K1")
+        let partners = (1...count).map(Backlog.partner)
+        let ours = try seconds { for p in partners { try store.addPartner(p) } }
+
+        // Reference: the same rows as plain single-row insert transactions, same synchronous setting.
+        let pool = try StoreOptions.default.openPool(path: "\(dir)/plain.sqlite")
+        var m = DatabaseMigrator()
+        Schema.registerShared(&m)
+        try m.migrate(pool)
+        let cols = Partner.columns
+        let sql = "INSERT INTO partner (\(cols.joined(separator: ", "))) VALUES (\(cols.map { _ in "?" }.joined(separator: ", ")))"
+        let reference = try seconds {
+            for p in partners {
+                let f = p.fields
+                try pool.write { db in
+                    try db.cachedStatement(sql: sql).execute(arguments: StatementArguments(cols.map { ReplicatedTable.partner.databaseValue(f[$0], column: $0) }))
+                }
+            }
+        }
+        let r = Double(count) / ours, ref = Double(count) / reference
+        return BenchRow(row: "local write", workload: "\(count) partners + journal entry, 1 durable transaction each", figure: r, unit: "writes/s",
+                        reference: ref, referenceWorkload: "plain single-row INSERT transactions, synchronous=FULL",
+                        ratio: r / ref, target: "≥ 0.8×", met: r / ref >= 0.8)
+    }
+
+    // MARK: catch-up and wire size
+
+    static func catchUp(count: Int, dir: String, bin: String, log: (String) -> Void) throws -> [BenchRow] {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let (node, hub, sync) = try pushBacklog(count: count, dir: dir, bin: bin, log: log)
+        _ = node
+        let rate = Double(count) / sync.seconds
+
+        // Reference: the same rows bulk-inserted into plain tables in one transaction.
+        let changes = try node.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM journal ORDER BY seq").map { r in
+                Change(seq: r["seq"], hlc: HLC(rawValue: UInt64(bitPattern: r["hlc"])), node: r["node"], entity: Entity(rawValue: r["entity"])!,
+                       key: r["key"], op: ChangeOp(rawValue: r["op"])!, fields: try Fields.fromJSON(r["fields"]))
+            }
+        }
+        let plain = try StoreOptions.default.openPool(path: "\(dir)/plain.sqlite")
+        var m = DatabaseMigrator()
+        Schema.registerShared(&m)
+        try m.migrate(plain)
+        let refSeconds = try seconds {
+            try plain.write { db in
+                for c in changes {
+                    guard let table = ReplicatedTable.forEntity(c.entity) else { continue }
+                    if c.op == .insert { try table.upsert(db, image: c.fields) } else { try table.update(db, key: c.key, fields: c.fields) }
+                }
+            }
+        }
+        let refRate = Double(count) / refSeconds
+
+        // Wire size: our batches vs zlib level 6 over JSON lines of the same changes.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var jsonLines: [UInt8] = []
+        for c in changes { jsonLines += try encoder.encode(c); jsonLines.append(0x0a) }
+        let jsonZ = try Zlib.compress(jsonLines, level: 6).count
+        let ours = Double(sync.bytesSent) / Double(count), refBytes = Double(jsonZ) / Double(count)
+        _ = hub
+        return [
+            BenchRow(row: "catch-up", workload: "\(count) offline changes pushed over loopback HTTP (encode, compress, send, decode, reconcile, apply, ack)",
+                     figure: rate, unit: "changes/s", reference: refRate, referenceWorkload: "plain SQLite bulk insert/update of the same rows, one transaction",
+                     ratio: rate / refRate, target: "≥ 0.5×", met: rate / refRate >= 0.5,
+                     notes: String(format: "%.2f s end-to-end; peak RSS node %.0f MB, hub %.0f MB", sync.seconds, sync.nodePeakMB, sync.hubPeakMB)),
+            BenchRow(row: "wire size", workload: "bytes sent per change in that catch-up", figure: ours, unit: "bytes/change",
+                     reference: refBytes, referenceWorkload: "zlib level 6 over the same changes as JSON lines",
+                     ratio: ours / refBytes, target: "≤ 0.9×", met: ours / refBytes <= 0.9),
+        ]
+    }
+
+    struct SyncRun { var seconds: Double; var bytesSent: Int; var nodePeakMB: Double; var hubPeakMB: Double }
+
+    /// Builds a node store with `count` offline changes, registers it at a fresh hub, starts
+    /// `poshub serve`, and times `posnode sync` as processes. Returns the node store and the run.
+    static func pushBacklog(count: Int, dir: String, bin: String, log: (String) -> Void) throws -> (NodeStore, String, SyncRun) {
+        let hubDB = "\(dir)/hub.sqlite"
+        let token = try HubStore(path: hubDB).addNode(node: "B1", site: "WAW", series: "K1")
+        let node = try NodeStore.create(path: "\(dir)/node.sqlite", node: "B1", site: "WAW", series: "K1", hubURL: "http://127.0.0.1:1", token: token)
+        let build = try seconds {
+            try Backlog.write(node, count: count) { done in if done % 100_000 == 0 { log("  backlog \(done)/\(count)") } }
+        }
+        log(String(format: "  backlog written in %.1f s", build))
+        let hub = try Child(bin + "/poshub", ["serve", "--db", hubDB, "--port", "0"])
+        defer { hub.stop() }
+        let port = try hub.waitForPort()
+        try node.setHub(url: "http://127.0.0.1:\(port)", token: token)
+        let sync = try Child(bin + "/posnode", ["sync", "--db", "\(dir)/node.sqlite", "--json"])
+        let start = DispatchTime.now().uptimeNanoseconds
+        let status = sync.waitWhileSampling()
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        guard status == 0 else { throw BenchError("posnode sync failed: \(sync.stderr)") }
+        let summary = try JSONSerialization.jsonObject(with: Data(sync.stdout.utf8)) as? [String: Any]
+        let bytes = summary?["bytesSent"] as? Int ?? 0
+        return (node, hubDB, SyncRun(seconds: elapsed, bytesSent: bytes, nodePeakMB: Double(sync.peakKiB) / 1024,
+                                     hubPeakMB: Double(hub.sampledPeakKiB()) / 1024))
+    }
+
+    // MARK: memory
+
+    static func memory(count: Int, dir: String, bin: String, log: (String) -> Void) throws -> [BenchRow] {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let (_, _, run) = try pushBacklog(count: count, dir: dir, bin: bin, log: log)
+        return [
+            BenchRow(row: "memory (node)", workload: "peak RSS of posnode sync pushing a \(count)-change backlog", figure: run.nodePeakMB, unit: "MB",
+                     reference: nil, referenceWorkload: "—", ratio: nil, target: "≤ 100 MB", met: run.nodePeakMB <= 100,
+                     notes: String(format: "%.1f s, %.0f changes/s", run.seconds, Double(count) / run.seconds)),
+            BenchRow(row: "memory (hub)", workload: "peak RSS of poshub serve applying it", figure: run.hubPeakMB, unit: "MB",
+                     reference: nil, referenceWorkload: "—", ratio: nil, target: "≤ 100 MB", met: run.hubPeakMB <= 100),
+        ]
+    }
+
+    // MARK: scale
+
+    static func scale(nodes: [Int], ops: Int, dir: String, log: (String) -> Void) async throws -> BenchRow {
+        var times: [(Int, Double)] = []
+        for n in nodes {
+            var o = SimulationOptions()
+            o.nodes = n
+            o.opsPerNode = ops
+            o.seed = 1
+            o.workDir = "\(dir)/\(n)"
+            let report = try await Simulation(options: o).run()
+            guard report.passed else { throw BenchError("possim \(n) nodes did not converge") }
+            log(String(format: "  %d nodes: %.1f s", n, report.seconds))
+            times.append((n, report.seconds))
+            try? FileManager.default.removeItem(atPath: "\(dir)/\(n)")
+        }
+        guard let base = times.first else { throw BenchError("no scale sizes") }
+        let last = times.last!
+        let changeFactor = Double(last.0) / Double(base.0)
+        let timeFactor = last.1 / base.1
+        let detail = times.map { String(format: "%d nodes %.1f s", $0.0, $0.1) }.joined(separator: ", ")
+        return BenchRow(row: "scale", workload: "possim \(nodes.map(String.init).joined(separator: "/")) nodes × \(ops) ops", figure: last.1, unit: "s",
+                        reference: base.1, referenceWorkload: "time of the \(base.0)-node run", ratio: timeFactor,
+                        target: "≤ \(String(format: "%.0f", changeFactor))× (linear in total changes)", met: timeFactor <= changeFactor * 1.1,
+                        notes: detail)
+    }
+
+    // MARK: output
+
+    static func render(_ rows: [BenchRow]) -> String {
+        func f(_ v: Double?) -> String {
+            guard let v else { return "—" }
+            return v >= 100 ? String(format: "%.0f", v) : String(format: "%.2f", v)
+        }
+        var lines = ["| row | figure | reference (same run) | ratio | target | met |", "|---|---|---|---|---|---|"]
+        for r in rows {
+            lines.append("| \(r.row) | \(f(r.figure)) \(r.unit) | \(r.reference.map { "\(f($0)) \(r.unit)" } ?? "—") | \(r.ratio.map { String(format: "%.2f×", $0) } ?? "—") | \(r.target) | \(r.met.map { $0 ? "yes" : "no" } ?? "—") |")
+        }
+        lines.append("")
+        for r in rows {
+            lines.append("- \(r.row): \(r.workload); reference: \(r.referenceWorkload)\(r.notes.isEmpty ? "" : "; \(r.notes)")")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}

@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import GRDB
+import Simulation
+import SyncHub
+import SyncModel
+import SyncStore
+import SyncWire
+
+/// One row of the benchmark table.
+struct BenchRow: Codable {
+    var row: String
+    var workload: String
+    var figure: Double
+    var unit: String
+    var reference: Double?
+    var referenceWorkload: String
+    var ratio: Double?
+    var target: String
+    var met: Bool?
+    var notes: String = ""
+}
+
+@main
+struct PosBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "posbench",
+        abstract: "Benchmarks of local writes, reconnect catch-up, wire size, memory and scale, each beside its reference measured in the same run.")
+
+    @Option(help: "Partners written one durable transaction each (local write row).") var writes: Int = 5000
+    @Option(help: "Offline changes pushed end-to-end (catch-up and wire rows).") var catchup: Int = 100_000
+    @Option(help: "Backlog for the memory row.") var memoryChanges: Int = 1_000_000
+    @Option(help: "Node counts for the scale row, comma separated.") var scaleNodes: String = "50,100,200"
+    @Option(help: "Operations per node in the scale row.") var scaleOps: Int = 1000
+    @Option(help: "Rows to run: write,catchup,memory,scale.") var only: String = "write,catchup,memory,scale"
+    @Option(help: "Folder for stores (default: a temporary folder).") var workDir: String?
+    @Flag(help: "JSON output.") var json = false
+
+    func run() async throws {
+        let dir = workDir ?? (FileManager.default.temporaryDirectory.path + "/posbench-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { if workDir == nil { try? FileManager.default.removeItem(atPath: dir) } }
+        let rows = Set(only.split(separator: ",").map(String.init))
+        let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+        var table: [BenchRow] = []
+        func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+        if rows.contains("write") {
+            log("local write: \(writes) partners…")
+            table.append(try Bench.localWrite(count: writes, dir: "\(dir)/write"))
+        }
+        if rows.contains("catchup") {
+            log("catch-up: \(catchup) changes over loopback HTTP…")
+            table += try Bench.catchUp(count: catchup, dir: "\(dir)/catchup", bin: bin, log: log)
+        }
+        if rows.contains("memory") {
+            log("memory: \(memoryChanges) changes backlog…")
+            table += try Bench.memory(count: memoryChanges, dir: "\(dir)/memory", bin: bin, log: log)
+        }
+        if rows.contains("scale") {
+            let sizes = scaleNodes.split(separator: ",").compactMap { Int($0) }
+            log("scale: possim \(sizes) nodes × \(scaleOps)…")
+            table.append(try await Bench.scale(nodes: sizes, ops: scaleOps, dir: "\(dir)/scale", log: log))
+        }
+
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(table), as: UTF8.self))
+        } else {
+            print(Bench.render(table))
+        }
+    }
+}
