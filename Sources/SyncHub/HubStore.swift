@@ -178,9 +178,9 @@ public final class HubStore: Sendable {
                 }
                 hubHLC = HLC.receive(last: hubHLC, remote: change.hlc, nowMillis: clock())
                 let (result, touched) = try Reconciler.apply(db, change: change, context: &context)
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     INSERT INTO hub_outcome (node, seq, outcome, reason, old_code, new_code, rename_id) VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [node.node, change.seq, result.outcome.rawValue, result.reason, result.oldCode, result.newCode, result.renameID])
+                    """).execute(arguments: [node.node, change.seq, result.outcome.rawValue, result.reason, result.oldCode, result.newCode, result.renameID])
                 try Self.emit(db, touched: touched, hlc: change.hlc, node: node.node)
                 results.append(result)
                 lastSeq = change.seq

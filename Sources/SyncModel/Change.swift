@@ -90,16 +90,12 @@ public struct Change: Sendable, Hashable, Codable {
 }
 
 extension Fields {
-    /// Canonical JSON of the fields (keys sorted), as stored in journal and feed tables.
-    public func canonicalJSON() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(self)) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
-    }
+    /// Canonical JSON of the fields (keys sorted), as stored in journal tables.
+    public func canonicalJSON() -> String { FlatJSON.encode(self) }
 
-    /// Decodes fields stored by `canonicalJSON()`.
+    /// Decodes fields stored by `canonicalJSON()`; other JSON objects go through Foundation.
     public static func fromJSON(_ json: String) throws -> Fields {
-        try JSONDecoder().decode(Fields.self, from: Data(json.utf8))
+        if let fields = try? FlatJSON.decode(json) { return fields }
+        return try JSONDecoder().decode(Fields.self, from: Data(json.utf8))
     }
 }

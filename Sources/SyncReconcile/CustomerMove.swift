@@ -120,7 +120,7 @@ public enum CustomerMove {
         let keepsShipTo = r.currentSeq == 0 && hasShipTo
         if !keepsShipTo {
             try ReplicatedTable.address.delete(db, key: currentKey)
-            try db.execute(sql: "DELETE FROM field_clock WHERE entity = 'address' AND key = ?", arguments: [currentKey])
+            try Reconciler.forgetClocks(db, entity: .address, key: currentKey)
             touched.insert(TouchedRow(.address, currentKey))
             let remaining = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM address WHERE partner_code = ?", arguments: [r.currentCode]) ?? 0
             if remaining == 0 {

@@ -48,6 +48,11 @@ public enum Reconciler {
                     node TEXT NOT NULL, old_code TEXT NOT NULL, new_code TEXT NOT NULL, at TEXT NOT NULL
                 );
                 CREATE INDEX hub_alias_node ON hub_alias(node, rename_id);
+                -- The stamp of a row's creation: the stamp of every field without its own entry in field_clock.
+                CREATE TABLE row_clock (
+                    entity TEXT NOT NULL, key TEXT NOT NULL, hlc INTEGER NOT NULL, node TEXT NOT NULL,
+                    PRIMARY KEY (entity, key)
+                ) WITHOUT ROWID;
                 """)
         }
     }
@@ -141,6 +146,7 @@ public enum Reconciler {
 
         case (.address, .delete):
             let removed = try ReplicatedTable.address.delete(db, key: change.key)
+            if removed { try forgetClocks(db, entity: .address, key: change.key) }
             return (EntryResult(seq: change.seq, outcome: .applied), removed ? [TouchedRow(.address, change.key)] : [])
 
         case (.document, .insert):
@@ -170,20 +176,26 @@ public enum Reconciler {
         }
     }
 
-    /// Inserts a new row and stamps all its fields.
+    /// Inserts a new row; all its fields carry `stamp` (one row-level clock, no per-field entries).
     static func insertRow(_ db: Database, table: ReplicatedTable, image: Fields, stamp: MergeStamp) throws {
         guard let key = table.key(of: image) else { throw StoreError.badKey(entity: table.entity, key: "?") }
         try table.upsert(db, image: image)
-        for column in table.columns where !table.keyColumns.contains(column) {
-            try setClock(db, entity: table.entity, key: key, field: column, stamp: stamp)
-        }
+        try forgetClocks(db, entity: table.entity, key: key)
+        try db.cachedStatement(sql: "INSERT INTO row_clock (entity, key, hlc, node) VALUES (?, ?, ?, ?)")
+            .execute(arguments: [table.entity.rawValue, key, Int64(bitPattern: stamp.hlc.rawValue), stamp.node])
+    }
+
+    /// Removes the clocks of a row that no longer exists (or is about to be created anew).
+    static func forgetClocks(_ db: Database, entity: Entity, key: String) throws {
+        try db.cachedStatement(sql: "DELETE FROM row_clock WHERE entity = ? AND key = ?").execute(arguments: [entity.rawValue, key])
+        try db.cachedStatement(sql: "DELETE FROM field_clock WHERE entity = ? AND key = ?").execute(arguments: [entity.rawValue, key])
     }
 
     static func setClock(_ db: Database, entity: Entity, key: String, field: String, stamp: MergeStamp) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO field_clock (entity, key, field, hlc, node) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT(entity, key, field) DO UPDATE SET hlc = excluded.hlc, node = excluded.node
-            """, arguments: [entity.rawValue, key, field, Int64(bitPattern: stamp.hlc.rawValue), stamp.node])
+            """).execute(arguments: [entity.rawValue, key, field, Int64(bitPattern: stamp.hlc.rawValue), stamp.node])
     }
 
     /// Field-level last-writer-wins: each field takes the value with the greater `MergeStamp`.
@@ -191,16 +203,19 @@ public enum Reconciler {
     /// Returns whether the row changed.
     public static func mergeFields(_ db: Database, table: ReplicatedTable, key: String, fields: Fields, stamp: MergeStamp) throws -> Bool {
         guard let current = try table.fetch(db, key: key) else { return false }
-        let clocks = try Row.fetchAll(db, sql: "SELECT field, hlc, node FROM field_clock WHERE entity = ? AND key = ?",
+        let clocks = try Row.fetchAll(db.cachedStatement(sql: "SELECT field, hlc, node FROM field_clock WHERE entity = ? AND key = ?"),
                                       arguments: [table.entity.rawValue, key])
         var stamps: [String: MergeStamp] = [:]
         for r in clocks {
             stamps[r["field"]] = MergeStamp(hlc: HLC(rawValue: UInt64(bitPattern: r["hlc"])), node: r["node"])
         }
+        let base = try Row.fetchOne(db.cachedStatement(sql: "SELECT hlc, node FROM row_clock WHERE entity = ? AND key = ?"),
+                                    arguments: [table.entity.rawValue, key])
+            .map { MergeStamp(hlc: HLC(rawValue: UInt64(bitPattern: $0["hlc"])), node: $0["node"]) }
         var winners: Fields = [:]
         for (field, value) in fields.sorted(by: { $0.key < $1.key }) where table.columns.contains(field) && !table.keyColumns.contains(field) {
             let old = current[field] ?? .null
-            if let existing = stamps[field], !(existing < stamp) {
+            if let existing = stamps[field] ?? base, !(existing < stamp) {
                 if existing != stamp, old != value {
                     try db.appendAudit(AuditRecord(
                         node: stamp.node, kind: "overwrite", entity: table.entity.rawValue, key: key, field: field,
@@ -209,7 +224,7 @@ public enum Reconciler {
                 }
                 continue
             }
-            if old != value, let existing = stamps[field], existing.node != stamp.node {
+            if old != value, let existing = stamps[field] ?? base, existing.node != stamp.node {
                 try db.appendAudit(AuditRecord(
                     node: stamp.node, kind: "overwrite", entity: table.entity.rawValue, key: key, field: field,
                     oldValue: old.auditText, newValue: value.auditText,

@@ -32,19 +32,22 @@ extension NodeStore {
             let cfg = try NodeStore.config(db)
             var summary = PushApplySummary()
             var renamesApplied = cfg.renamesApplied
+            // Entries applied as they are are acknowledged by range; the others one by one with their verdict.
+            if let first = reply.results.first?.seq, let last = reply.results.last?.seq {
+                try db.cachedStatement(sql: "UPDATE journal SET acked = 1, outcome = 'applied' WHERE seq BETWEEN ? AND ? AND acked = 0")
+                    .execute(arguments: [first, last])
+            }
+            let ack = try db.cachedStatement(sql: "UPDATE journal SET acked = 1, outcome = ?, reason = ? WHERE seq = ?")
             for r in reply.results {
-                try db.execute(sql: "UPDATE journal SET acked = 1, outcome = ?, reason = ? WHERE seq = ? AND acked = 0",
-                               arguments: [r.outcome.rawValue, r.reason, r.seq])
+                if r.outcome != .applied { try ack.execute(arguments: [r.outcome.rawValue, r.reason, r.seq]) }
                 switch r.outcome {
                 case .applied: summary.applied += 1
                 case .duplicate: summary.duplicates += 1
                 case .renamed: summary.applied += 1
                 case .rejected:
                     summary.rejected.append(r)
-                    if db.changesCount > 0 {
-                        try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: "rejected", entity: "journal", key: String(r.seq),
-                                                       reason: r.reason ?? "rejected by hub"))
-                    }
+                    try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: "rejected", entity: "journal", key: String(r.seq),
+                                                   reason: r.reason ?? "rejected by hub"))
                 }
             }
             for r in reply.results {

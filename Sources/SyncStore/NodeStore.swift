@@ -15,6 +15,8 @@ public struct NodeConfig: Sendable, Codable, Hashable {
     public var bootstrapped: Bool
     public var lastSyncAt: String?
     public var lastSyncError: String?
+    /// The last hybrid-logical-clock value this node issued or saw (raw bits).
+    public var lastHLC: Int64 = 0
 }
 
 /// A store node's local SQLite store: replicated tables plus the change journal.
@@ -81,14 +83,14 @@ public final class NodeStore: Sendable {
     }
 
     static func config(_ db: Database) throws -> NodeConfig {
-        guard let r = try Row.fetchOne(db, sql: "SELECT * FROM node_config WHERE id = 1") else {
+        guard let r = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM node_config WHERE id = 1")) else {
             throw StoreError.notInitialized(path: db.description)
         }
         return NodeConfig(
             nodeID: r["node_id"], site: r["site"], series: r["series"], hubURL: r["hub_url"], token: r["token"],
             center: CenterParameters(lowestPriceForNewBusiness: r["lowest_price_business"], lowestPriceForNewConsumer: r["lowest_price_consumer"]),
             cursor: r["cursor"], renamesApplied: r["renames_applied"], bootstrapped: r["bootstrapped"],
-            lastSyncAt: r["last_sync_at"], lastSyncError: r["last_sync_error"])
+            lastSyncAt: r["last_sync_at"], lastSyncError: r["last_sync_error"], lastHLC: r["last_hlc"])
     }
 
     /// Sets hub address and token (`posnode init` or later reconfiguration).
@@ -116,20 +118,19 @@ extension Database {
     /// Must run inside the write transaction that made the change.
     func appendJournal(entity: Entity, key: String, op: ChangeOp, fields: Fields, now: UInt64) throws -> Change {
         let cfg = try NodeStore.config(self)
-        let seq = (try Int64.fetchOne(self, sql: "SELECT MAX(seq) FROM journal") ?? 0) + 1
-        let lastHLC = HLC(rawValue: UInt64(bitPattern: try Int64.fetchOne(self, sql: "SELECT last_hlc FROM node_config WHERE id = 1") ?? 0))
+        let seq = (try Int64.fetchOne(cachedStatement(sql: "SELECT MAX(seq) FROM journal")) ?? 0) + 1
+        let lastHLC = HLC(rawValue: UInt64(bitPattern: cfg.lastHLC))
         let hlc = HLC.tick(last: lastHLC, nowMillis: now)
-        try execute(sql: "UPDATE node_config SET last_hlc = ? WHERE id = 1", arguments: [Int64(bitPattern: hlc.rawValue)])
+        try cachedStatement(sql: "UPDATE node_config SET last_hlc = ? WHERE id = 1").execute(arguments: [Int64(bitPattern: hlc.rawValue)])
         let change = Change(seq: seq, hlc: hlc, node: cfg.nodeID, entity: entity, key: key, op: op, fields: fields)
-        try execute(sql: """
-            INSERT INTO journal (seq, hlc, node, entity, key, op, fields) VALUES (?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [seq, Int64(bitPattern: hlc.rawValue), cfg.nodeID, entity.rawValue, key, op.rawValue, fields.canonicalJSON()])
+        try cachedStatement(sql: "INSERT INTO journal (seq, hlc, node, entity, key, op, fields) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .execute(arguments: [seq, Int64(bitPattern: hlc.rawValue), cfg.nodeID, entity.rawValue, key, op.rawValue, fields.canonicalJSON()])
         return change
     }
 
     /// Moves the local clock past a timestamp seen from the hub.
     func observeHLC(_ remote: HLC) throws {
-        let last = HLC(rawValue: UInt64(bitPattern: try Int64.fetchOne(self, sql: "SELECT last_hlc FROM node_config WHERE id = 1") ?? 0))
+        let last = HLC(rawValue: UInt64(bitPattern: try Int64.fetchOne(cachedStatement(sql: "SELECT last_hlc FROM node_config WHERE id = 1")) ?? 0))
         if remote > last {
             try execute(sql: "UPDATE node_config SET last_hlc = ? WHERE id = 1", arguments: [Int64(bitPattern: remote.rawValue)])
         }

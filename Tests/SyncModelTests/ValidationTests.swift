@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import SyncModel
 
@@ -125,5 +126,27 @@ struct ValidationTests {
         #expect(b > a)
         let c = HLC.receive(last: b, remote: HLC(millis: 5000, counter: 3), nowMillis: 1000)
         #expect(c > HLC(millis: 5000, counter: 3))
+    }
+}
+
+@Suite("Journal field encoding")
+struct FieldsJSONTests {
+    @Test("fields survive the flat JSON round trip, including escapes, unicode and extremes")
+    func roundTrip() throws {
+        let fields: Fields = [
+            "a": .text("quote \" backslash \\ newline \n tab \t ctrl \u{01} zażółć 😀"),
+            "b": .int(Int64.min), "c": .int(Int64.max), "d": .bool(true), "e": .bool(false), "f": .null, "g": .text(""),
+        ]
+        let json = fields.canonicalJSON()
+        #expect(try Fields.fromJSON(json) == fields)
+        // Output is valid JSON that Foundation reads back the same way.
+        #expect(try JSONDecoder().decode(Fields.self, from: Data(json.utf8)) == fields)
+        #expect(json.hasPrefix(#"{"a":"#))
+    }
+
+    @Test("JSON written by other tools (spaces, \\u escapes) is read too")
+    func foreignJSON() throws {
+        let f = try Fields.fromJSON(#"{ "x" : "\u017c\ud83d\ude00" , "n": -5, "z": null }"#)
+        #expect(f == ["x": .text("ż😀"), "n": .int(-5), "z": .null])
     }
 }
