@@ -14,7 +14,7 @@ import SyncWire
 public final class Simulation {
     public let options: SimulationOptions
     let clock = SimClock()
-    var rng: SimRandom
+    var rng: SeededRandom
     var report: SimulationReport
     let dir: String
     var hub: HubStore!
@@ -47,7 +47,7 @@ public final class Simulation {
 
     public init(options: SimulationOptions) throws {
         self.options = options
-        rng = SimRandom(seed: options.seed)
+        rng = SeededRandom(seed: options.seed)
         report = SimulationReport(options: options)
         if let d = options.workDir {
             try? FileManager.default.removeItem(atPath: d)
@@ -273,7 +273,7 @@ public final class Simulation {
             for i in nodes.indices { await sync(i) }
             let hubHash = try hub.stateHash()
             let hashes = try Set(nodes.map { try $0.store.stateHash() })
-            let pending = try nodes.reduce(0) { $0 + (try $1.store.status().pending) }
+            let pending = try nodes.reduce(0) { $0 + (try $1.store.pendingCount()) }
             report.hubStateHash = hubHash
             report.distinctNodeHashes = hashes.count
             report.converged = hashes == [hubHash] && pending == 0

@@ -8,15 +8,6 @@ import SyncReconcile
 import SyncStore
 import SyncWire
 
-/// Runs blocking store work off the async executor's threads.
-func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
-            continuation.resume(with: Result { try work() })
-        }
-    }
-}
-
 /// The hub's HTTP API (docs/sync-protocol.md). Every `/v1` call needs the node's bearer token.
 public struct HubServer: Sendable {
     public var store: HubStore
@@ -207,11 +198,13 @@ public struct HubServer: Sendable {
         guard case .success = await authenticate(request) else { return Self.error(.unauthorized, "missing or unknown token") }
         metrics.add("poshub_snapshot_requests_total")
         let store = self.store
+        let cursor = request.uri.queryParameters.get("cursor", as: Int64.self) ?? 0
+        let limit = min(max(request.uri.queryParameters.get("limit", as: Int.self) ?? maxPullEntries, 1), maxPullEntries, limits.maxEntries)
         do {
-            let snap = try await offload { try store.snapshot() }
-            let bytes = try BatchCodec.encode(node: "hub", changes: snap.changes)
+            let page = try await offload { try store.feed(after: cursor, limit: limit) }
+            let bytes = try BatchCodec.encode(node: "hub", changes: page.changes)
             metrics.add("poshub_bytes_sent_total", Int64(bytes.count))
-            return Self.batchResponse(bytes, headers: [(SyncHeader.nextCursor, String(snap.cursor))])
+            return Self.batchResponse(bytes, headers: [(SyncHeader.nextCursor, String(page.nextCursor)), (SyncHeader.more, page.more ? "1" : "0")])
         } catch {
             return Self.error(.internalServerError, "snapshot failed: \(error)")
         }

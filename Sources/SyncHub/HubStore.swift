@@ -238,26 +238,6 @@ public final class HubStore: Sendable {
         }
     }
 
-    /// All replicated rows as images, with the feed cursor they correspond to (one read transaction).
-    public func snapshot() throws -> (changes: [Change], cursor: Int64) {
-        try pool.read { db in
-            let cursor = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(gseq), 0) FROM hub_feed") ?? 0
-            let hlc = try Self.hubHLC(db)
-            var changes: [Change] = []
-            var seq: Int64 = 0
-            for table in ReplicatedTable.all {
-                let rows = try Row.fetchCursor(db, sql: "SELECT * FROM \(table.name) ORDER BY \(table.keyColumns.joined(separator: ", "))")
-                while let r = try rows.next() {
-                    let f = table.fields(of: r)
-                    seq += 1
-                    changes.append(Change(seq: seq, hlc: hlc, node: "hub", entity: table.entity, key: table.key(of: f) ?? "",
-                                          op: .insert, fields: f))
-                }
-            }
-            return (changes, cursor)
-        }
-    }
-
     // MARK: Queries
 
     public func partnerExists(code: String) throws -> Bool {

@@ -30,9 +30,8 @@ public struct InProcessHubTransport: HubTransport {
         return (try BatchCodec.encode(node: "hub", changes: page.changes), page.nextCursor, page.more)
     }
 
-    public func snapshot() async throws -> (batch: [UInt8], cursor: Int64) {
-        let snap = try hub.snapshot()
-        return (try BatchCodec.encode(node: "hub", changes: snap.changes), snap.cursor)
+    public func snapshot(cursor: Int64, maxEntries: Int) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
+        try await pull(cursor: cursor, maxEntries: maxEntries)
     }
 }
 

@@ -70,5 +70,7 @@ public enum SyncHeader {
 public protocol HubTransport: Sendable {
     func push(batch: [UInt8], renamesApplied: Int64) async throws -> PushReply
     func pull(cursor: Int64, maxEntries: Int) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool)
-    func snapshot() async throws -> (batch: [UInt8], cursor: Int64)
+    /// A page of the snapshot for a new node (the hub's feed holds each record once, so the
+    /// snapshot is read in bounded pages like a pull).
+    func snapshot(cursor: Int64, maxEntries: Int) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool)
 }

@@ -120,13 +120,13 @@ public struct HubClient: Sendable {
         return (r.body, next, r.headers[SyncHeader.more.lowercased()] == "1")
     }
 
-    /// A compressed snapshot of the hub's replicated tables and the cursor it was taken at.
-    public func snapshot(timeout: TimeAmount = .seconds(300)) async throws -> (batch: [UInt8], cursor: Int64) {
-        let r = try await send(.GET, "/v1/snapshot", timeout: timeout)
+    /// A page of the hub's snapshot: current images of all records, in bounded pages.
+    public func snapshot(cursor: Int64, maxEntries: Int, timeout: TimeAmount = .seconds(120)) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
+        let r = try await send(.GET, "/v1/snapshot?cursor=\(cursor)&limit=\(maxEntries)", timeout: timeout)
         guard r.status == 200 else { throw refusal(r.status, r.body) }
         guard let next = r.headers[SyncHeader.nextCursor.lowercased()].flatMap(Int64.init) else {
             throw HubClientError.badReply("snapshot reply without \(SyncHeader.nextCursor)")
         }
-        return (r.body, next)
+        return (r.body, next, r.headers[SyncHeader.more.lowercased()] == "1")
     }
 }

@@ -5,13 +5,6 @@ import NIOCore
 import SyncModel
 import SyncStore
 
-/// Runs blocking store work off the async executor's threads.
-func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
-    }
-}
-
 /// An error reply of the node's local API: which field, and why.
 public struct NodeAPIError: Codable, Sendable {
     public var error: String

@@ -10,8 +10,8 @@ extension HubClient: HubTransport {
     public func pull(cursor: Int64, maxEntries: Int) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
         try await pull(cursor: cursor, maxEntries: maxEntries, timeout: .seconds(60))
     }
-    public func snapshot() async throws -> (batch: [UInt8], cursor: Int64) {
-        try await snapshot(timeout: .seconds(300))
+    public func snapshot(cursor: Int64, maxEntries: Int) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
+        try await snapshot(cursor: cursor, maxEntries: maxEntries, timeout: .seconds(120))
     }
 }
 
@@ -85,13 +85,13 @@ public struct SyncRound: Sendable {
             throw error
         }
         summary.cursor = try store.config().cursor
-        summary.pending = try store.status().pending
+        summary.pending = try store.pendingCount()
         summary.seconds = Date().timeIntervalSince(start)
         return summary
     }
 
     func pushAll(_ summary: inout SyncSummary) async throws {
-        let total = try store.status().pending
+        let total = try store.pendingCount()
         var done = 0
         while true {
             let cfg = try store.config()
@@ -119,30 +119,29 @@ public struct SyncRound: Sendable {
     }
 
     func pullAll(_ summary: inout SyncSummary) async throws {
-        var cfg = try store.config()
-        if !cfg.bootstrapped && cfg.cursor == 0 {
-            let snap = try await transport.snapshot()
-            let batch = try BatchCodec.decode(snap.batch, limits: limits)
-            try store.applyFeed(batch.changes, nextCursor: snap.cursor, snapshot: true)
-            summary.bootstrapped = true
-            summary.bytesReceived += snap.batch.count
-            summary.bytesReceivedUncompressed += Int(batch.header.uncompressedLength)
-            summary.pulledChanges += batch.changes.count
-            progress?(SyncProgress(phase: "snapshot", done: batch.changes.count, total: batch.changes.count))
-            cfg = try store.config()
-        }
+        let cfg = try store.config()
+        // A new node reads the snapshot (its first page replaces the replicated tables), then pulls.
+        var snapshot = !cfg.bootstrapped && cfg.cursor == 0
+        var first = true
         var cursor = cfg.cursor
         while true {
-            let page = try await transport.pull(cursor: cursor, maxEntries: pullBatchEntries)
+            let page = snapshot
+                ? try await transport.snapshot(cursor: cursor, maxEntries: pullBatchEntries)
+                : try await transport.pull(cursor: cursor, maxEntries: pullBatchEntries)
             let batch = try BatchCodec.decode(page.batch, limits: limits)
-            try store.applyFeed(batch.changes, nextCursor: page.nextCursor)
+            try store.applyFeed(batch.changes, nextCursor: page.nextCursor, snapshot: snapshot && first)
+            if snapshot { summary.bootstrapped = true }
+            first = false
             summary.bytesReceived += page.batch.count
             summary.bytesReceivedUncompressed += Int(batch.header.uncompressedLength)
             summary.pulledChanges += batch.changes.count
             summary.pulledBatches += 1
             cursor = page.nextCursor
-            progress?(SyncProgress(phase: "pull", done: summary.pulledChanges, total: nil))
-            if !page.more { return }
+            progress?(SyncProgress(phase: snapshot ? "snapshot" : "pull", done: summary.pulledChanges, total: nil))
+            if !page.more {
+                if !snapshot { return }
+                snapshot = false
+            }
         }
     }
 }

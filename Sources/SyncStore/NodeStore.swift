@@ -118,10 +118,12 @@ extension Database {
     /// Must run inside the write transaction that made the change.
     func appendJournal(entity: Entity, key: String, op: ChangeOp, fields: Fields, now: UInt64) throws -> Change {
         let cfg = try NodeStore.config(self)
-        let seq = (try Int64.fetchOne(cachedStatement(sql: "SELECT MAX(seq) FROM journal")) ?? 0) + 1
-        let lastHLC = HLC(rawValue: UInt64(bitPattern: cfg.lastHLC))
+        // The clock's last value is the newer of the last journal entry's and the last one seen from
+        // the hub (node_config), so a local write touches no configuration page.
+        let last = try Row.fetchOne(cachedStatement(sql: "SELECT seq, hlc FROM journal ORDER BY seq DESC LIMIT 1"))
+        let seq: Int64 = (last?["seq"] ?? 0) + 1
+        let lastHLC = max(HLC(rawValue: UInt64(bitPattern: cfg.lastHLC)), HLC(rawValue: UInt64(bitPattern: last?["hlc"] ?? 0)))
         let hlc = HLC.tick(last: lastHLC, nowMillis: now)
-        try cachedStatement(sql: "UPDATE node_config SET last_hlc = ? WHERE id = 1").execute(arguments: [Int64(bitPattern: hlc.rawValue)])
         let change = Change(seq: seq, hlc: hlc, node: cfg.nodeID, entity: entity, key: key, op: op, fields: fields)
         try cachedStatement(sql: "INSERT INTO journal (seq, hlc, node, entity, key, op, fields) VALUES (?, ?, ?, ?, ?, ?, ?)")
             .execute(arguments: [seq, Int64(bitPattern: hlc.rawValue), cfg.nodeID, entity.rawValue, key, op.rawValue, fields.canonicalJSON()])
@@ -132,7 +134,7 @@ extension Database {
     func observeHLC(_ remote: HLC) throws {
         let last = HLC(rawValue: UInt64(bitPattern: try Int64.fetchOne(cachedStatement(sql: "SELECT last_hlc FROM node_config WHERE id = 1")) ?? 0))
         if remote > last {
-            try execute(sql: "UPDATE node_config SET last_hlc = ? WHERE id = 1", arguments: [Int64(bitPattern: remote.rawValue)])
+            try cachedStatement(sql: "UPDATE node_config SET last_hlc = ? WHERE id = 1").execute(arguments: [Int64(bitPattern: remote.rawValue)])
         }
     }
 
@@ -152,6 +154,11 @@ extension NodeStore {
             try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE acked = 0 AND seq > ? ORDER BY seq LIMIT ?", arguments: [seq, limit])
                 .map(Database.journalEntry)
         }
+    }
+
+    /// How many journal entries the hub has not acknowledged yet.
+    public func pendingCount() throws -> Int {
+        try pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM journal WHERE acked = 0") ?? 0 }
     }
 
     /// All journal entries (acknowledged or not) of one record.

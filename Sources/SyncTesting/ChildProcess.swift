@@ -49,17 +49,15 @@ public func runCommand(_ executable: String, _ arguments: [String], environment:
                          stderr: String(decoding: errData, as: UTF8.self))
 }
 
-/// A long-running child (poshub serve, posnode serve) that announces `listening on HOST:PORT`
-/// on stdout. Stopped with `stop()` or `kill()`; tests stop it in `defer`.
-public final class ServerProcess: @unchecked Sendable {
-    public let process: Process
-    public private(set) var port: Int = 0
+/// A child process with its output captured and its peak resident memory readable from /proc.
+public class ChildProcess: @unchecked Sendable {
+    public let process = Process()
     private let lock = NSLock()
-    private var output = ""
-    private var errors = ""
+    private var output = Data()
+    private var errors = Data()
+    private var peak = 0
 
-    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, timeout: TimeInterval = 30) throws {
-        process = Process()
+    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let environment { process.environment = environment }
@@ -70,37 +68,60 @@ public final class ServerProcess: @unchecked Sendable {
         out.fileHandleForReading.readabilityHandler = { [weak self] h in
             let d = h.availableData
             guard let self, !d.isEmpty else { return }
-            self.lock.lock(); self.output += String(decoding: d, as: UTF8.self); self.lock.unlock()
+            self.lock.lock(); self.output += d; self.lock.unlock()
         }
         err.fileHandleForReading.readabilityHandler = { [weak self] h in
             let d = h.availableData
             guard let self, !d.isEmpty else { return }
-            self.lock.lock(); self.errors += String(decoding: d, as: UTF8.self); self.lock.unlock()
+            self.lock.lock(); self.errors += d; self.lock.unlock()
         }
         try process.run()
+    }
+
+    public var stdoutText: String { lock.lock(); defer { lock.unlock() }; return String(decoding: output, as: UTF8.self) }
+    public var stderrText: String { lock.lock(); defer { lock.unlock() }; return String(decoding: errors, as: UTF8.self) }
+
+    /// Peak resident memory (VmHWM) in KiB, as last sampled while the process ran.
+    @discardableResult
+    public func peakResidentKiB() -> Int {
+        if let s = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8) {
+            for line in s.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+                if let v = Int(line.split(separator: " ").dropFirst().first { !$0.isEmpty } ?? "") {
+                    lock.lock(); peak = max(peak, v); lock.unlock()
+                }
+            }
+        }
+        lock.lock(); defer { lock.unlock() }
+        return peak
+    }
+
+    /// The port of the first `listening on HOST:PORT` line, waiting for it up to `timeout`.
+    public func waitForPort(timeout: TimeInterval = 30) throws -> Int {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if let port = parsePort() { self.port = port; return }
+            let text = stdoutText
+            if let range = text.range(of: "listening on ") {
+                let rest = text[range.upperBound...]
+                if rest.contains("\n"), let line = rest.split(separator: "\n", maxSplits: 1).first,
+                   let colon = line.lastIndex(of: ":"), let port = Int(line[line.index(after: colon)...]) {
+                    return port
+                }
+            }
             if !process.isRunning { break }
             Thread.sleep(forTimeInterval: 0.02)
         }
-        let log = stderrText
-        kill()
-        throw ChildProcessError.noHandshake(executable: executable, stderr: log)
+        throw ChildProcessError.noHandshake(executable: process.executableURL?.path ?? "", stderr: stderrText)
     }
 
-    private func parsePort() -> Int? {
-        lock.lock(); defer { lock.unlock() }
-        guard let range = output.range(of: "listening on ") else { return nil }
-        let rest = output[range.upperBound...]
-        guard let line = rest.split(separator: "\n", maxSplits: 1).first, rest.contains("\n"),
-              let colon = line.lastIndex(of: ":") else { return nil }
-        return Int(line[line.index(after: colon)...])
+    /// Waits for the process to exit, sampling its peak memory every 20 ms; returns the exit status.
+    public func waitWhileSampling() -> Int32 {
+        while process.isRunning {
+            peakResidentKiB()
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        process.waitUntilExit()
+        return process.terminationStatus
     }
-
-    public var baseURL: String { "http://127.0.0.1:\(port)" }
-    public var stdoutText: String { lock.lock(); defer { lock.unlock() }; return output }
-    public var stderrText: String { lock.lock(); defer { lock.unlock() }; return errors }
 
     /// SIGTERM, then wait (SIGKILL after 5 s).
     public func stop() {
@@ -118,6 +139,24 @@ public final class ServerProcess: @unchecked Sendable {
     }
 
     deinit { if process.isRunning { kill() } }
+}
+
+/// A long-running child (poshub serve, posnode serve) that announces `listening on HOST:PORT`
+/// on stdout; constructed once it has. Tests stop it in `defer`.
+public final class ServerProcess: ChildProcess, @unchecked Sendable {
+    public private(set) var port: Int = 0
+
+    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, timeout: TimeInterval = 30) throws {
+        try super.init(executable, arguments, environment: environment)
+        do {
+            port = try waitForPort(timeout: timeout)
+        } catch {
+            kill()
+            throw error
+        }
+    }
+
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
 }
 
 public enum ChildProcessError: Error, CustomStringConvertible {

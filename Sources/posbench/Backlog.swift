@@ -20,7 +20,7 @@ enum Backlog {
     /// Writes `count` changes to `store` (40 % creates, 30 % edits, 30 % receipts).
     @discardableResult
     static func write(_ store: NodeStore, count: Int, seed: UInt64 = 1, progress: (Int) -> Void = { _ in }) throws -> Mix {
-        var rng = BenchRandom(seed: seed)
+        var rng = SeededRandom(seed: seed)
         var mix = Mix()
         var codes: [String] = []
         var done = 0
@@ -49,17 +49,5 @@ enum Backlog {
             progress(done)
         }
         return mix
-    }
-}
-
-struct BenchRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

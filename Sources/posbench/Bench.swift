@@ -4,6 +4,7 @@ import Simulation
 import SyncHub
 import SyncModel
 import SyncStore
+import SyncTesting
 import SyncWire
 
 enum Bench {
@@ -102,19 +103,19 @@ enum Bench {
             try Backlog.write(node, count: count) { done in if done % 100_000 == 0 { log("  backlog \(done)/\(count)") } }
         }
         log(String(format: "  backlog written in %.1f s", build))
-        let hub = try Child(bin + "/poshub", ["serve", "--db", hubDB, "--port", "0"])
+        let hub = try ChildProcess(bin + "/poshub", ["serve", "--db", hubDB, "--port", "0"])
         defer { hub.stop() }
         let port = try hub.waitForPort()
         try node.setHub(url: "http://127.0.0.1:\(port)", token: token)
-        let sync = try Child(bin + "/posnode", ["sync", "--db", "\(dir)/node.sqlite", "--json"])
+        let sync = try ChildProcess(bin + "/posnode", ["sync", "--db", "\(dir)/node.sqlite", "--json"])
         let start = DispatchTime.now().uptimeNanoseconds
         let status = sync.waitWhileSampling()
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        guard status == 0 else { throw BenchError("posnode sync failed: \(sync.stderr)") }
-        let summary = try JSONSerialization.jsonObject(with: Data(sync.stdout.utf8)) as? [String: Any]
+        guard status == 0 else { throw BenchError("posnode sync failed: \(sync.stderrText)") }
+        let summary = try JSONSerialization.jsonObject(with: Data(sync.stdoutText.utf8)) as? [String: Any]
         let bytes = summary?["bytesSent"] as? Int ?? 0
-        return (node, hubDB, SyncRun(seconds: elapsed, bytesSent: bytes, nodePeakMB: Double(sync.peakKiB) / 1024,
-                                     hubPeakMB: Double(hub.sampledPeakKiB()) / 1024))
+        return (node, hubDB, SyncRun(seconds: elapsed, bytesSent: bytes, nodePeakMB: Double(sync.peakResidentKiB()) / 1024,
+                                     hubPeakMB: Double(hub.peakResidentKiB()) / 1024))
     }
 
     // MARK: memory

@@ -4,15 +4,6 @@ import SyncModel
 import SyncTesting
 import SyncWire
 
-/// Peak resident memory of a process in KiB (Linux VmHWM).
-func peakRSSKiB(_ pid: Int32) -> Int? {
-    guard let s = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-    for line in s.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-        return Int(line.split(separator: " ").dropFirst().first { !$0.isEmpty } ?? "")
-    }
-    return nil
-}
-
 @Suite("hub and store nodes as real processes", .serialized)
 struct SyncProcessTests {
     let http = TestHTTP()
@@ -119,7 +110,7 @@ struct SyncProcessTests {
         let r = try await http.request(.POST, "\(hub.baseURL)/v1/push", body: bomb, headers: [("Authorization", "Bearer \(a.token)")])
         #expect(r.status == 400)
         #expect(r.text.contains("limit") || r.text.contains("exceed") || r.text.contains("larger"), "\(r.text)")
-        let peak = try #require(peakRSSKiB(hub.process.processIdentifier))
+        let peak = hub.peakResidentKiB()
         #expect(peak < 200 * 1024, "hub peak RSS \(peak) KiB")
         #expect(try await http.get("\(hub.baseURL)/health").status == 200)
     }
