@@ -90,7 +90,7 @@ let package = Package(
 
         // Benchmarks (Scripts/bench.sh): not part of the test suite.
         .executableTarget(name: "posbench", dependencies: [
-            "SyncModel", "SyncStore", "SyncWire", "SyncHub", "Simulation", "SyncTesting",
+            "SyncModel", "SyncStore", "SyncWire", "SyncHub", "SyncNode", "Simulation", "SyncTesting",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -168,7 +168,7 @@ public final class HubStore: Sendable {
                     throw HubError.nodeMismatch(tokenNode: node.node, batchNode: change.node)
                 }
                 if change.seq <= lastSeq {
-                    if let r = try Row.fetchOne(db, sql: "SELECT * FROM hub_outcome WHERE node = ? AND seq = ?", arguments: [node.node, change.seq]) {
+                    if let r = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM hub_outcome WHERE node = ? AND seq = ?"), arguments: [node.node, change.seq]) {
                         results.append(EntryResult(seq: change.seq, outcome: .duplicate, reason: r["reason"], oldCode: r["old_code"],
                                                    newCode: r["new_code"], renameID: r["rename_id"]))
                     } else {
@@ -178,9 +178,13 @@ public final class HubStore: Sendable {
                 }
                 hubHLC = HLC.receive(last: hubHLC, remote: change.hlc, nowMillis: clock())
                 let (result, touched) = try Reconciler.apply(db, change: change, context: &context)
-                try db.cachedStatement(sql: """
-                    INSERT INTO hub_outcome (node, seq, outcome, reason, old_code, new_code, rename_id) VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """).execute(arguments: [node.node, change.seq, result.outcome.rawValue, result.reason, result.oldCode, result.newCode, result.renameID])
+                // Only verdicts other than a plain `applied` are stored: a duplicate without a
+                // stored verdict was applied as it was.
+                if result.outcome != .applied {
+                    try db.cachedStatement(sql: """
+                        INSERT INTO hub_outcome (node, seq, outcome, reason, old_code, new_code, rename_id) VALUES (?, ?, ?, ?, ?, ?, ?)
+                        """).execute(arguments: [node.node, change.seq, result.outcome.rawValue, result.reason, result.oldCode, result.newCode, result.renameID])
+                }
                 try Self.emit(db, touched: touched, hlc: change.hlc, node: node.node)
                 results.append(result)
                 lastSeq = change.seq

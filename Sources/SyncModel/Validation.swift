@@ -28,13 +28,22 @@ public enum PartnerValidator {
     /// All problems of `partner`, in field order; empty when it may be saved.
     public static func problems(_ partner: Partner) -> [FieldError] {
         var errors: [FieldError] = []
-        func blank(_ s: String?) -> Bool { (s ?? "").trimmingCharacters(in: .whitespaces).isEmpty }
-
-        if blank(partner.code) {
+        // Byte-level checks where ASCII decides: these run for every write and every pushed entry.
+        func blank(_ s: String?) -> Bool {
+            guard let s else { return true }
+            if s.utf8.allSatisfy({ $0 < 0x80 }) { return s.utf8.allSatisfy { $0 == 0x20 || $0 == 0x09 } }
+            return s.trimmingCharacters(in: .whitespaces).isEmpty
+        }
+        func upperASCII(_ s: String, count: Int) -> Bool {
+            s.utf8.count == count && s.utf8.allSatisfy { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
+        }
+        let code = partner.code
+        if blank(code) {
             errors.append(.init(field: "code", reason: "is mandatory"))
-        } else if partner.code.count > maxCodeLength {
+        } else if code.utf8.count > maxCodeLength && code.count > maxCodeLength {
             errors.append(.init(field: "code", reason: "is longer than \(maxCodeLength) characters"))
-        } else if partner.code.contains(where: { $0 == "|" || $0.isWhitespace || $0.isNewline }) {
+        } else if code.utf8.contains(where: { $0 == UInt8(ascii: "|") || $0 <= 0x20 })
+                    || (!code.utf8.allSatisfy { $0 < 0x80 } && code.contains(where: { $0.isWhitespace || $0.isNewline })) {
             errors.append(.init(field: "code", reason: "must not contain spaces or '|'"))
         }
         switch partner.kind {
@@ -44,10 +53,10 @@ public enum PartnerValidator {
         case .business:
             if blank(partner.name) { errors.append(.init(field: "name", reason: "is mandatory for a business customer")) }
         }
-        if let country = partner.country, !(country.count == 2 && country.allSatisfy { $0.isASCII && $0.isUppercase }) {
+        if let country = partner.country, !upperASCII(country, count: 2) {
             errors.append(.init(field: "country", reason: "'\(country)' is not a two-letter country code such as PL"))
         }
-        if !(partner.currency.count == 3 && partner.currency.allSatisfy { $0.isASCII && $0.isUppercase }) {
+        if !upperASCII(partner.currency, count: 3) {
             errors.append(.init(field: "currency", reason: "'\(partner.currency)' is not a three-letter currency code such as PLN"))
         }
         if let birth = partner.birthDate, !isISODate(birth) {

@@ -177,11 +177,12 @@ public enum Reconciler {
     }
 
     /// Inserts a new row; all its fields carry `stamp` (one row-level clock, no per-field entries).
+    /// Rows are only inserted where none exists, and removing a row forgets its clocks, so no
+    /// older field clock can be left behind.
     static func insertRow(_ db: Database, table: ReplicatedTable, image: Fields, stamp: MergeStamp) throws {
         guard let key = table.key(of: image) else { throw StoreError.badKey(entity: table.entity, key: "?") }
         try table.upsert(db, image: image)
-        try forgetClocks(db, entity: table.entity, key: key)
-        try db.cachedStatement(sql: "INSERT INTO row_clock (entity, key, hlc, node) VALUES (?, ?, ?, ?)")
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO row_clock (entity, key, hlc, node) VALUES (?, ?, ?, ?)")
             .execute(arguments: [table.entity.rawValue, key, Int64(bitPattern: stamp.hlc.rawValue), stamp.node])
     }
 

@@ -8,6 +8,26 @@ import SyncModel
 public struct NodeTransaction {
     public let db: Database
     let clock: () -> UInt64
+    private let cache = ConfigCache()
+
+    init(db: Database, clock: @escaping () -> UInt64) {
+        self.db = db
+        self.clock = clock
+    }
+
+    final class ConfigCache { var config: NodeConfig? }
+
+    /// The node's configuration, read once per transaction (writes do not change it).
+    func config() throws -> NodeConfig {
+        if let c = cache.config { return c }
+        let c = try NodeStore.config(db)
+        cache.config = c
+        return c
+    }
+
+    func appendJournal(entity: Entity, key: String, op: ChangeOp, fields: Fields) throws -> Change {
+        try db.appendJournal(entity: entity, key: key, op: op, fields: fields, config: config(), now: clock())
+    }
 }
 
 extension NodeStore {
@@ -60,7 +80,7 @@ extension NodeTransaction {
     /// then the row and its journal entry in one transaction.
     @discardableResult
     public func addPartner(_ input: Partner, allowDuplicateVat: Bool = false) throws -> Partner {
-        let cfg = try NodeStore.config(db)
+        let cfg = try config()
         var p = input
         p.lowestPrice = cfg.center.lowestPriceDefault(for: p.kind)
         p.deleted = false
@@ -71,7 +91,7 @@ extension NodeTransaction {
         }
         try db.checkVATUnique(p, allowDuplicate: allowDuplicateVat)
         try ReplicatedTable.partner.upsert(db, image: p.fields)
-        _ = try db.appendJournal(entity: .partner, key: p.code, op: .insert, fields: p.fields, now: clock())
+        _ = try appendJournal(entity: .partner, key: p.code, op: .insert, fields: p.fields)
         return p
     }
 
@@ -96,7 +116,7 @@ extension NodeTransaction {
         let effective = changes.filter { current[$0.key] != $0.value }
         guard !effective.isEmpty else { return p }
         try ReplicatedTable.partner.update(db, key: code, fields: effective)
-        _ = try db.appendJournal(entity: .partner, key: code, op: .update, fields: effective, now: clock())
+        _ = try appendJournal(entity: .partner, key: code, op: .update, fields: effective)
         return p
     }
 
@@ -107,13 +127,13 @@ extension NodeTransaction {
         }
         if current["deleted"]?.bool == true { return }
         try ReplicatedTable.partner.update(db, key: code, fields: ["deleted": .bool(true)])
-        _ = try db.appendJournal(entity: .partner, key: code, op: .delete, fields: ["deleted": .bool(true)], now: clock())
+        _ = try appendJournal(entity: .partner, key: code, op: .delete, fields: ["deleted": .bool(true)])
     }
 
     /// Adds or replaces an address of a partner at this node's site (seq 0 = bill-to).
     @discardableResult
     public func addAddress(_ input: Address) throws -> Address {
-        let cfg = try NodeStore.config(db)
+        let cfg = try config()
         var a = input
         if a.site.isEmpty { a.site = cfg.site }
         guard let partner = try ReplicatedTable.partner.fetch(db, key: a.partnerCode) else {
@@ -123,7 +143,7 @@ extension NodeTransaction {
         guard a.seq >= 0 else { throw FieldError(field: "seq", reason: "must be 0 (bill-to) or greater (ship-to)") }
         if a.site.contains("|") { throw FieldError(field: "site", reason: "must not contain '|'") }
         try ReplicatedTable.address.upsert(db, image: a.fields)
-        _ = try db.appendJournal(entity: .address, key: a.key, op: .insert, fields: a.fields, now: clock())
+        _ = try appendJournal(entity: .address, key: a.key, op: .insert, fields: a.fields)
         return a
     }
 
@@ -131,7 +151,7 @@ extension NodeTransaction {
     @discardableResult
     public func addDocument(kind: DocumentKind, partnerCode: String, addressSeq: Int = 0, amountMinor: Int64,
                             currency: String) throws -> Document {
-        let cfg = try NodeStore.config(db)
+        let cfg = try config()
         guard let partner = try ReplicatedTable.partner.fetch(db, key: partnerCode) else {
             throw FieldError(field: "partner", reason: "partner \(partnerCode) does not exist")
         }
@@ -149,19 +169,19 @@ extension NodeTransaction {
                            addressSeq: addressSeq, site: cfg.site, amountMinor: amountMinor, currency: currency,
                            status: kind == .receipt ? "settled" : "open", issuedAt: AuditRecord.iso(millis: clock()), node: cfg.nodeID)
         try ReplicatedTable.document.upsert(db, image: doc.fields)
-        _ = try db.appendJournal(entity: .document, key: doc.id, op: .insert, fields: doc.fields, now: clock())
+        _ = try appendJournal(entity: .document, key: doc.id, op: .insert, fields: doc.fields)
         return doc
     }
 
     /// Journals a multi-site customer move request; the hub carries it out on reconnect.
     @discardableResult
     public func requestMove(_ request: MoveRequest) throws -> Change {
-        let cfg = try NodeStore.config(db)
+        let cfg = try config()
         var r = request
         r.site = cfg.site
         let id = "\(cfg.nodeID)-M\(try Int64.fetchOne(db, sql: "SELECT next_document FROM node_config WHERE id = 1") ?? 1)"
         try db.execute(sql: "UPDATE node_config SET next_document = next_document + 1 WHERE id = 1")
-        return try db.appendJournal(entity: .move, key: id, op: .insert, fields: r.fields, now: clock())
+        return try appendJournal(entity: .move, key: id, op: .insert, fields: r.fields)
     }
 }
 

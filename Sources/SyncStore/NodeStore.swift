@@ -116,8 +116,7 @@ public struct JournalEntry: Sendable, Codable, Hashable {
 extension Database {
     /// Appends a journal entry for a local change: next gapless sequence, next HLC tick.
     /// Must run inside the write transaction that made the change.
-    func appendJournal(entity: Entity, key: String, op: ChangeOp, fields: Fields, now: UInt64) throws -> Change {
-        let cfg = try NodeStore.config(self)
+    func appendJournal(entity: Entity, key: String, op: ChangeOp, fields: Fields, config cfg: NodeConfig, now: UInt64) throws -> Change {
         // The clock's last value is the newer of the last journal entry's and the last one seen from
         // the hub (node_config), so a local write touches no configuration page.
         let last = try Row.fetchOne(cachedStatement(sql: "SELECT seq, hlc FROM journal ORDER BY seq DESC LIMIT 1"))

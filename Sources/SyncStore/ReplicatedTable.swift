@@ -6,11 +6,39 @@ import SyncModel
 public struct ReplicatedTable: Sendable, Hashable {
     public enum ColumnType: Sendable, Hashable { case text, int, bool }
 
-    public var entity: Entity
-    public var name: String
-    public var columns: [String]
-    public var keyColumns: [String]
-    public var types: [String: ColumnType]
+    public let entity: Entity
+    public let name: String
+    /// Column names, in the table's own column order (a test checks it), so rows are read by position.
+    public let columns: [String]
+    public let keyColumns: [String]
+    public let types: [String: ColumnType]
+    private let columnTypes: [ColumnType]
+    // SQL built once per table.
+    private let selectSQL: String
+    private let existsSQL: String
+    private let upsertSQL: String
+    private let deleteSQL: String
+    private let keyPredicate: String
+
+    init(entity: Entity, name: String, columns: [String], keyColumns: [String], types: [String: ColumnType]) {
+        self.entity = entity
+        self.name = name
+        self.columns = columns
+        self.keyColumns = keyColumns
+        self.types = types
+        columnTypes = columns.map { types[$0] ?? .text }
+        keyPredicate = keyColumns.map { "\($0) = ?" }.joined(separator: " AND ")
+        let list = columns.joined(separator: ", ")
+        selectSQL = "SELECT \(list) FROM \(name) WHERE \(keyPredicate)"
+        existsSQL = "SELECT EXISTS(SELECT 1 FROM \(name) WHERE \(keyPredicate))"
+        let marks = Array(repeating: "?", count: columns.count).joined(separator: ", ")
+        let updates = columns.filter { !keyColumns.contains($0) }.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+        upsertSQL = "INSERT INTO \(name) (\(list)) VALUES (\(marks)) ON CONFLICT(\(keyColumns.joined(separator: ", "))) DO UPDATE SET \(updates)"
+        deleteSQL = "DELETE FROM \(name) WHERE \(keyPredicate)"
+    }
+
+    public static func == (a: ReplicatedTable, b: ReplicatedTable) -> Bool { a.name == b.name }
+    public func hash(into hasher: inout Hasher) { hasher.combine(name) }
 
     public static let partner = ReplicatedTable(
         entity: .partner, name: "partner", columns: Partner.columns, keyColumns: ["code"],
@@ -46,6 +74,7 @@ public struct ReplicatedTable: Sendable, Hashable {
 
     /// The key columns' values parsed from a replication key.
     public func keyFields(_ key: String) throws -> Fields {
+        if keyColumns.count == 1 && type(of: keyColumns[0]) == .text { return [keyColumns[0]: .text(key)] }
         let parts = key.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == keyColumns.count else { throw StoreError.badKey(entity: entity, key: key) }
         var f: Fields = [:]
@@ -91,14 +120,32 @@ public struct ReplicatedTable: Sendable, Hashable {
 
     /// The fields of a fetched row (all columns).
     public func fields(of row: Row) -> Fields {
-        var f: Fields = [:]
-        for c in columns { f[c] = fieldValue(row[c] as DatabaseValue, column: c) }
+        var f: Fields = Dictionary(minimumCapacity: columns.count)
+        if row.count == columns.count {
+            for (i, c) in columns.enumerated() { f[c] = value(row[i] as DatabaseValue, type: columnTypes[i]) }
+        } else {
+            for c in columns { f[c] = fieldValue(row[c] as DatabaseValue, column: c) }
+        }
         return f
     }
 
-    private var keyPredicate: String { keyColumns.map { "\($0) = ?" }.joined(separator: " AND ") }
+    func value(_ dbv: DatabaseValue, type: ColumnType) -> FieldValue {
+        switch dbv.storage {
+        case .null: return .null
+        case .int64(let i):
+            switch type {
+            case .bool: return .bool(i != 0)
+            case .int: return .int(i)
+            case .text: return .text(String(i))
+            }
+        case .double(let d): return .int(Int64(d))
+        case .string(let s): return .text(s)
+        case .blob(let b): return .text(String(decoding: b, as: UTF8.self))
+        }
+    }
 
     private func keyArguments(_ key: String) throws -> StatementArguments {
+        if keyColumns.count == 1 && columnTypes[0] == .text && columns[0] == keyColumns[0] { return [key] }
         let kf = try keyFields(key)
         return StatementArguments(keyColumns.map { dbValue(kf[$0], column: $0) })
     }
@@ -106,24 +153,23 @@ public struct ReplicatedTable: Sendable, Hashable {
     // MARK: Row operations
 
     public func fetch(_ db: Database, key: String) throws -> Fields? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM \(name) WHERE \(keyPredicate)"), arguments: keyArguments(key))
+        try Row.fetchOne(db.cachedStatement(sql: selectSQL), arguments: keyArguments(key))
             .map { fields(of: $0) }
     }
 
     public func exists(_ db: Database, key: String) throws -> Bool {
-        try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM \(name) WHERE \(keyPredicate))"), arguments: keyArguments(key)) ?? false
+        try Bool.fetchOne(db.cachedStatement(sql: existsSQL), arguments: keyArguments(key)) ?? false
     }
 
     /// Inserts or replaces the whole row (a full image: missing columns become NULL or defaults).
     public func upsert(_ db: Database, image: Fields) throws {
-        var image = image
-        for (c, t) in types where t == .bool && (image[c] == nil || image[c] == .null) { image[c] = .bool(false) }
-        let cols = columns.joined(separator: ", ")
-        let marks = Array(repeating: "?", count: columns.count).joined(separator: ", ")
-        let updates = columns.filter { !keyColumns.contains($0) }.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
-        try db.cachedStatement(
-            sql: "INSERT INTO \(name) (\(cols)) VALUES (\(marks)) ON CONFLICT(\(keyColumns.joined(separator: ", "))) DO UPDATE SET \(updates)")
-            .execute(arguments: StatementArguments(columns.map { dbValue(image[$0], column: $0) }))
+        var values: [DatabaseValue] = []
+        values.reserveCapacity(columns.count)
+        for c in columns {
+            let v = image[c]
+            if (v == nil || v == .null) && types[c] == .bool { values.append(0.databaseValue) } else { values.append(dbValue(v, column: c)) }
+        }
+        try db.cachedStatement(sql: upsertSQL).execute(arguments: StatementArguments(values))
     }
 
     /// Sets some columns of an existing row. Returns false when the row does not exist.
@@ -140,7 +186,7 @@ public struct ReplicatedTable: Sendable, Hashable {
 
     @discardableResult
     public func delete(_ db: Database, key: String) throws -> Bool {
-        try db.cachedStatement(sql: "DELETE FROM \(name) WHERE \(keyPredicate)").execute(arguments: keyArguments(key))
+        try db.cachedStatement(sql: deleteSQL).execute(arguments: keyArguments(key))
         return db.changesCount > 0
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Simulation
+import SyncNode
 import SyncHub
 import SyncModel
 import SyncStore
@@ -116,6 +117,23 @@ enum Bench {
         let bytes = summary?["bytesSent"] as? Int ?? 0
         return (node, hubDB, SyncRun(seconds: elapsed, bytesSent: bytes, nodePeakMB: Double(sync.peakResidentKiB()) / 1024,
                                      hubPeakMB: Double(hub.peakResidentKiB()) / 1024))
+    }
+
+    /// The catch-up without sockets or processes: the same round through the in-process
+    /// transport (batch encoding included), for profiling with callgrind.
+    static func catchUpInProcess(count: Int, dir: String, log: (String) -> Void) async throws -> BenchRow {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let hub = try HubStore(path: "\(dir)/hub.sqlite")
+        _ = try hub.addNode(node: "B1", site: "WAW", series: "K1")
+        let node = try NodeStore.create(path: "\(dir)/node.sqlite", node: "B1", site: "WAW", series: "K1")
+        let build = try seconds { try Backlog.write(node, count: count) }
+        log(String(format: "  backlog written in %.1f s (%.0f writes/s in shared transactions)", build, Double(count) / build))
+        let start = DispatchTime.now().uptimeNanoseconds
+        let summary = try await SyncRound(store: node, transport: InProcessHubTransport(hub: hub, node: try hub.node("B1"))).run()
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return BenchRow(row: "catch-up (in-process)", workload: "\(count) changes, same round without HTTP", figure: Double(count) / elapsed,
+                        unit: "changes/s", reference: nil, referenceWorkload: "—", ratio: nil, target: "—", met: nil,
+                        notes: String(format: "%.2f s; %d pushed, %d pulled", elapsed, summary.pushedEntries, summary.pulledChanges))
     }
 
     // MARK: memory

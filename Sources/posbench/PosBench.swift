@@ -32,7 +32,7 @@ struct PosBench: AsyncParsableCommand {
     @Option(help: "Backlog for the memory row.") var memoryChanges: Int = 1_000_000
     @Option(help: "Node counts for the scale row, comma separated.") var scaleNodes: String = "50,100,200"
     @Option(help: "Operations per node in the scale row.") var scaleOps: Int = 1000
-    @Option(help: "Rows to run: write,catchup,memory,scale.") var only: String = "write,catchup,memory,scale"
+    @Option(help: "Rows to run: write,catchup,memory,scale (and 'inprocess': catch-up without HTTP, for profiling).") var only: String = "write,catchup,memory,scale"
     @Option(help: "Folder for stores (default: a temporary folder).") var workDir: String?
     @Flag(help: "JSON output.") var json = false
 
@@ -52,6 +52,10 @@ struct PosBench: AsyncParsableCommand {
         if rows.contains("catchup") {
             log("catch-up: \(catchup) changes over loopback HTTP…")
             table += try Bench.catchUp(count: catchup, dir: "\(dir)/catchup", bin: bin, log: log)
+        }
+        if rows.contains("inprocess") {
+            log("catch-up in-process: \(catchup) changes…")
+            table.append(try await Bench.catchUpInProcess(count: catchup, dir: "\(dir)/inprocess", log: log))
         }
         if rows.contains("memory") {
             log("memory: \(memoryChanges) changes backlog…")

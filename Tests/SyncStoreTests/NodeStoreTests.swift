@@ -167,6 +167,16 @@ struct NodeStoreTests {
         #expect(try a.stateHash() != b.stateHash())
     }
 
+    @Test("replicated tables have their columns in the order rows are read by position")
+    func columnOrder() throws {
+        let fixture = try StoreFixture()
+        defer { fixture.remove() }
+        for table in ReplicatedTable.all {
+            let names = try fixture.store.pool.read { try String.fetchAll($0, sql: "SELECT name FROM pragma_table_info('\(table.name)') ORDER BY cid") }
+            #expect(names == table.columns, "\(table.name)")
+        }
+    }
+
     @Test("the store has readable partner, address, document and journal tables")
     func tablesExist() throws {
         let fixture = try StoreFixture()
