@@ -25,6 +25,25 @@ public struct SHA256: Sendable {
         }
     }
 
+    /// Hashes contiguous bytes, compressing whole blocks without copying them byte by byte.
+    public mutating func update(_ bytes: [UInt8]) {
+        var i = 0
+        length &+= UInt64(bytes.count)
+        if !buffer.isEmpty {
+            let take = min(64 - buffer.count, bytes.count)
+            buffer += bytes[0..<take]
+            i = take
+            if buffer.count == 64 { compress(); buffer.removeAll(keepingCapacity: true) }
+        }
+        while bytes.count - i >= 64 {
+            buffer += bytes[i..<(i + 64)]
+            compress()
+            buffer.removeAll(keepingCapacity: true)
+            i += 64
+        }
+        if i < bytes.count { buffer += bytes[i...] }
+    }
+
     public mutating func update(_ string: String) { update(Array(string.utf8)) }
 
     public mutating func finalize() -> [UInt8] {
@@ -45,8 +64,11 @@ public struct SHA256: Sendable {
         return String(bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xf)]] })
     }
 
+    private var w = [UInt32](repeating: 0, count: 64)
+
     private mutating func compress() {
-        var w = [UInt32](repeating: 0, count: 64)
+        var w = self.w
+        defer { self.w = w }
         for i in 0..<16 {
             w[i] = UInt32(buffer[i * 4]) << 24 | UInt32(buffer[i * 4 + 1]) << 16 | UInt32(buffer[i * 4 + 2]) << 8 | UInt32(buffer[i * 4 + 3])
         }

@@ -74,11 +74,12 @@ extension NodeStore {
                 for table in ReplicatedTable.all { try db.execute(sql: "DELETE FROM \(table.name)") }
             }
             var maxHLC = HLC.zero
+            // Codes of this node's own partners created offline and not yet pushed (usually none).
+            let unpushed = Set(try String.fetchAll(db.cachedStatement(sql: """
+                SELECT key FROM journal WHERE acked = 0 AND entity = 'partner' AND op = 'insert'
+                """)))
             for c in changes {
-                if c.entity == .partner, c.fields["origin_node"]?.text != cfg.nodeID,
-                   try Bool.fetchOne(db, sql: """
-                       SELECT EXISTS(SELECT 1 FROM journal WHERE acked = 0 AND entity = 'partner' AND key = ? AND op = 'insert')
-                       """, arguments: [c.key]) == true {
+                if c.entity == .partner, !unpushed.isEmpty, unpushed.contains(c.key), c.fields["origin_node"]?.text != cfg.nodeID {
                     throw FeedDeferred(code: c.key)
                 }
                 guard let table = ReplicatedTable.forEntity(c.entity) else { continue }
@@ -88,7 +89,7 @@ extension NodeStore {
             }
             try db.observeHLC(maxHLC)
             if !touched.isEmpty || snapshot {
-                let pending = try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE acked = 0 ORDER BY seq").map(Database.journalEntry)
+                let pending = try Row.fetchAll(db, sql: "SELECT \(Database.journalColumns) FROM journal WHERE acked = 0 ORDER BY seq").map(Database.journalEntry)
                 for e in pending where snapshot || touched.contains("\(e.change.entity.rawValue)|\(e.change.key)") {
                     try db.applyPlain(e.change)
                 }
@@ -122,7 +123,7 @@ extension Database {
         try execute(sql: "UPDATE address SET partner_code = ? WHERE partner_code = ?", arguments: [new, old])
         try execute(sql: "UPDATE document SET partner_code = ? WHERE partner_code = ?", arguments: [new, old])
         try execute(sql: "UPDATE customer_balance SET partner_code = ? WHERE partner_code = ?", arguments: [new, old])
-        let pending = try Row.fetchAll(self, sql: "SELECT * FROM journal WHERE acked = 0 ORDER BY seq").map(Database.journalEntry)
+        let pending = try Row.fetchAll(self, sql: "SELECT \(Database.journalColumns) FROM journal WHERE acked = 0 ORDER BY seq").map(Database.journalEntry)
         for e in pending {
             let (key, fields) = PartnerRename.rewrite(e.change, old: old, new: new)
             if key != e.change.key || fields != e.change.fields {

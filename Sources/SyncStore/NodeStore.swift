@@ -137,12 +137,15 @@ extension Database {
         }
     }
 
+    /// The journal columns in the order `journalEntry` reads them by position.
+    static let journalColumns = "seq, hlc, node, entity, key, op, fields, acked, outcome, reason"
+
     static func journalEntry(_ r: Row) throws -> JournalEntry {
         let change = Change(
-            seq: r["seq"], hlc: HLC(rawValue: UInt64(bitPattern: r["hlc"])), node: r["node"],
-            entity: Entity(rawValue: r["entity"]) ?? .partner, key: r["key"],
-            op: ChangeOp(rawValue: r["op"]) ?? .update, fields: try Fields.fromJSON(r["fields"]))
-        return JournalEntry(change: change, acked: r["acked"], outcome: r["outcome"], reason: r["reason"])
+            seq: r[0], hlc: HLC(rawValue: UInt64(bitPattern: r[1])), node: r[2],
+            entity: Entity(rawValue: r[3]) ?? .partner, key: r[4],
+            op: ChangeOp(rawValue: r[5]) ?? .update, fields: try Fields.fromJSON(r[6]))
+        return JournalEntry(change: change, acked: r[7], outcome: r[8], reason: r[9])
     }
 }
 
@@ -150,7 +153,7 @@ extension NodeStore {
     /// Journal entries not yet acknowledged by the hub, oldest first.
     public func pendingJournal(after seq: Int64 = 0, limit: Int = 1000) throws -> [JournalEntry] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE acked = 0 AND seq > ? ORDER BY seq LIMIT ?", arguments: [seq, limit])
+            try Row.fetchAll(db, sql: "SELECT \(Database.journalColumns) FROM journal WHERE acked = 0 AND seq > ? ORDER BY seq LIMIT ?", arguments: [seq, limit])
                 .map(Database.journalEntry)
         }
     }
@@ -163,7 +166,7 @@ extension NodeStore {
     /// All journal entries (acknowledged or not) of one record.
     public func journal(entity: Entity, key: String) throws -> [JournalEntry] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE entity = ? AND key = ? ORDER BY seq", arguments: [entity.rawValue, key])
+            try Row.fetchAll(db, sql: "SELECT \(Database.journalColumns) FROM journal WHERE entity = ? AND key = ? ORDER BY seq", arguments: [entity.rawValue, key])
                 .map(Database.journalEntry)
         }
     }
