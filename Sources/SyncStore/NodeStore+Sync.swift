@@ -56,7 +56,11 @@ extension NodeStore {
                 renamesApplied = id
                 summary.renames.append(.init(oldCode: old, newCode: new))
             }
-            try db.execute(sql: "UPDATE node_config SET renames_applied = ? WHERE id = 1", arguments: [renamesApplied])
+            // Pushes send pending entries from the oldest on and the reply covers them all, so every
+            // entry up to the reply's last sequence is now acknowledged.
+            let last = reply.results.last?.seq ?? 0
+            try db.execute(sql: "UPDATE node_config SET renames_applied = ?, acked_through = MAX(acked_through, ?) WHERE id = 1",
+                           arguments: [renamesApplied, last])
             try db.observeHLC(HLC(rawValue: reply.hubHLC))
             return summary
         }
@@ -76,7 +80,7 @@ extension NodeStore {
             var maxHLC = HLC.zero
             // Codes of this node's own partners created offline and not yet pushed (usually none).
             let unpushed = Set(try String.fetchAll(db.cachedStatement(sql: """
-                SELECT key FROM journal WHERE acked = 0 AND entity = 'partner' AND op = 'insert'
+                SELECT key FROM journal WHERE seq > \(Database.ackedThrough) AND acked = 0 AND entity = 'partner' AND op = 'insert'
                 """)))
             for c in changes {
                 if c.entity == .partner, !unpushed.isEmpty, unpushed.contains(c.key), c.fields["origin_node"]?.text != cfg.nodeID {
@@ -89,7 +93,7 @@ extension NodeStore {
             }
             try db.observeHLC(maxHLC)
             if !touched.isEmpty || snapshot {
-                let pending = try Row.fetchAll(db, sql: "SELECT \(Database.journalColumns) FROM journal WHERE acked = 0 ORDER BY seq").map(Database.journalEntry)
+                let pending = try Row.fetchAll(db, sql: "SELECT \(Database.journalColumns) FROM journal WHERE seq > \(Database.ackedThrough) AND acked = 0 ORDER BY seq").map(Database.journalEntry)
                 for e in pending where snapshot || touched.contains("\(e.change.entity.rawValue)|\(e.change.key)") {
                     try db.applyPlain(e.change)
                 }
@@ -123,7 +127,7 @@ extension Database {
         try execute(sql: "UPDATE address SET partner_code = ? WHERE partner_code = ?", arguments: [new, old])
         try execute(sql: "UPDATE document SET partner_code = ? WHERE partner_code = ?", arguments: [new, old])
         try execute(sql: "UPDATE customer_balance SET partner_code = ? WHERE partner_code = ?", arguments: [new, old])
-        let pending = try Row.fetchAll(self, sql: "SELECT \(Database.journalColumns) FROM journal WHERE acked = 0 ORDER BY seq").map(Database.journalEntry)
+        let pending = try Row.fetchAll(self, sql: "SELECT \(Database.journalColumns) FROM journal WHERE seq > \(Database.ackedThrough) AND acked = 0 ORDER BY seq").map(Database.journalEntry)
         for e in pending {
             let (key, fields) = PartnerRename.rewrite(e.change, old: old, new: new)
             if key != e.change.key || fields != e.change.fields {

@@ -137,6 +137,13 @@ extension Database {
         }
     }
 
+    /// Where the unacknowledged entries start (they follow it in sequence order).
+    static let ackedThrough = "(SELECT acked_through FROM node_config WHERE id = 1)"
+
+    func pendingCount() throws -> Int {
+        try Int.fetchOne(self, sql: "SELECT COUNT(*) FROM journal WHERE seq > \(Database.ackedThrough) AND acked = 0") ?? 0
+    }
+
     /// The journal columns in the order `journalEntry` reads them by position.
     static let journalColumns = "seq, hlc, node, entity, key, op, fields, acked, outcome, reason"
 
@@ -153,14 +160,14 @@ extension NodeStore {
     /// Journal entries not yet acknowledged by the hub, oldest first.
     public func pendingJournal(after seq: Int64 = 0, limit: Int = 1000) throws -> [JournalEntry] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT \(Database.journalColumns) FROM journal WHERE acked = 0 AND seq > ? ORDER BY seq LIMIT ?", arguments: [seq, limit])
+            try Row.fetchAll(db, sql: "SELECT \(Database.journalColumns) FROM journal WHERE seq > MAX(?, \(Database.ackedThrough)) AND acked = 0 ORDER BY seq LIMIT ?", arguments: [seq, limit])
                 .map(Database.journalEntry)
         }
     }
 
     /// How many journal entries the hub has not acknowledged yet.
     public func pendingCount() throws -> Int {
-        try pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM journal WHERE acked = 0") ?? 0 }
+        try pool.read { try $0.pendingCount() }
     }
 
     /// All journal entries (acknowledged or not) of one record.
@@ -198,7 +205,7 @@ extension NodeStore {
             let counts = try db.replicatedCounts()
             return NodeStatus(
                 node: cfg.nodeID, site: cfg.site, series: cfg.series, hub: cfg.hubURL,
-                pending: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journal WHERE acked = 0") ?? 0,
+                pending: try db.pendingCount(),
                 acknowledged: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journal WHERE acked = 1") ?? 0,
                 lastSeq: try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM journal") ?? 0,
                 cursor: cfg.cursor, partners: counts["partner"] ?? 0, addresses: counts["address"] ?? 0,
