@@ -90,12 +90,15 @@ public struct HubServer: Sendable {
             }
         }
         router.post("/v1/moves") { request, _ in
-            guard case .success = await server.authenticate(request) else { return Self.error(.unauthorized, "missing or unknown token") }
+            guard case .success(let node) = await server.authenticate(request) else { return Self.error(.unauthorized, "missing or unknown token") }
             do {
                 let body = try await request.body.collect(upTo: 64 << 10)
-                let move = try JSONDecoder().decode(MoveRequest.self, from: Data(body.readableBytesView))
+                var move = try JSONDecoder().decode(MoveRequest.self, from: Data(body.readableBytesView))
+                // A node moves customers at its own site only.
+                move.site = node.site
                 let store = server.store
-                try await offload { try store.move(move) }
+                let request = move
+                try await offload { try store.move(request) }
                 return Self.json(["result": "moved"])
             } catch let refused as MoveRefused {
                 return Self.error(.conflict, refused.description)
@@ -132,8 +135,10 @@ public struct HubServer: Sendable {
         }
         metrics.add("poshub_bytes_received_total", Int64(body.readableBytes))
         let batch: Batch
+        let limits = self.limits
         do {
-            batch = try BatchCodec.decode(Array(body.readableBytesView), limits: limits)
+            let bytes = Array(body.readableBytesView)
+            batch = try await offload { try BatchCodec.decode(bytes, limits: limits) }
         } catch {
             metrics.add("poshub_push_refused_total")
             return Self.error(.badRequest, String(describing: error))

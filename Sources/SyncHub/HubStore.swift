@@ -177,6 +177,7 @@ public final class HubStore: Sendable {
                     continue
                 }
                 hubHLC = HLC.receive(last: hubHLC, remote: change.hlc, nowMillis: clock())
+                context.hubHLC = hubHLC
                 let (result, touched) = try Reconciler.apply(db, change: change, context: &context)
                 // Only verdicts other than a plain `applied` are stored: a duplicate without a
                 // stored verdict was applied as it was.
@@ -185,7 +186,9 @@ public final class HubStore: Sendable {
                         INSERT INTO hub_outcome (node, seq, outcome, reason, old_code, new_code, rename_id) VALUES (?, ?, ?, ?, ?, ?, ?)
                         """).execute(arguments: [node.node, change.seq, result.outcome.rawValue, result.reason, result.oldCode, result.newCode, result.renameID])
                 }
-                try Self.emit(db, touched: touched, hlc: change.hlc, node: node.node)
+                // Feed entries carry the hub's clock: a node that pulls an image moves its clock past
+                // every value in it, so its own later edits win.
+                try Self.emit(db, touched: touched, hlc: hubHLC, node: node.node)
                 results.append(result)
                 lastSeq = change.seq
             }

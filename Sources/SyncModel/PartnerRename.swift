@@ -12,6 +12,23 @@ public enum PartnerRename {
         }
     }
 
+    /// The change with each partner code mapped once through `renames` (the first matching
+    /// rename wins; a code produced by a rename is not renamed again).
+    public static func rewrite(_ change: Change, renames: [(old: String, new: String)]) -> (key: String, fields: Fields) {
+        guard !renames.isEmpty else { return (change.key, change.fields) }
+        var out = change
+        var done = Set<String>()
+        for f in codeFields(of: change.entity) {
+            guard let code = change.fields[f]?.text, !done.contains(code), let r = renames.first(where: { $0.old == code }) else { continue }
+            (out.key, out.fields) = rewrite(out, old: r.old, new: r.new)
+            done.insert(code)
+        }
+        if change.entity == .partner, !done.contains(change.key), let r = renames.first(where: { $0.old == change.key }) {
+            (out.key, out.fields) = rewrite(out, old: r.old, new: r.new)
+        }
+        return (out.key, out.fields)
+    }
+
     /// The change's key and fields with partner code `old` replaced by `new`.
     public static func rewrite(_ change: Change, old: String, new: String) -> (key: String, fields: Fields) {
         var fields = change.fields

@@ -102,10 +102,7 @@ public struct SyncRound: Sendable {
             let bytes = try writer.finish()
             summary.bytesSentUncompressed += writer.payloadBytes
             let reply = try await transport.push(batch: bytes, renamesApplied: cfg.renamesApplied)
-            let applied = try store.applyPushReply(reply)
-            guard reply.results.contains(where: { $0.seq == pending[0].change.seq }) else {
-                throw HubClientError.badReply("push reply does not mention sequence \(pending[0].change.seq)")
-            }
+            let applied = try store.applyPushReply(reply, sent: pending.map(\.change.seq))
             summary.pushedBatches += 1
             summary.pushedEntries += pending.count
             summary.bytesSent += bytes.count

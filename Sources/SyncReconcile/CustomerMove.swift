@@ -44,6 +44,20 @@ public struct MoveRefused: Error, Sendable, CustomStringConvertible {
 /// Seed 002: re-designates the current site's (customer, seq) as (customer, seq) from another site.
 /// The only implementation; the hub runs it for moves pushed by nodes and for its own API.
 public enum CustomerMove {
+    /// Where (site, code, seq) points after the moves carried out there, if it was moved
+    /// (following chains of moves).
+    public static func movedTo(_ db: Database, site: String, code: String, seq: Int) throws -> (code: String, seq: Int)? {
+        var current: (code: String, seq: Int)? = nil
+        var probe = (code: code, seq: seq)
+        for _ in 0..<16 {
+            guard let r = try Row.fetchOne(db.cachedStatement(sql: "SELECT new_code, new_seq FROM move_alias WHERE site = ? AND old_code = ? AND old_seq = ?"),
+                                           arguments: [site, probe.code, probe.seq]) else { break }
+            probe = (r["new_code"], r["new_seq"])
+            current = probe
+        }
+        return current
+    }
+
     /// All failed preconditions of `r` (empty when it may be carried out).
     public static func violations(_ db: Database, _ r: MoveRequest) throws -> [MoveViolation] {
         var out: [MoveViolation] = []
@@ -129,6 +143,9 @@ public enum CustomerMove {
                 }
             }
         }
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO move_alias (site, old_code, old_seq, new_code, new_seq) VALUES (?, ?, ?, ?, ?)
+            """, arguments: [r.site, r.currentCode, r.currentSeq, r.newCode, r.newSeq])
         try db.appendAudit(AuditRecord(
             node: stamp.node, kind: "move", entity: "partner", key: r.newCode, field: "seq",
             oldValue: "\(r.currentCode):\(r.currentSeq)@\(r.site)", newValue: "\(r.newCode):\(r.newSeq)@\(r.site)",

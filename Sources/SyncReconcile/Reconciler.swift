@@ -23,6 +23,9 @@ public struct ApplyContext: Sendable {
     /// Renames of this node's partners the node has not applied yet (oldest first):
     /// codes in its entries are mapped through them.
     public var pendingRenames: [(old: String, new: String)]
+    /// The hub's clock when the change is applied. Decisions the hub makes (customer moves)
+    /// are stamped with it, so they beat every value the hub had already seen.
+    public var hubHLC: HLC = .zero
 
     public init(node: String, series: String, site: String, prefixRule: PrefixRule = .init(),
                 pendingRenames: [(old: String, new: String)] = []) {
@@ -49,6 +52,12 @@ public enum Reconciler {
                 );
                 CREATE INDEX hub_alias_node ON hub_alias(node, rename_id);
                 -- The stamp of a row's creation: the stamp of every field without its own entry in field_clock.
+                -- Customer moves carried out: (site, code, seq) now means (new code, new seq) there.
+                CREATE TABLE move_alias (
+                    site TEXT NOT NULL, old_code TEXT NOT NULL, old_seq INTEGER NOT NULL,
+                    new_code TEXT NOT NULL, new_seq INTEGER NOT NULL,
+                    PRIMARY KEY (site, old_code, old_seq)
+                ) WITHOUT ROWID;
                 CREATE TABLE row_clock (
                     entity TEXT NOT NULL, key TEXT NOT NULL, hlc INTEGER NOT NULL, node TEXT NOT NULL,
                     PRIMARY KEY (entity, key)
@@ -61,9 +70,7 @@ public enum Reconciler {
     /// verdicts (`rejected`), not errors; a thrown error aborts the whole push.
     public static func apply(_ db: Database, change incoming: Change, context: inout ApplyContext) throws -> (EntryResult, Set<TouchedRow>) {
         var change = incoming
-        for r in context.pendingRenames {
-            (change.key, change.fields) = PartnerRename.rewrite(change, old: r.old, new: r.new)
-        }
+        (change.key, change.fields) = PartnerRename.rewrite(change, renames: context.pendingRenames)
         let stamp = MergeStamp(hlc: change.hlc, node: context.node)
         func reject(_ reason: String) -> (EntryResult, Set<TouchedRow>) {
             (EntryResult(seq: change.seq, outcome: .rejected, reason: reason), [])
@@ -74,7 +81,7 @@ public enum Reconciler {
             do {
                 var request = try MoveRequest(fields: change.fields)
                 request.site = context.site
-                let touched = try CustomerMove.execute(db, request, stamp: stamp)
+                let touched = try CustomerMove.execute(db, request, stamp: MergeStamp(hlc: context.hubHLC, node: context.node))
                 return (EntryResult(seq: change.seq, outcome: .applied), touched)
             } catch let refused as MoveRefused {
                 try db.appendAudit(AuditRecord(node: context.node, kind: "move-refused", entity: "move", key: change.key,
@@ -150,9 +157,18 @@ public enum Reconciler {
             return (EntryResult(seq: change.seq, outcome: .applied), removed ? [TouchedRow(.address, change.key)] : [])
 
         case (.document, .insert):
-            let doc: Document
+            var doc: Document
             do { doc = try Document(fields: change.fields) } catch let e as FieldError {
                 return reject("document \(change.key): \(e.description)")
+            }
+            guard doc.node == context.node else {
+                return reject("document \(doc.id) belongs to node \(doc.node), not \(context.node)")
+            }
+            // A document written (offline) for a customer that a move has since re-designated
+            // follows the move, like the documents that existed when the move ran.
+            if let moved = try CustomerMove.movedTo(db, site: doc.site, code: doc.partnerCode, seq: doc.addressSeq) {
+                doc.partnerCode = moved.code
+                doc.addressSeq = moved.seq
             }
             guard try ReplicatedTable.partner.exists(db, key: doc.partnerCode) else {
                 return reject("document \(doc.id): partner \(doc.partnerCode) does not exist at the hub")
@@ -165,8 +181,11 @@ public enum Reconciler {
             return (EntryResult(seq: change.seq, outcome: .applied), [TouchedRow(.document, doc.id)])
 
         case (.document, .update):
-            guard try ReplicatedTable.document.exists(db, key: change.key) else {
+            guard let existing = try ReplicatedTable.document.fetch(db, key: change.key) else {
                 return reject("document \(change.key) does not exist at the hub")
+            }
+            guard existing["node"]?.text == context.node else {
+                return reject("document \(change.key) belongs to node \(existing["node"]?.text ?? "?"), not \(context.node)")
             }
             let changed = try mergeFields(db, table: .document, key: change.key, fields: change.fields, stamp: stamp)
             return (EntryResult(seq: change.seq, outcome: .applied), changed ? [TouchedRow(.document, change.key)] : [])

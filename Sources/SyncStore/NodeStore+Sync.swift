@@ -26,10 +26,21 @@ public struct FeedDeferred: Error, Sendable, CustomStringConvertible {
 extension NodeStore {
     /// Applies the hub's reply to a push in one transaction: marks entries acknowledged and
     /// carries out renames on the partner, its addresses, its documents and its pending entries.
+    /// `sent` are the sequences pushed: a reply for another node or other entries changes nothing.
     @discardableResult
-    public func applyPushReply(_ reply: PushReply) throws -> PushApplySummary {
+    public func applyPushReply(_ reply: PushReply, sent: [Int64]? = nil) throws -> PushApplySummary {
         try pool.write { db in
             let cfg = try NodeStore.config(db)
+            guard reply.node == cfg.nodeID else {
+                throw StoreError.unexpectedReply("push reply is for node \(reply.node), not \(cfg.nodeID); nothing acknowledged")
+            }
+            let seqs = reply.results.map(\.seq)
+            if let sent, seqs != sent {
+                throw StoreError.unexpectedReply("push reply lists sequences \(seqs.first ?? 0)…\(seqs.last ?? 0) (\(seqs.count)) but \(sent.first ?? 0)…\(sent.last ?? 0) (\(sent.count)) were sent; nothing acknowledged")
+            }
+            guard zip(seqs, seqs.dropFirst()).allSatisfy({ $1 == $0 + 1 }) else {
+                throw StoreError.unexpectedReply("push reply sequences are not contiguous; nothing acknowledged")
+            }
             var summary = PushApplySummary()
             var renamesApplied = cfg.renamesApplied
             // Entries applied as they are are acknowledged by range; the others one by one with their verdict.
@@ -50,11 +61,21 @@ extension NodeStore {
                                                    reason: r.reason ?? "rejected by hub"))
                 }
             }
+            // Renames go through temporary codes first, so a rename whose new code is the old code
+            // of another rename in the same reply (a literal "K2-1001" created offline) cannot collide.
+            var renames: [(old: String, new: String, temp: String)] = []
             for r in reply.results {
                 guard let old = r.oldCode, let new = r.newCode, let id = r.renameID, id > renamesApplied else { continue }
-                try db.renamePartnerLocally(old: old, new: new, node: cfg.nodeID)
-                renamesApplied = id
-                summary.renames.append(.init(oldCode: old, newCode: new))
+                renames.append((old, new, "\u{1}rename-\(id)"))
+                renamesApplied = max(renamesApplied, id)
+            }
+            for r in renames { try db.renamePartnerLocally(old: r.old, new: r.temp, node: cfg.nodeID, audit: false) }
+            for r in renames {
+                try db.renamePartnerLocally(old: r.temp, new: r.new, node: cfg.nodeID, audit: false)
+                try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: "rename", entity: "partner", key: r.new, field: "code",
+                                               oldValue: r.old, newValue: r.new,
+                                               reason: "store-prefix rule: code \(r.old) was taken when this node reconnected"))
+                summary.renames.append(.init(oldCode: r.old, newCode: r.new))
             }
             // Pushes send pending entries from the oldest on and the reply covers them all, so every
             // entry up to the reply's last sequence is now acknowledged.
@@ -83,8 +104,14 @@ extension NodeStore {
                 SELECT key FROM journal WHERE seq > \(Database.ackedThrough) AND acked = 0 AND entity = 'partner' AND op = 'insert'
                 """)))
             for c in changes {
-                if c.entity == .partner, !unpushed.isEmpty, unpushed.contains(c.key), c.fields["origin_node"]?.text != cfg.nodeID {
-                    throw FeedDeferred(code: c.key)
+                if !unpushed.isEmpty {
+                    // Another node's record under a code this node still has to push (and may get renamed).
+                    if c.entity == .partner, unpushed.contains(c.key), c.fields["origin_node"]?.text != cfg.nodeID {
+                        throw FeedDeferred(code: c.key)
+                    }
+                    if c.entity == .address || c.entity == .document, let code = c.fields["partner_code"]?.text, unpushed.contains(code) {
+                        throw FeedDeferred(code: code)
+                    }
                 }
                 guard let table = ReplicatedTable.forEntity(c.entity) else { continue }
                 try table.applyImage(db, change: c)
@@ -119,7 +146,7 @@ extension NodeStore {
 extension Database {
     /// Renames this node's partner `old` to `new` everywhere on the node: the partner row,
     /// its addresses and documents, and every pending journal entry that mentions it.
-    func renamePartnerLocally(old: String, new: String, node: String) throws {
+    func renamePartnerLocally(old: String, new: String, node: String, audit: Bool = true) throws {
         if try ReplicatedTable.partner.exists(self, key: new) {
             throw StoreError.renameTargetTaken(old: old, new: new)
         }
@@ -135,8 +162,10 @@ extension Database {
                             arguments: [key, fields.canonicalJSON(), e.change.seq])
             }
         }
-        try appendAudit(AuditRecord(node: node, kind: "rename", entity: "partner", key: new, field: "code",
-                                    oldValue: old, newValue: new,
-                                    reason: "store-prefix rule: code \(old) was taken when this node reconnected"))
+        if audit {
+            try appendAudit(AuditRecord(node: node, kind: "rename", entity: "partner", key: new, field: "code",
+                                        oldValue: old, newValue: new,
+                                        reason: "store-prefix rule: code \(old) was taken when this node reconnected"))
+        }
     }
 }

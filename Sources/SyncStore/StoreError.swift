@@ -9,6 +9,7 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     case badKey(entity: Entity, key: String)
     case invalid(FieldError)
     case renameTargetTaken(old: String, new: String)
+    case unexpectedReply(String)
 
     public var description: String {
         switch self {
@@ -24,6 +25,8 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
             return e.description
         case .renameTargetTaken(let old, let new):
             return "cannot rename partner \(old) to \(new): a local partner already has code \(new)"
+        case .unexpectedReply(let what):
+            return what
         }
     }
 }
