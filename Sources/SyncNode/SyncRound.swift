@@ -68,6 +68,9 @@ public struct SyncRound: Sendable {
     }
 
     public func run() async throws -> SyncSummary {
+        let lock = try SyncLock(storePath: store.path)
+        try await lock.lock()
+        defer { lock.unlock() }
         let start = Date()
         var summary = SyncSummary()
         do {
