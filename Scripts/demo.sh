@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+bash Scripts/install-deps.sh
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   echo "== building (debug)"
   swift build --product posnode >/dev/null

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the project links or uses (SQLite, zlib, the sqlite3 shell),
+# only where missing. Used by .ci/run and Scripts/demo.sh.
+set -euo pipefail
+need=()
+for pkg in libsqlite3-dev zlib1g-dev sqlite3; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
