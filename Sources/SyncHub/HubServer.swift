@@ -175,43 +175,32 @@ public struct HubServer: Sendable {
         }
     }
 
-    func handlePull(_ request: Request) async -> Response {
+    func handlePull(_ request: Request) async -> Response { await handleFeedPage(request, snapshot: false) }
+
+    func handleSnapshot(_ request: Request) async -> Response { await handleFeedPage(request, snapshot: true) }
+
+    /// A page of the feed after `cursor`: a pull, or (from cursor 0) a page of a new node's
+    /// snapshot — the feed holds each record once, so both read the same pages.
+    func handleFeedPage(_ request: Request, snapshot: Bool) async -> Response {
         let node: HubNode
         switch await authenticate(request) {
         case .failure(let f): return f.response
         case .success(let n): node = n
         }
-        metrics.add("poshub_pull_requests_total")
+        metrics.add(snapshot ? "poshub_snapshot_requests_total" : "poshub_pull_requests_total")
         let cursor = request.uri.queryParameters.get("cursor", as: Int64.self) ?? 0
         let limit = min(max(request.uri.queryParameters.get("limit", as: Int.self) ?? maxPullEntries, 1), maxPullEntries, limits.maxEntries)
         let store = self.store
         do {
-            let page = try await offload { () -> (changes: [Change], nextCursor: Int64, more: Bool) in
+            let page = try await offload { () -> (bytes: [UInt8], nextCursor: Int64, more: Bool) in
                 let page = try store.feed(after: cursor, limit: limit)
                 try store.markPulled(node: node.node)
-                return page
+                return (try BatchCodec.encode(node: "hub", changes: page.changes), page.nextCursor, page.more)
             }
-            let bytes = try BatchCodec.encode(node: "hub", changes: page.changes)
-            metrics.add("poshub_bytes_sent_total", Int64(bytes.count))
-            return Self.batchResponse(bytes, headers: [(SyncHeader.nextCursor, String(page.nextCursor)), (SyncHeader.more, page.more ? "1" : "0")])
+            metrics.add("poshub_bytes_sent_total", Int64(page.bytes.count))
+            return Self.batchResponse(page.bytes, headers: [(SyncHeader.nextCursor, String(page.nextCursor)), (SyncHeader.more, page.more ? "1" : "0")])
         } catch {
-            return Self.error(.internalServerError, "pull failed: \(error)")
-        }
-    }
-
-    func handleSnapshot(_ request: Request) async -> Response {
-        guard case .success = await authenticate(request) else { return Self.error(.unauthorized, "missing or unknown token") }
-        metrics.add("poshub_snapshot_requests_total")
-        let store = self.store
-        let cursor = request.uri.queryParameters.get("cursor", as: Int64.self) ?? 0
-        let limit = min(max(request.uri.queryParameters.get("limit", as: Int.self) ?? maxPullEntries, 1), maxPullEntries, limits.maxEntries)
-        do {
-            let page = try await offload { try store.feed(after: cursor, limit: limit) }
-            let bytes = try BatchCodec.encode(node: "hub", changes: page.changes)
-            metrics.add("poshub_bytes_sent_total", Int64(bytes.count))
-            return Self.batchResponse(bytes, headers: [(SyncHeader.nextCursor, String(page.nextCursor)), (SyncHeader.more, page.more ? "1" : "0")])
-        } catch {
-            return Self.error(.internalServerError, "snapshot failed: \(error)")
+            return Self.error(.internalServerError, "\(snapshot ? "snapshot" : "pull") failed: \(error)")
         }
     }
 

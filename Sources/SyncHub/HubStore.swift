@@ -99,10 +99,7 @@ public final class HubStore: Sendable {
 
     /// Registers a node and returns its new bearer token (only its hash is stored).
     public func addNode(node: String, site: String, series: String) throws -> String {
-        for (field, value) in [("node", node), ("site", site), ("series", series)] {
-            let ok = !value.isEmpty && value.count <= 32 && value.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }
-            if !ok { throw HubError.invalid(FieldError(field: field, reason: "'\(value)' must be 1-32 letters, digits, '-' or '_'")) }
-        }
+        do { try NodeIdentity.validate(node: node, site: site, series: series) } catch let e as FieldError { throw HubError.invalid(e) }
         var bytes = [UInt8](repeating: 0, count: 32)
         var rng = SystemRandomNumberGenerator()
         for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255, using: &rng) }

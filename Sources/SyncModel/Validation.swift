@@ -120,3 +120,14 @@ public enum PartnerValidator {
         return y >= 1900 && (1...12).contains(m) && (1...31).contains(d)
     }
 }
+
+/// Node, site and series identifiers, as registered at the hub and in a node store.
+public enum NodeIdentity {
+    /// Throws for the first of node, site, series that is not 1-32 letters, digits, '-' or '_'.
+    public static func validate(node: String, site: String, series: String) throws {
+        for (field, value) in [("node", node), ("site", site), ("series", series)] {
+            let ok = !value.isEmpty && value.count <= 32 && value.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }
+            if !ok { throw FieldError(field: field, reason: "'\(value)' must be 1-32 letters, digits, '-' or '_'") }
+        }
+    }
+}

@@ -47,10 +47,7 @@ public final class NodeStore: Sendable {
                               token: String? = nil, center: CenterParameters = .init(),
                               options: StoreOptions = .default,
                               clock: @escaping @Sendable () -> UInt64 = { HLC.nowMillis }) throws -> NodeStore {
-        for (field, value) in [("node", node), ("site", site), ("series", series)] {
-            let ok = !value.isEmpty && value.count <= 32 && value.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }
-            if !ok { throw StoreError.invalid(FieldError(field: field, reason: "'\(value)' must be 1-32 letters, digits, '-' or '_'")) }
-        }
+        do { try NodeIdentity.validate(node: node, site: site, series: series) } catch let e as FieldError { throw StoreError.invalid(e) }
         let pool = try options.openPool(path: path)
         try migrator().migrate(pool)
         try pool.write { db in
