@@ -190,10 +190,12 @@ public struct HubServer: Sendable {
         metrics.add(snapshot ? "poshub_snapshot_requests_total" : "poshub_pull_requests_total")
         let cursor = request.uri.queryParameters.get("cursor", as: Int64.self) ?? 0
         let limit = min(max(request.uri.queryParameters.get("limit", as: Int.self) ?? maxPullEntries, 1), maxPullEntries, limits.maxEntries)
+        // A pull names the last journal sequence the node holds; a snapshot gets every row.
+        let own = snapshot ? nil : request.uri.queryParameters.get("own", as: Int64.self)
         let store = self.store
         do {
             let page = try await offload { () -> (bytes: [UInt8], nextCursor: Int64, more: Bool) in
-                let page = try store.feed(after: cursor, limit: limit)
+                let page = try store.feed(after: cursor, limit: limit, own: own.map { (node.node, $0) })
                 try store.markPulled(node: node.node)
                 return (try BatchCodec.encode(node: "hub", changes: page.changes), page.nextCursor, page.more)
             }

@@ -84,6 +84,11 @@ public final class HubStore: Sendable {
                 CREATE TABLE hub_meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
                 """)
         }
+        // The node's own journal sequence when a feed row is exactly the image that node sent
+        // (a new row stored as sent): that node's pulls skip the row (see `feed`).
+        m.registerMigration("v2-hub-feed-echo") { db in
+            try db.execute(sql: "ALTER TABLE hub_feed ADD COLUMN echo_seq INTEGER")
+        }
         return m
     }
 
@@ -185,7 +190,7 @@ public final class HubStore: Sendable {
                 }
                 // Feed entries carry the hub's clock: a node that pulls an image moves its clock past
                 // every value in it, so its own later edits win.
-                try Self.emit(db, touched: touched, hlc: hubHLC, node: node.node)
+                try Self.emit(db, touched: touched, hlc: hubHLC, node: node.node, seq: change.seq)
                 results.append(result)
                 lastSeq = change.seq
             }
@@ -197,10 +202,12 @@ public final class HubStore: Sendable {
     }
 
     /// Moves each touched row to the head of the feed (sorted, so the feed is deterministic).
-    static func emit(_ db: Database, touched: Set<TouchedRow>, hlc: HLC, node: String) throws {
-        let statement = try db.cachedStatement(sql: "INSERT INTO hub_feed (hlc, node, entity, key) VALUES (?, ?, ?, ?)")
-        for t in touched.sorted(by: { ($0.entity.rawValue, $0.key) < ($1.entity.rawValue, $1.key) }) {
-            try statement.execute(arguments: [Int64(bitPattern: hlc.rawValue), node, t.entity.rawValue, t.key])
+    /// `seq` is the sending node's journal sequence of the change (nil for the hub's own moves).
+    static func emit(_ db: Database, touched: Set<TouchedRow>, hlc: HLC, node: String, seq: Int64? = nil) throws {
+        let statement = try db.cachedStatement(sql: "INSERT INTO hub_feed (hlc, node, entity, key, echo_seq) VALUES (?, ?, ?, ?, ?)")
+        let ordered = touched.count == 1 ? Array(touched) : touched.sorted { ($0.entity.rawValue, $0.key) < ($1.entity.rawValue, $1.key) }
+        for t in ordered {
+            try statement.execute(arguments: [Int64(bitPattern: hlc.rawValue), node, t.entity.rawValue, t.key, t.echo ? seq : nil])
         }
     }
 
@@ -218,20 +225,27 @@ public final class HubStore: Sendable {
     /// Records changed after `cursor`, in the order of their latest change, each as its current
     /// row image (`insert`) or as a removal (`delete`); `seq` is the global sequence.
     /// All read in one transaction, so a page is a consistent view.
-    public func feed(after cursor: Int64, limit: Int) throws -> (changes: [Change], nextCursor: Int64, more: Bool) {
+    ///
+    /// `own` is the pulling node and the last journal sequence its store holds: rows that are
+    /// exactly an image that node sent with a sequence up to there are left out (it has them),
+    /// but still count towards `limit` and move the cursor. Snapshots pass nil and get every row.
+    public func feed(after cursor: Int64, limit: Int, own: (node: String, through: Int64)? = nil) throws -> (changes: [Change], nextCursor: Int64, more: Bool) {
         try pool.read { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT * FROM hub_feed WHERE gseq > ? ORDER BY gseq LIMIT ?", arguments: [cursor, limit + 1])
+            let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT gseq, hlc, node, entity, key, echo_seq FROM hub_feed WHERE gseq > ? ORDER BY gseq LIMIT ?"),
+                                        arguments: [cursor, limit + 1])
             let more = rows.count > limit
             var changes: [Change] = []
             changes.reserveCapacity(min(rows.count, limit))
             for r in rows.prefix(limit) {
-                guard let entity = Entity(rawValue: r["entity"]), let table = ReplicatedTable.forEntity(entity) else { continue }
-                let key: String = r["key"]
+                let node: String = r[2]
+                if let own, node == own.node, let echo: Int64 = r[5], echo <= own.through { continue }
+                guard let entity = Entity(rawValue: r[3]), let table = ReplicatedTable.forEntity(entity) else { continue }
+                let key: String = r[4]
                 let image = try table.fetch(db, key: key)
-                changes.append(Change(seq: r["gseq"], hlc: HLC(rawValue: UInt64(bitPattern: r["hlc"])), node: r["node"],
+                changes.append(Change(seq: r[0], hlc: HLC(rawValue: UInt64(bitPattern: r[1])), node: node,
                                       entity: entity, key: key, op: image == nil ? .delete : .insert, fields: image ?? [:]))
             }
-            let next: Int64 = rows.prefix(limit).last?["gseq"] ?? cursor
+            let next: Int64 = rows.prefix(limit).last?[0] ?? cursor
             return (changes, next, more)
         }
     }

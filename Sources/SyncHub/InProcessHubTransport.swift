@@ -25,13 +25,17 @@ public struct InProcessHubTransport: HubTransport {
         return try hub.push(node: node, changes: decoded.changes, renamesApplied: renamesApplied)
     }
 
-    public func pull(cursor: Int64, maxEntries: Int) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
-        let page = try hub.feed(after: cursor, limit: min(maxEntries, maxPullEntries))
-        return (try BatchCodec.encode(node: "hub", changes: page.changes), page.nextCursor, page.more)
+    public func pull(cursor: Int64, maxEntries: Int, ownThrough: Int64) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
+        try page(cursor: cursor, maxEntries: maxEntries, own: (node.node, ownThrough))
     }
 
     public func snapshot(cursor: Int64, maxEntries: Int) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
-        try await pull(cursor: cursor, maxEntries: maxEntries)
+        try page(cursor: cursor, maxEntries: maxEntries, own: nil)
+    }
+
+    func page(cursor: Int64, maxEntries: Int, own: (node: String, through: Int64)?) throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
+        let page = try hub.feed(after: cursor, limit: min(maxEntries, maxPullEntries), own: own)
+        return (try BatchCodec.encode(node: "hub", changes: page.changes), page.nextCursor, page.more)
     }
 }
 

@@ -30,7 +30,12 @@ public struct EntryResult: Sendable, Codable, Hashable {
 }
 
 /// Reply to a push. Sent only after the batch is durably applied.
-public struct PushReply: Sendable, Codable, Hashable {
+///
+/// On the wire the reply is compact: the covered sequence range (`first`...`last`) and only the
+/// entries whose outcome is not `applied` (`exceptions`); every other entry in the range was
+/// applied. A 2,000-entry batch of plain creates gets a reply of a few dozen bytes instead of
+/// 2,000 JSON objects (which cost the hub more CPU than applying them).
+public struct PushReply: Sendable, Hashable {
     public var node: String
     public var results: [EntryResult]
     /// The next sequence the hub expects from this node.
@@ -38,8 +43,63 @@ public struct PushReply: Sendable, Codable, Hashable {
     /// The hub's clock, so node clocks stay ahead of what they saw.
     public var hubHLC: UInt64
 
+    /// The most entries one reply may cover (the largest batch a hub accepts is smaller).
+    public static let maxCovered: Int64 = 1_000_000
+
     public init(node: String, results: [EntryResult], nextExpected: Int64, hubHLC: UInt64) {
         self.node = node; self.results = results; self.nextExpected = nextExpected; self.hubHLC = hubHLC
+    }
+}
+
+extension PushReply: Codable {
+    enum CodingKeys: String, CodingKey { case node, first, last, exceptions, nextExpected, hubHLC }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(node, forKey: .node)
+        if let first = results.first?.seq, let last = results.last?.seq {
+            try c.encode(first, forKey: .first)
+            try c.encode(last, forKey: .last)
+        }
+        try c.encode(results.filter { $0.outcome != .applied }, forKey: .exceptions)
+        try c.encode(nextExpected, forKey: .nextExpected)
+        try c.encode(hubHLC, forKey: .hubHLC)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        node = try c.decode(String.self, forKey: .node)
+        nextExpected = try c.decode(Int64.self, forKey: .nextExpected)
+        hubHLC = try c.decode(UInt64.self, forKey: .hubHLC)
+        let exceptions = try c.decode([EntryResult].self, forKey: .exceptions)
+        guard let first = try c.decodeIfPresent(Int64.self, forKey: .first),
+              let last = try c.decodeIfPresent(Int64.self, forKey: .last) else {
+            guard exceptions.isEmpty else {
+                throw DecodingError.dataCorruptedError(forKey: .exceptions, in: c, debugDescription: "push reply lists entries but no range")
+            }
+            results = []
+            return
+        }
+        guard first <= last, last - first < Self.maxCovered else {
+            throw DecodingError.dataCorruptedError(forKey: .last, in: c, debugDescription: "push reply range \(first)…\(last) is not a valid batch range")
+        }
+        var expanded: [EntryResult] = []
+        expanded.reserveCapacity(Int(last - first + 1))
+        var next = exceptions.makeIterator()
+        var pending = next.next()
+        for seq in first...last {
+            if let e = pending, e.seq == seq {
+                expanded.append(e)
+                pending = next.next()
+            } else {
+                expanded.append(EntryResult(seq: seq, outcome: .applied))
+            }
+        }
+        guard pending == nil else {
+            throw DecodingError.dataCorruptedError(forKey: .exceptions, in: c,
+                                                   debugDescription: "push reply exception for sequence \(pending!.seq) is outside \(first)…\(last) or out of order")
+        }
+        results = expanded
     }
 }
 
@@ -69,7 +129,9 @@ public enum SyncHeader {
 /// encoded bytes of docs/batch-format.md either way.
 public protocol HubTransport: Sendable {
     func push(batch: [UInt8], renamesApplied: Int64) async throws -> PushReply
-    func pull(cursor: Int64, maxEntries: Int) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool)
+    /// A page of the feed after `cursor`. `ownThrough`: the last journal sequence the pulling
+    /// node's store holds; rows that are exactly what it sent up to there are left out.
+    func pull(cursor: Int64, maxEntries: Int, ownThrough: Int64) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool)
     /// A page of the snapshot for a new node (the hub's feed holds each record once, so the
     /// snapshot is read in bounded pages like a pull).
     func snapshot(cursor: Int64, maxEntries: Int) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool)

@@ -111,21 +111,22 @@ public struct HubClient: Sendable {
     }
 
     /// Pulls the feed after `cursor`; the batch's changes are row images in the hub's order.
-    public func pull(cursor: Int64, maxEntries: Int, timeout: TimeAmount = .seconds(60)) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
-        let r = try await send(.GET, "/v1/pull?cursor=\(cursor)&limit=\(maxEntries)", timeout: timeout)
-        guard r.status == 200 else { throw refusal(r.status, r.body) }
-        guard let next = r.headers[SyncHeader.nextCursor.lowercased()].flatMap(Int64.init) else {
-            throw HubClientError.badReply("pull reply without \(SyncHeader.nextCursor)")
-        }
-        return (r.body, next, r.headers[SyncHeader.more.lowercased()] == "1")
+    /// `ownThrough` is the last journal sequence this store holds: the hub leaves out rows that
+    /// are exactly what this node sent up to there.
+    public func pull(cursor: Int64, maxEntries: Int, ownThrough: Int64, timeout: TimeAmount = .seconds(60)) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
+        try await feedPage("pull", "/v1/pull?cursor=\(cursor)&limit=\(maxEntries)&own=\(ownThrough)", timeout: timeout)
     }
 
     /// A page of the hub's snapshot: current images of all records, in bounded pages.
     public func snapshot(cursor: Int64, maxEntries: Int, timeout: TimeAmount = .seconds(120)) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
-        let r = try await send(.GET, "/v1/snapshot?cursor=\(cursor)&limit=\(maxEntries)", timeout: timeout)
+        try await feedPage("snapshot", "/v1/snapshot?cursor=\(cursor)&limit=\(maxEntries)", timeout: timeout)
+    }
+
+    func feedPage(_ what: String, _ path: String, timeout: TimeAmount) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
+        let r = try await send(.GET, path, timeout: timeout)
         guard r.status == 200 else { throw refusal(r.status, r.body) }
         guard let next = r.headers[SyncHeader.nextCursor.lowercased()].flatMap(Int64.init) else {
-            throw HubClientError.badReply("snapshot reply without \(SyncHeader.nextCursor)")
+            throw HubClientError.badReply("\(what) reply without \(SyncHeader.nextCursor)")
         }
         return (r.body, next, r.headers[SyncHeader.more.lowercased()] == "1")
     }

@@ -7,8 +7,8 @@ extension HubClient: HubTransport {
     public func push(batch: [UInt8], renamesApplied: Int64) async throws -> PushReply {
         try await push(batch: batch, renamesApplied: renamesApplied, timeout: .seconds(60))
     }
-    public func pull(cursor: Int64, maxEntries: Int) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
-        try await pull(cursor: cursor, maxEntries: maxEntries, timeout: .seconds(60))
+    public func pull(cursor: Int64, maxEntries: Int, ownThrough: Int64) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
+        try await pull(cursor: cursor, maxEntries: maxEntries, ownThrough: ownThrough, timeout: .seconds(60))
     }
     public func snapshot(cursor: Int64, maxEntries: Int) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
         try await snapshot(cursor: cursor, maxEntries: maxEntries, timeout: .seconds(120))
@@ -124,10 +124,12 @@ public struct SyncRound: Sendable {
         var snapshot = !cfg.bootstrapped && cfg.cursor == 0
         var first = true
         var cursor = cfg.cursor
+        // Everything this node wrote up to here is in its store; the hub need not send it back.
+        let ownThrough = try store.journalHead()
         while true {
             let page = snapshot
                 ? try await transport.snapshot(cursor: cursor, maxEntries: pullBatchEntries)
-                : try await transport.pull(cursor: cursor, maxEntries: pullBatchEntries)
+                : try await transport.pull(cursor: cursor, maxEntries: pullBatchEntries, ownThrough: ownThrough)
             let batch = try BatchCodec.decode(page.batch, limits: limits)
             try store.applyFeed(batch.changes, nextCursor: page.nextCursor, snapshot: snapshot && first)
             if snapshot { summary.bootstrapped = true }

@@ -7,10 +7,14 @@ import SyncStore
 public struct TouchedRow: Sendable, Hashable {
     public var entity: Entity
     public var key: String
+    /// The row is now exactly the image the sending node wrote itself (a new row stored as
+    /// sent): that node already holds it, so its pulls may skip it.
+    public var echo: Bool
 
-    public init(_ entity: Entity, _ key: String) {
+    public init(_ entity: Entity, _ key: String, echo: Bool = false) {
         self.entity = entity
         self.key = key
+        self.echo = echo
     }
 }
 
@@ -105,8 +109,9 @@ public enum Reconciler {
             }
             partner.code = code
             partner.originNode = context.node
-            try insertRow(db, table: .partner, image: partner.fields, stamp: stamp)
-            let touched: Set<TouchedRow> = [TouchedRow(.partner, code)]
+            let image = partner.fields
+            try insertRow(db, table: .partner, image: image, stamp: stamp)
+            let touched: Set<TouchedRow> = [TouchedRow(.partner, code, echo: code == original && ReplicatedTable.partner.writesSameRow(image, incoming.fields))]
             guard code != original else { return (EntryResult(seq: change.seq, outcome: .applied), touched) }
             try db.execute(sql: "INSERT INTO hub_alias (node, old_code, new_code, at) VALUES (?, ?, ?, ?)",
                            arguments: [context.node, original, code, AuditRecord.now()])
@@ -148,8 +153,10 @@ public enum Reconciler {
                 let changed = try mergeFields(db, table: .address, key: address.key, fields: address.fields, stamp: stamp)
                 return (EntryResult(seq: change.seq, outcome: .applied), changed ? [TouchedRow(.address, address.key)] : [])
             }
-            try insertRow(db, table: .address, image: address.fields, stamp: stamp)
-            return (EntryResult(seq: change.seq, outcome: .applied), [TouchedRow(.address, address.key)])
+            let image = address.fields
+            try insertRow(db, table: .address, image: image, stamp: stamp)
+            return (EntryResult(seq: change.seq, outcome: .applied),
+                    [TouchedRow(.address, address.key, echo: ReplicatedTable.address.writesSameRow(image, incoming.fields))])
 
         case (.address, .delete):
             let removed = try ReplicatedTable.address.delete(db, key: change.key)
@@ -177,8 +184,10 @@ public enum Reconciler {
                 let changed = try mergeFields(db, table: .document, key: doc.id, fields: doc.fields, stamp: stamp)
                 return (EntryResult(seq: change.seq, outcome: .applied), changed ? [TouchedRow(.document, doc.id)] : [])
             }
-            try insertRow(db, table: .document, image: doc.fields, stamp: stamp)
-            return (EntryResult(seq: change.seq, outcome: .applied), [TouchedRow(.document, doc.id)])
+            let image = doc.fields
+            try insertRow(db, table: .document, image: image, stamp: stamp)
+            return (EntryResult(seq: change.seq, outcome: .applied),
+                    [TouchedRow(.document, doc.id, echo: ReplicatedTable.document.writesSameRow(image, incoming.fields))])
 
         case (.document, .update):
             guard let existing = try ReplicatedTable.document.fetch(db, key: change.key) else {

@@ -196,6 +196,11 @@ public struct NodeStatus: Sendable, Codable {
 }
 
 extension NodeStore {
+    /// The last journal sequence this store holds (0 for none).
+    public func journalHead() throws -> Int64 {
+        try pool.read { try Int64.fetchOne($0, sql: "SELECT COALESCE(MAX(seq), 0) FROM journal") ?? 0 }
+    }
+
     public func status() throws -> NodeStatus {
         try pool.read { db in
             let cfg = try NodeStore.config(db)

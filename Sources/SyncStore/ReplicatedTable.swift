@@ -165,11 +165,25 @@ public struct ReplicatedTable: Sendable, Hashable {
     public func upsert(_ db: Database, image: Fields) throws {
         var values: [DatabaseValue] = []
         values.reserveCapacity(columns.count)
-        for c in columns {
-            let v = image[c]
-            if (v == nil || v == .null) && types[c] == .bool { values.append(0.databaseValue) } else { values.append(dbValue(v, column: c)) }
-        }
+        for (i, c) in columns.enumerated() { values.append(storedValue(image[c], index: i)) }
         try db.cachedStatement(sql: upsertSQL).execute(arguments: StatementArguments(values))
+    }
+
+    /// Whether `upsert` of `a` and of `b` would store the same row (same value in every column,
+    /// after the same conversions).
+    public func writesSameRow(_ a: Fields, _ b: Fields) -> Bool {
+        for (i, c) in columns.enumerated() {
+            let x = a[c], y = b[c]
+            if x == y { continue }
+            if storedValue(x, index: i) != storedValue(y, index: i) { return false }
+        }
+        return true
+    }
+
+    /// The value `upsert` stores for `v` in column number `index`.
+    private func storedValue(_ v: FieldValue?, index: Int) -> DatabaseValue {
+        if (v == nil || v == .null) && columnTypes[index] == .bool { return 0.databaseValue }
+        return dbValue(v, column: columns[index])
     }
 
     /// Sets some columns of an existing row. Returns false when the row does not exist.

@@ -100,14 +100,17 @@ enum Bench {
         let hubDB = "\(dir)/hub.sqlite"
         let token = try HubStore(path: hubDB).addNode(node: "B1", site: "WAW", series: "K1")
         let node = try NodeStore.create(path: "\(dir)/node.sqlite", node: "B1", site: "WAW", series: "K1", hubURL: "http://127.0.0.1:1", token: token)
-        let build = try seconds {
-            try Backlog.write(node, count: count) { done in if done % 100_000 == 0 { log("  backlog \(done)/\(count)") } }
-        }
-        log(String(format: "  backlog written in %.1f s", build))
         let hub = try ChildProcess(bin + "/poshub", ["serve", "--db", hubDB, "--port", "0"])
         defer { hub.stop() }
         let port = try hub.waitForPort()
         try node.setHub(url: "http://127.0.0.1:\(port)", token: token)
+        // The store was online once (its first sync bootstrapped it), then went offline.
+        let first = try runCommand(bin + "/posnode", ["sync", "--db", "\(dir)/node.sqlite"])
+        guard first.succeeded else { throw BenchError("first posnode sync failed: \(first.stderr)") }
+        let build = try seconds {
+            try Backlog.write(node, count: count) { done in if done % 100_000 == 0 { log("  backlog \(done)/\(count)") } }
+        }
+        log(String(format: "  backlog written in %.1f s", build))
         let sync = try ChildProcess(bin + "/posnode", ["sync", "--db", "\(dir)/node.sqlite", "--json"])
         let start = DispatchTime.now().uptimeNanoseconds
         let status = sync.waitWhileSampling()
@@ -126,10 +129,12 @@ enum Bench {
         let hub = try HubStore(path: "\(dir)/hub.sqlite")
         _ = try hub.addNode(node: "B1", site: "WAW", series: "K1")
         let node = try NodeStore.create(path: "\(dir)/node.sqlite", node: "B1", site: "WAW", series: "K1")
+        let transport = InProcessHubTransport(hub: hub, node: try hub.node("B1"))
+        _ = try await SyncRound(store: node, transport: transport).run()  // online once, then offline
         let build = try seconds { try Backlog.write(node, count: count) }
         log(String(format: "  backlog written in %.1f s (%.0f writes/s in shared transactions)", build, Double(count) / build))
         let start = DispatchTime.now().uptimeNanoseconds
-        let summary = try await SyncRound(store: node, transport: InProcessHubTransport(hub: hub, node: try hub.node("B1"))).run()
+        let summary = try await SyncRound(store: node, transport: transport).run()
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return BenchRow(row: "catch-up (in-process)", workload: "\(count) changes, same round without HTTP", figure: Double(count) / elapsed,
                         unit: "changes/s", reference: nil, referenceWorkload: "—", ratio: nil, target: "—", met: nil,
