@@ -93,27 +93,46 @@ public struct SyncRound: Sendable {
         return summary
     }
 
+    /// A batch ready to send: the pending entries after `after`, encoded.
+    struct PreparedBatch: Sendable {
+        var seqs: [Int64]
+        var bytes: [UInt8]
+        var payloadBytes: Int
+    }
+
+    func prepare(after: Int64, node: String) throws -> PreparedBatch? {
+        let pending = try store.pendingJournal(after: after, limit: pushBatchEntries)
+        guard !pending.isEmpty else { return nil }
+        var writer = BatchWriter(node: node)
+        for e in pending { writer.append(e.change) }
+        let bytes = try writer.finish()
+        return PreparedBatch(seqs: pending.map(\.change.seq), bytes: bytes, payloadBytes: writer.payloadBytes)
+    }
+
+    /// Pushes pending entries batch by batch. While the hub applies one batch, the next is
+    /// read and encoded; it is sent only after the reply to the previous one was applied,
+    /// and read again if that reply renamed partners (the rename rewrote pending entries).
     func pushAll(_ summary: inout SyncSummary) async throws {
         let total = try store.pendingCount()
         var done = 0
-        while true {
-            let cfg = try store.config()
-            let pending = try store.pendingJournal(limit: pushBatchEntries)
-            guard !pending.isEmpty else { return }
-            var writer = BatchWriter(node: cfg.nodeID)
-            for e in pending { writer.append(e.change) }
-            let bytes = try writer.finish()
-            summary.bytesSentUncompressed += writer.payloadBytes
-            let reply = try await transport.push(batch: bytes, renamesApplied: cfg.renamesApplied)
-            let applied = try store.applyPushReply(reply, sent: pending.map(\.change.seq))
+        let node = try store.config().nodeID
+        var next = try prepare(after: 0, node: node)
+        while let batch = next {
+            let renamesApplied = try store.config().renamesApplied
+            async let following = prepare(after: batch.seqs.last ?? 0, node: node)
+            let reply = try await transport.push(batch: batch.bytes, renamesApplied: renamesApplied)
+            let applied = try store.applyPushReply(reply, sent: batch.seqs)
+            let prepared = try await following
+            next = applied.renames.isEmpty ? prepared : try prepare(after: 0, node: node)
+            summary.bytesSentUncompressed += batch.payloadBytes
             summary.pushedBatches += 1
-            summary.pushedEntries += pending.count
-            summary.bytesSent += bytes.count
+            summary.pushedEntries += batch.seqs.count
+            summary.bytesSent += batch.bytes.count
             summary.applied += applied.applied
             summary.duplicates += applied.duplicates
             summary.renames += applied.renames
             summary.rejected += applied.rejected
-            done += pending.count
+            done += batch.seqs.count
             progress?(SyncProgress(phase: "push", done: done, total: total))
         }
     }

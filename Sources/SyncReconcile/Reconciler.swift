@@ -124,7 +124,7 @@ public enum Reconciler {
                                 oldCode: original, newCode: code, renameID: renameID), touched)
 
         case (.partner, .update), (.partner, .delete):
-            guard try ReplicatedTable.partner.exists(db, key: change.key) else {
+            guard let current = try ReplicatedTable.partner.fetch(db, key: change.key) else {
                 return reject("partner \(change.key) does not exist at the hub")
             }
             var fields = change.fields
@@ -132,13 +132,14 @@ public enum Reconciler {
             for name in fields.keys where !(Partner.editableColumns.contains(name) || name == "deleted") {
                 return reject("partner \(change.key): field \(name) cannot be changed by an update")
             }
-            if change.op == .update, var merged = try ReplicatedTable.partner.fetch(db, key: change.key) {
+            if change.op == .update {
+                var merged = current
                 for (k, v) in fields { merged[k] = v }
                 do { try PartnerValidator.validate(try Partner(fields: merged)) } catch let e as FieldError {
                     return reject("partner \(change.key): \(e.description)")
                 }
             }
-            let changed = try mergeFields(db, table: .partner, key: change.key, fields: fields, stamp: stamp)
+            let changed = try mergeFields(db, table: .partner, key: change.key, fields: fields, stamp: stamp, current: current)
             return (EntryResult(seq: change.seq, outcome: .applied), changed ? [TouchedRow(.partner, change.key)] : [])
 
         case (.address, .insert), (.address, .update):
@@ -230,8 +231,10 @@ public enum Reconciler {
     /// Field-level last-writer-wins: each field takes the value with the greater `MergeStamp`.
     /// A value that loses, or that overwrites another node's value, is recorded in the audit log.
     /// Returns whether the row changed.
-    public static func mergeFields(_ db: Database, table: ReplicatedTable, key: String, fields: Fields, stamp: MergeStamp) throws -> Bool {
-        guard let current = try table.fetch(db, key: key) else { return false }
+    /// `current` is the row as the caller already read it in this transaction (read here when nil).
+    public static func mergeFields(_ db: Database, table: ReplicatedTable, key: String, fields: Fields, stamp: MergeStamp,
+                                   current known: Fields? = nil) throws -> Bool {
+        guard let current = try known ?? table.fetch(db, key: key) else { return false }
         let clocks = try Row.fetchAll(db.cachedStatement(sql: "SELECT field, hlc, node FROM field_clock WHERE entity = ? AND key = ?"),
                                       arguments: [table.entity.rawValue, key])
         var stamps: [String: MergeStamp] = [:]
