@@ -204,10 +204,11 @@ public final class HubStore: Sendable {
     /// Moves each touched row to the head of the feed (sorted, so the feed is deterministic).
     /// `seq` is the sending node's journal sequence of the change (nil for the hub's own moves).
     static func emit(_ db: Database, touched: Set<TouchedRow>, hlc: HLC, node: String, seq: Int64? = nil) throws {
-        let statement = try db.cachedStatement(sql: "INSERT INTO hub_feed (hlc, node, entity, key, echo_seq) VALUES (?, ?, ?, ?, ?)")
         let ordered = touched.count == 1 ? Array(touched) : touched.sorted { ($0.entity.rawValue, $0.key) < ($1.entity.rawValue, $1.key) }
         for t in ordered {
-            try statement.execute(arguments: [Int64(bitPattern: hlc.rawValue), node, t.entity.rawValue, t.key, t.echo ? seq : nil])
+            try db.runCached("INSERT INTO hub_feed (hlc, node, entity, key, echo_seq) VALUES (?, ?, ?, ?, ?)",
+                             [Int64(bitPattern: hlc.rawValue).databaseValue, node.databaseValue, t.entity.rawValue.databaseValue,
+                              t.key.databaseValue, t.echo ? (seq?.databaseValue ?? .null) : .null])
         }
     }
 

@@ -211,8 +211,8 @@ public enum Reconciler {
     static func insertRow(_ db: Database, table: ReplicatedTable, image: Fields, stamp: MergeStamp) throws {
         guard let key = table.key(of: image) else { throw StoreError.badKey(entity: table.entity, key: "?") }
         try table.upsert(db, image: image)
-        try db.cachedStatement(sql: "INSERT OR REPLACE INTO row_clock (entity, key, hlc, node) VALUES (?, ?, ?, ?)")
-            .execute(arguments: [table.entity.rawValue, key, Int64(bitPattern: stamp.hlc.rawValue), stamp.node])
+        try db.runCached("INSERT OR REPLACE INTO row_clock (entity, key, hlc, node) VALUES (?, ?, ?, ?)",
+                         [table.entity.rawValue.databaseValue, key.databaseValue, Int64(bitPattern: stamp.hlc.rawValue).databaseValue, stamp.node.databaseValue])
     }
 
     /// Removes the clocks of a row that no longer exists (or is about to be created anew).

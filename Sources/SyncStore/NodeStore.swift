@@ -116,13 +116,15 @@ extension Database {
     func appendJournal(entity: Entity, key: String, op: ChangeOp, fields: Fields, config cfg: NodeConfig, now: UInt64) throws -> Change {
         // The clock's last value is the newer of the last journal entry's and the last one seen from
         // the hub (node_config), so a local write touches no configuration page.
-        let last = try Row.fetchOne(cachedStatement(sql: "SELECT seq, hlc FROM journal ORDER BY seq DESC LIMIT 1"))
-        let seq: Int64 = (last?["seq"] ?? 0) + 1
-        let lastHLC = max(HLC(rawValue: UInt64(bitPattern: cfg.lastHLC)), HLC(rawValue: UInt64(bitPattern: last?["hlc"] ?? 0)))
+        let last = try firstRowCached("SELECT seq, hlc FROM journal ORDER BY seq DESC LIMIT 1")
+        let seq: Int64 = (last.flatMap { Int64.fromDatabaseValue($0[0]) } ?? 0) + 1
+        let lastJournalHLC = last.flatMap { Int64.fromDatabaseValue($0[1]) } ?? 0
+        let lastHLC = max(HLC(rawValue: UInt64(bitPattern: cfg.lastHLC)), HLC(rawValue: UInt64(bitPattern: lastJournalHLC)))
         let hlc = HLC.tick(last: lastHLC, nowMillis: now)
         let change = Change(seq: seq, hlc: hlc, node: cfg.nodeID, entity: entity, key: key, op: op, fields: fields)
-        try cachedStatement(sql: "INSERT INTO journal (seq, hlc, node, entity, key, op, fields) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            .execute(arguments: [seq, Int64(bitPattern: hlc.rawValue), cfg.nodeID, entity.rawValue, key, op.rawValue, fields.canonicalJSON()])
+        try runCached("INSERT INTO journal (seq, hlc, node, entity, key, op, fields) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                      [seq.databaseValue, Int64(bitPattern: hlc.rawValue).databaseValue, cfg.nodeID.databaseValue, entity.rawValue.databaseValue,
+                       key.databaseValue, op.rawValue.databaseValue, fields.canonicalJSON().databaseValue])
         return change
     }
 

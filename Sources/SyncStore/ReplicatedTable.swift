@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import SyncModel
 
 /// A table whose rows are replicated between nodes and hub, and what its columns hold.
@@ -144,21 +145,23 @@ public struct ReplicatedTable: Sendable, Hashable {
         }
     }
 
-    private func keyArguments(_ key: String) throws -> StatementArguments {
-        if keyColumns.count == 1 && columnTypes[0] == .text && columns[0] == keyColumns[0] { return [key] }
+    private func keyValues(_ key: String) throws -> [DatabaseValue] {
+        if keyColumns.count == 1 && columnTypes[0] == .text && columns[0] == keyColumns[0] { return [key.databaseValue] }
         let kf = try keyFields(key)
-        return StatementArguments(keyColumns.map { dbValue(kf[$0], column: $0) })
+        return keyColumns.map { dbValue(kf[$0], column: $0) }
     }
 
     // MARK: Row operations
 
     public func fetch(_ db: Database, key: String) throws -> Fields? {
-        try Row.fetchOne(db.cachedStatement(sql: selectSQL), arguments: keyArguments(key))
-            .map { fields(of: $0) }
+        guard let row = try FastStatement.fetchFirst(db.cachedStatement(sql: selectSQL), keyValues(key)) else { return nil }
+        var f: Fields = Dictionary(minimumCapacity: columns.count)
+        for (i, c) in columns.enumerated() { f[c] = value(row[i], type: columnTypes[i]) }
+        return f
     }
 
     public func exists(_ db: Database, key: String) throws -> Bool {
-        try Bool.fetchOne(db.cachedStatement(sql: existsSQL), arguments: keyArguments(key)) ?? false
+        try FastStatement.fetchFirst(db.cachedStatement(sql: existsSQL), keyValues(key))?.first == 1.databaseValue
     }
 
     /// Inserts or replaces the whole row (a full image: missing columns become NULL or defaults).
@@ -166,7 +169,7 @@ public struct ReplicatedTable: Sendable, Hashable {
         var values: [DatabaseValue] = []
         values.reserveCapacity(columns.count)
         for (i, c) in columns.enumerated() { values.append(storedValue(image[c], index: i)) }
-        try db.cachedStatement(sql: upsertSQL).execute(arguments: StatementArguments(values))
+        try FastStatement.execute(db.cachedStatement(sql: upsertSQL), values)
     }
 
     /// Whether `upsert` of `a` and of `b` would store the same row (same value in every column,
@@ -192,15 +195,14 @@ public struct ReplicatedTable: Sendable, Hashable {
         let settable = fields.keys.filter { columns.contains($0) && !keyColumns.contains($0) }.sorted()
         guard !settable.isEmpty else { return try exists(db, key: key) }
         let sets = settable.map { "\($0) = ?" }.joined(separator: ", ")
-        var args = StatementArguments(settable.map { dbValue(fields[$0], column: $0) })
-        args += try keyArguments(key)
-        try db.cachedStatement(sql: "UPDATE \(name) SET \(sets) WHERE \(keyPredicate)").execute(arguments: args)
+        let values = settable.map { dbValue(fields[$0], column: $0) } + (try keyValues(key))
+        try FastStatement.execute(db.cachedStatement(sql: "UPDATE \(name) SET \(sets) WHERE \(keyPredicate)"), values)
         return db.changesCount > 0
     }
 
     @discardableResult
     public func delete(_ db: Database, key: String) throws -> Bool {
-        try db.cachedStatement(sql: deleteSQL).execute(arguments: keyArguments(key))
+        try FastStatement.execute(db.cachedStatement(sql: deleteSQL), keyValues(key))
         return db.changesCount > 0
     }
 
