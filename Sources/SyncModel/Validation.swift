@@ -31,8 +31,8 @@ public enum PartnerValidator {
         // Byte-level checks where ASCII decides: these run for every write and every pushed entry.
         func blank(_ s: String?) -> Bool {
             guard let s else { return true }
-            if s.utf8.allSatisfy({ $0 < 0x80 }) { return s.utf8.allSatisfy { $0 == 0x20 || $0 == 0x09 } }
-            return s.trimmingCharacters(in: .whitespaces).isEmpty
+            // Stops at the first character that is not white space (the first, for any name).
+            return s.unicodeScalars.allSatisfy { $0.properties.isWhitespace }
         }
         func upperASCII(_ s: String, count: Int) -> Bool {
             s.utf8.count == count && s.utf8.allSatisfy { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
@@ -62,7 +62,8 @@ public enum PartnerValidator {
         if let birth = partner.birthDate, !isISODate(birth) {
             errors.append(.init(field: "birth_date", reason: "'\(birth)' is not a date like 1984-05-14"))
         }
-        if let email = partner.email, !blank(email), !(email.contains("@") && !email.hasPrefix("@") && !email.hasSuffix("@")) {
+        let at = UInt8(ascii: "@")
+        if let email = partner.email, !blank(email), !(email.utf8.contains(at) && email.utf8.first != at && email.utf8.last != at) {
             errors.append(.init(field: "email", reason: "'\(email)' is not an e-mail address"))
         }
         if partner.country == "PL" {

@@ -26,6 +26,20 @@ struct ValidationTests {
         #expect(PartnerValidator.problems(consumer { $0.lastName = "  " }).map(\.field) == ["last_name"])
     }
 
+    @Test("names of only non-ASCII white space are blank; Polish names are not")
+    func unicodeBlank() {
+        #expect(PartnerValidator.problems(consumer { $0.lastName = "\u{00A0}\u{3000}\t" }).map(\.field) == ["last_name"])
+        #expect(PartnerValidator.problems(consumer { $0.firstName = "Łucja"; $0.lastName = " Żółć" }).isEmpty)
+    }
+
+    @Test("an e-mail needs an @ that is neither first nor last")
+    func email() {
+        for bad in ["anna.shop.pl", "@shop.pl", "anna@"] {
+            #expect(PartnerValidator.problems(consumer { $0.email = bad }).map(\.field) == ["email"], "\(bad)")
+        }
+        #expect(PartnerValidator.problems(consumer { $0.email = "anna@shop.pl" }).isEmpty)
+    }
+
     @Test("a business customer needs a name but no first or last name")
     func businessNeedsName() {
         let ok = Partner(code: "B1", kind: .business, name: "Sklep Sp. z o.o.")
