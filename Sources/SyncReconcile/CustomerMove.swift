@@ -50,9 +50,10 @@ public enum CustomerMove {
         var current: (code: String, seq: Int)? = nil
         var probe = (code: code, seq: seq)
         for _ in 0..<16 {
-            guard let r = try Row.fetchOne(db.cachedStatement(sql: "SELECT new_code, new_seq FROM move_alias WHERE site = ? AND old_code = ? AND old_seq = ?"),
-                                           arguments: [site, probe.code, probe.seq]) else { break }
-            probe = (r["new_code"], r["new_seq"])
+            guard let r = try db.firstRowCached("SELECT new_code, new_seq FROM move_alias WHERE site = ? AND old_code = ? AND old_seq = ?",
+                                                [site.databaseValue, probe.code.databaseValue, probe.seq.databaseValue]),
+                  let code = String.fromDatabaseValue(r[0]), let seq = Int.fromDatabaseValue(r[1]) else { break }
+            probe = (code, seq)
             current = probe
         }
         return current

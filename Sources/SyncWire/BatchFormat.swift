@@ -225,8 +225,8 @@ struct ByteReader {
     var remaining: Int { bytes.count - pos }
     var atEnd: Bool { pos >= bytes.count }
 
-    mutating func u8(_ what: String) throws -> UInt8 {
-        guard pos < bytes.count else { throw ReadFailure(reason: "truncated: \(what) missing") }
+    mutating func u8(_ what: @autoclosure () -> String) throws -> UInt8 {
+        guard pos < bytes.count else { throw ReadFailure(reason: "truncated: \(what()) missing") }
         defer { pos += 1 }
         return bytes[pos]
     }
@@ -236,21 +236,21 @@ struct ByteReader {
     func be64(at o: Int) -> UInt64 { (0..<8).reduce(0) { $0 << 8 | UInt64(bytes[o + $1]) } }
 
     /// Unsigned LEB128, at most 10 bytes, minimal encoding only.
-    mutating func varint(_ what: String) throws -> UInt64 {
+    mutating func varint(_ what: @autoclosure () -> String) throws -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         let start = pos
         while true {
-            guard pos < bytes.count else { throw ReadFailure(reason: "truncated: \(what) varint cut off") }
+            guard pos < bytes.count else { throw ReadFailure(reason: "truncated: \(what()) varint cut off") }
             let b = bytes[pos]
             pos += 1
             if shift == 63 && b > 1 {
-                throw ReadFailure(reason: "\(what) varint overflows 64 bits")
+                throw ReadFailure(reason: "\(what()) varint overflows 64 bits")
             }
             result |= UInt64(b & 0x7F) << shift
             if b & 0x80 == 0 {
                 if b == 0 && pos - start > 1 {
-                    throw ReadFailure(reason: "\(what) varint is not minimally encoded")
+                    throw ReadFailure(reason: "\(what()) varint is not minimally encoded")
                 }
                 return result
             }
@@ -258,22 +258,22 @@ struct ByteReader {
         }
     }
 
-    mutating func zigzag(_ what: String) throws -> Int64 { zigzagDecode(try varint(what)) }
+    mutating func zigzag(_ what: @autoclosure () -> String) throws -> Int64 { zigzagDecode(try varint(what())) }
 
     /// A varint length, bounded by the bytes left.
-    mutating func length(_ what: String) throws -> Int {
-        let n = try varint("\(what) length")
+    mutating func length(_ what: @autoclosure () -> String) throws -> Int {
+        let n = try varint("\(what()) length")
         guard n <= UInt64(remaining) else {
-            throw ReadFailure(reason: "truncated: \(what) declares \(n) bytes, \(remaining) remain")
+            throw ReadFailure(reason: "truncated: \(what()) declares \(n) bytes, \(remaining) remain")
         }
         return Int(n)
     }
 
-    mutating func string(_ what: String) throws -> String {
-        let n = try length(what)
+    mutating func string(_ what: @autoclosure () -> String) throws -> String {
+        let n = try length(what())
         let slice = bytes[pos..<(pos + n)]
         guard let s = String(validating: slice, as: UTF8.self) else {
-            throw ReadFailure(reason: "\(what) is not valid UTF-8")
+            throw ReadFailure(reason: "\(what()) is not valid UTF-8")
         }
         pos += n
         return s
