@@ -90,8 +90,9 @@ extension NodeTransaction {
             throw FieldError(field: "code", reason: "a partner with code \(p.code) already exists")
         }
         try db.checkVATUnique(p, allowDuplicate: allowDuplicateVat)
-        try ReplicatedTable.partner.upsert(db, image: p.fields)
-        _ = try appendJournal(entity: .partner, key: p.code, op: .insert, fields: p.fields)
+        let image = p.fields
+        try ReplicatedTable.partner.upsert(db, image: image)
+        _ = try appendJournal(entity: .partner, key: p.code, op: .insert, fields: image)
         return p
     }
 
@@ -221,10 +222,10 @@ extension Database {
     func checkVATUnique(_ p: Partner, allowDuplicate: Bool) throws {
         guard p.country == "PL", let vat = p.vatID, !vat.isEmpty, !allowDuplicate else { return }
         let normalized = PartnerValidator.normalizedNIP(vat)
-        let others = try Row.fetchAll(self, sql: "SELECT code, vat_id FROM partner WHERE deleted = 0 AND code != ? AND vat_id IS NOT NULL",
-                                      arguments: [p.code])
-        if let clash = others.first(where: { PartnerValidator.normalizedNIP($0["vat_id"]) == normalized }) {
-            let other: String = clash["code"]
+        if let other = try String.fetchOne(cachedStatement(sql: """
+            SELECT code FROM partner INDEXED BY partner_nip
+            WHERE \(Schema.normalizedNIPSQL) = ? AND vat_id IS NOT NULL AND deleted = 0 AND code != ? LIMIT 1
+            """), arguments: [normalized, p.code]) {
             throw FieldError(field: "vat_id", reason: "partner \(other) already has VAT ID \(vat)", overridable: true)
         }
     }

@@ -80,14 +80,21 @@ public final class NodeStore: Sendable {
     }
 
     static func config(_ db: Database) throws -> NodeConfig {
-        guard let r = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM node_config WHERE id = 1")) else {
+        // Read on every local write: positional columns, no row object.
+        guard let r = try db.firstRowCached("""
+            SELECT node_id, site, series, hub_url, token, lowest_price_business, lowest_price_consumer,
+                   cursor, renames_applied, bootstrapped, last_sync_at, last_sync_error, last_hlc
+            FROM node_config WHERE id = 1
+            """) else {
             throw StoreError.notInitialized(path: db.description)
         }
+        func text(_ i: Int) -> String? { String.fromDatabaseValue(r[i]) }
+        func int(_ i: Int) -> Int64 { Int64.fromDatabaseValue(r[i]) ?? 0 }
         return NodeConfig(
-            nodeID: r["node_id"], site: r["site"], series: r["series"], hubURL: r["hub_url"], token: r["token"],
-            center: CenterParameters(lowestPriceForNewBusiness: r["lowest_price_business"], lowestPriceForNewConsumer: r["lowest_price_consumer"]),
-            cursor: r["cursor"], renamesApplied: r["renames_applied"], bootstrapped: r["bootstrapped"],
-            lastSyncAt: r["last_sync_at"], lastSyncError: r["last_sync_error"], lastHLC: r["last_hlc"])
+            nodeID: text(0) ?? "", site: text(1) ?? "", series: text(2) ?? "", hubURL: text(3), token: text(4),
+            center: CenterParameters(lowestPriceForNewBusiness: int(5) != 0, lowestPriceForNewConsumer: int(6) != 0),
+            cursor: int(7), renamesApplied: int(8), bootstrapped: int(9) != 0,
+            lastSyncAt: text(10), lastSyncError: text(11), lastHLC: int(12))
     }
 
     /// Sets hub address and token (`posnode init` or later reconfiguration).

@@ -67,6 +67,12 @@ public enum Schema {
         }
     }
 
+    /// `PartnerValidator.normalizedNIP(vat_id)` in SQL (upper case, "PL" prefix, dashes and
+    /// spaces removed), for an index on it. NIPs are ASCII, where the two agree.
+    static let normalizedNIPSQL = """
+        replace(replace(CASE WHEN substr(upper(vat_id), 1, 2) = 'PL' THEN substr(upper(vat_id), 3) ELSE upper(vat_id) END, '-', ''), ' ', '')
+        """
+
     public static func registerNode(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("v1-node") { db in
             try db.execute(sql: """
@@ -103,6 +109,11 @@ public enum Schema {
                 -- Entries are acknowledged in sequence order, so node_config.acked_through marks where the
                 -- pending ones start and a primary-key range finds them: no extra index to write per change.
                 """)
+        }
+        // The NIP uniqueness check (a warning on partner add/update) looks partners up by the
+        // normalized NIP instead of reading every partner with a VAT ID.
+        migrator.registerMigration("v2-node-nip-index") { db in
+            try db.execute(sql: "CREATE INDEX partner_nip ON partner(\(normalizedNIPSQL)) WHERE vat_id IS NOT NULL AND deleted = 0")
         }
     }
 }
