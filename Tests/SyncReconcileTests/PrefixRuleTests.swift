@@ -4,6 +4,7 @@ import SyncHub
 import SyncModel
 import SyncReconcile
 import SyncStore
+import SyncNode
 
 @Suite("Store-prefix rule (seed 004)")
 struct PrefixRuleTests {
@@ -82,6 +83,34 @@ struct PrefixRuleTests {
         #expect(try world.store("C").partner(code: "1001")?.phone == nil)
         #expect(try world.store("C").documents(partnerCode: "K2-1001").count == 1)
         #expect(try world.store("C").addresses(partnerCode: "K2-1001").map(\.site) == ["KRK"])
+    }
+
+    @Test("with one entry per batch, entries encoded while the renaming batch was at the hub still follow the rename")
+    func pipelinedPushFollowsRename() async throws {
+        let world = try World()
+        try world.store("A").addPartner(consumer("1001"))
+        try await world.sync("A")
+        let b = world.store("B")
+        try b.addPartner(consumer("1001", first: "Jan"))
+        try b.addDocument(kind: .receipt, partnerCode: "1001", amountMinor: 700, currency: "PLN")
+        try b.updatePartner(code: "1001", changes: ["phone": .text("+48 501 000 000")])
+        try b.addDocument(kind: .invoice, partnerCode: "1001", amountMinor: 900, currency: "PLN")
+        // The next batch is read and encoded while the hub applies the current one.
+        let round = SyncRound(store: b, transport: InProcessHubTransport(hub: world.hub, node: try world.hub.node("B")), pushBatchEntries: 1)
+        let summary = try await round.run()
+        #expect(summary.pushedBatches == 4)
+        #expect(summary.renames.map(\.newCode) == ["K2-1001"])
+        let atHub = try await world.hub.pool.read { db in
+            try String.fetchAll(db, sql: "SELECT partner_code FROM document ORDER BY kind")
+        }
+        #expect(atHub == ["K2-1001", "K2-1001"])
+        let phones = try await world.hub.pool.read { db in
+            (try ReplicatedTable.partner.fetch(db, key: "1001")?["phone"], try ReplicatedTable.partner.fetch(db, key: "K2-1001")?["phone"])
+        }
+        #expect(phones.0 == .null)
+        #expect(phones.1 == .text("+48 501 000 000"))
+        try await world.syncAll()
+        #expect(try world.hashesAgree())
     }
 
     @Test("entries pushed in a later batch before the node applied the rename are mapped; after it applied, they are not")
