@@ -271,13 +271,16 @@ public final class Simulation {
         for node in nodes { node.online = true }
         for round in 0..<4 {
             for i in nodes.indices { await sync(i) }
+            // After one round the last nodes' pushes have not reached the first nodes yet;
+            // hashing every store is costly, so the check starts with the second round.
+            if round == 0 { continue }
             let hubHash = try hub.stateHash()
             let hashes = try Set(nodes.map { try $0.store.stateHash() })
             let pending = try nodes.reduce(0) { $0 + (try $1.store.pendingCount()) }
             report.hubStateHash = hubHash
             report.distinctNodeHashes = hashes.count
             report.converged = hashes == [hubHash] && pending == 0
-            if report.converged && round >= 1 { break }
+            if report.converged { break }
         }
         let audit = try hub.audit(kind: nil, limit: Int.max / 2)
         report.fieldOverwrites = audit.filter { $0.kind == "overwrite" }.count

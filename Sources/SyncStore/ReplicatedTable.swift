@@ -13,7 +13,7 @@ public struct ReplicatedTable: Sendable, Hashable {
     public let columns: [String]
     public let keyColumns: [String]
     public let types: [String: ColumnType]
-    private let columnTypes: [ColumnType]
+    let columnTypes: [ColumnType]
     // SQL built once per table.
     private let selectSQL: String
     private let existsSQL: String

@@ -12,19 +12,28 @@ extension Database {
             hasher.update("table:\(table.name)\n")
             let order = table.keyColumns.joined(separator: ", ")
             let cursor = try Row.fetchCursor(self, sql: "SELECT \(table.columns.joined(separator: ", ")) FROM \(table.name) ORDER BY \(order)")
+            // One buffer per row, columns by position: the same bytes as value-by-value updates.
+            var buffer: [UInt8] = []
+            buffer.reserveCapacity(512)
             while let row = try cursor.next() {
-                for c in table.columns {
-                    switch table.fieldValue(row[c] as DatabaseValue, column: c) {
-                    case .null: hasher.update([0])
-                    case .bool(let b): hasher.update([1, b ? 1 : 0])
-                    case .int(let i): hasher.update("i\(i);")
+                buffer.removeAll(keepingCapacity: true)
+                for i in table.columns.indices {
+                    switch table.value(row[i] as DatabaseValue, type: table.columnTypes[i]) {
+                    case .null: buffer.append(0)
+                    case .bool(let b): buffer.append(1); buffer.append(b ? 1 : 0)
+                    case .int(let n):
+                        buffer.append(UInt8(ascii: "i"))
+                        buffer.append(contentsOf: String(n).utf8)
+                        buffer.append(UInt8(ascii: ";"))
                     case .text(let s):
-                        let bytes = Array(s.utf8)
-                        hasher.update("s\(bytes.count):")
-                        hasher.update(bytes)
+                        buffer.append(UInt8(ascii: "s"))
+                        buffer.append(contentsOf: String(s.utf8.count).utf8)
+                        buffer.append(UInt8(ascii: ":"))
+                        buffer.append(contentsOf: s.utf8)
                     }
                 }
-                hasher.update([0x0a])
+                buffer.append(0x0a)
+                hasher.update(buffer)
             }
         }
         return SHA256.hex(hasher.finalize())

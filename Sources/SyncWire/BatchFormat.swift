@@ -27,6 +27,15 @@ public enum BatchFormat {
         return ids
     }()
 
+    /// Each known field's position among the known names in UTF-8 byte order, by id: sorting
+    /// an entry's known fields by it gives the same order as sorting by name.
+    static let fieldRanks: [UInt8] = {
+        let order = fieldNames.indices.sorted { fieldNames[$0].utf8.lexicographicallyPrecedes(fieldNames[$1].utf8) }
+        var ranks = [UInt8](repeating: 0, count: fieldNames.count)
+        for (rank, id) in order.enumerated() { ranks[id] = UInt8(rank) }
+        return ranks
+    }()
+
     /// Field-name byte announcing an inline (length-prefixed) name.
     static let inlineFieldName: UInt8 = 0xFF
 

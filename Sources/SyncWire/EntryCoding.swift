@@ -30,15 +30,27 @@ struct PayloadEncoder: Sendable {
         writer.string(change.key)
 
         writer.varint(UInt64(change.fields.count))
-        // Sorted by the UTF-8 bytes of the name, so the output is deterministic.
-        let sorted = change.fields.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-        for (name, value) in sorted {
-            if let id = BatchFormat.fieldIDs[name], name.utf8.elementsEqual(BatchFormat.fieldNames[Int(id)].utf8) {
-                writer.u8(id)
-            } else {
-                writer.u8(BatchFormat.inlineFieldName)
-                writer.string(name)
+        // Sorted by the UTF-8 bytes of the name, so the output is deterministic. When every
+        // name is a known one (the usual case), sorting by the precomputed rank gives that order
+        // without comparing strings.
+        var known: [(id: UInt8, value: FieldValue)] = []
+        known.reserveCapacity(change.fields.count)
+        for (name, value) in change.fields {
+            guard let id = BatchFormat.fieldIDs[name], name.utf8.elementsEqual(BatchFormat.fieldNames[Int(id)].utf8) else { break }
+            known.append((id, value))
+        }
+        let ordered: [(name: String?, id: UInt8, value: FieldValue)]
+        if known.count == change.fields.count {
+            ordered = known.sorted { BatchFormat.fieldRanks[Int($0.id)] < BatchFormat.fieldRanks[Int($1.id)] }.map { (nil, $0.id, $0.value) }
+        } else {
+            ordered = change.fields.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { name, value in
+                if let id = BatchFormat.fieldIDs[name], name.utf8.elementsEqual(BatchFormat.fieldNames[Int(id)].utf8) { return (nil, id, value) }
+                return (name, BatchFormat.inlineFieldName, value)
             }
+        }
+        for (name, id, value) in ordered {
+            writer.u8(id)
+            if let name { writer.string(name) }
             switch value {
             case .null:
                 writer.u8(BatchFormat.tagNull)
