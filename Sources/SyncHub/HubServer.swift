@@ -23,9 +23,10 @@ public struct HubServer: Sendable {
         self.maxPullEntries = maxPullEntries
     }
 
-    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, userInfo: [CodingUserInfoKey: any Sendable] = [:]) -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        encoder.userInfo = userInfo
         let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
         return Response(status: status, headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(bytes: data)))
@@ -153,15 +154,19 @@ public struct HubServer: Sendable {
         do {
             let changes = batch.changes
             let reply = try await offload { try store.push(node: node, changes: changes, renamesApplied: renamesApplied) }
-            for r in reply.results {
-                switch r.outcome {
-                case .applied: metrics.add("poshub_entries_applied_total")
-                case .duplicate: metrics.add("poshub_entries_duplicate_total")
-                case .renamed: metrics.add("poshub_entries_applied_total"); metrics.add("poshub_entries_renamed_total")
-                case .rejected: metrics.add("poshub_entries_rejected_total")
-                }
-            }
-            return Self.json(reply)
+            var counts: [EntryOutcome: Int64] = [:]
+            for r in reply.results { counts[r.outcome, default: 0] += 1 }
+            let applied: Int64 = (counts[.applied] ?? 0) + (counts[.renamed] ?? 0)
+            let perMetric: [(String, Int64)] = [
+                ("poshub_entries_applied_total", applied),
+                ("poshub_entries_renamed_total", counts[.renamed] ?? 0),
+                ("poshub_entries_duplicate_total", counts[.duplicate] ?? 0),
+                ("poshub_entries_rejected_total", counts[.rejected] ?? 0),
+            ]
+            for (name, n) in perMetric where n > 0 { metrics.add(name, n) }
+            // The compact reply form for nodes that ask for it; the full form for first-release nodes.
+            let compact = request.headers[HTTPField.Name(SyncHeader.pushReply)!] == "compact"
+            return Self.json(reply, userInfo: compact ? [PushReply.compactForm: true] : [:])
         } catch let e as HubError {
             metrics.add("poshub_push_refused_total")
             switch e {

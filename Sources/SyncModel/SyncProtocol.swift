@@ -31,10 +31,13 @@ public struct EntryResult: Sendable, Codable, Hashable {
 
 /// Reply to a push. Sent only after the batch is durably applied.
 ///
-/// On the wire the reply is compact: the covered sequence range (`first`...`last`) and only the
+/// Two JSON forms. The compact one, sent when the push asks for it (header
+/// `X-Push-Reply: compact`), carries the covered sequence range (`first`...`last`) and only the
 /// entries whose outcome is not `applied` (`exceptions`); every other entry in the range was
 /// applied. A 2,000-entry batch of plain creates gets a reply of a few dozen bytes instead of
-/// 2,000 JSON objects (which cost the hub more CPU than applying them).
+/// 2,000 JSON objects (which cost the hub more CPU than applying them). The full form lists
+/// every entry in `results`; it is what a node of the first release expects, and every node
+/// reads both.
 public struct PushReply: Sendable, Hashable {
     public var node: String
     public var results: [EntryResult]
@@ -43,8 +46,11 @@ public struct PushReply: Sendable, Hashable {
     /// The hub's clock, so node clocks stay ahead of what they saw.
     public var hubHLC: UInt64
 
-    /// The most entries one reply may cover (the largest batch a hub accepts is smaller).
+    /// The most entries one compact reply may cover (the largest batch a hub accepts is smaller).
     public static let maxCovered: Int64 = 1_000_000
+
+    /// Set to `true` in an encoder's `userInfo` for the compact form.
+    public static let compactForm = CodingUserInfoKey(rawValue: "PushReply.compact")!
 
     public init(node: String, results: [EntryResult], nextExpected: Int64, hubHLC: UInt64) {
         self.node = node; self.results = results; self.nextExpected = nextExpected; self.hubHLC = hubHLC
@@ -52,18 +58,22 @@ public struct PushReply: Sendable, Hashable {
 }
 
 extension PushReply: Codable {
-    enum CodingKeys: String, CodingKey { case node, first, last, exceptions, nextExpected, hubHLC }
+    enum CodingKeys: String, CodingKey { case node, results, first, last, exceptions, nextExpected, hubHLC }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(node, forKey: .node)
+        try c.encode(nextExpected, forKey: .nextExpected)
+        try c.encode(hubHLC, forKey: .hubHLC)
+        guard encoder.userInfo[Self.compactForm] as? Bool == true else {
+            try c.encode(results, forKey: .results)
+            return
+        }
         if let first = results.first?.seq, let last = results.last?.seq {
             try c.encode(first, forKey: .first)
             try c.encode(last, forKey: .last)
         }
         try c.encode(results.filter { $0.outcome != .applied }, forKey: .exceptions)
-        try c.encode(nextExpected, forKey: .nextExpected)
-        try c.encode(hubHLC, forKey: .hubHLC)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -71,6 +81,10 @@ extension PushReply: Codable {
         node = try c.decode(String.self, forKey: .node)
         nextExpected = try c.decode(Int64.self, forKey: .nextExpected)
         hubHLC = try c.decode(UInt64.self, forKey: .hubHLC)
+        if let full = try c.decodeIfPresent([EntryResult].self, forKey: .results) {
+            results = full
+            return
+        }
         let exceptions = try c.decode([EntryResult].self, forKey: .exceptions)
         guard let first = try c.decodeIfPresent(Int64.self, forKey: .first),
               let last = try c.decodeIfPresent(Int64.self, forKey: .last) else {
@@ -80,7 +94,8 @@ extension PushReply: Codable {
             results = []
             return
         }
-        guard first <= last, last - first < Self.maxCovered else {
+        // Journal sequences start at 1; the bound keeps `last - first` from overflowing.
+        guard first >= 1, first <= last, last - first < Self.maxCovered else {
             throw DecodingError.dataCorruptedError(forKey: .last, in: c, debugDescription: "push reply range \(first)…\(last) is not a valid batch range")
         }
         var expanded: [EntryResult] = []
@@ -97,7 +112,7 @@ extension PushReply: Codable {
         }
         guard pending == nil else {
             throw DecodingError.dataCorruptedError(forKey: .exceptions, in: c,
-                                                   debugDescription: "push reply exception for sequence \(pending!.seq) is outside \(first)…\(last) or out of order")
+                                                   debugDescription: "push reply exception for sequence \(pending!.seq) is outside \(first)…\(last), repeated or out of order")
         }
         results = expanded
     }
@@ -118,6 +133,8 @@ public struct HubErrorReply: Sendable, Codable, Hashable {
 public enum SyncHeader {
     /// Push: the highest rename id the node has applied; the hub maps older codes in this push.
     public static let renamesApplied = "X-Renames-Applied"
+    /// Push: `compact` asks for the compact reply form (see `PushReply`).
+    public static let pushReply = "X-Push-Reply"
     /// Pull / snapshot: the cursor to ask from next time.
     public static let nextCursor = "X-Next-Cursor"
     /// Pull: more changes are waiting.

@@ -31,8 +31,9 @@ public enum PartnerValidator {
         // Byte-level checks where ASCII decides: these run for every write and every pushed entry.
         func blank(_ s: String?) -> Bool {
             guard let s else { return true }
-            // Stops at the first character that is not white space (the first, for any name).
-            return s.unicodeScalars.allSatisfy { $0.properties.isWhitespace }
+            // Blank means only spaces (Unicode category Zs) and tabs, as `CharacterSet.whitespaces`;
+            // stops at the first other character (the first, for any name).
+            return s.unicodeScalars.allSatisfy { $0 == "\t" || $0.properties.generalCategory == .spaceSeparator }
         }
         func upperASCII(_ s: String, count: Int) -> Bool {
             s.utf8.count == count && s.utf8.allSatisfy { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }

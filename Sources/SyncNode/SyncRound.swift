@@ -140,8 +140,10 @@ public struct SyncRound: Sendable {
     func pullAll(_ summary: inout SyncSummary) async throws {
         let cfg = try store.config()
         // A new node reads the snapshot (its first page replaces the replicated tables), then pulls.
-        var snapshot = !cfg.bootstrapped && cfg.cursor == 0
-        var first = true
+        // It counts as bootstrapped only after the last snapshot page: a snapshot cut off part-way
+        // resumes as a snapshot (unfiltered, without replacing the tables again).
+        var snapshot = !cfg.bootstrapped
+        var first = cfg.cursor == 0
         var cursor = cfg.cursor
         // Everything this node wrote up to here is in its store; the hub need not send it back.
         let ownThrough = try store.journalHead()
@@ -150,7 +152,8 @@ public struct SyncRound: Sendable {
                 ? try await transport.snapshot(cursor: cursor, maxEntries: pullBatchEntries)
                 : try await transport.pull(cursor: cursor, maxEntries: pullBatchEntries, ownThrough: ownThrough)
             let batch = try BatchCodec.decode(page.batch, limits: limits)
-            try store.applyFeed(batch.changes, nextCursor: page.nextCursor, snapshot: snapshot && first)
+            try store.applyFeed(batch.changes, nextCursor: page.nextCursor, snapshot: snapshot && first,
+                                completesBootstrap: !snapshot || !page.more)
             if snapshot { summary.bootstrapped = true }
             first = false
             summary.bytesReceived += page.batch.count

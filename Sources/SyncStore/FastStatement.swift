@@ -11,6 +11,12 @@ import GRDBSQLite
 /// values directly. Only statements prepared for this purpose go through them (cached by their
 /// SQL text, which no other caller uses with GRDB's own `execute(arguments:)`), and each call
 /// resets the statement before binding and after stepping, so no read stays open.
+///
+/// Differences from GRDB's own execution, deliberate: text is bound and read with its byte
+/// length (GRDB stops at a NUL character; local writes refuse NUL, so only a hand-made batch
+/// could carry one, and it then reads the same on every store); GRDB's checks for a
+/// transaction SQLite has rolled back, for cancellation and for observation are skipped (no
+/// caller continues after a database error, and nothing observes these tables).
 enum FastStatement {
     /// SQLite copies bound text before `sqlite3_bind_text` returns.
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)

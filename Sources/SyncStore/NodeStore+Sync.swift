@@ -91,7 +91,11 @@ extension NodeStore {
     /// transaction. Local entries not yet acknowledged are re-applied on top, so offline edits
     /// stay visible until the hub has merged them. A snapshot replaces the replicated tables:
     /// rows the hub no longer has (removed before the snapshot's cursor) must not survive.
-    public func applyFeed(_ changes: [Change], nextCursor: Int64, snapshot: Bool = false) throws {
+    ///
+    /// `snapshot`: this is the first page of a snapshot (the tables are replaced).
+    /// `completesBootstrap`: after this page the node holds everything up to `nextCursor`
+    /// (false for all but the last page of a snapshot, so an interrupted snapshot resumes as one).
+    public func applyFeed(_ changes: [Change], nextCursor: Int64, snapshot: Bool = false, completesBootstrap: Bool = true) throws {
         try pool.write { db in
             let cfg = try NodeStore.config(db)
             var touched = Set<String>()
@@ -126,7 +130,7 @@ extension NodeStore {
                 }
             }
             try db.execute(sql: "UPDATE node_config SET cursor = ?, bootstrapped = bootstrapped OR ? WHERE id = 1",
-                           arguments: [nextCursor, snapshot])
+                           arguments: [nextCursor, completesBootstrap])
         }
     }
 

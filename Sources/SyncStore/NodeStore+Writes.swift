@@ -26,7 +26,15 @@ public struct NodeTransaction {
     }
 
     func appendJournal(entity: Entity, key: String, op: ChangeOp, fields: Fields) throws -> Change {
-        try db.appendJournal(entity: entity, key: key, op: op, fields: fields, config: config(), now: clock())
+        // Every local write passes here: a NUL character would not survive SQLite's C-string
+        // reads and the hub refuses it in a batch, so it is refused at the till (the
+        // transaction, row included, rolls back).
+        for (name, value) in fields {
+            if case .text(let t) = value, t.utf8.contains(0) {
+                throw FieldError(field: name, reason: "must not contain a NUL character")
+            }
+        }
+        return try db.appendJournal(entity: entity, key: key, op: op, fields: fields, config: config(), now: clock())
     }
 }
 

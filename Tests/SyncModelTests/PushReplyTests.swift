@@ -4,8 +4,10 @@ import Testing
 
 @Suite("Push reply wire form")
 struct PushReplyTests {
-    func roundTrip(_ reply: PushReply) throws -> (PushReply, String) {
-        let data = try JSONEncoder().encode(reply)
+    func roundTrip(_ reply: PushReply, compact: Bool = true) throws -> (PushReply, String) {
+        let encoder = JSONEncoder()
+        if compact { encoder.userInfo[PushReply.compactForm] = true }
+        let data = try encoder.encode(reply)
         return (try JSONDecoder().decode(PushReply.self, from: data), String(decoding: data, as: UTF8.self))
     }
 
@@ -18,6 +20,18 @@ struct PushReplyTests {
         let (back, json) = try roundTrip(reply)
         #expect(back == reply)
         #expect(json.count < 400, "2,000 entries with two exceptions should not be listed one by one: \(json.count) bytes")
+    }
+
+    @Test("without the compact flag the full form lists every entry (what first-release nodes read), and it decodes too")
+    func fullForm() throws {
+        let reply = PushReply(node: "N1", results: [EntryResult(seq: 1, outcome: .applied), EntryResult(seq: 2, outcome: .rejected, reason: "no")],
+                              nextExpected: 3, hubHLC: 9)
+        let (back, json) = try roundTrip(reply, compact: false)
+        #expect(back == reply)
+        #expect(json.contains("\"results\""))
+        // The first release's synthesized form, as such a hub sends it.
+        let old = #"{"hubHLC":9,"nextExpected":3,"node":"N1","results":[{"outcome":"applied","seq":1},{"outcome":"rejected","reason":"no","seq":2}]}"#
+        #expect(try JSONDecoder().decode(PushReply.self, from: Data(old.utf8)) == reply)
     }
 
     @Test("an empty reply stays empty")
@@ -34,5 +48,9 @@ struct PushReplyTests {
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(PushReply.self, from: Data(unordered.utf8)) }
         let huge = #"{"node":"N1","first":1,"last":999999999999,"exceptions":[],"nextExpected":4,"hubHLC":0}"#
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(PushReply.self, from: Data(huge.utf8)) }
+        let overflow = #"{"node":"N1","first":-9223372036854775808,"last":1,"exceptions":[],"nextExpected":4,"hubHLC":0}"#
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(PushReply.self, from: Data(overflow.utf8)) }
+        let repeated = #"{"node":"N1","first":1,"last":3,"exceptions":[{"seq":2,"outcome":"rejected"},{"seq":2,"outcome":"rejected"}],"nextExpected":4,"hubHLC":0}"#
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(PushReply.self, from: Data(repeated.utf8)) }
     }
 }

@@ -30,6 +30,8 @@ struct ValidationTests {
     func unicodeBlank() {
         #expect(PartnerValidator.problems(consumer { $0.lastName = "\u{00A0}\u{3000}\t" }).map(\.field) == ["last_name"])
         #expect(PartnerValidator.problems(consumer { $0.firstName = "Łucja"; $0.lastName = " Żółć" }).isEmpty)
+        // Blank is spaces and tabs only (as before the byte-level check): a line break is not blank.
+        #expect(PartnerValidator.problems(consumer { $0.lastName = "\n" }).isEmpty)
     }
 
     @Test("an e-mail needs an @ that is neither first nor last")

@@ -61,3 +61,50 @@ struct EchoTests {
         #expect(page.nextCursor > 0 && !page.more)
     }
 }
+
+/// Passes calls to the hub but fails the `failAt`-th snapshot page, like a connection cut mid-snapshot.
+final class SnapshotCut: HubTransport, @unchecked Sendable {
+    let inner: InProcessHubTransport
+    let failAt: Int
+    private let lock = NSLock()
+    private var snapshots = 0
+
+    init(_ inner: InProcessHubTransport, failAt: Int) { self.inner = inner; self.failAt = failAt }
+
+    func push(batch: [UInt8], renamesApplied: Int64) async throws -> PushReply {
+        try await inner.push(batch: batch, renamesApplied: renamesApplied)
+    }
+    func pull(cursor: Int64, maxEntries: Int, ownThrough: Int64) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
+        try await inner.pull(cursor: cursor, maxEntries: maxEntries, ownThrough: ownThrough)
+    }
+    func snapshot(cursor: Int64, maxEntries: Int) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
+        let n = lock.withLock { snapshots += 1; return snapshots }
+        if n == failAt { throw CancellationError() }
+        return try await inner.snapshot(cursor: cursor, maxEntries: maxEntries)
+    }
+}
+
+@Suite("Snapshot cut off part-way")
+struct SnapshotResumeTests {
+    @Test("a new store's first snapshot is cut after one page: the next round resumes it and the store gets its own rows back")
+    func resumesAsSnapshot() async throws {
+        let world = try World()
+        let a = world.store("A"), c = world.store("C")
+        for i in 1...4 { try a.addPartner(consumer("A\(i)")) }
+        try await world.sync("A")
+        // C sold offline before its first sync: its rows reach the hub after A's, so they sit on later pages.
+        for i in 1...3 { try c.addPartner(consumer("C\(i)")) }
+        try c.addDocument(kind: .receipt, partnerCode: "C1", amountMinor: 500, currency: "PLN")
+        let inner = InProcessHubTransport(hub: world.hub, node: try world.hub.node("C"))
+        await #expect(throws: CancellationError.self) {
+            try await SyncRound(store: c, transport: SnapshotCut(inner, failAt: 2), pullBatchEntries: 3).run()
+        }
+        #expect(try c.config().bootstrapped == false, "a cut snapshot must not count as a bootstrap")
+        let resumed = try await SyncRound(store: c, transport: inner, pullBatchEntries: 3).run()
+        #expect(resumed.bootstrapped)
+        #expect(try c.config().bootstrapped)
+        for code in ["A1", "A4", "C1", "C2", "C3"] { #expect(try c.partner(code: code) != nil, "\(code) missing") }
+        #expect(try c.documents(partnerCode: "C1").count == 1)
+        #expect(try c.stateHash() == world.hub.stateHash())
+    }
+}

@@ -30,6 +30,20 @@ struct FastStatementTests {
         #expect(ReplicatedTable.partner.writesSameRow(back ?? [:], p.fields))
     }
 
+    @Test("a NUL character in any field of a local write is refused naming the field, and nothing is written")
+    func nulRefused() throws {
+        let f = try StoreFixture()
+        defer { f.remove() }
+        var p = anna("N-1")
+        p.phone = "600\u{0}100"
+        #expect(throws: FieldError(field: "phone", reason: "must not contain a NUL character")) { try f.store.addPartner(p) }
+        #expect(try f.store.partner(code: "N-1") == nil)
+        #expect(try f.store.pendingCount() == 0)
+        try f.store.addPartner(anna("N-2"))
+        #expect(throws: FieldError.self) { try f.store.addAddress(Address(partnerCode: "N-2", site: "WAW", seq: 1, street: "Długa\u{0}1")) }
+        #expect(try f.store.pendingCount() == 1)
+    }
+
     @Test("a constraint failure is a DatabaseError that names the statement, and the statement stays usable")
     func errorsReported() throws {
         let f = try StoreFixture()
