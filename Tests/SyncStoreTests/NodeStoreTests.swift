@@ -62,6 +62,21 @@ struct NodeStoreTests {
         #expect(try store.pendingJournal().isEmpty)
     }
 
+    @Test("the duplicate-NIP lookup matches a lower-case pl prefix, ignores deleted partners and the partner itself")
+    func duplicateNIPLookup() throws {
+        let fixture = try StoreFixture()
+        defer { fixture.remove() }
+        let store = fixture.store
+        try store.addPartner(Partner(code: "B1", kind: .business, name: "Alpha", vatID: "pl5260250274", country: "PL"))
+        let dup = Partner(code: "B2", kind: .business, name: "Beta", vatID: "526-025-02-74", country: "PL")
+        #expect(throws: FieldError.self) { try store.addPartner(dup) }
+        // Editing B1 itself (same NIP) is no duplicate.
+        try store.updatePartner(code: "B1", changes: ["vat_id": .text("PL 5260250274")])
+        try store.deletePartner(code: "B1")
+        try store.addPartner(dup)
+        #expect(try store.partner(code: "B2") != nil)
+    }
+
     @Test("a duplicate Polish NIP is a warning the user may override")
     func duplicateNIP() throws {
         let fixture = try StoreFixture()
