@@ -1,6 +1,6 @@
 import Foundation
 import SyncModel
-import SyncWire
+@testable import SyncWire
 import Testing
 
 @Suite("Batch round trip")
@@ -169,5 +169,20 @@ struct ZlibTests {
         #expect(throws: ZlibError.self) { try Zlib.decompress([0x12, 0x34, 0x56], limit: 1000) }
         #expect(throws: ZlibError.truncatedStream) { try Zlib.decompress([], limit: 1000) }
         #expect(throws: ZlibError.invalidLimit(-1)) { try Zlib.decompress(packed, limit: -1) }
+    }
+}
+
+@Suite("Field order")
+struct FieldOrderTests {
+    @Test("the precomputed rank of every known field name orders them as their UTF-8 bytes do")
+    func ranksMatchNameOrder() {
+        let names = BatchFormat.fieldNames
+        for a in names.indices {
+            for b in names.indices where a != b {
+                let byName = names[a].utf8.lexicographicallyPrecedes(names[b].utf8)
+                let byRank = BatchFormat.fieldRanks[a] < BatchFormat.fieldRanks[b]
+                #expect(byName == byRank, "\(names[a]) vs \(names[b])")
+            }
+        }
     }
 }
