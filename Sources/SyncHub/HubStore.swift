@@ -10,6 +10,9 @@ public struct HubNode: Sendable, Codable, Hashable {
     public var site: String
     public var series: String
     public var lastSeq: Int64
+    /// When the node last pushed, and last pulled (to the minute), ISO 8601 UTC.
+    public var lastPushAt: String?
+    public var lastPullAt: String?
 }
 
 /// Hub-side failures, phrased for the operator of the node that caused them.
@@ -134,7 +137,8 @@ public final class HubStore: Sendable {
     }
 
     static func node(_ r: Row) -> HubNode {
-        HubNode(node: r["node_id"], site: r["site"], series: r["series"], lastSeq: r["last_seq"])
+        HubNode(node: r["node_id"], site: r["site"], series: r["series"], lastSeq: r["last_seq"],
+                lastPushAt: r["last_push_at"], lastPullAt: r["last_pull_at"])
     }
 
     public func nodes() throws -> [HubNode] {
@@ -251,9 +255,14 @@ public final class HubStore: Sendable {
         }
     }
 
+    /// Records a pull, to the minute: a store polling every few seconds does not make the hub
+    /// write (and fsync) on every poll.
     public func markPulled(node: String) throws {
+        let now = AuditRecord.now()
+        let minute = String(now.prefix(16))  // 2026-11-25T08:32
         try pool.write { db in
-            try db.execute(sql: "UPDATE hub_node SET last_pull_at = ? WHERE node_id = ?", arguments: [AuditRecord.now(), node])
+            try db.execute(sql: "UPDATE hub_node SET last_pull_at = ? WHERE node_id = ? AND (last_pull_at IS NULL OR substr(last_pull_at, 1, 16) < ?)",
+                           arguments: [now, node, minute])
         }
     }
 

@@ -71,7 +71,9 @@ struct NodeCommand: AsyncParsableCommand {
         func run() async throws {
             let nodes = try store.open().nodes()
             if json { try printJSON(nodes) } else {
-                for n in nodes { print("\(n.node)\tsite \(n.site)\tseries \(n.series)\tlast seq \(n.lastSeq)") }
+                for n in nodes {
+                    print("\(n.node)\tsite \(n.site)\tseries \(n.series)\tlast seq \(n.lastSeq)\tlast push \(n.lastPushAt ?? "never")\tlast pull \(n.lastPullAt ?? "never")")
+                }
             }
         }
     }
