@@ -199,13 +199,13 @@ public struct HubServer: Sendable {
         let own = snapshot ? nil : request.uri.queryParameters.get("own", as: Int64.self)
         let store = self.store
         do {
-            let page = try await offload { () -> (bytes: [UInt8], nextCursor: Int64, more: Bool) in
-                let page = try store.feed(after: cursor, limit: limit, own: own.map { (node.node, $0) })
+            let page = try await offload { () -> (batch: [UInt8], nextCursor: Int64, more: Bool) in
+                let page = try store.feedBatch(after: cursor, limit: limit, own: own.map { (node.node, $0) })
                 try store.markPulled(node: node.node)
-                return (try BatchCodec.encode(node: "hub", changes: page.changes), page.nextCursor, page.more)
+                return page
             }
-            metrics.add("poshub_bytes_sent_total", Int64(page.bytes.count))
-            return Self.batchResponse(page.bytes, headers: [(SyncHeader.nextCursor, String(page.nextCursor)), (SyncHeader.more, page.more ? "1" : "0")])
+            metrics.add("poshub_bytes_sent_total", Int64(page.batch.count))
+            return Self.batchResponse(page.batch, headers: [(SyncHeader.nextCursor, String(page.nextCursor)), (SyncHeader.more, page.more ? "1" : "0")])
         } catch {
             return Self.error(.internalServerError, "\(snapshot ? "snapshot" : "pull") failed: \(error)")
         }

@@ -34,12 +34,17 @@ public struct InProcessHubTransport: HubTransport {
     }
 
     func page(cursor: Int64, maxEntries: Int, own: (node: String, through: Int64)?) throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
-        let page = try hub.feed(after: cursor, limit: min(maxEntries, maxPullEntries), own: own)
-        return (try BatchCodec.encode(node: "hub", changes: page.changes), page.nextCursor, page.more)
+        try hub.feedBatch(after: cursor, limit: min(maxEntries, maxPullEntries), own: own)
     }
 }
 
 extension HubStore {
+    /// A page of the feed as the batch (sender `hub`) that a pull or a snapshot page sends.
+    public func feedBatch(after cursor: Int64, limit: Int, own: (node: String, through: Int64)?) throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
+        let page = try feed(after: cursor, limit: limit, own: own)
+        return (try BatchCodec.encode(node: "hub", changes: page.changes), page.nextCursor, page.more)
+    }
+
     /// A registered node by id.
     public func node(_ id: String) throws -> HubNode {
         guard let n = try nodes().first(where: { $0.node == id }) else { throw HubError.unknownNode(id) }

@@ -135,6 +135,11 @@ extension Database {
         return change
     }
 
+    /// The last journal sequence this store holds (0 for none).
+    func journalHead() throws -> Int64 {
+        try Int64.fetchOne(self, sql: "SELECT COALESCE(MAX(seq), 0) FROM journal") ?? 0
+    }
+
     /// Moves the local clock past a timestamp seen from the hub.
     func observeHLC(_ remote: HLC) throws {
         let last = HLC(rawValue: UInt64(bitPattern: try Int64.fetchOne(cachedStatement(sql: "SELECT last_hlc FROM node_config WHERE id = 1")) ?? 0))
@@ -207,7 +212,7 @@ public struct NodeStatus: Sendable, Codable {
 extension NodeStore {
     /// The last journal sequence this store holds (0 for none).
     public func journalHead() throws -> Int64 {
-        try pool.read { try Int64.fetchOne($0, sql: "SELECT COALESCE(MAX(seq), 0) FROM journal") ?? 0 }
+        try pool.read { try $0.journalHead() }
     }
 
     public func status() throws -> NodeStatus {
@@ -218,7 +223,7 @@ extension NodeStore {
                 node: cfg.nodeID, site: cfg.site, series: cfg.series, hub: cfg.hubURL,
                 pending: try db.pendingCount(),
                 acknowledged: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journal WHERE acked = 1") ?? 0,
-                lastSeq: try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM journal") ?? 0,
+                lastSeq: try db.journalHead(),
                 cursor: cfg.cursor, partners: counts["partner"] ?? 0, addresses: counts["address"] ?? 0,
                 documents: counts["document"] ?? 0, lastSyncAt: cfg.lastSyncAt, lastSyncError: cfg.lastSyncError,
                 renames: try db.auditRecords(kind: "rename", limit: 20), stateHash: try db.stateHash())

@@ -1,6 +1,5 @@
 import Foundation
 import GRDB
-import GRDBSQLite
 import SyncModel
 
 /// A table whose rows are replicated between nodes and hub, and what its columns hold.
@@ -121,12 +120,16 @@ public struct ReplicatedTable: Sendable, Hashable {
 
     /// The fields of a fetched row (all columns).
     public func fields(of row: Row) -> Fields {
+        if row.count == columns.count { return fields { row[$0] as DatabaseValue } }
         var f: Fields = Dictionary(minimumCapacity: columns.count)
-        if row.count == columns.count {
-            for (i, c) in columns.enumerated() { f[c] = value(row[i] as DatabaseValue, type: columnTypes[i]) }
-        } else {
-            for c in columns { f[c] = fieldValue(row[c] as DatabaseValue, column: c) }
-        }
+        for c in columns { f[c] = fieldValue(row[c] as DatabaseValue, column: c) }
+        return f
+    }
+
+    /// The fields of a row whose values come in column order (`column(i)` is column `i`).
+    func fields(_ column: (Int) -> DatabaseValue) -> Fields {
+        var f: Fields = Dictionary(minimumCapacity: columns.count)
+        for (i, c) in columns.enumerated() { f[c] = value(column(i), type: columnTypes[i]) }
         return f
     }
 
@@ -155,9 +158,7 @@ public struct ReplicatedTable: Sendable, Hashable {
 
     public func fetch(_ db: Database, key: String) throws -> Fields? {
         guard let row = try FastStatement.fetchFirst(db.cachedStatement(sql: selectSQL), keyValues(key)) else { return nil }
-        var f: Fields = Dictionary(minimumCapacity: columns.count)
-        for (i, c) in columns.enumerated() { f[c] = value(row[i], type: columnTypes[i]) }
-        return f
+        return fields { row[$0] }
     }
 
     public func exists(_ db: Database, key: String) throws -> Bool {

@@ -27,6 +27,12 @@ public enum BatchFormat {
         return ids
     }()
 
+    /// The one-byte id of a field name spelled exactly (byte for byte) as a known one.
+    static func knownID(_ name: String) -> UInt8? {
+        guard let id = fieldIDs[name], name.utf8.elementsEqual(fieldNames[Int(id)].utf8) else { return nil }
+        return id
+    }
+
     /// Each known field's position among the known names in UTF-8 byte order, by id: sorting
     /// an entry's known fields by it gives the same order as sorting by name.
     static let fieldRanks: [UInt8] = {

@@ -36,7 +36,7 @@ struct PayloadEncoder: Sendable {
         var known: [(id: UInt8, value: FieldValue)] = []
         known.reserveCapacity(change.fields.count)
         for (name, value) in change.fields {
-            guard let id = BatchFormat.fieldIDs[name], name.utf8.elementsEqual(BatchFormat.fieldNames[Int(id)].utf8) else { break }
+            guard let id = BatchFormat.knownID(name) else { break }
             known.append((id, value))
         }
         let ordered: [(name: String?, id: UInt8, value: FieldValue)]
@@ -44,7 +44,7 @@ struct PayloadEncoder: Sendable {
             ordered = known.sorted { BatchFormat.fieldRanks[Int($0.id)] < BatchFormat.fieldRanks[Int($1.id)] }.map { (nil, $0.id, $0.value) }
         } else {
             ordered = change.fields.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { name, value in
-                if let id = BatchFormat.fieldIDs[name], name.utf8.elementsEqual(BatchFormat.fieldNames[Int(id)].utf8) { return (nil, id, value) }
+                if let id = BatchFormat.knownID(name) { return (nil, id, value) }
                 return (name, BatchFormat.inlineFieldName, value)
             }
         }

@@ -30,14 +30,13 @@ enum Bench {
         try m.migrate(pool)
         let cols = Partner.columns
         let sql = "INSERT INTO partner (\(cols.joined(separator: ", "))) VALUES (\(cols.map { _ in "?" }.joined(separator: ", ")))"
-        let reference = try seconds {
-            for p in partners {
-                let f = p.fields
-                try pool.write { db in
-                    try db.cachedStatement(sql: sql).execute(arguments: StatementArguments(cols.map { ReplicatedTable.partner.databaseValue(f[$0], column: $0) }))
-                }
+        func insertPlain(_ p: Partner, into pool: DatabasePool) throws {
+            let f = p.fields
+            try pool.write { db in
+                try db.cachedStatement(sql: sql).execute(arguments: StatementArguments(cols.map { ReplicatedTable.partner.databaseValue(f[$0], column: $0) }))
             }
         }
+        let reference = try seconds { for p in partners { try insertPlain(p, into: pool) } }
         let r = Double(count) / ours, ref = Double(count) / reference
         // What each durable transaction writes: WAL bytes per commit, on fresh files whose log
         // was truncated after set-up (100 writes stay below the 1,000-page auto-checkpoint).
@@ -49,12 +48,7 @@ enum Bench {
         let plainPages = try StoreOptions.default.openPool(path: "\(dir)/plain-pages.sqlite")
         try m.migrate(plainPages)
         try truncateWAL(plainPages)
-        for p in partners.prefix(sample) {
-            let f = p.fields
-            try plainPages.write { db in
-                try db.cachedStatement(sql: sql).execute(arguments: StatementArguments(cols.map { ReplicatedTable.partner.databaseValue(f[$0], column: $0) }))
-            }
-        }
+        for p in partners.prefix(sample) { try insertPlain(p, into: plainPages) }
         let refPages = walPages("\(dir)/plain-pages.sqlite") / Double(sample)
         return BenchRow(row: "local write", workload: "\(count) partners + journal entry, 1 durable transaction each", figure: r, unit: "writes/s",
                         reference: ref, referenceWorkload: "plain single-row INSERT transactions, synchronous=FULL",
