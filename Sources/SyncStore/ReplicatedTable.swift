@@ -104,18 +104,7 @@ public struct ReplicatedTable: Sendable, Hashable {
     }
 
     func fieldValue(_ dbv: DatabaseValue, column: String) -> FieldValue {
-        switch dbv.storage {
-        case .null: return .null
-        case .int64(let i):
-            switch type(of: column) {
-            case .bool: return .bool(i != 0)
-            case .int: return .int(i)
-            case .text: return .text(String(i))
-            }
-        case .double(let d): return .int(Int64(d))
-        case .string(let s): return .text(s)
-        case .blob(let b): return .text(String(decoding: b, as: UTF8.self))
-        }
+        value(dbv, type: type(of: column))
     }
 
     /// The fields of a fetched row (all columns).
