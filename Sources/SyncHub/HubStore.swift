@@ -169,6 +169,7 @@ public final class HubStore: Sendable {
                                        pendingRenames: aliases.map { ($0["old_code"], $0["new_code"]) })
             var results: [EntryResult] = []
             var hubHLC = try Self.hubHLC(db)
+            var feed = FeedEmitter()
             for change in changes {
                 guard change.node == node.node else {
                     throw HubError.nodeMismatch(tokenNode: node.node, batchNode: change.node)
@@ -194,10 +195,11 @@ public final class HubStore: Sendable {
                 }
                 // Feed entries carry the hub's clock: a node that pulls an image moves its clock past
                 // every value in it, so its own later edits win.
-                try Self.emit(db, touched: touched, hlc: hubHLC, node: node.node, seq: change.seq)
+                feed.add(touched, hlc: hubHLC, node: node.node, seq: change.seq)
                 results.append(result)
                 lastSeq = change.seq
             }
+            try feed.write(db)
             try db.execute(sql: "UPDATE hub_node SET last_seq = ?, last_push_at = ? WHERE node_id = ?",
                            arguments: [lastSeq, AuditRecord.now(), node.node])
             try Self.setHubHLC(db, hubHLC)
@@ -205,14 +207,52 @@ public final class HubStore: Sendable {
         }
     }
 
-    /// Moves each touched row to the head of the feed (sorted, so the feed is deterministic).
-    /// `seq` is the sending node's journal sequence of the change (nil for the hub's own moves).
-    static func emit(_ db: Database, touched: Set<TouchedRow>, hlc: HLC, node: String, seq: Int64? = nil) throws {
-        let ordered = touched.count == 1 ? Array(touched) : touched.sorted { ($0.entity.rawValue, $0.key) < ($1.entity.rawValue, $1.key) }
-        for t in ordered {
-            try db.runCached("INSERT INTO hub_feed (hlc, node, entity, key, echo_seq) VALUES (?, ?, ?, ?, ?)",
-                             [Int64(bitPattern: hlc.rawValue).databaseValue, node.databaseValue, t.entity.rawValue.databaseValue,
-                              t.key.databaseValue, t.echo ? (seq?.databaseValue ?? .null) : .null])
+    /// The feed rows of one hub transaction, written when it ends. A record touched by several
+    /// changes of a push is written once, at the place of its last change — where re-sequencing
+    /// it row by row (`REPLACE`) would have left it — and the rows go in with multi-row
+    /// INSERTs: per-statement work (the AUTOINCREMENT counter, statement set-up) is paid once
+    /// per chunk instead of once per change.
+    struct FeedEmitter {
+        struct Entry {
+            var entity: Entity, key: String, hlc: HLC, node: String, echoSeq: Int64?
+        }
+        private var entries: [Entry?] = []
+        private var position: [TouchedRow: Int] = [:]
+
+        /// Rows changed by one change of `node` (journal sequence `seq`, nil for the hub's own
+        /// moves), stamped with the hub's clock `hlc`. Sorted, so the feed is deterministic.
+        mutating func add(_ touched: Set<TouchedRow>, hlc: HLC, node: String, seq: Int64? = nil) {
+            let ordered = touched.count == 1 ? Array(touched) : touched.sorted { ($0.entity.rawValue, $0.key) < ($1.entity.rawValue, $1.key) }
+            for t in ordered {
+                let id = TouchedRow(t.entity, t.key)
+                if let earlier = position[id] { entries[earlier] = nil }
+                position[id] = entries.count
+                entries.append(Entry(entity: t.entity, key: t.key, hlc: hlc, node: node, echoSeq: t.echo ? seq : nil))
+            }
+        }
+
+        /// Statements of 128, 64, ..., 1 rows (640 parameters at most): any count is a few of them.
+        static let chunkSQL: [(rows: Int, sql: String)] = (0...7).reversed().map { shift in
+            let rows = 1 << shift
+            return (rows, "INSERT INTO hub_feed (hlc, node, entity, key, echo_seq) VALUES "
+                + Array(repeating: "(?, ?, ?, ?, ?)", count: rows).joined(separator: ", "))
+        }
+
+        /// Moves the rows to the head of the feed, in order.
+        func write(_ db: Database) throws {
+            let rows = entries.compactMap { $0 }
+            var values: [DatabaseValue] = []
+            var start = 0
+            while start < rows.count {
+                let (n, sql) = Self.chunkSQL.first { $0.rows <= rows.count - start }!
+                values.removeAll(keepingCapacity: true)
+                for e in rows[start..<(start + n)] {
+                    values += [Int64(bitPattern: e.hlc.rawValue).databaseValue, e.node.databaseValue, e.entity.rawValue.databaseValue,
+                               e.key.databaseValue, e.echoSeq?.databaseValue ?? .null]
+                }
+                try db.runCached(sql, values)
+                start += n
+            }
         }
     }
 
@@ -284,7 +324,9 @@ public final class HubStore: Sendable {
             var hlc = try Self.hubHLC(db)
             hlc = HLC.tick(last: hlc, nowMillis: clock())
             let touched = try CustomerMove.execute(db, request, stamp: MergeStamp(hlc: hlc, node: "hub"))
-            try Self.emit(db, touched: touched, hlc: hlc, node: "hub")
+            var feed = FeedEmitter()
+            feed.add(touched, hlc: hlc, node: "hub")
+            try feed.write(db)
             try Self.setHubHLC(db, hlc)
         }
     }

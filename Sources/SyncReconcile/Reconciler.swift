@@ -222,10 +222,17 @@ public enum Reconciler {
     }
 
     static func setClock(_ db: Database, entity: Entity, key: String, field: String, stamp: MergeStamp) throws {
-        try db.cachedStatement(sql: """
+        try db.runCached("""
             INSERT INTO field_clock (entity, key, field, hlc, node) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT(entity, key, field) DO UPDATE SET hlc = excluded.hlc, node = excluded.node
-            """).execute(arguments: [entity.rawValue, key, field, Int64(bitPattern: stamp.hlc.rawValue), stamp.node])
+            """, [entity.rawValue.databaseValue, key.databaseValue, field.databaseValue,
+                  Int64(bitPattern: stamp.hlc.rawValue).databaseValue, stamp.node.databaseValue])
+    }
+
+    /// The stamp stored as (hlc, node) columns.
+    static func stamp(_ hlc: DatabaseValue, _ node: DatabaseValue) -> MergeStamp? {
+        guard let h = Int64.fromDatabaseValue(hlc), let n = String.fromDatabaseValue(node) else { return nil }
+        return MergeStamp(hlc: HLC(rawValue: UInt64(bitPattern: h)), node: n)
     }
 
     /// Field-level last-writer-wins: each field takes the value with the greater `MergeStamp`.
@@ -235,15 +242,12 @@ public enum Reconciler {
     public static func mergeFields(_ db: Database, table: ReplicatedTable, key: String, fields: Fields, stamp: MergeStamp,
                                    current known: Fields? = nil) throws -> Bool {
         guard let current = try known ?? table.fetch(db, key: key) else { return false }
-        let clocks = try Row.fetchAll(db.cachedStatement(sql: "SELECT field, hlc, node FROM field_clock WHERE entity = ? AND key = ?"),
-                                      arguments: [table.entity.rawValue, key])
+        let args = [table.entity.rawValue.databaseValue, key.databaseValue]
         var stamps: [String: MergeStamp] = [:]
-        for r in clocks {
-            stamps[r["field"]] = MergeStamp(hlc: HLC(rawValue: UInt64(bitPattern: r["hlc"])), node: r["node"])
+        for r in try db.rowsCached("SELECT field, hlc, node FROM field_clock WHERE entity = ? AND key = ?", args) {
+            if let field = String.fromDatabaseValue(r[0]), let s = Self.stamp(r[1], r[2]) { stamps[field] = s }
         }
-        let base = try Row.fetchOne(db.cachedStatement(sql: "SELECT hlc, node FROM row_clock WHERE entity = ? AND key = ?"),
-                                    arguments: [table.entity.rawValue, key])
-            .map { MergeStamp(hlc: HLC(rawValue: UInt64(bitPattern: $0["hlc"])), node: $0["node"]) }
+        let base = try db.firstRowCached("SELECT hlc, node FROM row_clock WHERE entity = ? AND key = ?", args).flatMap { Self.stamp($0[0], $0[1]) }
         var winners: Fields = [:]
         for (field, value) in fields.sorted(by: { $0.key < $1.key }) where table.columns.contains(field) && !table.keyColumns.contains(field) {
             let old = current[field] ?? .null

@@ -78,6 +78,24 @@ enum FastStatement {
         return row
     }
 
+    /// Runs a query with `values` and returns every row's columns.
+    static func fetchAll(_ statement: Statement, _ values: [DatabaseValue]) throws -> [[DatabaseValue]] {
+        try bind(statement, values)
+        let s = statement.sqliteStatement
+        defer { sqlite3_reset(s) }
+        let n = Int32(sqlite3_column_count(s))
+        var rows: [[DatabaseValue]] = []
+        while true {
+            let code = sqlite3_step(s)
+            if code == SQLITE_DONE { return rows }
+            guard code == SQLITE_ROW else { throw error(statement, code) }
+            var row: [DatabaseValue] = []
+            row.reserveCapacity(Int(n))
+            for i in 0..<n { row.append(column(s, i)) }
+            rows.append(row)
+        }
+    }
+
     static func column(_ s: OpaquePointer, _ i: Int32) -> DatabaseValue {
         switch sqlite3_column_type(s, i) {
         case SQLITE_NULL: return .null
@@ -105,5 +123,10 @@ extension Database {
     /// The first row of the cached query `sql` with positional `values`, or nil.
     public func firstRowCached(_ sql: String, _ values: [DatabaseValue] = []) throws -> [DatabaseValue]? {
         try FastStatement.fetchFirst(cachedStatement(sql: sql), values)
+    }
+
+    /// Every row of the cached query `sql` with positional `values`.
+    public func rowsCached(_ sql: String, _ values: [DatabaseValue] = []) throws -> [[DatabaseValue]] {
+        try FastStatement.fetchAll(cachedStatement(sql: sql), values)
     }
 }

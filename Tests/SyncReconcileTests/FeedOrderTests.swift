@@ -1,0 +1,40 @@
+import Foundation
+import Testing
+import SyncHub
+import SyncModel
+import SyncStore
+
+@Suite("The hub's feed after a push")
+struct FeedOrderTests {
+    @Test("each record once, in the order of its last change, across multi-row insert chunks and across pushes")
+    func lastChangeOrder() throws {
+        let world = try World()
+        // 301 partners (more than two 128-row chunks and a remainder), then edits of partners
+        // 7 and 150 in the same push: those two move behind all the others.
+        var changes: [Change] = []
+        for i in 1...301 {
+            var p = consumer(String(format: "P%03d", i)).fields
+            p["origin_node"] = .text("A")
+            changes.append(change("A", Int64(i), hlc: UInt64(i) << 16, .partner, String(format: "P%03d", i), .insert, p))
+        }
+        changes.append(change("A", 302, hlc: 302 << 16, .partner, "P150", .update, ["phone": .text("+48 600 000 150")]))
+        changes.append(change("A", 303, hlc: 303 << 16, .partner, "P007", .update, ["phone": .text("+48 600 000 007")]))
+        let reply = try world.push("A", changes)
+        #expect(reply.results.allSatisfy { $0.outcome == .applied })
+
+        var expected = (1...301).map { String(format: "P%03d", $0) }.filter { $0 != "P007" && $0 != "P150" }
+        expected += ["P150", "P007"]
+        let page = try world.hub.feed(after: 0, limit: 1000)
+        #expect(page.changes.map(\.key) == expected)
+        #expect(page.changes.map(\.seq) == page.changes.map(\.seq).sorted(), "global sequence rises along the feed")
+        #expect(Set(page.changes.map(\.seq)).count == expected.count)
+        // The edited partner's feed row carries its current image, not an echo of the insert.
+        #expect(try world.hub.feed(after: 0, limit: 1000, own: ("A", 303)).changes.map(\.key) == ["P150", "P007"])
+
+        // A later push re-sequences an existing record past everything before it.
+        try world.push("A", [change("A", 304, hlc: 304 << 16, .partner, "P001", .update, ["phone": .text("+48 600 000 001")])])
+        let after = try world.hub.feed(after: page.nextCursor, limit: 1000)
+        #expect(after.changes.map(\.key) == ["P001"])
+        #expect(try world.hub.feed(after: 0, limit: 1000).changes.count == 301)
+    }
+}
