@@ -95,7 +95,7 @@ public final class HubStore: Sendable {
         return m
     }
 
-    public init(path: String, options: StoreOptions = .default, prefixRule: PrefixRule = .init(),
+    public init(path: String, options: StoreOptions = .hub, prefixRule: PrefixRule = .init(),
                 clock: @escaping @Sendable () -> UInt64 = { HLC.nowMillis }) throws {
         pool = try options.openPool(path: path)
         try Self.migrator().migrate(pool)

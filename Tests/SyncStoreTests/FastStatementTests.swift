@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import SyncModel
+import SyncTesting
 @testable import SyncStore
 
 @Suite("Replicated rows through the direct SQLite binding")
@@ -104,5 +105,26 @@ struct StateHashTests {
         try f.store.addDocument(kind: .invoice, partnerCode: "B-Ż", amountMinor: -1250, currency: "PLN")
         let (ours, reference) = try f.store.pool.read { db in (try db.stateHash(), try referenceHash(db)) }
         #expect(ours == reference)
+    }
+}
+
+@Suite("Store options")
+struct StoreOptionsTests {
+    @Test("the writer's page cache is set on the writing connection only; an out-of-range size is refused naming the option")
+    func writerCache() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let pool = try StoreOptions(writerCacheMiB: 48).openPool(path: dir.file("a.sqlite"))
+        #expect(try pool.write { try Int.fetchOne($0, sql: "PRAGMA cache_size") } == -48 * 1024)
+        #expect(try pool.read { try Int.fetchOne($0, sql: "PRAGMA cache_size") } == -2000, "readers keep SQLite's default")
+        let plain = try StoreOptions().openPool(path: dir.file("b.sqlite"))
+        #expect(try plain.write { try Int.fetchOne($0, sql: "PRAGMA cache_size") } == -2000)
+        for bad in [0, -1, 5000] {
+            #expect {
+                _ = try StoreOptions(writerCacheMiB: bad).openPool(path: dir.file("c.sqlite"))
+            } throws: { error in
+                String(describing: error).contains("cache-mib") && String(describing: error).contains("\(bad)")
+            }
+        }
     }
 }
