@@ -160,6 +160,16 @@ struct FieldsJSONTests {
         #expect(json.hasPrefix(#"{"a":"#))
     }
 
+    @Test("the journal's JSON bytes: keys in byte order, escapes, literals and integers spelled one way")
+    func exactBytes() {
+        let fields: Fields = [
+            "z": .null, "a": .text("q\" b\\ n\n r\r t\t c\u{01}\u{1f} ż"), "B": .bool(true), "b": .bool(false),
+            "i": .int(-42), "j": .int(0), "_": .text(""),
+        ]
+        #expect(fields.canonicalJSON() == #"{"B":true,"_":"","a":"q\" b\\ n\n r\r t\t c\u0001\u001f ż","b":false,"i":-42,"j":0,"z":null}"#)
+        #expect(Fields().canonicalJSON() == "{}")
+    }
+
     @Test("JSON written by other tools (spaces, \\u escapes) is read too")
     func foreignJSON() throws {
         let f = try Fields.fromJSON(#"{ "x" : "\u017c\ud83d\ude00" , "n": -5, "z": null }"#)
