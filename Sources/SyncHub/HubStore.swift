@@ -222,12 +222,14 @@ public final class HubStore: Sendable {
         /// Rows changed by one change of `node` (journal sequence `seq`, nil for the hub's own
         /// moves), stamped with the hub's clock `hlc`. Sorted, so the feed is deterministic.
         mutating func add(_ touched: Set<TouchedRow>, hlc: HLC, node: String, seq: Int64? = nil) {
-            let ordered = touched.count == 1 ? Array(touched) : touched.sorted { ($0.entity.rawValue, $0.key) < ($1.entity.rawValue, $1.key) }
-            for t in ordered {
-                let id = TouchedRow(t.entity, t.key)
+            // One entry per record: an echo only if every mention of it in this change is one.
+            var echo: [TouchedRow: Bool] = [:]
+            for t in touched { echo[TouchedRow(t.entity, t.key), default: true] = echo[TouchedRow(t.entity, t.key), default: true] && t.echo }
+            let ordered = echo.keys.sorted { ($0.entity.rawValue, $0.key) < ($1.entity.rawValue, $1.key) }
+            for id in ordered {
                 if let earlier = position[id] { entries[earlier] = nil }
                 position[id] = entries.count
-                entries.append(Entry(entity: t.entity, key: t.key, hlc: hlc, node: node, echoSeq: t.echo ? seq : nil))
+                entries.append(Entry(entity: id.entity, key: id.key, hlc: hlc, node: node, echoSeq: echo[id]! ? seq : nil))
             }
         }
 

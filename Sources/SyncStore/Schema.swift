@@ -155,14 +155,14 @@ public struct StoreOptions: Sendable {
         if let mib = writerCacheMiB, !(1...4096).contains(mib) {
             throw StoreError.invalid(FieldError(field: "cache-mib", reason: "the writer's page cache must be 1 to 4096 MiB, got \(mib)"))
         }
+        let writerCache = writerCacheMiB
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(sync)")
+            // The writing connection only (readers are opened read-only); negative means KiB.
+            if let mib = writerCache, !db.configuration.readonly {
+                try db.execute(sql: "PRAGMA cache_size = -\(mib * 1024)")
+            }
         }
-        let pool = try DatabasePool(path: path, configuration: config)
-        if let mib = writerCacheMiB {
-            // Negative: a size in KiB rather than in pages. Readers keep the default.
-            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA cache_size = -\(mib * 1024)") }
-        }
-        return pool
+        return try DatabasePool(path: path, configuration: config)
     }
 }

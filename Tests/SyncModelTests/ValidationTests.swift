@@ -168,6 +168,9 @@ struct FieldsJSONTests {
         ]
         #expect(fields.canonicalJSON() == #"{"B":true,"_":"","a":"q\" b\\ n\n r\r t\t c\u0001\u001f ż","b":false,"i":-42,"j":0,"z":null}"#)
         #expect(Fields().canonicalJSON() == "{}")
+        // Non-ASCII keys and values without escapes (and DEL, which JSON does not escape) as they are.
+        let wide: Fields = ["ż": .text("zażółć \u{7f}"), "z": .text("x")]
+        #expect(wide.canonicalJSON() == "{\"z\":\"x\",\"ż\":\"zażółć \u{7f}\"}")
     }
 
     @Test("JSON written by other tools (spaces, \\u escapes) is read too")

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 import SyncHub
 import SyncModel
@@ -28,6 +29,10 @@ struct FeedOrderTests {
         #expect(page.changes.map(\.key) == expected)
         #expect(page.changes.map(\.seq) == page.changes.map(\.seq).sorted(), "global sequence rises along the feed")
         #expect(Set(page.changes.map(\.seq)).count == expected.count)
+        // A record's feed row carries the hub clock of its last change in the push.
+        let hlc = Dictionary(uniqueKeysWithValues: page.changes.map { ($0.key, $0.hlc) })
+        #expect(hlc["P007"] == HLC(rawValue: reply.hubHLC))
+        #expect(hlc["P150"]! < hlc["P007"]! && hlc["P001"]! < hlc["P150"]!)
         // The edited partner's feed row carries its current image, not an echo of the insert.
         #expect(try world.hub.feed(after: 0, limit: 1000, own: ("A", 303)).changes.map(\.key) == ["P150", "P007"])
 
@@ -36,5 +41,12 @@ struct FeedOrderTests {
         let after = try world.hub.feed(after: page.nextCursor, limit: 1000)
         #expect(after.changes.map(\.key) == ["P001"])
         #expect(try world.hub.feed(after: 0, limit: 1000).changes.count == 301)
+    }
+
+    @Test("the hub store opens its writing connection with the hub's page cache")
+    func hubWriterCache() throws {
+        let world = try World()
+        let size = try world.hub.pool.write { try Int.fetchOne($0, sql: "PRAGMA cache_size") }
+        #expect(size == -StoreOptions.hubWriterCacheMiB * 1024)
     }
 }

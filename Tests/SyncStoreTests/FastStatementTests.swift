@@ -114,17 +114,35 @@ struct StoreOptionsTests {
     func writerCache() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
+        let plain = try StoreOptions().openPool(path: dir.file("b.sqlite"))
+        let sqliteDefault = try plain.write { try Int.fetchOne($0, sql: "PRAGMA cache_size") }
+        #expect(sqliteDefault != -48 * 1024)
         let pool = try StoreOptions(writerCacheMiB: 48).openPool(path: dir.file("a.sqlite"))
         #expect(try pool.write { try Int.fetchOne($0, sql: "PRAGMA cache_size") } == -48 * 1024)
-        #expect(try pool.read { try Int.fetchOne($0, sql: "PRAGMA cache_size") } == -2000, "readers keep SQLite's default")
-        let plain = try StoreOptions().openPool(path: dir.file("b.sqlite"))
-        #expect(try plain.write { try Int.fetchOne($0, sql: "PRAGMA cache_size") } == -2000)
+        #expect(try pool.read { try Int.fetchOne($0, sql: "PRAGMA cache_size") } == sqliteDefault, "readers keep SQLite's default")
         for bad in [0, -1, 5000] {
             #expect {
                 _ = try StoreOptions(writerCacheMiB: bad).openPool(path: dir.file("c.sqlite"))
             } throws: { error in
                 String(describing: error).contains("cache-mib") && String(describing: error).contains("\(bad)")
             }
+        }
+    }
+
+    @Test("several rows, no row, and the statement reused after a failed step")
+    func rowsCachedReads() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let pool = try StoreOptions().openPool(path: dir.file("r.sqlite"))
+        try pool.write { db in
+            try db.execute(sql: "CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER)")
+            for (k, n) in [("a", 1), ("b", 2), ("c", 3)] { try db.runCached("INSERT INTO t (k, n) VALUES (?, ?)", [k.databaseValue, n.databaseValue]) }
+            let sql = "SELECT k, n FROM t WHERE n >= ? ORDER BY k"
+            #expect(try db.rowsCached(sql, [2.databaseValue]) == [["b".databaseValue, 2.databaseValue], ["c".databaseValue, 3.databaseValue]])
+            #expect(try db.rowsCached(sql, [9.databaseValue]).isEmpty)
+            #expect(throws: DatabaseError.self) { try db.runCached("INSERT INTO t (k, n) VALUES (?, ?)", ["a".databaseValue, 9.databaseValue]) }
+            try db.runCached("INSERT INTO t (k, n) VALUES (?, ?)", ["d".databaseValue, 4.databaseValue])
+            #expect(try db.rowsCached(sql, [3.databaseValue]).map { $0[0] } == ["c".databaseValue, "d".databaseValue])
         }
     }
 }
