@@ -224,7 +224,10 @@ public final class HubStore: Sendable {
         mutating func add(_ touched: Set<TouchedRow>, hlc: HLC, node: String, seq: Int64? = nil) {
             // One entry per record: an echo only if every mention of it in this change is one.
             var echo: [TouchedRow: Bool] = [:]
-            for t in touched { echo[TouchedRow(t.entity, t.key), default: true] = echo[TouchedRow(t.entity, t.key), default: true] && t.echo }
+            for t in touched {
+                let id = TouchedRow(t.entity, t.key)
+                echo[id] = (echo[id] ?? true) && t.echo
+            }
             let ordered = echo.keys.sorted { ($0.entity.rawValue, $0.key) < ($1.entity.rawValue, $1.key) }
             for id in ordered {
                 if let earlier = position[id] { entries[earlier] = nil }

@@ -71,11 +71,7 @@ enum FastStatement {
         let code = sqlite3_step(s)
         if code == SQLITE_DONE { return nil }
         guard code == SQLITE_ROW else { throw error(statement, code) }
-        let n = Int32(sqlite3_column_count(s))
-        var row: [DatabaseValue] = []
-        row.reserveCapacity(Int(n))
-        for i in 0..<n { row.append(column(s, i)) }
-        return row
+        return currentRow(s)
     }
 
     /// Runs a query with `values` and returns every row's columns.
@@ -83,17 +79,22 @@ enum FastStatement {
         try bind(statement, values)
         let s = statement.sqliteStatement
         defer { sqlite3_reset(s) }
-        let n = Int32(sqlite3_column_count(s))
         var rows: [[DatabaseValue]] = []
         while true {
             let code = sqlite3_step(s)
             if code == SQLITE_DONE { return rows }
             guard code == SQLITE_ROW else { throw error(statement, code) }
-            var row: [DatabaseValue] = []
-            row.reserveCapacity(Int(n))
-            for i in 0..<n { row.append(column(s, i)) }
-            rows.append(row)
+            rows.append(currentRow(s))
         }
+    }
+
+    /// The columns of the row the statement is on.
+    private static func currentRow(_ s: OpaquePointer) -> [DatabaseValue] {
+        let n = Int32(sqlite3_column_count(s))
+        var row: [DatabaseValue] = []
+        row.reserveCapacity(Int(n))
+        for i in 0..<n { row.append(column(s, i)) }
+        return row
     }
 
     static func column(_ s: OpaquePointer, _ i: Int32) -> DatabaseValue {
