@@ -84,9 +84,10 @@ public struct HubServer: Sendable {
             }
         }
         router.get("/v1/state-hash") { request, _ in
-            guard case .success = await server.authenticate(request) else { return Self.error(.unauthorized, "missing or unknown token") }
+            // The digest of what this node replicates: its region's records.
+            guard case .success(let node) = await server.authenticate(request) else { return Self.error(.unauthorized, "missing or unknown token") }
             let store = server.store
-            do { return Self.json(["stateHash": try await offload { try store.stateHash() }]) } catch {
+            do { return Self.json(["stateHash": try await offload { try store.stateHash(region: node.region) }]) } catch {
                 return Self.error(.internalServerError, String(describing: error))
             }
         }
@@ -200,7 +201,7 @@ public struct HubServer: Sendable {
         let store = self.store
         do {
             let page = try await offload { () -> (batch: [UInt8], nextCursor: Int64, more: Bool) in
-                let page = try store.feedBatch(after: cursor, limit: limit, own: own.map { (node.node, $0) })
+                let page = try store.feedBatch(after: cursor, limit: limit, own: own.map { (node.node, $0) }, region: node.region)
                 try store.markPulled(node: node.node)
                 return page
             }

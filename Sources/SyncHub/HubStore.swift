@@ -9,6 +9,9 @@ public struct HubNode: Sendable, Codable, Hashable {
     public var node: String
     public var site: String
     public var series: String
+    /// Replication region: the node receives the records created in its region only
+    /// (empty for every node: the whole chain is one region and every store gets everything).
+    public var region: String
     public var lastSeq: Int64
     /// When the node last pushed, and last pulled (to the minute), ISO 8601 UTC.
     public var lastPushAt: String?
@@ -23,6 +26,7 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
     case notContiguous(node: String, after: Int64, got: Int64)
     case nodeExists(String)
     case unknownNode(String)
+    case siteInOtherRegion(site: String, region: String)
     case invalid(FieldError)
 
     public var description: String {
@@ -35,6 +39,8 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
             return "batch from node \(node) skips from sequence \(after) to \(got); nothing applied"
         case .nodeExists(let n): return "node \(n) is already registered"
         case .unknownNode(let n): return "node \(n) is not registered at this hub"
+        case .siteInOtherRegion(let site, let region):
+            return "region: site \(site) already has nodes in region '\(region)'; all nodes of a site replicate the same region"
         case .invalid(let e): return e.description
         }
     }
@@ -92,6 +98,17 @@ public final class HubStore: Sendable {
         m.registerMigration("v2-hub-feed-echo") { db in
             try db.execute(sql: "ALTER TABLE hub_feed ADD COLUMN echo_seq INTEGER")
         }
+        // Replication regions: a record belongs to the region of the node whose change created
+        // it at the hub and keeps it; a node pulls, bootstraps and hashes its region only. The
+        // index serves regional pulls; the default region ('') reads the feed in order as before,
+        // so a chain without regions writes no extra index entry per change.
+        m.registerMigration("v3-hub-region") { db in
+            try db.execute(sql: """
+                ALTER TABLE hub_node ADD COLUMN region TEXT NOT NULL DEFAULT '';
+                ALTER TABLE hub_feed ADD COLUMN region TEXT NOT NULL DEFAULT '';
+                CREATE INDEX hub_feed_region ON hub_feed(region, gseq) WHERE region <> '';
+                """)
+        }
         return m
     }
 
@@ -105,9 +122,13 @@ public final class HubStore: Sendable {
 
     // MARK: Nodes and tokens
 
-    /// Registers a node and returns its new bearer token (only its hash is stored).
-    public func addNode(node: String, site: String, series: String) throws -> String {
-        do { try NodeIdentity.validate(node: node, site: site, series: series) } catch let e as FieldError { throw HubError.invalid(e) }
+    /// Registers a node and returns its new bearer token (only its hash is stored). All nodes
+    /// of a site belong to the same `region` (see `HubNode.region`).
+    public func addNode(node: String, site: String, series: String, region: String = "") throws -> String {
+        do {
+            try NodeIdentity.validate(node: node, site: site, series: series)
+            try NodeIdentity.validate(region: region)
+        } catch let e as FieldError { throw HubError.invalid(e) }
         var bytes = [UInt8](repeating: 0, count: 32)
         var rng = SystemRandomNumberGenerator()
         for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
@@ -116,8 +137,11 @@ public final class HubStore: Sendable {
             if try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM hub_node WHERE node_id = ?)", arguments: [node]) == true {
                 throw HubError.nodeExists(node)
             }
-            try db.execute(sql: "INSERT INTO hub_node (node_id, site, series, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [node, site, series, Self.hashToken(token), AuditRecord.now()])
+            if let other = try String.fetchOne(db, sql: "SELECT region FROM hub_node WHERE site = ? AND region <> ? LIMIT 1", arguments: [site, region]) {
+                throw HubError.siteInOtherRegion(site: site, region: other)
+            }
+            try db.execute(sql: "INSERT INTO hub_node (node_id, site, series, token_hash, created_at, region) VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [node, site, series, Self.hashToken(token), AuditRecord.now(), region])
         }
         return token
     }
@@ -137,12 +161,25 @@ public final class HubStore: Sendable {
     }
 
     static func node(_ r: Row) -> HubNode {
-        HubNode(node: r["node_id"], site: r["site"], series: r["series"], lastSeq: r["last_seq"],
+        HubNode(node: r["node_id"], site: r["site"], series: r["series"], region: r["region"], lastSeq: r["last_seq"],
                 lastPushAt: r["last_push_at"], lastPullAt: r["last_pull_at"])
     }
 
     public func nodes() throws -> [HubNode] {
         try pool.read { try Row.fetchAll($0, sql: "SELECT * FROM hub_node ORDER BY node_id").map(Self.node) }
+    }
+
+    /// A registered node by id.
+    public func node(_ id: String) throws -> HubNode {
+        guard let n = try pool.read({ try Row.fetchOne($0, sql: "SELECT * FROM hub_node WHERE node_id = ?", arguments: [id]) }) else {
+            throw HubError.unknownNode(id)
+        }
+        return Self.node(n)
+    }
+
+    /// The region of the nodes at `site`, nil when no node is registered there.
+    static func region(_ db: Database, site: String) throws -> String? {
+        try String.fetchOne(db.cachedStatement(sql: "SELECT region FROM hub_node WHERE site = ? LIMIT 1"), arguments: [site])
     }
 
     // MARK: Push
@@ -166,10 +203,11 @@ public final class HubStore: Sendable {
             let aliases = try Row.fetchAll(db, sql: "SELECT old_code, new_code FROM hub_alias WHERE node = ? AND rename_id > ? ORDER BY rename_id",
                                            arguments: [node.node, renamesApplied])
             var context = ApplyContext(node: current.node, series: current.series, site: current.site, prefixRule: prefixRule,
-                                       pendingRenames: aliases.map { ($0["old_code"], $0["new_code"]) })
+                                       pendingRenames: aliases.map { ($0["old_code"], $0["new_code"]) },
+                                       siteRegion: { try Self.region($0, site: $1) })
             var results: [EntryResult] = []
             var hubHLC = try Self.hubHLC(db)
-            var feed = FeedEmitter()
+            var feed = FeedEmitter(region: current.region)
             for change in changes {
                 guard change.node == node.node else {
                     throw HubError.nodeMismatch(tokenNode: node.node, batchNode: change.node)
@@ -211,13 +249,17 @@ public final class HubStore: Sendable {
     /// changes of a push is written once, at the place of its last change — where re-sequencing
     /// it row by row (`REPLACE`) would have left it — and the rows go in with multi-row
     /// INSERTs: per-statement work (the AUTOINCREMENT counter, statement set-up) is paid once
-    /// per chunk instead of once per change.
+    /// per chunk instead of once per change. A record keeps the region it has in the feed; a
+    /// new one gets `region`, the region of the node whose change created it.
     struct FeedEmitter {
         struct Entry {
             var entity: Entity, key: String, hlc: HLC, node: String, echoSeq: Int64?
         }
+        let region: String
         private var entries: [Entry?] = []
         private var position: [TouchedRow: Int] = [:]
+
+        init(region: String) { self.region = region }
 
         /// Rows changed by one change of `node` (journal sequence `seq`, nil for the hub's own
         /// moves), stamped with the hub's clock `hlc`. Sorted, so the feed is deterministic.
@@ -236,11 +278,12 @@ public final class HubStore: Sendable {
             }
         }
 
-        /// Statements of 128, 64, ..., 1 rows (640 parameters at most): any count is a few of them.
+        /// Statements of 128, 64, ..., 1 rows (1,024 parameters at most): any count is a few of them.
         static let chunkSQL: [(rows: Int, sql: String)] = (0...7).reversed().map { shift in
             let rows = 1 << shift
-            return (rows, "INSERT INTO hub_feed (hlc, node, entity, key, echo_seq) VALUES "
-                + Array(repeating: "(?, ?, ?, ?, ?)", count: rows).joined(separator: ", "))
+            return (rows, "INSERT INTO hub_feed (hlc, node, entity, key, echo_seq, region) VALUES "
+                + Array(repeating: "(?, ?, ?, ?, ?, coalesce((SELECT region FROM hub_feed WHERE entity = ? AND key = ?), ?))",
+                        count: rows).joined(separator: ", "))
         }
 
         /// Moves the rows to the head of the feed, in order.
@@ -252,8 +295,9 @@ public final class HubStore: Sendable {
                 let (n, sql) = Self.chunkSQL.first { $0.rows <= rows.count - start }!
                 values.removeAll(keepingCapacity: true)
                 for e in rows[start..<(start + n)] {
-                    values += [Int64(bitPattern: e.hlc.rawValue).databaseValue, e.node.databaseValue, e.entity.rawValue.databaseValue,
-                               e.key.databaseValue, e.echoSeq?.databaseValue ?? .null]
+                    let entity = e.entity.rawValue.databaseValue, key = e.key.databaseValue
+                    values += [Int64(bitPattern: e.hlc.rawValue).databaseValue, e.node.databaseValue, entity, key,
+                               e.echoSeq?.databaseValue ?? .null, entity, key, region.databaseValue]
                 }
                 try db.runCached(sql, values)
                 start += n
@@ -279,10 +323,26 @@ public final class HubStore: Sendable {
     /// `own` is the pulling node and the last journal sequence its store holds: rows that are
     /// exactly an image that node sent with a sequence up to there are left out (it has them),
     /// but still count towards `limit` and move the cursor. Snapshots pass nil and get every row.
-    public func feed(after cursor: Int64, limit: Int, own: (node: String, through: Int64)? = nil) throws -> (changes: [Change], nextCursor: Int64, more: Bool) {
+    ///
+    /// `region` is the pulling node's region: only records of that region are read (nil: all).
+    /// The cursor moves to the end of the feed once the last page is read, past rows of other
+    /// regions, so a later pull does not scan them again.
+    public func feed(after cursor: Int64, limit: Int, own: (node: String, through: Int64)? = nil,
+                     region: String? = nil) throws -> (changes: [Change], nextCursor: Int64, more: Bool) {
         try pool.read { db in
-            let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT gseq, hlc, node, entity, key, echo_seq FROM hub_feed WHERE gseq > ? ORDER BY gseq LIMIT ?"),
+            let columns = "SELECT gseq, hlc, node, entity, key, echo_seq FROM hub_feed"
+            let rows: [Row]
+            switch region {
+            case nil:
+                rows = try Row.fetchAll(db.cachedStatement(sql: "\(columns) WHERE gseq > ? ORDER BY gseq LIMIT ?"), arguments: [cursor, limit + 1])
+            case ""?:
+                rows = try Row.fetchAll(db.cachedStatement(sql: "\(columns) WHERE gseq > ? AND region = '' ORDER BY gseq LIMIT ?"),
                                         arguments: [cursor, limit + 1])
+            case let region?:
+                // `region <> ''` lets SQLite use the partial index hub_feed_region.
+                rows = try Row.fetchAll(db.cachedStatement(sql: "\(columns) WHERE region = ? AND region <> '' AND gseq > ? ORDER BY gseq LIMIT ?"),
+                                        arguments: [region, cursor, limit + 1])
+            }
             let more = rows.count > limit
             var changes: [Change] = []
             changes.reserveCapacity(min(rows.count, limit))
@@ -295,7 +355,7 @@ public final class HubStore: Sendable {
                 changes.append(Change(seq: r[0], hlc: HLC(rawValue: UInt64(bitPattern: r[1])), node: node,
                                       entity: entity, key: key, op: image == nil ? .delete : .insert, fields: image ?? [:]))
             }
-            let next: Int64 = rows.prefix(limit).last?[0] ?? cursor
+            let next: Int64 = more ? rows[limit - 1][0] : max(cursor, try Int64.fetchOne(db, sql: "SELECT max(gseq) FROM hub_feed") ?? cursor)
             return (changes, next, more)
         }
     }
@@ -317,7 +377,23 @@ public final class HubStore: Sendable {
         try pool.read { try ReplicatedTable.partner.exists($0, key: code) }
     }
 
-    public func stateHash() throws -> String { try pool.read { try $0.stateHash() } }
+    /// The digest of every replicated record, or of one region's records: what the state hash
+    /// of a store node of that region must equal once it has synced.
+    public func stateHash(region: String? = nil) throws -> String {
+        guard let region else { return try pool.read { try $0.stateHash() } }
+        return try regionStateHashes(including: [region])[region]!
+    }
+
+    /// The state hash of every region that has nodes or records (and of `including`), in one
+    /// pass over the replicated tables.
+    public func regionStateHashes(including: [String] = []) throws -> [String: String] {
+        try pool.read { db in
+            let known = try String.fetchAll(db, sql: "SELECT region FROM hub_node UNION SELECT DISTINCT region FROM hub_feed")
+            return try db.stateHashes(groups: Set(known + including)) { table in
+                "(SELECT f.region FROM hub_feed f WHERE f.entity = '\(table.entity.rawValue)' AND f.key = \(table.keySQL))"
+            }
+        }
+    }
 
     public func audit(kind: String? = nil, limit: Int = 1000) throws -> [AuditRecord] {
         try pool.read { try $0.auditRecords(kind: kind, limit: limit) }
@@ -328,8 +404,9 @@ public final class HubStore: Sendable {
         try pool.write { db in
             var hlc = try Self.hubHLC(db)
             hlc = HLC.tick(last: hlc, nowMillis: clock())
-            let touched = try CustomerMove.execute(db, request, stamp: MergeStamp(hlc: hlc, node: "hub"))
-            var feed = FeedEmitter()
+            let touched = try CustomerMove.execute(db, request, stamp: MergeStamp(hlc: hlc, node: "hub"),
+                                                   siteRegion: { try Self.region(db, site: $0) })
+            var feed = FeedEmitter(region: try Self.region(db, site: request.site) ?? "")
             feed.add(touched, hlc: hlc, node: "hub")
             try feed.write(db)
             try Self.setHubHLC(db, hlc)

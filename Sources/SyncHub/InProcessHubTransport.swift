@@ -34,20 +34,15 @@ public struct InProcessHubTransport: HubTransport {
     }
 
     func page(cursor: Int64, maxEntries: Int, own: (node: String, through: Int64)?) throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
-        try hub.feedBatch(after: cursor, limit: min(maxEntries, maxPullEntries), own: own)
+        try hub.feedBatch(after: cursor, limit: min(maxEntries, maxPullEntries), own: own, region: node.region)
     }
 }
 
 extension HubStore {
     /// A page of the feed as the batch (sender `hub`) that a pull or a snapshot page sends.
-    public func feedBatch(after cursor: Int64, limit: Int, own: (node: String, through: Int64)?) throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
-        let page = try feed(after: cursor, limit: limit, own: own)
+    public func feedBatch(after cursor: Int64, limit: Int, own: (node: String, through: Int64)?,
+                          region: String?) throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
+        let page = try feed(after: cursor, limit: limit, own: own, region: region)
         return (try BatchCodec.encode(node: "hub", changes: page.changes), page.nextCursor, page.more)
-    }
-
-    /// A registered node by id.
-    public func node(_ id: String) throws -> HubNode {
-        guard let n = try nodes().first(where: { $0.node == id }) else { throw HubError.unknownNode(id) }
-        return n
     }
 }

@@ -132,4 +132,10 @@ public enum NodeIdentity {
             if !ok { throw FieldError(field: field, reason: "'\(value)' must be 1-32 letters, digits, '-' or '_'") }
         }
     }
+
+    /// A replication region: empty (the whole chain is one region) or 1-32 letters, digits, '-' or '_'.
+    public static func validate(region: String) throws {
+        let ok = region.count <= 32 && region.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }
+        if !ok { throw FieldError(field: "region", reason: "'\(region)' must be empty or 1-32 letters, digits, '-' or '_'") }
+    }
 }

@@ -13,6 +13,9 @@ public enum MoveCondition: Int, Sendable, CaseIterable, Codable {
     case billToOnlyToBillTo = 6
     /// Example 3: for a ship-to move the new customer's bill-to (seq 0) must already be at the current site.
     case newBillToAtSite = 7
+    /// The seed's premise ("die Standorte A und B verwenden die replizierten Kundendaten
+    /// gemeinsam"): both sites replicate the same customer data, i.e. are in one hub region.
+    case sitesShareCustomerData = 8
 
     public var title: String {
         switch self {
@@ -23,6 +26,7 @@ public enum MoveCondition: Int, Sendable, CaseIterable, Codable {
         case .sameCorporateCustomer: return "corporate customer (Konzernkunde) is equal"
         case .billToOnlyToBillTo: return "if current seq is 0, new seq is 0"
         case .newBillToAtSite: return "new customer's bill-to (seq 0) exists at the current site"
+        case .sitesShareCustomerData: return "both sites share replicated customer data (same region)"
         }
     }
 }
@@ -40,6 +44,9 @@ public struct MoveRefused: Error, Sendable, CustomStringConvertible {
     public init(violations: [MoveViolation]) { self.violations = violations }
     public var description: String { "move refused: " + violations.map(\.description).joined(separator: "; ") }
 }
+
+/// The hub's lookup of a site's replication region (nil: no node registered at that site).
+public typealias SiteRegion = @Sendable (Database, String) throws -> String?
 
 /// Seed 002: re-designates the current site's (customer, seq) as (customer, seq) from another site.
 /// The only implementation; the hub runs it for moves pushed by nodes and for its own API.
@@ -59,8 +66,10 @@ public enum CustomerMove {
         return current
     }
 
-    /// All failed preconditions of `r` (empty when it may be carried out).
-    public static func violations(_ db: Database, _ r: MoveRequest) throws -> [MoveViolation] {
+    /// All failed preconditions of `r` (empty when it may be carried out). `siteRegion` gives a
+    /// site's replication region where the caller knows regions (the hub); a store node holds
+    /// only its region's customers, so condition 3 covers condition 8 there.
+    public static func violations(_ db: Database, _ r: MoveRequest, siteRegion: ((String) throws -> String?)? = nil) throws -> [MoveViolation] {
         var out: [MoveViolation] = []
         func addr(_ code: String, _ site: String, _ seq: Int) throws -> Bool {
             try ReplicatedTable.address.exists(db, key: Address.key(partnerCode: code, site: site, seq: seq))
@@ -100,13 +109,21 @@ public enum CustomerMove {
         if r.newSeq > 0, try !addr(r.newCode, r.site, 0) {
             out.append(.init(condition: .newBillToAtSite, detail: "\(r.newCode):0 must exist at site \(r.site) before seq \(r.newSeq) is moved"))
         }
+        if let siteRegion {
+            let here = try siteRegion(r.site) ?? "", there = try siteRegion(r.fromSite) ?? ""
+            if here != there {
+                out.append(.init(condition: .sitesShareCustomerData,
+                                 detail: "site \(r.site) is in region '\(here)', site \(r.fromSite) in region '\(there)'"))
+            }
+        }
         return out.sorted { $0.condition.rawValue < $1.condition.rawValue }
     }
 
     /// Checks and carries out the move in the caller's transaction; throws `MoveRefused`
     /// (nothing changed) when a precondition fails. Balances are not touched (see `Balances`).
-    public static func execute(_ db: Database, _ r: MoveRequest, stamp: MergeStamp) throws -> Set<TouchedRow> {
-        let failed = try violations(db, r)
+    public static func execute(_ db: Database, _ r: MoveRequest, stamp: MergeStamp,
+                               siteRegion: ((String) throws -> String?)? = nil) throws -> Set<TouchedRow> {
+        let failed = try violations(db, r, siteRegion: siteRegion)
         guard failed.isEmpty else { throw MoveRefused(violations: failed) }
         var touched = Set<TouchedRow>()
 

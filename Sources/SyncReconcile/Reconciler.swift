@@ -30,11 +30,14 @@ public struct ApplyContext: Sendable {
     /// The hub's clock when the change is applied. Decisions the hub makes (customer moves)
     /// are stamped with it, so they beat every value the hub had already seen.
     public var hubHLC: HLC = .zero
+    /// The replication region of a site's nodes (nil: unknown site), for the customer move's
+    /// condition that both sites share replicated customer data. Nil: the hub has no regions.
+    public var siteRegion: SiteRegion?
 
     public init(node: String, series: String, site: String, prefixRule: PrefixRule = .init(),
-                pendingRenames: [(old: String, new: String)] = []) {
+                pendingRenames: [(old: String, new: String)] = [], siteRegion: SiteRegion? = nil) {
         self.node = node; self.series = series; self.site = site
-        self.prefixRule = prefixRule; self.pendingRenames = pendingRenames
+        self.prefixRule = prefixRule; self.pendingRenames = pendingRenames; self.siteRegion = siteRegion
     }
 }
 
@@ -85,7 +88,8 @@ public enum Reconciler {
             do {
                 var request = try MoveRequest(fields: change.fields)
                 request.site = context.site
-                let touched = try CustomerMove.execute(db, request, stamp: MergeStamp(hlc: context.hubHLC, node: context.node))
+                let touched = try CustomerMove.execute(db, request, stamp: MergeStamp(hlc: context.hubHLC, node: context.node),
+                                                       siteRegion: context.siteRegion.map { lookup in { try lookup(db, $0) } })
                 return (EntryResult(seq: change.seq, outcome: .applied), touched)
             } catch let refused as MoveRefused {
                 try db.appendAudit(AuditRecord(node: context.node, kind: "move-refused", entity: "move", key: change.key,

@@ -37,6 +37,9 @@ public struct ReplicatedTable: Sendable, Hashable {
         deleteSQL = "DELETE FROM \(name) WHERE \(keyPredicate)"
     }
 
+    /// An SQL expression for a row's replication key (`code`, `code|site|seq`, `id`), table-qualified.
+    public var keySQL: String { keyColumns.map { "\(name).\($0)" }.joined(separator: " || '|' || ") }
+
     public static func == (a: ReplicatedTable, b: ReplicatedTable) -> Bool { a.name == b.name }
     public func hash(into hasher: inout Hasher) { hasher.combine(name) }
 

@@ -7,15 +7,25 @@ extension Database {
     /// with the same content, whatever order it arrived in. Rows are read in primary-key order,
     /// columns in a fixed order, each value tagged with its type and length.
     public func stateHash() throws -> String {
-        var hasher = SHA256()
+        try stateHashes(groups: [""]) { _ in "''" }[""]!
+    }
+
+    /// Digests of parts of the replicated tables in one pass: `group` gives an SQL expression
+    /// for a row's group in each table, and each of `groups` gets the digest `stateHash()` would
+    /// give for a store holding exactly that group's rows. Rows of other groups are left out.
+    public func stateHashes(groups: Set<String>, group: (ReplicatedTable) -> String) throws -> [String: String] {
+        var hashers = Dictionary(uniqueKeysWithValues: groups.map { ($0, SHA256()) })
+        // One buffer per row, columns by position: the same bytes as value-by-value updates.
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(512)
         for table in ReplicatedTable.all {
-            hasher.update("table:\(table.name)\n")
+            for g in groups { hashers[g]!.update("table:\(table.name)\n") }
             let order = table.keyColumns.joined(separator: ", ")
-            let cursor = try Row.fetchCursor(self, sql: "SELECT \(table.columns.joined(separator: ", ")) FROM \(table.name) ORDER BY \(order)")
-            // One buffer per row, columns by position: the same bytes as value-by-value updates.
-            var buffer: [UInt8] = []
-            buffer.reserveCapacity(512)
+            let sql = "SELECT \(table.columns.joined(separator: ", ")), \(group(table)) FROM \(table.name) ORDER BY \(order)"
+            let cursor = try Row.fetchCursor(self, sql: sql)
+            let groupColumn = table.columns.count
             while let row = try cursor.next() {
+                guard let g = String.fromDatabaseValue(row[groupColumn]), hashers[g] != nil else { continue }
                 buffer.removeAll(keepingCapacity: true)
                 for i in table.columns.indices {
                     switch table.value(row[i] as DatabaseValue, type: table.columnTypes[i]) {
@@ -33,10 +43,10 @@ extension Database {
                     }
                 }
                 buffer.append(0x0a)
-                hasher.update(buffer)
+                hashers[g]!.update(buffer)
             }
         }
-        return SHA256.hex(hasher.finalize())
+        return hashers.mapValues { var h = $0; return SHA256.hex(h.finalize()) }
     }
 
     /// Row counts of the replicated tables.

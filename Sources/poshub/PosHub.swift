@@ -58,9 +58,11 @@ struct NodeCommand: AsyncParsableCommand {
         @Option(help: "Node id, e.g. K1-POS1.") var node: String
         @Option(help: "Site (store) of the node.") var site: String
         @Option(help: "POS station series (prefix for clashing partner codes).") var series: String
+        @Option(help: "Replication region: the node gets the customers and documents created in its region only (default: one region for the whole chain). All nodes of a site share one region; it cannot be changed later.")
+        var region: String = ""
 
         func run() async throws {
-            print(try store.open().addNode(node: node, site: site, series: series))
+            print(try store.open().addNode(node: node, site: site, series: series, region: region))
         }
     }
 
@@ -73,7 +75,7 @@ struct NodeCommand: AsyncParsableCommand {
             let nodes = try store.open().nodes()
             if json { try printJSON(nodes) } else {
                 for n in nodes {
-                    print("\(n.node)\tsite \(n.site)\tseries \(n.series)\tlast seq \(n.lastSeq)\tlast push \(n.lastPushAt ?? "never")\tlast pull \(n.lastPullAt ?? "never")")
+                    print("\(n.node)\tsite \(n.site)\tseries \(n.series)\tregion \(n.region.isEmpty ? "-" : n.region)\tlast seq \(n.lastSeq)\tlast push \(n.lastPushAt ?? "never")\tlast pull \(n.lastPullAt ?? "never")")
                 }
             }
         }
@@ -105,9 +107,26 @@ struct Serve: AsyncParsableCommand {
 }
 
 struct StateHash: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "state-hash", abstract: "Print the digest of the replicated tables.")
+    static let configuration = CommandConfiguration(
+        commandName: "state-hash",
+        abstract: "Print the digest of the replicated tables, or of one region's records (what a synced node of that region prints).")
     @OptionGroup var store: HubStoreOption
-    func run() async throws { print(try store.open().stateHash()) }
+    @Option(help: "Only this region's records; '' is the default region.") var region: String?
+    @Flag(name: .customLong("by-region"), help: "One line per region: region, digest (JSON with --json).") var byRegion = false
+    @Flag(help: "JSON output.") var json = false
+
+    func run() async throws {
+        let hub = try store.open()
+        if byRegion {
+            let hashes = try hub.regionStateHashes()
+            if json { try printJSON(hashes); return }
+            for (region, hash) in hashes.sorted(by: { $0.key < $1.key }) { print("\(region.isEmpty ? "-" : region)\t\(hash)") }
+            return
+        }
+        if let region { try NodeIdentity.validate(region: region) }
+        let hash = try hub.stateHash(region: region)
+        if json { try printJSON(["stateHash": hash]) } else { print(hash) }
+    }
 }
 
 struct Audit: AsyncParsableCommand {

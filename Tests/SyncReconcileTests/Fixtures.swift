@@ -12,14 +12,18 @@ final class World {
     let hub: HubStore
     var stores: [String: NodeStore] = [:]
 
+    /// `regions`: replication regions by node id (others are in the default region).
     init(nodes: [(id: String, site: String, series: String)] = [("A", "WAW", "K1"), ("B", "KRK", "K2"), ("C", "GDA", "K3")],
-         separator: String = "-") throws {
+         separator: String = "-", regions: [String: String] = [:]) throws {
         dir = try TemporaryDirectory(prefix: "reconcile")
         hub = try HubStore(path: dir.file("hub.sqlite"), prefixRule: .init(separator: separator))
-        for n in nodes {
-            _ = try hub.addNode(node: n.id, site: n.site, series: n.series)
-            stores[n.id] = try NodeStore.create(path: dir.file("\(n.id).sqlite"), node: n.id, site: n.site, series: n.series)
-        }
+        for n in nodes { try addNode(n.id, site: n.site, series: n.series, region: regions[n.id] ?? "") }
+    }
+
+    /// Registers a node at the hub and creates its (empty) store.
+    func addNode(_ id: String, site: String, series: String, region: String = "") throws {
+        _ = try hub.addNode(node: id, site: site, series: series, region: region)
+        stores[id] = try NodeStore.create(path: dir.file("\(id).sqlite"), node: id, site: site, series: series)
     }
 
     deinit { dir.remove() }

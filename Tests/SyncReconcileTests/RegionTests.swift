@@ -1,0 +1,148 @@
+import Foundation
+import Testing
+import SyncHub
+import SyncModel
+import SyncReconcile
+import SyncStore
+
+@Suite("Replication regions: a store gets its region's customers and documents")
+struct RegionTests {
+    /// A and C in region NORTH, B in SOUTH.
+    static func world() throws -> World {
+        try World(regions: ["A": "NORTH", "B": "SOUTH", "C": "NORTH"])
+    }
+
+    /// A customer with its bill-to at `site` and one receipt.
+    static func customer(_ store: NodeStore, _ code: String, site: String, first: String = "Anna") throws {
+        _ = try store.addPartner(consumer(code, first: first))
+        _ = try store.addAddress(Address(partnerCode: code, site: site, seq: 0, street: "Prosta 1", city: site))
+        _ = try store.addDocument(kind: .receipt, partnerCode: code, amountMinor: 1999, currency: "PLN")
+    }
+
+    @Test("records stay in the region of the node that created them, edits included; node hashes equal their region's hub hash")
+    func regionalPulls() async throws {
+        let world = try Self.world()
+        let a = world.store("A"), b = world.store("B"), c = world.store("C")
+        try Self.customer(a, "1001", site: "WAW")
+        try Self.customer(b, "2001", site: "KRK")
+        try await world.syncAll()
+
+        #expect(try c.partner(code: "1001")?.firstName == "Anna")
+        #expect(try c.documents(partnerCode: "1001").count == 1)
+        #expect(try c.partner(code: "2001") == nil)
+        #expect(try c.documents(partnerCode: "2001").isEmpty)
+        #expect(try b.partner(code: "1001") == nil)
+        #expect(try world.hub.partnerExists(code: "2001"))
+
+        // C's edit of A's customer goes to A; the record stays in NORTH.
+        _ = try c.updatePartner(code: "1001", changes: ["phone": .text("+48 600 100 200")])
+        try await world.syncAll()
+        #expect(try a.partner(code: "1001")?.phone == "+48 600 100 200")
+        #expect(try b.partner(code: "1001") == nil)
+
+        let north = try world.hub.stateHash(region: "NORTH"), south = try world.hub.stateHash(region: "SOUTH")
+        #expect(try a.stateHash() == north)
+        #expect(try c.stateHash() == north)
+        #expect(try b.stateHash() == south)
+        #expect(north != south)
+        #expect(try world.hub.stateHash() != north)
+        #expect(try world.hub.regionStateHashes() == ["NORTH": north, "SOUTH": south])
+
+        // A pull that finds nothing of its region still moves the cursor to the end of the feed.
+        let end = try world.hub.feed(after: 0, limit: 100).nextCursor
+        _ = try b.addPartner(consumer("2002"))
+        try await world.sync("B")
+        let page = try world.hub.feed(after: end, limit: 100, region: "NORTH")
+        #expect(page.changes.isEmpty)
+        #expect(page.nextCursor > end)
+        #expect(page.nextCursor == (try world.hub.feed(after: 0, limit: 100).nextCursor))
+    }
+
+    @Test("a new node's snapshot holds its region only")
+    func regionalSnapshot() async throws {
+        let world = try Self.world()
+        try Self.customer(world.store("A"), "1001", site: "WAW")
+        try Self.customer(world.store("B"), "2001", site: "KRK")
+        try await world.syncAll()
+        try world.addNode("D", site: "POZ", series: "K4", region: "SOUTH")
+        try await world.sync("D")
+        let d = world.store("D")
+        #expect(try d.partner(code: "2001") != nil)
+        #expect(try d.partner(code: "1001") == nil)
+        #expect(try d.stateHash() == world.hub.stateHash(region: "SOUTH"))
+    }
+
+    @Test("codes are unique across the chain: an offline code another region already has gets the store prefix")
+    func clashAcrossRegions() async throws {
+        let world = try Self.world()
+        let a = world.store("A"), b = world.store("B")
+        try await world.sync("A")
+        try Self.customer(b, "1001", site: "KRK", first: "Bea")
+        try await world.sync("B")
+        try Self.customer(a, "1001", site: "WAW", first: "Ala")
+        let summary = try await world.sync("A")
+        #expect(summary.renames.map(\.newCode) == ["K1-1001"])
+        #expect(try a.partner(code: "K1-1001")?.firstName == "Ala")
+        #expect(try a.documents(partnerCode: "K1-1001").count == 1)
+        #expect(try a.partner(code: "1001") == nil, "B's 1001 is in the other region")
+        try await world.syncAll()
+        #expect(try a.stateHash() == world.hub.stateHash(region: "NORTH"))
+        #expect(try b.stateHash() == world.hub.stateHash(region: "SOUTH"))
+    }
+
+    @Test("a customer move between sites of different regions is refused with condition 8; within a region it is carried out")
+    func moveAcrossRegions() async throws {
+        let world = try Self.world()
+        try Self.customer(world.store("A"), "1001", site: "WAW")
+        try Self.customer(world.store("B"), "2001", site: "KRK")
+        try Self.customer(world.store("C"), "3001", site: "GDA")
+        try await world.syncAll()
+        let before = try world.hub.stateHash()
+
+        let across = MoveRequest(currentCode: "1001", currentSeq: 0, newCode: "2001", newSeq: 0, fromSite: "KRK", site: "WAW")
+        let error = #expect(throws: MoveRefused.self) { try world.hub.move(across) }
+        #expect(error?.violations.map(\.condition) == [.sitesShareCustomerData])
+        #expect(error?.description.contains("site WAW is in region 'NORTH', site KRK in region 'SOUTH'") == true)
+        #expect(try world.hub.stateHash() == before, "a refused move changes nothing")
+
+        try world.hub.move(MoveRequest(currentCode: "1001", currentSeq: 0, newCode: "3001", newSeq: 0, fromSite: "GDA", site: "WAW"))
+        try await world.syncAll()
+        #expect(try world.store("A").documents(partnerCode: "1001").isEmpty)
+        #expect(try world.store("A").documents(partnerCode: "3001").count == 2, "C's receipt and A's re-pointed one")
+        #expect(try world.store("A").stateHash() == world.hub.stateHash(region: "NORTH"))
+        #expect(try world.store("B").stateHash() == world.hub.stateHash(region: "SOUTH"))
+    }
+
+    @Test("a pushed move naming another region's site is refused at the hub with condition 8")
+    func pushedMoveAcrossRegions() throws {
+        let world = try Self.world()
+        let request = MoveRequest(currentCode: "1001", currentSeq: 0, newCode: "2001", newSeq: 0, fromSite: "KRK")
+        let reply = try world.push("A", [change("A", 1, hlc: 1 << 16, .move, "m1", .insert, request.fields)])
+        #expect(reply.results.first?.outcome == .rejected)
+        #expect(reply.results.first?.reason?.contains("condition 8") == true)
+    }
+
+    @Test("registration: the region is validated and all nodes of a site share one")
+    func registration() throws {
+        let world = try Self.world()
+        #expect(throws: HubError.self) { _ = try world.hub.addNode(node: "X", site: "LOD", series: "K9", region: "north east") }
+        do {
+            _ = try world.hub.addNode(node: "A2", site: "WAW", series: "K5", region: "SOUTH")
+            Issue.record("a second region for site WAW was accepted")
+        } catch let e as HubError {
+            #expect(e.description.contains("site WAW already has nodes in region 'NORTH'"))
+        }
+        _ = try world.hub.addNode(node: "A3", site: "WAW", series: "K6", region: "NORTH")
+        #expect(try world.hub.node("A3").region == "NORTH")
+    }
+
+    @Test("without regions the default region's hash is the whole hub's")
+    func defaultRegion() async throws {
+        let world = try World()
+        try Self.customer(world.store("A"), "1001", site: "WAW")
+        try Self.customer(world.store("B"), "2001", site: "KRK")
+        try await world.syncAll()
+        #expect(try world.hub.stateHash(region: "") == world.hub.stateHash())
+        #expect(try world.hashesAgree())
+    }
+}
