@@ -27,6 +27,7 @@ public final class Simulation {
         let id: String
         let site: String
         let series: String
+        let region: String
         let path: String
         var token = ""
         var store: NodeStore
@@ -34,8 +35,8 @@ public final class Simulation {
         var opsDone = 0
         /// Codes this node created, by the code it typed; the final code follows renames.
         var created: [(typed: String, current: String)] = []
-        init(id: String, site: String, series: String, path: String, store: NodeStore) {
-            self.id = id; self.site = site; self.series = series; self.path = path; self.store = store
+        init(id: String, site: String, series: String, region: String, path: String, store: NodeStore) {
+            self.id = id; self.site = site; self.series = series; self.region = region; self.path = path; self.store = store
         }
     }
 
@@ -85,12 +86,13 @@ public final class Simulation {
         for i in 0..<options.nodes {
             let n = String(repeating: "0", count: width - String(i + 1).count) + String(i + 1)
             let id = "N\(n)", site = "S\(n)", series = "K\(n)"
-            let token = try hub.addNode(node: id, site: site, series: series)
+            let region = options.regionSize > 0 ? "R\(i / options.regionSize + 1)" : ""
+            let token = try hub.addNode(node: id, site: site, series: series, region: region)
             let path = "\(dir)/\(id).sqlite"
             let store = try NodeStore.create(path: path, node: id, site: site, series: series,
                                              center: CenterParameters(lowestPriceForNewBusiness: true),
                                              options: Self.storeOptions, clock: { clock.now() })
-            let node = SimNode(id: id, site: site, series: series, path: path, store: store)
+            let node = SimNode(id: id, site: site, series: series, region: region, path: path, store: store)
             node.token = token
             nodes.append(node)
         }
@@ -212,8 +214,8 @@ public final class Simulation {
         func refused() { report.refusedLocally += 1 }
 
         if roll < moveShare {
-            // Move this site's customer to a customer another site registered.
-            guard let mine = pick(node.created.map(\.current)), let other = pick(nodes.filter { $0 !== node }),
+            // Move this site's customer to a customer another site of its region registered.
+            guard let mine = pick(node.created.map(\.current)), let other = pick(nodes.filter { $0 !== node && $0.region == node.region }),
                   let theirs = pick(other.created.map(\.current)) else { return refused() }
             do {
                 try store.requestMove(MoveRequest(currentCode: mine, currentSeq: 0, newCode: theirs, newSeq: 0, fromSite: other.site))
@@ -274,12 +276,15 @@ public final class Simulation {
             // After one round the last nodes' pushes have not reached the first nodes yet;
             // hashing every store is costly, so the check starts with the second round.
             if round == 0 { continue }
-            let hubHash = try hub.stateHash()
-            let hashes = try Set(nodes.map { try $0.store.stateHash() })
+            // Each store must hold exactly its region's records as the hub has them.
+            let regionHashes = try hub.regionStateHashes()
+            let hashes = try nodes.map { try $0.store.stateHash() }
             let pending = try nodes.reduce(0) { $0 + (try $1.store.pendingCount()) }
-            report.hubStateHash = hubHash
-            report.distinctNodeHashes = hashes.count
-            report.converged = hashes == [hubHash] && pending == 0
+            report.hubStateHash = try hub.stateHash()
+            report.regions = Set(nodes.map(\.region)).count
+            report.distinctNodeHashes = Set(hashes).count
+            report.nodesDiffering = zip(nodes, hashes).filter { regionHashes[$0.region] != $1 }.count
+            report.converged = report.nodesDiffering == 0 && pending == 0
             if report.converged { break }
         }
         let audit = try hub.audit(kind: nil, limit: Int.max / 2)

@@ -19,6 +19,9 @@ public struct SimulationOptions: Sendable, Codable {
     public var syncEvery: Int = 10
     /// Size of the shared code pool for clashes.
     public var clashPool: Int = 20
+    /// Stores per replication region (0: the whole chain is one region, every store gets every
+    /// record). With regions, node i is in region i / regionSize.
+    public var regionSize: Int = 0
     /// Where the SQLite files go; a temporary folder when nil (removed unless `keep`).
     public var workDir: String?
     public var keep: Bool = false
@@ -48,7 +51,12 @@ public struct SimulationReport: Sendable, Codable {
     public var seconds = 0.0
     public var converged = false
     public var hubStateHash = ""
+    /// Distinct state hashes among the nodes (one per region when converged).
     public var distinctNodeHashes = 0
+    /// Nodes whose state hash differs from their region's hash at the hub.
+    public var nodesDiffering = 0
+    /// Replication regions (1: every store gets every record).
+    public var regions = 1
     /// Operations that returned success but cannot be found in the final state.
     public var missing: [String] = []
 

@@ -17,6 +17,7 @@ struct PosSim: AsyncParsableCommand {
     @Option(help: "Chance per operation that a node process dies (after a write or mid-sync).") var crashRate: Double = 0.01
     @Option(help: "Random seed: the same seed gives the same run and the same final state hash.") var seed: UInt64 = 1
     @Option(help: "A node syncs every this many operations while online.") var syncEvery: Int = 10
+    @Option(help: "Stores per replication region; 0: one region, every store gets every record.") var regionSize: Int = 0
     @Flag(help: "Use real loopback HTTP (an in-process hub server) instead of in-process calls.") var http = false
     @Option(help: "Folder for the SQLite files (default: a temporary folder, removed afterwards).") var workDir: String?
     @Flag(help: "Keep the SQLite files.") var keep = false
@@ -24,6 +25,7 @@ struct PosSim: AsyncParsableCommand {
 
     func validate() throws {
         guard nodes >= 1, opsPerNode >= 1, syncEvery >= 1 else { throw ValidationError("--nodes, --ops-per-node and --sync-every must be at least 1") }
+        guard regionSize >= 0 else { throw ValidationError("--region-size must be 0 (one region) or more") }
         for (name, v) in [("offline-fraction", offlineFraction), ("clash-rate", clashRate), ("move-rate", moveRate), ("crash-rate", crashRate)] {
             guard (0...1).contains(v) else { throw ValidationError("--\(name) must be between 0 and 1") }
         }
@@ -33,6 +35,7 @@ struct PosSim: AsyncParsableCommand {
         var o = SimulationOptions()
         o.nodes = nodes; o.opsPerNode = opsPerNode; o.offlineFraction = offlineFraction; o.clashRate = clashRate
         o.moveRate = moveRate; o.crashRate = crashRate; o.seed = seed; o.http = http; o.syncEvery = syncEvery
+        o.regionSize = regionSize
         o.workDir = workDir; o.keep = keep || workDir != nil
         let tty = isatty(STDERR_FILENO) == 1
         let sim = try Simulation(options: o)

@@ -179,13 +179,15 @@ enum Bench {
 
     // MARK: scale
 
-    static func scale(nodes: [Int], ops: Int, dir: String, log: (String) -> Void) async throws -> BenchRow {
+    /// `regionSize`: stores per replication region (0: one region, every store gets every record).
+    static func scale(nodes: [Int], ops: Int, regionSize: Int, dir: String, log: (String) -> Void) async throws -> BenchRow {
         var times: [(Int, Double)] = []
         for n in nodes {
             var o = SimulationOptions()
             o.nodes = n
             o.opsPerNode = ops
             o.seed = 1
+            o.regionSize = regionSize
             o.workDir = "\(dir)/\(n)"
             let report = try await Simulation(options: o).run()
             guard report.passed else { throw BenchError("possim \(n) nodes did not converge") }
@@ -198,7 +200,9 @@ enum Bench {
         let changeFactor = Double(last.0) / Double(base.0)
         let timeFactor = last.1 / base.1
         let detail = times.map { String(format: "%d nodes %.1f s", $0.0, $0.1) }.joined(separator: ", ")
-        return BenchRow(row: "scale", workload: "possim \(nodes.map(String.init).joined(separator: "/")) nodes × \(ops) ops", figure: last.1, unit: "s",
+        let regions = regionSize > 0 ? "regions of \(regionSize) stores" : "one region: every store gets every record"
+        return BenchRow(row: "scale (\(regions))", workload: "possim \(nodes.map(String.init).joined(separator: "/")) nodes × \(ops) ops, \(regions)",
+                        figure: last.1, unit: "s",
                         reference: base.1, referenceWorkload: "time of the \(base.0)-node run", ratio: timeFactor,
                         target: "≤ \(String(format: "%.0f", changeFactor))× (linear in total changes)", met: timeFactor <= changeFactor * 1.1,
                         notes: detail)

@@ -32,6 +32,7 @@ struct PosBench: AsyncParsableCommand {
     @Option(help: "Backlog for the memory row.") var memoryChanges: Int = 1_000_000
     @Option(help: "Node counts for the scale row, comma separated.") var scaleNodes: String = "50,100,200"
     @Option(help: "Operations per node in the scale row.") var scaleOps: Int = 1000
+    @Option(help: "Stores per replication region in the scale row (0: one region, every store gets every record).") var scaleRegionSize: Int = 25
     @Option(help: "Rows to run: write,catchup,memory,scale (and 'inprocess': catch-up without HTTP, for profiling).") var only: String = "write,catchup,memory,scale"
     @Option(help: "Folder for stores (default: a temporary folder).") var workDir: String?
     @Flag(help: "JSON output.") var json = false
@@ -63,8 +64,8 @@ struct PosBench: AsyncParsableCommand {
         }
         if rows.contains("scale") {
             let sizes = scaleNodes.split(separator: ",").compactMap { Int($0) }
-            log("scale: possim \(sizes) nodes × \(scaleOps)…")
-            table.append(try await Bench.scale(nodes: sizes, ops: scaleOps, dir: "\(dir)/scale", log: log))
+            log("scale: possim \(sizes) nodes × \(scaleOps), region size \(scaleRegionSize)…")
+            table.append(try await Bench.scale(nodes: sizes, ops: scaleOps, regionSize: scaleRegionSize, dir: "\(dir)/scale", log: log))
         }
 
         if json {

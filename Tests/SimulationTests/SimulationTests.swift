@@ -39,4 +39,20 @@ struct SimulationTests {
         #expect(a.hubStateHash != other.hubStateHash)
         #expect(h.passed)
     }
+
+    @Test("with regions every store converges to its region, in-process and over loopback HTTP, with nothing missing")
+    func regions() async throws {
+        var o = options(seed: 5)
+        o.nodes = 6
+        o.regionSize = 2
+        let a = try await Simulation(options: o).run()
+        o.http = true
+        let h = try await Simulation(options: o).run()
+        for r in [a, h] {
+            #expect(r.passed, "\(r.nodesDiffering) nodes differ; missing: \(r.missing)")
+            #expect(r.regions == 3)
+            #expect(r.distinctNodeHashes == 3, "one state per region: stores do not get other regions' records")
+        }
+        #expect(a.hubStateHash == h.hubStateHash)
+    }
 }
