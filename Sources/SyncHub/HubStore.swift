@@ -182,6 +182,16 @@ public final class HubStore: Sendable {
         try String.fetchOne(db.cachedStatement(sql: "SELECT region FROM hub_node WHERE site = ? LIMIT 1"), arguments: [site])
     }
 
+    /// The region a record belongs to (its feed row's), nil when the hub has no such record.
+    static func region(_ db: Database, entity: Entity, key: String) throws -> String? {
+        try String.fetchOne(db.cachedStatement(sql: "SELECT region FROM hub_feed WHERE entity = ? AND key = ?"), arguments: [entity.rawValue, key])
+    }
+
+    static func regionScope(_ region: String) -> RegionScope {
+        RegionScope(region: region, siteRegion: { try Self.region($0, site: $1) },
+                    recordRegion: { try Self.region($0, entity: $1, key: $2) })
+    }
+
     // MARK: Push
 
     /// Applies a node's journal entries in one transaction, idempotently by (node, seq).
@@ -202,12 +212,13 @@ public final class HubStore: Sendable {
             }
             let aliases = try Row.fetchAll(db, sql: "SELECT old_code, new_code FROM hub_alias WHERE node = ? AND rename_id > ? ORDER BY rename_id",
                                            arguments: [node.node, renamesApplied])
+            let hasRegions = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM hub_node WHERE region <> '')")) ?? false
             var context = ApplyContext(node: current.node, series: current.series, site: current.site, prefixRule: prefixRule,
                                        pendingRenames: aliases.map { ($0["old_code"], $0["new_code"]) },
-                                       siteRegion: { try Self.region($0, site: $1) })
+                                       regions: hasRegions ? Self.regionScope(current.region) : nil)
             var results: [EntryResult] = []
             var hubHLC = try Self.hubHLC(db)
-            var feed = FeedEmitter(region: current.region)
+            var feed = FeedEmitter(region: current.region, keepsRegions: hasRegions)
             for change in changes {
                 guard change.node == node.node else {
                     throw HubError.nodeMismatch(tokenNode: node.node, batchNode: change.node)
@@ -250,16 +261,18 @@ public final class HubStore: Sendable {
     /// it row by row (`REPLACE`) would have left it — and the rows go in with multi-row
     /// INSERTs: per-statement work (the AUTOINCREMENT counter, statement set-up) is paid once
     /// per chunk instead of once per change. A record keeps the region it has in the feed; a
-    /// new one gets `region`, the region of the node whose change created it.
+    /// new one gets `region`, the region of the node whose change created it. A hub without
+    /// regions (`keepsRegions` false: every record in '') skips looking the region up.
     struct FeedEmitter {
         struct Entry {
             var entity: Entity, key: String, hlc: HLC, node: String, echoSeq: Int64?
         }
         let region: String
+        let keepsRegions: Bool
         private var entries: [Entry?] = []
         private var position: [TouchedRow: Int] = [:]
 
-        init(region: String) { self.region = region }
+        init(region: String, keepsRegions: Bool) { self.region = region; self.keepsRegions = keepsRegions }
 
         /// Rows changed by one change of `node` (journal sequence `seq`, nil for the hub's own
         /// moves), stamped with the hub's clock `hlc`. Sorted, so the feed is deterministic.
@@ -278,26 +291,31 @@ public final class HubStore: Sendable {
             }
         }
 
-        /// Statements of 128, 64, ..., 1 rows (1,024 parameters at most): any count is a few of them.
-        static let chunkSQL: [(rows: Int, sql: String)] = (0...7).reversed().map { shift in
-            let rows = 1 << shift
-            return (rows, "INSERT INTO hub_feed (hlc, node, entity, key, echo_seq, region) VALUES "
-                + Array(repeating: "(?, ?, ?, ?, ?, coalesce((SELECT region FROM hub_feed WHERE entity = ? AND key = ?), ?))",
-                        count: rows).joined(separator: ", "))
+        /// Statements of 128, 64, ..., 1 rows (1,024 parameters at most): any count is a few of
+        /// them. `keeping`: a record's region is read from its current feed row.
+        static func chunkSQL(keeping: Bool) -> [(rows: Int, sql: String)] {
+            (0...7).reversed().map { shift in
+                let rows = 1 << shift
+                let row = keeping ? "(?, ?, ?, ?, ?, coalesce((SELECT region FROM hub_feed WHERE entity = ? AND key = ?), ?))" : "(?, ?, ?, ?, ?, ?)"
+                return (rows, "INSERT INTO hub_feed (hlc, node, entity, key, echo_seq, region) VALUES "
+                    + Array(repeating: row, count: rows).joined(separator: ", "))
+            }
         }
+        static let keepingSQL = chunkSQL(keeping: true), plainSQL = chunkSQL(keeping: false)
 
         /// Moves the rows to the head of the feed, in order.
         func write(_ db: Database) throws {
             let rows = entries.compactMap { $0 }
             var values: [DatabaseValue] = []
             var start = 0
+            let chunks = keepsRegions ? Self.keepingSQL : Self.plainSQL
             while start < rows.count {
-                let (n, sql) = Self.chunkSQL.first { $0.rows <= rows.count - start }!
+                let (n, sql) = chunks.first { $0.rows <= rows.count - start }!
                 values.removeAll(keepingCapacity: true)
                 for e in rows[start..<(start + n)] {
                     let entity = e.entity.rawValue.databaseValue, key = e.key.databaseValue
-                    values += [Int64(bitPattern: e.hlc.rawValue).databaseValue, e.node.databaseValue, entity, key,
-                               e.echoSeq?.databaseValue ?? .null, entity, key, region.databaseValue]
+                    values += [Int64(bitPattern: e.hlc.rawValue).databaseValue, e.node.databaseValue, entity, key, e.echoSeq?.databaseValue ?? .null]
+                    values += keepsRegions ? [entity, key, region.databaseValue] : [region.databaseValue]
                 }
                 try db.runCached(sql, values)
                 start += n
@@ -329,7 +347,8 @@ public final class HubStore: Sendable {
     /// regions, so a later pull does not scan them again.
     public func feed(after cursor: Int64, limit: Int, own: (node: String, through: Int64)? = nil,
                      region: String? = nil) throws -> (changes: [Change], nextCursor: Int64, more: Bool) {
-        try pool.read { db in
+        let limit = max(limit, 1)
+        return try pool.read { db in
             let columns = "SELECT gseq, hlc, node, entity, key, echo_seq FROM hub_feed"
             let rows: [Row]
             switch region {
@@ -381,17 +400,20 @@ public final class HubStore: Sendable {
     /// of a store node of that region must equal once it has synced.
     public func stateHash(region: String? = nil) throws -> String {
         guard let region else { return try pool.read { try $0.stateHash() } }
-        return try regionStateHashes(including: [region])[region]!
+        return try pool.read { try Self.stateHashes($0, regions: [region])[region]! }
     }
 
-    /// The state hash of every region that has nodes or records (and of `including`), in one
-    /// pass over the replicated tables.
-    public func regionStateHashes(including: [String] = []) throws -> [String: String] {
+    /// The state hash of every region that has nodes or records, in one pass over the
+    /// replicated tables.
+    public func regionStateHashes() throws -> [String: String] {
         try pool.read { db in
-            let known = try String.fetchAll(db, sql: "SELECT region FROM hub_node UNION SELECT DISTINCT region FROM hub_feed")
-            return try db.stateHashes(groups: Set(known + including)) { table in
-                "(SELECT f.region FROM hub_feed f WHERE f.entity = '\(table.entity.rawValue)' AND f.key = \(table.keySQL))"
-            }
+            try Self.stateHashes(db, regions: Set(String.fetchAll(db, sql: "SELECT region FROM hub_node UNION SELECT DISTINCT region FROM hub_feed")))
+        }
+    }
+
+    static func stateHashes(_ db: Database, regions: Set<String>) throws -> [String: String] {
+        try db.stateHashes(groups: regions) { table in
+            "(SELECT f.region FROM hub_feed f WHERE f.entity = '\(table.entity.rawValue)' AND f.key = \(table.keySQL))"
         }
     }
 
@@ -406,7 +428,7 @@ public final class HubStore: Sendable {
             hlc = HLC.tick(last: hlc, nowMillis: clock())
             let touched = try CustomerMove.execute(db, request, stamp: MergeStamp(hlc: hlc, node: "hub"),
                                                    siteRegion: { try Self.region(db, site: $0) })
-            var feed = FeedEmitter(region: try Self.region(db, site: request.site) ?? "")
+            var feed = FeedEmitter(region: try Self.region(db, site: request.site) ?? "", keepsRegions: true)
             feed.add(touched, hlc: hlc, node: "hub")
             try feed.write(db)
             try Self.setHubHLC(db, hlc)

@@ -67,8 +67,9 @@ public enum CustomerMove {
     }
 
     /// All failed preconditions of `r` (empty when it may be carried out). `siteRegion` gives a
-    /// site's replication region where the caller knows regions (the hub); a store node holds
-    /// only its region's customers, so condition 3 covers condition 8 there.
+    /// site's replication region where the caller knows regions (the hub, which decides); a
+    /// store node holds only its region's customers, so its own check (`posnode customer
+    /// move`) already fails condition 3 for another region's customer.
     public static func violations(_ db: Database, _ r: MoveRequest, siteRegion: ((String) throws -> String?)? = nil) throws -> [MoveViolation] {
         var out: [MoveViolation] = []
         func addr(_ code: String, _ site: String, _ seq: Int) throws -> Bool {
@@ -110,10 +111,12 @@ public enum CustomerMove {
             out.append(.init(condition: .newBillToAtSite, detail: "\(r.newCode):0 must exist at site \(r.site) before seq \(r.newSeq) is moved"))
         }
         if let siteRegion {
-            let here = try siteRegion(r.site) ?? "", there = try siteRegion(r.fromSite) ?? ""
+            let here = try siteRegion(r.site), there = try siteRegion(r.fromSite)
             if here != there {
-                out.append(.init(condition: .sitesShareCustomerData,
-                                 detail: "site \(r.site) is in region '\(here)', site \(r.fromSite) in region '\(there)'"))
+                func describe(_ site: String, _ region: String?) -> String {
+                    region.map { "site \(site) is in region '\($0)'" } ?? "site \(site) has no registered node"
+                }
+                out.append(.init(condition: .sitesShareCustomerData, detail: "\(describe(r.site, here)), \(describe(r.fromSite, there))"))
             }
         }
         return out.sorted { $0.condition.rawValue < $1.condition.rawValue }

@@ -30,14 +30,36 @@ public struct ApplyContext: Sendable {
     /// The hub's clock when the change is applied. Decisions the hub makes (customer moves)
     /// are stamped with it, so they beat every value the hub had already seen.
     public var hubHLC: HLC = .zero
-    /// The replication region of a site's nodes (nil: unknown site), for the customer move's
-    /// condition that both sites share replicated customer data. Nil: the hub has no regions.
-    public var siteRegion: SiteRegion?
+    /// The hub's replication regions; nil when it has none (every node in the default region).
+    public var regions: RegionScope?
 
     public init(node: String, series: String, site: String, prefixRule: PrefixRule = .init(),
-                pendingRenames: [(old: String, new: String)] = [], siteRegion: SiteRegion? = nil) {
+                pendingRenames: [(old: String, new: String)] = [], regions: RegionScope? = nil) {
         self.node = node; self.series = series; self.site = site
-        self.prefixRule = prefixRule; self.pendingRenames = pendingRenames; self.siteRegion = siteRegion
+        self.prefixRule = prefixRule; self.pendingRenames = pendingRenames; self.regions = regions
+    }
+}
+
+/// What the hub knows of replication regions while it applies a node's push: a node may only
+/// change records of its own region (it never receives others), and a customer move needs
+/// both sites in one region (condition 8).
+public struct RegionScope: Sendable {
+    /// The pushing node's region.
+    public var region: String
+    /// The region of a site's nodes (nil: no node registered there).
+    public var siteRegion: SiteRegion
+    /// The region of a record at the hub (nil: no such record).
+    public var recordRegion: @Sendable (Database, Entity, String) throws -> String?
+
+    public init(region: String, siteRegion: @escaping SiteRegion,
+                recordRegion: @escaping @Sendable (Database, Entity, String) throws -> String?) {
+        self.region = region; self.siteRegion = siteRegion; self.recordRegion = recordRegion
+    }
+
+    /// Why `node` may not change a record of `entity`/`key` (nil: it may, or no such record).
+    func refusal(_ db: Database, _ entity: Entity, _ key: String, node: String, what: String) throws -> String? {
+        guard let other = try recordRegion(db, entity, key), other != region else { return nil }
+        return "\(what): \(entity.rawValue) \(key) belongs to region '\(other)', node \(node) replicates region '\(region)'"
     }
 }
 
@@ -82,6 +104,10 @@ public enum Reconciler {
         func reject(_ reason: String) -> (EntryResult, Set<TouchedRow>) {
             (EntryResult(seq: change.seq, outcome: .rejected, reason: reason), [])
         }
+        /// Why the node may not touch that record: it is in another region.
+        func outside(_ entity: Entity, _ key: String, _ what: String) throws -> String? {
+            try context.regions?.refusal(db, entity, key, node: context.node, what: what)
+        }
 
         switch (change.entity, change.op) {
         case (.move, _):
@@ -89,7 +115,7 @@ public enum Reconciler {
                 var request = try MoveRequest(fields: change.fields)
                 request.site = context.site
                 let touched = try CustomerMove.execute(db, request, stamp: MergeStamp(hlc: context.hubHLC, node: context.node),
-                                                       siteRegion: context.siteRegion.map { lookup in { try lookup(db, $0) } })
+                                                       siteRegion: context.regions.map { scope in { try scope.siteRegion(db, $0) } })
                 return (EntryResult(seq: change.seq, outcome: .applied), touched)
             } catch let refused as MoveRefused {
                 try db.appendAudit(AuditRecord(node: context.node, kind: "move-refused", entity: "move", key: change.key,
@@ -131,6 +157,7 @@ public enum Reconciler {
             guard let current = try ReplicatedTable.partner.fetch(db, key: change.key) else {
                 return reject("partner \(change.key) does not exist at the hub")
             }
+            if let refusal = try outside(.partner, change.key, "partner \(change.key)") { return reject(refusal) }
             var fields = change.fields
             if change.op == .delete { fields = ["deleted": .bool(true)] }
             for name in fields.keys where !(Partner.editableColumns.contains(name) || name == "deleted") {
@@ -154,6 +181,7 @@ public enum Reconciler {
             guard try ReplicatedTable.partner.exists(db, key: address.partnerCode) else {
                 return reject("address \(change.key): partner \(address.partnerCode) does not exist at the hub")
             }
+            if let refusal = try outside(.partner, address.partnerCode, "address \(change.key)") { return reject(refusal) }
             if try ReplicatedTable.address.exists(db, key: address.key) {
                 let changed = try mergeFields(db, table: .address, key: address.key, fields: address.fields, stamp: stamp)
                 return (EntryResult(seq: change.seq, outcome: .applied), changed ? [TouchedRow(.address, address.key)] : [])
@@ -164,6 +192,7 @@ public enum Reconciler {
                     [TouchedRow(.address, address.key, echo: ReplicatedTable.address.writesSameRow(image, incoming.fields))])
 
         case (.address, .delete):
+            if let refusal = try outside(.address, change.key, "address \(change.key)") { return reject(refusal) }
             let removed = try ReplicatedTable.address.delete(db, key: change.key)
             if removed { try forgetClocks(db, entity: .address, key: change.key) }
             return (EntryResult(seq: change.seq, outcome: .applied), removed ? [TouchedRow(.address, change.key)] : [])
@@ -185,6 +214,7 @@ public enum Reconciler {
             guard try ReplicatedTable.partner.exists(db, key: doc.partnerCode) else {
                 return reject("document \(doc.id): partner \(doc.partnerCode) does not exist at the hub")
             }
+            if let refusal = try outside(.partner, doc.partnerCode, "document \(doc.id)") { return reject(refusal) }
             if try ReplicatedTable.document.exists(db, key: doc.id) {
                 let changed = try mergeFields(db, table: .document, key: doc.id, fields: doc.fields, stamp: stamp)
                 return (EntryResult(seq: change.seq, outcome: .applied), changed ? [TouchedRow(.document, doc.id)] : [])

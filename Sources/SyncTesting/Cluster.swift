@@ -41,11 +41,12 @@ public final class Cluster: @unchecked Sendable {
 
     public var hubURL: String { "http://127.0.0.1:\(hubPort)" }
 
-    /// Registers a node at the hub and initializes its store. The hub must have been started once
-    /// (so its port is known); it may be down now.
+    /// Registers a node at the hub (in `region`, if given) and initializes its store. The hub
+    /// must have been started once (so its port is known); it may be down now.
     @discardableResult
-    public func addNode(_ id: String, site: String, series: String, hubURL: String? = nil) throws -> NodeHandle {
-        let tokenRun = try runCommand(BuiltProducts.path("poshub"), ["node", "add", "--db", hubDB, "--node", id, "--site", site, "--series", series])
+    public func addNode(_ id: String, site: String, series: String, region: String? = nil, hubURL: String? = nil) throws -> NodeHandle {
+        let tokenRun = try runCommand(BuiltProducts.path("poshub"), ["node", "add", "--db", hubDB, "--node", id, "--site", site, "--series", series]
+                                      + (region.map { ["--region", $0] } ?? []))
         try Self.check(tokenRun)
         let token = tokenRun.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let db = dir.file("\(id).sqlite")
@@ -73,8 +74,10 @@ public final class Cluster: @unchecked Sendable {
         try posnode(id, ["state-hash"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    public func hubStateHash() throws -> String {
-        try runCommand(BuiltProducts.path("poshub"), ["state-hash", "--db", hubDB]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    /// The hub's state hash, or one region's (`poshub state-hash --region`).
+    public func hubStateHash(region: String? = nil) throws -> String {
+        try runCommand(BuiltProducts.path("poshub"), ["state-hash", "--db", hubDB] + (region.map { ["--region", $0] } ?? []))
+            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Starts `posnode serve` for a node on a free port.

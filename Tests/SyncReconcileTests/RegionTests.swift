@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 import SyncHub
 import SyncModel
@@ -102,7 +103,7 @@ struct RegionTests {
         let across = MoveRequest(currentCode: "1001", currentSeq: 0, newCode: "2001", newSeq: 0, fromSite: "KRK", site: "WAW")
         let error = #expect(throws: MoveRefused.self) { try world.hub.move(across) }
         #expect(error?.violations.map(\.condition) == [.sitesShareCustomerData])
-        #expect(error?.description.contains("site WAW is in region 'NORTH', site KRK in region 'SOUTH'") == true)
+        #expect(error?.description.contains("site WAW is in region 'NORTH', site KRK is in region 'SOUTH'") == true)
         #expect(try world.hub.stateHash() == before, "a refused move changes nothing")
 
         try world.hub.move(MoveRequest(currentCode: "1001", currentSeq: 0, newCode: "3001", newSeq: 0, fromSite: "GDA", site: "WAW"))
@@ -113,13 +114,70 @@ struct RegionTests {
         #expect(try world.store("B").stateHash() == world.hub.stateHash(region: "SOUTH"))
     }
 
-    @Test("a pushed move naming another region's site is refused at the hub with condition 8")
-    func pushedMoveAcrossRegions() throws {
+    @Test("a pushed move naming another region's site is refused at the hub with condition 8 only")
+    func pushedMoveAcrossRegions() async throws {
         let world = try Self.world()
+        try Self.customer(world.store("A"), "1001", site: "WAW")
+        try Self.customer(world.store("B"), "2001", site: "KRK")
+        try await world.syncAll()
+        let before = try world.hub.stateHash()
         let request = MoveRequest(currentCode: "1001", currentSeq: 0, newCode: "2001", newSeq: 0, fromSite: "KRK")
-        let reply = try world.push("A", [change("A", 1, hlc: 1 << 16, .move, "m1", .insert, request.fields)])
+        let seq = Int64(try world.hub.node("A").lastSeq + 1)
+        let reply = try world.push("A", [change("A", seq, hlc: 1 << 40, .move, "m1", .insert, request.fields)])
         #expect(reply.results.first?.outcome == .rejected)
-        #expect(reply.results.first?.reason?.contains("condition 8") == true)
+        let reason = reply.results.first?.reason ?? ""
+        #expect(reason.contains("condition 8"), "\(reason)")
+        for other in 1...7 { #expect(!reason.contains("condition \(other) "), "\(reason)") }
+        #expect(try world.hub.stateHash() == before)
+    }
+
+    @Test("the hub refuses a node's changes to another region's records: partner edits, addresses, documents")
+    func crossRegionChangesRefused() async throws {
+        let world = try Self.world()
+        try Self.customer(world.store("A"), "1001", site: "WAW")
+        try Self.customer(world.store("B"), "2001", site: "KRK")
+        try await world.syncAll()
+        let before = try world.hub.stateHash()
+        var doc = try #require(try world.store("B").documents(partnerCode: "2001").first)
+        doc.id = "B-R99"
+        doc.partnerCode = "1001"
+        let seq = Int64(try world.hub.node("B").lastSeq)
+        let reply = try world.push("B", [
+            change("B", seq + 1, hlc: 1 << 40, .partner, "1001", .update, ["phone": .text("+48 600 000 000")]),
+            change("B", seq + 2, hlc: 1 << 40, .address, "1001|KRK|1", .insert,
+                   Address(partnerCode: "1001", site: "KRK", seq: 1, street: "Floriańska 1").fields),
+            change("B", seq + 3, hlc: 1 << 40, .document, doc.id, .insert, doc.fields),
+            change("B", seq + 4, hlc: 1 << 40, .partner, "1001", .delete, [:]),
+        ])
+        #expect(reply.results.map(\.outcome) == [.rejected, .rejected, .rejected, .rejected])
+        for r in reply.results {
+            #expect(r.reason?.contains("partner 1001 belongs to region 'NORTH', node B replicates region 'SOUTH'") == true, "\(r.reason ?? "")")
+        }
+        #expect(try world.hub.stateHash() == before)
+    }
+
+    @Test("regional pulls page through interleaved regions in feed order, and use the region index")
+    func paging() async throws {
+        let world = try Self.world()
+        for i in 1...5 {
+            _ = try world.store("A").addPartner(consumer("A\(i)"))
+            try await world.sync("A")
+            _ = try world.store("B").addPartner(consumer("B\(i)"))
+            try await world.sync("B")
+        }
+        var cursor: Int64 = 0, keys: [String] = [], more = true
+        while more {
+            let page = try world.hub.feed(after: cursor, limit: 2, region: "NORTH")
+            keys += page.changes.map(\.key)
+            #expect(page.nextCursor > cursor || !page.more)
+            (cursor, more) = (page.nextCursor, page.more)
+        }
+        #expect(keys == ["A1", "A2", "A3", "A4", "A5"])
+        let plan = try await world.hub.pool.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT gseq FROM hub_feed WHERE region = ? AND region <> '' AND gseq > ? ORDER BY gseq LIMIT ?",
+                             arguments: ["NORTH", 0, 10]).map { $0["detail"] as String }
+        }
+        #expect(plan.contains { $0.contains("hub_feed_region") }, "\(plan)")
     }
 
     @Test("registration: the region is validated and all nodes of a site share one")
