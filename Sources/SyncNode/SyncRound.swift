@@ -33,6 +33,9 @@ public struct SyncSummary: Sendable, Codable, Hashable {
     public var cursor: Int64 = 0
     public var pending = 0
     public var seconds = 0.0
+    /// Time spent pushing and pulling (the rest of `seconds`: lock, bookkeeping).
+    public var pushSeconds = 0.0
+    public var pullSeconds = 0.0
 
     public init() {}
 }
@@ -53,12 +56,18 @@ public struct SyncRound: Sendable {
     public var limits: BatchLimits
     /// Journal entries per pushed batch.
     public var pushBatchEntries: Int
+
+    /// 5,000 entries per push: each push is one hub transaction (a commit, its log writes and
+    /// fsync), so fewer, larger pushes catch up faster — in A/B runs of the 100,000-change
+    /// catch-up the push phase took 5.8–7.7 s with 5,000 against 7.2–9.1 s with 2,000 — while
+    /// a batch stays far below the hub's limits and both processes below 70 MB.
+    public static let defaultPushBatchEntries = 5000
     /// Feed entries per pull.
     public var pullBatchEntries: Int
     public var progress: (@Sendable (SyncProgress) -> Void)?
 
     public init(store: NodeStore, transport: any HubTransport, limits: BatchLimits = .default,
-                pushBatchEntries: Int = 2000, pullBatchEntries: Int = 5000, progress: (@Sendable (SyncProgress) -> Void)? = nil) {
+                pushBatchEntries: Int = SyncRound.defaultPushBatchEntries, pullBatchEntries: Int = 5000, progress: (@Sendable (SyncProgress) -> Void)? = nil) {
         self.store = store
         self.transport = transport
         self.limits = limits
@@ -73,14 +82,21 @@ public struct SyncRound: Sendable {
         defer { lock.unlock() }
         let start = Date()
         var summary = SyncSummary()
+        var mark = Date()
+        func lap() -> Double { defer { mark = Date() }; return Date().timeIntervalSince(mark) }
         do {
             try await pushAll(&summary)
+            summary.pushSeconds += lap()
             do {
                 try await pullAll(&summary)
+                summary.pullSeconds += lap()
             } catch is FeedDeferred {
                 // A code of ours arrived from another node while our create was unpushed: push, then pull again.
+                summary.pullSeconds += lap()
                 try await pushAll(&summary)
+                summary.pushSeconds += lap()
                 try await pullAll(&summary)
+                summary.pullSeconds += lap()
             }
             try store.recordSync(error: nil)
         } catch {

@@ -127,11 +127,15 @@ public struct StoreOptions: Sendable {
     /// Page cache of the writing connection in MiB; nil keeps SQLite's default (2 MiB).
     /// A store that applies large batches (the hub) re-reads and re-writes fewer pages with more.
     public var writerCacheMiB: Int?
+    /// Write-ahead log pages after which a commit copies the log into the database
+    /// (`wal_autocheckpoint`); nil keeps SQLite's default (1,000 pages, 4 MiB).
+    public var walCheckpointPages: Int?
 
-    public init(synchronous: String = "FULL", busyTimeout: TimeInterval = 10, writerCacheMiB: Int? = nil) {
+    public init(synchronous: String = "FULL", busyTimeout: TimeInterval = 10, writerCacheMiB: Int? = nil, walCheckpointPages: Int? = nil) {
         self.synchronous = synchronous
         self.busyTimeout = busyTimeout
         self.writerCacheMiB = writerCacheMiB
+        self.walCheckpointPages = walCheckpointPages
     }
 
     /// The hub's default writer cache: a 2,000-change push touches more pages than SQLite's
@@ -139,8 +143,14 @@ public struct StoreOptions: Sendable {
     /// time in pread/pwrite). Stays inside the hub's 100 MB memory budget.
     public static let hubWriterCacheMiB = 16
 
+    /// The hub's write-ahead log before a checkpoint: 8,192 pages (32 MiB). With SQLite's
+    /// 1,000, a few pushes fill the log and every checkpoint copies the same hot pages (the
+    /// tables' right-hand leaves, interior pages, the feed) into the database again; in A/B runs
+    /// of the 100,000-change catch-up the push phase took 7.2–7.6 s instead of 8.7–9.1 s.
+    public static let hubWALCheckpointPages = 8192
+
     /// The hub's defaults.
-    public static let hub = StoreOptions(writerCacheMiB: hubWriterCacheMiB)
+    public static let hub = StoreOptions(writerCacheMiB: hubWriterCacheMiB, walCheckpointPages: hubWALCheckpointPages)
 
     public static let `default` = StoreOptions()
 
@@ -155,13 +165,16 @@ public struct StoreOptions: Sendable {
         if let mib = writerCacheMiB, !(1...4096).contains(mib) {
             throw StoreError.invalid(FieldError(field: "cache-mib", reason: "the writer's page cache must be 1 to 4096 MiB, got \(mib)"))
         }
-        let writerCache = writerCacheMiB
+        if let pages = walCheckpointPages, !(1...1_000_000).contains(pages) {
+            throw StoreError.invalid(FieldError(field: "wal-checkpoint-pages", reason: "must be 1 to 1000000 pages, got \(pages)"))
+        }
+        let writerCache = writerCacheMiB, checkpointPages = walCheckpointPages
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(sync)")
             // The writing connection only (readers are opened read-only); negative means KiB.
-            if let mib = writerCache, !db.configuration.readonly {
-                try db.execute(sql: "PRAGMA cache_size = -\(mib * 1024)")
-            }
+            guard !db.configuration.readonly else { return }
+            if let mib = writerCache { try db.execute(sql: "PRAGMA cache_size = -\(mib * 1024)") }
+            if let pages = checkpointPages { try db.execute(sql: "PRAGMA wal_autocheckpoint = \(pages)") }
         }
         return try DatabasePool(path: path, configuration: config)
     }

@@ -68,9 +68,9 @@ enum Bench {
 
     // MARK: catch-up and wire size
 
-    static func catchUp(count: Int, dir: String, bin: String, log: (String) -> Void) throws -> [BenchRow] {
+    static func catchUp(count: Int, pushBatch: Int, dir: String, bin: String, log: (String) -> Void) throws -> [BenchRow] {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let (node, hub, sync) = try pushBacklog(count: count, dir: dir, bin: bin, log: log)
+        let (node, hub, sync) = try pushBacklog(count: count, pushBatch: pushBatch, dir: dir, bin: bin, log: log)
         _ = node
         let rate = Double(count) / sync.seconds
 
@@ -107,18 +107,23 @@ enum Bench {
             BenchRow(row: "catch-up", workload: "\(count) offline changes pushed over loopback HTTP (encode, compress, send, decode, reconcile, apply, ack)",
                      figure: rate, unit: "changes/s", reference: refRate, referenceWorkload: "plain SQLite bulk insert/update of the same rows, one transaction",
                      ratio: rate / refRate, target: "≥ 0.5×", met: rate / refRate >= 0.5,
-                     notes: String(format: "%.2f s end-to-end; peak RSS node %.0f MB, hub %.0f MB", sync.seconds, sync.nodePeakMB, sync.hubPeakMB)),
+                     notes: String(format: "%.2f s end-to-end (push %.2f s, pull of %d rows %.2f s); peak RSS node %.0f MB, hub %.0f MB",
+                                   sync.seconds, sync.pushSeconds, sync.pulled, sync.pullSeconds, sync.nodePeakMB, sync.hubPeakMB)),
             BenchRow(row: "wire size", workload: "bytes sent per change in that catch-up", figure: ours, unit: "bytes/change",
                      reference: refBytes, referenceWorkload: "zlib level 6 over the same changes as JSON lines",
                      ratio: ours / refBytes, target: "≤ 0.9×", met: ours / refBytes <= 0.9),
         ]
     }
 
-    struct SyncRun { var seconds: Double; var bytesSent: Int; var nodePeakMB: Double; var hubPeakMB: Double }
+    struct SyncRun {
+        var seconds: Double; var bytesSent: Int; var nodePeakMB: Double; var hubPeakMB: Double
+        /// From the round's summary: pushing, pulling, and the rows pulled back.
+        var pushSeconds: Double; var pullSeconds: Double; var pulled: Int
+    }
 
     /// Builds a node store with `count` offline changes, registers it at a fresh hub, starts
     /// `poshub serve`, and times `posnode sync` as processes. Returns the node store and the run.
-    static func pushBacklog(count: Int, dir: String, bin: String, log: (String) -> Void) throws -> (NodeStore, String, SyncRun) {
+    static func pushBacklog(count: Int, pushBatch: Int, dir: String, bin: String, log: (String) -> Void) throws -> (NodeStore, String, SyncRun) {
         let hubDB = "\(dir)/hub.sqlite"
         let token = try HubStore(path: hubDB).addNode(node: "B1", site: "WAW", series: "K1")
         let node = try NodeStore.create(path: "\(dir)/node.sqlite", node: "B1", site: "WAW", series: "K1", hubURL: "http://127.0.0.1:1", token: token)
@@ -133,7 +138,7 @@ enum Bench {
             try Backlog.write(node, count: count) { done in if done % 100_000 == 0 { log("  backlog \(done)/\(count)") } }
         }
         log(String(format: "  backlog written in %.1f s", build))
-        let sync = try ChildProcess(bin + "/posnode", ["sync", "--db", "\(dir)/node.sqlite", "--json"])
+        let sync = try ChildProcess(bin + "/posnode", ["sync", "--db", "\(dir)/node.sqlite", "--json", "--batch-entries", String(pushBatch)])
         let start = DispatchTime.now().uptimeNanoseconds
         let status = sync.waitWhileSampling()
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -141,7 +146,9 @@ enum Bench {
         let summary = try JSONSerialization.jsonObject(with: Data(sync.stdoutText.utf8)) as? [String: Any]
         let bytes = summary?["bytesSent"] as? Int ?? 0
         return (node, hubDB, SyncRun(seconds: elapsed, bytesSent: bytes, nodePeakMB: Double(sync.peakResidentKiB()) / 1024,
-                                     hubPeakMB: Double(hub.peakResidentKiB()) / 1024))
+                                     hubPeakMB: Double(hub.peakResidentKiB()) / 1024,
+                                     pushSeconds: summary?["pushSeconds"] as? Double ?? 0, pullSeconds: summary?["pullSeconds"] as? Double ?? 0,
+                                     pulled: summary?["pulledChanges"] as? Int ?? 0))
     }
 
     /// The catch-up without sockets or processes: the same round through the in-process
@@ -165,9 +172,9 @@ enum Bench {
 
     // MARK: memory
 
-    static func memory(count: Int, dir: String, bin: String, log: (String) -> Void) throws -> [BenchRow] {
+    static func memory(count: Int, pushBatch: Int, dir: String, bin: String, log: (String) -> Void) throws -> [BenchRow] {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let (_, _, run) = try pushBacklog(count: count, dir: dir, bin: bin, log: log)
+        let (_, _, run) = try pushBacklog(count: count, pushBatch: pushBatch, dir: dir, bin: bin, log: log)
         return [
             BenchRow(row: "memory (node)", workload: "peak RSS of posnode sync pushing a \(count)-change backlog", figure: run.nodePeakMB, unit: "MB",
                      reference: nil, referenceWorkload: "—", ratio: nil, target: "≤ 100 MB", met: run.nodePeakMB <= 100,

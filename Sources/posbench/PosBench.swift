@@ -4,6 +4,7 @@ import GRDB
 import Simulation
 import SyncHub
 import SyncModel
+import SyncNode
 import SyncStore
 import SyncWire
 
@@ -30,6 +31,7 @@ struct PosBench: AsyncParsableCommand {
     @Option(help: "Partners written one durable transaction each (local write row).") var writes: Int = 5000
     @Option(help: "Offline changes pushed end-to-end (catch-up and wire rows).") var catchup: Int = 100_000
     @Option(help: "Backlog for the memory row.") var memoryChanges: Int = 1_000_000
+    @Option(help: "Journal entries per pushed batch in the catch-up and memory rows (posnode sync --batch-entries).") var pushBatch: Int = SyncRound.defaultPushBatchEntries
     @Option(help: "Node counts for the scale row, comma separated.") var scaleNodes: String = "50,100,200"
     @Option(help: "Operations per node in the scale row.") var scaleOps: Int = 1000
     @Option(help: "Stores per replication region in the scale row (0: one region, every store gets every record).") var scaleRegionSize: Int = 25
@@ -52,7 +54,7 @@ struct PosBench: AsyncParsableCommand {
         }
         if rows.contains("catchup") {
             log("catch-up: \(catchup) changes over loopback HTTP…")
-            table += try Bench.catchUp(count: catchup, dir: "\(dir)/catchup", bin: bin, log: log)
+            table += try Bench.catchUp(count: catchup, pushBatch: pushBatch, dir: "\(dir)/catchup", bin: bin, log: log)
         }
         if rows.contains("inprocess") {
             log("catch-up in-process: \(catchup) changes…")
@@ -60,7 +62,7 @@ struct PosBench: AsyncParsableCommand {
         }
         if rows.contains("memory") {
             log("memory: \(memoryChanges) changes backlog…")
-            table += try Bench.memory(count: memoryChanges, dir: "\(dir)/memory", bin: bin, log: log)
+            table += try Bench.memory(count: memoryChanges, pushBatch: pushBatch, dir: "\(dir)/memory", bin: bin, log: log)
         }
         if rows.contains("scale") {
             let sizes = scaleNodes.split(separator: ",").compactMap { Int($0) }

@@ -19,12 +19,13 @@ struct HubStoreOption: ParsableArguments {
     @Option(help: "SQLite synchronous mode: FULL (default), NORMAL, EXTRA or OFF.") var synchronous: String = "FULL"
     @Option(help: "Separator between series and code for renamed partners (may be empty).") var prefixSeparator: String = "-"
     @Option(help: "Page cache of the hub's writing connection in MiB (1-4096).") var cacheMib: Int = StoreOptions.hubWriterCacheMiB
+    @Option(help: "Write-ahead log pages (4 KiB each) before the hub copies the log into its database.") var walCheckpointPages: Int = StoreOptions.hubWALCheckpointPages
 
     func open(mustExist: Bool = true) throws -> HubStore {
         if mustExist && !FileManager.default.fileExists(atPath: db) {
             throw HubCLIError("hub store \(db) does not exist; run 'poshub init --db \(db)' first")
         }
-        return try HubStore(path: db, options: StoreOptions(synchronous: synchronous, writerCacheMiB: cacheMib), prefixRule: .init(separator: prefixSeparator))
+        return try HubStore(path: db, options: StoreOptions(synchronous: synchronous, writerCacheMiB: cacheMib, walCheckpointPages: walCheckpointPages), prefixRule: .init(separator: prefixSeparator))
     }
 }
 

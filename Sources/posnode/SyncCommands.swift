@@ -22,7 +22,7 @@ struct SyncCommand: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptionGroup
     @Flag(help: "JSON output.") var json = false
-    @Option(help: "Journal entries per pushed batch.") var batchEntries: Int = 2000
+    @Option(help: "Journal entries per pushed batch.") var batchEntries: Int = SyncRound.defaultPushBatchEntries
 
     func run() async throws {
         let node = try store.open()
@@ -38,7 +38,7 @@ struct SyncCommand: AsyncParsableCommand {
         print("pushed \(s.pushedEntries) entries in \(s.pushedBatches) batches (\(s.bytesSent) bytes, \(s.bytesSentUncompressed) uncompressed): \(s.applied) applied, \(s.duplicates) duplicate, \(s.rejected.count) rejected")
         for r in s.renames { print("renamed \(r.oldCode) -> \(r.newCode) (code existed in the system; store-prefix rule)") }
         for r in s.rejected { print("rejected seq \(r.seq): \(r.reason ?? "")") }
-        print("pulled \(s.pulledChanges) changes\(s.bootstrapped ? " (bootstrapped from snapshot)" : ""), cursor \(s.cursor), \(s.pending) pending, \(String(format: "%.2f", s.seconds)) s")
+        print("pulled \(s.pulledChanges) changes\(s.bootstrapped ? " (bootstrapped from snapshot)" : ""), cursor \(s.cursor), \(s.pending) pending, \(String(format: "%.2f s (push %.2f s, pull %.2f s)", s.seconds, s.pushSeconds, s.pullSeconds))")
     }
 }
 

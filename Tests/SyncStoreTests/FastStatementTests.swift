@@ -129,6 +129,24 @@ struct StoreOptionsTests {
         }
     }
 
+    @Test("the hub's write-ahead log checkpoint threshold is set on its writing connection; out of range is refused by name")
+    func walCheckpoint() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let plain = try StoreOptions().openPool(path: dir.file("b.sqlite"))
+        let sqliteDefault = try plain.write { try Int.fetchOne($0, sql: "PRAGMA wal_autocheckpoint") }
+        #expect(sqliteDefault != StoreOptions.hubWALCheckpointPages)
+        let hub = try StoreOptions.hub.openPool(path: dir.file("a.sqlite"))
+        #expect(try hub.write { try Int.fetchOne($0, sql: "PRAGMA wal_autocheckpoint") } == StoreOptions.hubWALCheckpointPages)
+        for bad in [0, -5] {
+            #expect {
+                _ = try StoreOptions(walCheckpointPages: bad).openPool(path: dir.file("c.sqlite"))
+            } throws: { error in
+                String(describing: error).contains("wal-checkpoint-pages") && String(describing: error).contains("\(bad)")
+            }
+        }
+    }
+
     @Test("several rows, no row, and the statement reused after a failed step")
     func rowsCachedReads() throws {
         let dir = try TemporaryDirectory()
