@@ -244,7 +244,7 @@ public final class HubStore: Sendable {
                 }
                 // Feed entries carry the hub's clock: a node that pulls an image moves its clock past
                 // every value in it, so its own later edits win.
-                feed.add(touched, hlc: hubHLC, node: node.node, seq: change.seq)
+                try feed.add(touched, hlc: hubHLC, node: node.node, seq: change.seq, db: db)
                 results.append(result)
                 lastSeq = change.seq
             }
@@ -276,18 +276,33 @@ public final class HubStore: Sendable {
 
         /// Rows changed by one change of `node` (journal sequence `seq`, nil for the hub's own
         /// moves), stamped with the hub's clock `hlc`. Sorted, so the feed is deterministic.
-        mutating func add(_ touched: Set<TouchedRow>, hlc: HLC, node: String, seq: Int64? = nil) {
+        ///
+        /// A row is an echo of `node` (its pulls skip it, see `feed`) when the change stored it
+        /// exactly as sent, or applied the node's edit exactly as sent to a row that was already
+        /// that node's own image — in this push, or in the feed (`db`) from an earlier one.
+        mutating func add(_ touched: Set<TouchedRow>, hlc: HLC, node: String, seq: Int64? = nil, db: Database? = nil) throws {
             // One entry per record: an echo only if every mention of it in this change is one.
-            var echo: [TouchedRow: Bool] = [:]
+            enum Echo: Int { case no, ifPrior, yes }
+            var echo: [TouchedRow: Echo] = [:]
             for t in touched {
                 let id = TouchedRow(t.entity, t.key)
-                echo[id] = (echo[id] ?? true) && t.echo
+                let mention: Echo = t.echo ? .yes : (t.extendsEcho ? .ifPrior : .no)
+                echo[id] = Echo(rawValue: min((echo[id] ?? .yes).rawValue, mention.rawValue))
             }
             let ordered = echo.keys.sorted { ($0.entity.rawValue, $0.key) < ($1.entity.rawValue, $1.key) }
             for id in ordered {
+                var isEcho = echo[id]! == .yes
+                if echo[id]! == .ifPrior, seq != nil {
+                    if let earlier = position[id], let prior = entries[earlier] {
+                        isEcho = prior.node == node && prior.echoSeq != nil
+                    } else if let db, let prior = try db.firstRowCached("SELECT node, echo_seq FROM hub_feed WHERE entity = ? AND key = ?",
+                                                                         [id.entity.rawValue.databaseValue, id.key.databaseValue]) {
+                        isEcho = String.fromDatabaseValue(prior[0]) == node && !prior[1].isNull
+                    }
+                }
                 if let earlier = position[id] { entries[earlier] = nil }
                 position[id] = entries.count
-                entries.append(Entry(entity: id.entity, key: id.key, hlc: hlc, node: node, echoSeq: echo[id]! ? seq : nil))
+                entries.append(Entry(entity: id.entity, key: id.key, hlc: hlc, node: node, echoSeq: isEcho ? seq : nil))
             }
         }
 
@@ -429,7 +444,7 @@ public final class HubStore: Sendable {
             let touched = try CustomerMove.execute(db, request, stamp: MergeStamp(hlc: hlc, node: "hub"),
                                                    siteRegion: { try Self.region(db, site: $0) })
             var feed = FeedEmitter(region: try Self.region(db, site: request.site) ?? "", keepsRegions: true)
-            feed.add(touched, hlc: hlc, node: "hub")
+            try feed.add(touched, hlc: hlc, node: "hub")
             try feed.write(db)
             try Self.setHubHLC(db, hlc)
         }

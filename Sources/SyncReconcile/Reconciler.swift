@@ -10,11 +10,15 @@ public struct TouchedRow: Sendable, Hashable {
     /// The row is now exactly the image the sending node wrote itself (a new row stored as
     /// sent): that node already holds it, so its pulls may skip it.
     public var echo: Bool
+    /// The sending node's edit was applied exactly as sent (every field, nothing renamed): if
+    /// the row was that node's own image before, it still is (the feed decides, it knows).
+    public var extendsEcho: Bool
 
-    public init(_ entity: Entity, _ key: String, echo: Bool = false) {
+    public init(_ entity: Entity, _ key: String, echo: Bool = false, extendsEcho: Bool = false) {
         self.entity = entity
         self.key = key
         self.echo = echo
+        self.extendsEcho = extendsEcho
     }
 }
 
@@ -170,8 +174,11 @@ public enum Reconciler {
                     return reject("partner \(change.key): \(e.description)")
                 }
             }
-            let changed = try mergeFields(db, table: .partner, key: change.key, fields: fields, stamp: stamp, current: current)
-            return (EntryResult(seq: change.seq, outcome: .applied), changed ? [TouchedRow(.partner, change.key)] : [])
+            let merged = try merge(db, table: .partner, key: change.key, fields: fields, stamp: stamp, current: current)
+            // The node made the same edit on its own copy; if nothing else had changed the row,
+            // the hub's image is now exactly the node's.
+            let asSent = change.op == .update && merged.complete && change.key == incoming.key && change.fields == incoming.fields
+            return (EntryResult(seq: change.seq, outcome: .applied), merged.changed ? [TouchedRow(.partner, change.key, extendsEcho: asSent)] : [])
 
         case (.address, .insert), (.address, .update):
             let address: Address
@@ -275,7 +282,14 @@ public enum Reconciler {
     /// `current` is the row as the caller already read it in this transaction (read here when nil).
     public static func mergeFields(_ db: Database, table: ReplicatedTable, key: String, fields: Fields, stamp: MergeStamp,
                                    current known: Fields? = nil) throws -> Bool {
-        guard let current = try known ?? table.fetch(db, key: key) else { return false }
+        try merge(db, table: table, key: key, fields: fields, stamp: stamp, current: known).changed
+    }
+
+    /// `mergeFields`, also saying whether every field was taken as given (`complete`: none lost
+    /// to a newer value, none outside the table's editable columns).
+    static func merge(_ db: Database, table: ReplicatedTable, key: String, fields: Fields, stamp: MergeStamp,
+                      current known: Fields? = nil) throws -> (changed: Bool, complete: Bool) {
+        guard let current = try known ?? table.fetch(db, key: key) else { return (false, false) }
         let args = [table.entity.rawValue.databaseValue, key.databaseValue]
         var stamps: [String: MergeStamp] = [:]
         for r in try db.rowsCached("SELECT field, hlc, node FROM field_clock WHERE entity = ? AND key = ?", args) {
@@ -283,9 +297,12 @@ public enum Reconciler {
         }
         let base = try db.firstRowCached("SELECT hlc, node FROM row_clock WHERE entity = ? AND key = ?", args).flatMap { Self.stamp($0[0], $0[1]) }
         var winners: Fields = [:]
-        for (field, value) in fields.sorted(by: { $0.key < $1.key }) where table.columns.contains(field) && !table.keyColumns.contains(field) {
+        var complete = true
+        for (field, value) in fields.sorted(by: { $0.key < $1.key }) {
+            guard table.columns.contains(field) && !table.keyColumns.contains(field) else { complete = false; continue }
             let old = current[field] ?? .null
             if let existing = stamps[field] ?? base, !(existing < stamp) {
+                complete = false
                 if existing != stamp, old != value {
                     try db.appendAudit(AuditRecord(
                         node: stamp.node, kind: "overwrite", entity: table.entity.rawValue, key: key, field: field,
@@ -303,8 +320,8 @@ public enum Reconciler {
             try setClock(db, entity: table.entity, key: key, field: field, stamp: stamp)
             if old != value { winners[field] = value }
         }
-        guard !winners.isEmpty else { return false }
+        guard !winners.isEmpty else { return (false, complete) }
         try table.update(db, key: key, fields: winners)
-        return true
+        return (true, complete)
     }
 }
