@@ -33,7 +33,7 @@ public struct SyncSummary: Sendable, Codable, Hashable {
     public var cursor: Int64 = 0
     public var pending = 0
     public var seconds = 0.0
-    /// Time spent pushing and pulling (the rest of `seconds`: lock, bookkeeping).
+    /// Time spent pushing and pulling (the rest of `seconds`: bookkeeping after the round).
     public var pushSeconds = 0.0
     public var pullSeconds = 0.0
 
@@ -120,9 +120,18 @@ public struct SyncRound: Sendable {
         let pending = try store.pendingJournal(after: after, limit: pushBatchEntries)
         guard !pending.isEmpty else { return nil }
         var writer = BatchWriter(node: node)
-        for e in pending { writer.append(e.change) }
+        // Entries with long texts: the batch ends at half the hub's compressed limit (the
+        // compressed size never exceeds the payload by more than a few bytes), so it is
+        // never refused for its size; a single larger entry still goes alone.
+        let budget = min(limits.maxCompressedBytes, limits.maxUncompressedBytes) / 2
+        var seqs: [Int64] = []
+        for e in pending {
+            if !seqs.isEmpty && writer.payloadBytes >= budget { break }
+            writer.append(e.change)
+            seqs.append(e.change.seq)
+        }
         let bytes = try writer.finish()
-        return PreparedBatch(seqs: pending.map(\.change.seq), bytes: bytes, payloadBytes: writer.payloadBytes)
+        return PreparedBatch(seqs: seqs, bytes: bytes, payloadBytes: writer.payloadBytes)
     }
 
     /// Pushes pending entries batch by batch. While the hub applies one batch, the next is

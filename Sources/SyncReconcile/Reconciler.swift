@@ -105,8 +105,14 @@ public enum Reconciler {
         var change = incoming
         (change.key, change.fields) = PartnerRename.rewrite(change, renames: context.pendingRenames)
         let stamp = MergeStamp(hlc: change.hlc, node: context.node)
-        func reject(_ reason: String) -> (EntryResult, Set<TouchedRow>) {
-            (EntryResult(seq: change.seq, outcome: .rejected, reason: reason), [])
+        func reject(_ reason: String, resend row: TouchedRow? = nil) -> (EntryResult, Set<TouchedRow>) {
+            (EntryResult(seq: change.seq, outcome: .rejected, reason: reason), row.map { [$0] } ?? [])
+        }
+        // The sender already changed its own copy of an existing row. When the hub refuses that
+        // edit, or keeps a newer value for any of its fields, the row is fed again (not as the
+        // sender's echo), so the sender gets the hub's image back instead of keeping its own.
+        func refused(_ entity: Entity, _ key: String, _ reason: String) -> (EntryResult, Set<TouchedRow>) {
+            reject(reason, resend: TouchedRow(entity, key))
         }
         /// Why the node may not touch that record: it is in another region.
         func outside(_ entity: Entity, _ key: String, _ what: String) throws -> String? {
@@ -165,20 +171,21 @@ public enum Reconciler {
             var fields = change.fields
             if change.op == .delete { fields = ["deleted": .bool(true)] }
             for name in fields.keys where !(Partner.editableColumns.contains(name) || name == "deleted") {
-                return reject("partner \(change.key): field \(name) cannot be changed by an update")
+                return refused(.partner, change.key, "partner \(change.key): field \(name) cannot be changed by an update")
             }
             if change.op == .update {
                 var merged = current
                 for (k, v) in fields { merged[k] = v }
                 do { try PartnerValidator.validate(try Partner(fields: merged)) } catch let e as FieldError {
-                    return reject("partner \(change.key): \(e.description)")
+                    return refused(.partner, change.key, "partner \(change.key): \(e.description)")
                 }
             }
             let merged = try merge(db, table: .partner, key: change.key, fields: fields, stamp: stamp, current: current)
             // The node made the same edit on its own copy; if nothing else had changed the row,
             // the hub's image is now exactly the node's.
             let asSent = change.op == .update && merged.complete && change.key == incoming.key && change.fields == incoming.fields
-            return (EntryResult(seq: change.seq, outcome: .applied), merged.changed ? [TouchedRow(.partner, change.key, extendsEcho: asSent)] : [])
+            let touched: Set<TouchedRow> = merged.changed || !merged.complete ? [TouchedRow(.partner, change.key, extendsEcho: asSent)] : []
+            return (EntryResult(seq: change.seq, outcome: .applied), touched)
 
         case (.address, .insert), (.address, .update):
             let address: Address
@@ -190,8 +197,8 @@ public enum Reconciler {
             }
             if let refusal = try outside(.partner, address.partnerCode, "address \(change.key)") { return reject(refusal) }
             if try ReplicatedTable.address.exists(db, key: address.key) {
-                let changed = try mergeFields(db, table: .address, key: address.key, fields: address.fields, stamp: stamp)
-                return (EntryResult(seq: change.seq, outcome: .applied), changed ? [TouchedRow(.address, address.key)] : [])
+                let merged = try merge(db, table: .address, key: address.key, fields: address.fields, stamp: stamp)
+                return (EntryResult(seq: change.seq, outcome: .applied), merged.changed || !merged.complete ? [TouchedRow(.address, address.key)] : [])
             }
             let image = address.fields
             try insertRow(db, table: .address, image: image, stamp: stamp)
@@ -223,8 +230,8 @@ public enum Reconciler {
             }
             if let refusal = try outside(.partner, doc.partnerCode, "document \(doc.id)") { return reject(refusal) }
             if try ReplicatedTable.document.exists(db, key: doc.id) {
-                let changed = try mergeFields(db, table: .document, key: doc.id, fields: doc.fields, stamp: stamp)
-                return (EntryResult(seq: change.seq, outcome: .applied), changed ? [TouchedRow(.document, doc.id)] : [])
+                let merged = try merge(db, table: .document, key: doc.id, fields: doc.fields, stamp: stamp)
+                return (EntryResult(seq: change.seq, outcome: .applied), merged.changed || !merged.complete ? [TouchedRow(.document, doc.id)] : [])
             }
             let image = doc.fields
             try insertRow(db, table: .document, image: image, stamp: stamp)
@@ -238,8 +245,8 @@ public enum Reconciler {
             guard existing["node"]?.text == context.node else {
                 return reject("document \(change.key) belongs to node \(existing["node"]?.text ?? "?"), not \(context.node)")
             }
-            let changed = try mergeFields(db, table: .document, key: change.key, fields: change.fields, stamp: stamp)
-            return (EntryResult(seq: change.seq, outcome: .applied), changed ? [TouchedRow(.document, change.key)] : [])
+            let merged = try merge(db, table: .document, key: change.key, fields: change.fields, stamp: stamp)
+            return (EntryResult(seq: change.seq, outcome: .applied), merged.changed || !merged.complete ? [TouchedRow(.document, change.key)] : [])
 
         case (.document, .delete):
             return reject("document \(change.key): documents are never deleted")

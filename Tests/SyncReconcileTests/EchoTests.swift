@@ -4,6 +4,7 @@ import SyncHub
 import SyncModel
 import SyncNode
 import SyncStore
+import SyncWire
 
 @Suite("Pulls leave out what the node sent itself")
 struct EchoTests {
@@ -117,6 +118,68 @@ struct EditEchoTests {
                                          change("A", 6, hlc: 701 << 16, .partner, "5005", .update, ["phone": .text("3")])])
         #expect(reply.results.first?.newCode == "K1-5005")
         #expect(try world.hub.feed(after: 0, limit: 100, own: ("A", 6)).changes.map(\.key).contains("K1-5005"))
+    }
+}
+
+@Suite("A store whose edit the hub refused or outvoted gets the hub's row back")
+struct RefusedEditTests {
+    func partner(_ code: String, phone: String) -> Fields {
+        var p = consumer(code).fields
+        p["origin_node"] = .text("A")
+        p["phone"] = .text(phone)
+        return p
+    }
+
+    @Test("an edit that loses every field to a newer value is sent back, and A's next edit does not hide it")
+    func outvotedEdit() throws {
+        let world = try World()
+        try world.push("A", [change("A", 1, hlc: 100 << 16, .partner, "P1", .insert, partner("P1", phone: "111")),
+                             change("A", 2, hlc: 150 << 16, .partner, "P1", .update, ["phone": .text("222")])])
+        #expect(try world.hub.feed(after: 0, limit: 100, own: ("A", 2)).changes.isEmpty)
+        // B sets the value the hub already has, with a newer clock: no change, but the field's clock moves.
+        try world.push("B", [change("B", 1, hlc: 300 << 16, .partner, "P1", .update, ["phone": .text("222")])])
+        // A's older edit loses; A holds 333 and must get 222 back.
+        try world.push("A", [change("A", 3, hlc: 200 << 16, .partner, "P1", .update, ["phone": .text("333")])])
+        let back = try world.hub.feed(after: 0, limit: 100, own: ("A", 3)).changes
+        #expect(back.map(\.key) == ["P1"])
+        #expect(back.first?.fields["phone"] == .text("222"))
+        try world.push("A", [change("A", 4, hlc: 400 << 16, .partner, "P1", .update, ["email": .text("a@b.pl")])])
+        #expect(try world.hub.feed(after: 0, limit: 100, own: ("A", 4)).changes.map(\.key) == ["P1"])
+    }
+
+    @Test("a refused edit of an existing row is sent back, and A's next accepted edit does not hide it")
+    func refusedEdit() throws {
+        let world = try World()
+        try world.push("A", [change("A", 1, hlc: 100 << 16, .partner, "P2", .insert, partner("P2", phone: "111"))])
+        let reply = try world.push("A", [change("A", 2, hlc: 200 << 16, .partner, "P2", .update, ["first_name": .text("")])])
+        #expect(reply.results.first?.outcome == .rejected)
+        let back = try world.hub.feed(after: 0, limit: 100, own: ("A", 2)).changes
+        #expect(back.first?.fields["first_name"] == .text("Anna"))
+        try world.push("A", [change("A", 3, hlc: 300 << 16, .partner, "P2", .update, ["phone": .text("222")])])
+        #expect(try world.hub.feed(after: 0, limit: 100, own: ("A", 3)).changes.map(\.key) == ["P2"])
+    }
+}
+
+@Suite("Push batches stay inside the hub's size limits")
+struct BatchSizeTests {
+    @Test("entries with long texts are split into batches below the hub's compressed limit; every entry is applied")
+    func longTextsSplit() async throws {
+        let world = try World()
+        let a = world.store("A")
+        try await world.sync("A")
+        // Random-looking text compresses badly: 40 partners of about 1.5 KB each against a 16 KiB limit.
+        var rng = SeededRandom(seed: 3)
+        for i in 1...40 {
+            let noise = String((0..<1500).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement(using: &rng)! })
+            _ = try a.addPartner(Partner(code: "L\(i)", kind: .business, name: noise, country: "PL"))
+        }
+        let limits = BatchLimits(maxCompressedBytes: 16 << 10, maxUncompressedBytes: 1 << 20, maxEntries: 1000)
+        let transport = InProcessHubTransport(hub: world.hub, node: try world.hub.node("A"), limits: limits)
+        let summary = try await SyncRound(store: a, transport: transport, limits: limits).run()
+        #expect(summary.pushedEntries == 40)
+        #expect(summary.applied == 40)
+        #expect(summary.pushedBatches >= 5, "40 × 1.5 KB in batches of at most 8 KiB")
+        #expect(try world.hub.partnerExists(code: "L40"))
     }
 }
 
