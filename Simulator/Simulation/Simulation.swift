@@ -64,6 +64,9 @@ public final class Simulation {
     }
 
     static let storeOptions = StoreOptions(synchronous: "OFF")
+    /// The hub as `poshub` opens it (writer cache, write-ahead log size), without fsyncs.
+    static let hubOptions = StoreOptions(synchronous: "OFF", writerCacheMiB: StoreOptions.hubWriterCacheMiB,
+                                         walCheckpointPages: StoreOptions.hubWALCheckpointPages)
 
     func openStore(_ path: String) throws -> NodeStore {
         let clock = self.clock
@@ -81,7 +84,7 @@ public final class Simulation {
 
     func setUp() async throws {
         let clock = self.clock
-        hub = try HubStore(path: "\(dir)/hub.sqlite", options: Self.storeOptions, clock: { clock.now() })
+        hub = try HubStore(path: "\(dir)/hub.sqlite", options: Self.hubOptions, clock: { clock.now() })
         let width = max(3, String(options.nodes).count)
         for i in 0..<options.nodes {
             let n = String(repeating: "0", count: width - String(i + 1).count) + String(i + 1)
