@@ -293,7 +293,7 @@ public enum Reconciler {
     }
 
     /// `mergeFields`, also saying whether every field was taken as given (`complete`: none lost
-    /// to a newer value, none outside the table's editable columns).
+    /// to a newer value, none outside the table's columns; key columns only name the row).
     static func merge(_ db: Database, table: ReplicatedTable, key: String, fields: Fields, stamp: MergeStamp,
                       current known: Fields? = nil) throws -> (changed: Bool, complete: Bool) {
         guard let current = try known ?? table.fetch(db, key: key) else { return (false, false) }
@@ -305,8 +305,10 @@ public enum Reconciler {
         let base = try db.firstRowCached("SELECT hlc, node FROM row_clock WHERE entity = ? AND key = ?", args).flatMap { Self.stamp($0[0], $0[1]) }
         var winners: Fields = [:]
         var complete = true
-        for (field, value) in fields.sorted(by: { $0.key < $1.key }) {
-            guard table.columns.contains(field) && !table.keyColumns.contains(field) else { complete = false; continue }
+        for (field, value) in fields.sorted(by: { $0.key < $1.key }) where !table.keyColumns.contains(field) {
+            // Key columns name the row (addresses and documents are sent whole); anything else
+            // that is not a column of the table is not taken.
+            guard table.columns.contains(field) else { complete = false; continue }
             let old = current[field] ?? .null
             if let existing = stamps[field] ?? base, !(existing < stamp) {
                 complete = false

@@ -147,6 +147,23 @@ struct RefusedEditTests {
         #expect(try world.hub.feed(after: 0, limit: 100, own: ("A", 4)).changes.map(\.key) == ["P1"])
     }
 
+    @Test("an address or document sent again unchanged does not feed its row again")
+    func unchangedResendQuiet() async throws {
+        let world = try World()
+        let a = world.store("A")
+        _ = try a.addPartner(consumer("P3"))
+        let address = try a.addAddress(Address(partnerCode: "P3", site: "WAW", seq: 1, street: "Prosta 1"))
+        let doc = try a.addDocument(kind: .receipt, partnerCode: "P3", amountMinor: 100, currency: "PLN")
+        try await world.sync("A")
+        let end = try world.hub.feed(after: 0, limit: 100).nextCursor
+        let seq = try world.hub.node("A").lastSeq
+        let later = (HLC.nowMillis + 60_000) << 16
+        try world.push("A", [change("A", seq + 1, hlc: later, .address, address.key, .update, address.fields),
+                             change("A", seq + 2, hlc: later + 1, .document, doc.id, .insert, doc.fields)])
+        let fed = try world.hub.feed(after: end, limit: 100).changes
+        #expect(fed.isEmpty, "\(fed.map { "\($0.entity) \($0.key) \($0.fields)" })")
+    }
+
     @Test("a refused edit of an existing row is sent back, and A's next accepted edit does not hide it")
     func refusedEdit() throws {
         let world = try World()
