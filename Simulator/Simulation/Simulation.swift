@@ -65,8 +65,7 @@ public final class Simulation {
 
     static let storeOptions = StoreOptions(synchronous: "OFF")
     /// The hub as `poshub` opens it (writer cache, write-ahead log size), without fsyncs.
-    static let hubOptions = StoreOptions(synchronous: "OFF", writerCacheMiB: StoreOptions.hubWriterCacheMiB,
-                                         walCheckpointPages: StoreOptions.hubWALCheckpointPages)
+    static let hubOptions = { var o = StoreOptions.hub; o.synchronous = "OFF"; return o }()
 
     func openStore(_ path: String) throws -> NodeStore {
         let clock = self.clock

@@ -137,7 +137,7 @@ public final class HubStore: Sendable {
             if try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM hub_node WHERE node_id = ?)", arguments: [node]) == true {
                 throw HubError.nodeExists(node)
             }
-            if let other = try String.fetchOne(db, sql: "SELECT region FROM hub_node WHERE site = ? AND region <> ? LIMIT 1", arguments: [site, region]) {
+            if let other = try Self.region(db, site: site), other != region {
                 throw HubError.siteInOtherRegion(site: site, region: other)
             }
             try db.execute(sql: "INSERT INTO hub_node (node_id, site, series, token_hash, created_at, region) VALUES (?, ?, ?, ?, ?, ?)",

@@ -114,6 +114,16 @@ public enum Reconciler {
         func refused(_ entity: Entity, _ key: String, _ reason: String) -> (EntryResult, Set<TouchedRow>) {
             reject(reason, resend: TouchedRow(entity, key))
         }
+        /// Merges the sender's edit into an existing row, fed again when it changed or (as
+        /// above) when the hub kept a newer value for any field. `extendsEcho`: the edit came
+        /// as the sender wrote it, so if every field was taken the row may stay its echo.
+        func mergeEdit(_ table: ReplicatedTable, _ key: String, _ fields: Fields, current: Fields? = nil,
+                       extendsEcho: Bool = false) throws -> (EntryResult, Set<TouchedRow>) {
+            let merged = try merge(db, table: table, key: key, fields: fields, stamp: stamp, current: current)
+            let fed = merged.changed || !merged.complete
+            return (EntryResult(seq: change.seq, outcome: .applied),
+                    fed ? [TouchedRow(table.entity, key, extendsEcho: extendsEcho && merged.complete)] : [])
+        }
         /// Why the node may not touch that record: it is in another region.
         func outside(_ entity: Entity, _ key: String, _ what: String) throws -> String? {
             try context.regions?.refusal(db, entity, key, node: context.node, what: what)
@@ -180,12 +190,10 @@ public enum Reconciler {
                     return refused(.partner, change.key, "partner \(change.key): \(e.description)")
                 }
             }
-            let merged = try merge(db, table: .partner, key: change.key, fields: fields, stamp: stamp, current: current)
             // The node made the same edit on its own copy; if nothing else had changed the row,
             // the hub's image is now exactly the node's.
-            let asSent = change.op == .update && merged.complete && change.key == incoming.key && change.fields == incoming.fields
-            let touched: Set<TouchedRow> = merged.changed || !merged.complete ? [TouchedRow(.partner, change.key, extendsEcho: asSent)] : []
-            return (EntryResult(seq: change.seq, outcome: .applied), touched)
+            let asSent = change.op == .update && change.key == incoming.key && change.fields == incoming.fields
+            return try mergeEdit(.partner, change.key, fields, current: current, extendsEcho: asSent)
 
         case (.address, .insert), (.address, .update):
             let address: Address
@@ -197,8 +205,7 @@ public enum Reconciler {
             }
             if let refusal = try outside(.partner, address.partnerCode, "address \(change.key)") { return reject(refusal) }
             if try ReplicatedTable.address.exists(db, key: address.key) {
-                let merged = try merge(db, table: .address, key: address.key, fields: address.fields, stamp: stamp)
-                return (EntryResult(seq: change.seq, outcome: .applied), merged.changed || !merged.complete ? [TouchedRow(.address, address.key)] : [])
+                return try mergeEdit(.address, address.key, address.fields)
             }
             let image = address.fields
             try insertRow(db, table: .address, image: image, stamp: stamp)
@@ -230,8 +237,7 @@ public enum Reconciler {
             }
             if let refusal = try outside(.partner, doc.partnerCode, "document \(doc.id)") { return reject(refusal) }
             if try ReplicatedTable.document.exists(db, key: doc.id) {
-                let merged = try merge(db, table: .document, key: doc.id, fields: doc.fields, stamp: stamp)
-                return (EntryResult(seq: change.seq, outcome: .applied), merged.changed || !merged.complete ? [TouchedRow(.document, doc.id)] : [])
+                return try mergeEdit(.document, doc.id, doc.fields)
             }
             let image = doc.fields
             try insertRow(db, table: .document, image: image, stamp: stamp)
@@ -245,8 +251,7 @@ public enum Reconciler {
             guard existing["node"]?.text == context.node else {
                 return reject("document \(change.key) belongs to node \(existing["node"]?.text ?? "?"), not \(context.node)")
             }
-            let merged = try merge(db, table: .document, key: change.key, fields: change.fields, stamp: stamp)
-            return (EntryResult(seq: change.seq, outcome: .applied), merged.changed || !merged.complete ? [TouchedRow(.document, change.key)] : [])
+            return try mergeEdit(.document, change.key, change.fields)
 
         case (.document, .delete):
             return reject("document \(change.key): documents are never deleted")
