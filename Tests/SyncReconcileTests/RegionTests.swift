@@ -13,6 +13,15 @@ struct RegionTests {
         try World(regions: ["A": "NORTH", "B": "SOUTH", "C": "NORTH"])
     }
 
+    /// `world()` with A's customer 1001 (NORTH) and B's 2001 (SOUTH), synced everywhere.
+    static func northAndSouth() async throws -> World {
+        let world = try Self.world()
+        try Self.customer(world.store("A"), "1001", site: "WAW")
+        try Self.customer(world.store("B"), "2001", site: "KRK")
+        try await world.syncAll()
+        return world
+    }
+
     /// A customer with its bill-to at `site` and one receipt.
     static func customer(_ store: NodeStore, _ code: String, site: String, first: String = "Anna") throws {
         _ = try store.addPartner(consumer(code, first: first))
@@ -22,11 +31,8 @@ struct RegionTests {
 
     @Test("records stay in the region of the node that created them, edits included; node hashes equal their region's hub hash")
     func regionalPulls() async throws {
-        let world = try Self.world()
+        let world = try await Self.northAndSouth()
         let a = world.store("A"), b = world.store("B"), c = world.store("C")
-        try Self.customer(a, "1001", site: "WAW")
-        try Self.customer(b, "2001", site: "KRK")
-        try await world.syncAll()
 
         #expect(try c.partner(code: "1001")?.firstName == "Anna")
         #expect(try c.documents(partnerCode: "1001").count == 1)
@@ -61,10 +67,7 @@ struct RegionTests {
 
     @Test("a new node's snapshot holds its region only")
     func regionalSnapshot() async throws {
-        let world = try Self.world()
-        try Self.customer(world.store("A"), "1001", site: "WAW")
-        try Self.customer(world.store("B"), "2001", site: "KRK")
-        try await world.syncAll()
+        let world = try await Self.northAndSouth()
         try world.addNode("D", site: "POZ", series: "K4", region: "SOUTH")
         try await world.sync("D")
         let d = world.store("D")
@@ -116,10 +119,7 @@ struct RegionTests {
 
     @Test("a pushed move naming another region's site is refused at the hub with condition 8 only")
     func pushedMoveAcrossRegions() async throws {
-        let world = try Self.world()
-        try Self.customer(world.store("A"), "1001", site: "WAW")
-        try Self.customer(world.store("B"), "2001", site: "KRK")
-        try await world.syncAll()
+        let world = try await Self.northAndSouth()
         let before = try world.hub.stateHash()
         let request = MoveRequest(currentCode: "1001", currentSeq: 0, newCode: "2001", newSeq: 0, fromSite: "KRK")
         let seq = Int64(try world.hub.node("A").lastSeq + 1)
@@ -133,10 +133,7 @@ struct RegionTests {
 
     @Test("the hub refuses a node's changes to another region's records: partner edits, addresses, documents")
     func crossRegionChangesRefused() async throws {
-        let world = try Self.world()
-        try Self.customer(world.store("A"), "1001", site: "WAW")
-        try Self.customer(world.store("B"), "2001", site: "KRK")
-        try await world.syncAll()
+        let world = try await Self.northAndSouth()
         let before = try world.hub.stateHash()
         var doc = try #require(try world.store("B").documents(partnerCode: "2001").first)
         doc.id = "B-R99"
