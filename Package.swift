@@ -24,11 +24,14 @@ let package = Package(
         // zlib from the system (zlib1g-dev).
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
 
+        // SQLite process settings Swift cannot make itself (sqlite3_config is variadic).
+        .target(name: "CSQLiteTuning", linkerSettings: [.linkedLibrary("sqlite3")]),
+
         // Business partners, addresses, documents, validation, journal entries, HLC.
         .target(name: "SyncModel"),
         // GRDB schema, repositories, journal, state hash.
         .target(name: "SyncStore", dependencies: [
-            "SyncModel",
+            "SyncModel", "CSQLiteTuning",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         // Batch framing: header, CRC32, zlib with hard limits.

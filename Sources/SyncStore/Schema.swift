@@ -1,3 +1,4 @@
+import CSQLiteTuning
 import Foundation
 import GRDB
 import SyncModel
@@ -154,8 +155,13 @@ public struct StoreOptions: Sendable {
 
     public static let `default` = StoreOptions()
 
+    /// SQLite's per-process settings, made once before the first connection opens (see
+    /// `posnode_sqlite_disable_memstatus`).
+    static let processSettings: Void = { _ = posnode_sqlite_disable_memstatus() }()
+
     /// Opens (creating if needed) a WAL database at `path` with these options.
     public func openPool(path: String) throws -> DatabasePool {
+        Self.processSettings
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout)
         let sync = synchronous.uppercased()
