@@ -15,6 +15,8 @@ public struct HubServer: Sendable {
     public var metrics: HubMetrics
     /// Largest feed page served by one pull.
     public var maxPullEntries: Int
+    /// Orders a node's overlapping pushes (see `PushReply.window`).
+    let gate = PushGate()
 
     public init(store: HubStore, limits: BatchLimits = .default, metrics: HubMetrics = HubMetrics(), maxPullEntries: Int = 5000) {
         self.store = store
@@ -152,9 +154,15 @@ public struct HubServer: Sendable {
         }
         let renamesApplied = request.headers[HTTPField.Name(SyncHeader.renamesApplied)!].flatMap { Int64($0) } ?? 0
         let store = self.store
+        // A node may send its next push before this one's reply: the two are applied in order.
+        // (A batch whose sequences run backwards is refused by the store; it just goes ungated.)
+        let range = batch.changes.first.flatMap { first in batch.changes.last.flatMap { first.seq <= $0.seq ? first.seq...$0.seq : nil } }
+        if let range { await gate.enter(node: node.node, range: range) }
+        defer { if let range { gate.leave(node: node.node, range: range) } }
         do {
             let changes = batch.changes
-            let reply = try await offload { try store.push(node: node, changes: changes, renamesApplied: renamesApplied) }
+            var reply = try await offload { try store.push(node: node, changes: changes, renamesApplied: renamesApplied) }
+            reply.window = PushGate.window
             var counts: [EntryOutcome: Int64] = [:]
             for r in reply.results { counts[r.outcome, default: 0] += 1 }
             let applied: Int64 = (counts[.applied] ?? 0) + (counts[.renamed] ?? 0)

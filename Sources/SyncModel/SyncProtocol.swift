@@ -45,6 +45,9 @@ public struct PushReply: Sendable, Hashable {
     public var nextExpected: Int64
     /// The hub's clock, so node clocks stay ahead of what they saw.
     public var hubHLC: UInt64
+    /// How many pushes of a node the hub takes at once (the next may be sent before this reply
+    /// arrives; the hub applies them in sequence order). nil from a hub that takes one at a time.
+    public var window: Int?
 
     /// The most entries one compact reply may cover (the largest batch a hub accepts is smaller).
     public static let maxCovered: Int64 = 1_000_000
@@ -58,13 +61,14 @@ public struct PushReply: Sendable, Hashable {
 }
 
 extension PushReply: Codable {
-    enum CodingKeys: String, CodingKey { case node, results, first, last, exceptions, nextExpected, hubHLC }
+    enum CodingKeys: String, CodingKey { case node, results, first, last, exceptions, nextExpected, hubHLC, window }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(node, forKey: .node)
         try c.encode(nextExpected, forKey: .nextExpected)
         try c.encode(hubHLC, forKey: .hubHLC)
+        try c.encodeIfPresent(window, forKey: .window)
         guard encoder.userInfo[Self.compactForm] as? Bool == true else {
             try c.encode(results, forKey: .results)
             return
@@ -81,6 +85,7 @@ extension PushReply: Codable {
         node = try c.decode(String.self, forKey: .node)
         nextExpected = try c.decode(Int64.self, forKey: .nextExpected)
         hubHLC = try c.decode(UInt64.self, forKey: .hubHLC)
+        window = try c.decodeIfPresent(Int.self, forKey: .window)
         if let full = try c.decodeIfPresent([EntryResult].self, forKey: .results) {
             results = full
             return

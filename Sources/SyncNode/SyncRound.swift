@@ -134,21 +134,53 @@ public struct SyncRound: Sendable {
         return PreparedBatch(seqs: seqs, bytes: bytes, payloadBytes: writer.payloadBytes)
     }
 
-    /// Pushes pending entries batch by batch. While the hub applies one batch, the next is
-    /// read and encoded; it is sent only after the reply to the previous one was applied,
-    /// and read again if that reply renamed partners (the rename rewrote pending entries).
+    /// Pushes pending entries batch by batch. While the hub applies one batch, the next is read
+    /// and encoded. A hub that says it takes more than one push at once (`PushReply.window`)
+    /// gets the next batch before its reply to the previous one, so it decodes one batch while
+    /// it applies the other and never waits for this node to acknowledge a reply.
+    ///
+    /// Replies are applied in sequence order. A batch sent before a reply that renamed partners
+    /// still carries the old codes; the hub maps them (its renames after `renamesApplied`, which
+    /// the batch was sent with), as it does for a batch re-sent after a crash. A batch prepared
+    /// but not sent yet is read again. If a batch sent ahead fails, the round goes on one batch
+    /// at a time from the last acknowledged entry; a failure then ends the round.
     func pushAll(_ summary: inout SyncSummary) async throws {
         let total = try store.pendingCount()
         var done = 0
         let node = try store.config().nodeID
+        var window = 1
+        struct Sent { var batch: PreparedBatch; var ahead: Bool; var reply: Task<PushReply, any Error> }
+        var sent: [Sent] = []
+        defer { for s in sent { s.reply.cancel() } }
         var next = try prepare(after: 0, node: node)
-        while let batch = next {
-            let renamesApplied = try store.config().renamesApplied
-            async let following = prepare(after: batch.seqs.last ?? 0, node: node)
-            let reply = try await transport.push(batch: batch.bytes, renamesApplied: renamesApplied)
+        while true {
+            while sent.count < window, let batch = next {
+                let renamesApplied = try store.config().renamesApplied
+                let transport = self.transport
+                sent.append(Sent(batch: batch, ahead: !sent.isEmpty,
+                                 reply: Task { try await transport.push(batch: batch.bytes, renamesApplied: renamesApplied) }))
+                next = try prepare(after: batch.seqs.last ?? 0, node: node)
+            }
+            guard !sent.isEmpty else { return }
+            let oldest = sent.removeFirst()
+            let reply: PushReply
+            do {
+                reply = try await oldest.reply.value
+            } catch where oldest.ahead {
+                // Sent ahead of a reply and lost (a hub that lost the order, a dropped connection):
+                // wait for the rest, then go on one at a time from what is acknowledged.
+                for s in sent { _ = try? await s.reply.value }
+                sent = []
+                window = 1
+                next = try prepare(after: 0, node: node)
+                continue
+            }
+            let batch = oldest.batch
             let applied = try store.applyPushReply(reply, sent: batch.seqs)
-            let prepared = try await following
-            next = applied.renames.isEmpty ? prepared : try prepare(after: 0, node: node)
+            window = max(1, min(reply.window ?? 1, Self.maxPushWindow))
+            if !applied.renames.isEmpty, next != nil {
+                next = try prepare(after: sent.last?.batch.seqs.last ?? batch.seqs.last ?? 0, node: node)
+            }
             summary.bytesSentUncompressed += batch.payloadBytes
             summary.pushedBatches += 1
             summary.pushedEntries += batch.seqs.count
@@ -161,6 +193,10 @@ public struct SyncRound: Sendable {
             progress?(SyncProgress(phase: "push", done: done, total: total))
         }
     }
+
+    /// The most pushes this node has at the hub at once, whatever the hub offers: each is a
+    /// batch in memory on both sides.
+    static let maxPushWindow = 2
 
     func pullAll(_ summary: inout SyncSummary) async throws {
         let cfg = try store.config()
