@@ -112,13 +112,23 @@ public final class HubStore: Sendable {
         return m
     }
 
+    /// Copies the log into the database off the pushes' path (nil: SQLite's own checkpoints).
+    let checkpointer: BackgroundCheckpointer?
+
     public init(path: String, options: StoreOptions = .hub, prefixRule: PrefixRule = .init(),
                 clock: @escaping @Sendable () -> UInt64 = { HLC.nowMillis }) throws {
         pool = try options.openPool(path: path)
+        checkpointer = options.backgroundCheckpoint ? BackgroundCheckpointer(path: path) : nil
         try Self.migrator().migrate(pool)
         self.prefixRule = prefixRule
         self.clock = clock
     }
+
+    /// Waits until a background checkpoint asked for has run (tests; before a hub stops).
+    public func waitForCheckpoints() { checkpointer?.drain() }
+
+    /// Why the last background checkpoint failed, if it did.
+    public var checkpointFailure: String? { checkpointer?.lastError }
 
     // MARK: Nodes and tokens
 
@@ -198,7 +208,8 @@ public final class HubStore: Sendable {
     /// Entries at or below the node's last applied sequence are duplicates (their first
     /// verdict is repeated); the first new entry must be exactly the next sequence.
     public func push(node: HubNode, changes: [Change], renamesApplied: Int64) throws -> PushReply {
-        try pool.write { db in
+        defer { checkpointer?.request() }
+        return try pool.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM hub_node WHERE node_id = ?", arguments: [node.node]) else {
                 throw HubError.unknownNode(node.node)
             }

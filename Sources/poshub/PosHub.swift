@@ -25,7 +25,8 @@ struct HubStoreOption: ParsableArguments {
         if mustExist && !FileManager.default.fileExists(atPath: db) {
             throw HubCLIError("hub store \(db) does not exist; run 'poshub init --db \(db)' first")
         }
-        return try HubStore(path: db, options: StoreOptions(synchronous: synchronous, writerCacheMiB: cacheMib, walCheckpointPages: walCheckpointPages), prefixRule: .init(separator: prefixSeparator))
+        return try HubStore(path: db, options: StoreOptions(synchronous: synchronous, writerCacheMiB: cacheMib, walCheckpointPages: walCheckpointPages,
+                                                            backgroundCheckpoint: true), prefixRule: .init(separator: prefixSeparator))
     }
 }
 

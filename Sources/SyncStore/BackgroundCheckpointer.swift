@@ -1,0 +1,105 @@
+import Foundation
+import GRDBSQLite
+
+/// Copies a database's write-ahead log into the database file on a connection and thread of its
+/// own, so the writer's commits do not.
+///
+/// With SQLite's automatic checkpoint, the commit that fills the log past its limit copies
+/// every page of the log into the database and syncs it before it returns: in the hub's
+/// catch-up, every fourth push took half as long again. Here, after each write the store asks
+/// for a passive checkpoint (`request`); it runs on a background queue, at most one at a time
+/// (requests while one runs are merged into one more run), and never waits for or blocks the
+/// writer or readers. The writer's own automatic checkpoint stays on at the configured size as
+/// the bound: it then finds the log mostly copied already, so it is short, and the log starts
+/// again from its beginning after it.
+public final class BackgroundCheckpointer: @unchecked Sendable {
+    private let path: String
+    private let queue = DispatchQueue(label: "posnode.checkpoint", qos: .utility)
+    private let lock = NSLock()
+    private var connection: OpaquePointer?
+    private var running = false
+    private var again = false
+    private var closed = false
+    // Touched on `queue` only.
+    private var runs = 0
+    private var failure: String?
+
+    /// Checkpoints run so far, and the last failure (for tests and diagnostics).
+    public var completedRuns: Int { queue.sync { runs } }
+    public var lastError: String? { queue.sync { failure } }
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    deinit {
+        if let connection { sqlite3_close_v2(connection) }
+    }
+
+    /// Asks for a checkpoint soon; returns at once.
+    public func request() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !closed else { return }
+        if running { again = true; return }
+        running = true
+        queue.async { self.run() }
+    }
+
+    /// Waits for a checkpoint that is running or asked for (tests; a hub that shuts down).
+    public func drain() {
+        queue.sync {}
+    }
+
+    private func run() {
+        while true {
+            checkpoint()
+            lock.lock()
+            if again && !closed {
+                again = false
+                lock.unlock()
+                continue
+            }
+            running = false
+            lock.unlock()
+            return
+        }
+    }
+
+    /// One passive checkpoint: copies what no reader still needs, waits for nobody.
+    private func checkpoint() {
+        if connection == nil {
+            var db: OpaquePointer?
+            let code = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil)
+            guard code == SQLITE_OK, let db else {
+                failure = "cannot open \(path) for checkpoints: \(String(cString: sqlite3_errstr(code)))"
+                if let db { sqlite3_close_v2(db) }
+                return
+            }
+            // A connection finds the database in WAL mode only once it has read it.
+            guard sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", nil, nil, nil) == SQLITE_OK else {
+                failure = "cannot read \(path) for checkpoints: \(String(cString: sqlite3_errmsg(db)))"
+                sqlite3_close_v2(db)
+                return
+            }
+            connection = db
+        }
+        var logFrames: Int32 = 0, copied: Int32 = 0
+        let code = sqlite3_wal_checkpoint_v2(connection, nil, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &copied)
+        runs += 1
+        if code != SQLITE_OK && code != SQLITE_BUSY {
+            failure = "checkpoint of \(path) failed: \(String(cString: sqlite3_errmsg(connection)))"
+        }
+    }
+
+    /// Stops taking requests and closes the connection once a running checkpoint is done.
+    public func close() {
+        lock.lock()
+        closed = true
+        lock.unlock()
+        queue.sync {
+            if let connection { sqlite3_close_v2(connection) }
+            connection = nil
+        }
+    }
+}
