@@ -109,6 +109,7 @@ public final class HubStore: Sendable {
                 CREATE INDEX hub_feed_region ON hub_feed(region, gseq) WHERE region <> '';
                 """)
         }
+        Reconciler.registerRowClocks(&m)
         return m
     }
 

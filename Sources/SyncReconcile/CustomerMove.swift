@@ -154,8 +154,7 @@ public enum CustomerMove {
             """, arguments: [r.currentCode, r.site]) ?? false
         let keepsShipTo = r.currentSeq == 0 && hasShipTo
         if !keepsShipTo {
-            try ReplicatedTable.address.delete(db, key: currentKey)
-            try Reconciler.forgetClocks(db, entity: .address, key: currentKey)
+            try ReplicatedTable.address.delete(db, key: currentKey)  // its clocks go with it
             touched.insert(TouchedRow(.address, currentKey))
             let remaining = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM address WHERE partner_code = ?", arguments: [r.currentCode]) ?? 0
             if remaining == 0 {

@@ -99,6 +99,29 @@ public enum Reconciler {
         }
     }
 
+    /// The merge clocks move into the replicated rows (`ReplicatedTable.clockColumns`): a new
+    /// row carries its creation stamp, an edit its field stamps, in the row it writes anyway,
+    /// instead of a row in `row_clock` per record and one in `field_clock` per edited field.
+    /// Registered by the hub after its own migrations; clocks of an existing hub move along.
+    public static func registerRowClocks(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v4-hub-row-clocks") { db in
+            for table in ReplicatedTable.all {
+                let e = table.entity.rawValue, key = table.keySQL
+                try db.execute(sql: """
+                    ALTER TABLE \(table.name) ADD COLUMN clock_hlc INTEGER;
+                    ALTER TABLE \(table.name) ADD COLUMN clock_node TEXT;
+                    ALTER TABLE \(table.name) ADD COLUMN clock_fields TEXT;
+                    UPDATE \(table.name) SET
+                        clock_hlc = (SELECT r.hlc FROM row_clock r WHERE r.entity = '\(e)' AND r.key = \(key)),
+                        clock_node = (SELECT r.node FROM row_clock r WHERE r.entity = '\(e)' AND r.key = \(key)),
+                        clock_fields = (SELECT group_concat(f.field || ':' || f.hlc || ':' || f.node, ';')
+                                        FROM field_clock f WHERE f.entity = '\(e)' AND f.key = \(key));
+                    """)
+            }
+            try db.execute(sql: "DROP TABLE row_clock; DROP TABLE field_clock;")
+        }
+    }
+
     /// Applies `change` and returns the verdict and the rows it changed. Refusals are
     /// verdicts (`rejected`), not errors; a thrown error aborts the whole push.
     public static func apply(_ db: Database, change incoming: Change, context: inout ApplyContext) throws -> (EntryResult, Set<TouchedRow>) {
@@ -214,8 +237,8 @@ public enum Reconciler {
 
         case (.address, .delete):
             if let refusal = try outside(.address, change.key, "address \(change.key)") { return reject(refusal) }
+            // The row's clocks go with it.
             let removed = try ReplicatedTable.address.delete(db, key: change.key)
-            if removed { try forgetClocks(db, entity: .address, key: change.key) }
             return (EntryResult(seq: change.seq, outcome: .applied), removed ? [TouchedRow(.address, change.key)] : [])
 
         case (.document, .insert):
@@ -258,28 +281,12 @@ public enum Reconciler {
         }
     }
 
-    /// Inserts a new row; all its fields carry `stamp` (one row-level clock, no per-field entries).
-    /// Rows are only inserted where none exists, and removing a row forgets its clocks, so no
-    /// older field clock can be left behind.
+    /// Inserts a new row; all its fields carry `stamp` (the row's creation stamp, no field
+    /// stamps). Rows are only inserted where none exists; a row inserted over one (a customer
+    /// move re-adding an address) starts with fresh clocks, nothing of the old row's is kept.
     static func insertRow(_ db: Database, table: ReplicatedTable, image: Fields, stamp: MergeStamp) throws {
-        guard let key = table.key(of: image) else { throw StoreError.badKey(entity: table.entity, key: "?") }
-        try table.upsert(db, image: image)
-        try db.runCached("INSERT OR REPLACE INTO row_clock (entity, key, hlc, node) VALUES (?, ?, ?, ?)",
-                         [table.entity.rawValue.databaseValue, key.databaseValue, Int64(bitPattern: stamp.hlc.rawValue).databaseValue, stamp.node.databaseValue])
-    }
-
-    /// Removes the clocks of a row that no longer exists (or is about to be created anew).
-    static func forgetClocks(_ db: Database, entity: Entity, key: String) throws {
-        try db.cachedStatement(sql: "DELETE FROM row_clock WHERE entity = ? AND key = ?").execute(arguments: [entity.rawValue, key])
-        try db.cachedStatement(sql: "DELETE FROM field_clock WHERE entity = ? AND key = ?").execute(arguments: [entity.rawValue, key])
-    }
-
-    static func setClock(_ db: Database, entity: Entity, key: String, field: String, stamp: MergeStamp) throws {
-        try db.runCached("""
-            INSERT INTO field_clock (entity, key, field, hlc, node) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT(entity, key, field) DO UPDATE SET hlc = excluded.hlc, node = excluded.node
-            """, [entity.rawValue.databaseValue, key.databaseValue, field.databaseValue,
-                  Int64(bitPattern: stamp.hlc.rawValue).databaseValue, stamp.node.databaseValue])
+        guard table.key(of: image) != nil else { throw StoreError.badKey(entity: table.entity, key: "?") }
+        try table.upsert(db, image: image, clocks: [Int64(bitPattern: stamp.hlc.rawValue).databaseValue, stamp.node.databaseValue, .null])
     }
 
     /// The stamp stored as (hlc, node) columns.
@@ -301,15 +308,12 @@ public enum Reconciler {
     /// to a newer value, none outside the table's columns; key columns only name the row).
     static func merge(_ db: Database, table: ReplicatedTable, key: String, fields: Fields, stamp: MergeStamp,
                       current known: Fields? = nil) throws -> (changed: Bool, complete: Bool) {
-        guard let current = try known ?? table.fetch(db, key: key) else { return (false, false) }
-        let args = [table.entity.rawValue.databaseValue, key.databaseValue]
-        var stamps: [String: MergeStamp] = [:]
-        for r in try db.rowsCached("SELECT field, hlc, node FROM field_clock WHERE entity = ? AND key = ?", args) {
-            if let field = String.fromDatabaseValue(r[0]), let s = Self.stamp(r[1], r[2]) { stamps[field] = s }
-        }
-        let base = try db.firstRowCached("SELECT hlc, node FROM row_clock WHERE entity = ? AND key = ?", args).flatMap { Self.stamp($0[0], $0[1]) }
+        guard let current = try known ?? table.fetch(db, key: key), let clocks = try table.clocks(db, key: key) else { return (false, false) }
+        let base = Self.stamp(clocks[0], clocks[1])
+        var stamps = FieldClocks(clocks[2])
         var winners: Fields = [:]
         var complete = true
+        var stamped = false
         for (field, value) in fields.sorted(by: { $0.key < $1.key }) where !table.keyColumns.contains(field) {
             // Key columns name the row (addresses and documents are sent whole); anything else
             // that is not a column of the table is not taken.
@@ -331,11 +335,37 @@ public enum Reconciler {
                     oldValue: old.auditText, newValue: value.auditText,
                     reason: "value from \(existing) replaced by newer value from \(stamp)"))
             }
-            try setClock(db, entity: table.entity, key: key, field: field, stamp: stamp)
+            stamps[field] = stamp
+            stamped = true
             if old != value { winners[field] = value }
         }
-        guard !winners.isEmpty else { return (false, complete) }
-        try table.update(db, key: key, fields: winners)
-        return (true, complete)
+        guard stamped else { return (false, complete) }
+        try table.update(db, key: key, fields: winners, also: [("clock_fields", stamps.text.databaseValue)])
+        return (!winners.isEmpty, complete)
+    }
+}
+
+/// The stamps of a row's fields changed since its creation, as the hub keeps them in the row's
+/// `clock_fields` column: `field:hlc:node` entries joined by `;`, sorted by field (field names
+/// are column names, node ids letters, digits, '-' and '_', so neither separator occurs in them).
+struct FieldClocks {
+    private var stamps: [String: MergeStamp] = [:]
+
+    init(_ column: DatabaseValue) {
+        guard let text = String.fromDatabaseValue(column) else { return }
+        for entry in text.split(separator: ";") {
+            let parts = entry.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 3, let hlc = Int64(parts[1]) else { continue }
+            stamps[String(parts[0])] = MergeStamp(hlc: HLC(rawValue: UInt64(bitPattern: hlc)), node: String(parts[2]))
+        }
+    }
+
+    subscript(field: String) -> MergeStamp? {
+        get { stamps[field] }
+        set { stamps[field] = newValue }
+    }
+
+    var text: String {
+        stamps.sorted { $0.key < $1.key }.map { "\($0.key):\(Int64(bitPattern: $0.value.hlc.rawValue)):\($0.value.node)" }.joined(separator: ";")
     }
 }

@@ -19,6 +19,8 @@ public struct ReplicatedTable: Sendable, Hashable {
     private let upsertSQL: String
     private let deleteSQL: String
     private let keyPredicate: String
+    private let clockedUpsertSQL: String
+    private let clockSelectSQL: String
 
     init(entity: Entity, name: String, columns: [String], keyColumns: [String], types: [String: ColumnType]) {
         self.entity = entity
@@ -35,7 +37,18 @@ public struct ReplicatedTable: Sendable, Hashable {
         let updates = columns.filter { !keyColumns.contains($0) }.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
         upsertSQL = "INSERT INTO \(name) (\(list)) VALUES (\(marks)) ON CONFLICT(\(keyColumns.joined(separator: ", "))) DO UPDATE SET \(updates)"
         deleteSQL = "DELETE FROM \(name) WHERE \(keyPredicate)"
+        let clocks = Self.clockColumns
+        clockedUpsertSQL = "INSERT INTO \(name) (\((columns + clocks).joined(separator: ", "))) VALUES (\(marks), ?, ?, ?) "
+            + "ON CONFLICT(\(keyColumns.joined(separator: ", "))) DO UPDATE SET \(updates), "
+            + clocks.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+        clockSelectSQL = "SELECT \(clocks.joined(separator: ", ")) FROM \(name) WHERE \(keyPredicate)"
     }
+
+    /// The hub's merge clocks, kept in the replicated row itself (added by the hub's schema;
+    /// node stores do not have them): the stamp of the row's creation (`clock_hlc`,
+    /// `clock_node`) and the stamps of fields changed since (`clock_fields`). Written with the
+    /// row, so a change costs no separate clock rows (see `SyncReconcile.RowClocks`).
+    public static let clockColumns = ["clock_hlc", "clock_node", "clock_fields"]
 
     /// An SQL expression for a row's replication key (`code`, `code|site|seq`, `id`), table-qualified.
     public var keySQL: String { keyColumns.map { "\(name).\($0)" }.joined(separator: " || '|' || ") }
@@ -165,6 +178,21 @@ public struct ReplicatedTable: Sendable, Hashable {
         try FastStatement.execute(db.cachedStatement(sql: upsertSQL), values)
     }
 
+    /// `upsert` that also sets the hub's clock columns (`clockColumns`, in that order) — on a
+    /// row that already exists too, so nothing of an earlier row's clocks is left.
+    public func upsert(_ db: Database, image: Fields, clocks: [DatabaseValue]) throws {
+        var values: [DatabaseValue] = []
+        values.reserveCapacity(columns.count + clocks.count)
+        for (i, c) in columns.enumerated() { values.append(storedValue(image[c], index: i)) }
+        values += clocks
+        try FastStatement.execute(db.cachedStatement(sql: clockedUpsertSQL), values)
+    }
+
+    /// The hub's clock columns of a row (`clockColumns`, in that order), nil without the row.
+    public func clocks(_ db: Database, key: String) throws -> [DatabaseValue]? {
+        try FastStatement.fetchFirst(db.cachedStatement(sql: clockSelectSQL), keyValues(key))
+    }
+
     /// Whether `upsert` of `a` and of `b` would store the same row (same value in every column,
     /// after the same conversions).
     public func writesSameRow(_ a: Fields, _ b: Fields) -> Bool {
@@ -182,13 +210,14 @@ public struct ReplicatedTable: Sendable, Hashable {
         return dbValue(v, column: columns[index])
     }
 
-    /// Sets some columns of an existing row. Returns false when the row does not exist.
+    /// Sets some columns of an existing row, and `also` columns outside the replicated ones
+    /// (the hub's clocks). Returns false when the row does not exist.
     @discardableResult
-    public func update(_ db: Database, key: String, fields: Fields) throws -> Bool {
+    public func update(_ db: Database, key: String, fields: Fields, also extra: [(column: String, value: DatabaseValue)] = []) throws -> Bool {
         let settable = fields.keys.filter { columns.contains($0) && !keyColumns.contains($0) }.sorted()
-        guard !settable.isEmpty else { return try exists(db, key: key) }
-        let sets = settable.map { "\($0) = ?" }.joined(separator: ", ")
-        let values = settable.map { dbValue(fields[$0], column: $0) } + (try keyValues(key))
+        guard !settable.isEmpty || !extra.isEmpty else { return try exists(db, key: key) }
+        let sets = (settable + extra.map(\.column)).map { "\($0) = ?" }.joined(separator: ", ")
+        let values = settable.map { dbValue(fields[$0], column: $0) } + extra.map(\.value) + (try keyValues(key))
         try FastStatement.execute(db.cachedStatement(sql: "UPDATE \(name) SET \(sets) WHERE \(keyPredicate)"), values)
         return db.changesCount > 0
     }
