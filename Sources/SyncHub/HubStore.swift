@@ -295,24 +295,30 @@ public final class HubStore: Sendable {
         mutating func add(_ touched: Set<TouchedRow>, hlc: HLC, node: String, seq: Int64? = nil, db: Database? = nil) throws {
             // One entry per record: an echo only if every mention of it in this change is one.
             enum Echo: Int { case no, ifPrior, yes }
-            var echo: [TouchedRow: Echo] = [:]
-            for t in touched {
-                let id = TouchedRow(t.entity, t.key)
-                let mention: Echo = t.echo ? .yes : (t.extendsEcho ? .ifPrior : .no)
-                echo[id] = Echo(rawValue: min((echo[id] ?? .yes).rawValue, mention.rawValue))
+            func mention(_ t: TouchedRow) -> Echo { t.echo ? .yes : (t.extendsEcho ? .ifPrior : .no) }
+            let records: [(id: TouchedRow, echo: Echo)]
+            if touched.count == 1, let t = touched.first {
+                records = [(TouchedRow(t.entity, t.key), mention(t))]  // most changes touch one row
+            } else {
+                var echo: [TouchedRow: Echo] = [:]
+                for t in touched {
+                    let id = TouchedRow(t.entity, t.key)
+                    echo[id] = Echo(rawValue: min((echo[id] ?? .yes).rawValue, mention(t).rawValue))
+                }
+                records = echo.sorted { ($0.key.entity.rawValue, $0.key.key) < ($1.key.entity.rawValue, $1.key.key) }.map { ($0.key, $0.value) }
             }
-            let ordered = echo.keys.sorted { ($0.entity.rawValue, $0.key) < ($1.entity.rawValue, $1.key) }
-            for id in ordered {
-                var isEcho = echo[id]! == .yes
-                if echo[id]! == .ifPrior, seq != nil {
-                    if let earlier = position[id], let prior = entries[earlier] {
+            for (id, mentioned) in records {
+                let earlier = position[id]
+                var isEcho = mentioned == .yes
+                if mentioned == .ifPrior, seq != nil {
+                    if let earlier, let prior = entries[earlier] {
                         isEcho = prior.node == node && prior.echoSeq != nil
                     } else if let db, let prior = try db.firstRowCached("SELECT node, echo_seq FROM hub_feed WHERE entity = ? AND key = ?",
                                                                          [id.entity.rawValue.databaseValue, id.key.databaseValue]) {
                         isEcho = String.fromDatabaseValue(prior[0]) == node && !prior[1].isNull
                     }
                 }
-                if let earlier = position[id] { entries[earlier] = nil }
+                if let earlier { entries[earlier] = nil }
                 position[id] = entries.count
                 entries.append(Entry(entity: id.entity, key: id.key, hlc: hlc, node: node, echoSeq: isEcho ? seq : nil))
             }

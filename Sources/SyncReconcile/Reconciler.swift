@@ -182,9 +182,8 @@ public enum Reconciler {
             }
             partner.code = code
             partner.originNode = context.node
-            let image = partner.fields
-            try insertRow(db, table: .partner, image: image, stamp: stamp)
-            let touched: Set<TouchedRow> = [TouchedRow(.partner, code, echo: code == original && ReplicatedTable.partner.writesSameRow(image, incoming.fields))]
+            let stored = try insertRow(db, table: .partner, image: partner.fields, stamp: stamp)
+            let touched: Set<TouchedRow> = [TouchedRow(.partner, code, echo: code == original && stored == ReplicatedTable.partner.storedValues(incoming.fields))]
             guard code != original else { return (EntryResult(seq: change.seq, outcome: .applied), touched) }
             try db.execute(sql: "INSERT INTO hub_alias (node, old_code, new_code, at) VALUES (?, ?, ?, ?)",
                            arguments: [context.node, original, code, AuditRecord.now()])
@@ -227,13 +226,12 @@ public enum Reconciler {
                 return reject("address \(change.key): partner \(address.partnerCode) does not exist at the hub")
             }
             if let refusal = try outside(.partner, address.partnerCode, "address \(change.key)") { return reject(refusal) }
-            if try ReplicatedTable.address.exists(db, key: address.key) {
+            // A new address is stored as sent; one the hub has already takes the sent fields as an edit.
+            guard let stored = try insertRow(db, table: .address, image: address.fields, stamp: stamp, replacing: false) else {
                 return try mergeEdit(.address, address.key, address.fields)
             }
-            let image = address.fields
-            try insertRow(db, table: .address, image: image, stamp: stamp)
             return (EntryResult(seq: change.seq, outcome: .applied),
-                    [TouchedRow(.address, address.key, echo: ReplicatedTable.address.writesSameRow(image, incoming.fields))])
+                    [TouchedRow(.address, address.key, echo: stored == ReplicatedTable.address.storedValues(incoming.fields))])
 
         case (.address, .delete):
             if let refusal = try outside(.address, change.key, "address \(change.key)") { return reject(refusal) }
@@ -259,13 +257,11 @@ public enum Reconciler {
                 return reject("document \(doc.id): partner \(doc.partnerCode) does not exist at the hub")
             }
             if let refusal = try outside(.partner, doc.partnerCode, "document \(doc.id)") { return reject(refusal) }
-            if try ReplicatedTable.document.exists(db, key: doc.id) {
+            guard let stored = try insertRow(db, table: .document, image: doc.fields, stamp: stamp, replacing: false) else {
                 return try mergeEdit(.document, doc.id, doc.fields)
             }
-            let image = doc.fields
-            try insertRow(db, table: .document, image: image, stamp: stamp)
             return (EntryResult(seq: change.seq, outcome: .applied),
-                    [TouchedRow(.document, doc.id, echo: ReplicatedTable.document.writesSameRow(image, incoming.fields))])
+                    [TouchedRow(.document, doc.id, echo: stored == ReplicatedTable.document.storedValues(incoming.fields))])
 
         case (.document, .update):
             guard let existing = try ReplicatedTable.document.fetch(db, key: change.key) else {
@@ -282,11 +278,16 @@ public enum Reconciler {
     }
 
     /// Inserts a new row; all its fields carry `stamp` (the row's creation stamp, no field
-    /// stamps). Rows are only inserted where none exists; a row inserted over one (a customer
-    /// move re-adding an address) starts with fresh clocks, nothing of the old row's is kept.
-    static func insertRow(_ db: Database, table: ReplicatedTable, image: Fields, stamp: MergeStamp) throws {
+    /// stamps). `replacing`: a row that exists is overwritten and starts with fresh clocks
+    /// (a customer move re-adding an address); otherwise it is left alone and nil returned.
+    /// Returns the values stored, in column order.
+    @discardableResult
+    static func insertRow(_ db: Database, table: ReplicatedTable, image: Fields, stamp: MergeStamp,
+                          replacing: Bool = true) throws -> [DatabaseValue]? {
         guard table.key(of: image) != nil else { throw StoreError.badKey(entity: table.entity, key: "?") }
-        try table.upsert(db, image: image, clocks: [Int64(bitPattern: stamp.hlc.rawValue).databaseValue, stamp.node.databaseValue, .null])
+        let values = table.storedValues(image)
+        let clocks = [Int64(bitPattern: stamp.hlc.rawValue).databaseValue, stamp.node.databaseValue, .null]
+        return try table.insert(db, stored: values, clocks: clocks, replacing: replacing) ? values : nil
     }
 
     /// The stamp stored as (hlc, node) columns.

@@ -20,6 +20,7 @@ public struct ReplicatedTable: Sendable, Hashable {
     private let deleteSQL: String
     private let keyPredicate: String
     private let clockedUpsertSQL: String
+    private let clockedInsertSQL: String
     private let clockSelectSQL: String
 
     init(entity: Entity, name: String, columns: [String], keyColumns: [String], types: [String: ColumnType]) {
@@ -38,9 +39,10 @@ public struct ReplicatedTable: Sendable, Hashable {
         upsertSQL = "INSERT INTO \(name) (\(list)) VALUES (\(marks)) ON CONFLICT(\(keyColumns.joined(separator: ", "))) DO UPDATE SET \(updates)"
         deleteSQL = "DELETE FROM \(name) WHERE \(keyPredicate)"
         let clocks = Self.clockColumns
-        clockedUpsertSQL = "INSERT INTO \(name) (\((columns + clocks).joined(separator: ", "))) VALUES (\(marks), ?, ?, ?) "
-            + "ON CONFLICT(\(keyColumns.joined(separator: ", "))) DO UPDATE SET \(updates), "
-            + clocks.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+        let clockedInsert = "INSERT INTO \(name) (\((columns + clocks).joined(separator: ", "))) VALUES (\(marks), ?, ?, ?) "
+            + "ON CONFLICT(\(keyColumns.joined(separator: ", "))) "
+        clockedUpsertSQL = clockedInsert + "DO UPDATE SET \(updates), " + clocks.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+        clockedInsertSQL = clockedInsert + "DO NOTHING"
         clockSelectSQL = "SELECT \(clocks.joined(separator: ", ")) FROM \(name) WHERE \(keyPredicate)"
     }
 
@@ -178,14 +180,21 @@ public struct ReplicatedTable: Sendable, Hashable {
         try FastStatement.execute(db.cachedStatement(sql: upsertSQL), values)
     }
 
-    /// `upsert` that also sets the hub's clock columns (`clockColumns`, in that order) — on a
-    /// row that already exists too, so nothing of an earlier row's clocks is left.
-    public func upsert(_ db: Database, image: Fields, clocks: [DatabaseValue]) throws {
+    /// The values `upsert` stores for `image`, in column order.
+    public func storedValues(_ image: Fields) -> [DatabaseValue] {
         var values: [DatabaseValue] = []
-        values.reserveCapacity(columns.count + clocks.count)
+        values.reserveCapacity(columns.count)
         for (i, c) in columns.enumerated() { values.append(storedValue(image[c], index: i)) }
-        values += clocks
-        try FastStatement.execute(db.cachedStatement(sql: clockedUpsertSQL), values)
+        return values
+    }
+
+    /// Inserts a row (`storedValues` of its image) with the hub's clock columns (`clockColumns`,
+    /// in that order). `replacing`: a row that already exists is overwritten, clocks too, so
+    /// nothing of it is left; otherwise it is kept as it is and false is returned.
+    @discardableResult
+    public func insert(_ db: Database, stored values: [DatabaseValue], clocks: [DatabaseValue], replacing: Bool) throws -> Bool {
+        try FastStatement.execute(db.cachedStatement(sql: replacing ? clockedUpsertSQL : clockedInsertSQL), values + clocks)
+        return db.changesCount > 0
     }
 
     /// The hub's clock columns of a row (`clockColumns`, in that order), nil without the row.
@@ -196,12 +205,7 @@ public struct ReplicatedTable: Sendable, Hashable {
     /// Whether `upsert` of `a` and of `b` would store the same row (same value in every column,
     /// after the same conversions).
     public func writesSameRow(_ a: Fields, _ b: Fields) -> Bool {
-        for (i, c) in columns.enumerated() {
-            let x = a[c], y = b[c]
-            if x == y { continue }
-            if storedValue(x, index: i) != storedValue(y, index: i) { return false }
-        }
-        return true
+        storedValues(a) == storedValues(b)
     }
 
     /// The value `upsert` stores for `v` in column number `index`.
