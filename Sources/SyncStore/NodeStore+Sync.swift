@@ -43,11 +43,8 @@ extension NodeStore {
             }
             var summary = PushApplySummary()
             var renamesApplied = cfg.renamesApplied
-            // Entries applied as they are are acknowledged by range; the others one by one with their verdict.
-            if let first = reply.results.first?.seq, let last = reply.results.last?.seq {
-                try db.cachedStatement(sql: "UPDATE journal SET acked = 1, outcome = 'applied' WHERE seq BETWEEN ? AND ? AND acked = 0")
-                    .execute(arguments: [first, last])
-            }
+            // Entries applied as they are are acknowledged by the range (`acked_through`, below,
+            // without rewriting their rows); the others one by one with their verdict.
             let ack = try db.cachedStatement(sql: "UPDATE journal SET acked = 1, outcome = ?, reason = ? WHERE seq = ?")
             for r in reply.results {
                 if r.outcome != .applied { try ack.execute(arguments: [r.outcome.rawValue, r.reason, r.seq]) }

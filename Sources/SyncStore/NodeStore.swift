@@ -155,8 +155,14 @@ extension Database {
         try Int.fetchOne(self, sql: "SELECT COUNT(*) FROM journal WHERE seq > \(Database.ackedThrough) AND acked = 0") ?? 0
     }
 
-    /// The journal columns in the order `journalEntry` reads them by position.
-    static let journalColumns = "seq, hlc, node, entity, key, op, fields, acked, outcome, reason"
+    /// The journal columns in the order `journalEntry` reads them by position. An entry up to
+    /// `acked_through` is acknowledged, and `applied` unless its row says otherwise: a push
+    /// reply acknowledges its range by moving `acked_through` alone, and writes a row only for
+    /// a verdict that is not `applied` (renamed, duplicate, rejected).
+    static let journalColumns = """
+        seq, hlc, node, entity, key, op, fields, acked OR seq <= \(ackedThrough),
+        coalesce(outcome, CASE WHEN seq <= \(ackedThrough) THEN 'applied' END), reason
+        """
 
     static func journalEntry(_ r: Row) throws -> JournalEntry {
         let change = Change(
@@ -222,7 +228,7 @@ extension NodeStore {
             return NodeStatus(
                 node: cfg.nodeID, site: cfg.site, series: cfg.series, hub: cfg.hubURL,
                 pending: try db.pendingCount(),
-                acknowledged: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journal WHERE acked = 1") ?? 0,
+                acknowledged: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journal WHERE acked = 1 OR seq <= \(Database.ackedThrough)") ?? 0,
                 lastSeq: try db.journalHead(),
                 cursor: cfg.cursor, partners: counts["partner"] ?? 0, addresses: counts["address"] ?? 0,
                 documents: counts["document"] ?? 0, lastSyncAt: cfg.lastSyncAt, lastSyncError: cfg.lastSyncError,

@@ -1,0 +1,31 @@
+import Foundation
+import GRDB
+import Testing
+import SyncHub
+import SyncModel
+import SyncStore
+
+@Suite("Journal acknowledgements")
+struct JournalAckTests {
+    @Test("a push reply acknowledges its range without rewriting the entries; they read as applied, a rejected one with its verdict, a new one as pending")
+    func ackByRange() async throws {
+        let world = try World()
+        let a = world.store("A")
+        _ = try a.addPartner(consumer("1001"))
+        _ = try a.updatePartner(code: "1001", changes: ["phone": .text("+48 600 000 001")])
+        _ = try world.push("A", [change("A", 1, hlc: 1 << 16, .partner, "1001", .insert, consumer("1001").fields)])  // hub has seq 1 already
+        try await world.sync("A")
+
+        let entries = try a.journal(entity: .partner, key: "1001")
+        #expect(entries.map(\.acked) == [true, true])
+        #expect(entries.map(\.outcome) == ["duplicate", "applied"])
+        let stored = try await a.pool.read { try Row.fetchAll($0, sql: "SELECT acked, outcome FROM journal ORDER BY seq").map { "\($0[0] as Int)/\($0[1] as String? ?? "-")" } }
+        #expect(stored == ["1/duplicate", "0/-"], "the applied entry's row is not rewritten")
+        #expect(try a.status().acknowledged == 2)
+
+        _ = try a.updatePartner(code: "1001", changes: ["phone": .text("+48 600 000 002")])
+        let pending = try a.journal(entity: .partner, key: "1001").last
+        #expect(pending?.acked == false && pending?.outcome == nil)
+        #expect(try a.pendingCount() == 1)
+    }
+}
