@@ -140,7 +140,7 @@ public enum Reconciler {
         /// Merges the sender's edit into an existing row, fed again when it changed or (as
         /// above) when the hub kept a newer value for any field. `extendsEcho`: the edit came
         /// as the sender wrote it, so if every field was taken the row may stay its echo.
-        func mergeEdit(_ table: ReplicatedTable, _ key: String, _ fields: Fields, current: Fields? = nil,
+        func mergeEdit(_ table: ReplicatedTable, _ key: String, _ fields: Fields, current: StoredRow? = nil,
                        extendsEcho: Bool = false) throws -> (EntryResult, Set<TouchedRow>) {
             let merged = try merge(db, table: table, key: key, fields: fields, stamp: stamp, current: current)
             let fed = merged.changed || !merged.complete
@@ -196,9 +196,10 @@ public enum Reconciler {
                                 oldCode: original, newCode: code, renameID: renameID), touched)
 
         case (.partner, .update), (.partner, .delete):
-            guard let current = try ReplicatedTable.partner.fetch(db, key: change.key) else {
+            guard let stored = try ReplicatedTable.partner.fetchWithClocks(db, key: change.key) else {
                 return reject("partner \(change.key) does not exist at the hub")
             }
+            let current = stored.fields
             if let refusal = try outside(.partner, change.key, "partner \(change.key)") { return reject(refusal) }
             var fields = change.fields
             if change.op == .delete { fields = ["deleted": .bool(true)] }
@@ -215,7 +216,7 @@ public enum Reconciler {
             // The node made the same edit on its own copy; if nothing else had changed the row,
             // the hub's image is now exactly the node's.
             let asSent = change.op == .update && change.key == incoming.key && change.fields == incoming.fields
-            return try mergeEdit(.partner, change.key, fields, current: current, extendsEcho: asSent)
+            return try mergeEdit(.partner, change.key, fields, current: stored, extendsEcho: asSent)
 
         case (.address, .insert), (.address, .update):
             let address: Address
@@ -264,13 +265,13 @@ public enum Reconciler {
                     [TouchedRow(.document, doc.id, echo: stored == ReplicatedTable.document.storedValues(incoming.fields))])
 
         case (.document, .update):
-            guard let existing = try ReplicatedTable.document.fetch(db, key: change.key) else {
+            guard let existing = try ReplicatedTable.document.fetchWithClocks(db, key: change.key) else {
                 return reject("document \(change.key) does not exist at the hub")
             }
-            guard existing["node"]?.text == context.node else {
-                return reject("document \(change.key) belongs to node \(existing["node"]?.text ?? "?"), not \(context.node)")
+            guard existing.fields["node"]?.text == context.node else {
+                return reject("document \(change.key) belongs to node \(existing.fields["node"]?.text ?? "?"), not \(context.node)")
             }
-            return try mergeEdit(.document, change.key, change.fields)
+            return try mergeEdit(.document, change.key, change.fields, current: existing)
 
         case (.document, .delete):
             return reject("document \(change.key): documents are never deleted")
@@ -299,17 +300,19 @@ public enum Reconciler {
     /// Field-level last-writer-wins: each field takes the value with the greater `MergeStamp`.
     /// A value that loses, or that overwrites another node's value, is recorded in the audit log.
     /// Returns whether the row changed.
-    /// `current` is the row as the caller already read it in this transaction (read here when nil).
-    public static func mergeFields(_ db: Database, table: ReplicatedTable, key: String, fields: Fields, stamp: MergeStamp,
-                                   current known: Fields? = nil) throws -> Bool {
-        try merge(db, table: table, key: key, fields: fields, stamp: stamp, current: known).changed
+    public static func mergeFields(_ db: Database, table: ReplicatedTable, key: String, fields: Fields, stamp: MergeStamp) throws -> Bool {
+        try merge(db, table: table, key: key, fields: fields, stamp: stamp).changed
     }
 
+    /// A row as read for a merge: its fields and the hub's clock columns.
+    typealias StoredRow = (fields: Fields, clocks: [DatabaseValue])
+
     /// `mergeFields`, also saying whether every field was taken as given (`complete`: none lost
-    /// to a newer value, none outside the table's columns; key columns only name the row).
+    /// to a newer value, none outside the table's columns; key columns only name the row). `current`: the row
+    /// with its clocks as the caller already read it in this transaction (read here when nil).
     static func merge(_ db: Database, table: ReplicatedTable, key: String, fields: Fields, stamp: MergeStamp,
-                      current known: Fields? = nil) throws -> (changed: Bool, complete: Bool) {
-        guard let current = try known ?? table.fetch(db, key: key), let clocks = try table.clocks(db, key: key) else { return (false, false) }
+                      current known: StoredRow? = nil) throws -> (changed: Bool, complete: Bool) {
+        guard let (current, clocks) = try known ?? table.fetchWithClocks(db, key: key) else { return (false, false) }
         let base = Self.stamp(clocks[0], clocks[1])
         var stamps = FieldClocks(clocks[2])
         var winners: Fields = [:]

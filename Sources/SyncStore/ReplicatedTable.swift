@@ -21,7 +21,7 @@ public struct ReplicatedTable: Sendable, Hashable {
     private let keyPredicate: String
     private let clockedUpsertSQL: String
     private let clockedInsertSQL: String
-    private let clockSelectSQL: String
+    private let selectWithClocksSQL: String
 
     init(entity: Entity, name: String, columns: [String], keyColumns: [String], types: [String: ColumnType]) {
         self.entity = entity
@@ -43,7 +43,7 @@ public struct ReplicatedTable: Sendable, Hashable {
             + "ON CONFLICT(\(keyColumns.joined(separator: ", "))) "
         clockedUpsertSQL = clockedInsert + "DO UPDATE SET \(updates), " + clocks.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
         clockedInsertSQL = clockedInsert + "DO NOTHING"
-        clockSelectSQL = "SELECT \(clocks.joined(separator: ", ")) FROM \(name) WHERE \(keyPredicate)"
+        selectWithClocksSQL = "SELECT \((columns + clocks).joined(separator: ", ")) FROM \(name) WHERE \(keyPredicate)"
     }
 
     /// The hub's merge clocks, kept in the replicated row itself (added by the hub's schema;
@@ -110,13 +110,15 @@ public struct ReplicatedTable: Sendable, Hashable {
     /// The SQLite value of a field in `column`.
     public func databaseValue(_ v: FieldValue?, column: String) -> DatabaseValue { dbValue(v, column: column) }
 
-    func dbValue(_ v: FieldValue?, column: String) -> DatabaseValue {
+    func dbValue(_ v: FieldValue?, column: String) -> DatabaseValue { dbValue(v, type: type(of: column)) }
+
+    func dbValue(_ v: FieldValue?, type: ColumnType) -> DatabaseValue {
         switch v ?? .null {
         case .null: return .null
         case .int(let i): return i.databaseValue
         case .bool(let b): return (b ? 1 : 0).databaseValue
         case .text(let s):
-            if type(of: column) != .text, let i = Int64(s) { return i.databaseValue }
+            if type != .text, let i = Int64(s) { return i.databaseValue }
             return s.databaseValue
         }
     }
@@ -197,9 +199,10 @@ public struct ReplicatedTable: Sendable, Hashable {
         return db.changesCount > 0
     }
 
-    /// The hub's clock columns of a row (`clockColumns`, in that order), nil without the row.
-    public func clocks(_ db: Database, key: String) throws -> [DatabaseValue]? {
-        try FastStatement.fetchFirst(db.cachedStatement(sql: clockSelectSQL), keyValues(key))
+    /// A row's fields and the hub's clock columns (`clockColumns`, in that order) in one read.
+    public func fetchWithClocks(_ db: Database, key: String) throws -> (fields: Fields, clocks: [DatabaseValue])? {
+        guard let row = try FastStatement.fetchFirst(db.cachedStatement(sql: selectWithClocksSQL), keyValues(key)) else { return nil }
+        return (fields { row[$0] }, Array(row[columns.count...]))
     }
 
     /// Whether `upsert` of `a` and of `b` would store the same row (same value in every column,
@@ -211,7 +214,7 @@ public struct ReplicatedTable: Sendable, Hashable {
     /// The value `upsert` stores for `v` in column number `index`.
     private func storedValue(_ v: FieldValue?, index: Int) -> DatabaseValue {
         if (v == nil || v == .null) && columnTypes[index] == .bool { return 0.databaseValue }
-        return dbValue(v, column: columns[index])
+        return dbValue(v, type: columnTypes[index])
     }
 
     /// Sets some columns of an existing row, and `also` columns outside the replicated ones
