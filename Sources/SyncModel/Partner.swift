@@ -101,41 +101,45 @@ extension Partner {
     ]
 
     /// The partner as replicated fields (all columns).
-    public var fields: Fields {
+    /// The partner's values in `columns` order (the one mapping from partner to columns).
+    public var columnValues: [FieldValue] {
         func t(_ s: String?) -> FieldValue { s.map(FieldValue.text) ?? .null }
         func dict(_ d: [String: String]) -> FieldValue {
             d.isEmpty ? .null : .text(Fields(uniqueKeysWithValues: d.map { ($0.key, FieldValue.text($0.value)) }).canonicalJSON())
         }
         return [
-            "code": .text(code), "kind": .text(kind.rawValue), "salutation": t(salutation),
-            "first_name": t(firstName), "last_name": t(lastName), "name": t(name), "birth_date": t(birthDate),
-            "vat_id": t(vatID), "issued_by": t(issuedBy), "phone": t(phone), "email": t(email),
-            "attributes": dict(attributes), "consents": dict(consents), "reverse_charge": .bool(reverseCharge),
-            "country": t(country), "national_id": t(nationalID), "trade_register": t(tradeRegister),
-            "id_document": t(idDocument), "currency": .text(currency), "corporate_customer": t(corporateCustomer),
-            "lowest_price": .bool(lowestPrice), "deleted": .bool(deleted), "origin_node": t(originNode),
+            .text(code), .text(kind.rawValue), t(salutation), t(firstName), t(lastName), t(name), t(birthDate),
+            t(vatID), t(issuedBy), t(phone), t(email), dict(attributes), dict(consents), .bool(reverseCharge),
+            t(country), t(nationalID), t(tradeRegister), t(idDocument), .text(currency), t(corporateCustomer),
+            .bool(lowestPrice), .bool(deleted), t(originNode),
         ]
     }
 
+    public var fields: Fields { Fields(uniqueKeysWithValues: zip(Self.columns, columnValues)) }
+
     /// Builds a partner from replicated fields; missing fields take their defaults.
     public init(fields f: Fields) throws {
-        guard let code = f["code"]?.text, !code.isEmpty else { throw FieldError(field: "code", reason: "is missing") }
-        guard let kindText = f["kind"]?.text, let kind = PartnerKind(rawValue: kindText) else {
+        try self.init(columnValues: Self.columns.map { f[$0] ?? .null })
+    }
+
+    /// Builds a partner from its values in `columns` order (the one mapping from columns to
+    /// partner); null values take their defaults.
+    public init(columnValues v: [FieldValue]) throws {
+        precondition(v.count == Self.columns.count, "a partner has \(Self.columns.count) columns")
+        guard let code = v[0].text, !code.isEmpty else { throw FieldError(field: "code", reason: "is missing") }
+        guard let kindText = v[1].text, let kind = PartnerKind(rawValue: kindText) else {
             throw FieldError(field: "kind", reason: "must be consumer or business")
         }
-        func dict(_ name: String) -> [String: String] {
-            guard let json = f[name]?.text, let parsed = try? Fields.fromJSON(json) else { return [:] }
+        func dict(_ value: FieldValue) -> [String: String] {
+            guard let json = value.text, let parsed = try? Fields.fromJSON(json) else { return [:] }
             return parsed.compactMapValues { $0.text }
         }
-        self.init(code: code, kind: kind, salutation: f["salutation"]?.text, firstName: f["first_name"]?.text,
-                  lastName: f["last_name"]?.text, name: f["name"]?.text, birthDate: f["birth_date"]?.text,
-                  vatID: f["vat_id"]?.text, issuedBy: f["issued_by"]?.text, phone: f["phone"]?.text,
-                  email: f["email"]?.text, attributes: dict("attributes"), consents: dict("consents"),
-                  reverseCharge: f["reverse_charge"]?.bool ?? false, country: f["country"]?.text,
-                  nationalID: f["national_id"]?.text, tradeRegister: f["trade_register"]?.text,
-                  idDocument: f["id_document"]?.text, currency: f["currency"]?.text ?? "PLN",
-                  corporateCustomer: f["corporate_customer"]?.text, lowestPrice: f["lowest_price"]?.bool ?? false,
-                  deleted: f["deleted"]?.bool ?? false, originNode: f["origin_node"]?.text)
+        self.init(code: code, kind: kind, salutation: v[2].text, firstName: v[3].text, lastName: v[4].text, name: v[5].text,
+                  birthDate: v[6].text, vatID: v[7].text, issuedBy: v[8].text, phone: v[9].text, email: v[10].text,
+                  attributes: dict(v[11]), consents: dict(v[12]), reverseCharge: v[13].bool ?? false, country: v[14].text,
+                  nationalID: v[15].text, tradeRegister: v[16].text, idDocument: v[17].text, currency: v[18].text ?? "PLN",
+                  corporateCustomer: v[19].text, lowestPrice: v[20].bool ?? false, deleted: v[21].bool ?? false,
+                  originNode: v[22].text)
     }
 
     /// Fields a user may change with an update (not code, kind, lowest_price, deleted, origin_node).

@@ -182,7 +182,8 @@ public enum Reconciler {
             }
             partner.code = code
             partner.originNode = context.node
-            let stored = try insertRow(db, table: .partner, image: partner.fields, stamp: stamp)
+            let stored = ReplicatedTable.partner.storedValues(columnValues: partner.columnValues)
+            try insertRow(db, table: .partner, stored: stored, stamp: stamp)
             let touched: Set<TouchedRow> = [TouchedRow(.partner, code, echo: code == original && stored == ReplicatedTable.partner.storedValues(incoming.fields))]
             guard code != original else { return (EntryResult(seq: change.seq, outcome: .applied), touched) }
             try db.execute(sql: "INSERT INTO hub_alias (node, old_code, new_code, at) VALUES (?, ?, ?, ?)",
@@ -199,7 +200,7 @@ public enum Reconciler {
             guard let stored = try ReplicatedTable.partner.fetchWithClocks(db, key: change.key) else {
                 return reject("partner \(change.key) does not exist at the hub")
             }
-            let current = stored.fields
+            let current = stored.values
             if let refusal = try outside(.partner, change.key, "partner \(change.key)") { return reject(refusal) }
             var fields = change.fields
             if change.op == .delete { fields = ["deleted": .bool(true)] }
@@ -208,8 +209,8 @@ public enum Reconciler {
             }
             if change.op == .update {
                 var merged = current
-                for (k, v) in fields { merged[k] = v }
-                do { try PartnerValidator.validate(try Partner(fields: merged)) } catch let e as FieldError {
+                for (k, v) in fields { merged[ReplicatedTable.partner.columnIndex[k]!] = v }  // editable: a column
+                do { try PartnerValidator.validate(try Partner(columnValues: merged)) } catch let e as FieldError {
                     return refused(.partner, change.key, "partner \(change.key): \(e.description)")
                 }
             }
@@ -268,8 +269,9 @@ public enum Reconciler {
             guard let existing = try ReplicatedTable.document.fetchWithClocks(db, key: change.key) else {
                 return reject("document \(change.key) does not exist at the hub")
             }
-            guard existing.fields["node"]?.text == context.node else {
-                return reject("document \(change.key) belongs to node \(existing.fields["node"]?.text ?? "?"), not \(context.node)")
+            let owner = existing.values[ReplicatedTable.document.columnIndex["node"]!].text
+            guard owner == context.node else {
+                return reject("document \(change.key) belongs to node \(owner ?? "?"), not \(context.node)")
             }
             return try mergeEdit(.document, change.key, change.fields, current: existing)
 
@@ -280,15 +282,24 @@ public enum Reconciler {
 
     /// Inserts a new row; all its fields carry `stamp` (the row's creation stamp, no field
     /// stamps). `replacing`: a row that exists is overwritten and starts with fresh clocks
-    /// (a customer move re-adding an address); otherwise it is left alone and nil returned.
-    /// Returns the values stored, in column order.
+    /// (a customer move re-adding an address); otherwise it is left alone and false returned.
+    /// `stored`: the row's values as `ReplicatedTable.storedValues` gives them.
+    @discardableResult
+    static func insertRow(_ db: Database, table: ReplicatedTable, stored: [DatabaseValue], stamp: MergeStamp,
+                          replacing: Bool = true) throws -> Bool {
+        for c in table.keyColumns where stored[table.columnIndex[c]!].isNull {
+            throw StoreError.badKey(entity: table.entity, key: "?")
+        }
+        let clocks = [Int64(bitPattern: stamp.hlc.rawValue).databaseValue, stamp.node.databaseValue, .null]
+        return try table.insert(db, stored: stored, clocks: clocks, replacing: replacing)
+    }
+
+    /// `insertRow` of a row image; returns the values stored (nil: the row existed, not replacing).
     @discardableResult
     static func insertRow(_ db: Database, table: ReplicatedTable, image: Fields, stamp: MergeStamp,
                           replacing: Bool = true) throws -> [DatabaseValue]? {
-        guard table.key(of: image) != nil else { throw StoreError.badKey(entity: table.entity, key: "?") }
-        let values = table.storedValues(image)
-        let clocks = [Int64(bitPattern: stamp.hlc.rawValue).databaseValue, stamp.node.databaseValue, .null]
-        return try table.insert(db, stored: values, clocks: clocks, replacing: replacing) ? values : nil
+        let stored = table.storedValues(image)
+        return try insertRow(db, table: table, stored: stored, stamp: stamp, replacing: replacing) ? stored : nil
     }
 
     /// The stamp stored as (hlc, node) columns.
@@ -305,7 +316,7 @@ public enum Reconciler {
     }
 
     /// A row as read for a merge: its fields and the hub's clock columns.
-    typealias StoredRow = (fields: Fields, clocks: [DatabaseValue])
+    typealias StoredRow = (values: [FieldValue], clocks: [DatabaseValue])
 
     /// `mergeFields`, also saying whether every field was taken as given (`complete`: none lost
     /// to a newer value, none outside the table's columns; key columns only name the row). `current`: the row
@@ -321,8 +332,8 @@ public enum Reconciler {
         for (field, value) in fields.sorted(by: { $0.key < $1.key }) where !table.keyColumns.contains(field) {
             // Key columns name the row (addresses and documents are sent whole); anything else
             // that is not a column of the table is not taken.
-            guard table.columns.contains(field) else { complete = false; continue }
-            let old = current[field] ?? .null
+            guard let column = table.columnIndex[field] else { complete = false; continue }
+            let old = current[column]
             if let existing = stamps[field] ?? base, !(existing < stamp) {
                 complete = false
                 if existing != stamp, old != value {

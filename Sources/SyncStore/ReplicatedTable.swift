@@ -13,6 +13,8 @@ public struct ReplicatedTable: Sendable, Hashable {
     public let keyColumns: [String]
     public let types: [String: ColumnType]
     let columnTypes: [ColumnType]
+    /// Each column's position in `columns`.
+    public let columnIndex: [String: Int]
     // SQL built once per table.
     private let selectSQL: String
     private let existsSQL: String
@@ -30,6 +32,7 @@ public struct ReplicatedTable: Sendable, Hashable {
         self.keyColumns = keyColumns
         self.types = types
         columnTypes = columns.map { types[$0] ?? .text }
+        columnIndex = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, $0) })
         keyPredicate = keyColumns.map { "\($0) = ?" }.joined(separator: " AND ")
         let list = columns.joined(separator: ", ")
         selectSQL = "SELECT \(list) FROM \(name) WHERE \(keyPredicate)"
@@ -190,6 +193,12 @@ public struct ReplicatedTable: Sendable, Hashable {
         return values
     }
 
+    /// The values `upsert` stores for a row given in column order.
+    public func storedValues(columnValues: [FieldValue]) -> [DatabaseValue] {
+        precondition(columnValues.count == columns.count, "\(name) has \(columns.count) columns")
+        return columnValues.indices.map { storedValue(columnValues[$0], index: $0) }
+    }
+
     /// Inserts a row (`storedValues` of its image) with the hub's clock columns (`clockColumns`,
     /// in that order). `replacing`: a row that already exists is overwritten, clocks too, so
     /// nothing of it is left; otherwise it is kept as it is and false is returned.
@@ -199,10 +208,11 @@ public struct ReplicatedTable: Sendable, Hashable {
         return db.changesCount > 0
     }
 
-    /// A row's fields and the hub's clock columns (`clockColumns`, in that order) in one read.
-    public func fetchWithClocks(_ db: Database, key: String) throws -> (fields: Fields, clocks: [DatabaseValue])? {
+    /// A row's values in column order and the hub's clock columns (`clockColumns`, in that
+    /// order), in one read.
+    public func fetchWithClocks(_ db: Database, key: String) throws -> (values: [FieldValue], clocks: [DatabaseValue])? {
         guard let row = try FastStatement.fetchFirst(db.cachedStatement(sql: selectWithClocksSQL), keyValues(key)) else { return nil }
-        return (fields { row[$0] }, Array(row[columns.count...]))
+        return (columnTypes.indices.map { value(row[$0], type: columnTypes[$0]) }, Array(row[columns.count...]))
     }
 
     /// Whether `upsert` of `a` and of `b` would store the same row (same value in every column,
