@@ -177,13 +177,19 @@ public enum Reconciler {
                 return reject("partner \(change.key): \(e.description)")
             }
             let original = partner.code
-            let code = try context.prefixRule.resolve(code: original, series: context.series) {
-                try ReplicatedTable.partner.exists(db, key: $0)
-            }
-            partner.code = code
             partner.originNode = context.node
-            let stored = ReplicatedTable.partner.storedValues(columnValues: partner.columnValues)
-            try insertRow(db, table: .partner, stored: stored, stamp: stamp)
+            // Stored under its own code unless that is taken (one statement for the usual case);
+            // otherwise under the code the store-prefix rule gives.
+            var stored = ReplicatedTable.partner.storedValues(columnValues: partner.columnValues)
+            var code = original
+            if try !insertRow(db, table: .partner, stored: stored, stamp: stamp, replacing: false) {
+                code = try context.prefixRule.resolve(code: original, series: context.series) {
+                    try $0 == original || ReplicatedTable.partner.exists(db, key: $0)
+                }
+                partner.code = code
+                stored = ReplicatedTable.partner.storedValues(columnValues: partner.columnValues)
+                try insertRow(db, table: .partner, stored: stored, stamp: stamp)
+            }
             let touched: Set<TouchedRow> = [TouchedRow(.partner, code, echo: code == original && stored == ReplicatedTable.partner.storedValues(incoming.fields))]
             guard code != original else { return (EntryResult(seq: change.seq, outcome: .applied), touched) }
             try db.execute(sql: "INSERT INTO hub_alias (node, old_code, new_code, at) VALUES (?, ?, ?, ?)",

@@ -158,8 +158,9 @@ enum Bench {
         let hub = try HubStore(path: "\(dir)/hub.sqlite")
         _ = try hub.addNode(node: "B1", site: "WAW", series: "K1")
         let node = try NodeStore.create(path: "\(dir)/node.sqlite", node: "B1", site: "WAW", series: "K1")
-        let transport = InProcessHubTransport(hub: hub, node: try hub.node("B1"))
+        let transport = TimedTransport(InProcessHubTransport(hub: hub, node: try hub.node("B1")))
         _ = try await SyncRound(store: node, transport: transport).run()  // online once, then offline
+        transport.reset()
         let build = try seconds { try Backlog.write(node, count: count) }
         log(String(format: "  backlog written in %.1f s (%.0f writes/s in shared transactions)", build, Double(count) / build))
         let start = DispatchTime.now().uptimeNanoseconds
@@ -167,7 +168,8 @@ enum Bench {
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return BenchRow(row: "catch-up (in-process)", workload: "\(count) changes, same round without HTTP", figure: Double(count) / elapsed,
                         unit: "changes/s", reference: nil, referenceWorkload: "—", ratio: nil, target: "—", met: nil,
-                        notes: String(format: "%.2f s; %d pushed, %d pulled", elapsed, summary.pushedEntries, summary.pulledChanges))
+                        notes: String(format: "%.2f s; %d pushed, %d pulled; the hub's decode and apply took %.2f s", elapsed,
+                                      summary.pushedEntries, summary.pulledChanges, transport.pushSeconds))
     }
 
     // MARK: memory
@@ -231,6 +233,30 @@ enum Bench {
             lines.append("- \(r.row): \(r.workload); reference: \(r.referenceWorkload)\(r.notes.isEmpty ? "" : "; \(r.notes)")")
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+/// A transport that adds up the time its pushes take (the hub's decode and apply, in-process).
+final class TimedTransport: HubTransport, @unchecked Sendable {
+    let inner: any HubTransport
+    private let lock = NSLock()
+    private var nanos: UInt64 = 0
+    init(_ inner: any HubTransport) { self.inner = inner }
+
+    var pushSeconds: Double { lock.lock(); defer { lock.unlock() }; return Double(nanos) / 1e9 }
+    func reset() { lock.lock(); nanos = 0; lock.unlock() }
+    private func add(_ d: UInt64) { lock.lock(); nanos += d; lock.unlock() }
+
+    func push(batch: [UInt8], renamesApplied: Int64) async throws -> PushReply {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { add(DispatchTime.now().uptimeNanoseconds - start) }
+        return try await inner.push(batch: batch, renamesApplied: renamesApplied)
+    }
+    func pull(cursor: Int64, maxEntries: Int, ownThrough: Int64) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
+        try await inner.pull(cursor: cursor, maxEntries: maxEntries, ownThrough: ownThrough)
+    }
+    func snapshot(cursor: Int64, maxEntries: Int) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
+        try await inner.snapshot(cursor: cursor, maxEntries: maxEntries)
     }
 }
 
