@@ -256,7 +256,7 @@ public final class HubStore: Sendable {
                 }
                 // Feed entries carry the hub's clock: a node that pulls an image moves its clock past
                 // every value in it, so its own later edits win.
-                try feed.add(touched, hlc: hubHLC, node: node.node, seq: change.seq, db: db)
+                feed.add(touched, hlc: hubHLC, node: node.node, seq: change.seq, priorFeed: true)
                 results.append(result)
                 lastSeq = change.seq
             }
@@ -276,8 +276,18 @@ public final class HubStore: Sendable {
     /// new one gets `region`, the region of the node whose change created it. A hub without
     /// regions (`keepsRegions` false: every record in '') skips looking the region up.
     struct FeedEmitter {
+        /// Whether a feed row is an echo of its node (`echo_seq`, see `feed`).
+        enum Echo: Equatable {
+            case no
+            /// The node's journal sequence.
+            case seq(Int64)
+            /// That sequence if the record's feed row before this push is an echo of the same
+            /// node; decided by the database when the row is written (`write`), so an edit of a
+            /// record from an earlier push costs no separate read.
+            case ifPriorEcho(Int64)
+        }
         struct Entry {
-            var entity: Entity, key: String, hlc: HLC, node: String, echoSeq: Int64?
+            var entity: Entity, key: String, hlc: HLC, node: String, echo: Echo
         }
         let region: String
         let keepsRegions: Bool
@@ -291,45 +301,58 @@ public final class HubStore: Sendable {
         ///
         /// A row is an echo of `node` (its pulls skip it, see `feed`) when the change stored it
         /// exactly as sent, or applied the node's edit exactly as sent to a row that was already
-        /// that node's own image — in this push, or in the feed (`db`) from an earlier one.
-        mutating func add(_ touched: Set<TouchedRow>, hlc: HLC, node: String, seq: Int64? = nil, db: Database? = nil) throws {
+        /// that node's own image — in this push, or in the feed from an earlier one (`priorFeed`:
+        /// false when the caller knows there is none to consult).
+        mutating func add(_ touched: Set<TouchedRow>, hlc: HLC, node: String, seq: Int64? = nil, priorFeed: Bool = false) {
             // One entry per record: an echo only if every mention of it in this change is one.
-            enum Echo: Int { case no, ifPrior, yes }
-            func mention(_ t: TouchedRow) -> Echo { t.echo ? .yes : (t.extendsEcho ? .ifPrior : .no) }
-            let records: [(id: TouchedRow, echo: Echo)]
+            enum Mention: Int { case no, ifPrior, yes }
+            func mention(_ t: TouchedRow) -> Mention { t.echo ? .yes : (t.extendsEcho ? .ifPrior : .no) }
+            let records: [(id: TouchedRow, mention: Mention)]
             if touched.count == 1, let t = touched.first {
                 records = [(TouchedRow(t.entity, t.key), mention(t))]  // most changes touch one row
             } else {
-                var echo: [TouchedRow: Echo] = [:]
+                var mentions: [TouchedRow: Mention] = [:]
                 for t in touched {
                     let id = TouchedRow(t.entity, t.key)
-                    echo[id] = Echo(rawValue: min((echo[id] ?? .yes).rawValue, mention(t).rawValue))
+                    mentions[id] = Mention(rawValue: min((mentions[id] ?? .yes).rawValue, mention(t).rawValue))
                 }
-                records = echo.sorted { ($0.key.entity.rawValue, $0.key.key) < ($1.key.entity.rawValue, $1.key.key) }.map { ($0.key, $0.value) }
+                records = mentions.sorted { ($0.key.entity.rawValue, $0.key.key) < ($1.key.entity.rawValue, $1.key.key) }.map { ($0.key, $0.value) }
             }
             for (id, mentioned) in records {
                 let earlier = position[id]
-                var isEcho = mentioned == .yes
-                if mentioned == .ifPrior, seq != nil {
-                    if let earlier, let prior = entries[earlier] {
-                        isEcho = prior.node == node && prior.echoSeq != nil
-                    } else if let db, let prior = try db.firstRowCached("SELECT node, echo_seq FROM hub_feed WHERE entity = ? AND key = ?",
-                                                                         [id.entity.rawValue.databaseValue, id.key.databaseValue]) {
-                        isEcho = String.fromDatabaseValue(prior[0]) == node && !prior[1].isNull
+                var echo = Echo.no
+                if let seq {
+                    switch mentioned {
+                    case .yes: echo = .seq(seq)
+                    case .no: echo = .no
+                    case .ifPrior:
+                        if let earlier, let prior = entries[earlier] {
+                            switch prior.echo {
+                            case .seq where prior.node == node: echo = .seq(seq)
+                            case .ifPriorEcho where prior.node == node: echo = .ifPriorEcho(seq)
+                            default: echo = .no
+                            }
+                        } else if priorFeed {
+                            echo = .ifPriorEcho(seq)
+                        }
                     }
                 }
                 if let earlier { entries[earlier] = nil }
                 position[id] = entries.count
-                entries.append(Entry(entity: id.entity, key: id.key, hlc: hlc, node: node, echoSeq: isEcho ? seq : nil))
+                entries.append(Entry(entity: id.entity, key: id.key, hlc: hlc, node: node, echo: echo))
             }
         }
 
-        /// Statements of 128, 64, ..., 1 rows (1,024 parameters at most): any count is a few of
-        /// them. `keeping`: a record's region is read from its current feed row.
+        /// Statements of 64, 32, ..., 1 rows (at most 832 parameters, under SQLite's oldest
+        /// limit of 999): any count is a few of them. `echo_seq` is the known sequence, or the
+        /// sequence if the record's current feed row is an echo of the same node. `keeping`: a
+        /// record's region is read from its current feed row.
         static func chunkSQL(keeping: Bool) -> [(rows: Int, sql: String)] {
-            (0...7).reversed().map { shift in
+            (0...6).reversed().map { shift in
                 let rows = 1 << shift
-                let row = keeping ? "(?, ?, ?, ?, ?, coalesce((SELECT region FROM hub_feed WHERE entity = ? AND key = ?), ?))" : "(?, ?, ?, ?, ?, ?)"
+                let echo = "CASE WHEN ? IS NOT NULL THEN (SELECT ? FROM hub_feed f WHERE f.entity = ? AND f.key = ? AND f.node = ? AND f.echo_seq IS NOT NULL) ELSE ? END"
+                let region = keeping ? "coalesce((SELECT region FROM hub_feed WHERE entity = ? AND key = ?), ?)" : "?"
+                let row = "(?, ?, ?, ?, \(echo), \(region))"
                 return (rows, "INSERT INTO hub_feed (hlc, node, entity, key, echo_seq, region) VALUES "
                     + Array(repeating: row, count: rows).joined(separator: ", "))
             }
@@ -346,8 +369,14 @@ public final class HubStore: Sendable {
                 let (n, sql) = chunks.first { $0.rows <= rows.count - start }!
                 values.removeAll(keepingCapacity: true)
                 for e in rows[start..<(start + n)] {
-                    let entity = e.entity.rawValue.databaseValue, key = e.key.databaseValue
-                    values += [Int64(bitPattern: e.hlc.rawValue).databaseValue, e.node.databaseValue, entity, key, e.echoSeq?.databaseValue ?? .null]
+                    let entity = e.entity.rawValue.databaseValue, key = e.key.databaseValue, node = e.node.databaseValue
+                    var known = DatabaseValue.null, ifPrior = DatabaseValue.null
+                    switch e.echo {
+                    case .no: break
+                    case .seq(let s): known = s.databaseValue
+                    case .ifPriorEcho(let s): ifPrior = s.databaseValue
+                    }
+                    values += [Int64(bitPattern: e.hlc.rawValue).databaseValue, node, entity, key, ifPrior, ifPrior, entity, key, node, known]
                     values += keepsRegions ? [entity, key, region.databaseValue] : [region.databaseValue]
                 }
                 try db.runCached(sql, values)
@@ -462,7 +491,7 @@ public final class HubStore: Sendable {
             let touched = try CustomerMove.execute(db, request, stamp: MergeStamp(hlc: hlc, node: "hub"),
                                                    siteRegion: { try Self.region(db, site: $0) })
             var feed = FeedEmitter(region: try Self.region(db, site: request.site) ?? "", keepsRegions: true)
-            try feed.add(touched, hlc: hlc, node: "hub")
+            feed.add(touched, hlc: hlc, node: "hub")
             try feed.write(db)
             try Self.setHubHLC(db, hlc)
         }

@@ -44,7 +44,7 @@ struct RegionUpgradeTests {
         try await world.sync("A")
         try await world.hub.pool.write { db in
             var feed = HubStore.FeedEmitter(region: "SOUTH", keepsRegions: true)
-            try feed.add([TouchedRow(.partner, "1001"), TouchedRow(.partner, "9999")], hlc: HLC(rawValue: 1 << 40), node: "B")
+            feed.add([TouchedRow(.partner, "1001"), TouchedRow(.partner, "9999")], hlc: HLC(rawValue: 1 << 40), node: "B")
             try feed.write(db)
         }
         let regions = try await world.hub.pool.read { db in
