@@ -139,10 +139,15 @@ public struct HubServer: Sendable {
         }
         metrics.add("poshub_bytes_received_total", Int64(body.readableBytes))
         let batch: Batch
+        let prepared: [PreparedEntry]
         let limits = self.limits
         do {
             let bytes = Array(body.readableBytesView)
-            batch = try await offload { try BatchCodec.decode(bytes, limits: limits) }
+            // Decoding, parsing and validating happen here, beside the push that is applying.
+            (batch, prepared) = try await offload {
+                let batch = try BatchCodec.decode(bytes, limits: limits)
+                return (batch, batch.changes.map { Reconciler.prepare($0, node: node.node) })
+            }
         } catch {
             metrics.add("poshub_push_refused_total")
             return Self.error(.badRequest, String(describing: error))
@@ -161,7 +166,7 @@ public struct HubServer: Sendable {
         defer { if let range { gate.leave(node: node.node, range: range) } }
         do {
             let changes = batch.changes
-            var reply = try await offload { try store.push(node: node, changes: changes, renamesApplied: renamesApplied) }
+            var reply = try await offload { try store.push(node: node, changes: changes, prepared: prepared, renamesApplied: renamesApplied) }
             reply.window = PushGate.window
             var counts: [EntryOutcome: Int64] = [:]
             for r in reply.results { counts[r.outcome, default: 0] += 1 }

@@ -208,7 +208,11 @@ public final class HubStore: Sendable {
     /// Applies a node's journal entries in one transaction, idempotently by (node, seq).
     /// Entries at or below the node's last applied sequence are duplicates (their first
     /// verdict is repeated); the first new entry must be exactly the next sequence.
-    public func push(node: HubNode, changes: [Change], renamesApplied: Int64) throws -> PushReply {
+    ///
+    /// `prepared`: `Reconciler.prepare` of each change, if the caller did that ahead (the HTTP
+    /// server does, while the previous push still applies); worked out here otherwise.
+    public func push(node: HubNode, changes: [Change], prepared: [PreparedEntry]? = nil, renamesApplied: Int64) throws -> PushReply {
+        let prepared = prepared?.count == changes.count ? prepared : nil
         defer { checkpointer?.request() }
         return try pool.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM hub_node WHERE node_id = ?", arguments: [node.node]) else {
@@ -231,7 +235,7 @@ public final class HubStore: Sendable {
             var results: [EntryResult] = []
             var hubHLC = try Self.hubHLC(db)
             var feed = FeedEmitter(region: current.region, keepsRegions: hasRegions)
-            for change in changes {
+            for (index, change) in changes.enumerated() {
                 guard change.node == node.node else {
                     throw HubError.nodeMismatch(tokenNode: node.node, batchNode: change.node)
                 }
@@ -246,7 +250,7 @@ public final class HubStore: Sendable {
                 }
                 hubHLC = HLC.receive(last: hubHLC, remote: change.hlc, nowMillis: clock())
                 context.hubHLC = hubHLC
-                let (result, touched) = try Reconciler.apply(db, change: change, context: &context)
+                let (result, touched) = try Reconciler.apply(db, change: change, prepared: prepared?[index], context: &context)
                 // Only verdicts other than a plain `applied` are stored: a duplicate without a
                 // stored verdict was applied as it was.
                 if result.outcome != .applied {
