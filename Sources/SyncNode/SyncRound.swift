@@ -116,8 +116,8 @@ public struct SyncRound: Sendable {
         var payloadBytes: Int
     }
 
-    func prepare(after: Int64, node: String) throws -> PreparedBatch? {
-        let pending = try store.pendingJournal(after: after, limit: pushBatchEntries)
+    func prepare(after: Int64, node: String, limit: Int? = nil) throws -> PreparedBatch? {
+        let pending = try store.pendingJournal(after: after, limit: min(limit ?? pushBatchEntries, pushBatchEntries))
         guard !pending.isEmpty else { return nil }
         var writer = BatchWriter(node: node)
         // Entries with long texts: the batch ends at half the hub's compressed limit (the
@@ -152,7 +152,9 @@ public struct SyncRound: Sendable {
         struct Sent { var batch: PreparedBatch; var ahead: Bool; var reply: Task<PushReply, any Error> }
         var sent: [Sent] = []
         defer { for s in sent { s.reply.cancel() } }
-        var next = try prepare(after: 0, node: node)
+        // The first batch is small: the hub starts applying sooner, and its reply says how many
+        // pushes it takes at once before the node has encoded much.
+        var next = try prepare(after: 0, node: node, limit: Self.firstPushEntries)
         while true {
             while sent.count < window, let batch = next {
                 let renamesApplied = try store.config().renamesApplied
@@ -193,6 +195,9 @@ public struct SyncRound: Sendable {
             progress?(SyncProgress(phase: "push", done: done, total: total))
         }
     }
+
+    /// Entries in a round's first push (see `pushAll`).
+    static let firstPushEntries = 500
 
     /// The most pushes this node has at the hub at once, whatever the hub offers: each is a
     /// batch in memory on both sides.
