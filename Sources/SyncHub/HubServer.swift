@@ -138,16 +138,20 @@ public struct HubServer: Sendable {
             return Self.error(.badRequest, "batch refused: request body incomplete (\(error)); nothing applied")
         }
         metrics.add("poshub_bytes_received_total", Int64(body.readableBytes))
+        let bytes = Array(body.readableBytesView)
+        // A node may send its next push before this one's reply: registered by the range its
+        // header names now, so the two are applied in order whichever is decoded first.
+        // (A header that names no sensible range goes ungated; the decoder or the store refuses it.)
+        let range = (try? BatchCodec.peekHeader(bytes, limits: limits)).flatMap { h in
+            h.firstSeq >= 1 && h.firstSeq <= h.lastSeq ? h.firstSeq...h.lastSeq : nil
+        }
+        if let range { gate.register(node: node.node, range: range) }
+        defer { if let range { gate.leave(node: node.node, range: range) } }
         let batch: Batch
-        let prepared: [PreparedEntry]
         let limits = self.limits
         do {
-            let bytes = Array(body.readableBytesView)
-            // Decoding, parsing and validating happen here, beside the push that is applying.
-            (batch, prepared) = try await offload {
-                let batch = try BatchCodec.decode(bytes, limits: limits)
-                return (batch, batch.changes.map { Reconciler.prepare($0, node: node.node) })
-            }
+            // Decoded here, beside the push that is applying.
+            batch = try await offload { try BatchCodec.decode(bytes, limits: limits) }
         } catch {
             metrics.add("poshub_push_refused_total")
             return Self.error(.badRequest, String(describing: error))
@@ -159,14 +163,10 @@ public struct HubServer: Sendable {
         }
         let renamesApplied = request.headers[HTTPField.Name(SyncHeader.renamesApplied)!].flatMap { Int64($0) } ?? 0
         let store = self.store
-        // A node may send its next push before this one's reply: the two are applied in order.
-        // (A batch whose sequences run backwards is refused by the store; it just goes ungated.)
-        let range = batch.changes.first.flatMap { first in batch.changes.last.flatMap { first.seq <= $0.seq ? first.seq...$0.seq : nil } }
-        if let range { await gate.enter(node: node.node, range: range) }
-        defer { if let range { gate.leave(node: node.node, range: range) } }
+        if let range { await gate.turn(node: node.node, range: range) }
         do {
             let changes = batch.changes
-            var reply = try await offload { try store.push(node: node, changes: changes, prepared: prepared, renamesApplied: renamesApplied) }
+            var reply = try await offload { try store.push(node: node, changes: changes, renamesApplied: renamesApplied) }
             reply.window = PushGate.window
             var counts: [EntryOutcome: Int64] = [:]
             for r in reply.results { counts[r.outcome, default: 0] += 1 }

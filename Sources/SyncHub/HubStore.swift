@@ -208,11 +208,7 @@ public final class HubStore: Sendable {
     /// Applies a node's journal entries in one transaction, idempotently by (node, seq).
     /// Entries at or below the node's last applied sequence are duplicates (their first
     /// verdict is repeated); the first new entry must be exactly the next sequence.
-    ///
-    /// `prepared`: `Reconciler.prepare` of each change, if the caller did that ahead (the HTTP
-    /// server does, while the previous push still applies); worked out here otherwise.
-    public func push(node: HubNode, changes: [Change], prepared: [PreparedEntry]? = nil, renamesApplied: Int64) throws -> PushReply {
-        let prepared = prepared?.count == changes.count ? prepared : nil
+    public func push(node: HubNode, changes: [Change], renamesApplied: Int64) throws -> PushReply {
         defer { checkpointer?.request() }
         return try pool.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM hub_node WHERE node_id = ?", arguments: [node.node]) else {
@@ -220,6 +216,10 @@ public final class HubStore: Sendable {
             }
             let current = Self.node(row)
             var lastSeq = current.lastSeq
+            // Journal sequences start at 1; the bound keeps `seq + 1` from overflowing.
+            if let bad = changes.first(where: { $0.seq < 1 || $0.seq == Int64.max }) {
+                throw HubError.invalid(FieldError(field: "seq", reason: "journal sequence \(bad.seq) from node \(node.node) is out of range; nothing applied"))
+            }
             for (a, b) in zip(changes, changes.dropFirst()) where b.seq != a.seq + 1 {
                 throw HubError.notContiguous(node: node.node, after: a.seq, got: b.seq)
             }
@@ -235,7 +235,7 @@ public final class HubStore: Sendable {
             var results: [EntryResult] = []
             var hubHLC = try Self.hubHLC(db)
             var feed = FeedEmitter(region: current.region, keepsRegions: hasRegions)
-            for (index, change) in changes.enumerated() {
+            for change in changes {
                 guard change.node == node.node else {
                     throw HubError.nodeMismatch(tokenNode: node.node, batchNode: change.node)
                 }
@@ -250,7 +250,7 @@ public final class HubStore: Sendable {
                 }
                 hubHLC = HLC.receive(last: hubHLC, remote: change.hlc, nowMillis: clock())
                 context.hubHLC = hubHLC
-                let (result, touched) = try Reconciler.apply(db, change: change, prepared: prepared?[index], context: &context)
+                let (result, touched) = try Reconciler.apply(db, change: change, context: &context)
                 // Only verdicts other than a plain `applied` are stored: a duplicate without a
                 // stored verdict was applied as it was.
                 if result.outcome != .applied {

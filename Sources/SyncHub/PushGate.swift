@@ -4,13 +4,15 @@ import Foundation
 ///
 /// A node may send its next batch before the reply to the previous one has arrived (the hub
 /// says so in `PushReply.window`), so the hub decodes one batch while it applies the other.
-/// The two arrive on separate connections and may be decoded in either order; this gate lets a
-/// push through to the store only when no push of the same node that ends right before it is
-/// still in progress. Everything else (duplicates, gaps, ownership) is decided by the store, as
-/// for a push that arrives alone: a push with no such predecessor in progress goes straight on.
+/// The two arrive on separate connections. A push is registered by the sequence range its
+/// batch header names as soon as its body has arrived (`register`), and after decoding waits
+/// (`turn`) while a registered push of the same node that ends right before it is still in
+/// progress, so the two are applied in order whichever is decoded first. Everything else
+/// (duplicates, gaps, ownership) is decided by the store, as for a push that arrives alone: a
+/// push with no such predecessor in progress goes straight on.
 final class PushGate: @unchecked Sendable {
     private let lock = NSLock()
-    /// Per node: the sequence ranges of pushes that entered and have not left yet.
+    /// Per node: the sequence ranges of pushes registered and not finished yet.
     private var inProgress: [String: [ClosedRange<Int64>]] = [:]
     /// Per node: pushes waiting for every push that ends at `after` to leave.
     private var waiting: [String: [(after: Int64, resume: CheckedContinuation<Void, Never>)]] = [:]
@@ -18,18 +20,32 @@ final class PushGate: @unchecked Sendable {
     /// The pushes of one node the hub takes at once.
     static let window = 2
 
-    /// Registers a push of `range` from `node` and returns when it may be applied. Every call
-    /// must be followed by `leave` with the same arguments.
-    func enter(node: String, range: ClosedRange<Int64>) async {
+    /// Registers a push of `range` from `node` whose body has arrived. Every call must be
+    /// followed by `leave` with the same arguments.
+    func register(node: String, range: ClosedRange<Int64>) {
+        lock.lock()
+        inProgress[node, default: []].append(range)
+        lock.unlock()
+    }
+
+    /// Returns when the registered push of `range` may be applied: no registered push of the
+    /// same node ends right before it.
+    func turn(node: String, range: ClosedRange<Int64>) async {
+        let (after, overflow) = range.lowerBound.subtractingReportingOverflow(1)
+        guard !overflow else { return }
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             lock.lock()
-            let after = range.lowerBound - 1
-            let blocked = inProgress[node, default: []].contains { $0.upperBound == after }
-            inProgress[node, default: []].append(range)
+            let blocked = inProgress[node]?.contains { $0.upperBound == after } ?? false
             if blocked { waiting[node, default: []].append((after, c)) }
             lock.unlock()
             if !blocked { c.resume() }
         }
+    }
+
+    /// `register`, then `turn`.
+    func enter(node: String, range: ClosedRange<Int64>) async {
+        register(node: node, range: range)
+        await turn(node: node, range: range)
     }
 
     /// The push of `range` is finished (applied, refused or failed).

@@ -67,23 +67,6 @@ public struct RegionScope: Sendable {
     }
 }
 
-/// What the reconciler works out of one entry before the hub's write transaction: parsing,
-/// validation and the row values depend on the entry and its sender alone, so the hub does this
-/// while it still applies the previous push (`Reconciler.prepare`), off the one writing thread.
-/// `apply` uses it only for the entry as it was sent (no rename mapped into it).
-public struct PreparedEntry: Sendable {
-    enum Parsed: Sendable {
-        case none
-        case partner(Result<Partner, any Error>)
-        case document(Result<Document, any Error>)
-    }
-    let parsed: Parsed
-    /// The values a new row stores (`ReplicatedTable.storedValues`), as parsed and with the
-    /// sender as a partner's origin; and the values of the entry's own fields, for the echo test.
-    let stored: [DatabaseValue]?
-    let sentStored: [DatabaseValue]?
-}
-
 /// The hub's reconciler: applies one journal entry from a node to the canonical store with the
 /// store-prefix rule, field-level last-writer-wins merge and the customer move. The simulator
 /// runs the same code through the hub.
@@ -139,40 +122,13 @@ public enum Reconciler {
         }
     }
 
-    /// Parses and validates a new partner or document from `node` ahead of `apply`.
-    public static func prepare(_ change: Change, node: String) -> PreparedEntry {
-        switch (change.entity, change.op) {
-        case (.partner, .insert):
-            let parsed = Result<Partner, any Error> {
-                var partner = try Partner(fields: change.fields)
-                try PartnerValidator.validate(partner)
-                partner.originNode = node
-                return partner
-            }
-            let table = ReplicatedTable.partner
-            return PreparedEntry(parsed: .partner(parsed), stored: (try? parsed.get()).map { table.storedValues(columnValues: $0.columnValues) },
-                                 sentStored: table.storedValues(change.fields))
-        case (.document, .insert):
-            let parsed = Result<Document, any Error> { try Document(fields: change.fields) }
-            let table = ReplicatedTable.document
-            return PreparedEntry(parsed: .document(parsed), stored: (try? parsed.get()).map { table.storedValues($0.fields) },
-                                 sentStored: table.storedValues(change.fields))
-        default:
-            return PreparedEntry(parsed: .none, stored: nil, sentStored: nil)
-        }
-    }
-
     /// Applies `change` and returns the verdict and the rows it changed. Refusals are
     /// verdicts (`rejected`), not errors; a thrown error aborts the whole push.
-    /// `prepared`: `prepare(incoming, node: context.node)` if it was done ahead.
-    public static func apply(_ db: Database, change incoming: Change, prepared ahead: PreparedEntry? = nil,
-                             context: inout ApplyContext) throws -> (EntryResult, Set<TouchedRow>) {
+    public static func apply(_ db: Database, change incoming: Change, context: inout ApplyContext) throws -> (EntryResult, Set<TouchedRow>) {
         var change = incoming
         (change.key, change.fields) = PartnerRename.rewrite(change, renames: context.pendingRenames)
         // The entry exactly as the node sent it (no rename mapped into it)?
         let asSent = context.pendingRenames.isEmpty || (change.key == incoming.key && change.fields == incoming.fields)
-        // Prepared for the entry as sent: worked out again if a rename was mapped into it.
-        let prepared = context.pendingRenames.isEmpty ? ahead ?? prepare(change, node: context.node) : prepare(change, node: context.node)
         let stamp = MergeStamp(hlc: change.hlc, node: context.node)
         func reject(_ reason: String, resend row: TouchedRow? = nil) -> (EntryResult, Set<TouchedRow>) {
             (EntryResult(seq: change.seq, outcome: .rejected, reason: reason), row.map { [$0] } ?? [])
@@ -215,11 +171,15 @@ public enum Reconciler {
             }
 
         case (.partner, .insert):
-            guard case .partner(let parsed) = prepared.parsed, var stored = prepared.stored else { preconditionFailure("prepared as a partner") }
             var partner: Partner
-            do { partner = try parsed.get() } catch let e as FieldError {
+            do {
+                partner = try Partner(fields: change.fields)
+                try PartnerValidator.validate(partner)
+            } catch let e as FieldError {
                 return reject("partner \(change.key): \(e.description)")
             }
+            partner.originNode = context.node
+            var stored = ReplicatedTable.partner.storedValues(columnValues: partner.columnValues)
             let original = partner.code
             // Stored under its own code unless that is taken (one statement for the usual case);
             // otherwise under the code the store-prefix rule gives.
@@ -232,7 +192,7 @@ public enum Reconciler {
                 stored = ReplicatedTable.partner.storedValues(columnValues: partner.columnValues)
                 try insertRow(db, table: .partner, stored: stored, stamp: stamp)
             }
-            let touched: Set<TouchedRow> = [TouchedRow(.partner, code, echo: code == original && asSent && stored == prepared.sentStored)]
+            let touched: Set<TouchedRow> = [TouchedRow(.partner, code, echo: code == original && asSent && stored == ReplicatedTable.partner.storedValues(change.fields))]
             guard code != original else { return (EntryResult(seq: change.seq, outcome: .applied), touched) }
             try db.execute(sql: "INSERT INTO hub_alias (node, old_code, new_code, at) VALUES (?, ?, ?, ?)",
                            arguments: [context.node, original, code, AuditRecord.now()])
@@ -289,9 +249,8 @@ public enum Reconciler {
             return (EntryResult(seq: change.seq, outcome: .applied), removed ? [TouchedRow(.address, change.key)] : [])
 
         case (.document, .insert):
-            guard case .document(let parsed) = prepared.parsed else { preconditionFailure("prepared as a document") }
             var doc: Document
-            do { doc = try parsed.get() } catch let e as FieldError {
+            do { doc = try Document(fields: change.fields) } catch let e as FieldError {
                 return reject("document \(change.key): \(e.description)")
             }
             guard doc.node == context.node else {
@@ -299,22 +258,20 @@ public enum Reconciler {
             }
             // A document written (offline) for a customer that a move has since re-designated
             // follows the move, like the documents that existed when the move ran.
-            var values = prepared.stored
             if let moved = try CustomerMove.movedTo(db, site: doc.site, code: doc.partnerCode, seq: doc.addressSeq) {
                 doc.partnerCode = moved.code
                 doc.addressSeq = moved.seq
-                values = nil
             }
             guard try ReplicatedTable.partner.exists(db, key: doc.partnerCode) else {
                 return reject("document \(doc.id): partner \(doc.partnerCode) does not exist at the hub")
             }
             if let refusal = try outside(.partner, doc.partnerCode, "document \(doc.id)") { return reject(refusal) }
-            let stored = values ?? ReplicatedTable.document.storedValues(doc.fields)
+            let stored = ReplicatedTable.document.storedValues(doc.fields)
             guard try insertRow(db, table: .document, stored: stored, stamp: stamp, replacing: false) else {
                 return try mergeEdit(.document, doc.id, doc.fields)
             }
             return (EntryResult(seq: change.seq, outcome: .applied),
-                    [TouchedRow(.document, doc.id, echo: asSent && stored == prepared.sentStored)])
+                    [TouchedRow(.document, doc.id, echo: asSent && stored == ReplicatedTable.document.storedValues(change.fields))])
 
         case (.document, .update):
             guard let existing = try ReplicatedTable.document.fetchWithClocks(db, key: change.key) else {

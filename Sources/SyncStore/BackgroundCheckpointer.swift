@@ -89,6 +89,8 @@ public final class BackgroundCheckpointer: @unchecked Sendable {
         runs += 1
         if code != SQLITE_OK && code != SQLITE_BUSY {
             failure = "checkpoint of \(path) failed: \(String(cString: sqlite3_errmsg(connection)))"
+        } else {
+            failure = nil
         }
     }
 

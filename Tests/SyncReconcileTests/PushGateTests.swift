@@ -31,6 +31,25 @@ struct PushGateTests {
         #expect(gate.count(node: "A") == 0)
     }
 
+    @Test("a push decoded before the push sent ahead of it waits for that one, which was registered when its body arrived")
+    func decodedFirstWaits() async throws {
+        let gate = PushGate()
+        gate.register(node: "A", range: 1...500)     // body arrived, still decoding
+        gate.register(node: "A", range: 501...1000)  // body arrived later, decoded first
+        let passed = Flag()
+        let successor = Task {
+            await gate.turn(node: "A", range: 501...1000)
+            await passed.set()
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(await passed.isSet == false)
+        await gate.turn(node: "A", range: 1...500)   // nothing registered ends at 0
+        gate.leave(node: "A", range: 1...500)
+        await successor.value
+        gate.leave(node: "A", range: 501...1000)
+        #expect(gate.count(node: "A") == 0)
+    }
+
     @Test("pushes of other nodes, and a push without its predecessor in progress, go straight on")
     func independentPushes() async {
         let gate = PushGate()
