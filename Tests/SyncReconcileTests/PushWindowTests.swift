@@ -34,17 +34,22 @@ private final class LossyWindowTransport: HubTransport, @unchecked Sendable {
 
 @Suite("A store's pushes sent ahead of a reply")
 struct PushWindowTests {
-    @Test("a lost push sent ahead: the round goes on one batch at a time from what is acknowledged; nothing lost, nothing pending")
-    func lostAheadPush() async throws {
+    /// Store A, bootstrapped, then `partners` new partners offline; the hub loses pushes `lose`.
+    private func offlineStore(partners: Int, lose: Set<Int>) async throws -> (World, NodeStore, LossyWindowTransport) {
         let world = try World()
         let a = world.store("A")
         try await world.sync("A")
         try a.transaction { tx in
-            for i in 1...1200 { _ = try tx.addPartner(consumer("P\(i)")) }
+            for i in 1...partners { _ = try tx.addPartner(consumer("P\(i)")) }
         }
+        return (world, a, LossyWindowTransport(InProcessHubTransport(hub: world.hub, node: try world.hub.node("A")), lose: lose))
+    }
+
+    @Test("a lost push sent ahead: the round goes on one batch at a time from what is acknowledged; nothing lost, nothing pending")
+    func lostAheadPush() async throws {
         // Push 1 (the small first batch) opens the window; push 3 is sent ahead of push 2's
         // reply and lost.
-        let transport = LossyWindowTransport(InProcessHubTransport(hub: world.hub, node: try world.hub.node("A")), lose: [3])
+        let (world, a, transport) = try await offlineStore(partners: 1200, lose: [3])
         let summary = try await SyncRound(store: a, transport: transport, pushBatchEntries: 200).run()
         #expect(try a.pendingCount() == 0)
         #expect(summary.rejected.isEmpty)
@@ -55,13 +60,7 @@ struct PushWindowTests {
 
     @Test("a lost push that was not sent ahead ends the round with the error; the next round sends what is pending")
     func lostFirstPush() async throws {
-        let world = try World()
-        let a = world.store("A")
-        try await world.sync("A")
-        try a.transaction { tx in
-            for i in 1...300 { _ = try tx.addPartner(consumer("P\(i)")) }
-        }
-        let transport = LossyWindowTransport(InProcessHubTransport(hub: world.hub, node: try world.hub.node("A")), lose: [1])
+        let (world, a, transport) = try await offlineStore(partners: 300, lose: [1])
         await #expect(throws: HubClientError.self) { try await SyncRound(store: a, transport: transport, pushBatchEntries: 200).run() }
         #expect(try a.pendingCount() == 300)
         try await world.sync("A")
