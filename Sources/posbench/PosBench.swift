@@ -30,6 +30,7 @@ struct PosBench: AsyncParsableCommand {
 
     @Option(help: "Partners written one durable transaction each (local write row).") var writes: Int = 5000
     @Option(help: "Offline changes pushed end-to-end (catch-up and wire rows).") var catchup: Int = 100_000
+    @Option(help: "Catch-up runs, each with its reference; the row gives the medians.") var catchupRuns: Int = 3
     @Option(help: "Backlog for the memory row.") var memoryChanges: Int = 1_000_000
     @Option(help: "Journal entries per pushed batch in the catch-up and memory rows (posnode sync --batch-entries).") var pushBatch: Int = SyncRound.defaultPushBatchEntries
     @Option(help: "Node counts for the scale row, comma separated.") var scaleNodes: String = "50,100,200"
@@ -54,7 +55,7 @@ struct PosBench: AsyncParsableCommand {
         }
         if rows.contains("catchup") {
             log("catch-up: \(catchup) changes over loopback HTTP…")
-            table += try Bench.catchUp(count: catchup, pushBatch: pushBatch, dir: "\(dir)/catchup", bin: bin, log: log)
+            table += try Bench.catchUp(count: catchup, pushBatch: pushBatch, runs: catchupRuns, dir: "\(dir)/catchup", bin: bin, log: log)
         }
         if rows.contains("inprocess") {
             log("catch-up in-process: \(catchup) changes…")
