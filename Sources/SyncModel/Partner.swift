@@ -100,7 +100,6 @@ extension Partner {
         "origin_node",
     ]
 
-    /// The partner as replicated fields (all columns).
     /// The partner's values in `columns` order (the one mapping from partner to columns).
     public var columnValues: [FieldValue] {
         func t(_ s: String?) -> FieldValue { s.map(FieldValue.text) ?? .null }
@@ -115,6 +114,7 @@ extension Partner {
         ]
     }
 
+    /// The partner as replicated fields (all columns).
     public var fields: Fields { Fields(uniqueKeysWithValues: zip(Self.columns, columnValues)) }
 
     /// Builds a partner from replicated fields; missing fields take their defaults.

@@ -19,13 +19,10 @@ public final class BackgroundCheckpointer: @unchecked Sendable {
     private var connection: OpaquePointer?
     private var running = false
     private var again = false
-    private var closed = false
-    // Touched on `queue` only.
-    private var runs = 0
+    /// The last checkpoint's failure (touched on `queue` only).
     private var failure: String?
 
-    /// Checkpoints run so far, and the last failure (for tests and diagnostics).
-    public var completedRuns: Int { queue.sync { runs } }
+    /// Why the last checkpoint failed, nil after a success (for tests and diagnostics).
     public var lastError: String? { queue.sync { failure } }
 
     public init(path: String) {
@@ -40,7 +37,6 @@ public final class BackgroundCheckpointer: @unchecked Sendable {
     public func request() {
         lock.lock()
         defer { lock.unlock() }
-        guard !closed else { return }
         if running { again = true; return }
         running = true
         queue.async { self.run() }
@@ -55,7 +51,7 @@ public final class BackgroundCheckpointer: @unchecked Sendable {
         while true {
             checkpoint()
             lock.lock()
-            if again && !closed {
+            if again {
                 again = false
                 lock.unlock()
                 continue
@@ -86,22 +82,10 @@ public final class BackgroundCheckpointer: @unchecked Sendable {
         }
         var logFrames: Int32 = 0, copied: Int32 = 0
         let code = sqlite3_wal_checkpoint_v2(connection, nil, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &copied)
-        runs += 1
         if code != SQLITE_OK && code != SQLITE_BUSY {
             failure = "checkpoint of \(path) failed: \(String(cString: sqlite3_errmsg(connection)))"
         } else {
             failure = nil
-        }
-    }
-
-    /// Stops taking requests and closes the connection once a running checkpoint is done.
-    public func close() {
-        lock.lock()
-        closed = true
-        lock.unlock()
-        queue.sync {
-            if let connection { sqlite3_close_v2(connection) }
-            connection = nil
         }
     }
 }

@@ -54,7 +54,7 @@ public final class ReplicatedTable: Sendable, Hashable {
     /// The hub's merge clocks, kept in the replicated row itself (added by the hub's schema;
     /// node stores do not have them): the stamp of the row's creation (`clock_hlc`,
     /// `clock_node`) and the stamps of fields changed since (`clock_fields`). Written with the
-    /// row, so a change costs no separate clock rows (see `SyncReconcile.RowClocks`).
+    /// row, so a change costs no separate clock rows (see `Reconciler.registerRowClocks`).
     public static let clockColumns = ["clock_hlc", "clock_node", "clock_fields"]
 
     /// An SQL expression for a row's replication key (`code`, `code|site|seq`, `id`), table-qualified.
@@ -81,19 +81,6 @@ public final class ReplicatedTable: Sendable, Hashable {
     }
 
     public func type(of column: String) -> ColumnType { types[column] ?? .text }
-
-    /// The replication key of a row given its fields (`code`, `code|site|seq`, `id`).
-    public func key(of fields: Fields) -> String? {
-        var parts: [String] = []
-        for c in keyColumns {
-            switch fields[c] {
-            case .text(let s)?: parts.append(s)
-            case .int(let i)?: parts.append(String(i))
-            default: return nil
-            }
-        }
-        return parts.joined(separator: "|")
-    }
 
     /// The key columns' values parsed from a replication key.
     public func keyFields(_ key: String) throws -> Fields {
@@ -215,12 +202,6 @@ public final class ReplicatedTable: Sendable, Hashable {
     public func fetchWithClocks(_ db: Database, key: String) throws -> (values: [FieldValue], clocks: [DatabaseValue])? {
         guard let row = try FastStatement.fetchFirst(db.cachedStatement(sql: selectWithClocksSQL), keyValues(key)) else { return nil }
         return (columnTypes.indices.map { value(row[$0], type: columnTypes[$0]) }, Array(row[columns.count...]))
-    }
-
-    /// Whether `upsert` of `a` and of `b` would store the same row (same value in every column,
-    /// after the same conversions).
-    public func writesSameRow(_ a: Fields, _ b: Fields) -> Bool {
-        storedValues(a) == storedValues(b)
     }
 
     /// The value `upsert` stores for `v` in column number `index`.
