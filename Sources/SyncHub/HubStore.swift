@@ -110,6 +110,42 @@ public final class HubStore: Sendable {
                 """)
         }
         Reconciler.registerRowClocks(&m)
+        // The feed becomes a log: a change appends a row and sets its record's position
+        // (`feed_gseq` in the replicated row, or `hub_tombstone` for a removed row) instead of
+        // deleting the record's earlier feed row and its index entry, pages all over the file
+        // that every push of edits wrote again (see `FeedEmitter`). A log row that is not its
+        // record's position has been superseded: pulls skip it, `sweepFeed` removes it.
+        m.registerMigration("v5-hub-feed-log") { db in
+            try db.execute(sql: "CREATE TABLE hub_tombstone (entity TEXT NOT NULL, key TEXT NOT NULL, gseq INTEGER NOT NULL, PRIMARY KEY (entity, key)) WITHOUT ROWID")
+            for table in ReplicatedTable.all {
+                let e = table.entity.rawValue, column = ReplicatedTable.feedColumn
+                try db.execute(sql: """
+                    ALTER TABLE \(table.name) ADD COLUMN \(column) INTEGER;
+                    UPDATE \(table.name) SET \(column) = (SELECT f.gseq FROM hub_feed f WHERE f.entity = '\(e)' AND f.key = \(table.keySQL));
+                    INSERT INTO hub_tombstone (entity, key, gseq)
+                        SELECT entity, key, gseq FROM hub_feed WHERE entity = '\(e)'
+                        AND gseq NOT IN (SELECT \(column) FROM \(table.name) WHERE \(column) IS NOT NULL);
+                    """)
+            }
+            let sequence = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'hub_feed'") ?? 0
+            try db.execute(sql: """
+                CREATE TABLE hub_feed_log (
+                    gseq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    hlc INTEGER NOT NULL,
+                    node TEXT NOT NULL,
+                    entity TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    echo_seq INTEGER,
+                    region TEXT NOT NULL DEFAULT ''
+                );
+                INSERT INTO hub_feed_log (gseq, hlc, node, entity, key, echo_seq, region)
+                    SELECT gseq, hlc, node, entity, key, echo_seq, region FROM hub_feed ORDER BY gseq;
+                DROP TABLE hub_feed;
+                ALTER TABLE hub_feed_log RENAME TO hub_feed;
+                CREATE INDEX hub_feed_region ON hub_feed(region, gseq) WHERE region <> '';
+                """)
+            try Self.raiseFeedSequence(db, to: sequence)
+        }
         return m
     }
 
@@ -195,7 +231,37 @@ public final class HubStore: Sendable {
 
     /// The region a record belongs to (its feed row's), nil when the hub has no such record.
     static func region(_ db: Database, entity: Entity, key: String) throws -> String? {
-        try String.fetchOne(db.cachedStatement(sql: "SELECT region FROM hub_feed WHERE entity = ? AND key = ?"), arguments: [entity.rawValue, key])
+        try currentFeedRow(db, entity: entity, key: key)?.region
+    }
+
+    /// The position of a record's current feed row: its row's `feed_gseq`, or its tombstone's
+    /// when the row was removed; nil when the hub has never fed it.
+    static func feedPosition(_ db: Database, entity: Entity, key: String) throws -> Int64? {
+        guard let table = ReplicatedTable.forEntity(entity) else { return nil }
+        if let position = try table.feedPosition(db, key: key) { return position }
+        return try tombstone(db, entity: entity, key: key)
+    }
+
+    static func tombstone(_ db: Database, entity: Entity, key: String) throws -> Int64? {
+        try db.firstRowCached("SELECT gseq FROM hub_tombstone WHERE entity = ? AND key = ?",
+                              [entity.rawValue.databaseValue, key.databaseValue]).flatMap { Int64.fromDatabaseValue($0[0]) }
+    }
+
+    /// A record's current feed row: the node of its latest change, whether that row is the
+    /// node's echo (`echo_seq`), and the record's region.
+    static func currentFeedRow(_ db: Database, entity: Entity, key: String) throws -> (node: String, echoSeq: Int64?, region: String)? {
+        guard let gseq = try feedPosition(db, entity: entity, key: key),
+              let row = try db.firstRowCached("SELECT node, echo_seq, region FROM hub_feed WHERE gseq = ?", [gseq.databaseValue]) else { return nil }
+        return (String.fromDatabaseValue(row[0]) ?? "", Int64.fromDatabaseValue(row[1]), String.fromDatabaseValue(row[2]) ?? "")
+    }
+
+    /// Keeps `sqlite_sequence` (AUTOINCREMENT's counter) at least at `sequence`, so no feed
+    /// position is handed out twice.
+    static func raiseFeedSequence(_ db: Database, to sequence: Int64) throws {
+        try db.execute(sql: "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'hub_feed'", arguments: [sequence])
+        if db.changesCount == 0, sequence > 0 {
+            try db.execute(sql: "INSERT INTO sqlite_sequence (name, seq) VALUES ('hub_feed', ?)", arguments: [sequence])
+        }
     }
 
     static func regionScope(_ region: String) -> RegionScope {
@@ -273,11 +339,12 @@ public final class HubStore: Sendable {
     }
 
     /// The feed rows of one hub transaction, written when it ends. A record touched by several
-    /// changes of a push is written once, at the place of its last change — where re-sequencing
-    /// it row by row (`REPLACE`) would have left it — and the rows go in with multi-row
-    /// INSERTs: per-statement work (the AUTOINCREMENT counter, statement set-up) is paid once
-    /// per chunk instead of once per change. A record keeps the region it has in the feed; a
-    /// new one gets `region`, the region of the node whose change created it. A hub without
+    /// changes of a push is written once, at the place of its last change, and the rows go in
+    /// with multi-row INSERTs: per-statement work is paid once per chunk instead of once per
+    /// change. Each row becomes its record's feed position (`ReplicatedTable.feedColumn`, or
+    /// `hub_tombstone` when the row is gone); the record's earlier feed row stays in the log,
+    /// superseded, until `sweepFeed` removes it. A record keeps the region it has in the feed;
+    /// a new one gets `region`, the region of the node whose change created it. A hub without
     /// regions (`keepsRegions` false: every record in '') skips looking the region up.
     struct FeedEmitter {
         /// Whether a feed row is an echo of its node (`echo_seq`, see `feed`).
@@ -286,8 +353,7 @@ public final class HubStore: Sendable {
             /// The node's journal sequence.
             case seq(Int64)
             /// That sequence if the record's feed row before this push is an echo of the same
-            /// node; decided by the database when the row is written (`write`), so an edit of a
-            /// record from an earlier push costs no separate read.
+            /// node; decided when the feed is written (`write`).
             case ifPriorEcho(Int64)
         }
         struct Entry {
@@ -347,43 +413,57 @@ public final class HubStore: Sendable {
             }
         }
 
-        /// Statements of 64, 32, ..., 1 rows (at most 832 parameters, under SQLite's oldest
-        /// limit of 999): any count is a few of them. `echo_seq` is the known sequence, or the
-        /// sequence if the record's current feed row is an echo of the same node. `keeping`: a
-        /// record's region is read from its current feed row.
-        static func chunkSQL(keeping: Bool) -> [(rows: Int, sql: String)] {
-            (0...6).reversed().map { shift in
-                let rows = 1 << shift
-                let echo = "CASE WHEN ? IS NOT NULL THEN (SELECT ? FROM hub_feed f WHERE f.entity = ? AND f.key = ? AND f.node = ? AND f.echo_seq IS NOT NULL) ELSE ? END"
-                let region = keeping ? "coalesce((SELECT region FROM hub_feed WHERE entity = ? AND key = ?), ?)" : "?"
-                let row = "(?, ?, ?, ?, \(echo), \(region))"
-                return (rows, "INSERT INTO hub_feed (hlc, node, entity, key, echo_seq, region) VALUES "
-                    + Array(repeating: row, count: rows).joined(separator: ", "))
-            }
+        /// Statements of 64, 32, ..., 1 rows (at most 448 parameters, under SQLite's oldest
+        /// limit of 999): any count is a few of them.
+        static let chunkSQL: [(rows: Int, sql: String)] = (0...6).reversed().map { shift in
+            let rows = 1 << shift
+            return (rows, "INSERT INTO hub_feed (gseq, hlc, node, entity, key, echo_seq, region) VALUES "
+                + Array(repeating: "(?, ?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", "))
         }
-        static let keepingSQL = chunkSQL(keeping: true), plainSQL = chunkSQL(keeping: false)
 
-        /// Moves the rows to the head of the feed, in order.
+        /// Appends the rows to the feed, in order, and makes each its record's position.
+        /// `echo_seq` is the known sequence, or the sequence if the record's current feed row
+        /// is an echo of the same node. A record keeps its region; a new one gets `region`.
         func write(_ db: Database) throws {
             let rows = entries.compactMap { $0 }
+            guard !rows.isEmpty else { return }
+            // Positions are handed out here (AUTOINCREMENT's counter follows the largest), so
+            // each record's position is known without reading it back.
+            var next = (try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM sqlite_sequence WHERE name = 'hub_feed'")) ?? 0) + 1
             var values: [DatabaseValue] = []
             var start = 0
-            let chunks = keepsRegions ? Self.keepingSQL : Self.plainSQL
             while start < rows.count {
-                let (n, sql) = chunks.first { $0.rows <= rows.count - start }!
+                let (n, sql) = Self.chunkSQL.first { $0.rows <= rows.count - start }!
+                let chunk = rows[start..<(start + n)]
                 values.removeAll(keepingCapacity: true)
-                for e in rows[start..<(start + n)] {
-                    let entity = e.entity.rawValue.databaseValue, key = e.key.databaseValue, node = e.node.databaseValue
-                    var known = DatabaseValue.null, ifPrior = DatabaseValue.null
+                var gseq = next
+                for e in chunk {
+                    var echo = DatabaseValue.null, recordRegion = region
+                    var ifPrior: Int64?
                     switch e.echo {
                     case .no: break
-                    case .seq(let s): known = s.databaseValue
-                    case .ifPriorEcho(let s): ifPrior = s.databaseValue
+                    case .seq(let s): echo = s.databaseValue
+                    case .ifPriorEcho(let s): ifPrior = s
                     }
-                    values += [Int64(bitPattern: e.hlc.rawValue).databaseValue, node, entity, key, ifPrior, ifPrior, entity, key, node, known]
-                    values += keepsRegions ? [entity, key, region.databaseValue] : [region.databaseValue]
+                    if ifPrior != nil || keepsRegions, let prior = try HubStore.currentFeedRow(db, entity: e.entity, key: e.key) {
+                        if let ifPrior, prior.node == e.node, prior.echoSeq != nil { echo = ifPrior.databaseValue }
+                        if keepsRegions { recordRegion = prior.region }
+                    }
+                    values += [gseq.databaseValue, Int64(bitPattern: e.hlc.rawValue).databaseValue, e.node.databaseValue,
+                               e.entity.rawValue.databaseValue, e.key.databaseValue, echo, recordRegion.databaseValue]
+                    gseq += 1
                 }
                 try db.runCached(sql, values)
+                for e in chunk {
+                    if let table = ReplicatedTable.forEntity(e.entity), try table.setFeedPosition(db, key: e.key, next) {
+                        // A record that was removed and is back: its tombstone is left, as the
+                        // row's position is read first.
+                    } else {
+                        try db.runCached("INSERT INTO hub_tombstone (entity, key, gseq) VALUES (?, ?, ?) ON CONFLICT (entity, key) DO UPDATE SET gseq = excluded.gseq",
+                                         [e.entity.rawValue.databaseValue, e.key.databaseValue, next.databaseValue])
+                    }
+                    next += 1
+                }
                 start += n
             }
         }
@@ -435,9 +515,17 @@ public final class HubStore: Sendable {
                 let node: String = r[2]
                 if let own, node == own.node, let echo: Int64 = r[5], echo <= own.through { continue }
                 guard let entity = Entity(rawValue: r[3]), let table = ReplicatedTable.forEntity(entity) else { continue }
-                let key: String = r[4]
-                let image = try table.fetch(db, key: key)
-                changes.append(Change(seq: r[0], hlc: HLC(rawValue: UInt64(bitPattern: r[1])), node: node,
+                let gseq: Int64 = r[0], key: String = r[4]
+                // A row that is not its record's position was superseded by a later change.
+                let image: Fields?
+                if let current = try table.fetchWithFeedPosition(db, key: key) {
+                    guard current.position == gseq else { continue }
+                    image = current.image
+                } else {
+                    guard try Self.tombstone(db, entity: entity, key: key) == gseq else { continue }
+                    image = nil
+                }
+                changes.append(Change(seq: gseq, hlc: HLC(rawValue: UInt64(bitPattern: r[1])), node: node,
                                       entity: entity, key: key, op: image == nil ? .delete : .insert, fields: image ?? [:]))
             }
             let next: Int64 = more ? rows[limit - 1][0] : max(cursor, try Int64.fetchOne(db, sql: "SELECT max(gseq) FROM hub_feed") ?? cursor)
@@ -479,7 +567,7 @@ public final class HubStore: Sendable {
 
     static func stateHashes(_ db: Database, regions: Set<String>) throws -> [String: String] {
         try db.stateHashes(groups: regions) { table in
-            "(SELECT f.region FROM hub_feed f WHERE f.entity = '\(table.entity.rawValue)' AND f.key = \(table.keySQL))"
+            "(SELECT f.region FROM hub_feed f WHERE f.gseq = \(table.name).\(ReplicatedTable.feedColumn))"
         }
     }
 

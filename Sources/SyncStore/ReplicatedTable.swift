@@ -26,6 +26,9 @@ public final class ReplicatedTable: Sendable, Hashable {
     private let clockedUpsertSQL: String
     private let clockedInsertSQL: String
     private let selectWithClocksSQL: String
+    private let selectWithFeedSQL: String
+    private let feedPositionSQL: String
+    private let setFeedPositionSQL: String
 
     init(entity: Entity, name: String, columns: [String], keyColumns: [String], types: [String: ColumnType]) {
         self.entity = entity
@@ -49,6 +52,9 @@ public final class ReplicatedTable: Sendable, Hashable {
         clockedUpsertSQL = clockedInsert + "DO UPDATE SET \(updates), " + clocks.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
         clockedInsertSQL = clockedInsert + "DO NOTHING"
         selectWithClocksSQL = "SELECT \((columns + clocks).joined(separator: ", ")) FROM \(name) WHERE \(keyPredicate)"
+        selectWithFeedSQL = "SELECT \(list), \(Self.feedColumn) FROM \(name) WHERE \(keyPredicate)"
+        feedPositionSQL = "SELECT \(Self.feedColumn) FROM \(name) WHERE \(keyPredicate)"
+        setFeedPositionSQL = "UPDATE \(name) SET \(Self.feedColumn) = ? WHERE \(keyPredicate)"
     }
 
     /// The hub's merge clocks, kept in the replicated row itself (added by the hub's schema;
@@ -56,6 +62,11 @@ public final class ReplicatedTable: Sendable, Hashable {
     /// `clock_node`) and the stamps of fields changed since (`clock_fields`). Written with the
     /// row, so a change costs no separate clock rows (see `Reconciler.registerRowClocks`).
     public static let clockColumns = ["clock_hlc", "clock_node", "clock_fields"]
+
+    /// The hub's feed position of a row: the global sequence of its latest change (added by the
+    /// hub's schema, see `HubStore`). The hub's feed is a log of changes; a log row whose
+    /// sequence is not its record's `feed_gseq` has been superseded.
+    public static let feedColumn = "feed_gseq"
 
     /// An SQL expression for a row's replication key (`code`, `code|site|seq`, `id`), table-qualified.
     public var keySQL: String { keyColumns.map { "\(name).\($0)" }.joined(separator: " || '|' || ") }
@@ -202,6 +213,26 @@ public final class ReplicatedTable: Sendable, Hashable {
     public func fetchWithClocks(_ db: Database, key: String) throws -> (values: [FieldValue], clocks: [DatabaseValue])? {
         guard let row = try FastStatement.fetchFirst(db.cachedStatement(sql: selectWithClocksSQL), keyValues(key)) else { return nil }
         return (columnTypes.indices.map { value(row[$0], type: columnTypes[$0]) }, Array(row[columns.count...]))
+    }
+
+    /// A row's image and its feed position (`feedColumn`, hub only), in one read.
+    public func fetchWithFeedPosition(_ db: Database, key: String) throws -> (image: Fields, position: Int64?)? {
+        guard let row = try FastStatement.fetchFirst(db.cachedStatement(sql: selectWithFeedSQL), keyValues(key)) else { return nil }
+        return (fields { row[$0] }, Int64.fromDatabaseValue(row[columns.count]))
+    }
+
+    /// A row's feed position (hub only): nil when the row does not exist, `.some(nil)` when
+    /// it has none.
+    public func feedPosition(_ db: Database, key: String) throws -> Int64?? {
+        guard let row = try FastStatement.fetchFirst(db.cachedStatement(sql: feedPositionSQL), keyValues(key)) else { return nil }
+        return .some(Int64.fromDatabaseValue(row[0]))
+    }
+
+    /// Sets a row's feed position (hub only); false when the row does not exist.
+    @discardableResult
+    public func setFeedPosition(_ db: Database, key: String, _ gseq: Int64) throws -> Bool {
+        try FastStatement.execute(db.cachedStatement(sql: setFeedPositionSQL), [gseq.databaseValue] + keyValues(key))
+        return db.changesCount > 0
     }
 
     /// The value `upsert` stores for `v` in column number `index`.

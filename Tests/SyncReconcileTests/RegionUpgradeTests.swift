@@ -48,8 +48,13 @@ struct RegionUpgradeTests {
             try feed.write(db)
         }
         let regions = try await world.hub.pool.read { db in
-            try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT key, region FROM hub_feed").map { ($0["key"] as String, $0["region"] as String) })
+            try ["1001", "9999"].map { try HubStore.region(db, entity: .partner, key: $0) }
         }
-        #expect(regions == ["1001": "NORTH", "9999": "SOUTH"])
+        #expect(regions == ["NORTH", "SOUTH"])
+        // The record's first feed row stays in the log, superseded, with the same region.
+        let logged = try await world.hub.pool.read { db in
+            try String.fetchAll(db, sql: "SELECT region FROM hub_feed WHERE key = '1001' ORDER BY gseq")
+        }
+        #expect(logged == ["NORTH", "NORTH"])
     }
 }
