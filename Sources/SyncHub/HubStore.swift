@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import SyncModel
 import SyncReconcile
 import SyncStore
@@ -152,6 +153,14 @@ public final class HubStore: Sendable {
     /// Copies the log into the database off the pushes' path (nil: SQLite's own checkpoints).
     let checkpointer: BackgroundCheckpointer?
 
+    /// When the last push ended (monotonic nanoseconds), for `FeedSweeper`'s idle test.
+    private let lastPushNanos = Atomic<UInt64>(0)
+
+    /// Whether no push has ended for `seconds`.
+    public func idle(for seconds: Double) -> Bool {
+        Double(DispatchTime.now().uptimeNanoseconds &- lastPushNanos.load(ordering: .relaxed)) / 1e9 >= seconds
+    }
+
     public init(path: String, options: StoreOptions = .hub, prefixRule: PrefixRule = .init(),
                 clock: @escaping @Sendable () -> UInt64 = { HLC.nowMillis }) throws {
         pool = try options.openPool(path: path)
@@ -275,7 +284,10 @@ public final class HubStore: Sendable {
     /// Entries at or below the node's last applied sequence are duplicates (their first
     /// verdict is repeated); the first new entry must be exactly the next sequence.
     public func push(node: HubNode, changes: [Change], renamesApplied: Int64) throws -> PushReply {
-        defer { checkpointer?.request() }
+        defer {
+            checkpointer?.request()
+            lastPushNanos.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
+        }
         return try pool.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM hub_node WHERE node_id = ?", arguments: [node.node]) else {
                 throw HubError.unknownNode(node.node)
@@ -531,6 +543,61 @@ public final class HubStore: Sendable {
             let next: Int64 = more ? rows[limit - 1][0] : max(cursor, try Int64.fetchOne(db, sql: "SELECT max(gseq) FROM hub_feed") ?? cursor)
             return (changes, next, more)
         }
+    }
+
+    // MARK: Feed sweep
+
+    /// One step of `sweepFeed`: where it started, the log rows it read and removed, and
+    /// whether it reached the end of the log (the next step starts again from its beginning).
+    public struct SweepStep: Sendable, Equatable {
+        public var startedAfter: Int64, scanned: Int, removed: Int, wrapped: Bool
+    }
+
+    /// Removes superseded rows (see "v5-hub-feed-log") among the next `maxRows` rows of the
+    /// feed after the sweep's place (`hub_meta` 'feed_swept'), in one write transaction; the
+    /// deletes go in log order, so they write few pages. Pulls skip superseded rows anyway:
+    /// sweeping keeps the log near one row per record, so snapshots and late pulls read little
+    /// more than the records. `FeedSweeper` runs it while no push comes.
+    @discardableResult
+    public func sweepFeed(maxRows: Int = 5000) throws -> SweepStep {
+        let maxRows = max(maxRows, 1)
+        return try pool.write { db in
+            let from = Int64(try String.fetchOne(db, sql: "SELECT value FROM hub_meta WHERE key = 'feed_swept'") ?? "") ?? 0
+            let rows = try db.rowsCached("SELECT gseq, entity, key FROM hub_feed WHERE gseq > ? ORDER BY gseq LIMIT ?",
+                                         [from.databaseValue, maxRows.databaseValue])
+            var removed = 0
+            for r in rows {
+                guard let gseq = Int64.fromDatabaseValue(r[0]) else { continue }
+                let entity = String.fromDatabaseValue(r[1]).flatMap(Entity.init(rawValue:))
+                let position = try entity.flatMap { try Self.feedPosition(db, entity: $0, key: String.fromDatabaseValue(r[2]) ?? "") }
+                guard position != gseq else { continue }
+                try db.runCached("DELETE FROM hub_feed WHERE gseq = ?", [gseq.databaseValue])
+                removed += 1
+            }
+            let wrapped = rows.count < maxRows
+            let place = wrapped ? 0 : (rows.last.flatMap { Int64.fromDatabaseValue($0[0]) } ?? 0)
+            try db.execute(sql: "INSERT INTO hub_meta (key, value) VALUES ('feed_swept', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                           arguments: [String(place)])
+            return SweepStep(startedAfter: from, scanned: rows.count, removed: removed, wrapped: wrapped)
+        }
+    }
+
+    /// Sweeps the whole log once, from wherever the sweep stands; returns the rows removed.
+    @discardableResult
+    public func sweepFeedPass(step: Int = 5000) throws -> Int {
+        var removed = 0, sawBeginning = false
+        while true {
+            let s = try sweepFeed(maxRows: step)
+            removed += s.removed
+            sawBeginning = sawBeginning || s.startedAfter == 0
+            if s.wrapped && sawBeginning { return removed }
+            if s.wrapped { sawBeginning = true }
+        }
+    }
+
+    /// The feed's last position (0 when it is empty).
+    public func feedEnd() throws -> Int64 {
+        try pool.read { try Int64.fetchOne($0, sql: "SELECT max(gseq) FROM hub_feed") ?? 0 }
     }
 
     /// Records a pull, to the minute: a store polling every few seconds does not make the hub

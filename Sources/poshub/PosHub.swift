@@ -104,6 +104,9 @@ struct Serve: AsyncParsableCommand {
             print("listening on \(host):\(bound)")
             fflush(nil)
         }
+        // Superseded feed rows are removed while no push comes (see FeedSweeper).
+        let sweeper = Task { await FeedSweeper(store: hub).run() }
+        defer { sweeper.cancel() }
         try await app.runService()
     }
 }
