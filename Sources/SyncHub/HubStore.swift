@@ -244,10 +244,10 @@ public final class HubStore: Sendable {
     }
 
     /// The position of a record's current feed row: its row's `feed_gseq`, or its tombstone's
-    /// when the row was removed; nil when the hub has never fed it.
+    /// when the row was removed (or is back and not fed yet); nil when the hub has never fed it.
     static func feedPosition(_ db: Database, entity: Entity, key: String) throws -> Int64? {
         guard let table = ReplicatedTable.forEntity(entity) else { return nil }
-        if let position = try table.feedPosition(db, key: key) { return position }
+        if let position = try table.feedPosition(db, key: key), let position { return position }
         return try tombstone(db, entity: entity, key: key)
     }
 
@@ -256,12 +256,24 @@ public final class HubStore: Sendable {
                               [entity.rawValue.databaseValue, key.databaseValue]).flatMap { Int64.fromDatabaseValue($0[0]) }
     }
 
-    /// A record's current feed row: the node of its latest change, whether that row is the
+    /// What the hub reads of a feed row: the node of the change, whether the row is that
     /// node's echo (`echo_seq`), and the record's region.
-    static func currentFeedRow(_ db: Database, entity: Entity, key: String) throws -> (node: String, echoSeq: Int64?, region: String)? {
-        guard let gseq = try feedPosition(db, entity: entity, key: key),
-              let row = try db.firstRowCached("SELECT node, echo_seq, region FROM hub_feed WHERE gseq = ?", [gseq.databaseValue]) else { return nil }
+    typealias FeedRow = (node: String, echoSeq: Int64?, region: String)
+
+    /// A record's current feed row.
+    static func currentFeedRow(_ db: Database, entity: Entity, key: String) throws -> FeedRow? {
+        try feedPosition(db, entity: entity, key: key).flatMap { try feedRow(db, gseq: $0) }
+    }
+
+    static func feedRow(_ db: Database, gseq: Int64) throws -> FeedRow? {
+        guard let row = try db.firstRowCached("SELECT node, echo_seq, region FROM hub_feed WHERE gseq = ?", [gseq.databaseValue]) else { return nil }
         return (String.fromDatabaseValue(row[0]) ?? "", Int64.fromDatabaseValue(row[1]), String.fromDatabaseValue(row[2]) ?? "")
+    }
+
+    /// The first position not handed out yet (AUTOINCREMENT's counter follows the largest
+    /// position written).
+    static func nextFeedPosition(_ db: Database) throws -> Int64 {
+        (try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM sqlite_sequence WHERE name = 'hub_feed'")) ?? 0) + 1
     }
 
     /// Keeps `sqlite_sequence` (AUTOINCREMENT's counter) at least at `sequence`, so no feed
@@ -313,6 +325,7 @@ public final class HubStore: Sendable {
             var results: [EntryResult] = []
             var hubHLC = try Self.hubHLC(db)
             var feed = FeedEmitter(region: current.region, keepsRegions: hasRegions)
+            context.positions = FeedPositions(next: try Self.nextFeedPosition(db))
             for change in changes {
                 guard change.node == node.node else {
                     throw HubError.nodeMismatch(tokenNode: node.node, batchNode: change.node)
@@ -338,7 +351,7 @@ public final class HubStore: Sendable {
                 }
                 // Feed entries carry the hub's clock: a node that pulls an image moves its clock past
                 // every value in it, so its own later edits win.
-                feed.add(touched, hlc: hubHLC, node: node.node, seq: change.seq, priorFeed: true)
+                feed.add(touched, hlc: hubHLC, node: node.node, seq: change.seq, priorFeed: true, positions: &context.positions!)
                 results.append(result)
                 lastSeq = change.seq
             }
@@ -370,6 +383,9 @@ public final class HubStore: Sendable {
         }
         struct Entry {
             var entity: Entity, key: String, hlc: HLC, node: String, echo: Echo
+            /// The feed row's position, and the record's position before the push when the
+            /// change wrote the row with this one (nil: `write` sets the row's position).
+            var gseq: Int64, prior: FeedPositions.Prior?
         }
         let region: String
         let keepsRegions: Bool
@@ -380,12 +396,22 @@ public final class HubStore: Sendable {
 
         /// Rows changed by one change of `node` (journal sequence `seq`, nil for the hub's own
         /// moves), stamped with the hub's clock `hlc`. Sorted, so the feed is deterministic.
+        /// `positions`: the rows the change wrote with a position (`FeedPositions.endChange`)
+        /// keep it; the others get the next ones.
         ///
         /// A row is an echo of `node` (its pulls skip it, see `feed`) when the change stored it
         /// exactly as sent, or applied the node's edit exactly as sent to a row that was already
         /// that node's own image — in this push, or in the feed from an earlier one (`priorFeed`:
         /// false when the caller knows there is none to consult).
-        mutating func add(_ touched: Set<TouchedRow>, hlc: HLC, node: String, seq: Int64? = nil, priorFeed: Bool = false) {
+        mutating func add(_ touched: Set<TouchedRow>, hlc: HLC, node: String, seq: Int64? = nil, priorFeed: Bool = false,
+                          positions: inout FeedPositions) {
+            let written = positions.endChange()
+            var touched = touched
+            // A row written with a position is fed whatever the change reported: a position
+            // without its feed row would hide the record from pulls.
+            for id in written.keys where !touched.contains(where: { $0.entity == id.entity && $0.key == id.key }) {
+                touched.insert(id)
+            }
             // One entry per record: an echo only if every mention of it in this change is one.
             enum Mention: Int { case no, ifPrior, yes }
             func mention(_ t: TouchedRow) -> Mention { t.echo ? .yes : (t.extendsEcho ? .ifPrior : .no) }
@@ -421,7 +447,9 @@ public final class HubStore: Sendable {
                 }
                 if let earlier { entries[earlier] = nil }
                 position[id] = entries.count
-                entries.append(Entry(entity: id.entity, key: id.key, hlc: hlc, node: node, echo: echo))
+                let slot = written[id]
+                entries.append(Entry(entity: id.entity, key: id.key, hlc: hlc, node: node, echo: echo,
+                                     gseq: slot?.position ?? positions.take(), prior: slot?.prior))
             }
         }
 
@@ -433,22 +461,27 @@ public final class HubStore: Sendable {
                 + Array(repeating: "(?, ?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", "))
         }
 
-        /// Appends the rows to the feed, in order, and makes each its record's position.
-        /// `echo_seq` is the known sequence, or the sequence if the record's current feed row
-        /// is an echo of the same node. A record keeps its region; a new one gets `region`.
+        /// The record's feed row before this push (for its echo and region).
+        func priorRow(_ db: Database, _ e: Entry) throws -> FeedRow? {
+            switch e.prior {
+            case nil: return try HubStore.currentFeedRow(db, entity: e.entity, key: e.key)
+            case .newRow?: return try HubStore.tombstone(db, entity: e.entity, key: e.key).flatMap { try HubStore.feedRow(db, gseq: $0) }
+            case .position(let p)?: return try p.flatMap { try HubStore.feedRow(db, gseq: $0) }
+            }
+        }
+
+        /// Appends the rows to the feed and makes each its record's position (rows the push
+        /// wrote with theirs have it already). `echo_seq` is the known sequence, or the
+        /// sequence if the record's feed row before this push is an echo of the same node. A
+        /// record keeps its region; a new one gets `region`.
         func write(_ db: Database) throws {
             let rows = entries.compactMap { $0 }
-            guard !rows.isEmpty else { return }
-            // Positions are handed out here (AUTOINCREMENT's counter follows the largest), so
-            // each record's position is known without reading it back.
-            var next = (try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM sqlite_sequence WHERE name = 'hub_feed'")) ?? 0) + 1
             var values: [DatabaseValue] = []
             var start = 0
             while start < rows.count {
                 let (n, sql) = Self.chunkSQL.first { $0.rows <= rows.count - start }!
                 let chunk = rows[start..<(start + n)]
                 values.removeAll(keepingCapacity: true)
-                var gseq = next
                 for e in chunk {
                     var echo = DatabaseValue.null, recordRegion = region
                     var ifPrior: Int64?
@@ -457,24 +490,19 @@ public final class HubStore: Sendable {
                     case .seq(let s): echo = s.databaseValue
                     case .ifPriorEcho(let s): ifPrior = s
                     }
-                    if ifPrior != nil || keepsRegions, let prior = try HubStore.currentFeedRow(db, entity: e.entity, key: e.key) {
+                    if ifPrior != nil || keepsRegions, let prior = try priorRow(db, e) {
                         if let ifPrior, prior.node == e.node, prior.echoSeq != nil { echo = ifPrior.databaseValue }
                         if keepsRegions { recordRegion = prior.region }
                     }
-                    values += [gseq.databaseValue, Int64(bitPattern: e.hlc.rawValue).databaseValue, e.node.databaseValue,
+                    values += [e.gseq.databaseValue, Int64(bitPattern: e.hlc.rawValue).databaseValue, e.node.databaseValue,
                                e.entity.rawValue.databaseValue, e.key.databaseValue, echo, recordRegion.databaseValue]
-                    gseq += 1
                 }
                 try db.runCached(sql, values)
-                for e in chunk {
-                    if let table = ReplicatedTable.forEntity(e.entity), try table.setFeedPosition(db, key: e.key, next) {
-                        // A record that was removed and is back: its tombstone is left, as the
-                        // row's position is read first.
-                    } else {
-                        try db.runCached("INSERT INTO hub_tombstone (entity, key, gseq) VALUES (?, ?, ?) ON CONFLICT (entity, key) DO UPDATE SET gseq = excluded.gseq",
-                                         [e.entity.rawValue.databaseValue, e.key.databaseValue, next.databaseValue])
-                    }
-                    next += 1
+                for e in chunk where e.prior == nil {
+                    if let table = ReplicatedTable.forEntity(e.entity), try table.setFeedPosition(db, key: e.key, e.gseq) { continue }
+                    // No row: the record was removed (or never stored); its tombstone holds the position.
+                    try db.runCached("INSERT INTO hub_tombstone (entity, key, gseq) VALUES (?, ?, ?) ON CONFLICT (entity, key) DO UPDATE SET gseq = excluded.gseq",
+                                     [e.entity.rawValue.databaseValue, e.key.databaseValue, e.gseq.databaseValue])
                 }
                 start += n
             }
@@ -650,7 +678,8 @@ public final class HubStore: Sendable {
             let touched = try CustomerMove.execute(db, request, stamp: MergeStamp(hlc: hlc, node: "hub"),
                                                    siteRegion: { try Self.region(db, site: $0) })
             var feed = FeedEmitter(region: try Self.region(db, site: request.site) ?? "", keepsRegions: true)
-            feed.add(touched, hlc: hlc, node: "hub")
+            var positions = FeedPositions(next: try Self.nextFeedPosition(db))
+            feed.add(touched, hlc: hlc, node: "hub", positions: &positions)
             try feed.write(db)
             try Self.setHubHLC(db, hlc)
         }

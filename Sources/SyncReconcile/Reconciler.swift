@@ -36,11 +36,54 @@ public struct ApplyContext: Sendable {
     public var hubHLC: HLC = .zero
     /// The hub's replication regions; nil when it has none (every node in the default region).
     public var regions: RegionScope?
+    /// Feed positions for the rows the push writes (nil: the feed sets them afterwards).
+    public var positions: FeedPositions?
 
     public init(node: String, series: String, site: String, prefixRule: PrefixRule = .init(),
                 pendingRenames: [(old: String, new: String)] = [], regions: RegionScope? = nil) {
         self.node = node; self.series = series; self.site = site
         self.prefixRule = prefixRule; self.pendingRenames = pendingRenames; self.regions = regions
+    }
+}
+
+/// Feed positions handed out while the hub applies one push or one customer move (see
+/// `HubStore.FeedEmitter`). The row a change inserts or changes is written with its position
+/// (`ReplicatedTable.feedColumn`), so adding its feed row costs no second write of it; the
+/// feed gives the other rows it feeds theirs from the same counter.
+public struct FeedPositions: Sendable {
+    /// A written row's position before this write: it was a new row (a removed record's
+    /// tombstone, if any, holds its last feed row), or the position read with the row.
+    public enum Prior: Sendable, Equatable {
+        case newRow
+        case position(Int64?)
+    }
+    public struct Written: Sendable, Equatable {
+        public var position: Int64
+        public var prior: Prior
+    }
+
+    /// The next position to hand out.
+    public private(set) var next: Int64
+    /// Rows written with a position by the change being applied, by record.
+    public private(set) var written: [TouchedRow: Written] = [:]
+
+    public init(next: Int64) { self.next = next }
+
+    /// A position never handed out before (one left unused is a gap in the feed).
+    public mutating func take() -> Int64 {
+        defer { next += 1 }
+        return next
+    }
+
+    /// Notes that the change wrote the row of `entity`/`key` with `position`.
+    public mutating func wrote(_ entity: Entity, _ key: String, at position: Int64, prior: Prior) {
+        written[TouchedRow(entity, key)] = Written(position: position, prior: prior)
+    }
+
+    /// The rows the change wrote with positions; the next change starts with none.
+    public mutating func endChange() -> [TouchedRow: Written] {
+        defer { written = [:] }
+        return written
     }
 }
 
@@ -144,7 +187,9 @@ public enum Reconciler {
         /// as the sender wrote it, so if every field was taken the row may stay its echo.
         func mergeEdit(_ table: ReplicatedTable, _ key: String, _ fields: Fields, current: StoredRow? = nil,
                        extendsEcho: Bool = false) throws -> (EntryResult, Set<TouchedRow>) {
-            let merged = try merge(db, table: table, key: key, fields: fields, stamp: stamp, current: current)
+            let position = context.positions?.take()
+            let merged = try merge(db, table: table, key: key, fields: fields, stamp: stamp, current: current, position: position)
+            if let position, merged.changed { context.positions?.wrote(table.entity, key, at: position, prior: .position(merged.priorPosition)) }
             let fed = merged.changed || !merged.complete
             return (EntryResult(seq: change.seq, outcome: .applied),
                     fed ? [TouchedRow(table.entity, key, extendsEcho: extendsEcho && merged.complete)] : [])
@@ -184,14 +229,16 @@ public enum Reconciler {
             // Stored under its own code unless that is taken (one statement for the usual case);
             // otherwise under the code the store-prefix rule gives.
             var code = original
-            if try !insertRow(db, table: .partner, stored: stored, stamp: stamp, replacing: false) {
+            let position = context.positions?.take()
+            if try !insertRow(db, table: .partner, stored: stored, stamp: stamp, replacing: false, position: position) {
                 code = try context.prefixRule.resolve(code: original, series: context.series) {
                     try $0 == original || ReplicatedTable.partner.exists(db, key: $0)
                 }
                 partner.code = code
                 stored = ReplicatedTable.partner.storedValues(columnValues: partner.columnValues)
-                try insertRow(db, table: .partner, stored: stored, stamp: stamp)
+                try insertRow(db, table: .partner, stored: stored, stamp: stamp, position: position)  // a code no row has
             }
+            if let position { context.positions?.wrote(.partner, code, at: position, prior: .newRow) }
             let touched: Set<TouchedRow> = [TouchedRow(.partner, code, echo: code == original && asSent && stored == ReplicatedTable.partner.storedValues(change.fields))]
             guard code != original else { return (EntryResult(seq: change.seq, outcome: .applied), touched) }
             try db.execute(sql: "INSERT INTO hub_alias (node, old_code, new_code, at) VALUES (?, ?, ?, ?)",
@@ -236,9 +283,11 @@ public enum Reconciler {
             }
             if let refusal = try outside(.partner, address.partnerCode, "address \(change.key)") { return reject(refusal) }
             // A new address is stored as sent; one the hub has already takes the sent fields as an edit.
-            guard let stored = try insertRow(db, table: .address, image: address.fields, stamp: stamp, replacing: false) else {
+            let position = context.positions?.take()
+            guard let stored = try insertRow(db, table: .address, image: address.fields, stamp: stamp, replacing: false, position: position) else {
                 return try mergeEdit(.address, address.key, address.fields)
             }
+            if let position { context.positions?.wrote(.address, address.key, at: position, prior: .newRow) }
             return (EntryResult(seq: change.seq, outcome: .applied),
                     [TouchedRow(.address, address.key, echo: stored == ReplicatedTable.address.storedValues(incoming.fields))])
 
@@ -267,9 +316,11 @@ public enum Reconciler {
             }
             if let refusal = try outside(.partner, doc.partnerCode, "document \(doc.id)") { return reject(refusal) }
             let stored = ReplicatedTable.document.storedValues(doc.fields)
-            guard try insertRow(db, table: .document, stored: stored, stamp: stamp, replacing: false) else {
+            let position = context.positions?.take()
+            guard try insertRow(db, table: .document, stored: stored, stamp: stamp, replacing: false, position: position) else {
                 return try mergeEdit(.document, doc.id, doc.fields)
             }
+            if let position { context.positions?.wrote(.document, doc.id, at: position, prior: .newRow) }
             return (EntryResult(seq: change.seq, outcome: .applied),
                     [TouchedRow(.document, doc.id, echo: asSent && stored == ReplicatedTable.document.storedValues(change.fields))])
 
@@ -292,22 +343,23 @@ public enum Reconciler {
     /// stamps). `replacing`: a row that exists is overwritten and starts with fresh clocks
     /// (a customer move re-adding an address); otherwise it is left alone and false returned.
     /// `stored`: the row's values as `ReplicatedTable.storedValues` gives them.
+    /// `position`: the row's feed position (see `FeedPositions`; nil: the feed sets it).
     @discardableResult
     static func insertRow(_ db: Database, table: ReplicatedTable, stored: [DatabaseValue], stamp: MergeStamp,
-                          replacing: Bool = true) throws -> Bool {
+                          replacing: Bool = true, position: Int64? = nil) throws -> Bool {
         for c in table.keyColumns where stored[table.columnIndex[c]!].isNull {
             throw StoreError.badKey(entity: table.entity, key: "?")
         }
         let clocks = [Int64(bitPattern: stamp.hlc.rawValue).databaseValue, stamp.node.databaseValue, .null]
-        return try table.insert(db, stored: stored, clocks: clocks, replacing: replacing)
+        return try table.insert(db, stored: stored, clocks: clocks, position: position, replacing: replacing)
     }
 
     /// `insertRow` of a row image; returns the values stored (nil: the row existed, not replacing).
     @discardableResult
     static func insertRow(_ db: Database, table: ReplicatedTable, image: Fields, stamp: MergeStamp,
-                          replacing: Bool = true) throws -> [DatabaseValue]? {
+                          replacing: Bool = true, position: Int64? = nil) throws -> [DatabaseValue]? {
         let stored = table.storedValues(image)
-        return try insertRow(db, table: table, stored: stored, stamp: stamp, replacing: replacing) ? stored : nil
+        return try insertRow(db, table: table, stored: stored, stamp: stamp, replacing: replacing, position: position) ? stored : nil
     }
 
     /// The stamp stored as (hlc, node) columns.
@@ -323,15 +375,19 @@ public enum Reconciler {
         try merge(db, table: table, key: key, fields: fields, stamp: stamp).changed
     }
 
-    /// A row as read for a merge: its fields and the hub's clock columns.
+    /// A row as read for a merge: its fields, the hub's clock columns and its feed position.
     typealias StoredRow = (values: [FieldValue], clocks: [DatabaseValue])
 
     /// `mergeFields`, also saying whether every field was taken as given (`complete`: none lost
     /// to a newer value, none outside the table's columns; key columns only name the row). `current`: the row
     /// with its clocks as the caller already read it in this transaction (read here when nil).
+    /// A row that changed is written with `position` (when given); `priorPosition` is the
+    /// feed position it had.
     static func merge(_ db: Database, table: ReplicatedTable, key: String, fields: Fields, stamp: MergeStamp,
-                      current known: StoredRow? = nil) throws -> (changed: Bool, complete: Bool) {
-        guard let (current, clocks) = try known ?? table.fetchWithClocks(db, key: key) else { return (false, false) }
+                      current known: StoredRow? = nil, position: Int64? = nil)
+        throws -> (changed: Bool, complete: Bool, priorPosition: Int64?) {
+        guard let (current, clocks) = try known ?? table.fetchWithClocks(db, key: key) else { return (false, false, nil) }
+        let priorPosition = Int64.fromDatabaseValue(clocks[3])
         let base = Self.stamp(clocks[0], clocks[1])
         var stamps = FieldClocks(clocks[2])
         var winners: Fields = [:]
@@ -362,9 +418,12 @@ public enum Reconciler {
             stamped = true
             if old != value { winners[field] = value }
         }
-        guard stamped else { return (false, complete) }
-        try table.update(db, key: key, fields: winners, also: [("clock_fields", stamps.text.databaseValue)])
-        return (!winners.isEmpty, complete)
+        guard stamped else { return (false, complete, priorPosition) }
+        var also: [(column: String, value: DatabaseValue)] = [("clock_fields", stamps.text.databaseValue)]
+        // Only a changed row is surely fed: a position without its feed row would hide the record.
+        if let position, !winners.isEmpty { also.append((ReplicatedTable.feedColumn, position.databaseValue)) }
+        try table.update(db, key: key, fields: winners, also: also)
+        return (!winners.isEmpty, complete, priorPosition)
     }
 }
 

@@ -46,12 +46,14 @@ public final class ReplicatedTable: Sendable, Hashable {
         let updates = columns.filter { !keyColumns.contains($0) }.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
         upsertSQL = "INSERT INTO \(name) (\(list)) VALUES (\(marks)) ON CONFLICT(\(keyColumns.joined(separator: ", "))) DO UPDATE SET \(updates)"
         deleteSQL = "DELETE FROM \(name) WHERE \(keyPredicate)"
-        let clocks = Self.clockColumns
-        let clockedInsert = "INSERT INTO \(name) (\((columns + clocks).joined(separator: ", "))) VALUES (\(marks), ?, ?, ?) "
+        let clocks = Self.clockColumns, feed = Self.feedColumn
+        let clockedInsert = "INSERT INTO \(name) (\((columns + clocks + [feed]).joined(separator: ", "))) VALUES (\(marks), ?, ?, ?, ?) "
             + "ON CONFLICT(\(keyColumns.joined(separator: ", "))) "
+        // A row written again without a position keeps the one it has (the feed sets it).
         clockedUpsertSQL = clockedInsert + "DO UPDATE SET \(updates), " + clocks.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+            + ", \(feed) = coalesce(excluded.\(feed), \(feed))"
         clockedInsertSQL = clockedInsert + "DO NOTHING"
-        selectWithClocksSQL = "SELECT \((columns + clocks).joined(separator: ", ")) FROM \(name) WHERE \(keyPredicate)"
+        selectWithClocksSQL = "SELECT \((columns + clocks + [feed]).joined(separator: ", ")) FROM \(name) WHERE \(keyPredicate)"
         selectWithFeedSQL = "SELECT \(list), \(Self.feedColumn) FROM \(name) WHERE \(keyPredicate)"
         feedPositionSQL = "SELECT \(Self.feedColumn) FROM \(name) WHERE \(keyPredicate)"
         setFeedPositionSQL = "UPDATE \(name) SET \(Self.feedColumn) = ? WHERE \(keyPredicate)"
@@ -200,16 +202,20 @@ public final class ReplicatedTable: Sendable, Hashable {
     }
 
     /// Inserts a row (`storedValues` of its image) with the hub's clock columns (`clockColumns`,
-    /// in that order). `replacing`: a row that already exists is overwritten, clocks too, so
-    /// nothing of it is left; otherwise it is kept as it is and false is returned.
+    /// in that order) and its feed position (`feedColumn`; nil: the feed sets it, and a row
+    /// written again keeps the one it has). `replacing`: a row that already exists is
+    /// overwritten, clocks too, so nothing of it is left; otherwise it is kept as it is and
+    /// false is returned.
     @discardableResult
-    public func insert(_ db: Database, stored values: [DatabaseValue], clocks: [DatabaseValue], replacing: Bool) throws -> Bool {
-        try FastStatement.execute(db.cachedStatement(sql: replacing ? clockedUpsertSQL : clockedInsertSQL), values + clocks)
+    public func insert(_ db: Database, stored values: [DatabaseValue], clocks: [DatabaseValue], position: Int64? = nil,
+                       replacing: Bool) throws -> Bool {
+        try FastStatement.execute(db.cachedStatement(sql: replacing ? clockedUpsertSQL : clockedInsertSQL),
+                                  values + clocks + [position?.databaseValue ?? .null])
         return db.changesCount > 0
     }
 
-    /// A row's values in column order and the hub's clock columns (`clockColumns`, in that
-    /// order), in one read.
+    /// A row's values in column order, and the hub's clock columns (`clockColumns`, in that
+    /// order) followed by its feed position (`feedColumn`), in one read.
     public func fetchWithClocks(_ db: Database, key: String) throws -> (values: [FieldValue], clocks: [DatabaseValue])? {
         guard let row = try FastStatement.fetchFirst(db.cachedStatement(sql: selectWithClocksSQL), keyValues(key)) else { return nil }
         return (columnTypes.indices.map { value(row[$0], type: columnTypes[$0]) }, Array(row[columns.count...]))

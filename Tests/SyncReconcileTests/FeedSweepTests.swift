@@ -21,7 +21,8 @@ struct FeedSweepTests {
     static func feedRemoved(_ hub: HubStore, _ key: String, hlc: UInt64) throws {
         try hub.pool.write { db in
             var feed = HubStore.FeedEmitter(region: "", keepsRegions: false)
-            feed.add([TouchedRow(.partner, key)], hlc: HLC(rawValue: hlc), node: "B")
+            var positions = FeedPositions(next: try HubStore.nextFeedPosition(db))
+            feed.add([TouchedRow(.partner, key)], hlc: HLC(rawValue: hlc), node: "B", positions: &positions)
             try feed.write(db)
         }
     }
