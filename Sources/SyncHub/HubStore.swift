@@ -351,7 +351,7 @@ public final class HubStore: Sendable {
                 }
                 // Feed entries carry the hub's clock: a node that pulls an image moves its clock past
                 // every value in it, so its own later edits win.
-                feed.add(touched, hlc: hubHLC, node: node.node, seq: change.seq, priorFeed: true, positions: &context.positions!)
+                try feed.add(db, touched, hlc: hubHLC, node: node.node, seq: change.seq, priorFeed: true, positions: &context.positions!)
                 results.append(result)
                 lastSeq = change.seq
             }
@@ -383,9 +383,10 @@ public final class HubStore: Sendable {
         }
         struct Entry {
             var entity: Entity, key: String, hlc: HLC, node: String, echo: Echo
-            /// The feed row's position, and the record's position before the push when the
-            /// change wrote the row with this one (nil: `write` sets the row's position).
-            var gseq: Int64, prior: FeedPositions.Prior?
+            /// The feed row's position; whether the change wrote the row with it (otherwise
+            /// `write` sets it); and the record's position before this push, for its echo and
+            /// region (a new row: its tombstone's, if any).
+            var gseq: Int64, written: Bool, before: FeedPositions.Prior
         }
         let region: String
         let keepsRegions: Bool
@@ -403,8 +404,8 @@ public final class HubStore: Sendable {
         /// exactly as sent, or applied the node's edit exactly as sent to a row that was already
         /// that node's own image — in this push, or in the feed from an earlier one (`priorFeed`:
         /// false when the caller knows there is none to consult).
-        mutating func add(_ touched: Set<TouchedRow>, hlc: HLC, node: String, seq: Int64? = nil, priorFeed: Bool = false,
-                          positions: inout FeedPositions) {
+        mutating func add(_ db: Database, _ touched: Set<TouchedRow>, hlc: HLC, node: String, seq: Int64? = nil, priorFeed: Bool = false,
+                          positions: inout FeedPositions) throws {
             let written = positions.endChange()
             var touched = touched
             // A row written with a position is fed whatever the change reported: a position
@@ -445,11 +446,22 @@ public final class HubStore: Sendable {
                         }
                     }
                 }
+                // The record's position before this push: from its earlier entry in this push,
+                // else as read with the row the change wrote, else read now (before a later
+                // change of this push can write the row).
+                let slot = written[id]
+                let before: FeedPositions.Prior
+                if let earlier, let e = entries[earlier] {
+                    before = e.before
+                } else if let slot {
+                    before = slot.prior
+                } else {
+                    before = .position(try HubStore.feedPosition(db, entity: id.entity, key: id.key))
+                }
                 if let earlier { entries[earlier] = nil }
                 position[id] = entries.count
-                let slot = written[id]
                 entries.append(Entry(entity: id.entity, key: id.key, hlc: hlc, node: node, echo: echo,
-                                     gseq: slot?.position ?? positions.take(), prior: slot?.prior))
+                                     gseq: slot?.position ?? positions.take(), written: slot != nil, before: before))
             }
         }
 
@@ -463,10 +475,9 @@ public final class HubStore: Sendable {
 
         /// The record's feed row before this push (for its echo and region).
         func priorRow(_ db: Database, _ e: Entry) throws -> FeedRow? {
-            switch e.prior {
-            case nil: return try HubStore.currentFeedRow(db, entity: e.entity, key: e.key)
-            case .newRow?: return try HubStore.tombstone(db, entity: e.entity, key: e.key).flatMap { try HubStore.feedRow(db, gseq: $0) }
-            case .position(let p)?: return try p.flatMap { try HubStore.feedRow(db, gseq: $0) }
+            switch e.before {
+            case .newRow: return try HubStore.tombstone(db, entity: e.entity, key: e.key).flatMap { try HubStore.feedRow(db, gseq: $0) }
+            case .position(let p): return try p.flatMap { try HubStore.feedRow(db, gseq: $0) }
             }
         }
 
@@ -498,7 +509,7 @@ public final class HubStore: Sendable {
                                e.entity.rawValue.databaseValue, e.key.databaseValue, echo, recordRegion.databaseValue]
                 }
                 try db.runCached(sql, values)
-                for e in chunk where e.prior == nil {
+                for e in chunk where !e.written {
                     if let table = ReplicatedTable.forEntity(e.entity), try table.setFeedPosition(db, key: e.key, e.gseq) { continue }
                     // No row: the record was removed (or never stored); its tombstone holds the position.
                     try db.runCached("INSERT INTO hub_tombstone (entity, key, gseq) VALUES (?, ?, ?) ON CONFLICT (entity, key) DO UPDATE SET gseq = excluded.gseq",
@@ -679,7 +690,7 @@ public final class HubStore: Sendable {
                                                    siteRegion: { try Self.region(db, site: $0) })
             var feed = FeedEmitter(region: try Self.region(db, site: request.site) ?? "", keepsRegions: true)
             var positions = FeedPositions(next: try Self.nextFeedPosition(db))
-            feed.add(touched, hlc: hlc, node: "hub", positions: &positions)
+            try feed.add(db, touched, hlc: hlc, node: "hub", positions: &positions)
             try feed.write(db)
             try Self.setHubHLC(db, hlc)
         }

@@ -47,6 +47,28 @@ struct FeedOrderTests {
         #expect(try world.hub.feed(after: 0, limit: 1000).changes.count == 301)
     }
 
+    @Test("a record edited twice in one push by the node whose image it was stays that node's echo; another node's edit between makes it not")
+    func repeatedEditsKeepTheEcho() throws {
+        let world = try World()
+        var p = consumer("E1").fields
+        p["origin_node"] = .text("A")
+        var q = consumer("E2").fields
+        q["origin_node"] = .text("A")
+        try world.push("A", [change("A", 1, hlc: 1 << 16, .partner, "E1", .insert, p), change("A", 2, hlc: 2 << 16, .partner, "E2", .insert, q)])
+        // B edits E2, so E2 is not A's own image any more.
+        try world.push("B", [change("B", 1, hlc: 3 << 16, .partner, "E2", .update, ["email": .text("b@b.pl")])])
+        let reply = try world.push("A", [
+            change("A", 3, hlc: 4 << 16, .partner, "E1", .update, ["phone": .text("+48 1")]),
+            change("A", 4, hlc: 5 << 16, .partner, "E1", .update, ["phone": .text("+48 2")]),
+            change("A", 5, hlc: 6 << 16, .partner, "E2", .update, ["phone": .text("+48 3")]),
+            change("A", 6, hlc: 7 << 16, .partner, "E2", .update, ["phone": .text("+48 4")]),
+        ])
+        #expect(reply.results.allSatisfy { $0.outcome == .applied })
+        let own = try world.hub.feed(after: 0, limit: 100, own: ("A", 6)).changes
+        #expect(own.map(\.key) == ["E2"], "E1 is exactly A's image: A's pulls skip it; E2 carries B's e-mail")
+        #expect(own.first?.fields["email"] == .text("b@b.pl"))
+    }
+
     @Test("the hub store opens its writing connection with the hub's page cache")
     func hubWriterCache() throws {
         let world = try World()

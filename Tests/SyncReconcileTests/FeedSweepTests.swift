@@ -22,7 +22,7 @@ struct FeedSweepTests {
         try hub.pool.write { db in
             var feed = HubStore.FeedEmitter(region: "", keepsRegions: false)
             var positions = FeedPositions(next: try HubStore.nextFeedPosition(db))
-            feed.add([TouchedRow(.partner, key)], hlc: HLC(rawValue: hlc), node: "B", positions: &positions)
+            try feed.add(db, [TouchedRow(.partner, key)], hlc: HLC(rawValue: hlc), node: "B", positions: &positions)
             try feed.write(db)
         }
     }

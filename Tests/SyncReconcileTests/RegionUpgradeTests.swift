@@ -45,7 +45,7 @@ struct RegionUpgradeTests {
         try await world.hub.pool.write { db in
             var feed = HubStore.FeedEmitter(region: "SOUTH", keepsRegions: true)
             var positions = FeedPositions(next: try HubStore.nextFeedPosition(db))
-            feed.add([TouchedRow(.partner, "1001"), TouchedRow(.partner, "9999")], hlc: HLC(rawValue: 1 << 40), node: "B", positions: &positions)
+            try feed.add(db, [TouchedRow(.partner, "1001"), TouchedRow(.partner, "9999")], hlc: HLC(rawValue: 1 << 40), node: "B", positions: &positions)
             try feed.write(db)
         }
         let regions = try await world.hub.pool.read { db in
