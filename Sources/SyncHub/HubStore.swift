@@ -536,8 +536,9 @@ public final class HubStore: Sendable {
     /// All read in one transaction, so a page is a consistent view.
     ///
     /// `own` is the pulling node and the last journal sequence its store holds: rows that are
-    /// exactly an image that node sent with a sequence up to there are left out (it has them),
-    /// but still count towards `limit` and move the cursor. Snapshots pass nil and get every row.
+    /// exactly an image that node sent with a sequence up to there are left out (it has them):
+    /// they do not count towards `limit`, and the cursor moves past them. Superseded rows (see
+    /// "v5-hub-feed-log") are left out too, but count. Snapshots pass nil and get every row.
     ///
     /// `region` is the pulling node's region: only records of that region are read (nil: all).
     /// The cursor moves to the end of the feed once the last page is read, past rows of other
@@ -546,27 +547,31 @@ public final class HubStore: Sendable {
                      region: String? = nil) throws -> (changes: [Change], nextCursor: Int64, more: Bool) {
         let limit = max(limit, 1)
         return try pool.read { db in
-            let columns = "SELECT gseq, hlc, node, entity, key, echo_seq FROM hub_feed"
-            let rows: [Row]
+            var conditions = ["gseq > ?"], arguments: [DatabaseValue] = [cursor.databaseValue]
             switch region {
-            case nil:
-                rows = try Row.fetchAll(db.cachedStatement(sql: "\(columns) WHERE gseq > ? ORDER BY gseq LIMIT ?"), arguments: [cursor, limit + 1])
-            case ""?:
-                rows = try Row.fetchAll(db.cachedStatement(sql: "\(columns) WHERE gseq > ? AND region = '' ORDER BY gseq LIMIT ?"),
-                                        arguments: [cursor, limit + 1])
+            case nil: break
+            case ""?: conditions.append("region = ''")
             case let region?:
                 // `region <> ''` lets SQLite use the partial index hub_feed_region.
-                rows = try Row.fetchAll(db.cachedStatement(sql: "\(columns) WHERE region = ? AND region <> '' AND gseq > ? ORDER BY gseq LIMIT ?"),
-                                        arguments: [region, cursor, limit + 1])
+                conditions += ["region = ?", "region <> ''"]
+                arguments.append(region.databaseValue)
             }
+            if let own {
+                // The node's own images are skipped by SQLite: a store back from a long outage
+                // does not page through everything it has just pushed.
+                conditions.append("NOT (node = ? AND echo_seq IS NOT NULL AND echo_seq <= ?)")
+                arguments += [own.node.databaseValue, own.through.databaseValue]
+            }
+            let rows = try db.rowsCached("SELECT gseq, hlc, node, entity, key FROM hub_feed WHERE \(conditions.joined(separator: " AND ")) ORDER BY gseq LIMIT ?",
+                                         arguments + [(limit + 1).databaseValue])
             let more = rows.count > limit
             var changes: [Change] = []
             changes.reserveCapacity(min(rows.count, limit))
             for r in rows.prefix(limit) {
-                let node: String = r[2]
-                if let own, node == own.node, let echo: Int64 = r[5], echo <= own.through { continue }
-                guard let entity = Entity(rawValue: r[3]), let table = ReplicatedTable.forEntity(entity) else { continue }
-                let gseq: Int64 = r[0], key: String = r[4]
+                guard let gseq = Int64.fromDatabaseValue(r[0]), let hlc = Int64.fromDatabaseValue(r[1]),
+                      let node = String.fromDatabaseValue(r[2]), let key = String.fromDatabaseValue(r[4]),
+                      let entity = String.fromDatabaseValue(r[3]).flatMap(Entity.init(rawValue:)),
+                      let table = ReplicatedTable.forEntity(entity) else { continue }
                 // A row that is not its record's position was superseded by a later change.
                 let image: Fields?
                 if let current = try table.fetchWithFeedPosition(db, key: key) {
@@ -576,10 +581,10 @@ public final class HubStore: Sendable {
                     guard try Self.tombstone(db, entity: entity, key: key) == gseq else { continue }
                     image = nil
                 }
-                changes.append(Change(seq: gseq, hlc: HLC(rawValue: UInt64(bitPattern: r[1])), node: node,
+                changes.append(Change(seq: gseq, hlc: HLC(rawValue: UInt64(bitPattern: hlc)), node: node,
                                       entity: entity, key: key, op: image == nil ? .delete : .insert, fields: image ?? [:]))
             }
-            let next: Int64 = more ? rows[limit - 1][0] : max(cursor, try Int64.fetchOne(db, sql: "SELECT max(gseq) FROM hub_feed") ?? cursor)
+            let next: Int64 = more ? Int64.fromDatabaseValue(rows[limit - 1][0]) ?? cursor : max(cursor, try Int64.fetchOne(db, sql: "SELECT max(gseq) FROM hub_feed") ?? cursor)
             return (changes, next, more)
         }
     }

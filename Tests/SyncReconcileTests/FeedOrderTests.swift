@@ -69,6 +69,25 @@ struct FeedOrderTests {
         #expect(own.first?.fields["email"] == .text("b@b.pl"))
     }
 
+    @Test("a pull skips the node's own images without counting them: one page of one row passes all of them")
+    func ownImagesDoNotFillPages() async throws {
+        let world = try World()
+        for i in 1...10 { _ = try world.store("A").addPartner(consumer("A\(i)")) }
+        try await world.sync("A")
+        _ = try world.store("B").addPartner(consumer("B1"))
+        _ = try world.store("B").addPartner(consumer("B2"))
+        try await world.sync("B")
+        let first = try world.hub.feed(after: 0, limit: 1, own: ("A", 10))
+        #expect(first.changes.map(\.key) == ["B1"])
+        #expect(first.more)
+        let second = try world.hub.feed(after: first.nextCursor, limit: 1, own: ("A", 10))
+        #expect(second.changes.map(\.key) == ["B2"])
+        #expect(!second.more)
+        #expect(second.nextCursor == (try world.hub.feedEnd()))
+        // A store that does not hold them (a lower `own`) gets A's images, in pages of one.
+        #expect(try world.hub.feed(after: 0, limit: 1, own: ("A", 0)).changes.map(\.key) == ["A1"])
+    }
+
     @Test("the hub store opens its writing connection with the hub's page cache")
     func hubWriterCache() throws {
         let world = try World()
