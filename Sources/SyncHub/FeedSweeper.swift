@@ -13,9 +13,12 @@ public struct FeedSweeper: Sendable {
     public var step: Int
     /// How often it looks.
     public var interval: Duration
+    /// Counts the rows removed (`poshub_feed_rows_swept_total`).
+    public var metrics: HubMetrics?
 
-    public init(store: HubStore, idleSeconds: Double = 1, step: Int = 5000, interval: Duration = .milliseconds(250)) {
+    public init(store: HubStore, metrics: HubMetrics? = nil, idleSeconds: Double = 1, step: Int = 5000, interval: Duration = .milliseconds(250)) {
         self.store = store
+        self.metrics = metrics
         self.idleSeconds = idleSeconds
         self.step = step
         self.interval = interval
@@ -35,6 +38,7 @@ public struct FeedSweeper: Sendable {
             }
             while store.idle(for: idleSeconds), !Task.isCancelled, var current = pass,
                   let s = try? await offload({ try store.sweepFeed(maxRows: step) }) {
+                if s.removed > 0 { metrics?.add("poshub_feed_rows_swept_total", Int64(s.removed)) }
                 current.sawBeginning = current.sawBeginning || s.startedAfter == 0
                 if s.wrapped && current.sawBeginning {
                     sweptEnd = current.end

@@ -16,6 +16,7 @@ public final class HubMetrics: @unchecked Sendable {
         "poshub_bytes_received_total": "Compressed batch bytes received.",
         "poshub_bytes_sent_total": "Compressed batch bytes sent.",
         "poshub_auth_failures_total": "Requests refused for a missing, unknown or mismatched token.",
+        "poshub_feed_rows_swept_total": "Superseded feed log rows removed while no push came.",
     ]
 
     public init() {

@@ -100,12 +100,13 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "poshub")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
         let host = self.host
-        let app = HubServer(store: hub, limits: limits).application(host: host, port: port, logger: logger) { bound in
+        let server = HubServer(store: hub, limits: limits)
+        let app = server.application(host: host, port: port, logger: logger) { bound in
             print("listening on \(host):\(bound)")
             fflush(nil)
         }
         // Superseded feed rows are removed while no push comes (see FeedSweeper).
-        let sweeper = Task { await FeedSweeper(store: hub).run() }
+        let sweeper = Task { await FeedSweeper(store: hub, metrics: server.metrics).run() }
         defer { sweeper.cancel() }
         try await app.runService()
     }

@@ -38,6 +38,37 @@ struct SyncProcessTests {
         #expect(try cluster.nodeStateHash("B") == hub)
     }
 
+    @Test("poshub serve removes the feed rows that later edits superseded once no push comes, and counts them in /metrics")
+    func sweepsWhenIdle() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        let hub = try cluster.startHub()
+        try cluster.addNode("A", site: "WAW", series: "K1")
+        try cluster.addNode("B", site: "KRK", series: "K2")
+        for code in ["2001", "2002", "2003"] {
+            try #require(cluster.posnode("A", ["partner", "add", "--code", code, "--kind", "consumer", "--first-name", "Jan",
+                                               "--last-name", "Kowalski", "--country", "PL", "--offline"]).succeeded)
+        }
+        try #require(cluster.posnode("A", ["sync"]).succeeded)
+        for code in ["2001", "2003"] {
+            try #require(cluster.posnode("A", ["partner", "update", "--code", code, "--phone", "+48 600 700 800"]).succeeded)
+        }
+        try #require(cluster.posnode("A", ["sync"]).succeeded)
+        // The sweeper waits for a second without pushes, then removes the two creations' rows.
+        var metrics = ""
+        let deadline = Date().addingTimeInterval(15)
+        while !metrics.contains("poshub_feed_rows_swept_total 2"), Date() < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+            metrics = try await http.get("\(hub.baseURL)/metrics").text
+        }
+        #expect(metrics.contains("poshub_feed_rows_swept_total 2"), "\(metrics)")
+        // A store that starts now gets every record once, as edited.
+        try #require(cluster.posnode("B", ["sync"]).succeeded)
+        #expect(try cluster.nodeStateHash("B") == cluster.hubStateHash())
+        let shown = try cluster.posnode("B", ["partner", "show", "--code", "2003", "--json"])
+        #expect(shown.stdout.contains("+48 600 700 800"), "\(shown.stdout)")
+    }
+
     @Test("the same batch pushed twice is applied once; a batch that skips sequences is refused with the expected next")
     func idempotentPush() async throws {
         let cluster = try Cluster()
