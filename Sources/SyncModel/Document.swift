@@ -31,6 +31,12 @@ public struct Document: Sendable, Hashable, Codable {
     public static let columns = ["id", "kind", "partner_code", "address_seq", "site", "amount_minor", "currency",
                                  "status", "issued_at", "node"]
 
+    /// The values in `columns` order (what `fields` holds, without building a dictionary).
+    public var columnValues: [FieldValue] {
+        [.text(id), .text(kind.rawValue), .text(partnerCode), .int(Int64(addressSeq)), .text(site), .int(amountMinor),
+         .text(currency), .text(status), .text(issuedAt), .text(node)]
+    }
+
     public var fields: Fields {
         ["id": .text(id), "kind": .text(kind.rawValue), "partner_code": .text(partnerCode),
          "address_seq": .int(Int64(addressSeq)), "site": .text(site), "amount_minor": .int(amountMinor),

@@ -119,8 +119,14 @@ extension Partner {
 
     /// Builds a partner from replicated fields; missing fields take their defaults.
     public init(fields f: Fields) throws {
-        try self.init(columnValues: Self.columns.map { f[$0] ?? .null })
+        // By the fields present (a change carries a few of the 23 columns), not by column.
+        var values = [FieldValue](repeating: .null, count: Self.columns.count)
+        for (name, value) in f { if let i = Self.columnPosition[name] { values[i] = value } }
+        try self.init(columnValues: values)
     }
+
+    /// Each column's position in `columns`.
+    static let columnPosition = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, $0) })
 
     /// Builds a partner from its values in `columns` order (the one mapping from columns to
     /// partner); null values take their defaults.

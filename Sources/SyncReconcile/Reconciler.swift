@@ -315,7 +315,7 @@ public enum Reconciler {
                 return reject("document \(doc.id): partner \(doc.partnerCode) does not exist at the hub")
             }
             if let refusal = try outside(.partner, doc.partnerCode, "document \(doc.id)") { return reject(refusal) }
-            let stored = ReplicatedTable.document.storedValues(doc.fields)
+            let stored = ReplicatedTable.document.storedValues(columnValues: doc.columnValues)
             let position = context.positions?.take()
             guard try insertRow(db, table: .document, stored: stored, stamp: stamp, replacing: false, position: position) else {
                 return try mergeEdit(.document, doc.id, doc.fields)

@@ -181,18 +181,16 @@ public final class ReplicatedTable: Sendable, Hashable {
 
     /// Inserts or replaces the whole row (a full image: missing columns become NULL or defaults).
     public func upsert(_ db: Database, image: Fields) throws {
-        var values: [DatabaseValue] = []
-        values.reserveCapacity(columns.count)
-        for (i, c) in columns.enumerated() { values.append(storedValue(image[c], index: i)) }
-        try FastStatement.execute(db.cachedStatement(sql: upsertSQL), values)
+        try FastStatement.execute(db.cachedStatement(sql: upsertSQL), storedValues(image))
     }
 
-    /// The values `upsert` stores for `image`, in column order.
+    /// The values `upsert` stores for `image`, in column order. Read by the fields present
+    /// (names that are not columns are not stored), not by column: an image rarely fills
+    /// every column, and each lookup hashes a name.
     public func storedValues(_ image: Fields) -> [DatabaseValue] {
-        var values: [DatabaseValue] = []
-        values.reserveCapacity(columns.count)
-        for (i, c) in columns.enumerated() { values.append(storedValue(image[c], index: i)) }
-        return values
+        var present = [FieldValue?](repeating: nil, count: columns.count)
+        for (name, value) in image { if let i = columnIndex[name] { present[i] = value } }
+        return present.indices.map { storedValue(present[$0], index: $0) }
     }
 
     /// The values `upsert` stores for a row given in column order.

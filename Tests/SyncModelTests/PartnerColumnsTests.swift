@@ -26,4 +26,14 @@ struct PartnerColumnsTests {
         #expect(throws: FieldError.self) { try Partner(fields: ["kind": .text("consumer")]) }
         do { _ = try Partner(fields: ["code": .text("7"), "kind": .text("shop")]) } catch let e as FieldError { #expect(e.field == "kind") }
     }
+
+    @Test("fields that are not columns are not taken; a document's values in column order are its fields by name")
+    func unknownFieldsAndDocumentColumns() throws {
+        var f = full.fields
+        f["loyalty_level"] = .text("3")
+        #expect(try Partner(fields: f) == full)
+        let doc = Document(id: "A-R1", kind: .receipt, partnerCode: "1001", addressSeq: 2, site: "WAW", amountMinor: 1250,
+                           currency: "PLN", status: "open", issuedAt: "2026-11-29T08:00:00Z", node: "A")
+        #expect(doc.columnValues == Document.columns.map { doc.fields[$0]! })
+    }
 }
