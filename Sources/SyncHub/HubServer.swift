@@ -199,7 +199,7 @@ public struct HubServer: Sendable {
     func handleSnapshot(_ request: Request) async -> Response { await handleFeedPage(request, snapshot: true) }
 
     /// A page of the feed after `cursor`: a pull, or (from cursor 0) a page of a new node's
-    /// snapshot — the feed holds each record once, so both read the same pages.
+    /// snapshot — the feed gives each record once, so both read the same pages.
     func handleFeedPage(_ request: Request, snapshot: Bool) async -> Response {
         let node: HubNode
         switch await authenticate(request) {

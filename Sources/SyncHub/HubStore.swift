@@ -71,8 +71,8 @@ public final class HubStore: Sendable {
                     last_pull_at TEXT
                 );
                 -- One row per replicated record: the global sequence of its latest change.
-                -- A change re-sequences the record (REPLACE), so the feed holds each record once
-                -- and a pull reads current images from the replicated tables.
+                -- A change re-sequenced the record (REPLACE). Since v5-hub-feed-log the feed
+                -- is a log and each record's row is found by its position.
                 CREATE TABLE hub_feed (
                     gseq INTEGER PRIMARY KEY AUTOINCREMENT,
                     hlc INTEGER NOT NULL,

@@ -154,7 +154,7 @@ public protocol HubTransport: Sendable {
     /// A page of the feed after `cursor`. `ownThrough`: the last journal sequence the pulling
     /// node's store holds; rows that are exactly what it sent up to there are left out.
     func pull(cursor: Int64, maxEntries: Int, ownThrough: Int64) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool)
-    /// A page of the snapshot for a new node (the hub's feed holds each record once, so the
+    /// A page of the snapshot for a new node (the hub's feed gives each record once, so the
     /// snapshot is read in bounded pages like a pull).
     func snapshot(cursor: Int64, maxEntries: Int) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool)
 }
