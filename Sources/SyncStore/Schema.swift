@@ -147,12 +147,12 @@ public struct StoreOptions: Sendable {
 
     /// The hub's default writer cache: a 2,000-change push touches more pages than SQLite's
     /// default cache holds (profile of the 100,000-change catch-up: a fifth of the hub's apply
-    /// time in pread/pwrite). At 16 MiB a 5,000-change push of edits still overflowed it and
-    /// SQLite wrote dirty pages to the log in the middle of the transaction (a tenth of the
-    /// apply, in the feed's deletes); 32 MiB holds such a push (in-process catch-up 1.65 →
-    /// 1.51 s, 64 MiB no better). Hub peak 89 MB at a 1,000,000-change backlog (71 MB at 16
-    /// MiB), inside the 100 MB memory budget.
-    public static let hubWriterCacheMiB = 32
+    /// time in pread/pwrite). While every edit deleted its record's earlier feed row, a
+    /// 5,000-change push overflowed 16 MiB and SQLite wrote dirty pages to the log in the middle
+    /// of the transaction; with the feed as a log (v5) 16 MiB holds such a push again (A/B: 16,
+    /// 24 and 32 MiB within noise; hub peak 71 MB at a 1,000,000-change backlog against 89-90 MB
+    /// at 32 MiB). Stays inside the hub's 100 MB memory budget.
+    public static let hubWriterCacheMiB = 16
 
     /// The most write-ahead log pages the hub keeps before a commit copies the log into the
     /// database itself: 32,768 (128 MiB). The hub copies the log in the background after every
