@@ -121,7 +121,7 @@ extension NodeStore {
             }
             try db.observeHLC(maxHLC)
             if !touched.isEmpty || snapshot {
-                let pending = try Row.fetchAll(db, sql: "SELECT \(Database.journalColumns) FROM journal WHERE seq > \(Database.ackedThrough) AND acked = 0 ORDER BY seq").map(Database.journalEntry)
+                let pending = try db.journalEntries("SELECT \(Database.journalColumns) FROM journal WHERE seq > \(Database.ackedThrough) AND acked = 0 ORDER BY seq")
                 for e in pending where snapshot || touched.contains("\(e.change.entity.rawValue)|\(e.change.key)") {
                     try db.applyPlain(e.change)
                 }
@@ -155,7 +155,7 @@ extension Database {
         try execute(sql: "UPDATE address SET partner_code = ? WHERE partner_code = ?", arguments: [new, old])
         try execute(sql: "UPDATE document SET partner_code = ? WHERE partner_code = ?", arguments: [new, old])
         try execute(sql: "UPDATE customer_balance SET partner_code = ? WHERE partner_code = ?", arguments: [new, old])
-        let pending = try Row.fetchAll(self, sql: "SELECT \(Database.journalColumns) FROM journal WHERE seq > \(Database.ackedThrough) AND acked = 0 ORDER BY seq").map(Database.journalEntry)
+        let pending = try journalEntries("SELECT \(Database.journalColumns) FROM journal WHERE seq > \(Database.ackedThrough) AND acked = 0 ORDER BY seq")
         for e in pending {
             let (key, fields) = PartnerRename.rewrite(e.change, old: old, new: new)
             if key != e.change.key || fields != e.change.fields {

@@ -164,12 +164,18 @@ extension Database {
         coalesce(outcome, CASE WHEN seq <= \(ackedThrough) THEN 'applied' END), reason
         """
 
-    static func journalEntry(_ r: Row) throws -> JournalEntry {
-        let change = Change(
-            seq: r[0], hlc: HLC(rawValue: UInt64(bitPattern: r[1])), node: r[2],
-            entity: Entity(rawValue: r[3]) ?? .partner, key: r[4],
-            op: ChangeOp(rawValue: r[5]) ?? .update, fields: try Fields.fromJSON(r[6]))
-        return JournalEntry(change: change, acked: r[7], outcome: r[8], reason: r[9])
+    /// The entries `sql` (a SELECT of `journalColumns`) reads, bound and read directly
+    /// (`FastStatement`): a push reads 5,000 at a time.
+    func journalEntries(_ sql: String, _ arguments: [DatabaseValue] = []) throws -> [JournalEntry] {
+        try rowsCached(sql, arguments).map { r in
+            func text(_ i: Int) -> String { String.fromDatabaseValue(r[i]) ?? "" }
+            let change = Change(
+                seq: Int64.fromDatabaseValue(r[0]) ?? 0, hlc: HLC(rawValue: UInt64(bitPattern: Int64.fromDatabaseValue(r[1]) ?? 0)),
+                node: text(2), entity: Entity(rawValue: text(3)) ?? .partner, key: text(4),
+                op: ChangeOp(rawValue: text(5)) ?? .update, fields: try Fields.fromJSON(text(6)))
+            return JournalEntry(change: change, acked: Bool.fromDatabaseValue(r[7]) ?? false,
+                                outcome: String.fromDatabaseValue(r[8]), reason: String.fromDatabaseValue(r[9]))
+        }
     }
 }
 
@@ -177,8 +183,8 @@ extension NodeStore {
     /// Journal entries not yet acknowledged by the hub, oldest first.
     public func pendingJournal(after seq: Int64 = 0, limit: Int = 1000) throws -> [JournalEntry] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT \(Database.journalColumns) FROM journal WHERE seq > MAX(?, \(Database.ackedThrough)) AND acked = 0 ORDER BY seq LIMIT ?", arguments: [seq, limit])
-                .map(Database.journalEntry)
+            try db.journalEntries("SELECT \(Database.journalColumns) FROM journal WHERE seq > MAX(?, \(Database.ackedThrough)) AND acked = 0 ORDER BY seq LIMIT ?",
+                                  [seq.databaseValue, limit.databaseValue])
         }
     }
 
@@ -190,8 +196,8 @@ extension NodeStore {
     /// All journal entries (acknowledged or not) of one record.
     public func journal(entity: Entity, key: String) throws -> [JournalEntry] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT \(Database.journalColumns) FROM journal WHERE entity = ? AND key = ? ORDER BY seq", arguments: [entity.rawValue, key])
-                .map(Database.journalEntry)
+            try db.journalEntries("SELECT \(Database.journalColumns) FROM journal WHERE entity = ? AND key = ? ORDER BY seq",
+                                  [entity.rawValue.databaseValue, key.databaseValue])
         }
     }
 }

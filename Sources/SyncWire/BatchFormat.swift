@@ -42,6 +42,13 @@ public enum BatchFormat {
         return ranks
     }()
 
+    /// The known field ids in rank order (`fieldRanks` inverted).
+    static let fieldByRank: [UInt8] = {
+        var ids = [UInt8](repeating: 0, count: fieldNames.count)
+        for (id, rank) in fieldRanks.enumerated() { ids[Int(rank)] = UInt8(id) }
+        return ids
+    }()
+
     /// Field-name byte announcing an inline (length-prefixed) name.
     static let inlineFieldName: UInt8 = 0xFF
 

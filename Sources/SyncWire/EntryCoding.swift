@@ -6,8 +6,11 @@ struct PayloadEncoder: Sendable {
     private(set) var writer = ByteWriter()
     private var previousSeq: Int64 = 0
     private var previousHLC: UInt64 = 0
+    /// An entry's known fields by rank (see `append`), empty between entries.
+    private var byRank = [FieldValue?](repeating: nil, count: BatchFormat.fieldNames.count)
 
     init(headerNode: String) {
+        precondition(BatchFormat.fieldNames.count <= 64, "known field ranks must fit a 64-bit mask")
         self.headerNode = headerNode
     }
 
@@ -31,38 +34,52 @@ struct PayloadEncoder: Sendable {
 
         writer.varint(UInt64(change.fields.count))
         // Sorted by the UTF-8 bytes of the name, so the output is deterministic. When every
-        // name is a known one (the usual case), sorting by the precomputed rank gives that order
-        // without comparing strings.
-        var known: [(id: UInt8, value: FieldValue)] = []
-        known.reserveCapacity(change.fields.count)
+        // name is a known one (the usual case), each value goes to the slot of its name's
+        // precomputed rank and the slots are written in rank order: that order, without a sort.
+        var mask: UInt64 = 0
         for (name, value) in change.fields {
             guard let id = BatchFormat.knownID(name) else { break }
-            known.append((id, value))
+            let rank = Int(BatchFormat.fieldRanks[Int(id)])
+            byRank[rank] = value
+            mask |= 1 << UInt64(rank)
         }
-        let ordered: [(name: String?, id: UInt8, value: FieldValue)]
-        if known.count == change.fields.count {
-            ordered = known.sorted { BatchFormat.fieldRanks[Int($0.id)] < BatchFormat.fieldRanks[Int($1.id)] }.map { (nil, $0.id, $0.value) }
-        } else {
-            ordered = change.fields.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { name, value in
-                if let id = BatchFormat.knownID(name) { return (nil, id, value) }
-                return (name, BatchFormat.inlineFieldName, value)
+        if mask.nonzeroBitCount == change.fields.count {
+            while mask != 0 {
+                let rank = mask.trailingZeroBitCount
+                mask &= mask - 1
+                writer.u8(BatchFormat.fieldByRank[rank])
+                write(byRank[rank]!)
+                byRank[rank] = nil
             }
+            return
         }
-        for (name, id, value) in ordered {
-            writer.u8(id)
-            if let name { writer.string(name) }
-            switch value {
-            case .null:
-                writer.u8(BatchFormat.tagNull)
-            case .bool(let b):
-                writer.u8(b ? BatchFormat.tagTrue : BatchFormat.tagFalse)
-            case .int(let i):
-                writer.u8(BatchFormat.tagInt)
-                writer.zigzag(i)
-            case .text(let s):
-                writer.u8(BatchFormat.tagText)
-                writer.string(s)
+        while mask != 0 {  // an unknown name: clear the slots, sort by name
+            byRank[mask.trailingZeroBitCount] = nil
+            mask &= mask - 1
+        }
+        for (name, value) in change.fields.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+            if let id = BatchFormat.knownID(name) {
+                writer.u8(id)
+            } else {
+                writer.u8(BatchFormat.inlineFieldName)
+                writer.string(name)
             }
+            write(value)
+        }
+    }
+
+    private mutating func write(_ value: FieldValue) {
+        switch value {
+        case .null:
+            writer.u8(BatchFormat.tagNull)
+        case .bool(let b):
+            writer.u8(b ? BatchFormat.tagTrue : BatchFormat.tagFalse)
+        case .int(let i):
+            writer.u8(BatchFormat.tagInt)
+            writer.zigzag(i)
+        case .text(let s):
+            writer.u8(BatchFormat.tagText)
+            writer.string(s)
         }
     }
 }
