@@ -64,7 +64,14 @@ enum FlatJSON {
         func expect(_ c: UInt8) throws { skipSpace(); guard bytes[i] == c else { throw Malformed() }; i += 1 }
         func string() throws -> String {
             try expect(UInt8(ascii: "\""))
-            var out: [UInt8] = []
+            // Most strings have no escape: one copy of their bytes, found by one scan.
+            let start = i
+            while bytes[i] != UInt8(ascii: "\"") && bytes[i] != UInt8(ascii: "\\") && bytes[i] != 0 { i += 1 }
+            if bytes[i] == UInt8(ascii: "\"") {
+                i += 1
+                return String(decoding: bytes[start..<(i - 1)], as: UTF8.self)
+            }
+            var out = Array(bytes[start..<i])
             while true {
                 let b = bytes[i]
                 if b == 0 { throw Malformed() }
