@@ -164,7 +164,7 @@ public final class HubStore: Sendable {
     public init(path: String, options: StoreOptions = .hub, prefixRule: PrefixRule = .init(),
                 clock: @escaping @Sendable () -> UInt64 = { HLC.nowMillis }) throws {
         pool = try options.openPool(path: path)
-        checkpointer = options.backgroundCheckpoint ? BackgroundCheckpointer(path: path) : nil
+        checkpointer = options.backgroundCheckpoint ? BackgroundCheckpointer(path: path, synchronous: options.synchronous) : nil
         try Self.migrator().migrate(pool)
         self.prefixRule = prefixRule
         self.clock = clock

@@ -25,8 +25,13 @@ public final class BackgroundCheckpointer: @unchecked Sendable {
     /// Why the last checkpoint failed, nil after a success (for tests and diagnostics).
     public var lastError: String? { queue.sync { failure } }
 
-    public init(path: String) {
+    /// SQLite `synchronous` of the checkpoint's connection: the store's own (a store opened
+    /// without fsyncs, as the simulator's hub, does not sync its checkpoints either).
+    private let synchronous: String
+
+    public init(path: String, synchronous: String = "FULL") {
         self.path = path
+        self.synchronous = synchronous
     }
 
     deinit {
@@ -73,7 +78,7 @@ public final class BackgroundCheckpointer: @unchecked Sendable {
                 return
             }
             // A connection finds the database in WAL mode only once it has read it.
-            guard sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", nil, nil, nil) == SQLITE_OK else {
+            guard sqlite3_exec(db, "PRAGMA synchronous = \(synchronous); SELECT count(*) FROM sqlite_master", nil, nil, nil) == SQLITE_OK else {
                 failure = "cannot read \(path) for checkpoints: \(String(cString: sqlite3_errmsg(db)))"
                 sqlite3_close_v2(db)
                 return
