@@ -1,53 +1,69 @@
 import Foundation
 import SyncStore
 
-/// Sweeps the hub's feed log (`HubStore.sweepFeed`) while no push comes: a store catching up
-/// appends at full speed and the rows its edits superseded are removed afterwards, a step at
-/// a time, so a push that arrives waits for one step at most. Once a whole pass has found
-/// the log's end where it was, it waits for new pushes.
+/// Sweeps the hub's feed log (`HubStore.sweepFeed`): a store catching up appends at full speed
+/// and the rows its edits superseded are removed afterwards, a step at a time, so a push that
+/// arrives waits for one step at most. Steps run back to back while no push has come for
+/// `idleSeconds`; on a hub that is never that idle (many stores syncing every few seconds),
+/// one step every `busyInterval`, so the log cannot grow without bound. A new pass over the
+/// log starts once it has grown by a tenth (at least one step) since the last pass began.
 public struct FeedSweeper: Sendable {
     public var store: HubStore
-    /// How long no push must have ended before a step runs.
+    /// How long no push must have ended before steps run back to back.
     public var idleSeconds: Double
     /// Log rows read per step (one write transaction each).
     public var step: Int
     /// How often it looks.
     public var interval: Duration
+    /// How often a step runs while pushes keep coming.
+    public var busyInterval: Duration
     /// Counts the rows removed (`poshub_feed_rows_swept_total`).
     public var metrics: HubMetrics?
 
-    public init(store: HubStore, metrics: HubMetrics? = nil, idleSeconds: Double = 1, step: Int = 5000, interval: Duration = .milliseconds(250)) {
+    public init(store: HubStore, metrics: HubMetrics? = nil, idleSeconds: Double = 1, step: Int = 5000,
+                interval: Duration = .milliseconds(250), busyInterval: Duration = .seconds(2)) {
         self.store = store
         self.metrics = metrics
         self.idleSeconds = idleSeconds
         self.step = step
         self.interval = interval
+        self.busyInterval = busyInterval
+    }
+
+    /// Whether a pass should start when the last one began at `lastStart` (-1: none yet) and
+    /// the log now ends at `end`.
+    static func passDue(lastStart: Int64, end: Int64, step: Int) -> Bool {
+        lastStart < 0 ? end > 0 : end - lastStart >= max(Int64(step), lastStart / 10)
     }
 
     /// Runs until the task is cancelled. A failed step is tried again at the next look.
     public func run() async {
         let store = self.store, step = self.step
-        var sweptEnd: Int64 = -1          // the log's end when the last whole pass began
+        var lastStart: Int64 = -1          // the log's end when the last pass began
         var pass: (end: Int64, sawBeginning: Bool)?
+        var lastStep = ContinuousClock.now
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
-            guard store.idle(for: idleSeconds), let end = try? store.feedEnd() else { continue }
+            let idle = store.idle(for: idleSeconds)
+            guard idle || lastStep.duration(to: .now) >= busyInterval, let end = try? store.feedEnd() else { continue }
             if pass == nil {
-                guard end != sweptEnd else { continue }
+                guard Self.passDue(lastStart: lastStart, end: end, step: step) else { continue }
                 pass = (end, false)
             }
-            while store.idle(for: idleSeconds), !Task.isCancelled, var current = pass,
-                  let s = try? await offload({ try store.sweepFeed(maxRows: step) }) {
+            repeat {
+                guard !Task.isCancelled, var current = pass,
+                      let s = try? await offload({ try store.sweepFeed(maxRows: step) }) else { break }
+                lastStep = .now
                 if s.removed > 0 { metrics?.add("poshub_feed_rows_swept_total", Int64(s.removed)) }
                 current.sawBeginning = current.sawBeginning || s.startedAfter == 0
                 if s.wrapped && current.sawBeginning {
-                    sweptEnd = current.end
+                    lastStart = current.end
                     pass = nil
                     break
                 }
                 if s.wrapped { current.sawBeginning = true }
                 pass = current
-            }
+            } while store.idle(for: idleSeconds)
         }
     }
 }

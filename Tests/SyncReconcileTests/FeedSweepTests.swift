@@ -150,4 +150,55 @@ struct FeedSweepTests {
         #expect(next.changes.map(\.seq) == [10])
         #expect(try hub.feed(after: 0, limit: 10).changes.map(\.key) == ["1001|WAW|0", "1001"])
     }
+
+    @Test("a removed row's feed row keeps the record's region, whoever removes it, and the region's stores get the removal")
+    func removalKeepsRegion() async throws {
+        let world = try World(regions: ["A": "NORTH", "B": "SOUTH"])
+        _ = try world.store("A").addPartner(consumer("1001"))
+        let address = try world.store("A").addAddress(Address(partnerCode: "1001", site: "WAW", seq: 1, street: "Długa 1"))
+        try await world.sync("A")
+        // The hub removes the address in a transaction that feeds it as another region's change
+        // (as a move at a site of another region, or of none, would).
+        try await world.hub.pool.write { db in
+            try ReplicatedTable.address.delete(db, key: address.key)
+            var feed = HubStore.FeedEmitter(region: "SOUTH", keepsRegions: true)
+            var positions = FeedPositions(next: try HubStore.nextFeedPosition(db))
+            try feed.add(db, [TouchedRow(.address, address.key)], hlc: HLC(rawValue: 1 << 41), node: "hub", positions: &positions)
+            try feed.write(db)
+        }
+        let region = try await world.hub.pool.read { try HubStore.region($0, entity: .address, key: address.key) }
+        #expect(region == "NORTH")
+        try await world.sync("A")
+        #expect(try world.store("A").addresses(partnerCode: "1001").isEmpty)
+        #expect(try world.store("A").stateHash() == world.hub.stateHash(region: "NORTH"))
+    }
+
+    @Test("a new pass starts once the log has grown by a tenth, at least one step, since the last one began")
+    func passDue() {
+        #expect(!FeedSweeper.passDue(lastStart: -1, end: 0, step: 5000))
+        #expect(FeedSweeper.passDue(lastStart: -1, end: 1, step: 5000))
+        #expect(!FeedSweeper.passDue(lastStart: 1000, end: 5999, step: 5000))
+        #expect(FeedSweeper.passDue(lastStart: 1000, end: 6000, step: 5000))
+        #expect(!FeedSweeper.passDue(lastStart: 1_000_000, end: 1_099_999, step: 5000))
+        #expect(FeedSweeper.passDue(lastStart: 1_000_000, end: 1_100_000, step: 5000))
+    }
+
+    @Test("on a hub that is never idle the sweeper still runs a step now and then")
+    func sweeperRunsWhenBusy() async throws {
+        let world = try World()
+        let a = world.store("A")
+        for i in 1...12 { _ = try a.addPartner(consumer("R\(i)")) }
+        try await world.sync("A")
+        for i in 1...12 { _ = try a.updatePartner(code: "R\(i)", changes: ["phone": .text("+48 3\(i)")]) }
+        try await world.sync("A")
+        #expect(try Self.logRows(world.hub) == 24)
+        let hub = world.hub
+        let sweeper = Task {
+            await FeedSweeper(store: hub, idleSeconds: 1e9, step: 6, interval: .milliseconds(10), busyInterval: .milliseconds(30)).run()
+        }
+        defer { sweeper.cancel() }
+        let deadline = Date().addingTimeInterval(10)
+        while try Self.logRows(world.hub) > 12, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(try Self.logRows(world.hub) == 12)
+    }
 }
