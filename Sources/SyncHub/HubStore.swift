@@ -173,7 +173,7 @@ public final class HubStore: Sendable {
     /// When the last push (or move) ended (monotonic nanoseconds), for `FeedSweeper`'s idle test.
     private let lastPushNanos = Atomic<UInt64>(0)
 
-    /// Whether no push has ended for `seconds`.
+    /// Whether no push (or move) has ended for `seconds`.
     public func idle(for seconds: Double) -> Bool {
         Double(DispatchTime.now().uptimeNanoseconds &- lastPushNanos.load(ordering: .relaxed)) / 1e9 >= seconds
     }
