@@ -13,6 +13,18 @@ struct FeedSweepTests {
         try hub.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM hub_feed")! }
     }
 
+    /// A hub with `count` partners of store A, each created in one push and edited in the
+    /// next: `count` superseded rows in a log of twice as many.
+    static func createdThenEdited(_ count: Int) async throws -> World {
+        let world = try World()
+        let a = world.store("A")
+        for i in 1...count { _ = try a.addPartner(consumer("Q\(i)")) }
+        try await world.sync("A")
+        for i in 1...count { _ = try a.updatePartner(code: "Q\(i)", changes: ["phone": .text("+48 2\(i)")]) }
+        try await world.sync("A")
+        return world
+    }
+
     static func sweepPlace(_ hub: HubStore) throws -> String? {
         try hub.pool.read { try String.fetchOne($0, sql: "SELECT value FROM hub_meta WHERE key = 'feed_swept'") }
     }
@@ -88,12 +100,7 @@ struct FeedSweepTests {
 
     @Test("the sweeper removes superseded rows once no push has come for a while, and then waits")
     func sweeperRunsWhenIdle() async throws {
-        let world = try World()
-        let a = world.store("A")
-        for i in 1...20 { _ = try a.addPartner(consumer("Q\(i)")) }
-        try await world.sync("A")
-        for i in 1...20 { _ = try a.updatePartner(code: "Q\(i)", changes: ["phone": .text("+48 2\(i)")]) }
-        try await world.sync("A")
+        let world = try await Self.createdThenEdited(20)
         #expect(try Self.logRows(world.hub) == 40)
         let hub = world.hub
         let sweeper = Task { await FeedSweeper(store: hub, idleSeconds: 0.05, step: 6, interval: .milliseconds(10)).run() }
@@ -185,12 +192,7 @@ struct FeedSweepTests {
 
     @Test("on a hub that is never idle the sweeper still runs a step now and then")
     func sweeperRunsWhenBusy() async throws {
-        let world = try World()
-        let a = world.store("A")
-        for i in 1...12 { _ = try a.addPartner(consumer("R\(i)")) }
-        try await world.sync("A")
-        for i in 1...12 { _ = try a.updatePartner(code: "R\(i)", changes: ["phone": .text("+48 3\(i)")]) }
-        try await world.sync("A")
+        let world = try await Self.createdThenEdited(12)
         #expect(try Self.logRows(world.hub) == 24)
         let hub = world.hub
         let sweeper = Task {
