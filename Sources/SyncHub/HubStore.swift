@@ -371,7 +371,7 @@ public final class HubStore: Sendable {
                 }
                 // Feed entries carry the hub's clock: a node that pulls an image moves its clock past
                 // every value in it, so its own later edits win.
-                try feed.add(db, touched, hlc: hubHLC, node: node.node, seq: change.seq, priorFeed: true, positions: &context.positions!)
+                try feed.add(db, touched, hlc: hubHLC, node: node.node, seq: change.seq, positions: &context.positions!)
                 results.append(result)
                 lastSeq = change.seq
             }
@@ -422,9 +422,8 @@ public final class HubStore: Sendable {
         ///
         /// A row is an echo of `node` (its pulls skip it, see `feed`) when the change stored it
         /// exactly as sent, or applied the node's edit exactly as sent to a row that was already
-        /// that node's own image — in this push, or in the feed from an earlier one (`priorFeed`:
-        /// false when the caller knows there is none to consult).
-        mutating func add(_ db: Database, _ touched: Set<TouchedRow>, hlc: HLC, node: String, seq: Int64? = nil, priorFeed: Bool = false,
+        /// that node's own image — in this push, or in the feed from an earlier one.
+        mutating func add(_ db: Database, _ touched: Set<TouchedRow>, hlc: HLC, node: String, seq: Int64? = nil,
                           positions: inout FeedPositions) throws {
             let written = positions.endChange()
             var touched = touched
@@ -461,7 +460,7 @@ public final class HubStore: Sendable {
                             case .ifPriorEcho where prior.node == node: echo = .ifPriorEcho(seq)
                             default: echo = .no
                             }
-                        } else if priorFeed {
+                        } else {
                             echo = .ifPriorEcho(seq)
                         }
                     }
