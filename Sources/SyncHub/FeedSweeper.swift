@@ -40,7 +40,7 @@ public struct FeedSweeper: Sendable {
     public func run() async {
         let store = self.store, step = self.step
         var lastStart: Int64 = -1          // the log's end when the last pass began
-        var pass: (end: Int64, sawBeginning: Bool)?
+        var pass: (end: Int64, sweep: HubStore.SweepPass)?
         var lastStep = ContinuousClock.now
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
@@ -48,20 +48,18 @@ public struct FeedSweeper: Sendable {
             guard idle || lastStep.duration(to: .now) >= busyInterval, let end = try? store.feedEnd() else { continue }
             if pass == nil {
                 guard Self.passDue(lastStart: lastStart, end: end, step: step) else { continue }
-                pass = (end, false)
+                pass = (end, HubStore.SweepPass())
             }
             repeat {
                 guard !Task.isCancelled, var current = pass,
                       let s = try? await offload({ try store.sweepFeed(maxRows: step) }) else { break }
                 lastStep = .now
                 if s.removed > 0 { metrics?.add("poshub_feed_rows_swept_total", Int64(s.removed)) }
-                current.sawBeginning = current.sawBeginning || s.startedAfter == 0
-                if s.wrapped && current.sawBeginning {
+                if current.sweep.complete(after: s) {
                     lastStart = current.end
                     pass = nil
                     break
                 }
-                if s.wrapped { current.sawBeginning = true }
                 pass = current
             } while store.idle(for: idleSeconds)
         }

@@ -647,16 +647,29 @@ public final class HubStore: Sendable {
         return step
     }
 
+    /// Follows `sweepFeed` steps until they have read the whole log once: from its beginning
+    /// to its end, wherever the sweep stood when the pass began.
+    public struct SweepPass: Sendable {
+        private var sawBeginning = false
+        public init() {}
+
+        /// Takes in the next step; true when the pass is complete.
+        public mutating func complete(after step: SweepStep) -> Bool {
+            sawBeginning = sawBeginning || step.startedAfter == 0
+            if step.wrapped && sawBeginning { return true }
+            if step.wrapped { sawBeginning = true }
+            return false
+        }
+    }
+
     /// Sweeps the whole log once, from wherever the sweep stands; returns the rows removed.
     @discardableResult
     public func sweepFeedPass(step: Int = 5000) throws -> Int {
-        var removed = 0, sawBeginning = false
+        var removed = 0, pass = SweepPass()
         while true {
             let s = try sweepFeed(maxRows: step)
             removed += s.removed
-            sawBeginning = sawBeginning || s.startedAfter == 0
-            if s.wrapped && sawBeginning { return removed }
-            if s.wrapped { sawBeginning = true }
+            if pass.complete(after: s) { return removed }
         }
     }
 
