@@ -42,12 +42,6 @@ final class PushGate: @unchecked Sendable {
         }
     }
 
-    /// `register`, then `turn`.
-    func enter(node: String, range: ClosedRange<Int64>) async {
-        register(node: node, range: range)
-        await turn(node: node, range: range)
-    }
-
     /// The push of `range` is finished (applied, refused or failed).
     func leave(node: String, range: ClosedRange<Int64>) {
         lock.lock()

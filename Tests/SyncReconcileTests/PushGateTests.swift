@@ -82,3 +82,11 @@ struct PushGateTests {
         gate.leave(node: "A", range: 501...1000)
     }
 }
+
+extension PushGate {
+    /// `register`, then `turn`: a push whose body has arrived and that has been decoded.
+    func enter(node: String, range: ClosedRange<Int64>) async {
+        register(node: node, range: range)
+        await turn(node: node, range: range)
+    }
+}
