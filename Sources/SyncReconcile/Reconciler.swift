@@ -376,7 +376,7 @@ public enum Reconciler {
     }
 
     /// A row as read for a merge: its fields, the hub's clock columns and its feed position.
-    typealias StoredRow = (values: [FieldValue], clocks: [DatabaseValue])
+    typealias StoredRow = (values: [FieldValue], clocks: ReplicatedTable.HubColumns)
 
     /// `mergeFields`, also saying whether every field was taken as given (`complete`: none lost
     /// to a newer value, none outside the table's columns; key columns only name the row). `current`: the row
@@ -387,9 +387,9 @@ public enum Reconciler {
                       current known: StoredRow? = nil, position: Int64? = nil)
         throws -> (changed: Bool, complete: Bool, priorPosition: Int64?) {
         guard let (current, clocks) = try known ?? table.fetchWithClocks(db, key: key) else { return (false, false, nil) }
-        let priorPosition = Int64.fromDatabaseValue(clocks[3])
-        let base = Self.stamp(clocks[0], clocks[1])
-        var stamps = FieldClocks(clocks[2])
+        let priorPosition = clocks.position
+        let base = Self.stamp(clocks.createdHLC, clocks.createdNode)
+        var stamps = FieldClocks(clocks.fieldClocks)
         var winners: Fields = [:]
         var complete = true
         var stamped = false
@@ -419,7 +419,7 @@ public enum Reconciler {
             if old != value { winners[field] = value }
         }
         guard stamped else { return (false, complete, priorPosition) }
-        var also: [(column: String, value: DatabaseValue)] = [("clock_fields", stamps.text.databaseValue)]
+        var also: [(column: String, value: DatabaseValue)] = [(ReplicatedTable.fieldClocksColumn, stamps.text.databaseValue)]
         // Only a changed row is surely fed: a position without its feed row would hide the record.
         if let position, !winners.isEmpty { also.append((ReplicatedTable.feedColumn, position.databaseValue)) }
         try table.update(db, key: key, fields: winners, also: also)

@@ -63,7 +63,20 @@ public final class ReplicatedTable: Sendable, Hashable {
     /// node stores do not have them): the stamp of the row's creation (`clock_hlc`,
     /// `clock_node`) and the stamps of fields changed since (`clock_fields`). Written with the
     /// row, so a change costs no separate clock rows (see `Reconciler.registerRowClocks`).
-    public static let clockColumns = ["clock_hlc", "clock_node", "clock_fields"]
+    public static let clockColumns = ["clock_hlc", "clock_node", fieldClocksColumn]
+
+    /// The column of the stamps of fields changed since the row's creation (`clockColumns`).
+    public static let fieldClocksColumn = "clock_fields"
+
+    /// The hub's columns of a row, as `fetchWithClocks` reads them beside its values.
+    public struct HubColumns: Sendable {
+        /// `clock_hlc` and `clock_node`: the stamp of the row's creation.
+        public var createdHLC: DatabaseValue, createdNode: DatabaseValue
+        /// `clock_fields`: the stamps of fields changed since.
+        public var fieldClocks: DatabaseValue
+        /// `feed_gseq`: the row's feed position.
+        public var position: Int64?
+    }
 
     /// The hub's feed position of a row: the global sequence of its latest change (added by the
     /// hub's schema, see `HubStore`). The hub's feed is a log of changes; a log row whose
@@ -212,11 +225,12 @@ public final class ReplicatedTable: Sendable, Hashable {
         return db.changesCount > 0
     }
 
-    /// A row's values in column order, and the hub's clock columns (`clockColumns`, in that
-    /// order) followed by its feed position (`feedColumn`), in one read.
-    public func fetchWithClocks(_ db: Database, key: String) throws -> (values: [FieldValue], clocks: [DatabaseValue])? {
+    /// A row's values in column order, and the hub's clock columns and feed position, in one read.
+    public func fetchWithClocks(_ db: Database, key: String) throws -> (values: [FieldValue], clocks: HubColumns)? {
         guard let row = try FastStatement.fetchFirst(db.cachedStatement(sql: selectWithClocksSQL), keyValues(key)) else { return nil }
-        return (columnTypes.indices.map { value(row[$0], type: columnTypes[$0]) }, Array(row[columns.count...]))
+        let n = columns.count  // then clockColumns in their order, then feedColumn
+        return (columnTypes.indices.map { value(row[$0], type: columnTypes[$0]) },
+                HubColumns(createdHLC: row[n], createdNode: row[n + 1], fieldClocks: row[n + 2], position: Int64.fromDatabaseValue(row[n + 3])))
     }
 
     /// A row's image and its feed position (`feedColumn`, hub only), in one read.
