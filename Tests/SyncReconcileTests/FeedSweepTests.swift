@@ -125,21 +125,14 @@ struct FeedSweepTests {
         let dir = try TemporaryDirectory(prefix: "feed-log-upgrade")
         defer { dir.remove() }
         let path = dir.file("hub.sqlite")
-        do {
-            let old = try DatabasePool(path: path)
-            try HubStore.migrator().migrate(old, upTo: "v4-hub-row-clocks")
-            try old.write { db in
-                try db.execute(sql: """
-                    INSERT INTO hub_node (node_id, site, series, token_hash, created_at) VALUES ('A', 'WAW', 'K1', 'a', '2026-11-01T00:00:00Z');
-                    INSERT INTO partner (code, kind, first_name, last_name, origin_node, clock_hlc, clock_node)
-                        VALUES ('1001', 'consumer', 'Anna', 'Nowak', 'A', 100, 'A');
-                    INSERT INTO hub_feed (gseq, hlc, node, entity, key, echo_seq) VALUES
-                        (4, 100, 'A', 'partner', '1001', 1), (9, 200, 'A', 'address', '1001|WAW|0', NULL);
-                    UPDATE hub_node SET last_seq = 2 WHERE node_id = 'A';
-                    """)
-            }
-            try old.close()
-        }
+        try writeOldHub(at: path, upTo: "v4-hub-row-clocks", """
+            INSERT INTO hub_node (node_id, site, series, token_hash, created_at) VALUES ('A', 'WAW', 'K1', 'a', '2026-11-01T00:00:00Z');
+            INSERT INTO partner (code, kind, first_name, last_name, origin_node, clock_hlc, clock_node)
+                VALUES ('1001', 'consumer', 'Anna', 'Nowak', 'A', 100, 'A');
+            INSERT INTO hub_feed (gseq, hlc, node, entity, key, echo_seq) VALUES
+                (4, 100, 'A', 'partner', '1001', 1), (9, 200, 'A', 'address', '1001|WAW|0', NULL);
+            UPDATE hub_node SET last_seq = 2 WHERE node_id = 'A';
+            """)
         let hub = try HubStore(path: path)
         let positions = try hub.pool.read { db in
             (try Int64.fetchOne(db, sql: "SELECT feed_gseq FROM partner WHERE code = '1001'"),

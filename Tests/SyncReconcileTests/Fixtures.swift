@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-import SyncHub
+@testable import SyncHub
 import SyncModel
 import SyncNode
 import SyncStore
@@ -60,4 +60,12 @@ func consumer(_ code: String, first: String = "Anna", last: String = "Nowak") ->
 
 func change(_ node: String, _ seq: Int64, hlc: UInt64, _ entity: Entity, _ key: String, _ op: ChangeOp, _ fields: Fields) -> Change {
     Change(seq: seq, hlc: HLC(rawValue: hlc), node: node, entity: entity, key: key, op: op, fields: fields)
+}
+
+/// Writes a hub file as an earlier release left it: migrated up to `version`, then `sql` run.
+func writeOldHub(at path: String, upTo version: String, _ sql: String) throws {
+    let old = try DatabasePool(path: path)
+    try HubStore.migrator().migrate(old, upTo: version)
+    try old.write { try $0.execute(sql: sql) }
+    try old.close()
 }

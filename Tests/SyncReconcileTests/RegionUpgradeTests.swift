@@ -16,16 +16,11 @@ struct RegionUpgradeTests {
         defer { dir.remove() }
         let path = dir.file("hub.sqlite")
         // The hub as the previous release left it: a node and a partner with its feed row.
-        do {
-            let old = try DatabasePool(path: path)
-            try HubStore.migrator().migrate(old, upTo: "v2-hub-feed-echo")
-            try await old.write { db in
-                try db.execute(sql: "INSERT INTO hub_node (node_id, site, series, token_hash, created_at) VALUES ('A', 'WAW', 'K1', 'x', '2026-11-01T00:00:00Z')")
-                try db.execute(sql: "INSERT INTO partner (code, kind, first_name, last_name) VALUES ('OLD1', 'consumer', 'Olga', 'Stara')")
-                try db.execute(sql: "INSERT INTO hub_feed (hlc, node, entity, key) VALUES (65536, 'A', 'partner', 'OLD1')")
-            }
-            try old.close()
-        }
+        try writeOldHub(at: path, upTo: "v2-hub-feed-echo", """
+            INSERT INTO hub_node (node_id, site, series, token_hash, created_at) VALUES ('A', 'WAW', 'K1', 'x', '2026-11-01T00:00:00Z');
+            INSERT INTO partner (code, kind, first_name, last_name) VALUES ('OLD1', 'consumer', 'Olga', 'Stara');
+            INSERT INTO hub_feed (hlc, node, entity, key) VALUES (65536, 'A', 'partner', 'OLD1');
+            """)
         let hub = try HubStore(path: path)
         #expect(try hub.node("A").region == "")
         let store = try NodeStore.create(path: dir.file("A.sqlite"), node: "A", site: "WAW", series: "K1")

@@ -15,23 +15,16 @@ struct RowClockUpgradeTests {
         let path = dir.file("hub.sqlite")
         // The hub as the previous release left it: partner 1001 created by A at hlc 100, its
         // phone edited by B at hlc 300; address 1001|WAW|0 created by A at hlc 100.
-        do {
-            let old = try DatabasePool(path: path)
-            try HubStore.migrator().migrate(old, upTo: "v3-hub-region")
-            try old.write { db in
-                try db.execute(sql: """
-                    INSERT INTO hub_node (node_id, site, series, token_hash, created_at) VALUES ('A', 'WAW', 'K1', 'a', '2026-11-01T00:00:00Z');
-                    INSERT INTO hub_node (node_id, site, series, token_hash, created_at) VALUES ('B', 'KRK', 'K2', 'b', '2026-11-01T00:00:00Z');
-                    INSERT INTO partner (code, kind, first_name, last_name, phone, email, origin_node)
-                        VALUES ('1001', 'consumer', 'Anna', 'Nowak', '+48 1', 'anna@a.pl', 'A');
-                    INSERT INTO address (partner_code, site, seq, city) VALUES ('1001', 'WAW', 0, 'Warszawa');
-                    INSERT INTO row_clock (entity, key, hlc, node) VALUES ('partner', '1001', 100, 'A'), ('address', '1001|WAW|0', 100, 'A');
-                    INSERT INTO field_clock (entity, key, field, hlc, node) VALUES ('partner', '1001', 'phone', 300, 'B');
-                    INSERT INTO hub_feed (hlc, node, entity, key) VALUES (300, 'B', 'partner', '1001'), (100, 'A', 'address', '1001|WAW|0');
-                    """)
-            }
-            try old.close()
-        }
+        try writeOldHub(at: path, upTo: "v3-hub-region", """
+            INSERT INTO hub_node (node_id, site, series, token_hash, created_at) VALUES ('A', 'WAW', 'K1', 'a', '2026-11-01T00:00:00Z');
+            INSERT INTO hub_node (node_id, site, series, token_hash, created_at) VALUES ('B', 'KRK', 'K2', 'b', '2026-11-01T00:00:00Z');
+            INSERT INTO partner (code, kind, first_name, last_name, phone, email, origin_node)
+                VALUES ('1001', 'consumer', 'Anna', 'Nowak', '+48 1', 'anna@a.pl', 'A');
+            INSERT INTO address (partner_code, site, seq, city) VALUES ('1001', 'WAW', 0, 'Warszawa');
+            INSERT INTO row_clock (entity, key, hlc, node) VALUES ('partner', '1001', 100, 'A'), ('address', '1001|WAW|0', 100, 'A');
+            INSERT INTO field_clock (entity, key, field, hlc, node) VALUES ('partner', '1001', 'phone', 300, 'B');
+            INSERT INTO hub_feed (hlc, node, entity, key) VALUES (300, 'B', 'partner', '1001'), (100, 'A', 'address', '1001|WAW|0');
+            """)
         let hub = try HubStore(path: path)
         let clocks = try hub.pool.read { db in
             try Row.fetchAll(db, sql: "SELECT clock_hlc, clock_node, clock_fields FROM partner UNION ALL SELECT clock_hlc, clock_node, clock_fields FROM address")
