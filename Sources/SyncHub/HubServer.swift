@@ -147,11 +147,14 @@ public struct HubServer: Sendable {
         }
         if let range { gate.register(node: node.node, range: range) }
         defer { if let range { gate.leave(node: node.node, range: range) } }
-        let batch: Batch
+        let batch: Batch, prepared: [PreparedChange]
         let limits = self.limits
         do {
-            // Decoded here, beside the push that is applying.
-            batch = try await offload { try BatchCodec.decode(bytes, limits: limits) }
+            // Decoded and prepared here, beside the push that is applying.
+            (batch, prepared) = try await offload {
+                let batch = try BatchCodec.decode(bytes, limits: limits)
+                return (batch, batch.changes.map { Reconciler.prepare($0, node: node.node) })
+            }
         } catch {
             metrics.add("poshub_push_refused_total")
             return Self.error(.badRequest, String(describing: error))
@@ -166,7 +169,7 @@ public struct HubServer: Sendable {
         if let range { await gate.turn(node: node.node, range: range) }
         do {
             let changes = batch.changes
-            var reply = try await offload { try store.push(node: node, changes: changes, renamesApplied: renamesApplied) }
+            var reply = try await offload { try store.push(node: node, changes: changes, prepared: prepared, renamesApplied: renamesApplied) }
             reply.window = PushGate.window
             var counts: [EntryOutcome: Int64] = [:]
             for r in reply.results { counts[r.outcome, default: 0] += 1 }

@@ -315,7 +315,12 @@ public final class HubStore: Sendable {
     /// Applies a node's journal entries in one transaction, idempotently by (node, seq).
     /// Entries at or below the node's last applied sequence are duplicates (their first
     /// verdict is repeated); the first new entry must be exactly the next sequence.
-    public func push(node: HubNode, changes: [Change], renamesApplied: Int64) throws -> PushReply {
+    /// `prepared`: `Reconciler.prepare` of each change, worked out beforehand (see
+    /// `PreparedChange`); without it each change is prepared as it is applied.
+    public func push(node: HubNode, changes: [Change], prepared: [PreparedChange]? = nil, renamesApplied: Int64) throws -> PushReply {
+        if let prepared, prepared.count != changes.count {
+            throw HubError.invalid(FieldError(field: "prepared", reason: "\(prepared.count) prepared for \(changes.count) entries; nothing applied"))
+        }
         defer {
             checkpointer?.request()
             lastPushNanos.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
@@ -346,7 +351,7 @@ public final class HubStore: Sendable {
             var hubHLC = try Self.hubHLC(db)
             var feed = FeedEmitter(region: current.region, keepsRegions: hasRegions)
             context.positions = FeedPositions(next: try Self.nextFeedPosition(db))
-            for change in changes {
+            for (index, change) in changes.enumerated() {
                 guard change.node == node.node else {
                     throw HubError.nodeMismatch(tokenNode: node.node, batchNode: change.node)
                 }
@@ -361,7 +366,7 @@ public final class HubStore: Sendable {
                 }
                 hubHLC = HLC.receive(last: hubHLC, remote: change.hlc, nowMillis: clock())
                 context.hubHLC = hubHLC
-                let (result, touched) = try Reconciler.apply(db, change: change, context: &context)
+                let (result, touched) = try Reconciler.apply(db, change: change, prepared: prepared?[index], context: &context)
                 // Only verdicts other than a plain `applied` are stored: a duplicate without a
                 // stored verdict was applied as it was.
                 if result.outcome != .applied {

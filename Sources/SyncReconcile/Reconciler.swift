@@ -110,6 +110,34 @@ public struct RegionScope: Sendable {
     }
 }
 
+/// What applying a new partner or document needs that the change alone decides, without the
+/// hub's rows: the row parsed and validated, its stored values, and whether they are the
+/// values as sent. `HubServer` works it out while it decodes a batch, beside the push it is
+/// applying, so the hub's single writer does not; `Reconciler.apply` works it out itself
+/// for a change that comes without it or that a rename changed. One function
+/// (`Reconciler.prepare`) decides it either way.
+public struct PreparedChange: Sendable {
+    enum Content: Sendable {
+        /// Nothing to prepare (edits, removals, addresses, moves).
+        case none
+        /// The change is refused with this reason.
+        case invalid(String)
+        /// A new partner: its code, the values `ReplicatedTable.storedValues` gives its row,
+        /// and whether those are exactly the values of the image as sent.
+        case partner(code: String, stored: [DatabaseValue], sentAsStored: Bool)
+        /// A new document, likewise.
+        case document(Document, stored: [DatabaseValue], sentAsStored: Bool)
+    }
+    let content: Content
+
+    /// A prepared change handed to `apply` with another entry than its own (a caller's bug:
+    /// the push is not applied).
+    struct Mismatch: Error, CustomStringConvertible {
+        var seq: Int64
+        var description: String { "entry \(seq) came with what was prepared for another entry" }
+    }
+}
+
 /// The hub's reconciler: applies one journal entry from a node to the canonical store with the
 /// store-prefix rule, field-level last-writer-wins merge and the customer move. The simulator
 /// runs the same code through the hub.
@@ -167,11 +195,14 @@ public enum Reconciler {
 
     /// Applies `change` and returns the verdict and the rows it changed. Refusals are
     /// verdicts (`rejected`), not errors; a thrown error aborts the whole push.
-    public static func apply(_ db: Database, change incoming: Change, context: inout ApplyContext) throws -> (EntryResult, Set<TouchedRow>) {
+    public static func apply(_ db: Database, change incoming: Change, prepared: PreparedChange? = nil,
+                             context: inout ApplyContext) throws -> (EntryResult, Set<TouchedRow>) {
         var change = incoming
         (change.key, change.fields) = PartnerRename.rewrite(change, renames: context.pendingRenames)
         // The entry exactly as the node sent it (no rename mapped into it)?
         let asSent = context.pendingRenames.isEmpty || (change.key == incoming.key && change.fields == incoming.fields)
+        // Prepared for the entry as sent; worked out here for a renamed one.
+        let ready = asSent ? prepared ?? prepare(incoming, node: context.node) : prepare(change, node: context.node)
         let stamp = MergeStamp(hlc: change.hlc, node: context.node)
         func reject(_ reason: String, resend row: TouchedRow? = nil) -> (EntryResult, Set<TouchedRow>) {
             (EntryResult(seq: change.seq, outcome: .rejected, reason: reason), row.map { [$0] } ?? [])
@@ -216,16 +247,10 @@ public enum Reconciler {
             }
 
         case (.partner, .insert):
-            var partner: Partner
-            do {
-                partner = try Partner(fields: change.fields)
-                try PartnerValidator.validate(partner)
-            } catch let e as FieldError {
-                return reject("partner \(change.key): \(e.description)")
+            guard case .partner(let original, var stored, let sentAsStored) = ready.content else {
+                if case .invalid(let reason) = ready.content { return reject(reason) }
+                throw PreparedChange.Mismatch(seq: change.seq)
             }
-            partner.originNode = context.node
-            var stored = ReplicatedTable.partner.storedValues(columnValues: partner.columnValues)
-            let original = partner.code
             // Stored under its own code unless that is taken (one statement for the usual case);
             // otherwise under the code the store-prefix rule gives.
             var code = original
@@ -234,12 +259,11 @@ public enum Reconciler {
                 code = try context.prefixRule.resolve(code: original, series: context.series) {
                     try $0 == original || ReplicatedTable.partner.exists(db, key: $0)
                 }
-                partner.code = code
-                stored = ReplicatedTable.partner.storedValues(columnValues: partner.columnValues)
+                stored[Self.partnerCodeColumn] = code.databaseValue
                 try insertRow(db, table: .partner, stored: stored, stamp: stamp, position: position)  // a code no row has
             }
             if let position { context.positions?.wrote(.partner, code, at: position, prior: .newRow) }
-            let touched: Set<TouchedRow> = [TouchedRow(.partner, code, echo: code == original && asSent && stored == ReplicatedTable.partner.storedValues(change.fields))]
+            let touched: Set<TouchedRow> = [TouchedRow(.partner, code, echo: code == original && asSent && sentAsStored)]
             guard code != original else { return (EntryResult(seq: change.seq, outcome: .applied), touched) }
             try db.execute(sql: "INSERT INTO hub_alias (node, old_code, new_code, at) VALUES (?, ?, ?, ?)",
                            arguments: [context.node, original, code, AuditRecord.now()])
@@ -298,9 +322,9 @@ public enum Reconciler {
             return (EntryResult(seq: change.seq, outcome: .applied), removed ? [TouchedRow(.address, change.key)] : [])
 
         case (.document, .insert):
-            var doc: Document
-            do { doc = try Document(fields: change.fields) } catch let e as FieldError {
-                return reject("document \(change.key): \(e.description)")
+            guard case .document(var doc, var stored, var sentAsStored) = ready.content else {
+                if case .invalid(let reason) = ready.content { return reject(reason) }
+                throw PreparedChange.Mismatch(seq: change.seq)
             }
             guard doc.node == context.node else {
                 return reject("document \(doc.id) belongs to node \(doc.node), not \(context.node)")
@@ -310,19 +334,20 @@ public enum Reconciler {
             if let moved = try CustomerMove.movedTo(db, site: doc.site, code: doc.partnerCode, seq: doc.addressSeq) {
                 doc.partnerCode = moved.code
                 doc.addressSeq = moved.seq
+                stored = ReplicatedTable.document.storedValues(columnValues: doc.columnValues)
+                sentAsStored = stored == ReplicatedTable.document.storedValues(change.fields)
             }
             guard try ReplicatedTable.partner.exists(db, key: doc.partnerCode) else {
                 return reject("document \(doc.id): partner \(doc.partnerCode) does not exist at the hub")
             }
             if let refusal = try outside(.partner, doc.partnerCode, "document \(doc.id)") { return reject(refusal) }
-            let stored = ReplicatedTable.document.storedValues(columnValues: doc.columnValues)
             let position = context.positions?.take()
             guard try insertRow(db, table: .document, stored: stored, stamp: stamp, replacing: false, position: position) else {
                 return try mergeEdit(.document, doc.id, doc.fields)
             }
             if let position { context.positions?.wrote(.document, doc.id, at: position, prior: .newRow) }
             return (EntryResult(seq: change.seq, outcome: .applied),
-                    [TouchedRow(.document, doc.id, echo: asSent && stored == ReplicatedTable.document.storedValues(change.fields))])
+                    [TouchedRow(.document, doc.id, echo: asSent && sentAsStored)])
 
         case (.document, .update):
             guard let existing = try ReplicatedTable.document.fetchWithClocks(db, key: change.key) else {
@@ -338,6 +363,43 @@ public enum Reconciler {
             return reject("document \(change.key): documents are never deleted")
         }
     }
+
+    /// Works out what `apply` needs for `change` from `node` that the change alone decides
+    /// (see `PreparedChange`): a new partner or document parsed and validated, with the values
+    /// its row is stored with. Pure: no database, so the hub runs it beside its writer.
+    public static func prepare(_ change: Change, node: String) -> PreparedChange {
+        switch (change.entity, change.op) {
+        case (.partner, .insert):
+            do {
+                var partner = try Partner(fields: change.fields)
+                try PartnerValidator.validate(partner)
+                partner.originNode = node
+                let stored = ReplicatedTable.partner.storedValues(columnValues: partner.columnValues)
+                return PreparedChange(content: .partner(code: partner.code, stored: stored,
+                                                        sentAsStored: stored == ReplicatedTable.partner.storedValues(change.fields)))
+            } catch let e as FieldError {
+                return PreparedChange(content: .invalid("partner \(change.key): \(e.description)"))
+            } catch {
+                return PreparedChange(content: .invalid("partner \(change.key): \(error)"))
+            }
+        case (.document, .insert):
+            do {
+                let doc = try Document(fields: change.fields)
+                let stored = ReplicatedTable.document.storedValues(columnValues: doc.columnValues)
+                return PreparedChange(content: .document(doc, stored: stored,
+                                                         sentAsStored: stored == ReplicatedTable.document.storedValues(change.fields)))
+            } catch let e as FieldError {
+                return PreparedChange(content: .invalid("document \(change.key): \(e.description)"))
+            } catch {
+                return PreparedChange(content: .invalid("document \(change.key): \(error)"))
+            }
+        default:
+            return PreparedChange(content: .none)
+        }
+    }
+
+    /// The position of `code` in the partner table's stored values.
+    static let partnerCodeColumn = ReplicatedTable.partner.columnIndex["code"]!
 
     /// Inserts a new row; all its fields carry `stamp` (the row's creation stamp, no field
     /// stamps). `replacing`: a row that exists is overwritten and starts with fresh clocks
