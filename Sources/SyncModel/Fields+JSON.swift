@@ -3,7 +3,7 @@ import Foundation
 /// A small, fast codec for the flat JSON objects the journal stores (`{"name":value,...}` with
 /// string, integer, boolean and null values, keys sorted). Foundation's JSON coders cost tens of
 /// microseconds per entry, which dominated pushing a large backlog.
-enum FlatJSON {
+public enum FlatJSON {
     static func encode(_ fields: Fields) -> String {
         var out: [UInt8] = [UInt8(ascii: "{")]
         out.reserveCapacity(32 * fields.count + 2)
@@ -55,30 +55,79 @@ enum FlatJSON {
 
     struct Malformed: Error {}
 
+    /// A value as `scan` finds it.
+    public enum ScannedValue {
+        case null
+        case bool(Bool)
+        case int(Int64)
+        /// A string without escapes: its bytes, inside the scanned buffer.
+        case bytes(UnsafeBufferPointer<UInt8>)
+        /// A string with escapes, unescaped.
+        case string(String)
+    }
+
     /// Decodes a flat object; anything else (nested values, floats) throws `Malformed`.
     static func decode(_ text: String) throws -> Fields {
-        var bytes = Array(text.utf8)
-        bytes.append(0)
+        var text = text
+        return try text.withUTF8 { buffer in
+            var fields: Fields = [:]
+            try scan(buffer) { key, value in
+                let name = try string(key)
+                switch value {
+                case .null: fields[name] = .null
+                case .bool(let b): fields[name] = .bool(b)
+                case .int(let i): fields[name] = .int(i)
+                case .bytes, .string: fields[name] = .text(try string(value))
+                }
+            }
+            return fields
+        }
+    }
+
+    /// A scanned string value as a `String` (bytes as UTF-8, invalid sequences repaired).
+    static func string(_ value: ScannedValue) throws -> String {
+        switch value {
+        case .bytes(let b): return String(decoding: b, as: UTF8.self)
+        case .string(let s): return s
+        default: throw Malformed()
+        }
+    }
+
+    /// Reads a flat object (`{"name":value,...}` with string, integer, boolean and null values)
+    /// and hands each member to `member` as it comes, without building anything: the one
+    /// reader of the journal's JSON, for `decode` and for encoding a push straight from the
+    /// stored text (`PayloadEncoder.appendJournal`). Throws `Malformed` on anything else
+    /// (nested values, floats, bad syntax); members before the error have been handed over.
+    public static func scan(_ bytes: UnsafeBufferPointer<UInt8>,
+                            _ member: (_ key: ScannedValue, _ value: ScannedValue) throws -> Void) throws {
+        let n = bytes.count
         var i = 0
-        func skipSpace() { while bytes[i] == 0x20 || bytes[i] == 0x0a || bytes[i] == 0x0d || bytes[i] == 0x09 { i += 1 } }
-        func expect(_ c: UInt8) throws { skipSpace(); guard bytes[i] == c else { throw Malformed() }; i += 1 }
-        func string() throws -> String {
+        @inline(__always) func at(_ j: Int) -> UInt8 { j < n ? bytes[j] : 0 }
+        func skipSpace() { while i < n && (bytes[i] == 0x20 || bytes[i] == 0x0a || bytes[i] == 0x0d || bytes[i] == 0x09) { i += 1 } }
+        func expect(_ c: UInt8) throws { skipSpace(); guard at(i) == c else { throw Malformed() }; i += 1 }
+        func literal(_ word: String) throws { guard word.utf8.elementsEqual(UnsafeBufferPointer(rebasing: bytes[i..<min(n, i + word.utf8.count)])) else { throw Malformed() }; i += word.utf8.count }
+        func hex4(_ j: Int) -> UInt32? {
+            guard j + 4 <= n else { return nil }
+            return UInt32(String(decoding: UnsafeBufferPointer(rebasing: bytes[j..<(j + 4)]), as: UTF8.self), radix: 16)
+        }
+        func string() throws -> ScannedValue {
             try expect(UInt8(ascii: "\""))
-            // Most strings have no escape: one copy of their bytes, found by one scan.
+            // Most strings have no escape: handed over in place, found by one scan.
             let start = i
-            while bytes[i] != UInt8(ascii: "\"") && bytes[i] != UInt8(ascii: "\\") && bytes[i] != 0 { i += 1 }
+            while i < n && bytes[i] != UInt8(ascii: "\"") && bytes[i] != UInt8(ascii: "\\") && bytes[i] != 0 { i += 1 }
+            guard i < n, bytes[i] != 0 else { throw Malformed() }
             if bytes[i] == UInt8(ascii: "\"") {
                 i += 1
-                return String(decoding: bytes[start..<(i - 1)], as: UTF8.self)
+                return .bytes(UnsafeBufferPointer(rebasing: bytes[start..<(i - 1)]))
             }
             var out = Array(bytes[start..<i])
             while true {
+                guard i < n, bytes[i] != 0 else { throw Malformed() }
                 let b = bytes[i]
-                if b == 0 { throw Malformed() }
                 i += 1
                 if b == UInt8(ascii: "\"") { break }
                 if b != UInt8(ascii: "\\") { out.append(b); continue }
-                let e = bytes[i]
+                let e = at(i)
                 i += 1
                 switch e {
                 case UInt8(ascii: "n"): out.append(0x0a)
@@ -87,11 +136,10 @@ enum FlatJSON {
                 case UInt8(ascii: "b"): out.append(0x08)
                 case UInt8(ascii: "f"): out.append(0x0c)
                 case UInt8(ascii: "u"):
-                    guard i + 4 <= bytes.count - 1, let v = UInt32(String(decoding: bytes[i..<(i + 4)], as: UTF8.self), radix: 16) else { throw Malformed() }
+                    guard let v = hex4(i) else { throw Malformed() }
                     i += 4
                     var scalar = v
-                    if (0xD800..<0xDC00).contains(v), bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u"),
-                       let low = UInt32(String(decoding: bytes[(i + 2)..<(i + 6)], as: UTF8.self), radix: 16) {
+                    if (0xD800..<0xDC00).contains(v), at(i) == UInt8(ascii: "\\"), at(i + 1) == UInt8(ascii: "u"), let low = hex4(i + 2) {
                         i += 6
                         scalar = 0x10000 + ((v - 0xD800) << 10) + (low - 0xDC00)
                     }
@@ -100,32 +148,33 @@ enum FlatJSON {
                 default: out.append(e)
                 }
             }
-            return String(decoding: out, as: UTF8.self)
+            return .string(String(decoding: out, as: UTF8.self))
         }
-        var fields: Fields = [:]
         try expect(UInt8(ascii: "{"))
         skipSpace()
-        if bytes[i] == UInt8(ascii: "}") { return fields }
+        if at(i) == UInt8(ascii: "}") { return }
         while true {
             let key = try string()
             try expect(UInt8(ascii: ":"))
             skipSpace()
-            switch bytes[i] {
-            case UInt8(ascii: "\""): fields[key] = .text(try string())
-            case UInt8(ascii: "n"): guard bytes[i..<(i + 4)].elementsEqual("null".utf8) else { throw Malformed() }; i += 4; fields[key] = .null
-            case UInt8(ascii: "t"): guard bytes[i..<(i + 4)].elementsEqual("true".utf8) else { throw Malformed() }; i += 4; fields[key] = .bool(true)
-            case UInt8(ascii: "f"): guard bytes[i..<(i + 5)].elementsEqual("false".utf8) else { throw Malformed() }; i += 5; fields[key] = .bool(false)
+            let value: ScannedValue
+            switch at(i) {
+            case UInt8(ascii: "\""): value = try string()
+            case UInt8(ascii: "n"): try literal("null"); value = .null
+            case UInt8(ascii: "t"): try literal("true"); value = .bool(true)
+            case UInt8(ascii: "f"): try literal("false"); value = .bool(false)
             default:
                 let start = i
-                if bytes[i] == UInt8(ascii: "-") { i += 1 }
-                while bytes[i] >= UInt8(ascii: "0") && bytes[i] <= UInt8(ascii: "9") { i += 1 }
-                guard let v = Int64(String(decoding: bytes[start..<i], as: UTF8.self)) else { throw Malformed() }
-                fields[key] = .int(v)
+                if at(i) == UInt8(ascii: "-") { i += 1 }
+                while at(i) >= UInt8(ascii: "0") && at(i) <= UInt8(ascii: "9") { i += 1 }
+                guard let v = Int64(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)) else { throw Malformed() }
+                value = .int(v)
             }
+            try member(key, value)
             skipSpace()
-            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+            if at(i) == UInt8(ascii: ",") { i += 1; continue }
             try expect(UInt8(ascii: "}"))
-            return fields
+            return
         }
     }
 }

@@ -117,19 +117,20 @@ public struct SyncRound: Sendable {
     }
 
     func prepare(after: Int64, node: String, limit: Int? = nil) throws -> PreparedBatch? {
-        let pending = try store.pendingJournal(after: after, limit: min(limit ?? pushBatchEntries, pushBatchEntries))
-        guard !pending.isEmpty else { return nil }
         var writer = BatchWriter(node: node)
         // Entries with long texts: the batch ends at half the hub's compressed limit (the
         // compressed size never exceeds the payload by more than a few bytes), so it is
         // never refused for its size; a single larger entry still goes alone.
         let budget = min(limits.maxCompressedBytes, limits.maxUncompressedBytes) / 2
         var seqs: [Int64] = []
-        for e in pending {
-            if !seqs.isEmpty && writer.payloadBytes >= budget { break }
-            writer.append(e.change)
-            seqs.append(e.change.seq)
+        // Encoded from the journal's text as it is read: no entry is decoded into fields.
+        try store.forEachPendingJournal(after: after, limit: min(limit ?? pushBatchEntries, pushBatchEntries)) { e in
+            if !seqs.isEmpty && writer.payloadBytes >= budget { return false }
+            try writer.appendJournal(seq: e.seq, hlc: e.hlc, node: e.node, entity: e.entity, op: e.op, key: e.key, fieldsJSON: e.fieldsJSON)
+            seqs.append(e.seq)
+            return true
         }
+        guard !seqs.isEmpty else { return nil }
         let bytes = try writer.finish()
         return PreparedBatch(seqs: seqs, bytes: bytes, payloadBytes: writer.payloadBytes)
     }

@@ -88,6 +88,26 @@ enum FastStatement {
         }
     }
 
+    /// Runs a query with `values` and hands each row (the statement on it) to `body` until it
+    /// returns false. What `body` reads of a row is valid only until it returns.
+    static func forEachRow(_ statement: Statement, _ values: [DatabaseValue], _ body: (OpaquePointer) throws -> Bool) throws {
+        try bind(statement, values)
+        let s = statement.sqliteStatement
+        defer { sqlite3_reset(s) }
+        while true {
+            let code = sqlite3_step(s)
+            if code == SQLITE_DONE { return }
+            guard code == SQLITE_ROW else { throw error(statement, code) }
+            guard try body(s) else { return }
+        }
+    }
+
+    /// The text of column `i` of the row `s` is on, in place (empty for NULL).
+    static func textBytes(_ s: OpaquePointer, _ i: Int32) -> UnsafeBufferPointer<UInt8> {
+        guard let p = sqlite3_column_text(s, i) else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(s, i)))
+    }
+
     /// The columns of the row the statement is on.
     private static func currentRow(_ s: OpaquePointer) -> [DatabaseValue] {
         let n = Int32(sqlite3_column_count(s))

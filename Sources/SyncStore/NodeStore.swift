@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import SyncModel
 
 /// A node's configuration, stored in its database.
@@ -110,6 +111,18 @@ public final class NodeStore: Sendable {
 // MARK: - Journal
 
 /// Journal entry with its acknowledgement state, as `posnode journal` shows it.
+/// A journal entry as stored, its fields as the text the journal keeps
+/// (`Fields.canonicalJSON`), read in place (see `NodeStore.forEachPendingJournal`).
+public struct StoredJournalEntry {
+    public var seq: Int64
+    public var hlc: HLC
+    public var node: String
+    public var entity: Entity
+    public var key: String
+    public var op: ChangeOp
+    public var fieldsJSON: UnsafeBufferPointer<UInt8>
+}
+
 public struct JournalEntry: Sendable, Codable, Hashable {
     public var change: Change
     public var acked: Bool
@@ -185,6 +198,26 @@ extension NodeStore {
         try pool.read { db in
             try db.journalEntries("SELECT \(Database.journalColumns) FROM journal WHERE seq > MAX(?, \(Database.ackedThrough)) AND acked = 0 ORDER BY seq LIMIT ?",
                                   [seq.databaseValue, limit.databaseValue])
+        }
+    }
+
+    /// Journal entries not yet acknowledged by the hub, oldest first, handed to `body` as
+    /// stored (their fields as text, not decoded) until it returns false: a push encodes them
+    /// straight from the text. The entry is valid only until `body` returns.
+    public func forEachPendingJournal(after seq: Int64, limit: Int, _ body: (StoredJournalEntry) throws -> Bool) throws {
+        try pool.read { db in
+            let statement = try db.cachedStatement(sql: """
+                SELECT seq, hlc, node, entity, key, op, fields FROM journal
+                WHERE seq > MAX(?, \(Database.ackedThrough)) AND acked = 0 ORDER BY seq LIMIT ?
+                """)
+            try FastStatement.forEachRow(statement, [seq.databaseValue, limit.databaseValue]) { s in
+                func text(_ i: Int32) -> String { String(decoding: FastStatement.textBytes(s, i), as: UTF8.self) }
+                // Unknown entity or op words read as in `journalEntries`.
+                return try body(StoredJournalEntry(
+                    seq: sqlite3_column_int64(s, 0), hlc: HLC(rawValue: UInt64(bitPattern: sqlite3_column_int64(s, 1))), node: text(2),
+                    entity: Entity(rawValue: text(3)) ?? .partner, key: text(4), op: ChangeOp(rawValue: text(5)) ?? .update,
+                    fieldsJSON: FastStatement.textBytes(s, 6)))
+            }
         }
     }
 

@@ -170,6 +170,20 @@ public struct BatchWriter: Sendable {
         count += 1
     }
 
+    /// `append` for a journal entry whose fields come as the node stores them
+    /// (`Fields.canonicalJSON` text): encoded straight from the text when it holds known
+    /// field names only (the usual case), otherwise decoded first. The same bytes either way.
+    public mutating func appendJournal(seq: Int64, hlc: HLC, node: String, entity: Entity, op: ChangeOp, key: String,
+                                       fieldsJSON: UnsafeBufferPointer<UInt8>) throws {
+        if !payload.appendJournal(seq: seq, hlc: hlc, node: node, entity: entity, op: op, key: key, fieldsJSON: fieldsJSON) {
+            let fields = try Fields.fromJSON(String(decoding: fieldsJSON, as: UTF8.self))
+            payload.append(Change(seq: seq, hlc: hlc, node: node, entity: entity, key: key, op: op, fields: fields))
+        }
+        if count == 0 { firstSeq = seq }
+        lastSeq = seq
+        count += 1
+    }
+
     public mutating func append(contentsOf changes: some Sequence<Change>) {
         for change in changes { append(change) }
     }

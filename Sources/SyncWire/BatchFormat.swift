@@ -33,6 +33,37 @@ public enum BatchFormat {
         return id
     }
 
+    /// The one-byte id of a field name given as UTF-8 bytes (`knownID` without building a
+    /// `String`): a table by a hash of the length and three bytes, confirmed byte for byte.
+    static func knownID(utf8 name: UnsafeBufferPointer<UInt8>) -> UInt8? {
+        guard !name.isEmpty else { return nil }
+        let slot = Int(idTable[nameHash(name)])
+        if slot == 0 { return nil }
+        if slot <= fieldNames.count {
+            return fieldNameBytes[slot - 1].elementsEqual(name) ? UInt8(slot - 1) : nil
+        }
+        // Two names share the slot: compare with each.
+        return fieldNameBytes.firstIndex { $0.elementsEqual(name) }.map(UInt8.init)
+    }
+
+    private static let fieldNameBytes: [[UInt8]] = fieldNames.map { Array($0.utf8) }
+
+    private static func nameHash<C: Collection>(_ b: C) -> Int where C.Element == UInt8, C.Index == Int {
+        let first = Int(b[b.startIndex]), second = Int(b[b.count > 1 ? b.startIndex + 1 : b.startIndex]), last = Int(b[b.endIndex - 1])
+        return (b.count ^ (first << 1) ^ (second << 3) ^ (last &* 5)) & 1023
+    }
+
+    /// By `nameHash`: 0 for no name, id + 1 for one, 255 for more than one.
+    private static let idTable: [UInt8] = {
+        precondition(fieldNames.count < 254)
+        var table = [UInt8](repeating: 0, count: 1024)
+        for (id, name) in fieldNameBytes.enumerated() {
+            let h = nameHash(name)
+            table[h] = table[h] == 0 ? UInt8(id + 1) : 255
+        }
+        return table
+    }()
+
     /// Each known field's position among the known names in UTF-8 byte order, by id: sorting
     /// an entry's known fields by it gives the same order as sorting by name.
     static let fieldRanks: [UInt8] = {

@@ -8,6 +8,10 @@ struct PayloadEncoder: Sendable {
     private var previousHLC: UInt64 = 0
     /// An entry's known fields by rank (see `append`), empty between entries.
     private var byRank = [FieldValue?](repeating: nil, count: BatchFormat.fieldNames.count)
+    /// The same for `appendJournal`.
+    private var rawByRank = [RawValue?](repeating: nil, count: BatchFormat.fieldNames.count)
+    /// A value of `appendJournal`'s text: texts without escapes by offset and length in it.
+    private enum RawValue: Sendable { case null, bool(Bool), int(Int64), text(offset: Int, count: Int), string(String) }
 
     init(headerNode: String) {
         precondition(BatchFormat.fieldNames.count <= 64, "known field ranks must fit a 64-bit mask")
@@ -16,23 +20,28 @@ struct PayloadEncoder: Sendable {
 
     var bytes: [UInt8] { writer.bytes }
 
-    mutating func append(_ change: Change) {
-        writer.zigzag(change.seq &- previousSeq)
-        writer.zigzag(Int64(bitPattern: change.hlc.rawValue &- previousHLC))
-        previousSeq = change.seq
-        previousHLC = change.hlc.rawValue
+    /// Everything of an entry before its fields.
+    private mutating func appendHead(seq: Int64, hlc: HLC, node: String, entity: Entity, op: ChangeOp, key: String, fieldCount: Int) {
+        writer.zigzag(seq &- previousSeq)
+        writer.zigzag(Int64(bitPattern: hlc.rawValue &- previousHLC))
+        previousSeq = seq
+        previousHLC = hlc.rawValue
 
-        if change.node == headerNode {
+        if node == headerNode {
             writer.u8(BatchFormat.nodeSameAsHeader)
         } else {
             writer.u8(BatchFormat.nodeInline)
-            writer.string(change.node)
+            writer.string(node)
         }
-        writer.u8(BatchFormat.entityByte(change.entity))
-        writer.u8(BatchFormat.opByte(change.op))
-        writer.string(change.key)
+        writer.u8(BatchFormat.entityByte(entity))
+        writer.u8(BatchFormat.opByte(op))
+        writer.string(key)
+        writer.varint(UInt64(fieldCount))
+    }
 
-        writer.varint(UInt64(change.fields.count))
+    mutating func append(_ change: Change) {
+        appendHead(seq: change.seq, hlc: change.hlc, node: change.node, entity: change.entity, op: change.op, key: change.key,
+                   fieldCount: change.fields.count)
         // Sorted by the UTF-8 bytes of the name, so the output is deterministic. When every
         // name is a known one (the usual case), each value goes to the slot of its name's
         // precomputed rank and the slots are written in rank order: that order, without a sort.
@@ -67,6 +76,66 @@ struct PayloadEncoder: Sendable {
             write(value)
         }
     }
+
+    /// A journal entry whose fields are given as the node stores them (`Fields.canonicalJSON`
+    /// text), written without decoding them into `Fields` first: the same bytes `append`
+    /// writes for the decoded entry. Returns false, writing nothing, when the text has
+    /// anything else than known field names, each once (the caller then decodes it and
+    /// uses `append`).
+    mutating func appendJournal(seq: Int64, hlc: HLC, node: String, entity: Entity, op: ChangeOp, key: String,
+                                fieldsJSON: UnsafeBufferPointer<UInt8>) -> Bool {
+        var mask: UInt64 = 0
+        var count = 0
+        var valid = true
+        do {
+            try FlatJSON.scan(fieldsJSON) { name, value in
+                guard case .bytes(let nameBytes) = name, let id = BatchFormat.knownID(utf8: nameBytes) else { throw Unknown() }
+                let rank = Int(BatchFormat.fieldRanks[Int(id)])
+                guard mask & (1 << UInt64(rank)) == 0 else { throw Unknown() }
+                mask |= 1 << UInt64(rank)
+                count += 1
+                switch value {
+                case .null: rawByRank[rank] = .null
+                case .bool(let b): rawByRank[rank] = .bool(b)
+                case .int(let i): rawByRank[rank] = .int(i)
+                case .bytes(let b): rawByRank[rank] = .text(offset: b.baseAddress! - fieldsJSON.baseAddress!, count: b.count)
+                case .string(let s): rawByRank[rank] = .string(s)
+                }
+            }
+        } catch {
+            valid = false
+        }
+        guard valid else {
+            while mask != 0 { rawByRank[mask.trailingZeroBitCount] = nil; mask &= mask - 1 }
+            return false
+        }
+        appendHead(seq: seq, hlc: hlc, node: node, entity: entity, op: op, key: key, fieldCount: count)
+        while mask != 0 {
+            let rank = mask.trailingZeroBitCount
+            mask &= mask - 1
+            writer.u8(BatchFormat.fieldByRank[rank])
+            switch rawByRank[rank]! {
+            case .null: writer.u8(BatchFormat.tagNull)
+            case .bool(let b): writer.u8(b ? BatchFormat.tagTrue : BatchFormat.tagFalse)
+            case .int(let i): writer.u8(BatchFormat.tagInt); writer.zigzag(i)
+            case .text(let offset, let n):
+                let text = UnsafeBufferPointer(rebasing: fieldsJSON[offset..<(offset + n)])
+                writer.u8(BatchFormat.tagText)
+                // Text as `String(decoding:)` reads it: valid UTF-8 is copied as it is.
+                if text.allSatisfy({ $0 < 0x80 }) || String(validating: text, as: UTF8.self) != nil {
+                    writer.varint(UInt64(text.count))
+                    writer.bytes.append(contentsOf: text)
+                } else {
+                    writer.string(String(decoding: text, as: UTF8.self))
+                }
+            case .string(let s): writer.u8(BatchFormat.tagText); writer.string(s)
+            }
+            rawByRank[rank] = nil
+        }
+        return true
+    }
+
+    private struct Unknown: Error {}
 
     private mutating func write(_ value: FieldValue) {
         switch value {
