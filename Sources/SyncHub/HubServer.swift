@@ -120,6 +120,16 @@ public struct HubServer: Sendable {
         return router
     }
 
+    /// `offload(work)`, its time added to the counter `metric` (done or failed).
+    func timed<T: Sendable>(_ metric: String, _ work: @escaping @Sendable () throws -> T) async throws -> T {
+        let metrics = self.metrics
+        return try await offload {
+            let start = DispatchTime.now().uptimeNanoseconds
+            defer { metrics.add(metric, Int64((DispatchTime.now().uptimeNanoseconds - start) / 1000)) }
+            return try work()
+        }
+    }
+
     func handlePush(_ request: Request) async -> Response {
         metrics.add("poshub_push_requests_total")
         let node: HubNode
@@ -151,7 +161,7 @@ public struct HubServer: Sendable {
         let limits = self.limits
         do {
             // Decoded and prepared here, beside the push that is applying.
-            (batch, prepared) = try await offload {
+            (batch, prepared) = try await timed("poshub_push_decode_microseconds_total") {
                 let batch = try BatchCodec.decode(bytes, limits: limits)
                 return (batch, batch.changes.map { Reconciler.prepare($0, node: node.node) })
             }
@@ -169,7 +179,9 @@ public struct HubServer: Sendable {
         if let range { await gate.turn(node: node.node, range: range) }
         do {
             let changes = batch.changes
-            var reply = try await offload { try store.push(node: node, changes: changes, prepared: prepared, renamesApplied: renamesApplied) }
+            var reply = try await timed("poshub_push_apply_microseconds_total") {
+                try store.push(node: node, changes: changes, prepared: prepared, renamesApplied: renamesApplied)
+            }
             reply.window = PushGate.window
             var counts: [EntryOutcome: Int64] = [:]
             for r in reply.results { counts[r.outcome, default: 0] += 1 }

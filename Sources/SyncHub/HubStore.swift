@@ -351,6 +351,7 @@ public final class HubStore: Sendable {
             var hubHLC = try Self.hubHLC(db)
             var feed = FeedEmitter(region: current.region, keepsRegions: hasRegions)
             context.positions = FeedPositions(next: try Self.nextFeedPosition(db))
+            context.movesRecorded = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM move_alias)")) ?? true
             for (index, change) in changes.enumerated() {
                 guard change.node == node.node else {
                     throw HubError.nodeMismatch(tokenNode: node.node, batchNode: change.node)

@@ -1,5 +1,6 @@
 import Foundation
 import SyncModel
+import SyncReconcile
 import SyncWire
 
 /// A node's connection to a hub in the same process: the same batch encoding, limits and
@@ -18,11 +19,18 @@ public struct InProcessHubTransport: HubTransport {
     }
 
     public func push(batch: [UInt8], renamesApplied: Int64) async throws -> PushReply {
+        let (changes, prepared) = try decode(batch)
+        return try hub.push(node: node, changes: changes, prepared: prepared, renamesApplied: renamesApplied)
+    }
+
+    /// A push's batch decoded and its changes prepared (`Reconciler.prepare`), as `poshub
+    /// serve` does before the push's turn; `push` then applies them.
+    public func decode(_ batch: [UInt8]) throws -> (changes: [Change], prepared: [PreparedChange]) {
         let decoded = try BatchCodec.decode(batch, limits: limits)
         guard decoded.header.node == node.node else {
             throw HubError.nodeMismatch(tokenNode: node.node, batchNode: decoded.header.node)
         }
-        return try hub.push(node: node, changes: decoded.changes, renamesApplied: renamesApplied)
+        return (decoded.changes, decoded.changes.map { Reconciler.prepare($0, node: node.node) })
     }
 
     public func pull(cursor: Int64, maxEntries: Int, ownThrough: Int64) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {

@@ -17,6 +17,8 @@ public final class HubMetrics: @unchecked Sendable {
         "poshub_bytes_sent_total": "Compressed batch bytes sent.",
         "poshub_auth_failures_total": "Requests refused for a missing, unknown or mismatched token.",
         "poshub_feed_rows_swept_total": "Superseded feed log rows removed while no push came.",
+        "poshub_push_decode_microseconds_total": "Time spent decoding and preparing pushed batches (beside the writer).",
+        "poshub_push_apply_microseconds_total": "Time the single writer spent applying pushes.",
     ]
 
     public init() {

@@ -50,6 +50,17 @@ public enum Entity: String, Sendable, Codable, CaseIterable {
     case document
     /// A multi-site customer move request (seed 002); carried out by the hub.
     case move
+
+    /// By case, not by the raw value's text: the hub hashes an entity with every row a push
+    /// touches.
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .partner: hasher.combine(0 as UInt8)
+        case .address: hasher.combine(1 as UInt8)
+        case .document: hasher.combine(2 as UInt8)
+        case .move: hasher.combine(3 as UInt8)
+        }
+    }
 }
 
 /// What a change does to its record.

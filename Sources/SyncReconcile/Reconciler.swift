@@ -38,6 +38,9 @@ public struct ApplyContext: Sendable {
     public var regions: RegionScope?
     /// Feed positions for the rows the push writes (nil: the feed sets them afterwards).
     public var positions: FeedPositions?
+    /// Whether the hub may have carried out a customer move (`move_alias` has rows), so a new
+    /// document must be looked up there. The hub reads it once per push; true is always safe.
+    public var movesRecorded = true
 
     public init(node: String, series: String, site: String, prefixRule: PrefixRule = .init(),
                 pendingRenames: [(old: String, new: String)] = [], regions: RegionScope? = nil) {
@@ -237,6 +240,7 @@ public enum Reconciler {
                 request.site = context.site
                 let touched = try CustomerMove.execute(db, request, stamp: MergeStamp(hlc: context.hubHLC, node: context.node),
                                                        siteRegion: context.regions.map { scope in { try scope.siteRegion(db, $0) } })
+                context.movesRecorded = true
                 return (EntryResult(seq: change.seq, outcome: .applied), touched)
             } catch let refused as MoveRefused {
                 try db.appendAudit(AuditRecord(node: context.node, kind: "move-refused", entity: "move", key: change.key,
@@ -331,7 +335,7 @@ public enum Reconciler {
             }
             // A document written (offline) for a customer that a move has since re-designated
             // follows the move, like the documents that existed when the move ran.
-            if let moved = try CustomerMove.movedTo(db, site: doc.site, code: doc.partnerCode, seq: doc.addressSeq) {
+            if context.movesRecorded, let moved = try CustomerMove.movedTo(db, site: doc.site, code: doc.partnerCode, seq: doc.addressSeq) {
                 doc.partnerCode = moved.code
                 doc.addressSeq = moved.seq
                 stored = ReplicatedTable.document.storedValues(columnValues: doc.columnValues)

@@ -53,14 +53,17 @@ enum FastStatement {
         return DatabaseError(resultCode: ResultCode(rawValue: code), message: db.map { String(cString: sqlite3_errmsg($0)) }, sql: statement.sql)
     }
 
-    /// Runs an INSERT / UPDATE / DELETE with `values`.
-    static func execute(_ statement: Statement, _ values: [DatabaseValue]) throws {
+    /// Runs an INSERT / UPDATE / DELETE with `values`; returns the rows it changed
+    /// (`sqlite3_changes`, without GRDB's check of the calling queue on every read).
+    @discardableResult
+    static func execute(_ statement: Statement, _ values: [DatabaseValue]) throws -> Int {
         try bind(statement, values)
         let s = statement.sqliteStatement
         defer { sqlite3_reset(s) }
         var code = sqlite3_step(s)
         while code == SQLITE_ROW { code = sqlite3_step(s) }
         guard code == SQLITE_DONE else { throw error(statement, code) }
+        return Int(sqlite3_changes(sqlite3_db_handle(s)))
     }
 
     /// Runs a query with `values` and returns the first row's columns, or nil without a row.

@@ -220,9 +220,11 @@ public final class ReplicatedTable: Sendable, Hashable {
     @discardableResult
     public func insert(_ db: Database, stored values: [DatabaseValue], clocks: [DatabaseValue], position: Int64? = nil,
                        replacing: Bool) throws -> Bool {
-        try FastStatement.execute(db.cachedStatement(sql: replacing ? clockedUpsertSQL : clockedInsertSQL),
-                                  values + clocks + [position?.databaseValue ?? .null])
-        return db.changesCount > 0
+        var arguments = values
+        arguments.reserveCapacity(values.count + clocks.count + 1)
+        arguments += clocks
+        arguments.append(position?.databaseValue ?? .null)
+        return try FastStatement.execute(db.cachedStatement(sql: replacing ? clockedUpsertSQL : clockedInsertSQL), arguments) > 0
     }
 
     /// A row's values in column order, and the hub's clock columns and feed position, in one read.
@@ -249,8 +251,7 @@ public final class ReplicatedTable: Sendable, Hashable {
     /// Sets a row's feed position (hub only); false when the row does not exist.
     @discardableResult
     public func setFeedPosition(_ db: Database, key: String, _ gseq: Int64) throws -> Bool {
-        try FastStatement.execute(db.cachedStatement(sql: setFeedPositionSQL), [gseq.databaseValue] + keyValues(key))
-        return db.changesCount > 0
+        try FastStatement.execute(db.cachedStatement(sql: setFeedPositionSQL), [gseq.databaseValue] + keyValues(key)) > 0
     }
 
     /// The value `upsert` stores for `v` in column number `index`.
@@ -267,14 +268,12 @@ public final class ReplicatedTable: Sendable, Hashable {
         guard !settable.isEmpty || !extra.isEmpty else { return try exists(db, key: key) }
         let sets = (settable + extra.map(\.column)).map { "\($0) = ?" }.joined(separator: ", ")
         let values = settable.map { dbValue(fields[$0], column: $0) } + extra.map(\.value) + (try keyValues(key))
-        try FastStatement.execute(db.cachedStatement(sql: "UPDATE \(name) SET \(sets) WHERE \(keyPredicate)"), values)
-        return db.changesCount > 0
+        return try FastStatement.execute(db.cachedStatement(sql: "UPDATE \(name) SET \(sets) WHERE \(keyPredicate)"), values) > 0
     }
 
     @discardableResult
     public func delete(_ db: Database, key: String) throws -> Bool {
-        try FastStatement.execute(db.cachedStatement(sql: deleteSQL), keyValues(key))
-        return db.changesCount > 0
+        try FastStatement.execute(db.cachedStatement(sql: deleteSQL), keyValues(key)) > 0
     }
 
     /// Applies a row image from the hub feed: `insert` carries the full row, `delete` removes it.

@@ -72,11 +72,12 @@ enum Bench {
     /// it: the row gives the median of ours, the median of the reference and the median of the
     /// runs' own ratios (each pair measured under the same conditions, so a VM that speeds up or
     /// slows down between runs moves the ratio less), with every run in the notes.
-    static func catchUp(count: Int, pushBatch: Int, runs: Int, dir: String, bin: String, log: (String) -> Void) throws -> [BenchRow] {
+    static func catchUp(count: Int, pushBatch: Int, runs: Int, dir: String, bin: String, log: (String) -> Void) async throws -> [BenchRow] {
         var measured: [(ours: Double, reference: Double, sync: SyncRun, wire: Double, json: Double)] = []
         for run in 1...max(runs, 1) {
-            let m = try catchUpOnce(count: count, pushBatch: pushBatch, dir: "\(dir)/\(run)", bin: bin, log: log)
-            log(String(format: "  run %d: %.0f against %.0f changes/s (%.2f×)", run, m.ours, m.reference, m.ours / m.reference))
+            let m = try await catchUpOnce(count: count, pushBatch: pushBatch, dir: "\(dir)/\(run)", bin: bin, log: log)
+            log(String(format: "  run %d: %.0f against %.0f changes/s (%.2f×); %.2f s end-to-end, the hub's writer applied for %.2f s",
+                       run, m.ours, m.reference, m.ours / m.reference, m.sync.seconds, m.sync.hubApplySeconds))
             measured.append(m)
             try? FileManager.default.removeItem(atPath: "\(dir)/\(run)")
         }
@@ -94,8 +95,10 @@ enum Bench {
                      figure: rate, unit: "changes/s", reference: refRate, referenceWorkload: "plain SQLite bulk insert/update of the same rows, one transaction",
                      ratio: ratio, target: "≥ 0.5×", met: ratio >= 0.5,
                      notes: "median of \(measured.count) runs (ours/reference: \(each)); "
-                        + String(format: "median run %.2f s end-to-end (push %.2f s, pull of %d rows %.2f s); peak RSS node %.0f MB, hub %.0f MB",
-                                 mid.seconds, mid.pushSeconds, mid.pulled, mid.pullSeconds, mid.nodePeakMB, mid.hubPeakMB)),
+                        + String(format: "median run %.2f s end-to-end (push %.2f s, pull of %d rows %.2f s; the hub's writer applied for %.2f s, "
+                                 + "decoding and preparing beside it took %.2f s); peak RSS node %.0f MB, hub %.0f MB",
+                                 mid.seconds, mid.pushSeconds, mid.pulled, mid.pullSeconds, mid.hubApplySeconds, mid.hubDecodeSeconds,
+                                 mid.nodePeakMB, mid.hubPeakMB)),
             BenchRow(row: "wire size", workload: "bytes sent per change in that catch-up", figure: first.wire, unit: "bytes/change",
                      reference: first.json, referenceWorkload: "zlib level 6 over the same changes as JSON lines",
                      ratio: first.wire / first.json, target: "≤ 0.9×", met: first.wire / first.json <= 0.9),
@@ -104,14 +107,14 @@ enum Bench {
 
     /// One catch-up on fresh stores and its reference: changes/s of both, the run, and bytes
     /// per change on the wire and as zlib-compressed JSON lines.
-    static func catchUpOnce(count: Int, pushBatch: Int, dir: String, bin: String, log: (String) -> Void) throws
+    static func catchUpOnce(count: Int, pushBatch: Int, dir: String, bin: String, log: (String) -> Void) async throws
         -> (ours: Double, reference: Double, sync: SyncRun, wire: Double, json: Double) {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let (node, _, sync) = try pushBacklog(count: count, pushBatch: pushBatch, dir: dir, bin: bin, log: log)
+        let (node, _, sync) = try await pushBacklog(count: count, pushBatch: pushBatch, dir: dir, bin: bin, log: log)
         let rate = Double(count) / sync.seconds
 
         // Reference: the same rows bulk-inserted into plain tables in one transaction.
-        let changes = try node.pool.read { db in
+        let changes = try await node.pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM journal ORDER BY seq").map { r in
                 Change(seq: r["seq"], hlc: HLC(rawValue: UInt64(bitPattern: r["hlc"])), node: r["node"], entity: Entity(rawValue: r["entity"])!,
                        key: r["key"], op: ChangeOp(rawValue: r["op"])!, fields: try Fields.fromJSON(r["fields"]))
@@ -142,11 +145,13 @@ enum Bench {
         var seconds: Double; var bytesSent: Int; var nodePeakMB: Double; var hubPeakMB: Double
         /// From the round's summary: pushing, pulling, and the rows pulled back.
         var pushSeconds: Double; var pullSeconds: Double; var pulled: Int
+        /// From the hub's /metrics: its time decoding and preparing the pushes, and applying them.
+        var hubDecodeSeconds: Double; var hubApplySeconds: Double
     }
 
     /// Builds a node store with `count` offline changes, registers it at a fresh hub, starts
     /// `poshub serve`, and times `posnode sync` as processes. Returns the node store and the run.
-    static func pushBacklog(count: Int, pushBatch: Int, dir: String, bin: String, log: (String) -> Void) throws -> (NodeStore, String, SyncRun) {
+    static func pushBacklog(count: Int, pushBatch: Int, dir: String, bin: String, log: (String) -> Void) async throws -> (NodeStore, String, SyncRun) {
         let hubDB = "\(dir)/hub.sqlite"
         let token = try HubStore(path: hubDB).addNode(node: "B1", site: "WAW", series: "K1")
         let node = try NodeStore.create(path: "\(dir)/node.sqlite", node: "B1", site: "WAW", series: "K1", hubURL: "http://127.0.0.1:1", token: token)
@@ -168,10 +173,18 @@ enum Bench {
         guard status == 0 else { throw BenchError("posnode sync failed: \(sync.stderrText)") }
         let summary = try JSONSerialization.jsonObject(with: Data(sync.stdoutText.utf8)) as? [String: Any]
         let bytes = summary?["bytesSent"] as? Int ?? 0
+        // The hub's own account of its time: decoding and preparing batches, and its writer applying them.
+        let metrics = try await TestHTTP().get("http://127.0.0.1:\(port)/metrics").text
+        func counterSeconds(_ counter: String) -> Double {
+            let line = metrics.split(separator: "\n").first { $0.hasPrefix(counter + " ") }
+            return Double(line.flatMap { $0.split(separator: " ").last.map(String.init) } ?? "0").map { $0 / 1e6 } ?? 0
+        }
         return (node, hubDB, SyncRun(seconds: elapsed, bytesSent: bytes, nodePeakMB: Double(sync.peakResidentKiB()) / 1024,
                                      hubPeakMB: Double(hub.peakResidentKiB()) / 1024,
                                      pushSeconds: summary?["pushSeconds"] as? Double ?? 0, pullSeconds: summary?["pullSeconds"] as? Double ?? 0,
-                                     pulled: summary?["pulledChanges"] as? Int ?? 0))
+                                     pulled: summary?["pulledChanges"] as? Int ?? 0,
+                                     hubDecodeSeconds: counterSeconds("poshub_push_decode_microseconds_total"),
+                                     hubApplySeconds: counterSeconds("poshub_push_apply_microseconds_total")))
     }
 
     /// The catch-up without sockets or processes: the same round through the in-process
@@ -191,15 +204,15 @@ enum Bench {
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return BenchRow(row: "catch-up (in-process)", workload: "\(count) changes, same round without HTTP", figure: Double(count) / elapsed,
                         unit: "changes/s", reference: nil, referenceWorkload: "—", ratio: nil, target: "—", met: nil,
-                        notes: String(format: "%.2f s; %d pushed, %d pulled; the hub's decode and apply took %.2f s", elapsed,
-                                      summary.pushedEntries, summary.pulledChanges, transport.pushSeconds))
+                        notes: String(format: "%.2f s; %d pushed, %d pulled; the hub took %.2f s to decode and prepare, %.2f s to apply", elapsed,
+                                      summary.pushedEntries, summary.pulledChanges, transport.seconds.decode, transport.seconds.apply))
     }
 
     // MARK: memory
 
-    static func memory(count: Int, pushBatch: Int, dir: String, bin: String, log: (String) -> Void) throws -> [BenchRow] {
+    static func memory(count: Int, pushBatch: Int, dir: String, bin: String, log: (String) -> Void) async throws -> [BenchRow] {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let (_, _, run) = try pushBacklog(count: count, pushBatch: pushBatch, dir: dir, bin: bin, log: log)
+        let (_, _, run) = try await pushBacklog(count: count, pushBatch: pushBatch, dir: dir, bin: bin, log: log)
         return [
             BenchRow(row: "memory (node)", workload: "peak RSS of posnode sync pushing a \(count)-change backlog", figure: run.nodePeakMB, unit: "MB",
                      reference: nil, referenceWorkload: "—", ratio: nil, target: "≤ 100 MB", met: run.nodePeakMB <= 100,
@@ -259,21 +272,29 @@ enum Bench {
     }
 }
 
-/// A transport that adds up the time its pushes take (the hub's decode and apply, in-process).
+/// The in-process transport, adding up the time its pushes take: decoding and preparing a
+/// batch (which `poshub serve` does beside the push it is applying) and applying it (the
+/// hub's single writer), apart.
 final class TimedTransport: HubTransport, @unchecked Sendable {
-    let inner: any HubTransport
+    let inner: InProcessHubTransport
     private let lock = NSLock()
-    private var nanos: UInt64 = 0
-    init(_ inner: any HubTransport) { self.inner = inner }
+    private var decodeNanos: UInt64 = 0, applyNanos: UInt64 = 0
+    init(_ inner: InProcessHubTransport) { self.inner = inner }
 
-    var pushSeconds: Double { lock.lock(); defer { lock.unlock() }; return Double(nanos) / 1e9 }
-    func reset() { lock.lock(); nanos = 0; lock.unlock() }
-    private func add(_ d: UInt64) { lock.lock(); nanos += d; lock.unlock() }
+    var seconds: (decode: Double, apply: Double) {
+        lock.lock(); defer { lock.unlock() }
+        return (Double(decodeNanos) / 1e9, Double(applyNanos) / 1e9)
+    }
+    func reset() { lock.lock(); decodeNanos = 0; applyNanos = 0; lock.unlock() }
 
     func push(batch: [UInt8], renamesApplied: Int64) async throws -> PushReply {
         let start = DispatchTime.now().uptimeNanoseconds
-        defer { add(DispatchTime.now().uptimeNanoseconds - start) }
-        return try await inner.push(batch: batch, renamesApplied: renamesApplied)
+        let (changes, prepared) = try inner.decode(batch)
+        let decoded = DispatchTime.now().uptimeNanoseconds
+        let reply = try inner.hub.push(node: inner.node, changes: changes, prepared: prepared, renamesApplied: renamesApplied)
+        let applied = DispatchTime.now().uptimeNanoseconds
+        lock.withLock { decodeNanos += decoded - start; applyNanos += applied - decoded }
+        return reply
     }
     func pull(cursor: Int64, maxEntries: Int, ownThrough: Int64) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
         try await inner.pull(cursor: cursor, maxEntries: maxEntries, ownThrough: ownThrough)

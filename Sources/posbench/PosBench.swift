@@ -55,7 +55,7 @@ struct PosBench: AsyncParsableCommand {
         }
         if rows.contains("catchup") {
             log("catch-up: \(catchup) changes over loopback HTTP…")
-            table += try Bench.catchUp(count: catchup, pushBatch: pushBatch, runs: catchupRuns, dir: "\(dir)/catchup", bin: bin, log: log)
+            table += try await Bench.catchUp(count: catchup, pushBatch: pushBatch, runs: catchupRuns, dir: "\(dir)/catchup", bin: bin, log: log)
         }
         if rows.contains("inprocess") {
             log("catch-up in-process: \(catchup) changes…")
@@ -63,7 +63,7 @@ struct PosBench: AsyncParsableCommand {
         }
         if rows.contains("memory") {
             log("memory: \(memoryChanges) changes backlog…")
-            table += try Bench.memory(count: memoryChanges, pushBatch: pushBatch, dir: "\(dir)/memory", bin: bin, log: log)
+            table += try await Bench.memory(count: memoryChanges, pushBatch: pushBatch, dir: "\(dir)/memory", bin: bin, log: log)
         }
         if rows.contains("scale") {
             let sizes = scaleNodes.split(separator: ",").compactMap { Int($0) }

@@ -109,6 +109,11 @@ struct FaultTests {
         let metrics = try await http.get("\(hub.baseURL)/metrics").text
         #expect(metrics.contains("poshub_entries_duplicate_total 60"), "the lost reply's 60 entries were resent and recognised")
         #expect(metrics.contains("poshub_push_refused_total 2"), "the cut request and the flipped byte: \(metrics)")
+        // The hub's time: pushes were decoded and applied, so both counters moved.
+        for counter in ["poshub_push_decode_microseconds_total", "poshub_push_apply_microseconds_total"] {
+            let value = metrics.split(separator: "\n").first { $0.hasPrefix(counter + " ") }.flatMap { Int64($0.split(separator: " ")[1]) }
+            #expect((value ?? 0) > 0, "\(counter) in \(metrics)")
+        }
         try expectNothingLostNothingTwice(cluster, node: "A", partners: all, receipts: all.count)
     }
 }
