@@ -413,11 +413,11 @@ public enum Reconciler {
     @discardableResult
     static func insertRow(_ db: Database, table: ReplicatedTable, stored: [DatabaseValue], stamp: MergeStamp,
                           replacing: Bool = true, position: Int64? = nil) throws -> Bool {
-        for c in table.keyColumns where stored[table.columnIndex[c]!].isNull {
+        for i in table.keyIndices where stored[i].isNull {
             throw StoreError.badKey(entity: table.entity, key: "?")
         }
-        let clocks = [Int64(bitPattern: stamp.hlc.rawValue).databaseValue, stamp.node.databaseValue, .null]
-        return try table.insert(db, stored: stored, clocks: clocks, position: position, replacing: replacing)
+        return try table.insert(db, stored: stored, createdHLC: Int64(bitPattern: stamp.hlc.rawValue), createdNode: stamp.node,
+                                position: position, replacing: replacing)
     }
 
     /// `insertRow` of a row image; returns the values stored (nil: the row existed, not replacing).
@@ -456,7 +456,7 @@ public enum Reconciler {
         let priorPosition = clocks.position
         let base = Self.stamp(clocks.createdHLC, clocks.createdNode)
         var stamps = FieldClocks(clocks.fieldClocks)
-        var winners: Fields = [:]
+        var winners: [(column: Int, value: FieldValue)] = []
         var complete = true
         var stamped = false
         for (field, value) in fields.sorted(by: { $0.key < $1.key }) where !table.keyColumns.contains(field) {
@@ -482,13 +482,11 @@ public enum Reconciler {
             }
             stamps[field] = stamp
             stamped = true
-            if old != value { winners[field] = value }
+            if old != value { winners.append((column, value)) }
         }
         guard stamped else { return (false, complete, priorPosition) }
-        var also: [(column: String, value: DatabaseValue)] = [(ReplicatedTable.fieldClocksColumn, stamps.text.databaseValue)]
         // Only a changed row is surely fed: a position without its feed row would hide the record.
-        if let position, !winners.isEmpty { also.append((ReplicatedTable.feedColumn, position.databaseValue)) }
-        try table.update(db, key: key, fields: winners, also: also)
+        try table.setMerged(db, key: key, columns: winners, fieldClocks: stamps.text, position: winners.isEmpty ? nil : position)
         return (!winners.isEmpty, complete, priorPosition)
     }
 }
@@ -497,23 +495,39 @@ public enum Reconciler {
 /// `clock_fields` column: `field:hlc:node` entries joined by `;`, sorted by field (field names
 /// are column names, node ids letters, digits, '-' and '_', so neither separator occurs in them).
 struct FieldClocks {
-    private var stamps: [String: MergeStamp] = [:]
+    /// Sorted by field; a row has a few (a linear search beats hashing the names).
+    private var stamps: [(field: String, stamp: MergeStamp)] = []
 
     init(_ column: DatabaseValue) {
-        guard let text = String.fromDatabaseValue(column) else { return }
-        for entry in text.split(separator: ";") {
-            let parts = entry.split(separator: ":", omittingEmptySubsequences: false)
-            guard parts.count == 3, let hlc = Int64(parts[1]) else { continue }
-            stamps[String(parts[0])] = MergeStamp(hlc: HLC(rawValue: UInt64(bitPattern: hlc)), node: String(parts[2]))
+        guard case .string(let text) = column.storage else { return }
+        for entry in text.utf8.split(separator: UInt8(ascii: ";")) {
+            let parts = entry.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
+            guard parts.count == 3, let hlc = Int64(Substring(parts[1])) else { continue }
+            self[String(Substring(parts[0]))] = MergeStamp(hlc: HLC(rawValue: UInt64(bitPattern: hlc)), node: String(Substring(parts[2])))
         }
     }
 
     subscript(field: String) -> MergeStamp? {
-        get { stamps[field] }
-        set { stamps[field] = newValue }
+        get { stamps.first { $0.field == field }?.stamp }
+        set {
+            if let i = stamps.firstIndex(where: { $0.field >= field }), stamps[i].field == field {
+                if let newValue { stamps[i].stamp = newValue } else { stamps.remove(at: i) }
+            } else if let newValue {
+                stamps.insert((field, newValue), at: stamps.firstIndex { $0.field > field } ?? stamps.endIndex)
+            }
+        }
     }
 
     var text: String {
-        stamps.sorted { $0.key < $1.key }.map { "\($0.key):\(Int64(bitPattern: $0.value.hlc.rawValue)):\($0.value.node)" }.joined(separator: ";")
+        var out = ""
+        for (i, s) in stamps.enumerated() {
+            if i > 0 { out += ";" }
+            out += s.field
+            out += ":"
+            out += String(Int64(bitPattern: s.stamp.hlc.rawValue))
+            out += ":"
+            out += s.stamp.node
+        }
+        return out
     }
 }

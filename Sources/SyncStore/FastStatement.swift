@@ -22,30 +22,87 @@ enum FastStatement {
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     private static func bind(_ statement: Statement, _ values: [DatabaseValue]) throws {
-        let s = statement.sqliteStatement
-        sqlite3_reset(s)
-        guard Int(sqlite3_bind_parameter_count(s)) == values.count else {
-            throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "wrong number of statement arguments: \(values.count)", sql: statement.sql)
+        var binder = Binder(statement)
+        try binder.bind(values)
+        try binder.finish()
+    }
+
+    /// Binds a statement's parameters in order, from several places, without first gathering
+    /// them into one array (`run`).
+    struct Binder: ~Copyable {
+        let statement: Statement
+        private let s: OpaquePointer
+        private var index: Int32 = 0
+
+        init(_ statement: Statement) {
+            self.statement = statement
+            s = statement.sqliteStatement
+            sqlite3_reset(s)
         }
-        for (i, v) in values.enumerated() {
-            let index = Int32(i + 1)
+
+        mutating func bind(_ values: [DatabaseValue]) throws {
+            for v in values { try bind(v) }
+        }
+
+        mutating func bind(_ v: DatabaseValue) throws {
+            index += 1
             let code: Int32
             switch v.storage {
             case .null: code = sqlite3_bind_null(s, index)
             case .int64(let n): code = sqlite3_bind_int64(s, index, n)
             case .double(let d): code = sqlite3_bind_double(s, index, d)
-            case .string(let text):
-                var text = text
-                code = text.withUTF8 { buf in
-                    // An empty string still needs a non-null pointer, or SQLite binds NULL.
-                    guard let base = buf.baseAddress else { return sqlite3_bind_text(s, index, "", 0, transient) }
-                    return sqlite3_bind_text(s, index, UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self), Int32(buf.count), transient)
-                }
+            case .string(let text): code = Self.bindText(s, index, text)
             case .blob(let data):
                 code = data.withUnsafeBytes { sqlite3_bind_blob(s, index, $0.baseAddress, Int32($0.count), transient) }
             }
             guard code == SQLITE_OK else { throw error(statement, code) }
         }
+
+        mutating func bind(_ n: Int64?) throws {
+            index += 1
+            let code = n.map { sqlite3_bind_int64(s, index, $0) } ?? sqlite3_bind_null(s, index)
+            guard code == SQLITE_OK else { throw error(statement, code) }
+        }
+
+        mutating func bind(_ text: String?) throws {
+            index += 1
+            let code = text.map { Self.bindText(s, index, $0) } ?? sqlite3_bind_null(s, index)
+            guard code == SQLITE_OK else { throw error(statement, code) }
+        }
+
+        private static func bindText(_ s: OpaquePointer, _ index: Int32, _ text: String) -> Int32 {
+            var text = text
+            return text.withUTF8 { buf in
+                // An empty string still needs a non-null pointer, or SQLite binds NULL.
+                guard let base = buf.baseAddress else { return sqlite3_bind_text(s, index, "", 0, transient) }
+                return sqlite3_bind_text(s, index, UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self), Int32(buf.count), transient)
+            }
+        }
+
+        /// Checks that every parameter was bound.
+        func finish() throws {
+            guard sqlite3_bind_parameter_count(s) == index else {
+                throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "wrong number of statement arguments: \(index)", sql: statement.sql)
+            }
+        }
+    }
+
+    /// Runs an INSERT / UPDATE / DELETE whose parameters `bind` binds; returns the rows it changed.
+    @discardableResult
+    static func run(_ statement: Statement, _ bind: (inout Binder) throws -> Void) throws -> Int {
+        var binder = Binder(statement)
+        try bind(&binder)
+        try binder.finish()
+        return try step(statement)
+    }
+
+    private static func step(_ statement: Statement) throws -> Int {
+        let s = statement.sqliteStatement
+        defer { sqlite3_reset(s) }
+        var code = sqlite3_step(s)
+        while code == SQLITE_ROW { code = sqlite3_step(s) }
+        guard code == SQLITE_DONE else { throw error(statement, code) }
+        return Int(sqlite3_changes(sqlite3_db_handle(s)))
     }
 
     private static func error(_ statement: Statement, _ code: Int32) -> DatabaseError {
@@ -58,12 +115,7 @@ enum FastStatement {
     @discardableResult
     static func execute(_ statement: Statement, _ values: [DatabaseValue]) throws -> Int {
         try bind(statement, values)
-        let s = statement.sqliteStatement
-        defer { sqlite3_reset(s) }
-        var code = sqlite3_step(s)
-        while code == SQLITE_ROW { code = sqlite3_step(s) }
-        guard code == SQLITE_DONE else { throw error(statement, code) }
-        return Int(sqlite3_changes(sqlite3_db_handle(s)))
+        return try step(statement)
     }
 
     /// Runs a query with `values` and returns the first row's columns, or nil without a row.

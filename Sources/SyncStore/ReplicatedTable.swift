@@ -38,6 +38,8 @@ public final class ReplicatedTable: Sendable, Hashable {
         self.types = types
         columnTypes = columns.map { types[$0] ?? .text }
         columnIndex = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, $0) })
+        keyIndices = keyColumns.map { key in columns.firstIndex(of: key)! }
+        precondition(columns.count < 63, "setMerged keeps a table's columns in a 64-bit mask")
         keyPredicate = keyColumns.map { "\($0) = ?" }.joined(separator: " AND ")
         let list = columns.joined(separator: ", ")
         selectSQL = "SELECT \(list) FROM \(name) WHERE \(keyPredicate)"
@@ -212,20 +214,25 @@ public final class ReplicatedTable: Sendable, Hashable {
         return columnValues.indices.map { storedValue(columnValues[$0], index: $0) }
     }
 
-    /// Inserts a row (`storedValues` of its image) with the hub's clock columns (`clockColumns`,
-    /// in that order) and its feed position (`feedColumn`; nil: the feed sets it, and a row
-    /// written again keeps the one it has). `replacing`: a row that already exists is
-    /// overwritten, clocks too, so nothing of it is left; otherwise it is kept as it is and
-    /// false is returned.
+    /// Inserts a row (`storedValues` of its image) with the hub's clock columns
+    /// (`clockColumns`): the stamp of its creation and no field stamps; and its feed position
+    /// (`feedColumn`; nil: the feed sets it, and a row written again keeps the one it has).
+    /// `replacing`: a row that already exists is overwritten, clocks too, so nothing of it is
+    /// left; otherwise it is kept as it is and false is returned.
     @discardableResult
-    public func insert(_ db: Database, stored values: [DatabaseValue], clocks: [DatabaseValue], position: Int64? = nil,
+    public func insert(_ db: Database, stored values: [DatabaseValue], createdHLC: Int64, createdNode: String, position: Int64? = nil,
                        replacing: Bool) throws -> Bool {
-        var arguments = values
-        arguments.reserveCapacity(values.count + clocks.count + 1)
-        arguments += clocks
-        arguments.append(position?.databaseValue ?? .null)
-        return try FastStatement.execute(db.cachedStatement(sql: replacing ? clockedUpsertSQL : clockedInsertSQL), arguments) > 0
+        try FastStatement.run(db.cachedStatement(sql: replacing ? clockedUpsertSQL : clockedInsertSQL)) { b in
+            try b.bind(values)
+            try b.bind(createdHLC)
+            try b.bind(createdNode)
+            try b.bind(nil as String?)
+            try b.bind(position)
+        } > 0
     }
+
+    /// The positions of the key columns in `columns`.
+    public let keyIndices: [Int]
 
     /// A row's values in column order, and the hub's clock columns and feed position, in one read.
     public func fetchWithClocks(_ db: Database, key: String) throws -> (values: [FieldValue], clocks: HubColumns)? {
@@ -271,6 +278,34 @@ public final class ReplicatedTable: Sendable, Hashable {
         return try FastStatement.execute(db.cachedStatement(sql: "UPDATE \(name) SET \(sets) WHERE \(keyPredicate)"), values) > 0
     }
 
+    /// Writes a merge's outcome into an existing row (hub only): the columns that took new
+    /// values (by position in `columns`, each at most once), the row's field stamps
+    /// (`fieldClocksColumn`), and its feed position when given. The statement for each set of
+    /// columns is built once (`update` builds its text on every call).
+    @discardableResult
+    public func setMerged(_ db: Database, key: String, columns changed: [(column: Int, value: FieldValue)], fieldClocks: String,
+                          position: Int64?) throws -> Bool {
+        var mask: UInt64 = position == nil ? 0 : 1 << 63
+        for c in changed { mask |= 1 << UInt64(c.column) }
+        let sql = mergeStatements.sql(for: mask) {
+            let sets = (0..<columns.count).filter { mask & (1 << UInt64($0)) != 0 }.map { "\(columns[$0]) = ?" }
+                + ["\(Self.fieldClocksColumn) = ?"] + (position == nil ? [] : ["\(Self.feedColumn) = ?"])
+            return "UPDATE \(name) SET \(sets.joined(separator: ", ")) WHERE \(keyPredicate)"
+        }
+        let keys = try keyValues(key)
+        return try FastStatement.run(db.cachedStatement(sql: sql)) { b in
+            for i in 0..<columns.count where mask & (1 << UInt64(i)) != 0 {
+                try b.bind(dbValue(changed.first { $0.column == i }!.value, type: columnTypes[i]))
+            }
+            try b.bind(fieldClocks)
+            if let position { try b.bind(position) }
+            try b.bind(keys)
+        } > 0
+    }
+
+    /// `setMerged`'s statements, by the mask of columns they set.
+    private let mergeStatements = StatementTexts()
+
     @discardableResult
     public func delete(_ db: Database, key: String) throws -> Bool {
         try FastStatement.execute(db.cachedStatement(sql: deleteSQL), keyValues(key)) > 0
@@ -302,5 +337,20 @@ extension Database {
                 try table.delete(self, key: change.key)
             }
         }
+    }
+}
+
+/// SQL texts built on first use, by a 64-bit mask of what they cover.
+final class StatementTexts: @unchecked Sendable {
+    private let lock = NSLock()
+    private var texts: [UInt64: String] = [:]
+
+    func sql(for mask: UInt64, _ build: () -> String) -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        if let text = texts[mask] { return text }
+        let text = build()
+        texts[mask] = text
+        return text
     }
 }

@@ -26,6 +26,9 @@ struct MergeTests {
             let p = try #require(try hubPartner(world, "1001"))
             #expect(p["phone"] == .text("B-late"), "order \(order)")
             #expect(p["email"] == .text("c@late.pl"), "order \(order)")
+            // The row keeps each field's winning stamp, sorted by field, whatever the order.
+            let clocks = try world.hub.pool.read { try String.fetchOne($0, sql: "SELECT clock_fields FROM partner WHERE code = '1001'") }
+            #expect(clocks == "email:40:C;phone:30:B", "order \(order)")
             let overwrites = try world.hub.audit(kind: "overwrite")
             #expect(overwrites.contains { $0.field == "phone" && ($0.oldValue == "C-early" || $0.newValue == "C-early") })
         }
