@@ -429,14 +429,14 @@ public final class HubStore: Sendable {
         /// A row is an echo of `node` (its pulls skip it, see `feed`) when the change stored it
         /// exactly as sent, or applied the node's edit exactly as sent to a row that was already
         /// that node's own image — in this push, or in the feed from an earlier one.
-        mutating func add(_ db: Database, _ touched: Set<TouchedRow>, hlc: HLC, node: String, seq: Int64? = nil,
+        mutating func add(_ db: Database, _ touched: [TouchedRow], hlc: HLC, node: String, seq: Int64? = nil,
                           positions: inout FeedPositions) throws {
             let written = positions.endChange()
             var touched = touched
             // A row written with a position is fed whatever the change reported: a position
             // without its feed row would hide the record from pulls.
-            for id in written.keys where !touched.contains(where: { $0.entity == id.entity && $0.key == id.key }) {
-                touched.insert(id)
+            for w in written where !touched.contains(where: { $0.entity == w.row.entity && $0.key == w.row.key }) {
+                touched.append(w.row)
             }
             // One entry per record: an echo only if every mention of it in this change is one.
             enum Mention: Int { case no, ifPrior, yes }
@@ -453,7 +453,8 @@ public final class HubStore: Sendable {
                 records = mentions.sorted { ($0.key.entity.rawValue, $0.key.key) < ($1.key.entity.rawValue, $1.key.key) }.map { ($0.key, $0.value) }
             }
             for (id, mentioned) in records {
-                let earlier = position[id]
+                // The record's entry from an earlier change of this push, if any; this one takes its place.
+                let earlier = position.updateValue(entries.count, forKey: id)
                 var echo = Echo.no
                 if let seq {
                     switch mentioned {
@@ -474,7 +475,7 @@ public final class HubStore: Sendable {
                 // The record's position before this push: from its earlier entry in this push,
                 // else as read with the row the change wrote, else read now (before a later
                 // change of this push can write the row).
-                let slot = written[id]
+                let slot = written.first { $0.row == id }?.written
                 let before: FeedPositions.Prior
                 if let earlier, let e = entries[earlier] {
                     before = e.before
@@ -484,7 +485,6 @@ public final class HubStore: Sendable {
                     before = .position(try HubStore.feedPosition(db, entity: id.entity, key: id.key))
                 }
                 if let earlier { entries[earlier] = nil }
-                position[id] = entries.count
                 entries.append(Entry(entity: id.entity, key: id.key, hlc: hlc, node: node, echo: echo,
                                      gseq: slot?.position ?? positions.take(), written: slot != nil, before: before))
             }
@@ -736,7 +736,7 @@ public final class HubStore: Sendable {
                                                    siteRegion: { try Self.region(db, site: $0) })
             var feed = FeedEmitter(region: try Self.region(db, site: request.site) ?? "", keepsRegions: true)
             var positions = FeedPositions(next: try Self.nextFeedPosition(db))
-            try feed.add(db, touched, hlc: hlc, node: "hub", positions: &positions)
+            try feed.add(db, Array(touched), hlc: hlc, node: "hub", positions: &positions)
             try feed.write(db)
             try Self.setHubHLC(db, hlc)
         }

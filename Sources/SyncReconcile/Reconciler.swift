@@ -67,8 +67,8 @@ public struct FeedPositions: Sendable {
 
     /// The next position to hand out.
     public private(set) var next: Int64
-    /// Rows written with a position by the change being applied, by record.
-    public private(set) var written: [TouchedRow: Written] = [:]
+    /// Rows written with a position by the change being applied (usually one, so a list).
+    public private(set) var written: [(row: TouchedRow, written: Written)] = []
 
     public init(next: Int64) { self.next = next }
 
@@ -80,12 +80,13 @@ public struct FeedPositions: Sendable {
 
     /// Notes that the change wrote the row of `entity`/`key` with `position`.
     public mutating func wrote(_ entity: Entity, _ key: String, at position: Int64, prior: Prior) {
-        written[TouchedRow(entity, key)] = Written(position: position, prior: prior)
+        let row = TouchedRow(entity, key), w = Written(position: position, prior: prior)
+        if let i = written.firstIndex(where: { $0.row == row }) { written[i].written = w } else { written.append((row, w)) }
     }
 
     /// The rows the change wrote with positions; the next change starts with none.
-    public mutating func endChange() -> [TouchedRow: Written] {
-        defer { written = [:] }
+    public mutating func endChange() -> [(row: TouchedRow, written: Written)] {
+        defer { written = [] }
         return written
     }
 }
@@ -199,7 +200,7 @@ public enum Reconciler {
     /// Applies `change` and returns the verdict and the rows it changed. Refusals are
     /// verdicts (`rejected`), not errors; a thrown error aborts the whole push.
     public static func apply(_ db: Database, change incoming: Change, prepared: PreparedChange? = nil,
-                             context: inout ApplyContext) throws -> (EntryResult, Set<TouchedRow>) {
+                             context: inout ApplyContext) throws -> (EntryResult, [TouchedRow]) {
         var change = incoming
         (change.key, change.fields) = PartnerRename.rewrite(change, renames: context.pendingRenames)
         // The entry exactly as the node sent it (no rename mapped into it)?
@@ -207,20 +208,20 @@ public enum Reconciler {
         // Prepared for the entry as sent; worked out here for a renamed one.
         let ready = asSent ? prepared ?? prepare(incoming, node: context.node) : prepare(change, node: context.node)
         let stamp = MergeStamp(hlc: change.hlc, node: context.node)
-        func reject(_ reason: String, resend row: TouchedRow? = nil) -> (EntryResult, Set<TouchedRow>) {
+        func reject(_ reason: String, resend row: TouchedRow? = nil) -> (EntryResult, [TouchedRow]) {
             (EntryResult(seq: change.seq, outcome: .rejected, reason: reason), row.map { [$0] } ?? [])
         }
         // The sender already changed its own copy of an existing row. When the hub refuses that
         // edit, or keeps a newer value for any of its fields, the row is fed again (not as the
         // sender's echo), so the sender gets the hub's image back instead of keeping its own.
-        func refused(_ entity: Entity, _ key: String, _ reason: String) -> (EntryResult, Set<TouchedRow>) {
+        func refused(_ entity: Entity, _ key: String, _ reason: String) -> (EntryResult, [TouchedRow]) {
             reject(reason, resend: TouchedRow(entity, key))
         }
         /// Merges the sender's edit into an existing row, fed again when it changed or (as
         /// above) when the hub kept a newer value for any field. `extendsEcho`: the edit came
         /// as the sender wrote it, so if every field was taken the row may stay its echo.
         func mergeEdit(_ table: ReplicatedTable, _ key: String, _ fields: Fields, current: StoredRow? = nil,
-                       extendsEcho: Bool = false) throws -> (EntryResult, Set<TouchedRow>) {
+                       extendsEcho: Bool = false) throws -> (EntryResult, [TouchedRow]) {
             let position = context.positions?.take()
             let merged = try merge(db, table: table, key: key, fields: fields, stamp: stamp, current: current, position: position)
             if let position, merged.changed { context.positions?.wrote(table.entity, key, at: position, prior: .position(merged.priorPosition)) }
@@ -241,7 +242,7 @@ public enum Reconciler {
                 let touched = try CustomerMove.execute(db, request, stamp: MergeStamp(hlc: context.hubHLC, node: context.node),
                                                        siteRegion: context.regions.map { scope in { try scope.siteRegion(db, $0) } })
                 context.movesRecorded = true
-                return (EntryResult(seq: change.seq, outcome: .applied), touched)
+                return (EntryResult(seq: change.seq, outcome: .applied), Array(touched))
             } catch let refused as MoveRefused {
                 try db.appendAudit(AuditRecord(node: context.node, kind: "move-refused", entity: "move", key: change.key,
                                                reason: refused.description))
@@ -267,7 +268,7 @@ public enum Reconciler {
                 try insertRow(db, table: .partner, stored: stored, stamp: stamp, position: position)  // a code no row has
             }
             if let position { context.positions?.wrote(.partner, code, at: position, prior: .newRow) }
-            let touched: Set<TouchedRow> = [TouchedRow(.partner, code, echo: code == original && asSent && sentAsStored)]
+            let touched = [TouchedRow(.partner, code, echo: code == original && asSent && sentAsStored)]
             guard code != original else { return (EntryResult(seq: change.seq, outcome: .applied), touched) }
             try db.execute(sql: "INSERT INTO hub_alias (node, old_code, new_code, at) VALUES (?, ?, ?, ?)",
                            arguments: [context.node, original, code, AuditRecord.now()])
