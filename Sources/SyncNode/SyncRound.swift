@@ -154,15 +154,18 @@ public struct SyncRound: Sendable {
         var sent: [Sent] = []
         defer { for s in sent { s.reply.cancel() } }
         // The first batch is small: the hub starts applying sooner, and its reply says how many
-        // pushes it takes at once before the node has encoded much.
-        var next = try prepare(after: 0, node: node, limit: Self.firstPushEntries)
+        // pushes it takes at once before the node has encoded much. The next ones double up to
+        // the full size, so the hub has the next batch decoded before it has applied the last.
+        var limit = Self.firstPushEntries
+        func nextLimit() -> Int { defer { limit = min(limit * 2, pushBatchEntries) }; return limit }
+        var next = try prepare(after: 0, node: node, limit: nextLimit())
         while true {
             while sent.count < window, let batch = next {
                 let renamesApplied = try store.config().renamesApplied
                 let transport = self.transport
                 sent.append(Sent(batch: batch, ahead: !sent.isEmpty,
                                  reply: Task { try await transport.push(batch: batch.bytes, renamesApplied: renamesApplied) }))
-                next = try prepare(after: batch.seqs.last ?? 0, node: node)
+                next = try prepare(after: batch.seqs.last ?? 0, node: node, limit: nextLimit())
             }
             guard !sent.isEmpty else { return }
             let oldest = sent.removeFirst()
