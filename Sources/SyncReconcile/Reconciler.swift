@@ -342,13 +342,20 @@ public enum Reconciler {
                 stored = ReplicatedTable.document.storedValues(columnValues: doc.columnValues)
                 sentAsStored = stored == ReplicatedTable.document.storedValues(change.fields)
             }
-            guard try ReplicatedTable.partner.exists(db, key: doc.partnerCode) else {
-                return reject("document \(doc.id): partner \(doc.partnerCode) does not exist at the hub")
-            }
-            if let refusal = try outside(.partner, doc.partnerCode, "document \(doc.id)") { return reject(refusal) }
             let position = context.positions?.take()
-            guard try insertRow(db, table: .document, stored: stored, stamp: stamp, replacing: false, position: position) else {
-                return try mergeEdit(.document, doc.id, doc.fields)
+            // Without regions one statement covers the usual case: the document is stored when
+            // its partner exists and it does not; otherwise the checks below tell which it was.
+            var inserted = try context.regions == nil
+                && insertRow(db, table: .document, stored: stored, stamp: stamp, position: position, ifPartner: doc.partnerCode)
+            if !inserted {
+                guard try ReplicatedTable.partner.exists(db, key: doc.partnerCode) else {
+                    return reject("document \(doc.id): partner \(doc.partnerCode) does not exist at the hub")
+                }
+                if let refusal = try outside(.partner, doc.partnerCode, "document \(doc.id)") { return reject(refusal) }
+                // Without regions the insert above found the document there already.
+                inserted = try context.regions != nil
+                    && insertRow(db, table: .document, stored: stored, stamp: stamp, replacing: false, position: position)
+                guard inserted else { return try mergeEdit(.document, doc.id, doc.fields) }
             }
             if let position { context.positions?.wrote(.document, doc.id, at: position, prior: .newRow) }
             return (EntryResult(seq: change.seq, outcome: .applied),
@@ -414,11 +421,25 @@ public enum Reconciler {
     @discardableResult
     static func insertRow(_ db: Database, table: ReplicatedTable, stored: [DatabaseValue], stamp: MergeStamp,
                           replacing: Bool = true, position: Int64? = nil) throws -> Bool {
+        try requireKey(table, stored)
+        return try table.insert(db, stored: stored, createdHLC: Int64(bitPattern: stamp.hlc.rawValue), createdNode: stamp.node,
+                                position: position, replacing: replacing)
+    }
+
+    /// `insertRow` (not replacing) of a document whose partner `code` must exist: false when
+    /// the document exists or the partner does not.
+    static func insertRow(_ db: Database, table: ReplicatedTable, stored: [DatabaseValue], stamp: MergeStamp,
+                          position: Int64?, ifPartner code: String) throws -> Bool {
+        try requireKey(table, stored)
+        return try table.insert(db, stored: stored, createdHLC: Int64(bitPattern: stamp.hlc.rawValue), createdNode: stamp.node,
+                                position: position, ifExists: .partner, code)
+    }
+
+    /// A row is stored only with every key column set.
+    static func requireKey(_ table: ReplicatedTable, _ stored: [DatabaseValue]) throws {
         for i in table.keyIndices where stored[i].isNull {
             throw StoreError.badKey(entity: table.entity, key: "?")
         }
-        return try table.insert(db, stored: stored, createdHLC: Int64(bitPattern: stamp.hlc.rawValue), createdNode: stamp.node,
-                                position: position, replacing: replacing)
     }
 
     /// `insertRow` of a row image; returns the values stored (nil: the row existed, not replacing).

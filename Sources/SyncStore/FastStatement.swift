@@ -129,6 +129,17 @@ enum FastStatement {
         return currentRow(s)
     }
 
+    /// Runs a query with `values` and reads its first row with `read` (nil without a row).
+    static func fetchFirst<T>(_ statement: Statement, _ values: [DatabaseValue], _ read: (OpaquePointer) throws -> T) throws -> T? {
+        try bind(statement, values)
+        let s = statement.sqliteStatement
+        defer { sqlite3_reset(s) }
+        let code = sqlite3_step(s)
+        if code == SQLITE_DONE { return nil }
+        guard code == SQLITE_ROW else { throw error(statement, code) }
+        return try read(s)
+    }
+
     /// Runs a query with `values` and returns every row's columns.
     static func fetchAll(_ statement: Statement, _ values: [DatabaseValue]) throws -> [[DatabaseValue]] {
         try bind(statement, values)

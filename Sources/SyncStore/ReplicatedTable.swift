@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import SyncModel
 
 /// A table whose rows are replicated between nodes and hub, and what its columns hold. A class:
@@ -231,15 +232,60 @@ public final class ReplicatedTable: Sendable, Hashable {
         } > 0
     }
 
+    /// `insert` (not replacing) of a row that needs a row of `other` with key `otherKey` (a
+    /// document its partner): one statement. False when either is not so (the row exists, or
+    /// the other does not); the caller tells which apart.
+    public func insert(_ db: Database, stored values: [DatabaseValue], createdHLC: Int64, createdNode: String, position: Int64?,
+                       ifExists other: ReplicatedTable, _ otherKey: String) throws -> Bool {
+        let sql = requiringStatements.sql(for: UInt64(ReplicatedTable.all.firstIndex(of: other) ?? 63)) {
+            let marks = Array(repeating: "?", count: columns.count + Self.clockColumns.count + 1).joined(separator: ", ")
+            // The WHERE keeps SQLite from reading ON CONFLICT as a join's ON.
+            return "INSERT INTO \(name) (\((columns + Self.clockColumns + [Self.feedColumn]).joined(separator: ", "))) SELECT \(marks) "
+                + "WHERE EXISTS (SELECT 1 FROM \(other.name) WHERE \(other.keyPredicate)) "
+                + "ON CONFLICT(\(keyColumns.joined(separator: ", "))) DO NOTHING"
+        }
+        let otherKeys = try other.keyValues(otherKey)
+        return try FastStatement.run(db.cachedStatement(sql: sql)) { b in
+            try b.bind(values)
+            try b.bind(createdHLC)
+            try b.bind(createdNode)
+            try b.bind(nil as String?)
+            try b.bind(position)
+            try b.bind(otherKeys)
+        } > 0
+    }
+
+    /// `insert(_:stored:createdHLC:createdNode:position:ifExists:_:)`'s statements, by the other table.
+    private let requiringStatements = StatementTexts()
+
     /// The positions of the key columns in `columns`.
     public let keyIndices: [Int]
 
     /// A row's values in column order, and the hub's clock columns and feed position, in one read.
     public func fetchWithClocks(_ db: Database, key: String) throws -> (values: [FieldValue], clocks: HubColumns)? {
-        guard let row = try FastStatement.fetchFirst(db.cachedStatement(sql: selectWithClocksSQL), keyValues(key)) else { return nil }
-        let n = columns.count  // then clockColumns in their order, then feedColumn
-        return (columnTypes.indices.map { value(row[$0], type: columnTypes[$0]) },
-                HubColumns(createdHLC: row[n], createdNode: row[n + 1], fieldClocks: row[n + 2], position: Int64.fromDatabaseValue(row[n + 3])))
+        try FastStatement.fetchFirst(db.cachedStatement(sql: selectWithClocksSQL), keyValues(key)) { s in
+            // Read into fields directly, as `value(_:type:)` reads a value.
+            var values: [FieldValue] = []
+            values.reserveCapacity(columns.count)
+            for (i, type) in columnTypes.enumerated() {
+                let c = Int32(i)
+                switch sqlite3_column_type(s, c) {
+                case SQLITE_NULL: values.append(.null)
+                case SQLITE_INTEGER:
+                    let n = sqlite3_column_int64(s, c)
+                    switch type {
+                    case .bool: values.append(.bool(n != 0))
+                    case .int: values.append(.int(n))
+                    case .text: values.append(.text(String(n)))
+                    }
+                default: values.append(value(FastStatement.column(s, c), type: type))
+                }
+            }
+            let n = Int32(columns.count)  // then clockColumns in their order, then feedColumn
+            return (values, HubColumns(createdHLC: FastStatement.column(s, n), createdNode: FastStatement.column(s, n + 1),
+                                       fieldClocks: FastStatement.column(s, n + 2),
+                                       position: sqlite3_column_type(s, n + 3) == SQLITE_INTEGER ? sqlite3_column_int64(s, n + 3) : nil))
+        }
     }
 
     /// A row's image and its feed position (`feedColumn`, hub only), in one read.
