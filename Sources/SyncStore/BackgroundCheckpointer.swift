@@ -7,23 +7,23 @@ import GRDBSQLite
 /// With SQLite's automatic checkpoint, the commit that fills the log past its limit copies
 /// every page of the log into the database and syncs it before it returns: in the hub's
 /// catch-up, every fourth push took half as long again. Here, after each write the store asks
-/// for a passive checkpoint (`request`); it runs on a background queue, at most one at a time
-/// (requests while one runs are merged into one more run), and never waits for or blocks the
-/// writer or readers. The writer's own automatic checkpoint stays on at the configured size as
+/// for a passive checkpoint (`request`); it runs on a background thread at a lower priority
+/// (`BackgroundThreads.checkpoints`), at most one at a time (requests while one runs are merged
+/// into one more run), and never waits for or blocks the writer or readers. The writer's own automatic checkpoint stays on at the configured size as
 /// the bound: it then finds the log mostly copied already, so it is short, and the log starts
 /// again from its beginning after it.
 public final class BackgroundCheckpointer: @unchecked Sendable {
     private let path: String
-    private let queue = DispatchQueue(label: "posnode.checkpoint", qos: .utility)
-    private let lock = NSLock()
+    /// Guards `running`, `again` and `failure`; signalled when a run ends.
+    private let state = NSCondition()
+    /// Touched only by the one run in progress.
     private var connection: OpaquePointer?
     private var running = false
     private var again = false
-    /// The last checkpoint's failure (touched on `queue` only).
     private var failure: String?
 
     /// Why the last checkpoint failed, nil after a success (for tests and diagnostics).
-    public var lastError: String? { queue.sync { failure } }
+    public var lastError: String? { state.lock(); defer { state.unlock() }; return failure }
 
     /// SQLite `synchronous` of the checkpoint's connection: the store's own (a store opened
     /// without fsyncs, as the simulator's hub, does not sync its checkpoints either).
@@ -40,57 +40,59 @@ public final class BackgroundCheckpointer: @unchecked Sendable {
 
     /// Asks for a checkpoint soon; returns at once.
     public func request() {
-        lock.lock()
-        defer { lock.unlock() }
+        state.lock()
+        defer { state.unlock() }
         if running { again = true; return }
         running = true
-        queue.async { self.run() }
+        BackgroundThreads.checkpoints.submit { self.run() }
     }
 
     /// Waits for a checkpoint that is running or asked for (tests; a hub that shuts down).
     public func drain() {
-        queue.sync {}
+        state.lock()
+        while running { state.wait() }
+        state.unlock()
     }
 
     private func run() {
         while true {
-            checkpoint()
-            lock.lock()
+            let outcome = checkpoint()
+            state.lock()
+            failure = outcome
             if again {
                 again = false
-                lock.unlock()
+                state.unlock()
                 continue
             }
             running = false
-            lock.unlock()
+            state.broadcast()
+            state.unlock()
             return
         }
     }
 
-    /// One passive checkpoint: copies what no reader still needs, waits for nobody.
-    private func checkpoint() {
+    /// One passive checkpoint: copies what no reader still needs, waits for nobody. Returns
+    /// why it failed, nil after a success.
+    private func checkpoint() -> String? {
         if connection == nil {
             var db: OpaquePointer?
             let code = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil)
             guard code == SQLITE_OK, let db else {
-                failure = "cannot open \(path) for checkpoints: \(String(cString: sqlite3_errstr(code)))"
                 if let db { sqlite3_close_v2(db) }
-                return
+                return "cannot open \(path) for checkpoints: \(String(cString: sqlite3_errstr(code)))"
             }
             // A connection finds the database in WAL mode only once it has read it.
             guard sqlite3_exec(db, "PRAGMA synchronous = \(synchronous); SELECT count(*) FROM sqlite_master", nil, nil, nil) == SQLITE_OK else {
-                failure = "cannot read \(path) for checkpoints: \(String(cString: sqlite3_errmsg(db)))"
-                sqlite3_close_v2(db)
-                return
+                defer { sqlite3_close_v2(db) }
+                return "cannot read \(path) for checkpoints: \(String(cString: sqlite3_errmsg(db)))"
             }
             connection = db
         }
         var logFrames: Int32 = 0, copied: Int32 = 0
         let code = sqlite3_wal_checkpoint_v2(connection, nil, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &copied)
         if code != SQLITE_OK && code != SQLITE_BUSY {
-            failure = "checkpoint of \(path) failed: \(String(cString: sqlite3_errmsg(connection)))"
-        } else {
-            failure = nil
+            return "checkpoint of \(path) failed: \(String(cString: sqlite3_errmsg(connection)))"
         }
+        return nil
     }
 }
