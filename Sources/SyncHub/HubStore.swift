@@ -164,6 +164,7 @@ public final class HubStore: Sendable {
                     """)
             }
         }
+        Schema.registerSharedUpgrades(&m)
         return m
     }
 

@@ -40,6 +40,7 @@ public final class NodeStore: Sendable {
         var m = DatabaseMigrator()
         Schema.registerShared(&m)
         Schema.registerNode(&m)
+        Schema.registerSharedUpgrades(&m)
         return m
     }
 

@@ -27,6 +27,7 @@ enum Bench {
         let pool = try StoreOptions.default.openPool(path: "\(dir)/plain.sqlite")
         var m = DatabaseMigrator()
         Schema.registerShared(&m)
+        Schema.registerSharedUpgrades(&m)
         try m.migrate(pool)
         let cols = Partner.columns
         let sql = "INSERT INTO partner (\(cols.joined(separator: ", "))) VALUES (\(cols.map { _ in "?" }.joined(separator: ", ")))"
@@ -123,6 +124,7 @@ enum Bench {
         let plain = try StoreOptions.default.openPool(path: "\(dir)/plain.sqlite")
         var m = DatabaseMigrator()
         Schema.registerShared(&m)
+        Schema.registerSharedUpgrades(&m)
         try m.migrate(plain)
         let refSeconds = try seconds {
             try plain.write { db in
