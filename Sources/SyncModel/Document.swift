@@ -31,6 +31,9 @@ public struct Document: Sendable, Hashable, Codable {
     public static let columns = ["id", "kind", "partner_code", "address_seq", "site", "amount_minor", "currency",
                                  "status", "issued_at", "node"]
 
+    /// Each column's position in `columns`.
+    static let columnPosition = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, $0) })
+
     /// The values in `columns` order (what `fields` holds, without building a dictionary).
     public var columnValues: [FieldValue] {
         [.text(id), .text(kind.rawValue), .text(partnerCode), .int(Int64(addressSeq)), .text(site), .int(amountMinor),
@@ -44,15 +47,24 @@ public struct Document: Sendable, Hashable, Codable {
     }
 
     public init(fields f: Fields) throws {
-        guard let id = f["id"]?.text else { throw FieldError(field: "id", reason: "is missing") }
-        guard let kind = f["kind"]?.text.flatMap(DocumentKind.init(rawValue:)) else {
+        var values = [FieldValue?](repeating: nil, count: Self.columns.count)
+        for (name, value) in f { if let i = Self.columnPosition[name] { values[i] = value } }
+        try self.init(columnValues: values)
+    }
+
+    /// Builds a document from its values in `columns` order (nil: not given; the one mapping
+    /// from columns to document): missing optional values take their defaults.
+    public init(columnValues v: [FieldValue?]) throws {
+        precondition(v.count == Self.columns.count, "a document has \(Self.columns.count) columns")
+        guard let id = v[0]?.text else { throw FieldError(field: "id", reason: "is missing") }
+        guard let kind = v[1]?.text.flatMap(DocumentKind.init(rawValue:)) else {
             throw FieldError(field: "kind", reason: "must be receipt, invoice, order or receivable")
         }
-        guard let code = f["partner_code"]?.text else { throw FieldError(field: "partner_code", reason: "is missing") }
-        guard let amount = f["amount_minor"]?.int else { throw FieldError(field: "amount_minor", reason: "is missing") }
-        self.init(id: id, kind: kind, partnerCode: code, addressSeq: Int(f["address_seq"]?.int ?? 0),
-                  site: f["site"]?.text ?? "", amountMinor: amount, currency: f["currency"]?.text ?? "PLN",
-                  status: f["status"]?.text ?? "open", issuedAt: f["issued_at"]?.text ?? "", node: f["node"]?.text ?? "")
+        guard let code = v[2]?.text else { throw FieldError(field: "partner_code", reason: "is missing") }
+        guard let amount = v[5]?.int else { throw FieldError(field: "amount_minor", reason: "is missing") }
+        self.init(id: id, kind: kind, partnerCode: code, addressSeq: Int(v[3]?.int ?? 0),
+                  site: v[4]?.text ?? "", amountMinor: amount, currency: v[6]?.text ?? "PLN",
+                  status: v[7]?.text ?? "open", issuedAt: v[8]?.text ?? "", node: v[9]?.text ?? "")
     }
 
     /// Parses an amount such as "12.50" or "-3" into minor units (2 decimals), exactly.

@@ -383,12 +383,13 @@ public enum Reconciler {
         switch (change.entity, change.op) {
         case (.partner, .insert):
             do {
-                var partner = try Partner(fields: change.fields)
+                // The image by column, read once: the partner and the values as sent come from it.
+                let table = ReplicatedTable.partner, sent = table.presentColumns(change.fields)
+                var partner = try Partner(columnValues: sent.map { $0 ?? .null })
                 try PartnerValidator.validate(partner)
                 partner.originNode = node
-                let stored = ReplicatedTable.partner.storedValues(columnValues: partner.columnValues)
-                return PreparedChange(content: .partner(code: partner.code, stored: stored,
-                                                        sentAsStored: stored == ReplicatedTable.partner.storedValues(change.fields)))
+                let stored = table.storedValues(columnValues: partner.columnValues)
+                return PreparedChange(content: .partner(code: partner.code, stored: stored, sentAsStored: stored == table.storedValues(present: sent)))
             } catch let e as FieldError {
                 return PreparedChange(content: .invalid("partner \(change.key): \(e.description)"))
             } catch {
@@ -396,10 +397,10 @@ public enum Reconciler {
             }
         case (.document, .insert):
             do {
-                let doc = try Document(fields: change.fields)
-                let stored = ReplicatedTable.document.storedValues(columnValues: doc.columnValues)
-                return PreparedChange(content: .document(doc, stored: stored,
-                                                         sentAsStored: stored == ReplicatedTable.document.storedValues(change.fields)))
+                let table = ReplicatedTable.document, sent = table.presentColumns(change.fields)
+                let doc = try Document(columnValues: sent)
+                let stored = table.storedValues(columnValues: doc.columnValues)
+                return PreparedChange(content: .document(doc, stored: stored, sentAsStored: stored == table.storedValues(present: sent)))
             } catch let e as FieldError {
                 return PreparedChange(content: .invalid("document \(change.key): \(e.description)"))
             } catch {

@@ -204,8 +204,20 @@ public final class ReplicatedTable: Sendable, Hashable {
     /// (names that are not columns are not stored), not by column: an image rarely fills
     /// every column, and each lookup hashes a name.
     public func storedValues(_ image: Fields) -> [DatabaseValue] {
+        storedValues(present: presentColumns(image))
+    }
+
+    /// The image's values by column position (nil: not in the image; names that are not
+    /// columns are left out): one lookup per field.
+    public func presentColumns(_ image: Fields) -> [FieldValue?] {
         var present = [FieldValue?](repeating: nil, count: columns.count)
         for (name, value) in image { if let i = columnIndex[name] { present[i] = value } }
+        return present
+    }
+
+    /// `storedValues` of an image given by `presentColumns`.
+    public func storedValues(present: [FieldValue?]) -> [DatabaseValue] {
+        precondition(present.count == columns.count, "\(name) has \(columns.count) columns")
         return present.indices.map { storedValue(present[$0], index: $0) }
     }
 
