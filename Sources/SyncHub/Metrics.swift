@@ -18,7 +18,7 @@ public final class HubMetrics: @unchecked Sendable {
         "poshub_auth_failures_total": "Requests refused for a missing, unknown or mismatched token.",
         "poshub_feed_rows_swept_total": "Superseded feed log rows removed while no push came.",
         "poshub_push_decode_microseconds_total": "Time spent decoding and preparing pushed batches (beside the writer).",
-        "poshub_push_apply_microseconds_total": "Time the single writer spent applying pushes.",
+        "poshub_push_apply_microseconds_total": "Time pushes spent with the single writer: waiting for it (a sweep step, a move) and applying.",
     ]
 
     public init() {

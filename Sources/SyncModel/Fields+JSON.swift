@@ -139,7 +139,10 @@ public enum FlatJSON {
                     guard let v = hex4(i) else { throw Malformed() }
                     i += 4
                     var scalar = v
-                    if (0xD800..<0xDC00).contains(v), at(i) == UInt8(ascii: "\\"), at(i + 1) == UInt8(ascii: "u"), let low = hex4(i + 2) {
+                    // A high surrogate takes the low one after it; anything else is not a
+                    // character (and `low - 0xDC00` must not underflow: a trap, not an error).
+                    if (0xD800..<0xDC00).contains(v), at(i) == UInt8(ascii: "\\"), at(i + 1) == UInt8(ascii: "u"), let low = hex4(i + 2),
+                       (0xDC00...0xDFFF).contains(low) {
                         i += 6
                         scalar = 0x10000 + ((v - 0xD800) << 10) + (low - 0xDC00)
                     }

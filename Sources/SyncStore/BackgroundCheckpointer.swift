@@ -22,8 +22,14 @@ public final class BackgroundCheckpointer: @unchecked Sendable {
     private var again = false
     private var failure: String?
 
-    /// Why the last checkpoint failed, nil after a success (for tests and diagnostics).
-    public var lastError: String? { state.lock(); defer { state.unlock() }; return failure }
+    /// Why the last checkpoint failed, nil after a success (for tests and diagnostics); waits
+    /// for one that is running.
+    public var lastError: String? {
+        state.lock()
+        defer { state.unlock() }
+        while running { state.wait() }
+        return failure
+    }
 
     /// SQLite `synchronous` of the checkpoint's connection: the store's own (a store opened
     /// without fsyncs, as the simulator's hub, does not sync its checkpoints either).

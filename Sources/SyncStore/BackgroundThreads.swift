@@ -17,10 +17,13 @@ import Glibc
 /// Process-wide pools (`decoding`, `checkpoints`), so every hub in a process (tests, the
 /// simulator) shares a few threads instead of starting its own.
 public final class BackgroundThreads: @unchecked Sendable {
-    /// The hub's decoding and preparing of pushed batches.
-    public static let decoding = BackgroundThreads(name: "poshub-decode", threads: 2, nice: 10)
-    /// Background checkpoints (`BackgroundCheckpointer`).
-    public static let checkpoints = BackgroundThreads(name: "poshub-checkpoint", threads: 1, nice: 10)
+    /// The hub's decoding and preparing of pushed batches: pushes of several nodes decode at once.
+    public static let decoding = BackgroundThreads(name: "poshub-decode", threads: max(2, ProcessInfo.processInfo.activeProcessorCount),
+                                                   nice: 10)
+    /// Background checkpoints (`BackgroundCheckpointer`): a hub under steady pushes keeps one
+    /// busy, so several stores in one process (tests, the simulator) do not wait for each other.
+    public static let checkpoints = BackgroundThreads(name: "poshub-checkpoint", threads: max(2, ProcessInfo.processInfo.activeProcessorCount),
+                                                      nice: 10)
 
     private let name: String
     private let limit: Int
@@ -41,7 +44,9 @@ public final class BackgroundThreads: @unchecked Sendable {
     public func submit(_ job: @escaping @Sendable () -> Void) {
         condition.lock()
         jobs.append(job)
-        if idle == 0 && threads < limit {
+        // A new thread unless enough are waiting for the jobs not taken yet (a signalled thread
+        // counts as waiting until it takes one).
+        if idle < jobs.count - next && threads < limit {
             threads += 1
             let thread = Thread { [self] in loop() }
             thread.name = name

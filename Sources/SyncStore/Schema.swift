@@ -89,11 +89,12 @@ public enum Schema {
             guard let table = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'document'"),
                   table.contains(old) else { return }
             let version = try Int.fetchOne(db, sql: "PRAGMA schema_version") ?? 0
+            // (A store opened with SQLite's defensive mode would refuse this; GRDB does not set it.)
             try db.execute(sql: "PRAGMA writable_schema = ON")
+            defer { try? db.execute(sql: "PRAGMA writable_schema = OFF") }
             try db.execute(sql: "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'document'",
                            arguments: [table.replacingOccurrences(of: old, with: new)])
             try db.execute(sql: "PRAGMA schema_version = \(version + 1)")
-            try db.execute(sql: "PRAGMA writable_schema = OFF")
         }
     }
 

@@ -84,6 +84,9 @@ struct PayloadEncoder: Sendable {
     /// uses `append`).
     mutating func appendJournal(seq: Int64, hlc: HLC, node: String, entity: Entity, op: ChangeOp, key: String,
                                 fieldsJSON: UnsafeBufferPointer<UInt8>) -> Bool {
+        // Text that is not valid UTF-8 (a damaged store) goes the decoding way, which repairs
+        // it as a whole before unescaping; valid text has valid values between its quotes.
+        if !fieldsJSON.allSatisfy({ $0 < 0x80 }) && String(validating: fieldsJSON, as: UTF8.self) == nil { return false }
         var mask: UInt64 = 0
         var count = 0
         var valid = true
@@ -121,13 +124,8 @@ struct PayloadEncoder: Sendable {
             case .text(let offset, let n):
                 let text = UnsafeBufferPointer(rebasing: fieldsJSON[offset..<(offset + n)])
                 writer.u8(BatchFormat.tagText)
-                // Text as `String(decoding:)` reads it: valid UTF-8 is copied as it is.
-                if text.allSatisfy({ $0 < 0x80 }) || String(validating: text, as: UTF8.self) != nil {
-                    writer.varint(UInt64(text.count))
-                    writer.bytes.append(contentsOf: text)
-                } else {
-                    writer.string(String(decoding: text, as: UTF8.self))
-                }
+                writer.varint(UInt64(text.count))  // valid UTF-8 (checked above): as it is
+                writer.bytes.append(contentsOf: text)
             case .string(let s): writer.u8(BatchFormat.tagText); writer.string(s)
             }
             rawByRank[rank] = nil

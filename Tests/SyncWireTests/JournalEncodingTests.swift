@@ -57,6 +57,14 @@ struct JournalEncodingTests {
         var w = BatchWriter(node: Fixtures.node)
         try bad.withUnsafeBufferPointer { try w.appendJournal(seq: 1, hlc: .zero, node: Fixtures.node, entity: .partner, op: .update, key: "K", fieldsJSON: $0) }
         #expect(try BatchCodec.decode(w.finish()).changes[0].fields["name"] == .text(String(decoding: Array("a".utf8) + [0xFF] + Array("b".utf8), as: UTF8.self)))
+
+        // An invalid byte before an escaped one: repaired as a whole first, as decoding does.
+        let damaged: [UInt8] = Array(#"{"name":""#.utf8) + [0xC3, UInt8(ascii: "\\"), 0xA9] + Array(#""}"#.utf8)
+        var fast = BatchWriter(node: Fixtures.node), slow = BatchWriter(node: Fixtures.node)
+        try damaged.withUnsafeBufferPointer { try fast.appendJournal(seq: 1, hlc: .zero, node: Fixtures.node, entity: .partner, op: .update, key: "K", fieldsJSON: $0) }
+        slow.append(Change(seq: 1, hlc: .zero, node: Fixtures.node, entity: .partner, key: "K", op: .update,
+                           fields: try Fields.fromJSON(String(decoding: damaged, as: UTF8.self))))
+        #expect(try fast.finish() == slow.finish())
     }
 
     @Test("a text that is not JSON is refused with an error, not encoded")
