@@ -120,13 +120,7 @@ enum FastStatement {
 
     /// Runs a query with `values` and returns the first row's columns, or nil without a row.
     static func fetchFirst(_ statement: Statement, _ values: [DatabaseValue]) throws -> [DatabaseValue]? {
-        try bind(statement, values)
-        let s = statement.sqliteStatement
-        defer { sqlite3_reset(s) }
-        let code = sqlite3_step(s)
-        if code == SQLITE_DONE { return nil }
-        guard code == SQLITE_ROW else { throw error(statement, code) }
-        return currentRow(s)
+        try fetchFirst(statement, values) { currentRow($0) }
     }
 
     /// Runs a query with `values` and reads its first row with `read` (nil without a row).

@@ -111,7 +111,6 @@ public final class NodeStore: Sendable {
 
 // MARK: - Journal
 
-/// Journal entry with its acknowledgement state, as `posnode journal` shows it.
 /// A journal entry as stored, its fields as the text the journal keeps
 /// (`Fields.canonicalJSON`), read in place (see `NodeStore.forEachPendingJournal`).
 public struct StoredJournalEntry {
@@ -124,6 +123,7 @@ public struct StoredJournalEntry {
     public var fieldsJSON: UnsafeBufferPointer<UInt8>
 }
 
+/// Journal entry with its acknowledgement state, as `posnode journal` shows it.
 public struct JournalEntry: Sendable, Codable, Hashable {
     public var change: Change
     public var acked: Bool
