@@ -281,17 +281,21 @@ public enum Reconciler {
                                 oldCode: original, newCode: code, renameID: renameID), touched)
 
         case (.partner, .update), (.partner, .delete):
-            guard let stored = try ReplicatedTable.partner.fetchWithClocks(db, key: change.key) else {
+            var fields = change.fields
+            if change.op == .delete { fields = ["deleted": .bool(true)] }
+            // The whole row is read when the edit touches a column a validation rule reads;
+            // otherwise (a new phone number, a deletion) only the columns the merge compares.
+            let validates = change.op == .update && fields.keys.contains { PartnerValidator.checkedColumns.contains($0) }
+            let table = ReplicatedTable.partner
+            guard let stored = try table.fetchWithClocks(db, key: change.key, only: validates ? nil : fields.keys.compactMap { table.columnIndex[$0] }) else {
                 return reject("partner \(change.key) does not exist at the hub")
             }
             let current = stored.values
             if let refusal = try outside(.partner, change.key, "partner \(change.key)") { return reject(refusal) }
-            var fields = change.fields
-            if change.op == .delete { fields = ["deleted": .bool(true)] }
             for name in fields.keys where !(Partner.editableColumns.contains(name) || name == "deleted") {
                 return refused(.partner, change.key, "partner \(change.key): field \(name) cannot be changed by an update")
             }
-            if change.op == .update {
+            if validates {
                 var merged = current
                 for (k, v) in fields { merged[ReplicatedTable.partner.columnIndex[k]!] = v }  // editable: a column
                 do { try PartnerValidator.validate(try Partner(columnValues: merged)) } catch let e as FieldError {

@@ -275,30 +275,45 @@ public final class ReplicatedTable: Sendable, Hashable {
 
     /// A row's values in column order, and the hub's clock columns and feed position, in one read.
     public func fetchWithClocks(_ db: Database, key: String) throws -> (values: [FieldValue], clocks: HubColumns)? {
-        try FastStatement.fetchFirst(db.cachedStatement(sql: selectWithClocksSQL), keyValues(key)) { s in
+        try fetchWithClocks(db, key: key, only: nil)
+    }
+
+    /// `fetchWithClocks` reading only the columns at positions `wanted` (nil: all); the others
+    /// read as null. An edit that no validation needs the whole row for reads what it merges.
+    public func fetchWithClocks(_ db: Database, key: String, only wanted: [Int]?) throws -> (values: [FieldValue], clocks: HubColumns)? {
+        var mask: UInt64 = 0
+        if let wanted { for i in wanted { mask |= 1 << UInt64(i) } } else { mask = (1 << UInt64(columns.count)) - 1 }
+        let sql = wanted == nil ? selectWithClocksSQL : partialSelects.sql(for: mask) {
+            let read = (0..<columns.count).filter { mask & (1 << UInt64($0)) != 0 }.map { columns[$0] }
+            return "SELECT \((read + Self.clockColumns + [Self.feedColumn]).joined(separator: ", ")) FROM \(name) WHERE \(keyPredicate)"
+        }
+        return try FastStatement.fetchFirst(db.cachedStatement(sql: sql), keyValues(key)) { s in
             // Read into fields directly, as `value(_:type:)` reads a value.
-            var values: [FieldValue] = []
-            values.reserveCapacity(columns.count)
-            for (i, type) in columnTypes.enumerated() {
-                let c = Int32(i)
+            var values = [FieldValue](repeating: .null, count: columns.count)
+            var c: Int32 = 0
+            for (i, type) in columnTypes.enumerated() where mask & (1 << UInt64(i)) != 0 {
                 switch sqlite3_column_type(s, c) {
-                case SQLITE_NULL: values.append(.null)
+                case SQLITE_NULL: break
                 case SQLITE_INTEGER:
                     let n = sqlite3_column_int64(s, c)
                     switch type {
-                    case .bool: values.append(.bool(n != 0))
-                    case .int: values.append(.int(n))
-                    case .text: values.append(.text(String(n)))
+                    case .bool: values[i] = .bool(n != 0)
+                    case .int: values[i] = .int(n)
+                    case .text: values[i] = .text(String(n))
                     }
-                default: values.append(value(FastStatement.column(s, c), type: type))
+                default: values[i] = value(FastStatement.column(s, c), type: type)
                 }
+                c += 1
             }
-            let n = Int32(columns.count)  // then clockColumns in their order, then feedColumn
-            return (values, HubColumns(createdHLC: FastStatement.column(s, n), createdNode: FastStatement.column(s, n + 1),
-                                       fieldClocks: FastStatement.column(s, n + 2),
-                                       position: sqlite3_column_type(s, n + 3) == SQLITE_INTEGER ? sqlite3_column_int64(s, n + 3) : nil))
+            // Then clockColumns in their order, then feedColumn.
+            return (values, HubColumns(createdHLC: FastStatement.column(s, c), createdNode: FastStatement.column(s, c + 1),
+                                       fieldClocks: FastStatement.column(s, c + 2),
+                                       position: sqlite3_column_type(s, c + 3) == SQLITE_INTEGER ? sqlite3_column_int64(s, c + 3) : nil))
         }
     }
+
+    /// `fetchWithClocks(_:key:only:)`'s statements, by the mask of columns they read.
+    private let partialSelects = StatementTexts()
 
     /// A row's image and its feed position (`feedColumn`, hub only), in one read.
     public func fetchWithFeedPosition(_ db: Database, key: String) throws -> (image: Fields, position: Int64?)? {

@@ -91,4 +91,23 @@ struct PreparedChangeTests {
         #expect(try world.hub.node("A").lastSeq == 0)
         #expect(try !world.hub.partnerExists(code: "1001"))
     }
+
+    @Test("an edit of a column validation reads is still validated against the whole row; one of other columns merges")
+    func editsValidateWhatTheyMust() throws {
+        let world = try World()
+        var a1 = consumer("1001").fields
+        a1["origin_node"] = .text("A")
+        try world.push("A", [change("A", 1, hlc: 1 << 16, .partner, "1001", .insert, a1)])
+        let reply = try world.push("A", [
+            change("A", 2, hlc: 2 << 16, .partner, "1001", .update, ["email": .text("anna@")]),        // checked: refused
+            change("A", 3, hlc: 3 << 16, .partner, "1001", .update, ["last_name": .text(" ")]),        // checked: refused
+            change("A", 4, hlc: 4 << 16, .partner, "1001", .update, ["phone": .text("+48 600 1")]),    // not checked: merged
+            change("A", 5, hlc: 5 << 16, .partner, "1001", .update, ["country": .text("DE"), "salutation": .text("Frau")]),
+        ])
+        #expect(reply.results.map(\.outcome) == [.rejected, .rejected, .applied, .applied])
+        #expect(reply.results[0].reason?.contains("email") == true, "\(reply.results[0].reason ?? "")")
+        let row = try #require(try world.hub.pool.read { try ReplicatedTable.partner.fetch($0, key: "1001") })
+        #expect(row["phone"] == .text("+48 600 1") && row["country"] == .text("DE") && row["salutation"] == .text("Frau"))
+        #expect(row["email"] != .text("anna@") && row["last_name"] == .text("Nowak"))
+    }
 }
