@@ -249,7 +249,7 @@ public final class ReplicatedTable: Sendable, Hashable {
     /// the other does not); the caller tells which apart.
     public func insert(_ db: Database, stored values: [DatabaseValue], createdHLC: Int64, createdNode: String, position: Int64?,
                        ifExists other: ReplicatedTable, _ otherKey: String) throws -> Bool {
-        let sql = requiringStatements.sql(for: UInt64(ReplicatedTable.all.firstIndex(of: other) ?? 63)) {
+        let statement = try requiringStatements.statement(db, for: UInt64(ReplicatedTable.all.firstIndex(of: other) ?? 63)) {
             let marks = Array(repeating: "?", count: columns.count + Self.clockColumns.count + 1).joined(separator: ", ")
             // The WHERE keeps SQLite from reading ON CONFLICT as a join's ON.
             return "INSERT INTO \(name) (\((columns + Self.clockColumns + [Self.feedColumn]).joined(separator: ", "))) SELECT \(marks) "
@@ -257,7 +257,7 @@ public final class ReplicatedTable: Sendable, Hashable {
                 + "ON CONFLICT(\(keyColumns.joined(separator: ", "))) DO NOTHING"
         }
         let otherKeys = try other.keyValues(otherKey)
-        return try FastStatement.run(db.cachedStatement(sql: sql)) { b in
+        return try FastStatement.run(statement) { b in
             try b.bind(values)
             try b.bind(createdHLC)
             try b.bind(createdNode)
@@ -283,11 +283,11 @@ public final class ReplicatedTable: Sendable, Hashable {
     public func fetchWithClocks(_ db: Database, key: String, only wanted: [Int]?) throws -> (values: [FieldValue], clocks: HubColumns)? {
         var mask: UInt64 = 0
         if let wanted { for i in wanted { mask |= 1 << UInt64(i) } } else { mask = (1 << UInt64(columns.count)) - 1 }
-        let sql = wanted == nil ? selectWithClocksSQL : partialSelects.sql(for: mask) {
+        let statement = try wanted == nil ? db.cachedStatement(sql: selectWithClocksSQL) : partialSelects.statement(db, for: mask) {
             let read = (0..<columns.count).filter { mask & (1 << UInt64($0)) != 0 }.map { columns[$0] }
             return "SELECT \((read + Self.clockColumns + [Self.feedColumn]).joined(separator: ", ")) FROM \(name) WHERE \(keyPredicate)"
         }
-        return try FastStatement.fetchFirst(db.cachedStatement(sql: sql), keyValues(key)) { s in
+        return try FastStatement.fetchFirst(statement, keyValues(key)) { s in
             // Read into fields directly, as `value(_:type:)` reads a value.
             var values = [FieldValue](repeating: .null, count: columns.count)
             var c: Int32 = 0
@@ -354,19 +354,19 @@ public final class ReplicatedTable: Sendable, Hashable {
     /// Writes a merge's outcome into an existing row (hub only): the columns that took new
     /// values (by position in `columns`, each at most once), the row's field stamps
     /// (`fieldClocksColumn`), and its feed position when given. The statement for each set of
-    /// columns is built once (`update` builds its text on every call).
+    /// columns is built once (`update` builds its text on every call; see `StatementTexts`).
     @discardableResult
     public func setMerged(_ db: Database, key: String, columns changed: [(column: Int, value: FieldValue)], fieldClocks: String,
                           position: Int64?) throws -> Bool {
         var mask: UInt64 = position == nil ? 0 : 1 << 63
         for c in changed { mask |= 1 << UInt64(c.column) }
-        let sql = mergeStatements.sql(for: mask) {
+        let statement = try mergeStatements.statement(db, for: mask) {
             let sets = (0..<columns.count).filter { mask & (1 << UInt64($0)) != 0 }.map { "\(columns[$0]) = ?" }
                 + ["\(Self.fieldClocksColumn) = ?"] + (position == nil ? [] : ["\(Self.feedColumn) = ?"])
             return "UPDATE \(name) SET \(sets.joined(separator: ", ")) WHERE \(keyPredicate)"
         }
         let keys = try keyValues(key)
-        return try FastStatement.run(db.cachedStatement(sql: sql)) { b in
+        return try FastStatement.run(statement) { b in
             for i in 0..<columns.count where mask & (1 << UInt64(i)) != 0 {
                 try b.bind(dbValue(changed.first { $0.column == i }!.value, type: columnTypes[i]))
             }
@@ -413,17 +413,31 @@ extension Database {
     }
 }
 
-/// SQL texts built on first use, by a 64-bit mask of what they cover.
+/// Statements built on first use, by a 64-bit mask of what they cover (a set of columns).
+///
+/// A node chooses which columns its edits carry, so the sets are the node's to choose: the
+/// first `limit` texts are kept and their statements cached by GRDB; any set beyond them is
+/// prepared for the one call and finalized after it, so no sender can grow the hub's memory
+/// by sending every combination.
 final class StatementTexts: @unchecked Sendable {
+    /// Texts kept (each with a cached statement per connection).
+    static let limit = 256
     private let lock = NSLock()
     private var texts: [UInt64: String] = [:]
 
-    func sql(for mask: UInt64, _ build: () -> String) -> String {
+    /// Texts kept so far (tests).
+    var count: Int { lock.lock(); defer { lock.unlock() }; return texts.count }
+
+    func statement(_ db: Database, for mask: UInt64, _ build: () -> String) throws -> Statement {
         lock.lock()
-        defer { lock.unlock() }
-        if let text = texts[mask] { return text }
+        if let text = texts[mask] {
+            lock.unlock()
+            return try db.cachedStatement(sql: text)
+        }
         let text = build()
-        texts[mask] = text
-        return text
+        let keep = texts.count < Self.limit
+        if keep { texts[mask] = text }
+        lock.unlock()
+        return keep ? try db.cachedStatement(sql: text) : try db.makeStatement(sql: text)
     }
 }

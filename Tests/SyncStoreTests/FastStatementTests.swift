@@ -163,4 +163,20 @@ struct StoreOptionsTests {
             #expect(try db.rowsCached(sql, [3.databaseValue]).map { $0[0] } == ["c".databaseValue, "d".databaseValue])
         }
     }
+
+    @Test("statements by column set: the first 256 texts are kept, any set beyond them still runs, prepared for the one call")
+    func statementTextsAreBounded() throws {
+        let queue = try DatabaseQueue()
+        let texts = StatementTexts()
+        try queue.read { db in
+            for mask in UInt64(0)..<300 {
+                let statement = try texts.statement(db, for: mask) { "SELECT \(mask)" }
+                #expect(try Int.fetchOne(statement) == Int(mask))
+            }
+            // A kept text is found again; one beyond the limit is built again each time.
+            #expect(try Int.fetchOne(texts.statement(db, for: 3) { "SELECT -1" }) == 3)
+            #expect(try Int.fetchOne(texts.statement(db, for: 299) { "SELECT -299" }) == -299)
+        }
+        #expect(texts.count == StatementTexts.limit)
+    }
 }
