@@ -297,7 +297,7 @@ public enum Reconciler {
             }
             if validates {
                 var merged = current
-                for (k, v) in fields { merged[ReplicatedTable.partner.columnIndex[k]!] = v }  // editable: a column
+                for (k, v) in fields { merged[table.columnIndex[k]!] = v }  // editable: a column
                 do { try PartnerValidator.validate(try Partner(columnValues: merged)) } catch let e as FieldError {
                     return refused(.partner, change.key, "partner \(change.key): \(e.description)")
                 }
@@ -350,7 +350,7 @@ public enum Reconciler {
             // Without regions one statement covers the usual case: the document is stored when
             // its partner exists and it does not; otherwise the checks below tell which it was.
             var inserted = try context.regions == nil
-                && insertRow(db, table: .document, stored: stored, stamp: stamp, position: position, ifPartner: doc.partnerCode)
+                && insertRow(db, table: .document, stored: stored, stamp: stamp, replacing: false, position: position, ifPartner: doc.partnerCode)
             if !inserted {
                 guard try ReplicatedTable.partner.exists(db, key: doc.partnerCode) else {
                     return reject("document \(doc.id): partner \(doc.partnerCode) does not exist at the hub")
@@ -394,9 +394,8 @@ public enum Reconciler {
                 partner.originNode = node
                 let stored = table.storedValues(columnValues: partner.columnValues)
                 return PreparedChange(content: .partner(code: partner.code, stored: stored, sentAsStored: stored == table.storedValues(present: sent)))
-            } catch let e as FieldError {
-                return PreparedChange(content: .invalid("partner \(change.key): \(e.description)"))
             } catch {
+                // A `FieldError` (the only error here) reads as its `description`.
                 return PreparedChange(content: .invalid("partner \(change.key): \(error)"))
             }
         case (.document, .insert):
@@ -405,9 +404,8 @@ public enum Reconciler {
                 let doc = try Document(columnValues: sent)
                 let stored = table.storedValues(columnValues: doc.columnValues)
                 return PreparedChange(content: .document(doc, stored: stored, sentAsStored: stored == table.storedValues(present: sent)))
-            } catch let e as FieldError {
-                return PreparedChange(content: .invalid("document \(change.key): \(e.description)"))
             } catch {
+                // A `FieldError` (the only error here) reads as its `description`.
                 return PreparedChange(content: .invalid("document \(change.key): \(error)"))
             }
         default:
@@ -423,28 +421,16 @@ public enum Reconciler {
     /// (a customer move re-adding an address); otherwise it is left alone and false returned.
     /// `stored`: the row's values as `ReplicatedTable.storedValues` gives them.
     /// `position`: the row's feed position (see `FeedPositions`; nil: the feed sets it).
+    /// `ifPartner` (not replacing): the row is stored only if that partner exists (a
+    /// document), false also when it does not.
     @discardableResult
     static func insertRow(_ db: Database, table: ReplicatedTable, stored: [DatabaseValue], stamp: MergeStamp,
-                          replacing: Bool = true, position: Int64? = nil) throws -> Bool {
-        try requireKey(table, stored)
-        return try table.insert(db, stored: stored, createdHLC: Int64(bitPattern: stamp.hlc.rawValue), createdNode: stamp.node,
-                                position: position, replacing: replacing)
-    }
-
-    /// `insertRow` (not replacing) of a document whose partner `code` must exist: false when
-    /// the document exists or the partner does not.
-    static func insertRow(_ db: Database, table: ReplicatedTable, stored: [DatabaseValue], stamp: MergeStamp,
-                          position: Int64?, ifPartner code: String) throws -> Bool {
-        try requireKey(table, stored)
-        return try table.insert(db, stored: stored, createdHLC: Int64(bitPattern: stamp.hlc.rawValue), createdNode: stamp.node,
-                                position: position, ifExists: .partner, code)
-    }
-
-    /// A row is stored only with every key column set.
-    static func requireKey(_ table: ReplicatedTable, _ stored: [DatabaseValue]) throws {
+                          replacing: Bool = true, position: Int64? = nil, ifPartner code: String? = nil) throws -> Bool {
         for i in table.keyIndices where stored[i].isNull {
             throw StoreError.badKey(entity: table.entity, key: "?")
         }
+        return try table.insert(db, stored: stored, createdHLC: Int64(bitPattern: stamp.hlc.rawValue), createdNode: stamp.node,
+                                position: position, replacing: replacing, ifExists: code.map { (.partner, $0) })
     }
 
     /// `insertRow` of a row image; returns the values stored (nil: the row existed, not replacing).

@@ -231,43 +231,39 @@ public final class ReplicatedTable: Sendable, Hashable {
     /// (`clockColumns`): the stamp of its creation and no field stamps; and its feed position
     /// (`feedColumn`; nil: the feed sets it, and a row written again keeps the one it has).
     /// `replacing`: a row that already exists is overwritten, clocks too, so nothing of it is
-    /// left; otherwise it is kept as it is and false is returned.
+    /// left; otherwise it is kept as it is and false is returned. `ifExists` (not replacing):
+    /// the row also needs a row of that table with that key (a document its partner), in the
+    /// same statement; false then also when that one does not exist (the caller tells which).
     @discardableResult
     public func insert(_ db: Database, stored values: [DatabaseValue], createdHLC: Int64, createdNode: String, position: Int64? = nil,
-                       replacing: Bool) throws -> Bool {
-        try FastStatement.run(db.cachedStatement(sql: replacing ? clockedUpsertSQL : clockedInsertSQL)) { b in
-            try b.bind(values)
-            try b.bind(createdHLC)
-            try b.bind(createdNode)
-            try b.bind(nil as String?)
-            try b.bind(position)
-        } > 0
-    }
-
-    /// `insert` (not replacing) of a row that needs a row of `other` with key `otherKey` (a
-    /// document its partner): one statement. False when either is not so (the row exists, or
-    /// the other does not); the caller tells which apart.
-    public func insert(_ db: Database, stored values: [DatabaseValue], createdHLC: Int64, createdNode: String, position: Int64?,
-                       ifExists other: ReplicatedTable, _ otherKey: String) throws -> Bool {
-        let statement = try requiringStatements.statement(db, for: UInt64(ReplicatedTable.all.firstIndex(of: other) ?? 63)) {
-            let marks = Array(repeating: "?", count: columns.count + Self.clockColumns.count + 1).joined(separator: ", ")
-            // The WHERE keeps SQLite from reading ON CONFLICT as a join's ON.
-            return "INSERT INTO \(name) (\((columns + Self.clockColumns + [Self.feedColumn]).joined(separator: ", "))) SELECT \(marks) "
-                + "WHERE EXISTS (SELECT 1 FROM \(other.name) WHERE \(other.keyPredicate)) "
-                + "ON CONFLICT(\(keyColumns.joined(separator: ", "))) DO NOTHING"
+                       replacing: Bool, ifExists required: (table: ReplicatedTable, key: String)? = nil) throws -> Bool {
+        precondition(!replacing || required == nil, "a row that needs another is inserted, not replaced")
+        let statement: Statement
+        var requiredKeys: [DatabaseValue] = []
+        if let required {
+            let other = required.table
+            statement = try requiringStatements.statement(db, for: UInt64(ReplicatedTable.all.firstIndex(of: other) ?? 63)) {
+                let marks = Array(repeating: "?", count: columns.count + Self.clockColumns.count + 1).joined(separator: ", ")
+                // The WHERE keeps SQLite from reading ON CONFLICT as a join's ON.
+                return "INSERT INTO \(name) (\((columns + Self.clockColumns + [Self.feedColumn]).joined(separator: ", "))) SELECT \(marks) "
+                    + "WHERE EXISTS (SELECT 1 FROM \(other.name) WHERE \(other.keyPredicate)) "
+                    + "ON CONFLICT(\(keyColumns.joined(separator: ", "))) DO NOTHING"
+            }
+            requiredKeys = try other.keyValues(required.key)
+        } else {
+            statement = try db.cachedStatement(sql: replacing ? clockedUpsertSQL : clockedInsertSQL)
         }
-        let otherKeys = try other.keyValues(otherKey)
         return try FastStatement.run(statement) { b in
             try b.bind(values)
             try b.bind(createdHLC)
             try b.bind(createdNode)
             try b.bind(nil as String?)
             try b.bind(position)
-            try b.bind(otherKeys)
+            try b.bind(requiredKeys)
         } > 0
     }
 
-    /// `insert(_:stored:createdHLC:createdNode:position:ifExists:_:)`'s statements, by the other table.
+    /// `insert`'s statements with `ifExists`, by the other table.
     private let requiringStatements = StatementTexts()
 
     /// The positions of the key columns in `columns`.

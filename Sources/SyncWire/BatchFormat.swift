@@ -21,20 +21,14 @@ public enum BatchFormat {
         "reason",
     ]
 
-    static let fieldIDs: [String: UInt8] = {
-        var ids: [String: UInt8] = [:]
-        for (i, name) in fieldNames.enumerated() { ids[name] = UInt8(i) }
-        return ids
-    }()
-
     /// The one-byte id of a field name spelled exactly (byte for byte) as a known one.
     static func knownID(_ name: String) -> UInt8? {
-        guard let id = fieldIDs[name], name.utf8.elementsEqual(fieldNames[Int(id)].utf8) else { return nil }
-        return id
+        var name = name
+        return name.withUTF8 { knownID(utf8: $0) }
     }
 
-    /// The one-byte id of a field name given as UTF-8 bytes (`knownID` without building a
-    /// `String`): a table by a hash of the length and three bytes, confirmed byte for byte.
+    /// The one-byte id of a field name given as UTF-8 bytes: a table by a hash of the length
+    /// and three bytes, confirmed byte for byte.
     static func knownID(utf8 name: UnsafeBufferPointer<UInt8>) -> UInt8? {
         guard !name.isEmpty else { return nil }
         let slot = Int(idTable[nameHash(name)])
