@@ -165,8 +165,12 @@ extension Database {
     /// Where the unacknowledged entries start (they follow it in sequence order).
     static let ackedThrough = "(SELECT acked_through FROM node_config WHERE id = 1)"
 
+    /// Entries the hub has not acknowledged: those after `acked_through`. Sequences are
+    /// gapless and a reply acknowledges every entry up to its last (`applyPushReply`), so no
+    /// entry after it is acknowledged and the count is a subtraction: counting them read every
+    /// pending row, 10 ms before a 100,000-entry backlog's first push.
     func pendingCount() throws -> Int {
-        try Int.fetchOne(self, sql: "SELECT COUNT(*) FROM journal WHERE seq > \(Database.ackedThrough) AND acked = 0") ?? 0
+        try Int.fetchOne(self, sql: "SELECT max(0, COALESCE(MAX(seq), 0) - \(Database.ackedThrough)) FROM journal") ?? 0
     }
 
     /// The journal columns in the order `journalEntry` reads them by position. An entry up to
