@@ -7,18 +7,15 @@ import SyncStore
 public struct TouchedRow: Sendable, Hashable {
     public var entity: Entity
     public var key: String
-    /// The row is now exactly the image the sending node wrote itself (a new row stored as
-    /// sent): that node already holds it, so its pulls may skip it.
+    /// The row is now exactly the image the sending node wrote itself: a new row stored as
+    /// sent, or that node's edit applied as sent to a row that was its own image (the row's
+    /// `ReplicatedTable.feedEchoColumn`). That node already holds it, so its pulls may skip it.
     public var echo: Bool
-    /// The sending node's edit was applied exactly as sent (every field, nothing renamed): if
-    /// the row was that node's own image before, it still is (the feed decides, it knows).
-    public var extendsEcho: Bool
 
-    public init(_ entity: Entity, _ key: String, echo: Bool = false, extendsEcho: Bool = false) {
+    public init(_ entity: Entity, _ key: String, echo: Bool = false) {
         self.entity = entity
         self.key = key
         self.echo = echo
-        self.extendsEcho = extendsEcho
     }
 }
 
@@ -63,6 +60,8 @@ public struct FeedPositions: Sendable {
     public struct Written: Sendable, Equatable {
         public var position: Int64
         public var prior: Prior
+        /// Whether the row was written as the sending node's echo (`feedEchoColumn` set).
+        public var echo: Bool
     }
 
     /// The next position to hand out.
@@ -78,9 +77,10 @@ public struct FeedPositions: Sendable {
         return next
     }
 
-    /// Notes that the change wrote the row of `entity`/`key` with `position`.
-    public mutating func wrote(_ entity: Entity, _ key: String, at position: Int64, prior: Prior) {
-        let row = TouchedRow(entity, key), w = Written(position: position, prior: prior)
+    /// Notes that the change wrote the row of `entity`/`key` with `position`, and as the
+    /// sending node's echo or not.
+    public mutating func wrote(_ entity: Entity, _ key: String, at position: Int64, prior: Prior, echo: Bool) {
+        let row = TouchedRow(entity, key), w = Written(position: position, prior: prior, echo: echo)
         if let i = written.firstIndex(where: { $0.row == row }) { written[i].written = w } else { written.append((row, w)) }
     }
 
@@ -219,15 +219,19 @@ public enum Reconciler {
         }
         /// Merges the sender's edit into an existing row, fed again when it changed or (as
         /// above) when the hub kept a newer value for any field. `extendsEcho`: the edit came
-        /// as the sender wrote it, so if every field was taken the row may stay its echo.
+        /// as the sender wrote it, so if every field was taken and the row was the sender's
+        /// own image, it still is.
         func mergeEdit(_ table: ReplicatedTable, _ key: String, _ fields: Fields, current: StoredRow? = nil,
                        extendsEcho: Bool = false) throws -> (EntryResult, [TouchedRow]) {
             let position = context.positions?.take()
-            let merged = try merge(db, table: table, key: key, fields: fields, stamp: stamp, current: current, position: position)
-            if let position, merged.changed { context.positions?.wrote(table.entity, key, at: position, prior: .position(merged.priorPosition)) }
+            let merged = try merge(db, table: table, key: key, fields: fields, stamp: stamp, current: current, position: position,
+                                   echoOf: extendsEcho ? context.node : nil)
+            if let position, merged.changed {
+                context.positions?.wrote(table.entity, key, at: position, prior: .position(merged.priorPosition), echo: merged.echo)
+            }
             let fed = merged.changed || !merged.complete
             return (EntryResult(seq: change.seq, outcome: .applied),
-                    fed ? [TouchedRow(table.entity, key, extendsEcho: extendsEcho && merged.complete)] : [])
+                    fed ? [TouchedRow(table.entity, key, echo: merged.changed && merged.echo)] : [])
         }
         /// Why the node may not touch that record: it is in another region.
         func outside(_ entity: Entity, _ key: String, _ what: String) throws -> String? {
@@ -260,15 +264,18 @@ public enum Reconciler {
             // otherwise under the code the store-prefix rule gives.
             var code = original
             let position = context.positions?.take()
-            if try !insertRow(db, table: .partner, stored: stored, stamp: stamp, replacing: false, position: position) {
+            var echo = asSent && sentAsStored
+            if try !insertRow(db, table: .partner, stored: stored, stamp: stamp, replacing: false, position: position,
+                              echoNode: echo ? context.node : nil) {
                 code = try context.prefixRule.resolve(code: original, series: context.series) {
                     try $0 == original || ReplicatedTable.partner.exists(db, key: $0)
                 }
                 stored[Self.partnerCodeColumn] = code.databaseValue
+                echo = false  // renamed: not the row the node holds
                 try insertRow(db, table: .partner, stored: stored, stamp: stamp, position: position)  // a code no row has
             }
-            if let position { context.positions?.wrote(.partner, code, at: position, prior: .newRow) }
-            let touched = [TouchedRow(.partner, code, echo: code == original && asSent && sentAsStored)]
+            if let position { context.positions?.wrote(.partner, code, at: position, prior: .newRow, echo: echo) }
+            let touched = [TouchedRow(.partner, code, echo: echo)]
             guard code != original else { return (EntryResult(seq: change.seq, outcome: .applied), touched) }
             try db.execute(sql: "INSERT INTO hub_alias (node, old_code, new_code, at) VALUES (?, ?, ?, ?)",
                            arguments: [context.node, original, code, AuditRecord.now()])
@@ -317,12 +324,14 @@ public enum Reconciler {
             if let refusal = try outside(.partner, address.partnerCode, "address \(change.key)") { return reject(refusal) }
             // A new address is stored as sent; one the hub has already takes the sent fields as an edit.
             let position = context.positions?.take()
-            guard let stored = try insertRow(db, table: .address, image: address.fields, stamp: stamp, replacing: false, position: position) else {
+            let stored = ReplicatedTable.address.storedValues(address.fields)
+            let echo = stored == ReplicatedTable.address.storedValues(incoming.fields)
+            guard try insertRow(db, table: .address, stored: stored, stamp: stamp, replacing: false, position: position,
+                                echoNode: echo ? context.node : nil) else {
                 return try mergeEdit(.address, address.key, address.fields)
             }
-            if let position { context.positions?.wrote(.address, address.key, at: position, prior: .newRow) }
-            return (EntryResult(seq: change.seq, outcome: .applied),
-                    [TouchedRow(.address, address.key, echo: stored == ReplicatedTable.address.storedValues(incoming.fields))])
+            if let position { context.positions?.wrote(.address, address.key, at: position, prior: .newRow, echo: echo) }
+            return (EntryResult(seq: change.seq, outcome: .applied), [TouchedRow(.address, address.key, echo: echo)])
 
         case (.address, .delete):
             if let refusal = try outside(.address, change.key, "address \(change.key)") { return reject(refusal) }
@@ -347,10 +356,12 @@ public enum Reconciler {
                 sentAsStored = stored == ReplicatedTable.document.storedValues(change.fields)
             }
             let position = context.positions?.take()
+            let echo = asSent && sentAsStored, echoNode = echo ? context.node : nil
             // Without regions one statement covers the usual case: the document is stored when
             // its partner exists and it does not; otherwise the checks below tell which it was.
             var inserted = try context.regions == nil
-                && insertRow(db, table: .document, stored: stored, stamp: stamp, replacing: false, position: position, ifPartner: doc.partnerCode)
+                && insertRow(db, table: .document, stored: stored, stamp: stamp, replacing: false, position: position, echoNode: echoNode,
+                             ifPartner: doc.partnerCode)
             if !inserted {
                 guard try ReplicatedTable.partner.exists(db, key: doc.partnerCode) else {
                     return reject("document \(doc.id): partner \(doc.partnerCode) does not exist at the hub")
@@ -358,12 +369,11 @@ public enum Reconciler {
                 if let refusal = try outside(.partner, doc.partnerCode, "document \(doc.id)") { return reject(refusal) }
                 // Without regions the insert above found the document there already.
                 inserted = try context.regions != nil
-                    && insertRow(db, table: .document, stored: stored, stamp: stamp, replacing: false, position: position)
+                    && insertRow(db, table: .document, stored: stored, stamp: stamp, replacing: false, position: position, echoNode: echoNode)
                 guard inserted else { return try mergeEdit(.document, doc.id, doc.fields) }
             }
-            if let position { context.positions?.wrote(.document, doc.id, at: position, prior: .newRow) }
-            return (EntryResult(seq: change.seq, outcome: .applied),
-                    [TouchedRow(.document, doc.id, echo: asSent && sentAsStored)])
+            if let position { context.positions?.wrote(.document, doc.id, at: position, prior: .newRow, echo: echo) }
+            return (EntryResult(seq: change.seq, outcome: .applied), [TouchedRow(.document, doc.id, echo: echo)])
 
         case (.document, .update):
             guard let existing = try ReplicatedTable.document.fetchWithClocks(db, key: change.key) else {
@@ -421,16 +431,17 @@ public enum Reconciler {
     /// (a customer move re-adding an address); otherwise it is left alone and false returned.
     /// `stored`: the row's values as `ReplicatedTable.storedValues` gives them.
     /// `position`: the row's feed position (see `FeedPositions`; nil: the feed sets it).
+    /// `echoNode`: with a position, the node whose echo the row is (`feedEchoColumn`).
     /// `ifPartner` (not replacing): the row is stored only if that partner exists (a
     /// document), false also when it does not.
     @discardableResult
     static func insertRow(_ db: Database, table: ReplicatedTable, stored: [DatabaseValue], stamp: MergeStamp,
-                          replacing: Bool = true, position: Int64? = nil, ifPartner code: String? = nil) throws -> Bool {
+                          replacing: Bool = true, position: Int64? = nil, echoNode: String? = nil, ifPartner code: String? = nil) throws -> Bool {
         for i in table.keyIndices where stored[i].isNull {
             throw StoreError.badKey(entity: table.entity, key: "?")
         }
         return try table.insert(db, stored: stored, createdHLC: Int64(bitPattern: stamp.hlc.rawValue), createdNode: stamp.node,
-                                position: position, replacing: replacing, ifExists: code.map { (.partner, $0) })
+                                position: position, echoNode: echoNode, replacing: replacing, ifExists: code.map { (.partner, $0) })
     }
 
     /// `insertRow` of a row image; returns the values stored (nil: the row existed, not replacing).
@@ -461,11 +472,14 @@ public enum Reconciler {
     /// to a newer value, none outside the table's columns; key columns only name the row). `current`: the row
     /// with its clocks as the caller already read it in this transaction (read here when nil).
     /// A row that changed is written with `position` (when given); `priorPosition` is the
-    /// feed position it had.
+    /// feed position it had. `echoOf`: the edit is that node's as it sent it; `echo` says
+    /// whether the row is then still that node's own image: every field taken, and the row
+    /// was that node's echo before (`feedEchoColumn`), which a row written with a position
+    /// records.
     static func merge(_ db: Database, table: ReplicatedTable, key: String, fields: Fields, stamp: MergeStamp,
-                      current known: StoredRow? = nil, position: Int64? = nil)
-        throws -> (changed: Bool, complete: Bool, priorPosition: Int64?) {
-        guard let (current, clocks) = try known ?? table.fetchWithClocks(db, key: key) else { return (false, false, nil) }
+                      current known: StoredRow? = nil, position: Int64? = nil, echoOf node: String? = nil)
+        throws -> (changed: Bool, complete: Bool, priorPosition: Int64?, echo: Bool) {
+        guard let (current, clocks) = try known ?? table.fetchWithClocks(db, key: key) else { return (false, false, nil, false) }
         let priorPosition = clocks.position
         let base = Self.stamp(clocks.createdHLC, clocks.createdNode)
         var stamps = FieldClocks(clocks.fieldClocks)
@@ -497,10 +511,12 @@ public enum Reconciler {
             stamped = true
             if old != value { winners.append((column, value)) }
         }
-        guard stamped else { return (false, complete, priorPosition) }
+        let echo = complete && node != nil && clocks.echoNode == node
+        guard stamped else { return (false, complete, priorPosition, echo) }
         // Only a changed row is surely fed: a position without its feed row would hide the record.
-        try table.setMerged(db, key: key, columns: winners, fieldClocks: stamps.text, position: winners.isEmpty ? nil : position)
-        return (!winners.isEmpty, complete, priorPosition)
+        try table.setMerged(db, key: key, columns: winners, fieldClocks: stamps.text, position: winners.isEmpty ? nil : position,
+                            echoNode: echo ? node : nil)
+        return (!winners.isEmpty, complete, priorPosition, echo)
     }
 }
 

@@ -30,6 +30,7 @@ public final class ReplicatedTable: Sendable, Hashable {
     private let selectWithFeedSQL: String
     private let feedPositionSQL: String
     private let setFeedPositionSQL: String
+    private let setFeedEchoSQL: String
 
     init(entity: Entity, name: String, columns: [String], keyColumns: [String], types: [String: ColumnType]) {
         self.entity = entity
@@ -49,17 +50,19 @@ public final class ReplicatedTable: Sendable, Hashable {
         let updates = columns.filter { !keyColumns.contains($0) }.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
         upsertSQL = "INSERT INTO \(name) (\(list)) VALUES (\(marks)) ON CONFLICT(\(keyColumns.joined(separator: ", "))) DO UPDATE SET \(updates)"
         deleteSQL = "DELETE FROM \(name) WHERE \(keyPredicate)"
-        let clocks = Self.clockColumns, feed = Self.feedColumn
-        let clockedInsert = "INSERT INTO \(name) (\((columns + clocks + [feed]).joined(separator: ", "))) VALUES (\(marks), ?, ?, ?, ?) "
+        let clocks = Self.clockColumns, feed = Self.feedColumn, echo = Self.feedEchoColumn
+        let clockedInsert = "INSERT INTO \(name) (\((columns + clocks + [feed, echo]).joined(separator: ", "))) VALUES (\(marks), ?, ?, ?, ?, ?) "
             + "ON CONFLICT(\(keyColumns.joined(separator: ", "))) "
-        // A row written again without a position keeps the one it has (the feed sets it).
+        // A row written again without a position keeps the one it has, and its echo (the feed sets them).
         clockedUpsertSQL = clockedInsert + "DO UPDATE SET \(updates), " + clocks.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+            + ", \(echo) = CASE WHEN excluded.\(feed) IS NULL THEN \(echo) ELSE excluded.\(echo) END"
             + ", \(feed) = coalesce(excluded.\(feed), \(feed))"
         clockedInsertSQL = clockedInsert + "DO NOTHING"
-        selectWithClocksSQL = "SELECT \((columns + clocks + [feed]).joined(separator: ", ")) FROM \(name) WHERE \(keyPredicate)"
+        selectWithClocksSQL = "SELECT \((columns + clocks + [feed, echo]).joined(separator: ", ")) FROM \(name) WHERE \(keyPredicate)"
         selectWithFeedSQL = "SELECT \(list), \(Self.feedColumn) FROM \(name) WHERE \(keyPredicate)"
         feedPositionSQL = "SELECT \(Self.feedColumn) FROM \(name) WHERE \(keyPredicate)"
-        setFeedPositionSQL = "UPDATE \(name) SET \(Self.feedColumn) = ? WHERE \(keyPredicate)"
+        setFeedPositionSQL = "UPDATE \(name) SET \(Self.feedColumn) = ?, \(Self.feedEchoColumn) = ? WHERE \(keyPredicate)"
+        setFeedEchoSQL = "UPDATE \(name) SET \(Self.feedEchoColumn) = ? WHERE \(keyPredicate)"
     }
 
     /// The hub's merge clocks, kept in the replicated row itself (added by the hub's schema;
@@ -79,12 +82,20 @@ public final class ReplicatedTable: Sendable, Hashable {
         public var fieldClocks: DatabaseValue
         /// `feed_gseq`: the row's feed position.
         public var position: Int64?
+        /// `feed_echo`: the node whose echo the row's feed row is (see `feedEchoColumn`).
+        public var echoNode: String?
     }
 
     /// The hub's feed position of a row: the global sequence of its latest change (added by the
     /// hub's schema, see `HubStore`). The hub's feed is a log of changes; a log row whose
     /// sequence is not its record's `feed_gseq` has been superseded.
     public static let feedColumn = "feed_gseq"
+
+    /// The node whose own image the row's current feed row is (the feed row's `node` when its
+    /// `echo_seq` is set), NULL otherwise (hub only): written with every feed position, so a
+    /// node's edit of its own row finds whether the row is still that node's image in the row
+    /// it reads for the merge, instead of reading the feed row (see `HubStore.FeedEmitter`).
+    public static let feedEchoColumn = "feed_echo"
 
     /// An SQL expression for a row's replication key (`code`, `code|site|seq`, `id`), table-qualified.
     public var keySQL: String { keyColumns.map { "\(name).\($0)" }.joined(separator: " || '|' || ") }
@@ -236,16 +247,16 @@ public final class ReplicatedTable: Sendable, Hashable {
     /// same statement; false then also when that one does not exist (the caller tells which).
     @discardableResult
     public func insert(_ db: Database, stored values: [DatabaseValue], createdHLC: Int64, createdNode: String, position: Int64? = nil,
-                       replacing: Bool, ifExists required: (table: ReplicatedTable, key: String)? = nil) throws -> Bool {
+                       echoNode: String? = nil, replacing: Bool, ifExists required: (table: ReplicatedTable, key: String)? = nil) throws -> Bool {
         precondition(!replacing || required == nil, "a row that needs another is inserted, not replaced")
         let statement: Statement
         var requiredKeys: [DatabaseValue] = []
         if let required {
             let other = required.table
             statement = try requiringStatements.statement(db, for: UInt64(ReplicatedTable.all.firstIndex(of: other) ?? 63)) {
-                let marks = Array(repeating: "?", count: columns.count + Self.clockColumns.count + 1).joined(separator: ", ")
+                let marks = Array(repeating: "?", count: columns.count + Self.clockColumns.count + 2).joined(separator: ", ")
                 // The WHERE keeps SQLite from reading ON CONFLICT as a join's ON.
-                return "INSERT INTO \(name) (\((columns + Self.clockColumns + [Self.feedColumn]).joined(separator: ", "))) SELECT \(marks) "
+                return "INSERT INTO \(name) (\((columns + Self.clockColumns + [Self.feedColumn, Self.feedEchoColumn]).joined(separator: ", "))) SELECT \(marks) "
                     + "WHERE EXISTS (SELECT 1 FROM \(other.name) WHERE \(other.keyPredicate)) "
                     + "ON CONFLICT(\(keyColumns.joined(separator: ", "))) DO NOTHING"
             }
@@ -259,6 +270,7 @@ public final class ReplicatedTable: Sendable, Hashable {
             try b.bind(createdNode)
             try b.bind(nil as String?)
             try b.bind(position)
+            try b.bind(position == nil ? nil : echoNode)
             try b.bind(requiredKeys)
         } > 0
     }
@@ -281,7 +293,7 @@ public final class ReplicatedTable: Sendable, Hashable {
         if let wanted { for i in wanted { mask |= 1 << UInt64(i) } } else { mask = (1 << UInt64(columns.count)) - 1 }
         let statement = try wanted == nil ? db.cachedStatement(sql: selectWithClocksSQL) : partialSelects.statement(db, for: mask) {
             let read = (0..<columns.count).filter { mask & (1 << UInt64($0)) != 0 }.map { columns[$0] }
-            return "SELECT \((read + Self.clockColumns + [Self.feedColumn]).joined(separator: ", ")) FROM \(name) WHERE \(keyPredicate)"
+            return "SELECT \((read + Self.clockColumns + [Self.feedColumn, Self.feedEchoColumn]).joined(separator: ", ")) FROM \(name) WHERE \(keyPredicate)"
         }
         return try FastStatement.fetchFirst(statement, keyValues(key)) { s in
             // Read into fields directly, as `value(_:type:)` reads a value.
@@ -301,10 +313,11 @@ public final class ReplicatedTable: Sendable, Hashable {
                 }
                 c += 1
             }
-            // Then clockColumns in their order, then feedColumn.
+            // Then clockColumns in their order, then feedColumn and feedEchoColumn.
             return (values, HubColumns(createdHLC: FastStatement.column(s, c), createdNode: FastStatement.column(s, c + 1),
                                        fieldClocks: FastStatement.column(s, c + 2),
-                                       position: sqlite3_column_type(s, c + 3) == SQLITE_INTEGER ? sqlite3_column_int64(s, c + 3) : nil))
+                                       position: sqlite3_column_type(s, c + 3) == SQLITE_INTEGER ? sqlite3_column_int64(s, c + 3) : nil,
+                                       echoNode: String.fromDatabaseValue(FastStatement.column(s, c + 4))))
         }
     }
 
@@ -324,10 +337,16 @@ public final class ReplicatedTable: Sendable, Hashable {
         return .some(Int64.fromDatabaseValue(row[0]))
     }
 
-    /// Sets a row's feed position (hub only); false when the row does not exist.
+    /// Sets a row's feed position and its echo (`feedEchoColumn`, hub only); false when the
+    /// row does not exist.
     @discardableResult
-    public func setFeedPosition(_ db: Database, key: String, _ gseq: Int64) throws -> Bool {
-        try FastStatement.execute(db.cachedStatement(sql: setFeedPositionSQL), [gseq.databaseValue] + keyValues(key)) > 0
+    public func setFeedPosition(_ db: Database, key: String, _ gseq: Int64, echoNode: String?) throws -> Bool {
+        try FastStatement.execute(db.cachedStatement(sql: setFeedPositionSQL), [gseq.databaseValue, echoNode.databaseValue] + keyValues(key)) > 0
+    }
+
+    /// Sets a row's echo alone (`feedEchoColumn`, hub only).
+    public func setFeedEcho(_ db: Database, key: String, echoNode: String?) throws {
+        try FastStatement.execute(db.cachedStatement(sql: setFeedEchoSQL), [echoNode.databaseValue] + keyValues(key))
     }
 
     /// The value `upsert` stores for `v` in column number `index`.
@@ -353,12 +372,12 @@ public final class ReplicatedTable: Sendable, Hashable {
     /// columns is built once (`update` builds its text on every call; see `StatementTexts`).
     @discardableResult
     public func setMerged(_ db: Database, key: String, columns changed: [(column: Int, value: FieldValue)], fieldClocks: String,
-                          position: Int64?) throws -> Bool {
+                          position: Int64?, echoNode: String? = nil) throws -> Bool {
         var mask: UInt64 = position == nil ? 0 : 1 << 63
         for c in changed { mask |= 1 << UInt64(c.column) }
         let statement = try mergeStatements.statement(db, for: mask) {
             let sets = (0..<columns.count).filter { mask & (1 << UInt64($0)) != 0 }.map { "\(columns[$0]) = ?" }
-                + ["\(Self.fieldClocksColumn) = ?"] + (position == nil ? [] : ["\(Self.feedColumn) = ?"])
+                + ["\(Self.fieldClocksColumn) = ?"] + (position == nil ? [] : ["\(Self.feedColumn) = ?", "\(Self.feedEchoColumn) = ?"])
             return "UPDATE \(name) SET \(sets.joined(separator: ", ")) WHERE \(keyPredicate)"
         }
         let keys = try keyValues(key)
@@ -367,7 +386,10 @@ public final class ReplicatedTable: Sendable, Hashable {
                 try b.bind(dbValue(changed.first { $0.column == i }!.value, type: columnTypes[i]))
             }
             try b.bind(fieldClocks)
-            if let position { try b.bind(position) }
+            if let position {
+                try b.bind(position)
+                try b.bind(echoNode)
+            }
             try b.bind(keys)
         } > 0
     }
