@@ -427,6 +427,8 @@ public final class HubStore: Sendable {
         let keepsRegions: Bool
         private var entries: [Entry?] = []
         private var position: [TouchedRow: Int] = [:]
+        /// The rows the change being added wrote with positions (storage reused, see `FeedPositions.endChange`).
+        private var written: [(row: TouchedRow, written: FeedPositions.Written)] = []
 
         init(region: String, keepsRegions: Bool) { self.region = region; self.keepsRegions = keepsRegions }
 
@@ -440,7 +442,12 @@ public final class HubStore: Sendable {
         /// taken as sent on a row that was the node's own image).
         mutating func add(_ db: Database, _ touched: [TouchedRow], hlc: HLC, node: String, seq: Int64? = nil,
                           positions: inout FeedPositions) throws {
-            let written = positions.endChange()
+            positions.endChange(into: &written)
+            let written = self.written
+            // Most changes touch one row, the one they wrote with a position.
+            if touched.count == 1, let t = touched.first, written.count <= 1, written.first.map({ $0.row.entity == t.entity && $0.row.key == t.key }) ?? true {
+                return try add(db, t, slot: written.first?.written, hlc: hlc, node: node, seq: seq, positions: &positions)
+            }
             var touched = touched
             // A row written with a position is fed whatever the change reported: a position
             // without its feed row would hide the record from pulls.
@@ -448,56 +455,53 @@ public final class HubStore: Sendable {
                 touched.append(w.row)
             }
             // One entry per record: an echo only if every mention of it in this change is one.
-            let records: [TouchedRow]
-            if touched.count == 1, let t = touched.first {
-                records = [t]  // most changes touch one row
+            var echoes: [TouchedRow: Bool] = [:]
+            for t in touched {
+                let id = TouchedRow(t.entity, t.key)
+                echoes[id] = (echoes[id] ?? true) && t.echo
+            }
+            for (id, echo) in echoes.sorted(by: { ($0.key.entity.rawValue, $0.key.key) < ($1.key.entity.rawValue, $1.key.key) }) {
+                try add(db, TouchedRow(id.entity, id.key, echo: echo), slot: written.first { $0.row == id }?.written,
+                        hlc: hlc, node: node, seq: seq, positions: &positions)
+            }
+        }
+
+        /// One record of `add`; `slot`: the change wrote its row with that position.
+        private mutating func add(_ db: Database, _ record: TouchedRow, slot: FeedPositions.Written?, hlc: HLC, node: String, seq: Int64?,
+                                  positions: inout FeedPositions) throws {
+            let id = record.echo ? TouchedRow(record.entity, record.key) : record
+            // The record's entry from an earlier change of this push, if any; this one takes its place.
+            let earlier = position.updateValue(entries.count, forKey: id)
+            let echoSeq = record.echo ? seq : nil
+            let table = ReplicatedTable.forEntity(record.entity)
+            // The record's position before this push: from its earlier entry in this push,
+            // else as read with the row the change wrote, else read now (before the row takes
+            // its new one below).
+            let before: FeedPositions.Prior
+            if let earlier, let e = entries[earlier] {
+                before = e.before
+                entries[earlier] = nil
+            } else if let slot {
+                before = slot.prior
             } else {
-                var echoes: [TouchedRow: Bool] = [:]
-                for t in touched {
-                    let id = TouchedRow(t.entity, t.key)
-                    echoes[id] = (echoes[id] ?? true) && t.echo
-                }
-                records = echoes.sorted { ($0.key.entity.rawValue, $0.key.key) < ($1.key.entity.rawValue, $1.key.key) }
-                    .map { TouchedRow($0.key.entity, $0.key.key, echo: $0.value) }
+                before = .position(try HubStore.feedPosition(db, entity: record.entity, key: record.key))
             }
-            for record in records {
-                let id = TouchedRow(record.entity, record.key)
-                // The record's entry from an earlier change of this push, if any; this one takes its place.
-                let earlier = position.updateValue(entries.count, forKey: id)
-                let echoSeq = record.echo ? seq : nil
-                let table = ReplicatedTable.forEntity(record.entity)
-                // The record's position before this push: from its earlier entry in this push,
-                // else as read with the row the change wrote, else read now (before the row
-                // takes its new one below).
-                let slot = written.first { $0.row == id }?.written
-                let before: FeedPositions.Prior
-                if let earlier, let e = entries[earlier] {
-                    before = e.before
-                } else if let slot {
-                    before = slot.prior
-                } else {
-                    before = .position(try HubStore.feedPosition(db, entity: record.entity, key: record.key))
+            let gseq: Int64
+            if let slot {
+                gseq = slot.position
+                // The change wrote the row as an echo and another mention of it says otherwise.
+                if slot.echo != (echoSeq != nil), let table {
+                    try table.setFeedEcho(db, key: record.key, echoNode: echoSeq == nil ? nil : node)
                 }
-                if let earlier { entries[earlier] = nil }
-                let gseq: Int64
-                if let slot {
-                    gseq = slot.position
-                    // The change wrote the row as an echo and another mention of it says otherwise.
-                    if slot.echo != (echoSeq != nil), let table {
-                        try table.setFeedEcho(db, key: record.key, echoNode: echoSeq == nil ? nil : node)
-                    }
-                } else {
-                    gseq = positions.take()
-                    let echoNode = echoSeq == nil ? nil : node
-                    if try table?.setFeedPosition(db, key: record.key, gseq, echoNode: echoNode) != true {
-                        // No row: the record was removed (or never stored); its tombstone holds the position.
-                        try db.runCached("INSERT INTO hub_tombstone (entity, key, gseq) VALUES (?, ?, ?) ON CONFLICT (entity, key) DO UPDATE SET gseq = excluded.gseq",
-                                         [record.entity.rawValue.databaseValue, record.key.databaseValue, gseq.databaseValue])
-                    }
+            } else {
+                gseq = positions.take()
+                if try table?.setFeedPosition(db, key: record.key, gseq, echoNode: echoSeq == nil ? nil : node) != true {
+                    // No row: the record was removed (or never stored); its tombstone holds the position.
+                    try db.runCached("INSERT INTO hub_tombstone (entity, key, gseq) VALUES (?, ?, ?) ON CONFLICT (entity, key) DO UPDATE SET gseq = excluded.gseq",
+                                     [record.entity.rawValue.databaseValue, record.key.databaseValue, gseq.databaseValue])
                 }
-                entries.append(Entry(entity: record.entity, key: record.key, hlc: hlc, node: node, echoSeq: echoSeq,
-                                     gseq: gseq, before: before))
             }
+            entries.append(Entry(entity: record.entity, key: record.key, hlc: hlc, node: node, echoSeq: echoSeq, gseq: gseq, before: before))
         }
 
         /// Statements of 64, 32, ..., 1 rows (at most 448 parameters, under SQLite's oldest

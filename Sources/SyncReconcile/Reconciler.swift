@@ -84,10 +84,11 @@ public struct FeedPositions: Sendable {
         if let i = written.firstIndex(where: { $0.row == row }) { written[i].written = w } else { written.append((row, w)) }
     }
 
-    /// The rows the change wrote with positions; the next change starts with none.
-    public mutating func endChange() -> [(row: TouchedRow, written: Written)] {
-        defer { written = [] }
-        return written
+    /// Hands the rows the change wrote with positions to `buffer` (its old contents dropped);
+    /// the next change starts with none. The two swap storage: no allocation per change.
+    public mutating func endChange(into buffer: inout [(row: TouchedRow, written: Written)]) {
+        buffer.removeAll(keepingCapacity: true)
+        swap(&buffer, &written)
     }
 }
 
@@ -514,7 +515,7 @@ public enum Reconciler {
         let echo = complete && node != nil && clocks.echoNode == node
         guard stamped else { return (false, complete, priorPosition, echo) }
         // Only a changed row is surely fed: a position without its feed row would hide the record.
-        try table.setMerged(db, key: key, columns: winners, fieldClocks: stamps.text, position: winners.isEmpty ? nil : position,
+        try table.setMerged(db, rowid: clocks.rowid, columns: winners, fieldClocks: stamps.text, position: winners.isEmpty ? nil : position,
                             echoNode: echo ? node : nil)
         return (!winners.isEmpty, complete, priorPosition, echo)
     }

@@ -58,7 +58,7 @@ public final class ReplicatedTable: Sendable, Hashable {
             + ", \(echo) = CASE WHEN excluded.\(feed) IS NULL THEN \(echo) ELSE excluded.\(echo) END"
             + ", \(feed) = coalesce(excluded.\(feed), \(feed))"
         clockedInsertSQL = clockedInsert + "DO NOTHING"
-        selectWithClocksSQL = "SELECT \((columns + clocks + [feed, echo]).joined(separator: ", ")) FROM \(name) WHERE \(keyPredicate)"
+        selectWithClocksSQL = "SELECT \((columns + clocks + [feed, echo, "rowid"]).joined(separator: ", ")) FROM \(name) WHERE \(keyPredicate)"
         selectWithFeedSQL = "SELECT \(list), \(Self.feedColumn) FROM \(name) WHERE \(keyPredicate)"
         feedPositionSQL = "SELECT \(Self.feedColumn) FROM \(name) WHERE \(keyPredicate)"
         setFeedPositionSQL = "UPDATE \(name) SET \(Self.feedColumn) = ?, \(Self.feedEchoColumn) = ? WHERE \(keyPredicate)"
@@ -84,6 +84,8 @@ public final class ReplicatedTable: Sendable, Hashable {
         public var position: Int64?
         /// `feed_echo`: the node whose echo the row's feed row is (see `feedEchoColumn`).
         public var echoNode: String?
+        /// The row's SQLite rowid: `setMerged` writes the row it read without finding its key again.
+        public var rowid: Int64
     }
 
     /// The hub's feed position of a row: the global sequence of its latest change (added by the
@@ -293,7 +295,7 @@ public final class ReplicatedTable: Sendable, Hashable {
         if let wanted { for i in wanted { mask |= 1 << UInt64(i) } } else { mask = (1 << UInt64(columns.count)) - 1 }
         let statement = try wanted == nil ? db.cachedStatement(sql: selectWithClocksSQL) : partialSelects.statement(db, for: mask) {
             let read = (0..<columns.count).filter { mask & (1 << UInt64($0)) != 0 }.map { columns[$0] }
-            return "SELECT \((read + Self.clockColumns + [Self.feedColumn, Self.feedEchoColumn]).joined(separator: ", ")) FROM \(name) WHERE \(keyPredicate)"
+            return "SELECT \((read + Self.clockColumns + [Self.feedColumn, Self.feedEchoColumn, "rowid"]).joined(separator: ", ")) FROM \(name) WHERE \(keyPredicate)"
         }
         return try FastStatement.fetchFirst(statement, keyValues(key)) { s in
             // Read into fields directly, as `value(_:type:)` reads a value.
@@ -313,11 +315,12 @@ public final class ReplicatedTable: Sendable, Hashable {
                 }
                 c += 1
             }
-            // Then clockColumns in their order, then feedColumn and feedEchoColumn.
+            // Then clockColumns in their order, feedColumn, feedEchoColumn and the rowid.
             return (values, HubColumns(createdHLC: FastStatement.column(s, c), createdNode: FastStatement.column(s, c + 1),
                                        fieldClocks: FastStatement.column(s, c + 2),
                                        position: sqlite3_column_type(s, c + 3) == SQLITE_INTEGER ? sqlite3_column_int64(s, c + 3) : nil,
-                                       echoNode: String.fromDatabaseValue(FastStatement.column(s, c + 4))))
+                                       echoNode: String.fromDatabaseValue(FastStatement.column(s, c + 4)),
+                                       rowid: sqlite3_column_int64(s, c + 5)))
         }
     }
 
@@ -366,21 +369,21 @@ public final class ReplicatedTable: Sendable, Hashable {
         return try FastStatement.execute(db.cachedStatement(sql: "UPDATE \(name) SET \(sets) WHERE \(keyPredicate)"), values) > 0
     }
 
-    /// Writes a merge's outcome into an existing row (hub only): the columns that took new
-    /// values (by position in `columns`, each at most once), the row's field stamps
-    /// (`fieldClocksColumn`), and its feed position when given. The statement for each set of
-    /// columns is built once (`update` builds its text on every call; see `StatementTexts`).
+    /// Writes a merge's outcome into an existing row (hub only), the row `fetchWithClocks`
+    /// read as `rowid` in the same transaction: the columns that took new values (by position
+    /// in `columns`, each at most once), the row's field stamps (`fieldClocksColumn`), and its
+    /// feed position and echo when given. The statement for each set of columns is built once
+    /// (`update` builds its text on every call; see `StatementTexts`).
     @discardableResult
-    public func setMerged(_ db: Database, key: String, columns changed: [(column: Int, value: FieldValue)], fieldClocks: String,
+    public func setMerged(_ db: Database, rowid: Int64, columns changed: [(column: Int, value: FieldValue)], fieldClocks: String,
                           position: Int64?, echoNode: String? = nil) throws -> Bool {
         var mask: UInt64 = position == nil ? 0 : 1 << 63
         for c in changed { mask |= 1 << UInt64(c.column) }
         let statement = try mergeStatements.statement(db, for: mask) {
             let sets = (0..<columns.count).filter { mask & (1 << UInt64($0)) != 0 }.map { "\(columns[$0]) = ?" }
                 + ["\(Self.fieldClocksColumn) = ?"] + (position == nil ? [] : ["\(Self.feedColumn) = ?", "\(Self.feedEchoColumn) = ?"])
-            return "UPDATE \(name) SET \(sets.joined(separator: ", ")) WHERE \(keyPredicate)"
+            return "UPDATE \(name) SET \(sets.joined(separator: ", ")) WHERE rowid = ?"
         }
-        let keys = try keyValues(key)
         return try FastStatement.run(statement) { b in
             for i in 0..<columns.count where mask & (1 << UInt64(i)) != 0 {
                 try b.bind(dbValue(changed.first { $0.column == i }!.value, type: columnTypes[i]))
@@ -390,7 +393,7 @@ public final class ReplicatedTable: Sendable, Hashable {
                 try b.bind(position)
                 try b.bind(echoNode)
             }
-            try b.bind(keys)
+            try b.bind(rowid)
         } > 0
     }
 
