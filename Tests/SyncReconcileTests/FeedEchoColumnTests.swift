@@ -40,7 +40,7 @@ struct FeedEchoColumnTests {
         let echoes = try hub.pool.read { try Row.fetchAll($0, sql: "SELECT code, feed_echo FROM partner ORDER BY code").map { "\($0[0] as String):\($0[1] as String? ?? "NULL")" } }
         #expect(echoes == ["P1:A", "P2:NULL"])
         // A edits both as it sent them: P1 stays A's own image, P2 goes back to A.
-        try hub.push(node: try hub.node("A"), changes: [
+        _ = try hub.push(node: try hub.node("A"), changes: [
             change("A", 3, hlc: 200, .partner, "P1", .update, ["phone": .text("1")]),
             change("A", 4, hlc: 201, .partner, "P2", .update, ["phone": .text("2")]),
         ], renamesApplied: 0)
