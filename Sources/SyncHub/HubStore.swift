@@ -364,7 +364,7 @@ public final class HubStore: Sendable {
                                        regions: hasRegions ? Self.regionScope(current.region) : nil)
             var results: [EntryResult] = []
             var hubHLC = try Self.hubHLC(db)
-            var feed = FeedEmitter(region: current.region, keepsRegions: hasRegions)
+            var feed = FeedEmitter(region: current.region, keepsRegions: hasRegions, expected: changes.count)
             context.positions = FeedPositions(next: try Self.nextFeedPosition(db))
             context.movesRecorded = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM move_alias)")) ?? true
             for (index, change) in changes.enumerated() {
@@ -430,7 +430,14 @@ public final class HubStore: Sendable {
         /// The rows the change being added wrote with positions (storage reused, see `FeedPositions.endChange`).
         private var written: [(row: TouchedRow, written: FeedPositions.Written)] = []
 
-        init(region: String, keepsRegions: Bool) { self.region = region; self.keepsRegions = keepsRegions }
+        /// `expected`: about how many records the transaction feeds (a push: its entries), so
+        /// the entries and their index are not regrown and rehashed as they fill.
+        init(region: String, keepsRegions: Bool, expected: Int = 0) {
+            self.region = region
+            self.keepsRegions = keepsRegions
+            entries.reserveCapacity(expected)
+            position.reserveCapacity(expected)
+        }
 
         /// Rows changed by one change of `node` (journal sequence `seq`, nil for the hub's own
         /// moves), stamped with the hub's clock `hlc`. Sorted, so the feed is deterministic.
