@@ -159,31 +159,29 @@ public struct HubServer: Sendable {
         }
         if let range { gate.register(node: node.node, range: range) }
         defer { if let range { gate.leave(node: node.node, range: range) } }
-        let batch: Batch, prepared: [PreparedChange]
+        let header: BatchHeader, entries: PushEntries
         let limits = self.limits
         do {
             // Decoded and prepared here, beside the push that is applying.
             // On the lower-priority decoding threads: under CPU contention the writer goes first.
-            (batch, prepared) = try await timed("poshub_push_decode_microseconds_total", on: .decoding) {
-                let batch = try BatchCodec.decode(bytes, limits: limits)
-                return (batch, batch.changes.map { Reconciler.prepare($0, node: node.node) })
+            (header, entries) = try await timed("poshub_push_decode_microseconds_total", on: .decoding) {
+                try HubStore.decodePush(bytes, limits: limits, node: node.node)
             }
         } catch {
             metrics.add("poshub_push_refused_total")
             return Self.error(.badRequest, String(describing: error))
         }
-        guard batch.header.node == node.node else {
+        guard header.node == node.node else {
             metrics.add("poshub_push_refused_total")
             metrics.add("poshub_auth_failures_total")
-            return Self.error(.forbidden, HubError.nodeMismatch(tokenNode: node.node, batchNode: batch.header.node).description)
+            return Self.error(.forbidden, HubError.nodeMismatch(tokenNode: node.node, batchNode: header.node).description)
         }
         let renamesApplied = request.headers[HTTPField.Name(SyncHeader.renamesApplied)!].flatMap { Int64($0) } ?? 0
         let store = self.store
         if let range { await gate.turn(node: node.node, range: range) }
         do {
-            let changes = batch.changes
             var reply = try await timed("poshub_push_apply_microseconds_total") {
-                try store.push(node: node, changes: changes, prepared: prepared, renamesApplied: renamesApplied)
+                try store.push(node: node, entries: entries, renamesApplied: renamesApplied)
             }
             reply.window = PushGate.window
             // Counted by a switch: a dictionary keyed by outcome hashed its text 5,000 times a push.

@@ -4,6 +4,7 @@ import Synchronization
 import SyncModel
 import SyncReconcile
 import SyncStore
+import SyncWire
 
 /// A node registered at the hub.
 public struct HubNode: Sendable, Codable, Hashable {
@@ -44,6 +45,41 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
             return "region: site \(site) already has nodes in region '\(region)'; all nodes of a site replicate the same region"
         case .invalid(let e): return e.description
         }
+    }
+}
+
+/// A push's decoded entries and their preparations (`Reconciler.prepare`), handed over to
+/// `HubStore.push(node:entries:renamesApplied:)`, which lets go of each entry's fields and
+/// preparation once the entry is applied: a push being applied shrinks while the hub decodes
+/// the node's next one beside it (two decoded pushes of 7,500 entries are most of the hub's
+/// memory in a catch-up). A class, so the arrays have this one owner and change in place; one
+/// task uses it at a time (decoded, then applied).
+public final class PushEntries: @unchecked Sendable {
+    public private(set) var changes: [Change]
+    public private(set) var prepared: [PreparedChange]?
+
+    /// Entries whose arrays the caller still holds are kept as they are (letting go of one
+    /// would copy the whole array first).
+    private let kept: Bool
+
+    /// Entries handed over: the caller keeps no other reference to the arrays.
+    public init(changes: [Change], prepared: [PreparedChange]?) {
+        self.changes = changes
+        self.prepared = prepared
+        kept = false
+    }
+
+    init(keeping changes: [Change], prepared: [PreparedChange]?) {
+        self.changes = changes
+        self.prepared = prepared
+        kept = true
+    }
+
+    /// Lets go of entry `index`'s fields and preparation (its sequence, key and node stay).
+    func spend(_ index: Int) {
+        guard !kept else { return }
+        changes[index].fields = [:]
+        prepared?[index] = .nothing
     }
 }
 
@@ -327,14 +363,29 @@ public final class HubStore: Sendable {
 
     // MARK: Push
 
+    /// A pushed batch decoded, and each change prepared (`Reconciler.prepare`, see
+    /// `PreparedChange`) for `node`: the work that can run beside the writer (`poshub serve`
+    /// runs it on its decoding threads). The entries are handed over to `push` as they are.
+    public static func decodePush(_ bytes: [UInt8], limits: BatchLimits, node: String) throws -> (header: BatchHeader, entries: PushEntries) {
+        let batch = try BatchCodec.decode(bytes, limits: limits)
+        return (batch.header, PushEntries(changes: batch.changes, prepared: batch.changes.map { Reconciler.prepare($0, node: node) }))
+    }
+
     /// Applies a node's journal entries in one transaction, idempotently by (node, seq).
     /// Entries at or below the node's last applied sequence are duplicates (their first
     /// verdict is repeated); the first new entry must be exactly the next sequence.
     /// `prepared`: `Reconciler.prepare` of each change, worked out beforehand (see
     /// `PreparedChange`); without it each change is prepared as it is applied.
     public func push(node: HubNode, changes: [Change], prepared: [PreparedChange]? = nil, renamesApplied: Int64) throws -> PushReply {
-        if let prepared, prepared.count != changes.count {
-            throw HubError.invalid(FieldError(field: "prepared", reason: "\(prepared.count) prepared for \(changes.count) entries; nothing applied"))
+        try push(node: node, entries: PushEntries(keeping: changes, prepared: prepared), renamesApplied: renamesApplied)
+    }
+
+    /// `push` of entries the caller hands over (`PushEntries`): each entry's fields and
+    /// preparation are let go once it is applied, so a push shrinks as it is applied while the
+    /// hub decodes the next one beside it. The entries are spent afterwards, applied or not.
+    public func push(node: HubNode, entries: PushEntries, renamesApplied: Int64) throws -> PushReply {
+        if let prepared = entries.prepared, prepared.count != entries.changes.count {
+            throw HubError.invalid(FieldError(field: "prepared", reason: "\(prepared.count) prepared for \(entries.changes.count) entries; nothing applied"))
         }
         defer {
             checkpointer?.request()
@@ -347,13 +398,13 @@ public final class HubStore: Sendable {
             let current = Self.node(row)
             var lastSeq = current.lastSeq
             // Journal sequences start at 1; the bound keeps `seq + 1` from overflowing.
-            if let bad = changes.first(where: { $0.seq < 1 || $0.seq == Int64.max }) {
+            if let bad = entries.changes.first(where: { $0.seq < 1 || $0.seq == Int64.max }) {
                 throw HubError.invalid(FieldError(field: "seq", reason: "journal sequence \(bad.seq) from node \(node.node) is out of range; nothing applied"))
             }
-            for (a, b) in zip(changes, changes.dropFirst()) where b.seq != a.seq + 1 {
-                throw HubError.notContiguous(node: node.node, after: a.seq, got: b.seq)
+            for i in entries.changes.indices.dropFirst() where entries.changes[i].seq != entries.changes[i - 1].seq + 1 {
+                throw HubError.notContiguous(node: node.node, after: entries.changes[i - 1].seq, got: entries.changes[i].seq)
             }
-            if let first = changes.first, first.seq > lastSeq + 1 {
+            if let first = entries.changes.first, first.seq > lastSeq + 1 {
                 throw HubError.sequenceGap(node: node.node, expected: lastSeq + 1, got: first.seq)
             }
             let aliases = try Row.fetchAll(db, sql: "SELECT old_code, new_code FROM hub_alias WHERE node = ? AND rename_id > ? ORDER BY rename_id",
@@ -364,10 +415,12 @@ public final class HubStore: Sendable {
                                        regions: hasRegions ? Self.regionScope(current.region) : nil)
             var results: [EntryResult] = []
             var hubHLC = try Self.hubHLC(db)
-            var feed = FeedEmitter(region: current.region, keepsRegions: hasRegions, expected: changes.count)
+            var feed = FeedEmitter(region: current.region, keepsRegions: hasRegions, expected: entries.changes.count)
             context.positions = FeedPositions(next: try Self.nextFeedPosition(db))
             context.movesRecorded = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM move_alias)")) ?? true
-            for (index, change) in changes.enumerated() {
+            for index in entries.changes.indices {
+                let change = entries.changes[index]
+                defer { entries.spend(index) }
                 guard change.node == node.node else {
                     throw HubError.nodeMismatch(tokenNode: node.node, batchNode: change.node)
                 }
@@ -382,7 +435,7 @@ public final class HubStore: Sendable {
                 }
                 hubHLC = HLC.receive(last: hubHLC, remote: change.hlc, nowMillis: clock())
                 context.hubHLC = hubHLC
-                let (result, touched) = try Reconciler.apply(db, change: change, prepared: prepared?[index], context: &context)
+                let (result, touched) = try Reconciler.apply(db, change: change, prepared: entries.prepared?[index], context: &context)
                 // Only verdicts other than a plain `applied` are stored: a duplicate without a
                 // stored verdict was applied as it was.
                 if result.outcome != .applied {

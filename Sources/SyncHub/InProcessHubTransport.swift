@@ -19,18 +19,17 @@ public struct InProcessHubTransport: HubTransport {
     }
 
     public func push(batch: [UInt8], renamesApplied: Int64) async throws -> PushReply {
-        let (changes, prepared) = try decode(batch)
-        return try hub.push(node: node, changes: changes, prepared: prepared, renamesApplied: renamesApplied)
+        try hub.push(node: node, entries: try decode(batch), renamesApplied: renamesApplied)
     }
 
-    /// A push's batch decoded and its changes prepared (`Reconciler.prepare`), as `poshub
+    /// A push's batch decoded and its changes prepared (`HubStore.decodePush`), as `poshub
     /// serve` does before the push's turn; `push` then applies them.
-    public func decode(_ batch: [UInt8]) throws -> (changes: [Change], prepared: [PreparedChange]) {
-        let decoded = try BatchCodec.decode(batch, limits: limits)
+    public func decode(_ batch: [UInt8]) throws -> PushEntries {
+        let decoded = try HubStore.decodePush(batch, limits: limits, node: node.node)
         guard decoded.header.node == node.node else {
             throw HubError.nodeMismatch(tokenNode: node.node, batchNode: decoded.header.node)
         }
-        return (decoded.changes, decoded.changes.map { Reconciler.prepare($0, node: node.node) })
+        return decoded.entries
     }
 
     public func pull(cursor: Int64, maxEntries: Int, ownThrough: Int64) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {

@@ -130,10 +130,15 @@ public struct PreparedChange: Sendable {
         /// A new partner: its code, the values `ReplicatedTable.storedValues` gives its row,
         /// and whether those are exactly the values of the image as sent.
         case partner(code: String, stored: [DatabaseValue], sentAsStored: Bool)
-        /// A new document, likewise.
-        case document(Document, stored: [DatabaseValue], sentAsStored: Bool)
+        /// A new document, likewise. Boxed: a push holds one prepared change per entry, and
+        /// a document inline made every one of them as large as a document.
+        indirect case document(Document, stored: [DatabaseValue], sentAsStored: Bool)
     }
     let content: Content
+
+    /// Nothing prepared: what an edit, a removal, an address or a move is prepared as (and what
+    /// the hub leaves in place of an entry's preparation once the entry is applied).
+    public static let nothing = PreparedChange(content: .none)
 
     /// A prepared change handed to `apply` with another entry than its own (a caller's bug:
     /// the push is not applied).
@@ -420,7 +425,7 @@ public enum Reconciler {
                 return PreparedChange(content: .invalid("document \(change.key): \(error)"))
             }
         default:
-            return PreparedChange(content: .none)
+            return .nothing
         }
     }
 

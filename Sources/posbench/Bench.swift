@@ -291,9 +291,9 @@ final class TimedTransport: HubTransport, @unchecked Sendable {
 
     func push(batch: [UInt8], renamesApplied: Int64) async throws -> PushReply {
         let start = DispatchTime.now().uptimeNanoseconds
-        let (changes, prepared) = try inner.decode(batch)
+        let entries = try inner.decode(batch)
         let decoded = DispatchTime.now().uptimeNanoseconds
-        let reply = try inner.hub.push(node: inner.node, changes: changes, prepared: prepared, renamesApplied: renamesApplied)
+        let reply = try inner.hub.push(node: inner.node, entries: entries, renamesApplied: renamesApplied)
         let applied = DispatchTime.now().uptimeNanoseconds
         lock.withLock { decodeNanos += decoded - start; applyNanos += applied - decoded }
         return reply

@@ -4,6 +4,7 @@ import Testing
 import SyncModel
 import SyncReconcile
 import SyncStore
+import SyncWire
 
 /// `poshub serve` prepares a batch's new partners and documents while it decodes it
 /// (`Reconciler.prepare`), beside the push it is applying; these pin that a push applied with
@@ -109,5 +110,22 @@ struct PreparedChangeTests {
         let row = try #require(try world.hub.pool.read { try ReplicatedTable.partner.fetch($0, key: "1001") })
         #expect(row["phone"] == .text("+48 600 1") && row["country"] == .text("DE") && row["salutation"] == .text("Frau"))
         #expect(row["email"] != .text("anna@") && row["last_name"] == .text("Nowak"))
+    }
+}
+
+@Suite("A push lets go of its entries as it applies them")
+struct SpentEntriesTests {
+    @Test("entries handed to the hub are emptied once applied, with the same verdicts and rows as entries kept by the caller")
+    func entriesSpent() throws {
+        let a = PreparedChangeTests().pushes().a
+        let handed = try World(), kept = try World()
+        let decoded = try HubStore.decodePush(BatchCodec.encode(node: "A", changes: a), limits: .default, node: "A")
+        #expect(decoded.entries.changes == a)
+        let reply = try handed.hub.push(node: try handed.hub.node("A"), entries: decoded.entries, renamesApplied: 0)
+        #expect(decoded.entries.changes.allSatisfy { $0.fields.isEmpty })
+        #expect(decoded.entries.changes.map(\.seq) == a.map(\.seq))
+        let keptReply = try kept.push("A", a)
+        #expect(reply.results == keptReply.results)
+        #expect(try handed.hub.stateHash() == kept.hub.stateHash())
     }
 }
