@@ -17,6 +17,8 @@ public struct HubServer: Sendable {
     public var maxPullEntries: Int
     /// Orders a node's overlapping pushes (see `PushReply.window`).
     let gate = PushGate()
+    /// Bounds the pushes held at once, of all nodes (see `PushAdmission`).
+    let admission = PushAdmission()
 
     public init(store: HubStore, limits: BatchLimits = .default, metrics: HubMetrics = HubMetrics(), maxPullEntries: Int = 5000) {
         self.store = store
@@ -139,6 +141,9 @@ public struct HubServer: Sendable {
         case .failure(let f): metrics.add("poshub_push_refused_total"); return f.response
         case .success(let n): node = n
         }
+        // A place among the pushes the hub holds at once, before the body is read.
+        if await admission.enter() { metrics.add("poshub_push_admission_waits_total") }
+        defer { admission.leave() }
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: limits.maxCompressedBytes + 4096)

@@ -19,6 +19,7 @@ public final class HubMetrics: @unchecked Sendable {
         "poshub_feed_rows_swept_total": "Superseded feed log rows removed while no push came.",
         "poshub_push_decode_microseconds_total": "Time spent decoding and preparing pushed batches (beside the writer).",
         "poshub_push_apply_microseconds_total": "Time pushes spent with the single writer: waiting for it (a sweep step, a move) and applying.",
+        "poshub_push_admission_waits_total": "Pushes that waited for a place among the pushes the hub holds at once (two, of all nodes).",
     ]
 
     public init() {

@@ -1,0 +1,64 @@
+import Foundation
+
+/// Bounds how many pushes the hub holds at once, of all nodes together: a push waits for a
+/// place before its body is read, in order of arrival, and keeps it until it is applied (or
+/// refused). A push's decoded and prepared entries are most of the hub's memory (about
+/// 35 MB for two pushes of 7,500 entries), and the hub has one writer, so pushes beyond the
+/// few it decodes beside the one it applies only waited holding memory: when the whole chain
+/// reconnects after an outage, every store's two pushes would otherwise be decoded at once.
+/// Waiting pushes hold only their connection (their bodies stay unread).
+///
+/// No push holding a place waits for one: it waits only for the writer and, through
+/// `PushGate`, for a push of the same node registered before it, which holds a place itself;
+/// so the places always come back. A node's pushes that arrive out of order are handled as
+/// without this bound (`PushGate`: the later one goes first and is refused as a gap).
+final class PushAdmission: @unchecked Sendable {
+    /// Pushes held at once.
+    let places: Int
+    private let lock = NSLock()
+    private var held = 0
+    private var waiting: [CheckedContinuation<Bool, Never>] = []
+    private var next = 0
+
+    /// Two places: one push decoding beside the one being applied, as one store catching up
+    /// uses them (`PushGate.window`).
+    init(places: Int = PushGate.window) { self.places = max(1, places) }
+
+    /// Returns once the push has a place; `waited` says whether it had to wait.
+    @discardableResult
+    func enter() async -> Bool {
+        await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+            lock.lock()
+            if held < places && next == waiting.count {
+                held += 1
+                lock.unlock()
+                c.resume(returning: false)
+                return
+            }
+            waiting.append(c)
+            lock.unlock()
+        }
+    }
+
+    /// The push is done with its place; the longest-waiting push takes it.
+    func leave() {
+        lock.lock()
+        let resume: CheckedContinuation<Bool, Never>?
+        if next < waiting.count {
+            resume = waiting[next]
+            next += 1
+            if next == waiting.count { waiting.removeAll(keepingCapacity: true); next = 0 }
+        } else {
+            held -= 1
+            resume = nil
+        }
+        lock.unlock()
+        resume?.resume(returning: true)
+    }
+
+    /// Pushes holding a place and waiting for one (for tests and /metrics).
+    var counts: (held: Int, waiting: Int) {
+        lock.lock(); defer { lock.unlock() }
+        return (held, waiting.count - next)
+    }
+}
