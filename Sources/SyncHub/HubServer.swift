@@ -141,9 +141,6 @@ public struct HubServer: Sendable {
         case .failure(let f): metrics.add("poshub_push_refused_total"); return f.response
         case .success(let n): node = n
         }
-        // A place among the pushes the hub holds at once, before the body is read.
-        if await admission.enter() { metrics.add("poshub_push_admission_waits_total") }
-        defer { admission.leave() }
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: limits.maxCompressedBytes + 4096)
@@ -162,6 +159,11 @@ public struct HubServer: Sendable {
         let range = (try? BatchCodec.peekHeader(bytes, limits: limits)).flatMap { h in
             h.firstSeq >= 1 && h.firstSeq <= h.lastSeq ? h.firstSeq...h.lastSeq : nil
         }
+        // A place among the pushes the hub holds at once, before the push is registered and
+        // decoded: a waiting push holds only its compressed body, and a body still arriving
+        // (a slow or dead link) holds no place.
+        if await admission.enter() { metrics.add("poshub_push_admission_waits_total") }
+        defer { admission.leave() }
         if let range { gate.register(node: node.node, range: range) }
         defer { if let range { gate.leave(node: node.node, range: range) } }
         let header: BatchHeader, entries: PushEntries

@@ -1,12 +1,13 @@
 import Foundation
 
-/// Bounds how many pushes the hub holds at once, of all nodes together: a push waits for a
-/// place before its body is read, in order of arrival, and keeps it until it is applied (or
-/// refused). A push's decoded and prepared entries are most of the hub's memory (about
-/// 35 MB for two pushes of 7,500 entries), and the hub has one writer, so pushes beyond the
-/// few it decodes beside the one it applies only waited holding memory: when the whole chain
-/// reconnects after an outage, every store's two pushes would otherwise be decoded at once.
-/// Waiting pushes hold only their connection (their bodies stay unread).
+/// Bounds how many pushes the hub holds at once, of all nodes together: a push whose body has
+/// arrived waits for a place, in order of arrival, before it is decoded, and keeps it until it
+/// is applied (or refused). A push's decoded and prepared entries are most of the hub's memory
+/// (about 35 MB for two pushes of 7,500 entries), and the hub has one writer, so pushes beyond
+/// the few it decodes beside the one it applies only waited holding memory: when the whole
+/// chain reconnects after an outage, every store's two pushes would otherwise be decoded at
+/// once. Waiting pushes hold only their compressed bodies (about 110 KB for 7,500 entries);
+/// a body still arriving, over a slow or dead link, holds no place.
 ///
 /// No push holding a place waits for one: it waits only for the writer and, through
 /// `PushGate`, for a push of the same node registered before it, which holds a place itself;
@@ -47,7 +48,14 @@ final class PushAdmission: @unchecked Sendable {
         if next < waiting.count {
             resume = waiting[next]
             next += 1
-            if next == waiting.count { waiting.removeAll(keepingCapacity: true); next = 0 }
+            if next == waiting.count {
+                waiting.removeAll(keepingCapacity: true)
+                next = 0
+            } else if next >= 64 && next * 2 >= waiting.count {
+                // A queue that never empties (a long reconnect storm) drops what it has served.
+                waiting.removeFirst(next)
+                next = 0
+            }
         } else {
             held -= 1
             resume = nil

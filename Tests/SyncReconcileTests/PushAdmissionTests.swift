@@ -41,4 +41,35 @@ struct PushAdmissionTests {
         #expect(admission.counts == (held: 0, waiting: 0))
         #expect(await admission.enter() == false)
     }
+
+    @Test("a queue that never empties keeps its order while it drops the waiters it has served")
+    func longQueueKeepsOrder() async throws {
+        let admission = PushAdmission(places: 1)
+        #expect(await admission.enter() == false)
+        let order = Order()
+        var waiters: [Task<Bool, Never>] = []
+        func queue(_ i: Int) async {
+            waiters.append(Task {
+                let waited = await admission.enter()
+                await order.add(i)
+                return waited
+            })
+            while admission.counts.waiting + (await order.entered.count) < i { await Task.yield() }
+        }
+        for i in 1...150 { await queue(i) }
+        // Hand the place on 100 times (the served part of the queue is dropped on the way).
+        for served in 1...100 {
+            admission.leave()
+            while await order.entered.count < served { await Task.yield() }
+        }
+        for i in 151...170 { await queue(i) }
+        #expect(admission.counts == (held: 1, waiting: 70))
+        for served in 101...171 {
+            admission.leave()
+            if served <= 170 { while await order.entered.count < served { await Task.yield() } }
+        }
+        for w in waiters { #expect(await w.value == true) }
+        #expect(await order.entered == Array(1...170))
+        #expect(admission.counts == (held: 0, waiting: 0))
+    }
 }
