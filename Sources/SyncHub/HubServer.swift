@@ -191,6 +191,7 @@ public struct HubServer: Sendable {
                 try store.push(node: node, entries: entries, renamesApplied: renamesApplied)
             }
             reply.window = PushGate.window
+            reply.maxEntries = limits.maxEntries
             // Counted by a switch: a dictionary keyed by outcome hashed its text 5,000 times a push.
             var applied: Int64 = 0, renamed: Int64 = 0, duplicate: Int64 = 0, rejected: Int64 = 0
             for r in reply.results {

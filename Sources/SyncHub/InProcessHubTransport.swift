@@ -19,7 +19,9 @@ public struct InProcessHubTransport: HubTransport {
     }
 
     public func push(batch: [UInt8], renamesApplied: Int64) async throws -> PushReply {
-        try hub.push(node: node, entries: try decode(batch), renamesApplied: renamesApplied)
+        var reply = try hub.push(node: node, entries: try decode(batch), renamesApplied: renamesApplied)
+        reply.maxEntries = limits.maxEntries
+        return reply
     }
 
     /// A push's batch decoded and its changes prepared (`HubStore.decodePush`), as `poshub

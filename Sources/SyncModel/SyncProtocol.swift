@@ -48,6 +48,9 @@ public struct PushReply: Sendable, Hashable {
     /// How many pushes of a node the hub takes at once (the next may be sent before this reply
     /// arrives; the hub applies them in sequence order). nil from a hub that takes one at a time.
     public var window: Int?
+    /// The most entries the hub takes in one batch (its `--max-entries`): the node sends no
+    /// larger batch after this reply, whatever its own batch size. nil from an older hub.
+    public var maxEntries: Int?
 
     /// The most entries one compact reply may cover (the largest batch a hub accepts is smaller).
     public static let maxCovered: Int64 = 1_000_000
@@ -61,7 +64,7 @@ public struct PushReply: Sendable, Hashable {
 }
 
 extension PushReply: Codable {
-    enum CodingKeys: String, CodingKey { case node, results, first, last, exceptions, nextExpected, hubHLC, window }
+    enum CodingKeys: String, CodingKey { case node, results, first, last, exceptions, nextExpected, hubHLC, window, maxEntries }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -69,6 +72,7 @@ extension PushReply: Codable {
         try c.encode(nextExpected, forKey: .nextExpected)
         try c.encode(hubHLC, forKey: .hubHLC)
         try c.encodeIfPresent(window, forKey: .window)
+        try c.encodeIfPresent(maxEntries, forKey: .maxEntries)
         guard encoder.userInfo[Self.compactForm] as? Bool == true else {
             try c.encode(results, forKey: .results)
             return
@@ -86,6 +90,7 @@ extension PushReply: Codable {
         nextExpected = try c.decode(Int64.self, forKey: .nextExpected)
         hubHLC = try c.decode(UInt64.self, forKey: .hubHLC)
         window = try c.decodeIfPresent(Int.self, forKey: .window)
+        maxEntries = try c.decodeIfPresent(Int.self, forKey: .maxEntries)
         if let full = try c.decodeIfPresent([EntryResult].self, forKey: .results) {
             results = full
             return

@@ -161,7 +161,9 @@ public struct SyncRound: Sendable {
         // pushes it takes at once before the node has encoded much. The next ones double up to
         // the full size, so the hub has the next batch decoded before it has applied the last.
         var limit = Self.firstPushEntries
-        func nextLimit() -> Int { defer { limit = min(limit * 2, pushBatchEntries) }; return limit }
+        // The batch size, or less when the hub takes fewer entries in one batch (its replies say).
+        var cap = pushBatchEntries
+        func nextLimit() -> Int { defer { limit = min(limit * 2, cap) }; return min(limit, cap) }
         var next = try prepare(after: 0, node: node, limit: nextLimit())
         while true {
             while sent.count < window, let batch = next {
@@ -182,14 +184,22 @@ public struct SyncRound: Sendable {
                 for s in sent { _ = try? await s.reply.value }
                 sent = []
                 window = 1
-                next = try prepare(after: 0, node: node)
+                next = try prepare(after: 0, node: node, limit: cap)
                 continue
             }
             let batch = oldest.batch
             let applied = try store.applyPushReply(reply, sent: batch.seqs)
             window = max(1, min(reply.window ?? 1, Self.maxPushWindow))
-            if !applied.renames.isEmpty, next != nil {
-                next = try prepare(after: sent.last?.batch.seqs.last ?? batch.seqs.last ?? 0, node: node)
+            // A hub that takes fewer entries per batch than this node sends: smaller batches from
+            // here on (a batch sent ahead that is too large is refused and sent again smaller, above).
+            var tooLarge = false
+            if let most = reply.maxEntries, most >= 1, most < cap {
+                cap = most
+                limit = min(limit, cap)
+                tooLarge = (next?.seqs.count ?? 0) > cap
+            }
+            if (!applied.renames.isEmpty || tooLarge), next != nil {
+                next = try prepare(after: sent.last?.batch.seqs.last ?? batch.seqs.last ?? 0, node: node, limit: cap)
             }
             summary.bytesSentUncompressed += batch.payloadBytes
             summary.pushedBatches += 1

@@ -66,6 +66,35 @@ struct PipelinedPushTests {
 }
 
 /// The parts of `posnode sync --json` this test reads.
+@Suite("a hub that takes smaller batches than the store sends", .serialized)
+struct HubBatchLimitTests {
+    /// The store's default batch is 7,500 entries; this hub takes at most 700 per batch. The
+    /// first push (500) is within it and its reply says so: the store sends no larger batch.
+    @Test("a store pushes 3,000 entries to a hub started with --max-entries 700: every batch fits, nothing refused")
+    func smallerBatches() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        try cluster.startHub(extraArguments: ["--max-entries", "700"])
+        let a = try cluster.addNode("A", site: "WAW", series: "K1")
+        try #require(cluster.posnode("A", ["sync"]).succeeded)
+        let store = try NodeStore.open(path: a.db)
+        try store.transaction { tx in
+            for i in 1...3000 {
+                _ = try tx.addPartner(Partner(code: "F\(i)", kind: .consumer, firstName: "Jan", lastName: "Kowalski\(i)", country: "PL"))
+            }
+        }
+        let sync = try cluster.posnode("A", ["sync", "--json"])
+        try #require(sync.succeeded, "\(sync.stderr)")
+        let summary = try JSONDecoder().decode(SyncSummaryView.self, from: Data(sync.stdout.utf8))
+        #expect(summary.pushedEntries == 3000 && summary.rejected.isEmpty)
+        // 500, then at most 700 each: 500 + 4 × 700 = 3,300 covers it in 5.
+        #expect(summary.pushedBatches == 5, "\(sync.stdout)")
+        #expect(try store.pendingCount() == 0)
+        let metrics = try await TestHTTP().get(cluster.hubURL + "/metrics").text
+        #expect(metrics.contains("poshub_push_refused_total 0"), "\(metrics)")
+    }
+}
+
 private struct SyncSummaryView: Decodable {
     struct Rename: Decodable { var oldCode: String; var newCode: String }
     var pushedEntries: Int
