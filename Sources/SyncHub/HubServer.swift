@@ -36,8 +36,8 @@ public struct HubServer: Sendable {
                         body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    static func error(_ status: HTTPResponse.Status, _ message: String, nextExpected: Int64? = nil) -> Response {
-        json(HubErrorReply(error: message, nextExpected: nextExpected), status: status)
+    static func error(_ status: HTTPResponse.Status, _ message: String, nextExpected: Int64? = nil, maxEntries: Int? = nil) -> Response {
+        json(HubErrorReply(error: message, nextExpected: nextExpected, maxEntries: maxEntries), status: status)
     }
 
     static func batchResponse(_ bytes: [UInt8], headers: [(String, String)]) -> Response {
@@ -176,7 +176,10 @@ public struct HubServer: Sendable {
             }
         } catch {
             metrics.add("poshub_push_refused_total")
-            return Self.error(.badRequest, String(describing: error))
+            // A batch larger than the hub takes: the reply says how many it takes, so the node sends smaller ones.
+            var most: Int?
+            if case BatchError.limitExceeded(.entries, _, let limit)? = error as? BatchError { most = limit }
+            return Self.error(.badRequest, String(describing: error), maxEntries: most)
         }
         guard header.node == node.node else {
             metrics.add("poshub_push_refused_total")

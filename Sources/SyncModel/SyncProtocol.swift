@@ -132,10 +132,13 @@ extension PushReply: Codable {
 public struct HubErrorReply: Sendable, Codable, Hashable {
     public var error: String
     public var nextExpected: Int64?
+    /// With a batch refused for holding more entries than the hub takes: how many it takes.
+    public var maxEntries: Int?
 
-    public init(error: String, nextExpected: Int64? = nil) {
+    public init(error: String, nextExpected: Int64? = nil, maxEntries: Int? = nil) {
         self.error = error
         self.nextExpected = nextExpected
+        self.maxEntries = maxEntries
     }
 }
 

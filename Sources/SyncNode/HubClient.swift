@@ -9,6 +9,8 @@ public enum HubClientError: Error, Sendable, CustomStringConvertible {
     case notConfigured
     case unreachable(url: String, underlying: String)
     case refused(status: Int, message: String, nextExpected: Int64?)
+    /// A batch refused for holding more entries than the hub takes (`maxEntries`).
+    case batchTooLarge(maxEntries: Int, message: String)
     case badReply(String)
 
     public var description: String {
@@ -19,6 +21,8 @@ public enum HubClientError: Error, Sendable, CustomStringConvertible {
             return "hub \(url) is not reachable (\(underlying)); the node keeps working offline"
         case .refused(let status, let message, _):
             return "hub refused the request (HTTP \(status)): \(message)"
+        case .batchTooLarge(_, let message):
+            return "hub refused the batch (HTTP 400): \(message)"
         case .badReply(let what):
             return "hub sent an unreadable reply: \(what)"
         }
@@ -85,6 +89,7 @@ public struct HubClient: Sendable {
 
     func refusal(_ status: Int, _ body: [UInt8]) -> HubClientError {
         if let reply = try? JSONDecoder().decode(HubErrorReply.self, from: Data(body)) {
+            if let most = reply.maxEntries { return .batchTooLarge(maxEntries: most, message: reply.error) }
             return .refused(status: status, message: reply.error, nextExpected: reply.nextExpected)
         }
         return .refused(status: status, message: String(decoding: body.prefix(300), as: UTF8.self), nextExpected: nil)

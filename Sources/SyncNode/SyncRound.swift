@@ -178,6 +178,16 @@ public struct SyncRound: Sendable {
             let reply: PushReply
             do {
                 reply = try await oldest.reply.value
+            } catch HubClientError.batchTooLarge(let most, _) where most >= 1 && oldest.batch.seqs.count > most {
+                // A hub that takes fewer entries per batch (even fewer than a round's first):
+                // wait for the rest, then go on from what is acknowledged in batches it takes.
+                for s in sent { _ = try? await s.reply.value }
+                sent = []
+                window = 1
+                cap = min(cap, most)
+                limit = min(limit, cap)
+                next = try prepare(after: 0, node: node, limit: cap)
+                continue
             } catch where oldest.ahead {
                 // Sent ahead of a reply and lost (a hub that lost the order, a dropped connection):
                 // wait for the rest, then go on one at a time from what is acknowledged.

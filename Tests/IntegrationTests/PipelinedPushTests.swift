@@ -93,6 +93,30 @@ struct HubBatchLimitTests {
         let metrics = try await TestHTTP().get(cluster.hubURL + "/metrics").text
         #expect(metrics.contains("poshub_push_refused_total 0"), "\(metrics)")
     }
+
+    /// A limit below even a round's first batch (500): that batch is refused with the limit in
+    /// the refusal, and the store goes on in batches the hub takes.
+    @Test("a hub started with --max-entries 300 refuses the first batch once; the store pushes the rest in batches of 300")
+    func limitBelowFirstBatch() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        try cluster.startHub(extraArguments: ["--max-entries", "300"])
+        let a = try cluster.addNode("A", site: "WAW", series: "K1")
+        try #require(cluster.posnode("A", ["sync"]).succeeded)
+        let store = try NodeStore.open(path: a.db)
+        try store.transaction { tx in
+            for i in 1...1000 {
+                _ = try tx.addPartner(Partner(code: "F\(i)", kind: .consumer, firstName: "Jan", lastName: "Kowalski\(i)", country: "PL"))
+            }
+        }
+        let sync = try cluster.posnode("A", ["sync", "--json"])
+        try #require(sync.succeeded, "\(sync.stderr)")
+        let summary = try JSONDecoder().decode(SyncSummaryView.self, from: Data(sync.stdout.utf8))
+        #expect(summary.pushedEntries == 1000 && summary.pushedBatches == 4 && summary.rejected.isEmpty, "\(sync.stdout)")
+        #expect(try store.pendingCount() == 0)
+        let metrics = try await TestHTTP().get(cluster.hubURL + "/metrics").text
+        #expect(metrics.contains("poshub_push_refused_total 1"), "\(metrics)")
+    }
 }
 
 private struct SyncSummaryView: Decodable {
