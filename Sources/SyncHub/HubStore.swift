@@ -311,7 +311,7 @@ public final class HubStore: Sendable {
     /// feed row is added when the push ends: nil then. That change was the same node's and
     /// passed the same region check, so the region scope's verdicts do not change.
     static func region(_ db: Database, entity: Entity, key: String) throws -> String? {
-        try currentFeedRow(db, entity: entity, key: key)?.region
+        try feedPosition(db, entity: entity, key: key).flatMap { try feedRegion(db, gseq: $0) }
     }
 
     /// The position of a record's current feed row: its row's `feed_gseq`, or its tombstone's
@@ -327,18 +327,11 @@ public final class HubStore: Sendable {
                               [entity.rawValue.databaseValue, key.databaseValue]).flatMap { Int64.fromDatabaseValue($0[0]) }
     }
 
-    /// What the hub reads of a feed row: the node of the change, whether the row is that
-    /// node's echo (`echo_seq`), and the record's region.
-    typealias FeedRow = (node: String, echoSeq: Int64?, region: String)
-
-    /// A record's current feed row.
-    static func currentFeedRow(_ db: Database, entity: Entity, key: String) throws -> FeedRow? {
-        try feedPosition(db, entity: entity, key: key).flatMap { try feedRow(db, gseq: $0) }
-    }
-
-    static func feedRow(_ db: Database, gseq: Int64) throws -> FeedRow? {
-        guard let row = try db.firstRowCached("SELECT node, echo_seq, region FROM hub_feed WHERE gseq = ?", [gseq.databaseValue]) else { return nil }
-        return (String.fromDatabaseValue(row[0]) ?? "", Int64.fromDatabaseValue(row[1]), String.fromDatabaseValue(row[2]) ?? "")
+    /// The region of the feed row at `gseq` (nil: no such row). The only part of a feed row
+    /// the hub reads while applying: whether a row is a node's echo is kept in the record's
+    /// row (`ReplicatedTable.feedEchoColumn`).
+    static func feedRegion(_ db: Database, gseq: Int64) throws -> String? {
+        try db.firstRowCached("SELECT region FROM hub_feed WHERE gseq = ?", [gseq.databaseValue]).map { String.fromDatabaseValue($0[0]) ?? "" }
     }
 
     /// The first position not handed out yet (AUTOINCREMENT's counter follows the largest
@@ -529,7 +522,7 @@ public final class HubStore: Sendable {
         /// One record of `add`; `slot`: the change wrote its row with that position.
         private mutating func add(_ db: Database, _ record: TouchedRow, slot: FeedPositions.Written?, hlc: HLC, node: String, seq: Int64?,
                                   positions: inout FeedPositions) throws {
-            let id = record.echo ? TouchedRow(record.entity, record.key) : record
+            let id = TouchedRow(record.entity, record.key)
             // The record's entry from an earlier change of this push, if any; this one takes its place.
             let earlier = position.updateValue(entries.count, forKey: id)
             let echoSeq = record.echo ? seq : nil
@@ -579,7 +572,7 @@ public final class HubStore: Sendable {
             case .newRow: gseq = try HubStore.tombstone(db, entity: e.entity, key: e.key)
             case .position(let p): gseq = p
             }
-            return try gseq.flatMap { try HubStore.feedRow(db, gseq: $0) }?.region
+            return try gseq.flatMap { try HubStore.feedRegion(db, gseq: $0) }
         }
 
         /// Appends the rows to the feed (their records hold their positions already). A record
