@@ -545,10 +545,12 @@ struct FieldClocks {
     subscript(field: String) -> MergeStamp? {
         get { stamps.first { $0.field == field }?.stamp }
         set {
-            if let i = stamps.firstIndex(where: { $0.field >= field }), stamps[i].field == field {
+            // The field's place in the sorted list: its entry, or where it goes.
+            let i = stamps.firstIndex { $0.field >= field } ?? stamps.endIndex
+            if i < stamps.endIndex, stamps[i].field == field {
                 if let newValue { stamps[i].stamp = newValue } else { stamps.remove(at: i) }
             } else if let newValue {
-                stamps.insert((field, newValue), at: stamps.firstIndex { $0.field > field } ?? stamps.endIndex)
+                stamps.insert((field, newValue), at: i)
             }
         }
     }

@@ -31,6 +31,8 @@ public final class ReplicatedTable: Sendable, Hashable {
     private let feedPositionSQL: String
     private let setFeedPositionSQL: String
     private let setFeedEchoSQL: String
+    /// The columns a hub row is inserted with (`insert`) and their parameter marks.
+    private let clockedColumnList: String, clockedMarks: String
 
     init(entity: Entity, name: String, columns: [String], keyColumns: [String], types: [String: ColumnType]) {
         self.entity = entity
@@ -51,14 +53,16 @@ public final class ReplicatedTable: Sendable, Hashable {
         upsertSQL = "INSERT INTO \(name) (\(list)) VALUES (\(marks)) ON CONFLICT(\(keyColumns.joined(separator: ", "))) DO UPDATE SET \(updates)"
         deleteSQL = "DELETE FROM \(name) WHERE \(keyPredicate)"
         let clocks = Self.clockColumns, feed = Self.feedColumn, echo = Self.feedEchoColumn
-        let clockedInsert = "INSERT INTO \(name) (\((columns + clocks + [feed, echo]).joined(separator: ", "))) VALUES (\(marks), ?, ?, ?, ?, ?) "
+        clockedColumnList = (columns + clocks + [feed, echo]).joined(separator: ", ")
+        clockedMarks = Array(repeating: "?", count: columns.count + clocks.count + 2).joined(separator: ", ")
+        let clockedInsert = "INSERT INTO \(name) (\(clockedColumnList)) VALUES (\(clockedMarks)) "
             + "ON CONFLICT(\(keyColumns.joined(separator: ", "))) "
         // A row written again without a position keeps the one it has, and its echo (the feed sets them).
         clockedUpsertSQL = clockedInsert + "DO UPDATE SET \(updates), " + clocks.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
             + ", \(echo) = CASE WHEN excluded.\(feed) IS NULL THEN \(echo) ELSE excluded.\(echo) END"
             + ", \(feed) = coalesce(excluded.\(feed), \(feed))"
         clockedInsertSQL = clockedInsert + "DO NOTHING"
-        selectWithClocksSQL = "SELECT \((columns + clocks + [feed, echo, "rowid"]).joined(separator: ", ")) FROM \(name) WHERE \(keyPredicate)"
+        selectWithClocksSQL = Self.selectWithClocks(columns, from: name, where: keyPredicate)
         selectWithFeedSQL = "SELECT \(list), \(Self.feedColumn) FROM \(name) WHERE \(keyPredicate)"
         feedPositionSQL = "SELECT \(Self.feedColumn) FROM \(name) WHERE \(keyPredicate)"
         setFeedPositionSQL = "UPDATE \(name) SET \(Self.feedColumn) = ?, \(Self.feedEchoColumn) = ? WHERE \(keyPredicate)"
@@ -256,9 +260,8 @@ public final class ReplicatedTable: Sendable, Hashable {
         if let required {
             let other = required.table
             statement = try requiringStatements.statement(db, for: UInt64(ReplicatedTable.all.firstIndex(of: other) ?? 63)) {
-                let marks = Array(repeating: "?", count: columns.count + Self.clockColumns.count + 2).joined(separator: ", ")
                 // The WHERE keeps SQLite from reading ON CONFLICT as a join's ON.
-                return "INSERT INTO \(name) (\((columns + Self.clockColumns + [Self.feedColumn, Self.feedEchoColumn]).joined(separator: ", "))) SELECT \(marks) "
+                return "INSERT INTO \(name) (\(clockedColumnList)) SELECT \(clockedMarks) "
                     + "WHERE EXISTS (SELECT 1 FROM \(other.name) WHERE \(other.keyPredicate)) "
                     + "ON CONFLICT(\(keyColumns.joined(separator: ", "))) DO NOTHING"
             }
@@ -294,8 +297,7 @@ public final class ReplicatedTable: Sendable, Hashable {
         var mask: UInt64 = 0
         if let wanted { for i in wanted { mask |= 1 << UInt64(i) } } else { mask = (1 << UInt64(columns.count)) - 1 }
         let statement = try wanted == nil ? db.cachedStatement(sql: selectWithClocksSQL) : partialSelects.statement(db, for: mask) {
-            let read = (0..<columns.count).filter { mask & (1 << UInt64($0)) != 0 }.map { columns[$0] }
-            return "SELECT \((read + Self.clockColumns + [Self.feedColumn, Self.feedEchoColumn, "rowid"]).joined(separator: ", ")) FROM \(name) WHERE \(keyPredicate)"
+            Self.selectWithClocks((0..<columns.count).filter { mask & (1 << UInt64($0)) != 0 }.map { columns[$0] }, from: name, where: keyPredicate)
         }
         return try FastStatement.fetchFirst(statement, keyValues(key)) { s in
             // Read into fields directly, as `value(_:type:)` reads a value.
@@ -322,6 +324,12 @@ public final class ReplicatedTable: Sendable, Hashable {
                                        echoNode: String.fromDatabaseValue(FastStatement.column(s, c + 4)),
                                        rowid: sqlite3_column_int64(s, c + 5)))
         }
+    }
+
+    /// The read of `fetchWithClocks`: `read`, then the clock columns in their order, the feed
+    /// position, its echo and the rowid (the order its reader takes them in).
+    private static func selectWithClocks(_ read: [String], from table: String, where predicate: String) -> String {
+        "SELECT \((read + clockColumns + [feedColumn, feedEchoColumn, "rowid"]).joined(separator: ", ")) FROM \(table) WHERE \(predicate)"
     }
 
     /// `fetchWithClocks(_:key:only:)`'s statements, by the mask of columns they read.
