@@ -164,6 +164,10 @@ public struct SyncRound: Sendable {
         // The batch size, or less when the hub takes fewer entries in one batch (its replies say).
         var cap = pushBatchEntries
         func nextLimit() -> Int { defer { limit = min(limit * 2, cap) }; return min(limit, cap) }
+        func lowerCap(to most: Int) {
+            cap = min(cap, most)
+            limit = min(limit, cap)
+        }
         var next = try prepare(after: 0, node: node, limit: nextLimit())
         while true {
             while sent.count < window, let batch = next {
@@ -178,19 +182,15 @@ public struct SyncRound: Sendable {
             let reply: PushReply
             do {
                 reply = try await oldest.reply.value
-            } catch HubClientError.batchTooLarge(let most, _) where most >= 1 && oldest.batch.seqs.count > most {
-                // A hub that takes fewer entries per batch (even fewer than a round's first):
-                // wait for the rest, then go on from what is acknowledged in batches it takes.
-                for s in sent { _ = try? await s.reply.value }
-                sent = []
-                window = 1
-                cap = min(cap, most)
-                limit = min(limit, cap)
-                next = try prepare(after: 0, node: node, limit: cap)
-                continue
-            } catch where oldest.ahead {
-                // Sent ahead of a reply and lost (a hub that lost the order, a dropped connection):
-                // wait for the rest, then go on one at a time from what is acknowledged.
+            } catch {
+                // Refused for holding more entries than the hub takes (even fewer than a round's
+                // first), or sent ahead of a reply and lost (a hub that lost the order, a dropped
+                // connection): wait for the rest, then go on one at a time from what is
+                // acknowledged, in batches the hub takes.
+                var smaller: Int?
+                if case HubClientError.batchTooLarge(let most, _) = error, most >= 1, oldest.batch.seqs.count > most { smaller = most }
+                guard smaller != nil || oldest.ahead else { throw error }
+                if let smaller { lowerCap(to: smaller) }
                 for s in sent { _ = try? await s.reply.value }
                 sent = []
                 window = 1
@@ -204,11 +204,10 @@ public struct SyncRound: Sendable {
             // here on (a batch sent ahead that is too large is refused and sent again smaller, above).
             var tooLarge = false
             if let most = reply.maxEntries, most >= 1, most < cap {
-                cap = most
-                limit = min(limit, cap)
+                lowerCap(to: most)
                 tooLarge = (next?.seqs.count ?? 0) > cap
             }
-            if (!applied.renames.isEmpty || tooLarge), next != nil {
+            if !applied.renames.isEmpty || tooLarge, next != nil {
                 next = try prepare(after: sent.last?.batch.seqs.last ?? batch.seqs.last ?? 0, node: node, limit: cap)
             }
             summary.bytesSentUncompressed += batch.payloadBytes
