@@ -1,4 +1,5 @@
 import Foundation
+import SyncStore
 
 /// Bounds how many pushes the hub holds at once, of all nodes together: a push whose body has
 /// arrived waits for a place, in order of arrival, before it is decoded, and keeps it until it
@@ -18,8 +19,7 @@ final class PushAdmission: @unchecked Sendable {
     let places: Int
     private let lock = NSLock()
     private var held = 0
-    private var waiting: [CheckedContinuation<Bool, Never>] = []
-    private var next = 0
+    private var waiting = FIFOQueue<CheckedContinuation<Bool, Never>>()
 
     /// Two places: one push decoding beside the one being applied, as one store catching up
     /// uses them (`PushGate.window`).
@@ -30,7 +30,7 @@ final class PushAdmission: @unchecked Sendable {
     func enter() async -> Bool {
         await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
             lock.lock()
-            if held < places && next == waiting.count {
+            if held < places && waiting.isEmpty {
                 held += 1
                 lock.unlock()
                 c.resume(returning: false)
@@ -44,22 +44,9 @@ final class PushAdmission: @unchecked Sendable {
     /// The push is done with its place; the longest-waiting push takes it.
     func leave() {
         lock.lock()
-        let resume: CheckedContinuation<Bool, Never>?
-        if next < waiting.count {
-            resume = waiting[next]
-            next += 1
-            if next == waiting.count {
-                waiting.removeAll(keepingCapacity: true)
-                next = 0
-            } else if next >= 64 && next * 2 >= waiting.count {
-                // A queue that never empties (a long reconnect storm) drops what it has served.
-                waiting.removeFirst(next)
-                next = 0
-            }
-        } else {
-            held -= 1
-            resume = nil
-        }
+        // A queue that never empties (a long reconnect storm) drops what it has served (`FIFOQueue`).
+        let resume = waiting.popFirst()
+        if resume == nil { held -= 1 }
         lock.unlock()
         resume?.resume(returning: true)
     }
@@ -67,6 +54,6 @@ final class PushAdmission: @unchecked Sendable {
     /// Pushes holding a place and waiting for one (for tests and /metrics).
     var counts: (held: Int, waiting: Int) {
         lock.lock(); defer { lock.unlock() }
-        return (held, waiting.count - next)
+        return (held, waiting.count)
     }
 }

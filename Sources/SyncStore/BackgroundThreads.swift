@@ -29,8 +29,7 @@ public final class BackgroundThreads: @unchecked Sendable {
     private let limit: Int
     private let nice: Int32
     private let condition = NSCondition()
-    private var jobs: [@Sendable () -> Void] = []
-    private var next = 0
+    private var jobs = FIFOQueue<@Sendable () -> Void>()
     private var threads = 0
     private var idle = 0
 
@@ -46,7 +45,7 @@ public final class BackgroundThreads: @unchecked Sendable {
         jobs.append(job)
         // A new thread unless enough are waiting for the jobs not taken yet (a signalled thread
         // counts as waiting until it takes one).
-        if idle < jobs.count - next && threads < limit {
+        if idle < jobs.count && threads < limit {
             threads += 1
             let thread = Thread { [self] in loop() }
             thread.name = name
@@ -71,17 +70,12 @@ public final class BackgroundThreads: @unchecked Sendable {
         #endif
         while true {
             condition.lock()
-            while next == jobs.count {
+            while jobs.isEmpty {
                 idle += 1
                 condition.wait()
                 idle -= 1
             }
-            let job = jobs[next]
-            next += 1
-            if next == jobs.count {
-                jobs.removeAll(keepingCapacity: true)
-                next = 0
-            }
+            let job = jobs.popFirst()!
             condition.unlock()
             job()
         }
