@@ -2,6 +2,10 @@ import Foundation
 
 /// What `possim` simulates.
 public struct SimulationOptions: Sendable, Codable {
+    enum CodingKeys: String, CodingKey {
+        case nodes, opsPerNode = "ops_per_node", offlineFraction = "offline_fraction", clashRate = "clash_rate", moveRate = "move_rate", crashRate = "crash_rate", seed, http, syncEvery = "sync_every", clashPool = "clash_pool", regionSize = "region_size", workDir = "work_dir", keep
+    }
+
     public var nodes: Int = 20
     public var opsPerNode: Int = 500
     /// Share of time a node is partitioned from the hub.
@@ -31,6 +35,10 @@ public struct SimulationOptions: Sendable, Codable {
 
 /// Counts and verdict of one run.
 public struct SimulationReport: Sendable, Codable {
+    enum CodingKeys: String, CodingKey {
+        case options, operations, operationsByKind = "operations_by_kind", refusedLocally = "refused_locally", prefixRenames = "prefix_renames", movesCarriedOut = "moves_carried_out", movesRefused = "moves_refused", fieldOverwrites = "field_overwrites", crashes, syncRounds = "sync_rounds", failedSyncRounds = "failed_sync_rounds", duplicatesResent = "duplicates_resent", bytesSent = "bytes_sent", bytesSentUncompressed = "bytes_sent_uncompressed", bytesReceived = "bytes_received", bytesReceivedUncompressed = "bytes_received_uncompressed", seconds, converged, hubStateHash = "hub_state_hash", distinctNodeHashes = "distinct_node_hashes", nodesDiffering = "nodes_differing", regions, missing
+    }
+
     public var options: SimulationOptions
     public var operations = 0
     public var operationsByKind: [String: Int] = [:]

@@ -77,7 +77,17 @@ public struct HubServer: Sendable {
             let code = context.parameters.get("code") ?? ""
             let store = server.store
             let exists = (try? await offload { try store.partnerExists(code: code) }) ?? false
-            return exists ? Self.json(["code": code]) : Self.error(.notFound, "partner \(code) does not exist")
+            return exists ? Self.json(["code": PartnerCode.normalized(code)]) : Self.error(.notFound, "partner \(code) does not exist")
+        }
+        router.get("/v1/partner-check") { request, _ in
+            guard case .success = await server.authenticate(request) else { return Self.error(.unauthorized, "missing or unknown token") }
+            let query = request.uri.queryParameters
+            guard let code = query.get("code"), !code.isEmpty else { return Self.error(.badRequest, "code: is mandatory") }
+            let vat = query.get("vat_id"), country = query.get("country")
+            let store = server.store
+            do { return Self.json(try await offload { try store.partnerCheck(code: code, vatID: vat, country: country) }) } catch {
+                return Self.error(.internalServerError, String(describing: error))
+            }
         }
         router.get("/v1/audit") { request, _ in
             guard case .success = await server.authenticate(request) else { return Self.error(.unauthorized, "missing or unknown token") }
@@ -91,7 +101,7 @@ public struct HubServer: Sendable {
             // The digest of what this node replicates: its region's records.
             guard case .success(let node) = await server.authenticate(request) else { return Self.error(.unauthorized, "missing or unknown token") }
             let store = server.store
-            do { return Self.json(["stateHash": try await offload { try store.stateHash(region: node.region) }]) } catch {
+            do { return Self.json(["state_hash": try await offload { try store.stateHash(region: node.region) }]) } catch {
                 return Self.error(.internalServerError, String(describing: error))
             }
         }
@@ -102,6 +112,8 @@ public struct HubServer: Sendable {
                 var move = try JSONDecoder().decode(MoveRequest.self, from: Data(body.readableBytesView))
                 // A node moves customers at its own site only.
                 move.site = node.site
+                move.currentCode = PartnerCode.normalized(move.currentCode)
+                move.newCode = PartnerCode.normalized(move.newCode)
                 let store = server.store
                 let request = move
                 try await offload { try store.move(request) }

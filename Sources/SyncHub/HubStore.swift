@@ -8,6 +8,10 @@ import SyncWire
 
 /// A node registered at the hub.
 public struct HubNode: Sendable, Codable, Hashable {
+    enum CodingKeys: String, CodingKey {
+        case node, site, series, region, lastSeq = "last_seq", lastPushAt = "last_push_at", lastPullAt = "last_pull_at"
+    }
+
     public var node: String
     public var site: String
     public var series: String
@@ -215,6 +219,9 @@ public final class HubStore: Sendable {
                     """)
             }
         }
+        // The store asks the hub whether a Polish VAT ID is used already (`partnerCheck`), and
+        // the hub reports a duplicate registered offline: the same index as the node's.
+        m.registerMigration("v8-hub-nip-index") { db in try Schema.createNIPIndex(db) }
         return m
     }
 
@@ -748,7 +755,17 @@ public final class HubStore: Sendable {
     // MARK: Queries
 
     public func partnerExists(code: String) throws -> Bool {
-        try pool.read { try ReplicatedTable.partner.exists($0, key: code) }
+        try pool.read { try ReplicatedTable.partner.exists($0, key: PartnerCode.normalized(code)) }
+    }
+
+    /// Whether `code` is taken and which partner already has the Polish VAT ID `vatID`: the
+    /// store's question before it registers a partner online.
+    public func partnerCheck(code: String, vatID: String?, country: String?) throws -> PartnerCheck {
+        let code = PartnerCode.normalized(code)
+        return try pool.read { db in
+            PartnerCheck(code: code, codeTaken: try ReplicatedTable.partner.exists(db, key: code),
+                         vatIDUsedBy: try db.partnerWithSameNIP(vatID: vatID, country: country, excluding: code))
+        }
     }
 
     /// The digest of every replicated record, or of one region's records: what the state hash

@@ -4,6 +4,10 @@ import Foundation
 /// Sequence 0 is the bill-to address (Rechnungsadresse), greater sequences are ship-to
 /// addresses (Lieferadressen).
 public struct Address: Sendable, Hashable, Codable {
+    enum CodingKeys: String, CodingKey {
+        case partnerCode = "partner_code", site, seq, label, street, city, postalCode = "postal_code", country
+    }
+
     public var partnerCode: String
     public var site: String
     public var seq: Int

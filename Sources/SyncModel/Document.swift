@@ -8,6 +8,10 @@ public enum DocumentKind: String, Sendable, Codable, CaseIterable {
 /// A document (receipt, invoice, order, receivable) referencing a partner's address at a site.
 /// Amounts are integer minor units (grosze, cents).
 public struct Document: Sendable, Hashable, Codable {
+    enum CodingKeys: String, CodingKey {
+        case id, kind, partnerCode = "partner_code", addressSeq = "address_seq", site, amountMinor = "amount_minor", currency, status, issuedAt = "issued_at", node
+    }
+
     /// Globally unique: `<node>-<kind letter><local number>`, assigned by the creating node.
     public var id: String
     public var kind: DocumentKind

@@ -1,8 +1,12 @@
 import Foundation
 
-/// Seed 002: "customer 1 at site A is customer 2 at site B". Re-designates the current
+/// The multi-site customer move: "customer 1 at site A is customer 2 at site B". Re-designates the current
 /// site's (customer, seq) as another site's (customer, seq).
 public struct MoveRequest: Sendable, Hashable, Codable {
+    enum CodingKeys: String, CodingKey {
+        case currentCode = "current_code", currentSeq = "current_seq", newCode = "new_code", newSeq = "new_seq", fromSite = "from_site", site
+    }
+
     public var currentCode: String
     public var currentSeq: Int
     public var newCode: String
@@ -23,7 +27,7 @@ public struct MoveRequest: Sendable, Hashable, Codable {
               colon != text.startIndex else {
             throw FieldError(field: field, reason: "'\(text)' is not CODE:SEQ such as 1001:0")
         }
-        return (String(text[..<colon]), seq)
+        return (PartnerCode.normalized(String(text[..<colon])), seq)
     }
 
     public var fields: Fields {

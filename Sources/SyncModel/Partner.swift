@@ -1,6 +1,6 @@
 import Foundation
 
-/// The two kinds of business partner a cashier can register (seed 004).
+/// The two kinds of business partner a cashier can register.
 public enum PartnerKind: String, Sendable, Codable, CaseIterable {
     /// Endkunde: a private customer. First and last name are mandatory.
     case consumer
@@ -14,6 +14,10 @@ public enum PartnerKind: String, Sendable, Codable, CaseIterable {
 /// by kind (`CenterParameters`). `deleted` marks a tombstone: documents that reference
 /// a deleted partner stay valid.
 public struct Partner: Sendable, Hashable, Codable {
+    enum CodingKeys: String, CodingKey {
+        case code, kind, salutation, firstName = "first_name", lastName = "last_name", name, birthDate = "birth_date", vatID = "vat_id", issuedBy = "issued_by", phone, email, attributes, consents, reverseCharge = "reverse_charge", country, nationalID = "national_id", tradeRegister = "trade_register", idDocument = "id_document", currency, corporateCustomer = "corporate_customer", lowestPrice = "lowest_price", deleted, originNode = "origin_node"
+    }
+
     public var code: String
     public var kind: PartnerKind
     public var salutation: String?
@@ -74,10 +78,26 @@ public struct CenterParameters: Sendable, Hashable, Codable {
     public var lowestPriceForNewBusiness: Bool
     /// "Niedrigster Preis für neuen Endverbraucher".
     public var lowestPriceForNewConsumer: Bool
+    /// The country a partner registered without one gets (two letters, e.g. "PL"), so the
+    /// national checks (NIP, PESEL) run for it; nil: none.
+    public var defaultCountry: String?
 
-    public init(lowestPriceForNewBusiness: Bool = false, lowestPriceForNewConsumer: Bool = false) {
+    enum CodingKeys: String, CodingKey {
+        case lowestPriceForNewBusiness = "lowest_price_business", lowestPriceForNewConsumer = "lowest_price_consumer"
+        case defaultCountry = "default_country"
+    }
+
+    public init(lowestPriceForNewBusiness: Bool = false, lowestPriceForNewConsumer: Bool = false, defaultCountry: String? = nil) {
         self.lowestPriceForNewBusiness = lowestPriceForNewBusiness
         self.lowestPriceForNewConsumer = lowestPriceForNewConsumer
+        self.defaultCountry = defaultCountry
+    }
+
+    /// Throws when the default country is not two capital letters.
+    public func validate() throws {
+        if let c = defaultCountry, !(c.utf8.count == 2 && c.utf8.allSatisfy { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) {
+            throw FieldError(field: "default_country", reason: "'\(c)' is not a two-letter country code such as PL")
+        }
     }
 
     /// The lowest-price flag a new partner of `kind` gets.

@@ -13,6 +13,10 @@ public enum EntryOutcome: String, Sendable, Codable {
 
 /// The hub's verdict on one entry of a push.
 public struct EntryResult: Sendable, Codable, Hashable {
+    enum CodingKeys: String, CodingKey {
+        case seq, outcome, reason, oldCode = "old_code", newCode = "new_code", renameID = "rename_id", warning
+    }
+
     public var seq: Int64
     public var outcome: EntryOutcome
     public var reason: String?
@@ -21,12 +25,18 @@ public struct EntryResult: Sendable, Codable, Hashable {
     public var newCode: String?
     /// Sequence number of the rename in the hub's rename log for this node.
     public var renameID: Int64?
+    /// Something the hub stored but reports (a partner registered offline whose Polish VAT ID
+    /// another partner already has): the store records it in its audit and status.
+    public var warning: String?
 
     public init(seq: Int64, outcome: EntryOutcome, reason: String? = nil, oldCode: String? = nil,
-                newCode: String? = nil, renameID: Int64? = nil) {
+                newCode: String? = nil, renameID: Int64? = nil, warning: String? = nil) {
         self.seq = seq; self.outcome = outcome; self.reason = reason
-        self.oldCode = oldCode; self.newCode = newCode; self.renameID = renameID
+        self.oldCode = oldCode; self.newCode = newCode; self.renameID = renameID; self.warning = warning
     }
+
+    /// Listed in a compact reply: not plainly applied, or applied with a warning.
+    public var isException: Bool { outcome != .applied || warning != nil }
 }
 
 /// Reply to a push. Sent only after the batch is durably applied.
@@ -64,7 +74,9 @@ public struct PushReply: Sendable, Hashable {
 }
 
 extension PushReply: Codable {
-    enum CodingKeys: String, CodingKey { case node, results, first, last, exceptions, nextExpected, hubHLC, window, maxEntries }
+    enum CodingKeys: String, CodingKey {
+        case node, results, first, last, exceptions, nextExpected = "next_expected", hubHLC = "hub_hlc", window, maxEntries = "max_entries"
+    }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -81,7 +93,7 @@ extension PushReply: Codable {
             try c.encode(first, forKey: .first)
             try c.encode(last, forKey: .last)
         }
-        try c.encode(results.filter { $0.outcome != .applied }, forKey: .exceptions)
+        try c.encode(results.filter(\.isException), forKey: .exceptions)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -128,8 +140,29 @@ extension PushReply: Codable {
     }
 }
 
+/// The hub's answer to a store about to register a partner (`GET /v1/partner-check`).
+public struct PartnerCheck: Sendable, Codable, Hashable {
+    enum CodingKeys: String, CodingKey {
+        case code, codeTaken = "code_taken", vatIDUsedBy = "vat_id_used_by"
+    }
+
+    /// The code in normal form.
+    public var code: String
+    public var codeTaken: Bool
+    /// A live partner that already has the Polish VAT ID asked about.
+    public var vatIDUsedBy: String?
+
+    public init(code: String, codeTaken: Bool, vatIDUsedBy: String?) {
+        self.code = code; self.codeTaken = codeTaken; self.vatIDUsedBy = vatIDUsedBy
+    }
+}
+
 /// An error reply from the hub (JSON body of a 4xx/5xx).
 public struct HubErrorReply: Sendable, Codable, Hashable {
+    enum CodingKeys: String, CodingKey {
+        case error, nextExpected = "next_expected", maxEntries = "max_entries"
+    }
+
     public var error: String
     public var nextExpected: Int64?
     /// With a batch refused for holding more entries than the hub takes: how many it takes.
@@ -139,6 +172,45 @@ public struct HubErrorReply: Sendable, Codable, Hashable {
         self.error = error
         self.nextExpected = nextExpected
         self.maxEntries = maxEntries
+    }
+}
+
+/// JSON of the sync protocol: names are snake_case in both directions.
+public enum SyncJSON {
+    /// Decodes the hub's replies, also those of a hub from before the names were snake_case
+    /// (`nextExpected`, `hubHLC`, `renameID`): a camelCase name is read as its snake_case
+    /// form, so stores can be upgraded before their hub. (Replies carry no free-form keys.)
+    public static func replyDecoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .custom { path in
+            let key = path.last!
+            guard key.stringValue.contains(where: \.isUppercase) else { return key }
+            return AnyKey(snakeCase(key.stringValue))
+        }
+        return decoder
+    }
+
+    /// `nextExpected` -> `next_expected`, `hubHLC` -> `hub_hlc`, `renameID` -> `rename_id`.
+    public static func snakeCase(_ name: String) -> String {
+        var out = ""
+        let chars = Array(name)
+        for (i, c) in chars.enumerated() {
+            if c.isUppercase, i > 0 {
+                let prevLower = chars[i - 1].isLowercase || chars[i - 1].isNumber
+                let nextLower = i + 1 < chars.count && chars[i + 1].isLowercase
+                if prevLower || (nextLower && chars[i - 1].isUppercase) { out.append("_") }
+            }
+            out.append(contentsOf: c.lowercased())
+        }
+        return out
+    }
+
+    struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ s: String) { stringValue = s }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
     }
 }
 

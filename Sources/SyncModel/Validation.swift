@@ -14,19 +14,62 @@ public struct FieldError: Error, Sendable, Hashable, CustomStringConvertible {
         self.overridable = overridable
     }
 
-    public var description: String {
-        "\(field): \(reason)" + (overridable ? " (confirm with --allow-duplicate-vat to save anyway)" : "")
+    /// The field as the cashier's form names it ("last name", "VAT ID").
+    public var label: String { FieldError.label(field) }
+
+    /// The reason with the override hint of a warning, without the field.
+    public var message: String {
+        reason + (overridable ? " (confirm with --allow-duplicate-vat to save anyway)" : "")
+    }
+
+    public var description: String { "\(label): \(message)" }
+
+    /// The message with the form's label and the column name, for logs and push verdicts
+    /// that scripts read: `VAT ID (vat_id): ...`.
+    public var qualified: String { label == field ? description : "\(label) (\(field)): \(message)" }
+
+    /// Form labels of the partner, address and document fields; other names read with spaces.
+    public static func label(_ field: String) -> String {
+        switch field {
+        case "first_name": return "first name"
+        case "last_name": return "last name"
+        case "birth_date": return "birth date"
+        case "vat_id": return "VAT ID"
+        case "issued_by": return "issued by"
+        case "national_id": return "national ID"
+        case "trade_register": return "trade register number"
+        case "id_document": return "ID document"
+        case "corporate_customer": return "corporate customer"
+        case "reverse_charge": return "reverse charge"
+        case "lowest_price": return "lowest price"
+        case "country": return "country code"
+        case "postal_code": return "postal code"
+        case "partner", "partner_code": return "customer"
+        case "seq": return "address number (seq)"
+        default: return field.replacingOccurrences(of: "_", with: " ")
+        }
     }
 }
 
-/// The validation rules of seed 004 that need no database. Uniqueness checks (code, NIP)
+/// Every problem of one record, reported at once: the CLI prints one line each, the APIs
+/// answer them as a list of `{field, message}`.
+public struct InvalidFields: Error, Sendable, Hashable, CustomStringConvertible {
+    public var problems: [FieldError]
+
+    public init(_ problems: [FieldError]) { self.problems = problems }
+
+    public var description: String { problems.map(\.description).joined(separator: "\n") }
+    /// One line, for logs and push verdicts.
+    public var oneLine: String { problems.map(\.qualified).joined(separator: "; ") }
+}
+
+/// The partner rules that need no database (docs/rules.md). Uniqueness checks (code, NIP)
 /// live in the store, which calls this first.
 public enum PartnerValidator {
-    /// The longest accepted partner code.
-    public static let maxCodeLength = 40
-
-    /// All problems of `partner`, in field order; empty when it may be saved.
-    public static func problems(_ partner: Partner) -> [FieldError] {
+    /// All problems of `partner`, in field order; empty when it may be saved. `newCode`: the
+    /// code was entered by a user creating the partner (at most `PartnerCode.maxEnteredLength`);
+    /// otherwise it is a stored code, which the store-prefix rule may have made longer.
+    public static func problems(_ partner: Partner, newCode: Bool = false) -> [FieldError] {
         var errors: [FieldError] = []
         // Byte-level checks where ASCII decides: these run for every write and every pushed entry.
         func blank(_ s: String?) -> Bool {
@@ -38,15 +81,7 @@ public enum PartnerValidator {
         func upperASCII(_ s: String, count: Int) -> Bool {
             s.utf8.count == count && s.utf8.allSatisfy { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
         }
-        let code = partner.code
-        if blank(code) {
-            errors.append(.init(field: "code", reason: "is mandatory"))
-        } else if code.utf8.count > maxCodeLength && code.count > maxCodeLength {
-            errors.append(.init(field: "code", reason: "is longer than \(maxCodeLength) characters"))
-        } else if code.utf8.contains(where: { $0 == UInt8(ascii: "|") || $0 <= 0x20 })
-                    || (!code.utf8.allSatisfy { $0 < 0x80 } && code.contains(where: { $0.isWhitespace || $0.isNewline })) {
-            errors.append(.init(field: "code", reason: "must not contain spaces or '|'"))
-        }
+        if let problem = PartnerCode.problem(partner.code, entered: newCode) { errors.append(problem) }
         switch partner.kind {
         case .consumer:
             if blank(partner.firstName) { errors.append(.init(field: "first_name", reason: "is mandatory for a consumer")) }
@@ -91,9 +126,10 @@ public enum PartnerValidator {
         "code", "kind", "first_name", "last_name", "name", "country", "currency", "birth_date", "email", "vat_id", "national_id",
     ]
 
-    /// Throws the first problem of `partner`.
-    public static func validate(_ partner: Partner) throws {
-        if let first = problems(partner).first { throw first }
+    /// Throws every problem of `partner` at once (`InvalidFields`).
+    public static func validate(_ partner: Partner, newCode: Bool = false) throws {
+        let found = problems(partner, newCode: newCode)
+        if !found.isEmpty { throw InvalidFields(found) }
     }
 
     /// The NIP's digits with an optional "PL" prefix, dashes and spaces removed.

@@ -1,8 +1,12 @@
 import Foundation
+import SyncModel
 import SyncStore
 
-/// Asks the hub, with a short timeout, whether a partner code is free (seed 004: the cashier
-/// gets an immediate "code exists" refusal while online; offline the prefix rule applies later).
+/// Asks the hub, with a short timeout, whether a new partner's code is free and whether its
+/// Polish VAT ID is used already (docs/rules.md): online, the cashier gets the "code exists"
+/// refusal and the duplicate VAT ID warning for partners registered at other stores too;
+/// offline the store proceeds, the prefix rule applies on reconnect and the hub reports a
+/// duplicate VAT ID then.
 public enum CodeCheck {
     public enum Answer: Sendable, Equatable {
         case free
@@ -20,5 +24,28 @@ public enum CodeCheck {
         } catch {
             return .unknown(String(describing: error))
         }
+    }
+
+    /// Checks `partner` at the hub before the store registers it: throws for a code the hub
+    /// has, and for a Polish VAT ID another partner at the hub has unless `allowDuplicateVat`.
+    /// Returns false when the hub could not be asked (the code is provisional until the store
+    /// reconnects).
+    public static func checkOnline(store: NodeStore, partner: Partner, allowDuplicateVat: Bool) async throws -> Bool {
+        guard let cfg = try? store.config(), let url = cfg.hubURL, let token = cfg.token else { return false }
+        let code = PartnerCode.normalized(partner.code)
+        let check: PartnerCheck
+        do {
+            check = try await HubClient(baseURL: url, token: token)
+                .partnerCheck(code: code, vatID: partner.vatID, country: partner.country ?? cfg.center.defaultCountry)
+        } catch {
+            return false
+        }
+        if check.codeTaken {
+            throw FieldError(field: "code", reason: "a partner with code \(code) already exists in the system (hub)")
+        }
+        if let other = check.vatIDUsedBy, other != code, !allowDuplicateVat {
+            throw FieldError(field: "vat_id", reason: "partner \(other) already has VAT ID \(partner.vatID ?? "") (in the system, hub)", overridable: true)
+        }
+        return true
     }
 }

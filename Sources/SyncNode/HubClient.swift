@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import SyncModel
 
 /// A failure talking to the hub, with what the operator needs to act on it.
@@ -17,8 +18,8 @@ public enum HubClientError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .notConfigured:
             return "no hub configured for this node; set it with 'posnode init ... --hub URL --token TOKEN'"
-        case .unreachable(let url, let underlying):
-            return "hub \(url) is not reachable (\(underlying)); the node keeps working offline"
+        case .unreachable(let url, let reason):
+            return "hub \(url) is not reachable: \(reason); the node keeps working offline and sends its changes when the hub answers again"
         case .refused(let status, let message, _):
             return "hub refused the request (HTTP \(status)): \(message)"
         case .batchTooLarge(_, let message):
@@ -83,12 +84,32 @@ public struct HubClient: Sendable {
         } catch let error as HubClientError {
             throw error
         } catch {
-            throw HubClientError.unreachable(url: baseURL, underlying: String(describing: error))
+            throw HubClientError.unreachable(url: baseURL, underlying: Self.reason(error))
         }
     }
 
+    /// The network failure in a few words ("connection refused"), without the libraries' wrapping.
+    static func reason(_ error: Error) -> String {
+        if let io = error as? IOError {
+            return io.errnoCode == ECONNREFUSED ? "connection refused" : String(cString: strerror(io.errnoCode)).lowercased()
+        }
+        if let c = error as? NIOConnectionError {
+            if let first = c.connectionErrors.first { return reason(first.error) }
+            if c.dnsAError != nil || c.dnsAAAAError != nil { return "host \(c.host) not found" }
+            return "no connection to \(c.host):\(c.port)"
+        }
+        if let h = error as? HTTPClientError {
+            if h == .connectTimeout { return "no connection within the timeout" }
+            if h == .readTimeout || h == .deadlineExceeded { return "no answer within the timeout" }
+            if h == .remoteConnectionClosed { return "the connection was closed by the hub" }
+            if h == .cancelled { return "the request was cancelled" }
+        }
+        if error is ChannelError { return "the connection failed" }
+        return String(describing: error)
+    }
+
     func refusal(_ status: Int, _ body: [UInt8]) -> HubClientError {
-        if let reply = try? JSONDecoder().decode(HubErrorReply.self, from: Data(body)) {
+        if let reply = try? SyncJSON.replyDecoder().decode(HubErrorReply.self, from: Data(body)) {
             if let most = reply.maxEntries { return .batchTooLarge(maxEntries: most, message: reply.error) }
             return .refused(status: status, message: reply.error, nextExpected: reply.nextExpected)
         }
@@ -106,11 +127,27 @@ public struct HubClient: Sendable {
         }
     }
 
+    /// Whether a partner code is taken at the hub and which partner already has the Polish
+    /// VAT ID (`GET /v1/partner-check`).
+    public func partnerCheck(code: String, vatID: String?, country: String?, timeout: TimeAmount = .milliseconds(1500)) async throws -> PartnerCheck {
+        var query = URLComponents()
+        query.queryItems = [URLQueryItem(name: "code", value: code)]
+            + (vatID.map { [URLQueryItem(name: "vat_id", value: $0)] } ?? [])
+            + (country.map { [URLQueryItem(name: "country", value: $0)] } ?? [])
+        // '+' is a space in a query: send it encoded.
+        let encoded = (query.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B")
+        let r = try await send(.GET, "/v1/partner-check?\(encoded)", timeout: timeout)
+        guard r.status == 200 else { throw refusal(r.status, r.body) }
+        do { return try SyncJSON.replyDecoder().decode(PartnerCheck.self, from: Data(r.body)) } catch {
+            throw HubClientError.badReply("partner check: \(error)")
+        }
+    }
+
     /// Pushes one batch; returns the hub's per-entry verdicts.
     public func push(batch: [UInt8], renamesApplied: Int64, timeout: TimeAmount = .seconds(60)) async throws -> PushReply {
         let r = try await send(.POST, "/v1/push", body: batch, headers: [(SyncHeader.renamesApplied, String(renamesApplied)), (SyncHeader.pushReply, "compact")], timeout: timeout)
         guard r.status == 200 else { throw refusal(r.status, r.body) }
-        do { return try JSONDecoder().decode(PushReply.self, from: Data(r.body)) } catch {
+        do { return try SyncJSON.replyDecoder().decode(PushReply.self, from: Data(r.body)) } catch {
             throw HubClientError.badReply("push reply: \(error)")
         }
     }

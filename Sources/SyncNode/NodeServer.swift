@@ -5,10 +5,28 @@ import NIOCore
 import SyncModel
 import SyncStore
 
-/// An error reply of the node's local API: which field, and why.
+/// An error reply of the node's local API: which field, and why; every problem of a refused
+/// record in `problems`.
 public struct NodeAPIError: Codable, Sendable {
     public var error: String
     public var field: String?
+    public var problems: [Problem]?
+
+    public init(error: String, field: String? = nil, problems: [Problem]? = nil) {
+        self.error = error; self.field = field; self.problems = problems
+    }
+
+    /// One problem: the field by its column name, the message in the form's words.
+    public struct Problem: Codable, Sendable, Hashable {
+        public var field: String
+        public var label: String
+        public var message: String
+        public var overridable: Bool?
+
+        init(_ e: FieldError) {
+            field = e.field; label = e.label; message = e.message; overridable = e.overridable ? true : nil
+        }
+    }
 }
 
 /// A receipt or other document as posted to the local API.
@@ -42,7 +60,10 @@ public struct NodeServer: Sendable {
         switch error {
         case let e as FieldError:
             let status: HTTPResponse.Status = e.field == "code" && e.reason.contains("exists") ? .conflict : .badRequest
-            return json(NodeAPIError(error: e.description, field: e.field), status: status)
+            return json(NodeAPIError(error: e.description, field: e.field, problems: [.init(e)]), status: status)
+        case let e as InvalidFields:
+            return json(NodeAPIError(error: e.oneLine, field: e.problems.first?.field, problems: e.problems.map(NodeAPIError.Problem.init)),
+                        status: .badRequest)
         case let e as StoreError:
             if case .notFound = e { return json(NodeAPIError(error: e.description), status: .notFound) }
             return json(NodeAPIError(error: e.description), status: .badRequest)
@@ -67,7 +88,7 @@ public struct NodeServer: Sendable {
             do { return Self.json(try await offload { try store.status() }) } catch { return Self.failure(error) }
         }
         router.get("/state-hash") { _, _ in
-            do { return Self.json(["stateHash": try await offload { try store.stateHash() }]) } catch { return Self.failure(error) }
+            do { return Self.json(["state_hash": try await offload { try store.stateHash() }]) } catch { return Self.failure(error) }
         }
         router.get("/partners") { _, _ in
             do { return Self.json(try await offload { try store.partners() }) } catch { return Self.failure(error) }
@@ -83,10 +104,16 @@ public struct NodeServer: Sendable {
             do {
                 var fields = try await Self.body(request, as: Fields.self)
                 let allowDup = fields.removeValue(forKey: "allow_duplicate_vat")?.bool ?? false
-                let partner = try Partner(fields: fields)
-                if case .taken = await CodeCheck.ask(store: store, code: partner.code) {
-                    throw FieldError(field: "code", reason: "a partner with code \(partner.code) already exists in the system (hub)")
+                let refused = fields.keys.sorted().compactMap { name -> FieldError? in
+                    if ["lowest_price", "deleted", "origin_node"].contains(name) {
+                        return FieldError(field: name, reason: "is set by the system, not by a request (lowest_price comes from the center parameters)")
+                    }
+                    return Partner.columns.contains(name) ? nil : FieldError(field: name, reason: "is not a partner field")
                 }
+                if !refused.isEmpty { throw InvalidFields(refused) }
+                if let code = fields["code"]?.text { fields["code"] = .text(PartnerCode.normalized(code)) }
+                let partner = try Partner(fields: fields)
+                _ = try await CodeCheck.checkOnline(store: store, partner: partner, allowDuplicateVat: allowDup)
                 return Self.json(try await offload { try store.addPartner(partner, allowDuplicateVat: allowDup) }, status: .created)
             } catch { return Self.failure(error) }
         }

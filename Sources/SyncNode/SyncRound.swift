@@ -17,12 +17,21 @@ extension HubClient: HubTransport {
 
 /// What one sync round did, as `posnode sync` prints it.
 public struct SyncSummary: Sendable, Codable, Hashable {
+    enum CodingKeys: String, CodingKey {
+        case pushedEntries = "pushed_entries", pushedBatches = "pushed_batches", applied, duplicates, renames, rejected, warnings, moves, pulledChanges = "pulled_changes", pulledBatches = "pulled_batches", bootstrapped, bytesSent = "bytes_sent", bytesSentUncompressed = "bytes_sent_uncompressed", bytesReceived = "bytes_received", bytesReceivedUncompressed = "bytes_received_uncompressed", cursor, pending, seconds, pushSeconds = "push_seconds", pullSeconds = "pull_seconds"
+    }
+
     public var pushedEntries = 0
     public var pushedBatches = 0
     public var applied = 0
     public var duplicates = 0
     public var renames: [PushApplySummary.Rename] = []
+    /// Entries the hub refused: nothing of them was applied (`posnode sync` exits 3).
     public var rejected: [EntryResult] = []
+    /// Entries applied with a warning (a duplicate Polish VAT ID registered offline).
+    public var warnings: [EntryResult] = []
+    /// Customer moves of this store the hub carried out.
+    public var moves: [String] = []
     public var pulledChanges = 0
     public var pulledBatches = 0
     public var bootstrapped = false
@@ -218,6 +227,8 @@ public struct SyncRound: Sendable {
             summary.duplicates += applied.duplicates
             summary.renames += applied.renames
             summary.rejected += applied.rejected
+            summary.warnings += applied.warnings
+            summary.moves += applied.moves
             done += batch.seqs.count
             progress?(SyncProgress(phase: "push", done: done, total: total))
         }

@@ -5,24 +5,42 @@ import SyncStore
 
 /// A customer's balances as recomputed from documents.
 public struct CustomerBalance: Sendable, Codable, Hashable {
+    enum CodingKeys: String, CodingKey {
+        case partnerCode = "partner_code", currency, postedMinor = "posted_minor", orderMinor = "order_minor"
+        case recalculatedAt = "recalculated_at"
+    }
+
     public var partnerCode: String
     public var currency: String
     /// Posted balance (gebuchter Saldo): open invoices and receivables.
     public var postedMinor: Int64
     /// Order balance (Auftragssaldo): open orders.
     public var orderMinor: Int64
+    /// When the stored balance was computed (nil for one just computed and not read back).
+    public var recalculatedAt: String?
 
-    public init(partnerCode: String, currency: String, postedMinor: Int64, orderMinor: Int64) {
+    public init(partnerCode: String, currency: String, postedMinor: Int64, orderMinor: Int64, recalculatedAt: String? = nil) {
         self.partnerCode = partnerCode
         self.currency = currency
         self.postedMinor = postedMinor
         self.orderMinor = orderMinor
+        self.recalculatedAt = recalculatedAt
     }
 }
 
-/// "Kundensalden neu berechnen": recomputes balances from documents. The move does not touch
+/// The balance recalculation: recomputes balances from documents. The move does not touch
 /// balances; this function does, for all customers.
 public enum Balances {
+    /// The balances as stored by the last recalculation (all customers, or one).
+    public static func stored(_ db: Database, partnerCode: String? = nil) throws -> [CustomerBalance] {
+        try Row.fetchAll(db, sql: """
+            SELECT partner_code, currency, posted_minor, order_minor, recalculated_at FROM customer_balance
+            WHERE ?1 IS NULL OR partner_code = ?1 ORDER BY partner_code
+            """, arguments: [partnerCode]).map {
+            CustomerBalance(partnerCode: $0[0], currency: $0[1], postedMinor: $0[2], orderMinor: $0[3], recalculatedAt: $0[4])
+        }
+    }
+
     @discardableResult
     public static func recalculate(_ db: Database) throws -> [CustomerBalance] {
         let rows = try Row.fetchAll(db, sql: """
@@ -45,15 +63,47 @@ public enum Balances {
     }
 }
 
-/// Merge candidates across sites: partners sharing a NIP, a PESEL, or a normalised e-mail and name.
+/// Merge candidates across sites: partners sharing a NIP, a national ID of one country, or a
+/// normalised e-mail and name; each with the customer moves that would merge them.
 public struct DuplicateGroup: Sendable, Codable, Hashable {
     public var reason: String
     public var value: String
     public var codes: [String]
+    /// The moves this site could carry out to merge the group (`posnode customer move`).
+    public var moves: [MoveProposal]
+
+    public init(reason: String, value: String, codes: [String], moves: [MoveProposal] = []) {
+        self.reason = reason; self.value = value; self.codes = codes; self.moves = moves
+    }
+}
+
+/// A customer move that would merge two candidates, with each condition as it stands today.
+public struct MoveProposal: Sendable, Codable, Hashable {
+    enum CodingKeys: String, CodingKey { case current, new, fromSite = "from_site", command, possible, conditions }
+
+    /// `CODE:SEQ` at this site.
+    public var current: String
+    /// `CODE:SEQ` at `fromSite`.
+    public var new: String
+    public var fromSite: String
+    /// The command that requests it.
+    public var command: String
+    /// Every condition holds today.
+    public var possible: Bool
+    public var conditions: [ConditionState]
+
+    public struct ConditionState: Sendable, Codable, Hashable {
+        public var condition: Int
+        public var title: String
+        public var holds: Bool
+        /// Why it fails, for one that fails.
+        public var detail: String?
+    }
 }
 
 public enum DuplicateFinder {
-    public static func candidates(_ db: Database) throws -> [DuplicateGroup] {
+    /// The merge candidates; `site`: this store's site, for which moves are proposed (nil: none).
+    public static func candidates(_ db: Database, site: String? = nil) throws -> [DuplicateGroup] {
         let partners = try Row.fetchAll(db, sql: "SELECT * FROM partner WHERE deleted = 0 ORDER BY code")
             .map { try Partner(fields: ReplicatedTable.partner.fields(of: $0)) }
         var groups: [String: (reason: String, value: String, codes: [String])] = [:]
@@ -62,15 +112,45 @@ public enum DuplicateFinder {
             groups["\(reason)|\(value)", default: (reason, value, [])].codes.append(code)
         }
         for p in partners {
+            // A NIP is Polish; other countries' VAT IDs are grouped by their text.
             add("vat_id", p.vatID.map(PartnerValidator.normalizedNIP), p.code)
-            add("national_id", p.nationalID?.filter { !$0.isWhitespace }, p.code)
+            // National IDs are unique within one country only: a German ID never joins Polish PESELs.
+            if let id = p.nationalID?.filter({ !$0.isWhitespace }), !id.isEmpty {
+                add("national_id", "\(p.country ?? "--") \(id)", p.code)
+            }
             if let email = p.email?.trimmingCharacters(in: .whitespaces).lowercased(), !email.isEmpty {
                 let name = p.displayName.lowercased().split(whereSeparator: \.isWhitespace).joined(separator: " ")
                 add("email+name", "\(email) \(name)", p.code)
             }
         }
-        return groups.values.filter { $0.codes.count > 1 }
-            .map { DuplicateGroup(reason: $0.reason, value: $0.value, codes: $0.codes) }
+        return try groups.values.filter { $0.codes.count > 1 }
             .sorted { ($0.reason, $0.value) < ($1.reason, $1.value) }
+            .map { g in DuplicateGroup(reason: g.reason, value: g.value, codes: g.codes,
+                                       moves: try site.map { try proposals(db, codes: g.codes, site: $0) } ?? []) }
+    }
+
+    /// For each candidate with its bill-to at `site`, the move onto each other candidate's
+    /// bill-to at another site, with the conditions of `CustomerMove.violations`.
+    static func proposals(_ db: Database, codes: [String], site: String) throws -> [MoveProposal] {
+        func billToSites(_ code: String) throws -> [String] {
+            try String.fetchAll(db, sql: "SELECT site FROM address WHERE partner_code = ? AND seq = 0 ORDER BY site", arguments: [code])
+        }
+        var out: [MoveProposal] = []
+        for current in codes where try billToSites(current).contains(site) {
+            for new in codes where new != current {
+                guard let from = try billToSites(new).first(where: { $0 != site }) else { continue }
+                var request = MoveRequest(currentCode: current, currentSeq: 0, newCode: new, newSeq: 0, fromSite: from)
+                request.site = site
+                let failed = try CustomerMove.violations(db, request)
+                let states = MoveCondition.allCases.filter { $0 != .sitesShareCustomerData }.map { c in
+                    let v = failed.first { $0.condition == c }
+                    return MoveProposal.ConditionState(condition: c.rawValue, title: c.title, holds: v == nil, detail: v?.detail)
+                }
+                out.append(MoveProposal(current: "\(current):0", new: "\(new):0", fromSite: from,
+                                        command: "posnode customer move --current \(current):0 --new \(new):0 --from-site \(from)",
+                                        possible: failed.isEmpty, conditions: states))
+            }
+        }
+        return out
     }
 }

@@ -282,16 +282,20 @@ public enum Reconciler {
             }
             if let position { context.positions?.wrote(.partner, code, at: position, prior: .newRow, echo: echo) }
             let touched = [TouchedRow(.partner, code, echo: echo)]
-            guard code != original else { return (EntryResult(seq: change.seq, outcome: .applied), touched) }
+            // A Polish VAT ID another partner has: the store asks the cashier while it reaches the
+            // hub; a partner registered offline is stored anyway (nobody could be asked) and reported.
+            let warning = try duplicateVATWarning(db, stored: stored, code: code, node: context.node)
+            guard code != original else { return (EntryResult(seq: change.seq, outcome: .applied, warning: warning), touched) }
             try db.execute(sql: "INSERT INTO hub_alias (node, old_code, new_code, at) VALUES (?, ?, ?, ?)",
                            arguments: [context.node, original, code, AuditRecord.now()])
             let renameID = db.lastInsertedRowID
             context.pendingRenames.append((original, code))
+            let reason = context.prefixRule.explanation(original: original, stored: code, series: context.series)
             try db.appendAudit(AuditRecord(node: context.node, kind: "rename", entity: "partner", key: code, field: "code",
                                            oldValue: original, newValue: code,
-                                           reason: "store-prefix rule: code \(original) already existed when node \(context.node) reconnected"))
-            return (EntryResult(seq: change.seq, outcome: .renamed, reason: "code \(original) exists; stored as \(code)",
-                                oldCode: original, newCode: code, renameID: renameID), touched)
+                                           reason: "store-prefix rule: \(reason) when node \(context.node) reconnected"))
+            return (EntryResult(seq: change.seq, outcome: .renamed, reason: reason,
+                                oldCode: original, newCode: code, renameID: renameID, warning: warning), touched)
 
         case (.partner, .update), (.partner, .delete):
             var fields = change.fields
@@ -311,8 +315,9 @@ public enum Reconciler {
             if validates {
                 var merged = current
                 for (k, v) in fields { merged[table.columnIndex[k]!] = v }  // editable: a column
-                do { try PartnerValidator.validate(try Partner(columnValues: merged)) } catch let e as FieldError {
-                    return refused(.partner, change.key, "partner \(change.key): \(e.description)")
+                do { try PartnerValidator.validate(try Partner(columnValues: merged)) } catch {
+                    // A FieldError or InvalidFields: every problem on one line.
+                    return refused(.partner, change.key, "partner \(change.key): \((error as? InvalidFields)?.oneLine ?? String(describing: error))")
                 }
             }
             // The node made the same edit on its own copy; if nothing else had changed the row,
@@ -406,13 +411,13 @@ public enum Reconciler {
                 // The image by column, read once: the partner and the values as sent come from it.
                 let table = ReplicatedTable.partner, sent = table.presentColumns(change.fields)
                 var partner = try Partner(columnValues: sent.map { $0 ?? .null })
-                try PartnerValidator.validate(partner)
+                try PartnerValidator.validate(partner, newCode: true)
                 partner.originNode = node
                 let stored = table.storedValues(columnValues: partner.columnValues)
                 return PreparedChange(content: .partner(code: partner.code, stored: stored, sentAsStored: stored == table.storedValues(present: sent)))
             } catch {
-                // A `FieldError` (the only error here) reads as its `description`.
-                return PreparedChange(content: .invalid("partner \(change.key): \(error)"))
+                // A `FieldError` or `InvalidFields` (the only errors here), on one line.
+                return PreparedChange(content: .invalid("partner \(change.key): \((error as? InvalidFields)?.oneLine ?? String(describing: error))"))
             }
         case (.document, .insert):
             do {
@@ -427,6 +432,19 @@ public enum Reconciler {
         default:
             return .nothing
         }
+    }
+
+    /// The warning for a new partner whose Polish VAT ID another live partner has (also in the
+    /// hub's audit, kind `duplicate-vat`), or nil.
+    static func duplicateVATWarning(_ db: Database, stored: [DatabaseValue], code: String, node: String) throws -> String? {
+        let table = ReplicatedTable.partner
+        let vat = String.fromDatabaseValue(stored[table.columnIndex["vat_id"]!])
+        guard vat != nil, let other = try db.partnerWithSameNIP(vatID: vat, country: String.fromDatabaseValue(stored[table.columnIndex["country"]!]),
+                                                                excluding: code) else { return nil }
+        let warning = "VAT ID \(vat!) of partner \(code) is already used by partner \(other); the partner was registered offline and saved, check it (posnode duplicates)"
+        try db.appendAudit(AuditRecord(node: node, kind: "duplicate-vat", entity: "partner", key: code, field: "vat_id",
+                                       newValue: vat, reason: warning))
+        return warning
     }
 
     /// The position of `code` in the partner table's stored values.

@@ -4,6 +4,10 @@ import SyncModel
 
 /// One audit record: a rename, an overwritten field value, a move, a refusal.
 public struct AuditRecord: Sendable, Codable, Hashable {
+    enum CodingKeys: String, CodingKey {
+        case id, at, node, kind, entity, key, field, oldValue = "old_value", newValue = "new_value", reason
+    }
+
     public var id: Int64?
     public var at: String
     public var node: String
@@ -53,9 +57,15 @@ extension Database {
 
     /// Audit records, newest last; `kind` filters (e.g. "rename").
     public func auditRecords(kind: String? = nil, limit: Int = 1000) throws -> [AuditRecord] {
+        try latestAudit(kinds: kind.map { [$0] }, limit: limit)
+    }
+
+    /// The latest `limit` audit records of `kinds` (nil: all), newest last.
+    public func latestAudit(kinds: [String]?, limit: Int) throws -> [AuditRecord] {
+        let filter = kinds.map { "WHERE kind IN (\($0.map { _ in "?" }.joined(separator: ", ")))" } ?? ""
         let rows = try Row.fetchAll(self, sql: """
-            SELECT * FROM (SELECT * FROM audit WHERE (?1 IS NULL OR kind = ?1) ORDER BY id DESC LIMIT ?2) ORDER BY id
-            """, arguments: [kind, limit])
+            SELECT * FROM (SELECT * FROM audit \(filter) ORDER BY id DESC LIMIT ?) ORDER BY id
+            """, arguments: StatementArguments((kinds ?? []).map { $0.databaseValue } + [limit.databaseValue]))
         return rows.map {
             AuditRecord(id: $0["id"], at: $0["at"], node: $0["node"], kind: $0["kind"], entity: $0["entity"],
                         key: $0["key"], field: $0["field"], oldValue: $0["old_value"], newValue: $0["new_value"],

@@ -8,8 +8,16 @@ public struct PushApplySummary: Sendable, Codable, Hashable {
     public var duplicates = 0
     public var rejected: [EntryResult] = []
     public var renames: [Rename] = []
+    /// Entries applied with a warning (a duplicate Polish VAT ID registered offline).
+    public var warnings: [EntryResult] = []
+    /// Customer moves this store requested that the hub carried out, as `CODE:SEQ -> CODE:SEQ`.
+    public var moves: [String] = []
 
     public struct Rename: Sendable, Codable, Hashable {
+        enum CodingKeys: String, CodingKey {
+            case oldCode = "old_code", newCode = "new_code"
+        }
+
         public var oldCode: String
         public var newCode: String
     }
@@ -48,6 +56,11 @@ extension NodeStore {
             let ack = try db.cachedStatement(sql: "UPDATE journal SET acked = 1, outcome = ?, reason = ? WHERE seq = ?")
             for r in reply.results {
                 if r.outcome != .applied { try ack.execute(arguments: [r.outcome.rawValue, r.reason, r.seq]) }
+                if let warning = r.warning {
+                    summary.warnings.append(r)
+                    try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: "duplicate-vat", entity: "journal", key: String(r.seq),
+                                                   field: "vat_id", reason: warning))
+                }
                 switch r.outcome {
                 case .applied: summary.applied += 1
                 case .duplicate: summary.duplicates += 1
@@ -58,6 +71,7 @@ extension NodeStore {
                                                    reason: r.reason ?? "rejected by hub"))
                 }
             }
+            summary.moves = try db.auditMoves(reply.results, node: cfg.nodeID)
             // Renames go through temporary codes first, so a rename whose new code is the old code
             // of another rename in the same reply (a literal "K2-1001" created offline) cannot collide.
             var renames: [(old: String, new: String, temp: String)] = []
@@ -145,6 +159,36 @@ extension NodeStore {
 }
 
 extension Database {
+    /// Records in this store's audit the customer moves among `results` (a push reply's
+    /// contiguous entries): `move` for one the hub carried out, `move-refused` with the failed
+    /// conditions. Returns the moves carried out.
+    func auditMoves(_ results: [EntryResult], node: String) throws -> [String] {
+        guard let first = results.first?.seq, let last = results.last?.seq else { return [] }
+        var carried: [String] = []
+        let rows = try Row.fetchAll(cachedStatement(sql: """
+            SELECT seq, key, fields FROM journal INDEXED BY journal_move WHERE entity = 'move' AND seq BETWEEN ? AND ? ORDER BY seq
+            """), arguments: [first, last])
+        for row in rows {
+            let seq: Int64 = row[0]
+            let result = results[Int(seq - first)]
+            guard let move = try? MoveRequest(fields: Fields.fromJSON(row[2])) else { continue }
+            let old = "\(move.currentCode):\(move.currentSeq)@\(move.site)", new = "\(move.newCode):\(move.newSeq)@\(move.site)"
+            switch result.outcome {
+            case .applied:
+                carried.append("\(move.currentCode):\(move.currentSeq) -> \(move.newCode):\(move.newSeq)")
+                try appendAudit(AuditRecord(node: node, kind: "move", entity: "partner", key: move.newCode, field: "seq",
+                                            oldValue: old, newValue: new,
+                                            reason: "customer move \(row[1] as String) from site \(move.fromSite) carried out by the hub"))
+            case .rejected:
+                try appendAudit(AuditRecord(node: node, kind: "move-refused", entity: "partner", key: move.currentCode, field: "seq",
+                                            oldValue: old, newValue: new, reason: result.reason ?? "refused by the hub"))
+            case .duplicate, .renamed:
+                continue
+            }
+        }
+        return carried
+    }
+
     /// Renames this node's partner `old` to `new` everywhere on the node: the partner row,
     /// its addresses and documents, and every pending journal entry that mentions it.
     func renamePartnerLocally(old: String, new: String, node: String, audit: Bool = true) throws {

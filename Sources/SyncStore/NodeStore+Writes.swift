@@ -90,10 +90,12 @@ extension NodeTransaction {
     public func addPartner(_ input: Partner, allowDuplicateVat: Bool = false) throws -> Partner {
         let cfg = try config()
         var p = input
+        p.code = PartnerCode.normalized(p.code)
         p.lowestPrice = cfg.center.lowestPriceDefault(for: p.kind)
         p.deleted = false
         p.originNode = cfg.nodeID
-        try PartnerValidator.validate(p)
+        if p.country == nil { p.country = cfg.center.defaultCountry }
+        try PartnerValidator.validate(p, newCode: true)
         if try ReplicatedTable.partner.exists(db, key: p.code) {
             throw FieldError(field: "code", reason: "a partner with code \(p.code) already exists")
         }
@@ -107,9 +109,10 @@ extension NodeTransaction {
     /// Changes some fields of a partner. `changes` uses column names; code, kind,
     /// lowest_price, deleted and origin_node cannot be changed this way.
     @discardableResult
-    public func updatePartner(code: String, changes: Fields, allowDuplicateVat: Bool = false) throws -> Partner {
+    public func updatePartner(code entered: String, changes: Fields, allowDuplicateVat: Bool = false) throws -> Partner {
+        let code = PartnerCode.normalized(entered)
         guard let current = try ReplicatedTable.partner.fetch(db, key: code) else {
-            throw StoreError.notFound(entity: .partner, key: code)
+            throw try db.partnerMissing(code)
         }
         for name in changes.keys where !Partner.editableColumns.contains(name) {
             throw FieldError(field: name, reason: "cannot be changed with an update")
@@ -117,7 +120,7 @@ extension NodeTransaction {
         var merged = current
         for (k, v) in changes { merged[k] = v }
         let p = try Partner(fields: merged)
-        if p.deleted { throw FieldError(field: "code", reason: "partner \(code) is deleted") }
+        if p.deleted { throw try db.partnerDeleted(code, field: "code") }
         try PartnerValidator.validate(p)
         if changes["vat_id"] != nil || changes["country"] != nil {
             try db.checkVATUnique(p, allowDuplicate: allowDuplicateVat)
@@ -130,9 +133,10 @@ extension NodeTransaction {
     }
 
     /// Deletes a partner: it becomes a tombstone; documents that reference it stay.
-    public func deletePartner(code: String) throws {
+    public func deletePartner(code entered: String) throws {
+        let code = PartnerCode.normalized(entered)
         guard let current = try ReplicatedTable.partner.fetch(db, key: code) else {
-            throw StoreError.notFound(entity: .partner, key: code)
+            throw try db.partnerMissing(code)
         }
         if current["deleted"]?.bool == true { return }
         try ReplicatedTable.partner.update(db, key: code, fields: ["deleted": .bool(true)])
@@ -144,11 +148,12 @@ extension NodeTransaction {
     public func addAddress(_ input: Address) throws -> Address {
         let cfg = try config()
         var a = input
+        a.partnerCode = PartnerCode.normalized(a.partnerCode)
         if a.site.isEmpty { a.site = cfg.site }
         guard let partner = try ReplicatedTable.partner.fetch(db, key: a.partnerCode) else {
-            throw FieldError(field: "partner", reason: "partner \(a.partnerCode) does not exist")
+            throw try db.partnerMissing(a.partnerCode, field: "partner")
         }
-        if partner["deleted"]?.bool == true { throw FieldError(field: "partner", reason: "partner \(a.partnerCode) is deleted") }
+        if partner["deleted"]?.bool == true { throw try db.partnerDeleted(a.partnerCode, field: "partner") }
         guard a.seq >= 0 else { throw FieldError(field: "seq", reason: "must be 0 (bill-to) or greater (ship-to)") }
         if a.site.contains("|") { throw FieldError(field: "site", reason: "must not contain '|'") }
         try ReplicatedTable.address.upsert(db, image: a.fields)
@@ -158,13 +163,14 @@ extension NodeTransaction {
 
     /// Records a document (receipt, invoice, order, receivable) for a partner address at this site.
     @discardableResult
-    public func addDocument(kind: DocumentKind, partnerCode: String, addressSeq: Int = 0, amountMinor: Int64,
+    public func addDocument(kind: DocumentKind, partnerCode entered: String, addressSeq: Int = 0, amountMinor: Int64,
                             currency: String) throws -> Document {
         let cfg = try config()
+        let partnerCode = PartnerCode.normalized(entered)
         guard let partner = try ReplicatedTable.partner.fetch(db, key: partnerCode) else {
-            throw FieldError(field: "partner", reason: "partner \(partnerCode) does not exist")
+            throw try db.partnerMissing(partnerCode, field: "partner")
         }
-        if partner["deleted"]?.bool == true { throw FieldError(field: "partner", reason: "partner \(partnerCode) is deleted") }
+        if partner["deleted"]?.bool == true { throw try db.partnerDeleted(partnerCode, field: "partner") }
         if addressSeq > 0, try !ReplicatedTable.address.exists(db, key: Address.key(partnerCode: partnerCode, site: cfg.site, seq: addressSeq)) {
             throw FieldError(field: "seq", reason: "partner \(partnerCode) has no address \(addressSeq) at site \(cfg.site)")
         }
@@ -188,6 +194,8 @@ extension NodeTransaction {
         let cfg = try config()
         var r = request
         r.site = cfg.site
+        r.currentCode = PartnerCode.normalized(r.currentCode)
+        r.newCode = PartnerCode.normalized(r.newCode)
         let id = "\(cfg.nodeID)-M\(try Int64.fetchOne(db, sql: "SELECT next_document FROM node_config WHERE id = 1") ?? 1)"
         try db.execute(sql: "UPDATE node_config SET next_document = next_document + 1 WHERE id = 1")
         return try appendJournal(entity: .move, key: id, op: .insert, fields: r.fields)
@@ -198,7 +206,13 @@ extension NodeStore {
     // MARK: Reads
 
     public func partner(code: String) throws -> Partner? {
-        try pool.read { db in try ReplicatedTable.partner.fetch(db, key: code).map(Partner.init(fields:)) }
+        try pool.read { db in try ReplicatedTable.partner.fetch(db, key: PartnerCode.normalized(code)).map(Partner.init(fields:)) }
+    }
+
+    /// The code this store's own customer registered as `code` has now, when the store-prefix
+    /// rule renamed it (nil: not renamed). `code` may since belong to another store's customer.
+    public func renamed(from code: String) throws -> String? {
+        try pool.read { try $0.renamedCode(from: PartnerCode.normalized(code)) }
     }
 
     public func partners(includeDeleted: Bool = false) throws -> [Partner] {
@@ -211,7 +225,7 @@ extension NodeStore {
     public func addresses(partnerCode: String? = nil) throws -> [Address] {
         try pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM address WHERE ?1 IS NULL OR partner_code = ?1 ORDER BY partner_code, site, seq",
-                             arguments: [partnerCode])
+                             arguments: [partnerCode.map(PartnerCode.normalized)])
                 .map { try Address(fields: ReplicatedTable.address.fields(of: $0)) }
         }
     }
@@ -219,22 +233,71 @@ extension NodeStore {
     public func documents(partnerCode: String? = nil) throws -> [Document] {
         try pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM document WHERE ?1 IS NULL OR partner_code = ?1 ORDER BY id",
-                             arguments: [partnerCode])
+                             arguments: [partnerCode.map(PartnerCode.normalized)])
                 .map { try Document(fields: ReplicatedTable.document.fields(of: $0)) }
         }
     }
 }
 
 extension Database {
-    /// Seed 004: for country PL a VAT ID already used by another partner is a warning the user must confirm.
-    func checkVATUnique(_ p: Partner, allowDuplicate: Bool) throws {
-        guard p.country == "PL", let vat = p.vatID, !vat.isEmpty, !allowDuplicate else { return }
-        let normalized = PartnerValidator.normalizedNIP(vat)
-        if let other = try String.fetchOne(cachedStatement(sql: """
-            SELECT code FROM partner INDEXED BY partner_nip
-            WHERE \(Schema.normalizedNIPSQL) = ? AND vat_id IS NOT NULL AND deleted = 0 AND code != ? LIMIT 1
-            """), arguments: [normalized, p.code]) {
-            throw FieldError(field: "vat_id", reason: "partner \(other) already has VAT ID \(vat)", overridable: true)
+    /// The refusal for a partner code this store does not hold, saying where this store's
+    /// customer went when the store-prefix rule renamed it.
+    func partnerMissing(_ code: String, field: String? = nil) throws -> Error {
+        if let now = try renamedCode(from: code) {
+            return FieldError(field: field ?? "code", reason: "partner \(code) does not exist: this store's customer \(code) is now \(now) (store-prefix rule)")
         }
+        if let field { return FieldError(field: field, reason: "partner \(code) does not exist") }
+        return StoreError.notFound(entity: .partner, key: code)
+    }
+
+    /// The refusal for a deleted partner, saying where the customer went when a customer move
+    /// replaced it.
+    func partnerDeleted(_ code: String, field: String) throws -> FieldError {
+        if let target = try movedCode(from: code) {
+            return FieldError(field: field, reason: "partner \(code) was moved to \(target) (customer move); use \(target)")
+        }
+        return FieldError(field: field, reason: "partner \(code) is deleted")
+    }
+
+    /// The newest code the store-prefix rule gave this store's customer `code`.
+    func renamedCode(from code: String) throws -> String? {
+        var current = code
+        var seen: Set<String> = [code]
+        // Follows a rename of a renamed code (rare), at most a few steps.
+        while let next = try String.fetchOne(self, sql: """
+            SELECT new_value FROM audit WHERE kind = 'rename' AND entity = 'partner' AND old_value = ? ORDER BY id DESC LIMIT 1
+            """, arguments: [current]), seen.insert(next).inserted {
+            current = next
+        }
+        return current == code ? nil : current
+    }
+
+    /// The customer a move carried out for this store replaced `code` with (the newest move).
+    func movedCode(from code: String) throws -> String? {
+        guard let value = try String.fetchOne(self, sql: """
+            SELECT new_value FROM audit WHERE kind = 'move' AND entity = 'partner' AND old_value LIKE ? ESCAPE '\\' ORDER BY id DESC LIMIT 1
+            """, arguments: [Self.likePrefix(code) + ":%"]) else { return nil }
+        // "CODE:SEQ@SITE": the code is what comes before the last ':'.
+        return value.lastIndex(of: ":").map { String(value[..<$0]) }
+    }
+
+    static func likePrefix(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+    }
+
+    /// For country PL a VAT ID already used by another partner is a warning the user must confirm.
+    func checkVATUnique(_ p: Partner, allowDuplicate: Bool) throws {
+        guard !allowDuplicate, let other = try partnerWithSameNIP(vatID: p.vatID, country: p.country, excluding: p.code) else { return }
+        throw FieldError(field: "vat_id", reason: "partner \(other) already has VAT ID \(p.vatID ?? "")", overridable: true)
+    }
+
+    /// Another live partner with the same Polish VAT ID (NIP) as a partner of `country`, or
+    /// nil (also for another country, or no VAT ID). Node and hub alike (index `partner_nip`).
+    public func partnerWithSameNIP(vatID: String?, country: String?, excluding code: String) throws -> String? {
+        guard country == "PL", let vat = vatID, !vat.isEmpty else { return nil }
+        return try String.fetchOne(cachedStatement(sql: """
+            SELECT code FROM partner INDEXED BY partner_nip
+            WHERE \(Schema.normalizedNIPSQL) = ? AND vat_id IS NOT NULL AND deleted = 0 AND code != ? ORDER BY code LIMIT 1
+            """), arguments: [PartnerValidator.normalizedNIP(vat), code])
     }
 }

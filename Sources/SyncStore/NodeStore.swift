@@ -49,7 +49,10 @@ public final class NodeStore: Sendable {
                               token: String? = nil, center: CenterParameters = .init(),
                               options: StoreOptions = .default,
                               clock: @escaping @Sendable () -> UInt64 = { HLC.nowMillis }) throws -> NodeStore {
-        do { try NodeIdentity.validate(node: node, site: site, series: series) } catch let e as FieldError { throw StoreError.invalid(e) }
+        do {
+            try NodeIdentity.validate(node: node, site: site, series: series)
+            try center.validate()
+        } catch let e as FieldError { throw StoreError.invalid(e) }
         let pool = try options.openPool(path: path)
         try migrator().migrate(pool)
         try pool.write { db in
@@ -57,9 +60,10 @@ public final class NodeStore: Sendable {
                 throw StoreError.alreadyInitialized(path: path, node: existing)
             }
             try db.execute(sql: """
-                INSERT INTO node_config (id, node_id, site, series, hub_url, token, lowest_price_business, lowest_price_consumer)
-                VALUES (1, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [node, site, series, hubURL, token, center.lowestPriceForNewBusiness, center.lowestPriceForNewConsumer])
+                INSERT INTO node_config (id, node_id, site, series, hub_url, token, lowest_price_business, lowest_price_consumer, default_country)
+                VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [node, site, series, hubURL, token, center.lowestPriceForNewBusiness, center.lowestPriceForNewConsumer,
+                                 center.defaultCountry])
         }
         return NodeStore(pool: pool, path: path, clock: clock)
     }
@@ -85,7 +89,7 @@ public final class NodeStore: Sendable {
         // Read on every local write: positional columns, no row object.
         guard let r = try db.firstRowCached("""
             SELECT node_id, site, series, hub_url, token, lowest_price_business, lowest_price_consumer,
-                   cursor, renames_applied, bootstrapped, last_sync_at, last_sync_error, last_hlc
+                   cursor, renames_applied, bootstrapped, last_sync_at, last_sync_error, last_hlc, default_country
             FROM node_config WHERE id = 1
             """) else {
             throw StoreError.notInitialized(path: db.description)
@@ -94,7 +98,7 @@ public final class NodeStore: Sendable {
         func int(_ i: Int) -> Int64 { Int64.fromDatabaseValue(r[i]) ?? 0 }
         return NodeConfig(
             nodeID: text(0) ?? "", site: text(1) ?? "", series: text(2) ?? "", hubURL: text(3), token: text(4),
-            center: CenterParameters(lowestPriceForNewBusiness: int(5) != 0, lowestPriceForNewConsumer: int(6) != 0),
+            center: CenterParameters(lowestPriceForNewBusiness: int(5) != 0, lowestPriceForNewConsumer: int(6) != 0, defaultCountry: text(13)),
             cursor: int(7), renamesApplied: int(8), bootstrapped: int(9) != 0,
             lastSyncAt: text(10), lastSyncError: text(11), lastHLC: int(12))
     }
@@ -103,6 +107,31 @@ public final class NodeStore: Sendable {
     public func setHub(url: String?, token: String?) throws {
         try pool.write { db in
             try db.execute(sql: "UPDATE node_config SET hub_url = ?, token = ? WHERE id = 1", arguments: [url, token])
+        }
+    }
+
+    /// Changes the center parameters (operator only): each changed value is recorded in the
+    /// node's audit log (kind `config`) in the same transaction. Returns the new parameters.
+    @discardableResult
+    public func setCenter(_ change: (inout CenterParameters) -> Void) throws -> CenterParameters {
+        try pool.write { db in
+            let cfg = try Self.config(db)
+            var center = cfg.center
+            change(&center)
+            do { try center.validate() } catch let e as FieldError { throw StoreError.invalid(e) }
+            let changes: [(String, String?, String?)] = [
+                ("lowest_price_business", String(cfg.center.lowestPriceForNewBusiness), String(center.lowestPriceForNewBusiness)),
+                ("lowest_price_consumer", String(cfg.center.lowestPriceForNewConsumer), String(center.lowestPriceForNewConsumer)),
+                ("default_country", cfg.center.defaultCountry, center.defaultCountry),
+            ]
+            for (field, old, new) in changes where old != new {
+                try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: "config", entity: "node", key: cfg.nodeID, field: field,
+                                               oldValue: old ?? "none", newValue: new ?? "none", reason: "center parameter changed by the operator"))
+            }
+            try db.execute(sql: """
+                UPDATE node_config SET lowest_price_business = ?, lowest_price_consumer = ?, default_country = ? WHERE id = 1
+                """, arguments: [center.lowestPriceForNewBusiness, center.lowestPriceForNewConsumer, center.defaultCountry])
+            return center
         }
     }
 
@@ -242,12 +271,23 @@ extension NodeStore {
 
 /// What `posnode status` shows.
 public struct NodeStatus: Sendable, Codable {
+    enum CodingKeys: String, CodingKey {
+        case node, site, series, hub, center, pending, acknowledged, refused, warnings, lastSeq = "last_seq", cursor, partners, addresses
+        case documents, lastSyncAt = "last_sync_at", lastSyncError = "last_sync_error", renames, problems, stateHash = "state_hash"
+    }
+
     public var node: String
     public var site: String
     public var series: String
     public var hub: String?
+    /// The center parameters: lowest-price defaults and the default country.
+    public var center: CenterParameters
     public var pending: Int
     public var acknowledged: Int
+    /// Entries the hub refused (nothing of them was applied; see `problems`).
+    public var refused: Int
+    /// Entries the hub stored with a warning (a duplicate Polish VAT ID registered offline).
+    public var warnings: Int
     public var lastSeq: Int64
     public var cursor: Int64
     public var partners: Int
@@ -256,6 +296,9 @@ public struct NodeStatus: Sendable, Codable {
     public var lastSyncAt: String?
     public var lastSyncError: String?
     public var renames: [AuditRecord]
+    /// The latest refusals, warnings and moves the hub reported (audit kinds `rejected`,
+    /// `duplicate-vat`, `move`, `move-refused`), newest last.
+    public var problems: [AuditRecord]
     public var stateHash: String
 }
 
@@ -270,13 +313,17 @@ extension NodeStore {
             let cfg = try NodeStore.config(db)
             let counts = try db.replicatedCounts()
             return NodeStatus(
-                node: cfg.nodeID, site: cfg.site, series: cfg.series, hub: cfg.hubURL,
+                node: cfg.nodeID, site: cfg.site, series: cfg.series, hub: cfg.hubURL, center: cfg.center,
                 pending: try db.pendingCount(),
                 acknowledged: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journal WHERE acked = 1 OR seq <= \(Database.ackedThrough)") ?? 0,
+                refused: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journal WHERE outcome = 'rejected'") ?? 0,
+                warnings: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit WHERE kind = 'duplicate-vat'") ?? 0,
                 lastSeq: try db.journalHead(),
                 cursor: cfg.cursor, partners: counts["partner"] ?? 0, addresses: counts["address"] ?? 0,
                 documents: counts["document"] ?? 0, lastSyncAt: cfg.lastSyncAt, lastSyncError: cfg.lastSyncError,
-                renames: try db.auditRecords(kind: "rename", limit: 20), stateHash: try db.stateHash())
+                renames: try db.auditRecords(kind: "rename", limit: 20),
+                problems: try db.latestAudit(kinds: ["rejected", "duplicate-vat", "move", "move-refused"], limit: 20),
+                stateHash: try db.stateHash())
         }
     }
 }

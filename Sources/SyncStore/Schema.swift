@@ -98,6 +98,12 @@ public enum Schema {
         }
     }
 
+    /// The index of live partners by normalized NIP that `partnerWithSameNIP` reads (node and
+    /// hub). Partial: partners without a VAT ID (most consumers) write nothing to it.
+    public static func createNIPIndex(_ db: Database) throws {
+        try db.execute(sql: "CREATE INDEX partner_nip ON partner(\(normalizedNIPSQL)) WHERE vat_id IS NOT NULL AND deleted = 0")
+    }
+
     public static func registerNode(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("v1-node") { db in
             try db.execute(sql: """
@@ -137,8 +143,16 @@ public enum Schema {
         }
         // The NIP uniqueness check (a warning on partner add/update) looks partners up by the
         // normalized NIP instead of reading every partner with a VAT ID.
-        migrator.registerMigration("v2-node-nip-index") { db in
-            try db.execute(sql: "CREATE INDEX partner_nip ON partner(\(normalizedNIPSQL)) WHERE vat_id IS NOT NULL AND deleted = 0")
+        migrator.registerMigration("v2-node-nip-index") { db in try createNIPIndex(db) }
+        // The node's default country, a center parameter like the lowest-price defaults: a
+        // partner registered without a country gets it, so the national checks run for it.
+        migrator.registerMigration("v3-node-default-country") { db in
+            try db.execute(sql: "ALTER TABLE node_config ADD COLUMN default_country TEXT")
+        }
+        // A push reply's move entries, for the store's own audit of moves carried out or
+        // refused. Partial: the entries of every other kind write nothing to it.
+        migrator.registerMigration("v4-node-journal-moves") { db in
+            try db.execute(sql: "CREATE INDEX journal_move ON journal(seq) WHERE entity = 'move'")
         }
     }
 }

@@ -10,6 +10,10 @@ import SyncWire
 
 /// One row of the benchmark table.
 struct BenchRow: Codable {
+    enum CodingKeys: String, CodingKey {
+        case row, workload, figure, unit, reference, referenceWorkload = "reference_workload", ratio, target, met, notes
+    }
+
     var row: String
     var workload: String
     var figure: Double

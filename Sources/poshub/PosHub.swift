@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SyncHub
 import SyncModel
+import SyncReconcile
 import SyncStore
 import SyncWire
 
@@ -25,8 +26,10 @@ struct HubStoreOption: ParsableArguments {
         if mustExist && !FileManager.default.fileExists(atPath: db) {
             throw HubCLIError("hub store \(db) does not exist; run 'poshub init --db \(db)' first")
         }
+        let rule = PrefixRule(separator: prefixSeparator)
+        try rule.validate()
         return try HubStore(path: db, options: StoreOptions(synchronous: synchronous, writerCacheMiB: cacheMib, walCheckpointPages: walCheckpointPages,
-                                                            backgroundCheckpoint: true), prefixRule: .init(separator: prefixSeparator))
+                                                            backgroundCheckpoint: true), prefixRule: rule)
     }
 }
 
@@ -131,7 +134,7 @@ struct StateHash: AsyncParsableCommand {
         }
         if let region { try NodeIdentity.validate(region: region) }
         let hash = try hub.stateHash(region: region)
-        if json { try printJSON(["stateHash": hash]) } else { print(hash) }
+        if json { try printJSON(["state_hash": hash]) } else { print(hash) }
     }
 }
 

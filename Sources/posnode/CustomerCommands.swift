@@ -6,7 +6,7 @@ import SyncStore
 
 struct CustomerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "customer", abstract: "Multi-site customer operations (seed 002).", subcommands: [Move.self])
+        commandName: "customer", abstract: "Multi-site customer operations.", subcommands: [Move.self])
 
     struct Move: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -42,7 +42,25 @@ struct CustomerCommand: AsyncParsableCommand {
 
 struct BalancesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "balances", abstract: "Customer balances.", subcommands: [Recalc.self])
+        commandName: "balances", abstract: "Customer balances.", subcommands: [Show.self, Recalc.self])
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the stored balances (as the last 'balances recalc' left them), without recalculating.")
+        @OptionGroup var store: StoreOptionGroup
+        @Option(help: "Only this customer.") var partner: String?
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let node = try store.open()
+            let balances = try blocking { try node.pool.read { try Balances.stored($0, partnerCode: partner.map(PartnerCode.normalized)) } }
+            if json { try printJSON(balances); return }
+            for b in balances {
+                print("\(b.partnerCode)\tposted \(Document.formatAmount(b.postedMinor)) \(b.currency)\torders \(Document.formatAmount(b.orderMinor)) \(b.currency)\trecalculated \(b.recalculatedAt ?? "never")")
+            }
+            if balances.isEmpty { print("no stored balances; run 'posnode balances recalc --db \(store.db)'") }
+        }
+    }
 
     struct Recalc: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -70,9 +88,19 @@ struct DuplicatesCommand: AsyncParsableCommand {
 
     func run() async throws {
         let node = try store.open()
-        let groups = try blocking { try node.pool.read { try DuplicateFinder.candidates($0) } }
+        let site = try node.config().site
+        let groups = try blocking { try node.pool.read { try DuplicateFinder.candidates($0, site: site) } }
         if json { try printJSON(groups); return }
-        for g in groups { print("\(g.reason)\t\(g.value)\t\(g.codes.joined(separator: ", "))") }
+        for g in groups {
+            print("\(g.reason)\t\(g.value)\t\(g.codes.joined(separator: ", "))")
+            for m in g.moves {
+                print("  merge: \(m.command)  (\(m.possible ? "possible now" : "not possible now"))")
+                for c in m.conditions {
+                    print("    condition \(c.condition) \(c.holds ? "holds" : "fails"): \(c.title)\(c.detail.map { " — \($0)" } ?? "")")
+                }
+            }
+            if g.moves.isEmpty { print("  no move from this site merges them (no candidate has its bill-to at site \(site))") }
+        }
         if groups.isEmpty { print("no merge candidates") }
     }
 }

@@ -63,12 +63,20 @@ struct PartnerFieldOptions: ParsableArguments {
 
 /// A partner as printed by show and list.
 struct PartnerView: Encodable {
+    enum CodingKeys: String, CodingKey { case partner, addresses, renamedTo = "renamed_to" }
+
     var partner: Partner
     var addresses: [Address]?
+    /// The code this store's customer registered under the asked code has now (store-prefix rule).
+    var renamedTo: String?
 
     func text() -> String {
         let p = partner
-        var lines = ["\(p.code)  \(p.kind.rawValue)  \(p.displayName)\(p.deleted ? "  [deleted]" : "")"]
+        var lines: [String] = []
+        if let renamedTo {
+            lines.append("note: this store's customer \(p.code) is now \(renamedTo) (store-prefix rule); \(p.code) below is another store's customer")
+        }
+        lines += ["\(p.code)  \(p.kind.rawValue)  \(p.displayName)\(p.deleted ? "  [deleted]" : "")"]
         let extra: [(String, String?)] = [
             ("vat_id", p.vatID), ("national_id", p.nationalID), ("country", p.country), ("phone", p.phone),
             ("email", p.email), ("currency", p.currency), ("corporate_customer", p.corporateCustomer),
@@ -99,15 +107,15 @@ extension PartnerCommand {
                 throw FieldError(field: "kind", reason: "'\(kind)' must be consumer or business")
             }
             var f = try fields.changes()
-            f["code"] = .text(code)
+            f["code"] = .text(PartnerCode.normalized(code))
             f["kind"] = .text(k.rawValue)
             let partner = try Partner(fields: f)
             let node = try store.open()
-            if !offline, case .taken = await CodeCheck.ask(store: node, code: code) {
-                throw FieldError(field: "code", reason: "a partner with code \(code) already exists in the system (hub)")
-            }
+            let confirmed = offline ? false : try await CodeCheck.checkOnline(store: node, partner: partner, allowDuplicateVat: allowDuplicateVat)
             let saved = try node.addPartner(partner, allowDuplicateVat: allowDuplicateVat)
-            if json { try printJSON(saved) } else { print("added partner \(saved.code)") }
+            if json { try printJSON(saved) } else {
+                print("added partner \(saved.code)" + (confirmed ? "" : " (offline: the code is confirmed when the store reconnects)"))
+            }
         }
     }
 
@@ -136,8 +144,14 @@ extension PartnerCommand {
 
         func run() async throws {
             let node = try store.open()
-            guard let p = try node.partner(code: code) else { throw StoreError.notFound(entity: .partner, key: code) }
-            let view = PartnerView(partner: p, addresses: try node.addresses(partnerCode: code))
+            let renamedTo = try node.renamed(from: code)
+            guard let p = try node.partner(code: code) else {
+                if let renamedTo {
+                    throw FieldError(field: "code", reason: "partner \(PartnerCode.normalized(code)) does not exist: this store's customer \(PartnerCode.normalized(code)) is now \(renamedTo) (store-prefix rule)")
+                }
+                throw StoreError.notFound(entity: .partner, key: PartnerCode.normalized(code))
+            }
+            let view = PartnerView(partner: p, addresses: try node.addresses(partnerCode: code), renamedTo: renamedTo)
             if json { try printJSON(view) } else { print(view.text()) }
         }
     }

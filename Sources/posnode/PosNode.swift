@@ -11,7 +11,7 @@ struct PosNode: AsyncParsableCommand {
         subcommands: [
             Init.self, PartnerCommand.self, AddressCommand.self, ReceiptCommand.self, DocumentCommand.self,
             JournalCommand.self, StatusCommand.self, StateHashCommand.self, SyncCommand.self, ServeCommand.self,
-            CustomerCommand.self, BalancesCommand.self, DuplicatesCommand.self, AuditCommand.self,
+            CustomerCommand.self, BalancesCommand.self, DuplicatesCommand.self, AuditCommand.self, ConfigCommand.self,
         ])
 }
 
@@ -51,9 +51,12 @@ struct Init: AsyncParsableCommand {
     @Option(help: "Bearer token printed by 'poshub node add'.") var token: String?
     @Flag(help: "Center parameter: new business customers get the lowest price.") var lowestPriceBusiness = false
     @Flag(help: "Center parameter: new consumers get the lowest price.") var lowestPriceConsumer = false
+    @Option(help: "Center parameter: the country of partners registered without one, e.g. PL (the NIP and PESEL checks run for it).")
+    var defaultCountry: String?
 
     func run() async throws {
-        let center = CenterParameters(lowestPriceForNewBusiness: lowestPriceBusiness, lowestPriceForNewConsumer: lowestPriceConsumer)
+        let center = CenterParameters(lowestPriceForNewBusiness: lowestPriceBusiness, lowestPriceForNewConsumer: lowestPriceConsumer,
+                                      defaultCountry: defaultCountry?.uppercased())
         _ = try NodeStore.create(path: store.db, node: node, site: site, series: series, hubURL: hub, token: token,
                                  center: center, options: StoreOptions(synchronous: store.synchronous))
         print("initialized node \(node) (site \(site), series \(series)) in \(store.db)")
@@ -69,5 +72,52 @@ struct StateHashCommand: AsyncParsableCommand {
 
     func run() async throws {
         print(try store.open().stateHash())
+    }
+}
+
+struct ConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config", abstract: "Show or change the node's center parameters (operator).",
+        subcommands: [Show.self, SetParameters.self])
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the center parameters.")
+        @OptionGroup var store: StoreOptionGroup
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let c = try store.open().config().center
+            if json { try printJSON(c); return }
+            print("lowest_price_business: \(c.lowestPriceForNewBusiness)")
+            print("lowest_price_consumer: \(c.lowestPriceForNewConsumer)")
+            print("default_country: \(c.defaultCountry ?? "none")")
+        }
+    }
+
+    struct SetParameters: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set", abstract: "Change center parameters; each change is recorded in the node's audit log (kind config).")
+        @OptionGroup var store: StoreOptionGroup
+        @Option(help: "New business customers get the lowest price: true or false.") var lowestPriceBusiness: Bool?
+        @Option(help: "New consumers get the lowest price: true or false.") var lowestPriceConsumer: Bool?
+        @Option(help: "Country of partners registered without one, e.g. PL; 'none' for no default.") var defaultCountry: String?
+        @Flag(help: "JSON output.") var json = false
+
+        func validate() throws {
+            if lowestPriceBusiness == nil && lowestPriceConsumer == nil && defaultCountry == nil {
+                throw ValidationError("give at least one of --lowest-price-business, --lowest-price-consumer, --default-country")
+            }
+        }
+
+        func run() async throws {
+            let country = defaultCountry.map { $0.lowercased() == "none" || $0.isEmpty ? nil : $0.uppercased() }
+            let c = try store.open().setCenter { c in
+                if let v = lowestPriceBusiness { c.lowestPriceForNewBusiness = v }
+                if let v = lowestPriceConsumer { c.lowestPriceForNewConsumer = v }
+                if let country { c.defaultCountry = country }
+            }
+            if json { try printJSON(c); return }
+            print("center parameters: lowest price business \(c.lowestPriceForNewBusiness), consumer \(c.lowestPriceForNewConsumer), default country \(c.defaultCountry ?? "none")")
+        }
     }
 }

@@ -137,11 +137,14 @@ struct StatusCommand: AsyncParsableCommand {
         if json { try printJSON(s); return }
         print("node \(s.node) site \(s.site) series \(s.series)")
         print("hub: \(s.hub ?? "(none: offline only)")")
-        print("journal: \(s.pending) pending, \(s.acknowledged) acknowledged, last seq \(s.lastSeq)")
+        print("center: lowest price for new business customers \(s.center.lowestPriceForNewBusiness ? "yes" : "no"), for new consumers \(s.center.lowestPriceForNewConsumer ? "yes" : "no"); default country \(s.center.defaultCountry ?? "none")")
+        print("journal: \(s.pending) pending, \(s.acknowledged) acknowledged (\(s.refused) refused by the hub), last seq \(s.lastSeq)")
+        if s.warnings > 0 { print("warnings: \(s.warnings) (duplicate VAT IDs registered offline; see 'posnode duplicates')") }
         print("feed cursor: \(s.cursor)")
         print("records: \(s.partners) partners, \(s.addresses) addresses, \(s.documents) documents")
         print("last sync: \(s.lastSyncAt ?? "never")\(s.lastSyncError.map { " (last error: \($0))" } ?? "")")
         for r in s.renames { print("renamed \(r.oldValue ?? "?") -> \(r.newValue ?? "?") at \(r.at): \(r.reason)") }
+        for r in s.problems { print("\(r.kind) \(r.entity) \(r.key) at \(r.at): \(r.reason)") }
     }
 }
 
@@ -149,7 +152,7 @@ struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "audit", abstract: "Show the audit log (renames, overwrites, moves, refusals).")
 
     @OptionGroup var store: StoreOptionGroup
-    @Option(help: "Only records of this kind (rename, overwrite, move, rejected).") var kind: String?
+    @Option(help: "Only records of this kind (rename, overwrite, move, move-refused, rejected, duplicate-vat, config).") var kind: String?
     @Flag(help: "JSON output.") var json = false
 
     func run() async throws {

@@ -18,11 +18,15 @@ extension NodeStore {
 
 struct SyncCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "sync", abstract: "One sync round: push pending journal entries, pull new changes, apply, record the cursor.")
+        commandName: "sync", abstract: "One sync round: push pending journal entries, pull new changes, apply, record the cursor.",
+        discussion: "Exits 0 when the round completed, 3 when it completed but the hub refused entries (listed, and in 'posnode status'), 1 on any other failure.")
 
     @OptionGroup var store: StoreOptionGroup
     @Flag(help: "JSON output.") var json = false
     @Option(help: "Journal entries per pushed batch.") var batchEntries: Int = SyncRound.defaultPushBatchEntries
+
+    /// The exit code of a round in which the hub refused entries (the round itself completed).
+    static let refusedExitCode: Int32 = 3
 
     func run() async throws {
         let node = try store.open()
@@ -34,10 +38,13 @@ struct SyncCommand: AsyncParsableCommand {
         }
         let s = try await round.run()
         if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        defer { if !s.rejected.isEmpty { Self.exit(withError: ExitCode(Self.refusedExitCode)) } }
         if json { try printJSON(s); return }
-        print("pushed \(s.pushedEntries) entries in \(s.pushedBatches) batches (\(s.bytesSent) bytes, \(s.bytesSentUncompressed) uncompressed): \(s.applied) applied, \(s.duplicates) duplicate, \(s.rejected.count) rejected")
+        print("pushed \(s.pushedEntries) entries in \(s.pushedBatches) batches (\(s.bytesSent) bytes, \(s.bytesSentUncompressed) uncompressed): \(s.applied) applied, \(s.duplicates) duplicate, \(s.rejected.count) refused")
         for r in s.renames { print("renamed \(r.oldCode) -> \(r.newCode) (code existed in the system; store-prefix rule)") }
-        for r in s.rejected { print("rejected seq \(r.seq): \(r.reason ?? "")") }
+        for m in s.moves { print("moved \(m) (customer move carried out by the hub)") }
+        for r in s.rejected { print("refused seq \(r.seq): \(r.reason ?? "")") }
+        for r in s.warnings { print("warning seq \(r.seq): \(r.warning ?? "")") }
         print("pulled \(s.pulledChanges) changes\(s.bootstrapped ? " (bootstrapped from snapshot)" : ""), cursor \(s.cursor), \(s.pending) pending, \(String(format: "%.2f s (push %.2f s, pull %.2f s)", s.seconds, s.pushSeconds, s.pullSeconds))")
     }
 }

@@ -113,7 +113,11 @@ struct HubBatchLimitTests {
 
 /// The parts of `posnode sync --json` these tests read.
 private struct SyncSummaryView: Decodable {
-    struct Rename: Decodable { var oldCode: String; var newCode: String }
+    struct Rename: Decodable {
+        enum CodingKeys: String, CodingKey { case oldCode = "old_code", newCode = "new_code" }
+        var oldCode: String; var newCode: String
+    }
+    enum CodingKeys: String, CodingKey { case pushedEntries = "pushed_entries", pushedBatches = "pushed_batches", renames, rejected }
     var pushedEntries: Int
     var pushedBatches: Int
     var renames: [Rename]

@@ -55,6 +55,7 @@ private final class StormResults: @unchecked Sendable {
 }
 
 private struct StormSummary: Decodable {
+    enum CodingKeys: String, CodingKey { case pushedEntries = "pushed_entries", applied, duplicates }
     var pushedEntries: Int
     var applied: Int
     var duplicates: Int

@@ -122,7 +122,7 @@ struct SyncProcessTests {
         }
         #expect(try cluster.hubStateHash() == before)
         let nodes = try runCommand(BuiltProducts.path("poshub"), ["node", "list", "--db", cluster.hubDB, "--json"]).stdout
-        #expect(nodes.contains("\"lastSeq\" : 0"))
+        #expect(nodes.contains("\"last_seq\" : 0"))
     }
 
     @Test("a decompression bomb is refused and the hub's memory stays bounded")

@@ -29,9 +29,11 @@ struct PushReplyTests {
         let (back, json) = try roundTrip(reply, compact: false)
         #expect(back == reply)
         #expect(json.contains("\"results\""))
-        // The first release's synthesized form, as such a hub sends it.
+        #expect(json.contains("\"next_expected\"") && json.contains("\"hub_hlc\"") && !json.contains("nextExpected"))
+        // The first release's synthesized camelCase form, as such a hub sends it: the store reads it too.
         let old = #"{"hubHLC":9,"nextExpected":3,"node":"N1","results":[{"outcome":"applied","seq":1},{"outcome":"rejected","reason":"no","seq":2}]}"#
-        #expect(try JSONDecoder().decode(PushReply.self, from: Data(old.utf8)) == reply)
+        #expect(try SyncJSON.replyDecoder().decode(PushReply.self, from: Data(old.utf8)) == reply)
+        #expect(SyncJSON.snakeCase("renameID") == "rename_id" && SyncJSON.snakeCase("hubHLC") == "hub_hlc")
     }
 
     @Test("an empty reply stays empty")

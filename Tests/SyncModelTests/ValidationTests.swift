@@ -54,7 +54,49 @@ struct ValidationTests {
     func codeRules() {
         #expect(PartnerValidator.problems(consumer { $0.code = "" }).map(\.field) == ["code"])
         #expect(PartnerValidator.problems(consumer { $0.code = "10 01" }).map(\.field) == ["code"])
-        #expect(PartnerValidator.problems(consumer { $0.code = String(repeating: "9", count: 41) }).map(\.field) == ["code"])
+        #expect(PartnerValidator.problems(consumer { $0.code = String(repeating: "9", count: 41) }, newCode: true).map(\.field) == ["code"])
+    }
+
+    @Test("a code a user enters has at most 40 characters; a stored code the prefix rule made longer is valid up to 80")
+    func codeLengths() {
+        let entered = String(repeating: "9", count: 40), prefixed = "K1-" + entered
+        #expect(PartnerValidator.problems(consumer { $0.code = entered }, newCode: true).isEmpty)
+        #expect(PartnerValidator.problems(consumer { $0.code = prefixed }, newCode: true).map(\.field) == ["code"])
+        #expect(PartnerValidator.problems(consumer { $0.code = prefixed }).isEmpty)
+        #expect(PartnerValidator.problems(consumer { $0.code = String(repeating: "9", count: 81) }).map(\.field) == ["code"])
+    }
+
+    @Test("codes are one normal form: NFC and NFD spellings and lower case read as the same code")
+    func codeNormalForm() {
+        let nfc = "\u{17B}\u{D3}\u{141}W"            // ŻÓŁW, precomposed
+        let nfd = "Z\u{307}O\u{301}\u{141}W"         // the same text, decomposed
+        #expect(!nfc.utf8.elementsEqual(nfd.utf8))
+        #expect(PartnerCode.normalized(nfd).utf8.elementsEqual(nfc.utf8))
+        #expect(PartnerCode.normalized("żółw").utf8.elementsEqual(nfc.utf8))
+        #expect(PartnerCode.normalized("c1") == "C1")
+        #expect(PartnerCode.normalized(" 1001 ") == "1001")
+        // A code not in normal form is refused where it is not normalized first (a pushed entry at the hub).
+        #expect(PartnerValidator.problems(consumer { $0.code = nfd }, newCode: true).map(\.field) == ["code"])
+        #expect(PartnerValidator.problems(consumer { $0.code = "c1" }, newCode: true).map(\.field) == ["code"])
+        #expect(PartnerValidator.problems(consumer { $0.code = nfc }, newCode: true).isEmpty)
+    }
+
+    @Test("invisible and control characters are refused in a code", arguments: ["10\u{200B}01", "\u{FEFF}1001", "10\u{7}01", "1001\u{202E}", "10\u{2028}01", "10|01"])
+    func invisibleCharacters(_ code: String) {
+        let problems = PartnerValidator.problems(consumer { $0.code = code }, newCode: true)
+        #expect(problems.map(\.field) == ["code"], "\(problems)")
+    }
+
+    @Test("every problem of a partner is reported at once, in the form's words and with the column name")
+    func allProblemsAtOnce() throws {
+        let p = Partner(code: "", kind: .consumer, country: "PL", nationalID: "123")
+        let error = #expect(throws: InvalidFields.self) { try PartnerValidator.validate(p) }
+        #expect(error?.problems.map(\.field) == ["code", "first_name", "last_name", "national_id"])
+        let lines = error?.description.split(separator: "\n").map(String.init) ?? []
+        #expect(lines.count == 4)
+        #expect(lines[2] == "last name: is mandatory for a consumer")
+        #expect(error?.oneLine.contains("last name (last_name): is mandatory") == true)
+        #expect(FieldError(field: "vat_id", reason: "x").description == "VAT ID: x")
     }
 
     @Test("valid Polish NIPs pass the check digit", arguments: ["5260250274", "PL5260250274", "526-025-02-74", "7740001454"])

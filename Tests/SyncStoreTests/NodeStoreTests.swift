@@ -56,8 +56,9 @@ struct NodeStoreTests {
         let store = fixture.store
         var p = anna()
         p.lastName = nil
-        let error = #expect(throws: FieldError.self) { try store.addPartner(p) }
-        #expect(error?.field == "last_name")
+        p.firstName = " "
+        let error = #expect(throws: InvalidFields.self) { try store.addPartner(p) }
+        #expect(error?.problems.map(\.field) == ["first_name", "last_name"])
         #expect(try store.partner(code: "1001") == nil)
         #expect(try store.pendingJournal().isEmpty)
     }
