@@ -48,7 +48,7 @@ public enum Entity: String, Sendable, Codable, CaseIterable {
     case partner
     case address
     case document
-    /// A multi-site customer move request (seed 002); carried out by the hub.
+    /// A multi-site customer move request; carried out by the hub.
     case move
 
     /// By case, not by the raw value's text: the hub hashes an entity with every row a push

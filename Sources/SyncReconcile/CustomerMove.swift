@@ -3,7 +3,7 @@ import GRDB
 import SyncModel
 import SyncStore
 
-/// The preconditions of seed 002 ("Informationen zum Verschieben lokaler Kunden").
+/// The preconditions of the multi-site customer move (docs/rules.md).
 public enum MoveCondition: Int, Sendable, CaseIterable, Codable {
     case currentExistsAtSite = 1
     case newAbsentAtSite = 2
@@ -48,7 +48,7 @@ public struct MoveRefused: Error, Sendable, CustomStringConvertible {
 /// The hub's lookup of a site's replication region (nil: no node registered at that site).
 public typealias SiteRegion = @Sendable (Database, String) throws -> String?
 
-/// Seed 002: re-designates the current site's (customer, seq) as (customer, seq) from another site.
+/// The multi-site customer move: re-designates the current site's (customer, seq) as (customer, seq) from another site.
 /// The only implementation; the hub runs it for moves pushed by nodes and for its own API.
 public enum CustomerMove {
     /// Where (site, code, seq) points after the moves carried out there, if it was moved

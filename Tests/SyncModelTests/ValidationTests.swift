@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import SyncModel
 
-@Suite("Partner validation (seed 004)")
+@Suite("Partner validation")
 struct ValidationTests {
     func consumer(_ mutate: (inout Partner) -> Void = { _ in }) -> Partner {
         var p = Partner(code: "1001", kind: .consumer, firstName: "Anna", lastName: "Nowak", country: "PL")

@@ -56,7 +56,7 @@ struct MoveScenario {
     }
 }
 
-@Suite("Multi-site customer move (seed 002)")
+@Suite("Multi-site customer move")
 struct CustomerMoveTests {
     @Test("a valid request has no violations")
     func valid() throws {

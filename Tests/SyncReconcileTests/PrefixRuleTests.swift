@@ -6,7 +6,7 @@ import SyncReconcile
 import SyncStore
 import SyncNode
 
-@Suite("Store-prefix rule (seed 004)")
+@Suite("Store-prefix rule")
 struct PrefixRuleTests {
     @Test("a free code is kept; a taken one gets series and separator, then -2, -3")
     func resolveChain() {
