@@ -100,11 +100,23 @@ extension NodeTransaction {
             throw FieldError(field: "code", reason: "a partner with code \(p.code) already exists")
         }
         try db.checkVATUnique(p, allowDuplicate: allowDuplicateVat)
-        let image = p.fields
-        try ReplicatedTable.partner.upsert(db, image: image)
+        // By column, without the dictionary of all 23 fields: the row from the values, the
+        // journal from the fields that are not null (`newRowImage`).
+        let table = ReplicatedTable.partner, values = p.columnValues
+        try table.upsert(db, stored: table.storedValues(columnValues: values))
+        var image = Fields(minimumCapacity: values.count)
+        for (column, value) in zip(Partner.columns, values) where !value.isNull { image[column] = value }
         _ = try appendJournal(entity: .partner, key: p.code, op: .insert, fields: image)
         return p
     }
+
+    /// The journal image of a new partner or document: its fields without the null ones.
+    /// Every reader of a new row's image (the store's own upsert, the hub's preparation and
+    /// insert) takes a missing column as null, and such a row never replaces another (a
+    /// clashing partner code gets a new code, documents are never replaced), so nothing reads
+    /// differently; the entry is about 40 % shorter (a consumer's image 23 -> 12 fields),
+    /// which fills the journal's pages more slowly.
+    static func newRowImage(_ image: Fields) -> Fields { image.filter { !$0.value.isNull } }
 
     /// Changes some fields of a partner. `changes` uses column names; code, kind,
     /// lowest_price, deleted and origin_node cannot be changed this way.
@@ -184,7 +196,7 @@ extension NodeTransaction {
                            addressSeq: addressSeq, site: cfg.site, amountMinor: amountMinor, currency: currency,
                            status: kind == .receipt ? "settled" : "open", issuedAt: AuditRecord.iso(millis: clock()), node: cfg.nodeID)
         try ReplicatedTable.document.upsert(db, image: doc.fields)
-        _ = try appendJournal(entity: .document, key: doc.id, op: .insert, fields: doc.fields)
+        _ = try appendJournal(entity: .document, key: doc.id, op: .insert, fields: Self.newRowImage(doc.fields))
         return doc
     }
 

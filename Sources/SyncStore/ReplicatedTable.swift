@@ -214,7 +214,12 @@ public final class ReplicatedTable: Sendable, Hashable {
 
     /// Inserts or replaces the whole row (a full image: missing columns become NULL or defaults).
     public func upsert(_ db: Database, image: Fields) throws {
-        try FastStatement.execute(db.cachedStatement(sql: upsertSQL), storedValues(image))
+        try upsert(db, stored: storedValues(image))
+    }
+
+    /// `upsert` of a row's stored values (`storedValues(columnValues:)`).
+    public func upsert(_ db: Database, stored: [DatabaseValue]) throws {
+        try FastStatement.execute(db.cachedStatement(sql: upsertSQL), stored)
     }
 
     /// The values `upsert` stores for `image`, in column order. Read by the fields present

@@ -96,6 +96,13 @@ public enum Schema {
                            arguments: [table.replacingOccurrences(of: old, with: new)])
             try db.execute(sql: "PRAGMA schema_version = \(version + 1)")
         }
+        // No query reads a partner by its raw VAT ID or national ID (the NIP check uses the
+        // normalized index `partner_nip`; the duplicates listing reads every partner), yet
+        // both indexes took a page write in every partner insert, nulls included: two of the
+        // four pages a plain partner insert wrote.
+        migrator.registerMigration("v4-drop-unused-partner-indexes") { db in
+            try db.execute(sql: "DROP INDEX IF EXISTS partner_vat_id; DROP INDEX IF EXISTS partner_national_id")
+        }
     }
 
     /// The index of live partners by normalized NIP that `partnerWithSameNIP` reads (node and
