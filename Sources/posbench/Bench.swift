@@ -182,7 +182,7 @@ enum Bench {
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         guard status == 0 else { throw BenchError("posnode sync failed: \(sync.stderrText)") }
         let summary = try JSONSerialization.jsonObject(with: Data(sync.stdoutText.utf8)) as? [String: Any]
-        let bytes = summary?["bytesSent"] as? Int ?? 0
+        let bytes = summary?["bytes_sent"] as? Int ?? 0
         // The hub's own account of its time: decoding and preparing batches, and its writer applying them.
         let metrics = try await TestHTTP().get("http://127.0.0.1:\(port)/metrics").text
         func counterSeconds(_ counter: String) -> Double {
@@ -191,8 +191,8 @@ enum Bench {
         }
         return (node, hubDB, SyncRun(seconds: elapsed, bytesSent: bytes, nodePeakMB: Double(sync.peakResidentKiB()) / 1024,
                                      hubPeakMB: Double(hub.peakResidentKiB()) / 1024,
-                                     pushSeconds: summary?["pushSeconds"] as? Double ?? 0, pullSeconds: summary?["pullSeconds"] as? Double ?? 0,
-                                     pulled: summary?["pulledChanges"] as? Int ?? 0,
+                                     pushSeconds: summary?["push_seconds"] as? Double ?? 0, pullSeconds: summary?["pull_seconds"] as? Double ?? 0,
+                                     pulled: summary?["pulled_changes"] as? Int ?? 0,
                                      hubDecodeSeconds: counterSeconds("poshub_push_decode_microseconds_total"),
                                      hubApplySeconds: counterSeconds("poshub_push_apply_microseconds_total")))
     }
