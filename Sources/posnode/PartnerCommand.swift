@@ -130,7 +130,9 @@ extension PartnerCommand {
         func run() async throws {
             let changes = try fields.changes()
             guard !changes.isEmpty else { throw FieldError(field: "fields", reason: "give at least one field to change") }
-            let p = try store.open().updatePartner(code: code, changes: changes, allowDuplicateVat: allowDuplicateVat)
+            let node = try store.open()
+            try warnIfRenamed(node, code)
+            let p = try node.updatePartner(code: code, changes: changes, allowDuplicateVat: allowDuplicateVat)
             print("updated partner \(p.code)")
         }
     }
@@ -178,8 +180,18 @@ extension PartnerCommand {
         @Option(help: "Partner code.") var code: String
 
         func run() async throws {
-            try store.open().deletePartner(code: code)
-            print("deleted partner \(code)")
+            let node = try store.open()
+            try warnIfRenamed(node, code)
+            try node.deletePartner(code: code)
+            print("deleted partner \(PartnerCode.normalized(code))")
         }
     }
+}
+
+/// Says on stderr when `code` was this store's customer's code before the store-prefix rule
+/// renamed it and another store's customer holds it now: the command acts on that customer.
+func warnIfRenamed(_ node: NodeStore, _ code: String) throws {
+    guard let now = try node.renamed(from: code), let p = try node.partner(code: code),
+          p.originNode != (try node.config().nodeID) else { return }
+    printError("note: this store's customer \(p.code) is now \(now) (store-prefix rule); \(p.code) is another store's customer")
 }

@@ -50,6 +50,8 @@ struct CashierCLITests {
         #expect(show.contains("this store's customer 1001 is now K2-1001"), "\(show)")
         let json = try cluster.posnode("B", ["partner", "show", "--code", "1001", "--json"]).stdout
         #expect(json.contains("\"renamed_to\" : \"K2-1001\"") && json.contains("\"first_name\" : \"Ewa\""), "\(json)")
+        let update = try cluster.posnode("B", ["partner", "update", "--code", "1001", "--phone", "+48 600 000 001"])
+        #expect(update.succeeded && update.stderr.contains("this store's customer 1001 is now K2-1001"), "\(update.stderr)")
     }
 
     @Test("center parameters are shown, changed and audited; the API refuses lowest_price and lists every problem")
