@@ -60,7 +60,7 @@ public enum PartnerCode {
     /// comes from a user creating a partner (at most `maxEnteredLength`), else it is a stored
     /// code (at most `maxStoredLength`).
     public static func problem(_ code: String, entered: Bool) -> FieldError? {
-        if code.isEmpty || code.unicodeScalars.allSatisfy({ $0 == " " || $0 == "\t" || $0.properties.generalCategory == .spaceSeparator }) {
+        if PartnerValidator.isBlank(code) {
             return FieldError(field: "code", reason: "is mandatory")
         }
         let limit = entered ? maxEnteredLength : maxStoredLength

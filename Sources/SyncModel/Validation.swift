@@ -72,12 +72,7 @@ public enum PartnerValidator {
     public static func problems(_ partner: Partner, newCode: Bool = false) -> [FieldError] {
         var errors: [FieldError] = []
         // Byte-level checks where ASCII decides: these run for every write and every pushed entry.
-        func blank(_ s: String?) -> Bool {
-            guard let s else { return true }
-            // Blank means only spaces (Unicode category Zs) and tabs, as `CharacterSet.whitespaces`;
-            // stops at the first other character (the first, for any name).
-            return s.unicodeScalars.allSatisfy { $0 == "\t" || $0.properties.generalCategory == .spaceSeparator }
-        }
+        func blank(_ s: String?) -> Bool { s.map(isBlank) ?? true }
         func upperASCII(_ s: String, count: Int) -> Bool {
             s.utf8.count == count && s.utf8.allSatisfy { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
         }
@@ -125,6 +120,12 @@ public enum PartnerValidator {
     public static let checkedColumns: Set<String> = [
         "code", "kind", "first_name", "last_name", "name", "country", "currency", "birth_date", "email", "vat_id", "national_id",
     ]
+
+    /// Blank means only spaces (Unicode category Zs) and tabs, as `CharacterSet.whitespaces`;
+    /// stops at the first other character (the first, for any name).
+    static func isBlank(_ s: String) -> Bool {
+        s.unicodeScalars.allSatisfy { $0 == "\t" || $0.properties.generalCategory == .spaceSeparator }
+    }
 
     /// Throws every problem of `partner` at once (`InvalidFields`).
     public static func validate(_ partner: Partner, newCode: Bool = false) throws {

@@ -8,24 +8,6 @@ import SyncStore
 /// offline the store proceeds, the prefix rule applies on reconnect and the hub reports a
 /// duplicate VAT ID then.
 public enum CodeCheck {
-    public enum Answer: Sendable, Equatable {
-        case free
-        case taken
-        /// No hub configured or not reachable: the node proceeds offline.
-        case unknown(String)
-    }
-
-    public static func ask(store: NodeStore, code: String) async -> Answer {
-        guard let cfg = try? store.config(), let url = cfg.hubURL, let token = cfg.token else {
-            return .unknown("no hub configured")
-        }
-        do {
-            return try await HubClient(baseURL: url, token: token).partnerExists(code: code) ? .taken : .free
-        } catch {
-            return .unknown(String(describing: error))
-        }
-    }
-
     /// Checks `partner` at the hub before the store registers it: throws for a code the hub
     /// has, and for a Polish VAT ID another partner at the hub has unless `allowDuplicateVat`.
     /// Returns false when the hub could not be asked (the code is provisional until the store

@@ -116,17 +116,6 @@ public struct HubClient: Sendable {
         return .refused(status: status, message: String(decoding: body.prefix(300), as: UTF8.self), nextExpected: nil)
     }
 
-    /// Whether a partner code exists at the hub.
-    public func partnerExists(code: String, timeout: TimeAmount = .milliseconds(1500)) async throws -> Bool {
-        let escaped = code.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? code
-        let r = try await send(.GET, "/v1/partners/\(escaped)", timeout: timeout)
-        switch r.status {
-        case 200: return true
-        case 404: return false
-        default: throw refusal(r.status, r.body)
-        }
-    }
-
     /// Whether a partner code is taken at the hub and which partner already has the Polish
     /// VAT ID (`GET /v1/partner-check`).
     public func partnerCheck(code: String, vatID: String?, country: String?, timeout: TimeAmount = .milliseconds(1500)) async throws -> PartnerCheck {

@@ -111,7 +111,6 @@ public struct NodeServer: Sendable {
                     return Partner.columns.contains(name) ? nil : FieldError(field: name, reason: "is not a partner field")
                 }
                 if !refused.isEmpty { throw InvalidFields(refused) }
-                if let code = fields["code"]?.text { fields["code"] = .text(PartnerCode.normalized(code)) }
                 let partner = try Partner(fields: fields)
                 _ = try await CodeCheck.checkOnline(store: store, partner: partner, allowDuplicateVat: allowDup)
                 return Self.json(try await offload { try store.addPartner(partner, allowDuplicateVat: allowDup) }, status: .created)

@@ -74,7 +74,7 @@ struct PartnerView: Encodable {
         let p = partner
         var lines: [String] = []
         if let renamedTo {
-            lines.append("note: this store's customer \(p.code) is now \(renamedTo) (store-prefix rule); \(p.code) below is another store's customer")
+            lines.append(renameNote(p.code, now: renamedTo))
         }
         lines += ["\(p.code)  \(p.kind.rawValue)  \(p.displayName)\(p.deleted ? "  [deleted]" : "")"]
         let extra: [(String, String?)] = [
@@ -107,7 +107,7 @@ extension PartnerCommand {
                 throw FieldError(field: "kind", reason: "'\(kind)' must be consumer or business")
             }
             var f = try fields.changes()
-            f["code"] = .text(PartnerCode.normalized(code))
+            f["code"] = .text(code)
             f["kind"] = .text(k.rawValue)
             let partner = try Partner(fields: f)
             let node = try store.open()
@@ -146,13 +146,8 @@ extension PartnerCommand {
 
         func run() async throws {
             let node = try store.open()
+            let p = try node.requirePartner(code: code)
             let renamedTo = try node.renamed(from: code)
-            guard let p = try node.partner(code: code) else {
-                if let renamedTo {
-                    throw FieldError(field: "code", reason: "partner \(PartnerCode.normalized(code)) does not exist: this store's customer \(PartnerCode.normalized(code)) is now \(renamedTo) (store-prefix rule)")
-                }
-                throw StoreError.notFound(entity: .partner, key: PartnerCode.normalized(code))
-            }
             let view = PartnerView(partner: p, addresses: try node.addresses(partnerCode: code), renamedTo: renamedTo)
             if json { try printJSON(view) } else { print(view.text()) }
         }
@@ -193,5 +188,10 @@ extension PartnerCommand {
 func warnIfRenamed(_ node: NodeStore, _ code: String) throws {
     guard let now = try node.renamed(from: code), let p = try node.partner(code: code),
           p.originNode != (try node.config().nodeID) else { return }
-    printError("note: this store's customer \(p.code) is now \(now) (store-prefix rule); \(p.code) is another store's customer")
+    printError(renameNote(p.code, now: now))
+}
+
+/// The note for a code the store-prefix rule took from this store's customer.
+func renameNote(_ code: String, now: String) -> String {
+    "note: this store's customer \(code) is now \(now) (store-prefix rule); \(code) is another store's customer"
 }
