@@ -132,13 +132,14 @@ public enum DuplicateFinder {
     /// For each candidate with its bill-to at `site`, the move onto each other candidate's
     /// bill-to at another site, with the conditions of `CustomerMove.violations`.
     static func proposals(_ db: Database, codes: [String], site: String) throws -> [MoveProposal] {
-        func billToSites(_ code: String) throws -> [String] {
-            try String.fetchAll(db, sql: "SELECT site FROM address WHERE partner_code = ? AND seq = 0 ORDER BY site", arguments: [code])
-        }
+        // Each candidate's bill-to sites, read once for all its pairs.
+        let billToSites = try Dictionary(uniqueKeysWithValues: codes.map { code in
+            (code, try String.fetchAll(db, sql: "SELECT site FROM address WHERE partner_code = ? AND seq = 0 ORDER BY site", arguments: [code]))
+        })
         var out: [MoveProposal] = []
-        for current in codes where try billToSites(current).contains(site) {
+        for current in codes where billToSites[current]?.contains(site) == true {
             for new in codes where new != current {
-                guard let from = try billToSites(new).first(where: { $0 != site }) else { continue }
+                guard let from = billToSites[new]?.first(where: { $0 != site }) else { continue }
                 var request = MoveRequest(currentCode: current, currentSeq: 0, newCode: new, newSeq: 0, fromSite: from)
                 request.site = site
                 let failed = try CustomerMove.violations(db, request)
