@@ -71,24 +71,32 @@ public struct Document: Sendable, Hashable, Codable {
                   status: v[7]?.text ?? "open", issuedAt: v[8]?.text ?? "", node: v[9]?.text ?? "")
     }
 
-    /// Parses an amount such as "12.50" or "-3" into minor units (2 decimals), exactly.
+    /// Parses an amount such as "12.50" or "-3" into minor units (2 decimals), exactly. The
+    /// amount must lie within ±`ColumnRules.maxAmountMinor` (999,999,999.99); no input traps.
     public static func parseAmount(_ text: String) throws -> Int64 {
         let t = text.trimmingCharacters(in: .whitespaces)
         let negative = t.hasPrefix("-")
         let body = negative ? String(t.dropFirst()) : t
         let parts = body.split(separator: ".", omittingEmptySubsequences: false)
-        guard (1...2).contains(parts.count), let whole = Int64(parts[0]), !parts[0].isEmpty,
-              parts[0].allSatisfy(\.isASCII) else {
+        guard (1...2).contains(parts.count), !parts[0].isEmpty,
+              parts[0].allSatisfy({ $0.isASCII && $0.isNumber }) else {
             throw FieldError(field: "amount", reason: "'\(text)' is not an amount like 12.50")
         }
-        var minor = whole * 100
+        let limit = ColumnRules.maxAmountMinor
+        let tooLarge = FieldError(field: "amount", reason: "'\(text)' is out of range: at most \(formatAmount(limit)) either way")
+        // Digits beyond Int64 are out of range too, not "not a number".
+        guard let whole = Int64(parts[0]) else { throw tooLarge }
+        let (hundreds, overflow) = whole.multipliedReportingOverflow(by: 100)
+        guard !overflow, hundreds <= limit else { throw tooLarge }
+        var minor = hundreds
         if parts.count == 2 {
             let frac = parts[1]
             guard (1...2).contains(frac.count), frac.allSatisfy({ $0.isASCII && $0.isNumber }), let f = Int64(frac) else {
                 throw FieldError(field: "amount", reason: "'\(text)' has more than 2 decimals or is not a number")
             }
-            minor += frac.count == 1 ? f * 10 : f
+            minor += frac.count == 1 ? f * 10 : f  // at most 99 more than `limit`: far below Int64.max
         }
+        guard minor <= limit else { throw tooLarge }
         return negative ? -minor : minor
     }
 

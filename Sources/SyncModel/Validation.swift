@@ -127,9 +127,15 @@ public enum PartnerValidator {
         s.unicodeScalars.allSatisfy { $0 == "\t" || $0.properties.generalCategory == .spaceSeparator }
     }
 
-    /// Throws every problem of `partner` at once (`InvalidFields`).
-    public static func validate(_ partner: Partner, newCode: Bool = false) throws {
-        let found = problems(partner, newCode: newCode)
+    /// Throws every problem of `partner` at once (`InvalidFields`). `sizes`: with the columns'
+    /// size limits (`ColumnRules`), for a field the rules above have not already refused.
+    public static func validate(_ partner: Partner, newCode: Bool = false, sizes: Bool = false) throws {
+        var found = problems(partner, newCode: newCode)
+        if sizes {
+            let named = Set(found.map(\.field))
+            found += ColumnRules.problems(.partner, columns: Partner.columns, values: partner.columnValues)
+                .filter { !named.contains($0.field) }
+        }
         if !found.isEmpty { throw InvalidFields(found) }
     }
 

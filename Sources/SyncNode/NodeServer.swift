@@ -43,10 +43,13 @@ public struct DocumentRequest: Codable, Sendable {
 public struct NodeServer: Sendable {
     public var store: NodeStore
     public var sync: SyncService?
+    /// Who may call (host, origin, token, body type); checked before every route.
+    public var access: NodeAPIAccess<BasicRequestContext>
 
-    public init(store: NodeStore, sync: SyncService?) {
+    public init(store: NodeStore, sync: SyncService?, access: NodeAPIAccess<BasicRequestContext>) {
         self.store = store
         self.sync = sync
+        self.access = access
     }
 
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
@@ -67,6 +70,9 @@ public struct NodeServer: Sendable {
         case let e as StoreError:
             if case .notFound = e { return json(NodeAPIError(error: e.description), status: .notFound) }
             return json(NodeAPIError(error: e.description), status: .badRequest)
+        case let e as HTTPError:
+            // A body over the limit (413) and the like: the status the error carries.
+            return json(NodeAPIError(error: e.body ?? "\(e.status.code) \(e.status.reasonPhrase)"), status: e.status)
         case is DecodingError:
             return json(NodeAPIError(error: "request body is not valid JSON for this call: \(error)"), status: .badRequest)
         default:
@@ -74,13 +80,21 @@ public struct NodeServer: Sendable {
         }
     }
 
+    /// The largest request body the local API reads (a partner is a few hundred bytes).
+    public static let maxBodyBytes = 1 << 20
+
     static func body<T: Decodable>(_ request: Request, as: T.Type) async throws -> T {
-        let buffer = try await request.body.collect(upTo: 1 << 20)
+        let tooLarge = HTTPError(.contentTooLarge, message: "the request body is larger than \(maxBodyBytes >> 20) MiB")
+        // Refused by its announced length before a byte is read, else when reading passes the limit.
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes { throw tooLarge }
+        let buffer: ByteBuffer
+        do { buffer = try await request.body.collect(upTo: maxBodyBytes) } catch is NIOTooManyBytesError { throw tooLarge }
         return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
     }
 
     public func buildRouter() -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: access)
         let store = self.store
         let sync = self.sync
         router.get("/health") { _, _ in "ok\n" }
@@ -110,7 +124,9 @@ public struct NodeServer: Sendable {
                     }
                     return Partner.columns.contains(name) ? nil : FieldError(field: name, reason: "is not a partner field")
                 }
-                if !refused.isEmpty { throw InvalidFields(refused) }
+                // Wrong types and sizes too: a number sent for the phone would read as no phone.
+                let problems = refused + ColumnRules.problems(.partner, fields)
+                if !problems.isEmpty { throw InvalidFields(problems) }
                 let partner = try Partner(fields: fields)
                 _ = try await CodeCheck.checkOnline(store: store, partner: partner, allowDuplicateVat: allowDup)
                 return Self.json(try await offload { try store.addPartner(partner, allowDuplicateVat: allowDup) }, status: .created)
@@ -136,6 +152,7 @@ public struct NodeServer: Sendable {
             do {
                 var fields = try await Self.body(request, as: Fields.self)
                 if fields["site"] == nil { fields["site"] = .text("") }
+                try ColumnRules.check(.address, fields)
                 let address = try Address(fields: fields)
                 return Self.json(try await offload { try store.addAddress(address) }, status: .created)
             } catch { return Self.failure(error) }

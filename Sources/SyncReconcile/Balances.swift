@@ -41,25 +41,54 @@ public enum Balances {
         }
     }
 
+    /// Recomputes every customer's balances from its open documents in the customer's
+    /// currency. Summed with checked arithmetic: a sum beyond Int64's range (only possible
+    /// with documents written before amounts were bounded) throws `BalanceOverflow` naming
+    /// the customer and changes nothing, instead of wrapping or failing in SQL.
     @discardableResult
     public static func recalculate(_ db: Database) throws -> [CustomerBalance] {
-        let rows = try Row.fetchAll(db, sql: """
-            SELECT p.code AS code, p.currency AS currency,
-                   COALESCE(SUM(CASE WHEN d.kind IN ('invoice', 'receivable') AND d.status = 'open' AND d.currency = p.currency THEN d.amount_minor END), 0) AS posted,
-                   COALESCE(SUM(CASE WHEN d.kind = 'order' AND d.status = 'open' AND d.currency = p.currency THEN d.amount_minor END), 0) AS orders
-            FROM partner p LEFT JOIN document d ON d.partner_code = p.code
-            GROUP BY p.code ORDER BY p.code
+        var out: [CustomerBalance] = []
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT p.code, p.currency, d.kind, d.amount_minor
+            FROM partner p LEFT JOIN document d
+              ON d.partner_code = p.code AND d.status = 'open' AND d.currency = p.currency
+              AND d.kind IN ('invoice', 'receivable', 'order')
+            ORDER BY p.code
             """)
+        while let r = try rows.next() {
+            let code: String = r[0]
+            if out.last?.partnerCode != code {
+                out.append(CustomerBalance(partnerCode: code, currency: r[1], postedMinor: 0, orderMinor: 0))
+            }
+            guard let kind: String = r[2], let amount: Int64 = r[3] else { continue }
+            let i = out.count - 1
+            if kind == "order" {
+                let (sum, overflow) = out[i].orderMinor.addingReportingOverflow(amount)
+                if overflow { throw BalanceOverflow(partnerCode: code, balance: "order") }
+                out[i].orderMinor = sum
+            } else {
+                let (sum, overflow) = out[i].postedMinor.addingReportingOverflow(amount)
+                if overflow { throw BalanceOverflow(partnerCode: code, balance: "posted") }
+                out[i].postedMinor = sum
+            }
+        }
         let now = AuditRecord.now()
         try db.execute(sql: "DELETE FROM customer_balance")
-        var out: [CustomerBalance] = []
-        for r in rows {
-            let b = CustomerBalance(partnerCode: r["code"], currency: r["currency"], postedMinor: r["posted"], orderMinor: r["orders"])
-            try db.execute(sql: "INSERT INTO customer_balance (partner_code, currency, posted_minor, order_minor, recalculated_at) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [b.partnerCode, b.currency, b.postedMinor, b.orderMinor, now])
-            out.append(b)
+        let insert = try db.cachedStatement(sql: "INSERT INTO customer_balance (partner_code, currency, posted_minor, order_minor, recalculated_at) VALUES (?, ?, ?, ?, ?)")
+        for b in out {
+            try insert.execute(arguments: [b.partnerCode, b.currency, b.postedMinor, b.orderMinor, now])
         }
         return out
+    }
+}
+
+/// A customer's balance beyond the range of a 64-bit amount: the recalculation stops and
+/// stores nothing.
+public struct BalanceOverflow: Error, Sendable, CustomStringConvertible {
+    public var partnerCode: String
+    public var balance: String
+    public var description: String {
+        "the \(balance) balance of customer \(partnerCode) exceeds the range of an amount; its documents need correcting"
     }
 }
 

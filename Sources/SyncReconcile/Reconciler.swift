@@ -214,6 +214,9 @@ public enum Reconciler {
         // Prepared for the entry as sent; worked out here for a renamed one.
         let ready = asSent ? prepared ?? prepare(incoming, node: context.node) : prepare(change, node: context.node)
         let stamp = MergeStamp(hlc: change.hlc, node: context.node)
+        if case .invalid(let reason) = ready.content {
+            return (EntryResult(seq: change.seq, outcome: .rejected, reason: reason), [])
+        }
         func reject(_ reason: String, resend row: TouchedRow? = nil) -> (EntryResult, [TouchedRow]) {
             (EntryResult(seq: change.seq, outcome: .rejected, reason: reason), row.map { [$0] } ?? [])
         }
@@ -405,6 +408,11 @@ public enum Reconciler {
     /// (see `PreparedChange`): a new partner or document parsed and validated, with the values
     /// its row is stored with. Pure: no database, so the hub runs it beside its writer.
     public static func prepare(_ change: Change, node: String) -> PreparedChange {
+        // Types and sizes of every field, as a store checks its own writes (`ColumnRules`).
+        let problems = ColumnRules.problems(change.entity, change.fields)
+        if !problems.isEmpty {
+            return PreparedChange(content: .invalid("\(change.entity.rawValue) \(change.key): \(InvalidFields(problems).oneLine)"))
+        }
         switch (change.entity, change.op) {
         case (.partner, .insert):
             do {

@@ -34,6 +34,8 @@ public struct NodeTransaction {
                 throw FieldError(field: name, reason: "must not contain a NUL character")
             }
         }
+        // Types and sizes, as the hub checks them in every push (one table: `ColumnRules`).
+        try ColumnRules.check(entity, fields)
         return try db.appendJournal(entity: entity, key: key, op: op, fields: fields, config: config(), now: clock())
     }
 }
@@ -95,7 +97,7 @@ extension NodeTransaction {
         p.deleted = false
         p.originNode = cfg.nodeID
         if p.country == nil { p.country = cfg.center.defaultCountry }
-        try PartnerValidator.validate(p, newCode: true)
+        try PartnerValidator.validate(p, newCode: true, sizes: true)
         if try ReplicatedTable.partner.exists(db, key: p.code) {
             throw FieldError(field: "code", reason: "a partner with code \(p.code) already exists")
         }
@@ -129,6 +131,8 @@ extension NodeTransaction {
         for name in changes.keys where !Partner.editableColumns.contains(name) {
             throw FieldError(field: name, reason: "cannot be changed with an update")
         }
+        // A value of the wrong type would read as null below: refused first, with the sizes.
+        try ColumnRules.check(.partner, changes)
         var merged = current
         for (k, v) in changes { merged[k] = v }
         let p = try Partner(fields: merged)

@@ -240,6 +240,12 @@ public struct StoreOptions: Sendable {
             if let mib = writerCache { try db.execute(sql: "PRAGMA cache_size = -\(mib * 1024)") }
             if let pages = checkpointPages { try db.execute(sql: "PRAGMA wal_autocheckpoint = \(pages)") }
         }
+        // A new store is readable by its owner only (its write-ahead log and shared-memory
+        // files take the same mode from it): it holds customers' data and the hub token.
+        if !FileManager.default.fileExists(atPath: path) {
+            let fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0o600)
+            if fd >= 0 { close(fd) }
+        }
         return try DatabasePool(path: path, configuration: config)
     }
 }

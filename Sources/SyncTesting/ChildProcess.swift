@@ -164,6 +164,10 @@ public final class ServerProcess: ChildProcess, @unchecked Sendable {
     }
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
+    /// A node's local API token, set by `Cluster.serveNode`.
+    public var apiToken: String?
+    /// Requests with this server's API token.
+    public var api: TestHTTP { TestHTTP(token: apiToken) }
 }
 
 public enum ChildProcessError: Error, CustomStringConvertible {

@@ -15,6 +15,8 @@ public final class Cluster: @unchecked Sendable {
         public var series: String
         public var db: String
         public var token: String
+        /// The local API's token (`posnode api-token`).
+        public var apiToken: String
     }
 
     public init() throws {
@@ -52,7 +54,10 @@ public final class Cluster: @unchecked Sendable {
         let db = dir.file("\(id).sqlite")
         try Self.check(runCommand(BuiltProducts.path("posnode"), ["init", "--db", db, "--node", id, "--site", site, "--series", series,
                                                                "--hub", hubURL ?? self.hubURL, "--token", token]))
-        let handle = NodeHandle(id: id, site: site, series: series, db: db, token: token)
+        let apiToken = try runCommand(BuiltProducts.path("posnode"), ["api-token", "--db", db])
+        try Self.check(apiToken)
+        let handle = NodeHandle(id: id, site: site, series: series, db: db, token: token,
+                                apiToken: apiToken.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         nodes[id] = handle
         return handle
     }
@@ -81,11 +86,15 @@ public final class Cluster: @unchecked Sendable {
     }
 
     /// Starts `posnode serve` for a node on a free port.
-    public func serveNode(_ id: String, backgroundSync: Bool = false, syncInterval: Double = 0.5) throws -> ServerProcess {
+    public func serveNode(_ id: String, backgroundSync: Bool = false, syncInterval: Double = 0.5,
+                          extraArguments: [String] = []) throws -> ServerProcess {
         guard let n = nodes[id] else { throw ClusterError.unknownNode(id) }
         var args = ["serve", "--db", n.db, "--port", "0", "--sync-interval", String(syncInterval), "--max-backoff", "2"]
         if !backgroundSync { args.append("--no-background-sync") }
-        return try ServerProcess(BuiltProducts.path("posnode"), args)
+        args += extraArguments
+        let server = try ServerProcess(BuiltProducts.path("posnode"), args)
+        server.apiToken = n.apiToken
+        return server
     }
 
     public func shutdown() {

@@ -14,13 +14,20 @@ public struct TestHTTP: Sendable {
         public func decode<T: Decodable>(_ type: T.Type) throws -> T { try JSONDecoder().decode(T.self, from: Data(body)) }
     }
 
-    public init() {}
+    /// Sent as `Authorization: Bearer` with every request that names no `Authorization` itself
+    /// (a node's local API token).
+    public var token: String?
+
+    public init(token: String? = nil) { self.token = token }
 
     public func request(_ method: HTTPMethod, _ url: String, body: [UInt8]? = nil, json: Any? = nil,
                         headers: [(String, String)] = [], timeout: TimeAmount = .seconds(30)) async throws -> Reply {
         var request = HTTPClientRequest(url: url)
         request.method = method
         for (k, v) in headers { request.headers.add(name: k, value: v) }
+        if let token, !headers.contains(where: { $0.0.lowercased() == "authorization" }) {
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        }
         if let json {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SyncModel
 import SyncStore
+import SyncNode
 
 @main
 struct PosNode: AsyncParsableCommand {
@@ -12,6 +13,7 @@ struct PosNode: AsyncParsableCommand {
             Init.self, PartnerCommand.self, AddressCommand.self, ReceiptCommand.self, DocumentCommand.self,
             JournalCommand.self, StatusCommand.self, StateHashCommand.self, SyncCommand.self, ServeCommand.self,
             CustomerCommand.self, BalancesCommand.self, DuplicatesCommand.self, AuditCommand.self, ConfigCommand.self,
+            APITokenCommand.self,
         ])
 }
 
@@ -59,7 +61,24 @@ struct Init: AsyncParsableCommand {
                                       defaultCountry: defaultCountry?.uppercased())
         _ = try NodeStore.create(path: store.db, node: node, site: site, series: series, hubURL: hub, token: token,
                                  center: center, options: StoreOptions(synchronous: store.synchronous))
+        try NodeAPIToken.make(forStore: store.db)
         print("initialized node \(node) (site \(site), series \(series)) in \(store.db)")
+        print("local API token in \(NodeAPIToken.path(forStore: store.db)) (posnode api-token --db \(store.db) prints it)")
+    }
+}
+
+struct APITokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "api-token",
+        abstract: "Print the local API's token (sent by the POS front end as 'Authorization: Bearer TOKEN').",
+        discussion: "The token is kept in DB.api-token, readable by the node's user only; a store without one gets one. --rotate replaces it (restart 'posnode serve' afterwards).")
+
+    @OptionGroup var store: StoreOptionGroup
+    @Flag(help: "Make a new token; the old one stops working when 'posnode serve' restarts.") var rotate = false
+
+    func run() async throws {
+        _ = try store.open()  // a store that exists
+        print(rotate ? try NodeAPIToken.make(forStore: store.db) : try NodeAPIToken.load(forStore: store.db))
     }
 }
 

@@ -59,9 +59,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Longest wait between rounds while the hub is unreachable, seconds.") var maxBackoff: Double = 60
     @Flag(help: "Do not sync in the background (rounds only via POST /sync).") var noBackgroundSync = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "warning"
+    @Option(name: .customLong("allow-origin"), help: ArgumentHelp(
+        "An origin the POS web front end is served from, e.g. http://localhost:3000 (repeatable); requests from any other origin are refused.",
+        valueName: "origin"))
+    var allowOrigin: [String] = []
 
     func run() async throws {
         let node = try store.open()
+        let apiToken = try NodeAPIToken.load(forStore: store.db)
         var logger = Logger(label: "posnode")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
         var sync: SyncService?
@@ -69,7 +74,7 @@ struct ServeCommand: AsyncParsableCommand {
             sync = SyncService(store: node, transport: client, interval: .milliseconds(Int(syncInterval * 1000)),
                                maxBackoff: .milliseconds(Int(maxBackoff * 1000)), logger: logger)
         }
-        let router = NodeServer(store: node, sync: sync).buildRouter()
+        let router = NodeServer(store: node, sync: sync, access: NodeAPIAccess(token: apiToken, allowedOrigins: allowOrigin)).buildRouter()
         let app = Application(
             router: router,
             configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "posnode"),

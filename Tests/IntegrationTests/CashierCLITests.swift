@@ -69,15 +69,15 @@ struct CashierCLITests {
 
         let node = try cluster.serveNode("A")
         defer { node.stop() }
-        let refused = try await http.post("\(node.baseURL)/partners", json: ["code": "1", "kind": "consumer", "first_name": "A", "last_name": "B", "lowest_price": true])
+        let refused = try await node.api.post("\(node.baseURL)/partners", json: ["code": "1", "kind": "consumer", "first_name": "A", "last_name": "B", "lowest_price": true])
         #expect(refused.status == 400 && refused.text.contains("\"field\":\"lowest_price\""), "\(refused.text)")
-        let problems = try await http.post("\(node.baseURL)/partners", json: ["code": "2", "kind": "consumer", "national_id": "123"])
+        let problems = try await node.api.post("\(node.baseURL)/partners", json: ["code": "2", "kind": "consumer", "national_id": "123"])
         #expect(problems.status == 400)
         let body = try JSONSerialization.jsonObject(with: Data(problems.text.utf8)) as? [String: Any]
         let fields = (body?["problems"] as? [[String: Any]])?.compactMap { $0["field"] as? String }
         // The default country PL makes the PESEL check run.
         #expect(fields == ["first_name", "last_name", "national_id"], "\(problems.text)")
-        let created = try await http.post("\(node.baseURL)/partners", json: ["code": "c3", "kind": "consumer", "first_name": "A", "last_name": "B"])
+        let created = try await node.api.post("\(node.baseURL)/partners", json: ["code": "c3", "kind": "consumer", "first_name": "A", "last_name": "B"])
         #expect(created.status == 201 && created.text.contains("\"code\":\"C3\"") && created.text.contains("\"lowest_price\":true"), "\(created.text)")
     }
 }

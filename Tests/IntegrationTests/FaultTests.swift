@@ -37,9 +37,9 @@ struct FaultTests {
         var codes: [String] = []
         for i in 0..<n {
             let code = "\(prefix)-\(i)"
-            let p = try await http.post("\(server.baseURL)/partners", json: ["code": code, "kind": "business", "name": "Firma \(code)"])
+            let p = try await server.api.post("\(server.baseURL)/partners", json: ["code": code, "kind": "business", "name": "Firma \(code)"])
             #expect(p.status == 201, "\(p.text)")
-            let r = try await http.post("\(server.baseURL)/receipts", json: ["partner": code, "amount": "1.00"])
+            let r = try await server.api.post("\(server.baseURL)/receipts", json: ["partner": code, "amount": "1.00"])
             #expect(r.status == 201, "\(r.text)")
             codes.append(code)
         }
@@ -62,7 +62,8 @@ struct FaultTests {
             let killHub = round % 2 == 1
             let delay = UInt64.random(in: 0...60, using: &rng)
             let url = "\(node.baseURL)/sync"
-            let syncing = Task { try? await TestHTTP().request(.POST, url, timeout: .seconds(20)) }
+            let api = node.api
+            let syncing = Task { try? await api.request(.POST, url, timeout: .seconds(20)) }
             try await Task.sleep(nanoseconds: delay * 1_000_000)
             if killHub {
                 cluster.killHub()
@@ -73,7 +74,7 @@ struct FaultTests {
                 _ = await syncing.value
                 node = try cluster.serveNode("A")
             }
-            let again = try await http.request(.POST, "\(node.baseURL)/sync")
+            let again = try await node.api.request(.POST, "\(node.baseURL)/sync")
             #expect(again.status == 200, "round \(round): \(again.text)")
         }
         try expectNothingLostNothingTwice(cluster, node: "A", partners: all, receipts: all.count)
@@ -100,10 +101,10 @@ struct FaultTests {
         for (i, (fault, name)) in faults.enumerated() {
             all += try await write(node, prefix: "F\(i)", n: 30)
             relay.setFault(fault, requests: 1)
-            let first = try await http.request(.POST, "\(node.baseURL)/sync")
+            let first = try await node.api.request(.POST, "\(node.baseURL)/sync")
             if case .delay = fault { #expect(first.status == 200, "\(name)") } else { #expect(first.status == 502, "\(name): \(first.text)") }
             if case .flipBodyByte = fault { #expect(first.text.contains("CRC") || first.text.contains("refused"), "\(first.text)") }
-            let retry = try await http.request(.POST, "\(node.baseURL)/sync")
+            let retry = try await node.api.request(.POST, "\(node.baseURL)/sync")
             #expect(retry.status == 200, "\(name) retry: \(retry.text)")
         }
         let metrics = try await http.get("\(hub.baseURL)/metrics").text

@@ -19,17 +19,17 @@ struct OfflineClashTests {
         cluster.stopHub()
 
         for (i, s) in servers.enumerated() {
-            let p = try await http.post("\(s.baseURL)/partners", json: ["code": "1001", "kind": "consumer", "first_name": "Store\(i + 1)", "last_name": "Klient"])
+            let p = try await s.api.post("\(s.baseURL)/partners", json: ["code": "1001", "kind": "consumer", "first_name": "Store\(i + 1)", "last_name": "Klient"])
             #expect(p.status == 201, "\(p.text)")
-            let r = try await http.post("\(s.baseURL)/receipts", json: ["partner": "1001", "amount": "\(i + 1).00"])
+            let r = try await s.api.post("\(s.baseURL)/receipts", json: ["partner": "1001", "amount": "\(i + 1).00"])
             #expect(r.status == 201, "\(r.text)")
-            let u = try await http.request(.PATCH, "\(s.baseURL)/partners/1001", json: ["phone": "60000000\(i + 1)"])
+            let u = try await s.api.request(.PATCH, "\(s.baseURL)/partners/1001", json: ["phone": "60000000\(i + 1)"])
             #expect(u.status == 200, "\(u.text)")
         }
 
         try cluster.startHub()
         for _ in 0..<2 {
-            for s in servers { #expect(try await http.request(.POST, "\(s.baseURL)/sync").status == 200) }
+            for s in servers { #expect(try await s.api.request(.POST, "\(s.baseURL)/sync").status == 200) }
         }
         let hubHash = try cluster.hubStateHash()
         for id in ids { #expect(try cluster.nodeStateHash(id) == hubHash, "\(id)") }

@@ -22,13 +22,13 @@ struct SyncProcessTests {
         let a = try cluster.serveNode("A"), b = try cluster.serveNode("B")
         defer { a.stop(); b.stop() }
 
-        #expect(try await http.post("\(a.baseURL)/partners", json: partner("1001")).status == 201)
-        let receipt = try await http.post("\(a.baseURL)/receipts", json: ["partner": "1001", "amount": "12.50", "currency": "PLN"])
+        #expect(try await a.api.post("\(a.baseURL)/partners", json: partner("1001")).status == 201)
+        let receipt = try await a.api.post("\(a.baseURL)/receipts", json: ["partner": "1001", "amount": "12.50", "currency": "PLN"])
         #expect(receipt.status == 201, "\(receipt.text)")
-        #expect(try await http.request(.POST, "\(a.baseURL)/sync").status == 200)
-        #expect(try await http.request(.POST, "\(b.baseURL)/sync").status == 200)
+        #expect(try await a.api.request(.POST, "\(a.baseURL)/sync").status == 200)
+        #expect(try await b.api.request(.POST, "\(b.baseURL)/sync").status == 200)
 
-        let onB = try await http.get("\(b.baseURL)/partners/1001")
+        let onB = try await b.api.get("\(b.baseURL)/partners/1001")
         #expect(onB.status == 200)
         let docs = try cluster.posnode("B", ["document", "list", "--json"])
         #expect(docs.stdout.contains("A-R1"))
@@ -180,18 +180,18 @@ struct SyncProcessTests {
         cluster.stopHub()
 
         for i in 1...5 {
-            #expect(try await http.post("\(a.baseURL)/partners", json: partner("A\(i)")).status == 201)
-            #expect(try await http.post("\(a.baseURL)/receipts", json: ["partner": "A\(i)", "amount": "1.0\(i)"]).status == 201)
-            #expect(try await http.post("\(b.baseURL)/partners", json: partner("B\(i)", first: "Jan", last: "Kowalski")).status == 201)
-            #expect(try await http.post("\(b.baseURL)/receipts", json: ["partner": "B\(i)", "amount": "2.0\(i)"]).status == 201)
+            #expect(try await a.api.post("\(a.baseURL)/partners", json: partner("A\(i)")).status == 201)
+            #expect(try await a.api.post("\(a.baseURL)/receipts", json: ["partner": "A\(i)", "amount": "1.0\(i)"]).status == 201)
+            #expect(try await b.api.post("\(b.baseURL)/partners", json: partner("B\(i)", first: "Jan", last: "Kowalski")).status == 201)
+            #expect(try await b.api.post("\(b.baseURL)/receipts", json: ["partner": "B\(i)", "amount": "2.0\(i)"]).status == 201)
         }
-        #expect(try await http.request(.POST, "\(a.baseURL)/sync").status == 502)
+        #expect(try await a.api.request(.POST, "\(a.baseURL)/sync").status == 502)
 
         try cluster.startHub()
         // Explicit rounds (the background loop may also run; rounds are serialized per node).
         for _ in 0..<2 {
-            _ = try await http.request(.POST, "\(a.baseURL)/sync")
-            _ = try await http.request(.POST, "\(b.baseURL)/sync")
+            _ = try await a.api.request(.POST, "\(a.baseURL)/sync")
+            _ = try await b.api.request(.POST, "\(b.baseURL)/sync")
         }
         let hubHash = try cluster.hubStateHash()
         #expect(try cluster.nodeStateHash("A") == hubHash)

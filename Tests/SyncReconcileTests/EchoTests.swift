@@ -184,11 +184,11 @@ struct BatchSizeTests {
         let world = try World()
         let a = world.store("A")
         try await world.sync("A")
-        // Random-looking text compresses badly: 40 partners of about 1.5 KB each against a 16 KiB limit.
+        // Random-looking text compresses badly: 40 partners with about 1.5 KB of attributes each against a 16 KiB limit.
         var rng = SeededRandom(seed: 3)
         for i in 1...40 {
             let noise = String((0..<1500).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement(using: &rng)! })
-            _ = try a.addPartner(Partner(code: "L\(i)", kind: .business, name: noise, country: "PL"))
+            _ = try a.addPartner(Partner(code: "L\(i)", kind: .business, name: "L\(i)", attributes: ["note": noise], country: "PL"))
         }
         let limits = BatchLimits(maxCompressedBytes: 16 << 10, maxUncompressedBytes: 1 << 20, maxEntries: 1000)
         let transport = InProcessHubTransport(hub: world.hub, node: try world.hub.node("A"), limits: limits)
