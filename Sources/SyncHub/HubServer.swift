@@ -20,8 +20,13 @@ public struct HubServer: Sendable {
     /// Bounds the pushes held at once, of all nodes (see `PushAdmission`).
     let admission = PushAdmission()
 
-    public init(store: HubStore, limits: BatchLimits = .default, metrics: HubMetrics = HubMetrics(), maxPullEntries: Int = 5000) {
+    /// Where errors that replies do not describe go (`internalError`).
+    public var logger: Logger
+
+    public init(store: HubStore, limits: BatchLimits = .default, metrics: HubMetrics = HubMetrics(), maxPullEntries: Int = 5000,
+                logger: Logger = Logger(label: "poshub")) {
         self.store = store
+        self.logger = logger
         self.limits = limits
         self.metrics = metrics
         self.maxPullEntries = maxPullEntries
@@ -48,11 +53,10 @@ public struct HubServer: Sendable {
 
     /// The node of the request's bearer token, or an error response.
     func authenticate(_ request: Request) async -> Result<HubNode, HubAuthFailure> {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+        guard let token = BearerToken.parse(request.headers[.authorization]) else {
             metrics.add("poshub_auth_failures_total")
             return .failure(HubAuthFailure(response: Self.error(.unauthorized, "missing bearer token")))
         }
-        let token = String(header.dropFirst("Bearer ".count))
         let store = self.store
         guard let node = try? await offload({ try store.authenticate(token: token) }) else {
             metrics.add("poshub_auth_failures_total")
@@ -64,7 +68,11 @@ public struct HubServer: Sendable {
     public func buildRouter() -> Router<BasicRequestContext> {
         let router = Router()
         let server = self
-        router.get("/health") { _, _ in "ok\n" }
+        let health = HealthProbe(store: store)
+        router.get("/health") { _, _ in
+            guard let problem = await health.problem() else { return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
+            return Self.error(.serviceUnavailable, problem)
+        }
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: .init(byteBuffer: ByteBuffer(string: server.metrics.prometheusText())))
@@ -86,15 +94,16 @@ public struct HubServer: Sendable {
             let vat = query.get("vat_id"), country = query.get("country")
             let store = server.store
             do { return Self.json(try await offload { try store.partnerCheck(code: code, vatID: vat, country: country) }) } catch {
-                return Self.error(.internalServerError, String(describing: error))
+                return server.internalError(error, "partner check")
             }
         }
         router.get("/v1/audit") { request, _ in
-            guard case .success = await server.authenticate(request) else { return Self.error(.unauthorized, "missing or unknown token") }
+            // The records of the caller's region only: audit entries carry customers' old and new values.
+            guard case .success(let node) = await server.authenticate(request) else { return Self.error(.unauthorized, "missing or unknown token") }
             let kind = request.uri.queryParameters.get("kind")
             let store = server.store
-            do { return Self.json(try await offload { try store.audit(kind: kind) }) } catch {
-                return Self.error(.internalServerError, String(describing: error))
+            do { return Self.json(try await offload { try store.audit(kind: kind, region: node.region) }) } catch {
+                return server.internalError(error, "audit")
             }
         }
         router.get("/v1/state-hash") { request, _ in
@@ -102,7 +111,7 @@ public struct HubServer: Sendable {
             guard case .success(let node) = await server.authenticate(request) else { return Self.error(.unauthorized, "missing or unknown token") }
             let store = server.store
             do { return Self.json(["state_hash": try await offload { try store.stateHash(region: node.region) }]) } catch {
-                return Self.error(.internalServerError, String(describing: error))
+                return server.internalError(error, "state hash")
             }
         }
         router.post("/v1/moves") { request, _ in
@@ -120,18 +129,25 @@ public struct HubServer: Sendable {
                 return Self.json(["result": "moved"])
             } catch let refused as MoveRefused {
                 return Self.error(.conflict, refused.description)
+            } catch let e as FieldError {
+                return Self.error(.badRequest, "move request refused: \(e)")
+            } catch is DecodingError {
+                return Self.error(.badRequest, "move request refused: the body is not a move request (current_code, current_seq, new_code, new_seq, from_site)")
+            } catch let e as HubError {
+                return Self.error(.badRequest, "move request refused: \(e)")
             } catch {
-                return Self.error(.badRequest, "move request refused: \(error)")
-            }
-        }
-        router.post("/v1/balances/recalc") { request, _ in
-            guard case .success = await server.authenticate(request) else { return Self.error(.unauthorized, "missing or unknown token") }
-            let store = server.store
-            do { return Self.json(try await offload { try store.recalculateBalances() }) } catch {
-                return Self.error(.internalServerError, String(describing: error))
+                return server.internalError(error, "move from node \(node.node)", prefix: "move not carried out")
             }
         }
         return router
+    }
+
+    /// The reply to an error the caller cannot correct: the error itself, with any SQL text,
+    /// goes to the hub's log under an id; the reply names the id only.
+    func internalError(_ error: Error, _ what: String, prefix: String = "internal error") -> Response {
+        let id = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        logger.error("\(what) failed", metadata: ["error_id": "\(id)", "error": "\(error)"])
+        return Self.error(.internalServerError, "\(prefix): internal error \(id) (details in the hub's log)")
     }
 
     /// `offload(work)` (or on `threads`), its time added to the counter `metric` (done or failed).
@@ -236,7 +252,7 @@ public struct HubServer: Sendable {
             }
         } catch {
             metrics.add("poshub_push_refused_total")
-            return Self.error(.internalServerError, "batch not applied: \(error)")
+            return internalError(error, "push from node \(node.node)", prefix: "batch not applied")
         }
     }
 
@@ -267,7 +283,7 @@ public struct HubServer: Sendable {
             metrics.add("poshub_bytes_sent_total", Int64(page.batch.count))
             return Self.batchResponse(page.batch, headers: [(SyncHeader.nextCursor, String(page.nextCursor)), (SyncHeader.more, page.more ? "1" : "0")])
         } catch {
-            return Self.error(.internalServerError, "\(snapshot ? "snapshot" : "pull") failed: \(error)")
+            return internalError(error, "\(snapshot ? "snapshot" : "pull") of node \(node.node)", prefix: "\(snapshot ? "snapshot" : "pull") failed")
         }
     }
 

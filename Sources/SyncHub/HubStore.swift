@@ -9,7 +9,7 @@ import SyncWire
 /// A node registered at the hub.
 public struct HubNode: Sendable, Codable, Hashable {
     enum CodingKeys: String, CodingKey {
-        case node, site, series, region, lastSeq = "last_seq", lastPushAt = "last_push_at", lastPullAt = "last_pull_at"
+        case node, site, series, region, lastSeq = "last_seq", lastPushAt = "last_push_at", lastPullAt = "last_pull_at", revoked
     }
 
     public var node: String
@@ -22,6 +22,8 @@ public struct HubNode: Sendable, Codable, Hashable {
     /// When the node last pushed, and last pulled (to the minute), ISO 8601 UTC.
     public var lastPushAt: String?
     public var lastPullAt: String?
+    /// The node's token was revoked (`poshub node revoke`): it cannot push or pull.
+    public var revoked: Bool = false
 }
 
 /// Hub-side failures, phrased for the operator of the node that caused them.
@@ -260,10 +262,7 @@ public final class HubStore: Sendable {
             try NodeIdentity.validate(node: node, site: site, series: series)
             try NodeIdentity.validate(region: region)
         } catch let e as FieldError { throw HubError.invalid(e) }
-        var bytes = [UInt8](repeating: 0, count: 32)
-        var rng = SystemRandomNumberGenerator()
-        for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
-        let token = "pos_" + SHA256.hex(bytes)
+        let token = Self.newToken()
         try pool.write { db in
             if try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM hub_node WHERE node_id = ?)", arguments: [node]) == true {
                 throw HubError.nodeExists(node)
@@ -275,6 +274,53 @@ public final class HubStore: Sendable {
                            arguments: [node, site, series, Self.hashToken(token), AuditRecord.now(), region])
         }
         return token
+    }
+
+    /// Revokes a node's token at once: the node can no longer push or pull until it gets a new
+    /// one (`rotateToken`). Its data and journal position stay. Audited (kind `token`).
+    public func revokeToken(node: String) throws {
+        try pool.write { db in
+            try Self.requireNode(db, node)
+            try db.execute(sql: "UPDATE hub_node SET token_hash = ? WHERE node_id = ?",
+                           arguments: [Self.revokedMark + node, node])
+            try db.appendAudit(AuditRecord(node: node, kind: "token", entity: "node", key: node, reason: "token revoked"))
+        }
+    }
+
+    /// Gives a node a new token and returns it; the old one stops working at once. Audited (kind `token`).
+    public func rotateToken(node: String) throws -> String {
+        let token = Self.newToken()
+        try pool.write { db in
+            try Self.requireNode(db, node)
+            try db.execute(sql: "UPDATE hub_node SET token_hash = ? WHERE node_id = ?", arguments: [Self.hashToken(token), node])
+            try db.appendAudit(AuditRecord(node: node, kind: "token", entity: "node", key: node, reason: "token replaced"))
+        }
+        return token
+    }
+
+    /// What a revoked node's token hash starts with: no SHA-256 hex digest does.
+    static let revokedMark = "revoked:"
+
+    static func requireNode(_ db: Database, _ node: String) throws {
+        guard try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM hub_node WHERE node_id = ?)", arguments: [node]) == true else {
+            throw HubError.unknownNode(node)
+        }
+    }
+
+    static func newToken() -> String {
+        var bytes = [UInt8](repeating: 0, count: 32)
+        var rng = SystemRandomNumberGenerator()
+        for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
+        return "pos_" + SHA256.hex(bytes)
+    }
+
+    /// Writes one small row and rolls nothing back: whether the store can be written now (a
+    /// read-only file or a full disk throws). `GET /health` calls it.
+    public func probeWrite() throws {
+        try pool.write { db in
+            try db.execute(sql: "INSERT INTO hub_meta (key, value) VALUES ('health_probe', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                           arguments: [AuditRecord.now()])
+        }
     }
 
     static func hashToken(_ token: String) -> String {
@@ -293,7 +339,8 @@ public final class HubStore: Sendable {
 
     static func node(_ r: Row) -> HubNode {
         HubNode(node: r["node_id"], site: r["site"], series: r["series"], region: r["region"], lastSeq: r["last_seq"],
-                lastPushAt: r["last_push_at"], lastPullAt: r["last_pull_at"])
+                lastPushAt: r["last_push_at"], lastPullAt: r["last_pull_at"],
+                revoked: (r["token_hash"] as String? ?? "").hasPrefix(revokedMark))
     }
 
     public func nodes() throws -> [HubNode] {
@@ -791,6 +838,34 @@ public final class HubStore: Sendable {
 
     public func audit(kind: String? = nil, limit: Int = 1000) throws -> [AuditRecord] {
         try pool.read { try $0.auditRecords(kind: kind, limit: limit) }
+    }
+
+    /// The latest `limit` audit records a node of `region` may read, newest last: those of
+    /// records in its region (the record's feed row says), and of records the hub no longer
+    /// has or never fed when the node that caused the entry is in the region. Records of other
+    /// regions carry other regions' customers' old and new values.
+    public func audit(kind: String? = nil, limit: Int = 1000, region: String) throws -> [AuditRecord] {
+        try pool.read { db in
+            // One region for the whole chain: every record is in it.
+            let regions = try String.fetchAll(db, sql: "SELECT DISTINCT region FROM hub_node")
+            if regions.allSatisfy({ $0 == region }) { return try db.auditRecords(kind: kind, limit: limit) }
+            var nodeRegion: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT node_id, region FROM hub_node") { nodeRegion[row[0]] = row[1] }
+            var kept: [AuditRecord] = []
+            var before = Int64.max
+            // Newest first, a page at a time, until `limit` are kept or the audit ends.
+            while kept.count < limit {
+                let page = try db.auditPage(kind: kind, before: before, limit: 500)
+                guard let last = page.last else { break }
+                before = last.id ?? 0
+                for record in page {
+                    let recordRegion = try Entity(rawValue: record.entity).flatMap { try Self.region(db, entity: $0, key: record.key) }
+                    if (recordRegion ?? nodeRegion[record.node]) == region { kept.append(record) }
+                    if kept.count == limit { break }
+                }
+            }
+            return kept.reversed()
+        }
     }
 
     /// Carries out a customer move through the hub's API (same rules as a pushed move).

@@ -238,3 +238,17 @@ public protocol HubTransport: Sendable {
     /// snapshot is read in bounded pages like a pull).
     func snapshot(cursor: Int64, maxEntries: Int) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool)
 }
+
+/// The credential of an `Authorization: Bearer TOKEN` header, for the hub and the node's
+/// local API alike.
+public enum BearerToken {
+    /// The token, or nil when the header is missing or names another scheme. The scheme name
+    /// is case-insensitive (RFC 6750 section 2.1, RFC 9110 section 11.1).
+    public static func parse(_ header: String?) -> String? {
+        guard let header else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        return token.isEmpty ? nil : token
+    }
+}

@@ -88,7 +88,7 @@ public struct NodeAPIAccess<Context: RequestContext>: RouterMiddleware {
             return response
         }
         if request.uri.path != "/health" {
-            guard let presented = Self.bearerToken(request.headers[.authorization]), Self.equalInConstantTime(presented, token) else {
+            guard let presented = BearerToken.parse(request.headers[.authorization]), Self.equalInConstantTime(Array(presented.utf8), token) else {
                 var response = NodeServer.json(NodeAPIError(error: "missing or wrong API token: send Authorization: Bearer TOKEN (posnode api-token --db DB prints it)"),
                                                status: .unauthorized)
                 response.headers[.wwwAuthenticate] = "Bearer"
@@ -124,14 +124,6 @@ public struct NodeAPIAccess<Context: RequestContext>: RouterMiddleware {
             host = String(host[..<colon])
         }
         return host == "127.0.0.1" || host == "localhost"
-    }
-
-    /// The token of an `Authorization: Bearer TOKEN` header; the scheme is case-insensitive (RFC 6750, RFC 9110 11.1).
-    public static func bearerToken(_ header: String?) -> [UInt8]? {
-        guard let header else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return Array(parts[1].trimmingCharacters(in: .whitespaces).utf8)
     }
 
     /// Compares without stopping at the first difference, so the time does not tell how much matched.

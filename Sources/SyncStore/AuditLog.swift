@@ -60,17 +60,27 @@ extension Database {
         try latestAudit(kinds: kind.map { [$0] }, limit: limit)
     }
 
+    /// Up to `limit` audit records of `kind` (nil: all) older than the record `before`, newest first.
+    public func auditPage(kind: String?, before: Int64, limit: Int) throws -> [AuditRecord] {
+        try Row.fetchAll(self, sql: "SELECT * FROM audit WHERE id < ? AND (? IS NULL OR kind = ?) ORDER BY id DESC LIMIT ?",
+                         arguments: [before, kind, kind, limit]).map(AuditRecord.init(row:))
+    }
+
     /// The latest `limit` audit records of `kinds` (nil: all), newest last.
     public func latestAudit(kinds: [String]?, limit: Int) throws -> [AuditRecord] {
         let filter = kinds.map { "WHERE kind IN (\($0.map { _ in "?" }.joined(separator: ", ")))" } ?? ""
         let rows = try Row.fetchAll(self, sql: """
             SELECT * FROM (SELECT * FROM audit \(filter) ORDER BY id DESC LIMIT ?) ORDER BY id
             """, arguments: StatementArguments((kinds ?? []).map { $0.databaseValue } + [limit.databaseValue]))
-        return rows.map {
-            AuditRecord(id: $0["id"], at: $0["at"], node: $0["node"], kind: $0["kind"], entity: $0["entity"],
-                        key: $0["key"], field: $0["field"], oldValue: $0["old_value"], newValue: $0["new_value"],
-                        reason: $0["reason"])
-        }
+        return rows.map(AuditRecord.init(row:))
+    }
+}
+
+extension AuditRecord {
+    init(row: Row) {
+        self.init(id: row["id"], at: row["at"], node: row["node"], kind: row["kind"], entity: row["entity"],
+                  key: row["key"], field: row["field"], oldValue: row["old_value"], newValue: row["new_value"],
+                  reason: row["reason"])
     }
 }
 

@@ -55,7 +55,33 @@ struct Init: AsyncParsableCommand {
 }
 
 struct NodeCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "node", abstract: "Register and list store nodes.", subcommands: [Add.self, List.self])
+    static let configuration = CommandConfiguration(commandName: "node", abstract: "Register and list store nodes; revoke or replace their tokens.",
+        subcommands: [Add.self, List.self, Revoke.self, RotateToken.self])
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a node's token at once (a lost or stolen till): it can no longer push or pull. 'rotate-token' gives it a new one.")
+        @OptionGroup var store: HubStoreOption
+        @Option(help: "Node id.") var node: String
+
+        func run() async throws {
+            try store.open().revokeToken(node: node)
+            print("revoked the token of node \(node)")
+        }
+    }
+
+    struct RotateToken: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-token",
+            abstract: "Give a node a new token and print it (shown once); the old token stops working at once.",
+            discussion: "Set it on the node with 'posnode config set --token TOKEN --db DB'.")
+        @OptionGroup var store: HubStoreOption
+        @Option(help: "Node id.") var node: String
+
+        func run() async throws {
+            print(try store.open().rotateToken(node: node))
+        }
+    }
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a node and print its bearer token (shown once; only a hash is stored).")
@@ -80,7 +106,7 @@ struct NodeCommand: AsyncParsableCommand {
             let nodes = try store.open().nodes()
             if json { try printJSON(nodes) } else {
                 for n in nodes {
-                    print("\(n.node)\tsite \(n.site)\tseries \(n.series)\tregion \(n.region.isEmpty ? "-" : n.region)\tlast seq \(n.lastSeq)\tlast push \(n.lastPushAt ?? "never")\tlast pull \(n.lastPullAt ?? "never")")
+                    print("\(n.node)\tsite \(n.site)\tseries \(n.series)\tregion \(n.region.isEmpty ? "-" : n.region)\(n.revoked ? "\trevoked" : "")\tlast seq \(n.lastSeq)\tlast push \(n.lastPushAt ?? "never")\tlast pull \(n.lastPullAt ?? "never")")
                 }
             }
         }

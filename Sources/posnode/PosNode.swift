@@ -97,7 +97,26 @@ struct StateHashCommand: AsyncParsableCommand {
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config", abstract: "Show or change the node's center parameters (operator).",
-        subcommands: [Show.self, SetParameters.self])
+        subcommands: [Show.self, SetParameters.self, SetHub.self])
+
+    struct SetHub: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-hub", abstract: "Change the hub's address or this node's token (after 'poshub node rotate-token').")
+        @OptionGroup var store: StoreOptionGroup
+        @Option(help: "Hub URL, e.g. https://hub.example:8443.") var hub: String?
+        @Option(help: "Bearer token printed by 'poshub node add' or 'poshub node rotate-token'.") var token: String?
+
+        func validate() throws {
+            if hub == nil && token == nil { throw ValidationError("give --hub, --token or both") }
+        }
+
+        func run() async throws {
+            let node = try store.open()
+            let current = try node.config()
+            try node.setHub(url: hub ?? current.hubURL, token: token ?? current.token)
+            print("hub \(hub ?? current.hubURL ?? "none")\(token == nil ? "" : ", new token set")")
+        }
+    }
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show the center parameters.")
