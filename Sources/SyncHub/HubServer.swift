@@ -215,6 +215,10 @@ public struct HubServer: Sendable {
             return Self.error(.forbidden, HubError.nodeMismatch(tokenNode: node.node, batchNode: header.node).description)
         }
         let renamesApplied = request.headers[HTTPField.Name(SyncHeader.renamesApplied)!].flatMap { Int64($0) } ?? 0
+        if let nodeClock = request.headers[HTTPField.Name(SyncHeader.nodeClock)!].flatMap({ Int64($0) }) {
+            let offset = Double(nodeClock &- Int64(clamping: HLC.nowMillis)) / 1000
+            metrics.setGauge("poshub_node_clock_offset_seconds", node: node.node, offset)
+        }
         let store = self.store
         if let range { await gate.turn(node: node.node, range: range) }
         do {

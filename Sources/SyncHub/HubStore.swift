@@ -238,8 +238,13 @@ public final class HubStore: Sendable {
         Double(DispatchTime.now().uptimeNanoseconds &- lastPushNanos.load(ordering: .relaxed)) / 1e9 >= seconds
     }
 
+    /// How far a pushed change's clock may lead the hub's wall clock (`HLC.defaultMaxLeadMillis`).
+    public let maxClockLeadMillis: UInt64
+
     public init(path: String, options: StoreOptions = .hub, prefixRule: PrefixRule = .init(),
+                maxClockLeadMillis: UInt64 = HLC.defaultMaxLeadMillis,
                 clock: @escaping @Sendable () -> UInt64 = { HLC.nowMillis }) throws {
+        self.maxClockLeadMillis = maxClockLeadMillis
         pool = try options.openPool(path: path)
         checkpointer = options.backgroundCheckpoint ? BackgroundCheckpointer(path: path, synchronous: options.synchronous) : nil
         try Self.migrator().migrate(pool)
@@ -321,6 +326,12 @@ public final class HubStore: Sendable {
             try db.execute(sql: "INSERT INTO hub_meta (key, value) VALUES ('health_probe', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                            arguments: [AuditRecord.now()])
         }
+    }
+
+    /// The audit line of a push whose clock led the hub's beyond the bound.
+    static func clockReason(lead: UInt64, bound: UInt64, restamped: Int) -> String {
+        "the node's clock led the hub's by \(lead / 1000) s (more than the \(bound / 1000) s allowed): "
+            + "\(restamped) change\(restamped == 1 ? "" : "s") applied with the hub's time as their stamp"
     }
 
     static func hashToken(_ token: String) -> String {
@@ -462,6 +473,7 @@ public final class HubStore: Sendable {
                                        regions: hasRegions ? Self.regionScope(current.region) : nil)
             var results: [EntryResult] = []
             var hubHLC = try Self.hubHLC(db)
+            var restamped = 0, largestLead: UInt64 = 0
             var feed = FeedEmitter(region: current.region, keepsRegions: hasRegions, expected: entries.changes.count)
             context.positions = FeedPositions(next: try Self.nextFeedPosition(db))
             context.movesRecorded = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM move_alias)")) ?? true
@@ -480,9 +492,19 @@ public final class HubStore: Sendable {
                     }
                     continue
                 }
-                hubHLC = HLC.receive(last: hubHLC, remote: change.hlc, nowMillis: clock())
+                // A stamp that leads the hub's clock by more than the bound would win every
+                // concurrent edit by that lead and drag the hub's clock along: the change is
+                // applied with the hub's own time instead (and the node is told).
+                var stamped = change
+                let now = clock()
+                if HLC.isBeyondBound(change.hlc, nowMillis: now, maxLead: maxClockLeadMillis) {
+                    stamped.hlc = HLC.tick(last: hubHLC, nowMillis: now)
+                    restamped += 1
+                    largestLead = max(largestLead, change.hlc.millis - now)
+                }
+                hubHLC = HLC.receive(last: hubHLC, remote: stamped.hlc, nowMillis: now, maxLead: maxClockLeadMillis)
                 context.hubHLC = hubHLC
-                let (result, touched) = try Reconciler.apply(db, change: change, prepared: entries.prepared?[index], context: &context)
+                let (result, touched) = try Reconciler.apply(db, change: stamped, prepared: entries.prepared?[index], context: &context)
                 // Only verdicts other than a plain `applied` are stored: a duplicate without a
                 // stored verdict was applied as it was.
                 if result.outcome != .applied {
@@ -500,7 +522,14 @@ public final class HubStore: Sendable {
             try db.execute(sql: "UPDATE hub_node SET last_seq = ?, last_push_at = ? WHERE node_id = ?",
                            arguments: [lastSeq, AuditRecord.now(), node.node])
             try Self.setHubHLC(db, hubHLC)
-            return PushReply(node: node.node, results: results, nextExpected: lastSeq + 1, hubHLC: hubHLC.rawValue)
+            if restamped > 0 {
+                try db.appendAudit(AuditRecord(node: node.node, kind: "clock", entity: "node", key: node.node,
+                                               reason: Self.clockReason(lead: largestLead, bound: maxClockLeadMillis, restamped: restamped)))
+            }
+            var reply = PushReply(node: node.node, results: results, nextExpected: lastSeq + 1, hubHLC: hubHLC.rawValue)
+            reply.hubTimeMillis = clock()
+            if restamped > 0 { (reply.clockRestamped, reply.clockLeadMillis) = (restamped, largestLead) }
+            return reply
         }
     }
 

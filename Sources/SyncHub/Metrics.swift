@@ -4,6 +4,11 @@ import Foundation
 public final class HubMetrics: @unchecked Sendable {
     private let lock = NSLock()
     private var counters: [String: Int64] = [:]
+    /// Gauges by name, then by node.
+    private var nodeGauges: [String: [String: Double]] = [:]
+    private static let gaugeHelp: [String: String] = [
+        "poshub_node_clock_offset_seconds": "Each node's wall clock minus the hub's, at its last push (X-Node-Clock).",
+    ]
     private static let help: [String: String] = [
         "poshub_push_requests_total": "Push requests received.",
         "poshub_push_refused_total": "Push requests refused (auth, format, limits, sequence).",
@@ -34,11 +39,25 @@ public final class HubMetrics: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }; return counters[name] ?? 0
     }
 
+    /// Sets a gauge of one node (`name{node="..."}`).
+    public func setGauge(_ name: String, node: String, _ value: Double) {
+        lock.lock(); nodeGauges[name, default: [:]][node] = value; lock.unlock()
+    }
+
+    public func gauge(_ name: String, node: String) -> Double? {
+        lock.lock(); defer { lock.unlock() }; return nodeGauges[name]?[node]
+    }
+
     public func prometheusText() -> String {
-        lock.lock(); let snapshot = counters; lock.unlock()
+        lock.lock(); let snapshot = counters, gauges = nodeGauges; lock.unlock()
         var out = ""
         for (name, value) in snapshot.sorted(by: { $0.key < $1.key }) {
             out += "# HELP \(name) \(Self.help[name] ?? name)\n# TYPE \(name) counter\n\(name) \(value)\n"
+        }
+        for (name, byNode) in gauges.sorted(by: { $0.key < $1.key }) {
+            out += "# HELP \(name) \(Self.gaugeHelp[name] ?? name)\n# TYPE \(name) gauge\n"
+            // Node ids are letters, digits, '-' and '_' (`NodeIdentity`): nothing to escape.
+            for (node, value) in byNode.sorted(by: { $0.key < $1.key }) { out += "\(name){node=\"\(node)\"} \(value)\n" }
         }
         return out
     }

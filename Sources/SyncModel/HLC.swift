@@ -25,16 +25,37 @@ public struct HLC: Sendable, Hashable, Comparable, Codable, CustomStringConverti
         try c.encode(rawValue)
     }
 
-    /// The next timestamp after `last` for a local event at wall time `nowMillis`.
+    /// The largest millisecond value the 48 bits hold (the year 10889).
+    public static let maxMillis: UInt64 = (1 << 48) - 1
+
+    /// How far a clock value from another process may lead this one's wall clock and still
+    /// count: 5 minutes. Far more than tills drift between NTP corrections, even over weeks
+    /// offline, and far less than the whole hours of a clock set to local time instead of
+    /// UTC or to the wrong day, which are the leads this bound exists for: such a value would
+    /// win every concurrent edit for hours and drag every clock that saw it along.
+    public static let defaultMaxLeadMillis: UInt64 = 5 * 60 * 1000
+
+    /// The next timestamp after `last` for a local event at wall time `nowMillis`. Never wraps:
+    /// at the largest value it stays there.
     public static func tick(last: HLC, nowMillis: UInt64) -> HLC {
-        if nowMillis > last.millis { return HLC(millis: nowMillis, counter: 0) }
-        if last.counter == UInt16.max { return HLC(millis: last.millis + 1, counter: 0) }
-        return HLC(millis: last.millis, counter: last.counter + 1)
+        let now = Swift.min(nowMillis, maxMillis)
+        if now > last.millis { return HLC(millis: now, counter: 0) }
+        if last.counter < UInt16.max { return HLC(millis: last.millis, counter: last.counter + 1) }
+        if last.millis < maxMillis { return HLC(millis: last.millis + 1, counter: 0) }
+        return last
     }
 
-    /// The next timestamp after receiving `remote` (keeps local clocks ahead of what they saw).
-    public static func receive(last: HLC, remote: HLC, nowMillis: UInt64) -> HLC {
-        let base = max(last, remote)
+    /// Whether `value` leads wall time `nowMillis` by more than `maxLead` milliseconds.
+    public static func isBeyondBound(_ value: HLC, nowMillis: UInt64, maxLead: UInt64 = defaultMaxLeadMillis) -> Bool {
+        let (bound, overflow) = nowMillis.addingReportingOverflow(maxLead)
+        return !overflow && value.millis > bound
+    }
+
+    /// The next timestamp after receiving `remote` (keeps local clocks ahead of what they
+    /// saw). A `remote` beyond `maxLead` of the wall clock is not followed: one wrong clock
+    /// must not drag every other along.
+    public static func receive(last: HLC, remote: HLC, nowMillis: UInt64, maxLead: UInt64 = defaultMaxLeadMillis) -> HLC {
+        let base = isBeyondBound(remote, nowMillis: nowMillis, maxLead: maxLead) ? last : Swift.max(last, remote)
         return tick(last: base, nowMillis: nowMillis)
     }
 

@@ -61,6 +61,15 @@ public struct PushReply: Sendable, Hashable {
     /// The most entries the hub takes in one batch (its `--max-entries`): the node sends no
     /// larger batch after this reply, whatever its own batch size. nil from an older hub.
     public var maxEntries: Int?
+    /// The hub's wall clock when it replied (milliseconds since 1970): the node compares its
+    /// own with it (`posnode status`). nil from an older hub.
+    public var hubTimeMillis: UInt64?
+    /// Entries whose clock led the hub's by more than its bound (`HLC.defaultMaxLeadMillis`):
+    /// applied with the hub's own time as their stamp instead, so they do not win concurrent
+    /// edits by that lead. nil or 0: none.
+    public var clockRestamped: Int?
+    /// The largest such lead, milliseconds.
+    public var clockLeadMillis: UInt64?
 
     /// The most entries one compact reply may cover (the largest batch a hub accepts is smaller).
     public static let maxCovered: Int64 = 1_000_000
@@ -76,6 +85,7 @@ public struct PushReply: Sendable, Hashable {
 extension PushReply: Codable {
     enum CodingKeys: String, CodingKey {
         case node, results, first, last, exceptions, nextExpected = "next_expected", hubHLC = "hub_hlc", window, maxEntries = "max_entries"
+        case hubTimeMillis = "hub_time_ms", clockRestamped = "clock_restamped", clockLeadMillis = "clock_lead_ms"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -85,6 +95,9 @@ extension PushReply: Codable {
         try c.encode(hubHLC, forKey: .hubHLC)
         try c.encodeIfPresent(window, forKey: .window)
         try c.encodeIfPresent(maxEntries, forKey: .maxEntries)
+        try c.encodeIfPresent(hubTimeMillis, forKey: .hubTimeMillis)
+        try c.encodeIfPresent(clockRestamped, forKey: .clockRestamped)
+        try c.encodeIfPresent(clockLeadMillis, forKey: .clockLeadMillis)
         guard encoder.userInfo[Self.compactForm] as? Bool == true else {
             try c.encode(results, forKey: .results)
             return
@@ -103,6 +116,9 @@ extension PushReply: Codable {
         hubHLC = try c.decode(UInt64.self, forKey: .hubHLC)
         window = try c.decodeIfPresent(Int.self, forKey: .window)
         maxEntries = try c.decodeIfPresent(Int.self, forKey: .maxEntries)
+        hubTimeMillis = try c.decodeIfPresent(UInt64.self, forKey: .hubTimeMillis)
+        clockRestamped = try c.decodeIfPresent(Int.self, forKey: .clockRestamped)
+        clockLeadMillis = try c.decodeIfPresent(UInt64.self, forKey: .clockLeadMillis)
         if let full = try c.decodeIfPresent([EntryResult].self, forKey: .results) {
             results = full
             return
@@ -224,6 +240,9 @@ public enum SyncHeader {
     public static let nextCursor = "X-Next-Cursor"
     /// Pull: more changes are waiting.
     public static let more = "X-More"
+    /// Push: the node's wall clock when it sent the push (milliseconds since 1970), for the
+    /// hub's gauge of each node's clock offset.
+    public static let nodeClock = "X-Node-Clock"
 }
 
 /// How a node reaches the hub: over HTTP (`HubClient` in SyncNode) or in-process

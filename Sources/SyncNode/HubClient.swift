@@ -134,7 +134,8 @@ public struct HubClient: Sendable {
 
     /// Pushes one batch; returns the hub's per-entry verdicts.
     public func push(batch: [UInt8], renamesApplied: Int64, timeout: TimeAmount = .seconds(60)) async throws -> PushReply {
-        let r = try await send(.POST, "/v1/push", body: batch, headers: [(SyncHeader.renamesApplied, String(renamesApplied)), (SyncHeader.pushReply, "compact")], timeout: timeout)
+        let r = try await send(.POST, "/v1/push", body: batch, headers: [(SyncHeader.renamesApplied, String(renamesApplied)), (SyncHeader.pushReply, "compact"),
+                                                                                (SyncHeader.nodeClock, String(HLC.nowMillis))], timeout: timeout)
         guard r.status == 200 else { throw refusal(r.status, r.body) }
         do { return try SyncJSON.replyDecoder().decode(PushReply.self, from: Data(r.body)) } catch {
             throw HubClientError.badReply("push reply: \(error)")

@@ -18,7 +18,7 @@ extension HubClient: HubTransport {
 /// What one sync round did, as `posnode sync` prints it.
 public struct SyncSummary: Sendable, Codable, Hashable {
     enum CodingKeys: String, CodingKey {
-        case pushedEntries = "pushed_entries", pushedBatches = "pushed_batches", applied, duplicates, renames, rejected, warnings, moves, pulledChanges = "pulled_changes", pulledBatches = "pulled_batches", bootstrapped, bytesSent = "bytes_sent", bytesSentUncompressed = "bytes_sent_uncompressed", bytesReceived = "bytes_received", bytesReceivedUncompressed = "bytes_received_uncompressed", cursor, pending, seconds, pushSeconds = "push_seconds", pullSeconds = "pull_seconds"
+        case pushedEntries = "pushed_entries", pushedBatches = "pushed_batches", applied, duplicates, renames, rejected, warnings, moves, clockRestamped = "clock_restamped", pulledChanges = "pulled_changes", pulledBatches = "pulled_batches", bootstrapped, bytesSent = "bytes_sent", bytesSentUncompressed = "bytes_sent_uncompressed", bytesReceived = "bytes_received", bytesReceivedUncompressed = "bytes_received_uncompressed", cursor, pending, seconds, pushSeconds = "push_seconds", pullSeconds = "pull_seconds"
     }
 
     public var pushedEntries = 0
@@ -32,6 +32,8 @@ public struct SyncSummary: Sendable, Codable, Hashable {
     public var warnings: [EntryResult] = []
     /// Customer moves of this store the hub carried out.
     public var moves: [String] = []
+    /// Entries the hub applied with its own time: this node's clock led the hub's beyond the bound.
+    public var clockRestamped = 0
     public var pulledChanges = 0
     public var pulledBatches = 0
     public var bootstrapped = false
@@ -229,6 +231,7 @@ public struct SyncRound: Sendable {
             summary.rejected += applied.rejected
             summary.warnings += applied.warnings
             summary.moves += applied.moves
+            summary.clockRestamped += applied.clockRestamped
             done += batch.seqs.count
             progress?(SyncProgress(phase: "push", done: done, total: total))
         }

@@ -12,6 +12,8 @@ public struct PushApplySummary: Sendable, Codable, Hashable {
     public var warnings: [EntryResult] = []
     /// Customer moves this store requested that the hub carried out, as `CODE:SEQ -> CODE:SEQ`.
     public var moves: [String] = []
+    /// Entries whose clock led the hub's beyond its bound: applied with the hub's time.
+    public var clockRestamped = 0
 
     public struct Rename: Sendable, Codable, Hashable {
         enum CodingKeys: String, CodingKey {
@@ -93,7 +95,17 @@ extension NodeStore {
             let last = reply.results.last?.seq ?? 0
             try db.execute(sql: "UPDATE node_config SET renames_applied = ?, acked_through = MAX(acked_through, ?) WHERE id = 1",
                            arguments: [renamesApplied, last])
-            try db.observeHLC(HLC(rawValue: reply.hubHLC))
+            try db.observeHLC(HLC(rawValue: reply.hubHLC), nowMillis: clock())
+            if let hubTime = reply.hubTimeMillis {
+                let offset = Int64(clamping: clock()) &- Int64(clamping: hubTime)
+                try db.execute(sql: "UPDATE node_config SET clock_offset_ms = ? WHERE id = 1", arguments: [offset])
+            }
+            if let restamped = reply.clockRestamped, restamped > 0 {
+                summary.clockRestamped = restamped
+                let lead = (reply.clockLeadMillis ?? 0) / 1000
+                try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: "clock", entity: "node", key: cfg.nodeID,
+                                               reason: "this node's clock led the hub's by \(lead) s: the hub applied \(restamped) change\(restamped == 1 ? "" : "s") with its own time; set the till's clock right"))
+            }
             return summary
         }
     }
@@ -133,7 +145,7 @@ extension NodeStore {
                 touched.insert("\(c.entity.rawValue)|\(c.key)")
                 maxHLC = max(maxHLC, c.hlc)
             }
-            try db.observeHLC(maxHLC)
+            try db.observeHLC(maxHLC, nowMillis: clock())
             if !touched.isEmpty || snapshot {
                 let pending = try db.journalEntries("SELECT \(Database.journalColumns) FROM journal WHERE seq > \(Database.ackedThrough) AND acked = 0 ORDER BY seq")
                 for e in pending where snapshot || touched.contains("\(e.change.entity.rawValue)|\(e.change.key)") {

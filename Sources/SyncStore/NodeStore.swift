@@ -183,8 +183,11 @@ extension Database {
         try Int64.fetchOne(self, sql: "SELECT COALESCE(MAX(seq), 0) FROM journal") ?? 0
     }
 
-    /// Moves the local clock past a timestamp seen from the hub.
-    func observeHLC(_ remote: HLC) throws {
+    /// Moves the local clock past a timestamp seen from the hub, unless it leads this node's
+    /// wall clock beyond the bound (`HLC.defaultMaxLeadMillis`): a hub whose clock was dragged
+    /// into the future must not drag every store along.
+    func observeHLC(_ remote: HLC, nowMillis: UInt64) throws {
+        guard !HLC.isBeyondBound(remote, nowMillis: nowMillis) else { return }
         let last = HLC(rawValue: UInt64(bitPattern: try Int64.fetchOne(cachedStatement(sql: "SELECT last_hlc FROM node_config WHERE id = 1")) ?? 0))
         if remote > last {
             try cachedStatement(sql: "UPDATE node_config SET last_hlc = ? WHERE id = 1").execute(arguments: [Int64(bitPattern: remote.rawValue)])
@@ -274,6 +277,7 @@ public struct NodeStatus: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case node, site, series, hub, center, pending, acknowledged, refused, warnings, lastSeq = "last_seq", cursor, partners, addresses
         case documents, lastSyncAt = "last_sync_at", lastSyncError = "last_sync_error", renames, problems, stateHash = "state_hash"
+        case clockOffsetMillis = "clock_offset_ms"
     }
 
     public var node: String
@@ -300,6 +304,8 @@ public struct NodeStatus: Sendable, Codable {
     /// `duplicate-vat`, `move`, `move-refused`), newest last.
     public var problems: [AuditRecord]
     public var stateHash: String
+    /// This node's wall clock minus the hub's at the last push (nil: not measured yet).
+    public var clockOffsetMillis: Int64?
 }
 
 extension NodeStore {
@@ -322,8 +328,9 @@ extension NodeStore {
                 cursor: cfg.cursor, partners: counts["partner"] ?? 0, addresses: counts["address"] ?? 0,
                 documents: counts["document"] ?? 0, lastSyncAt: cfg.lastSyncAt, lastSyncError: cfg.lastSyncError,
                 renames: try db.auditRecords(kind: "rename", limit: 20),
-                problems: try db.latestAudit(kinds: ["rejected", "duplicate-vat", "move", "move-refused"], limit: 20),
-                stateHash: try db.stateHash())
+                problems: try db.latestAudit(kinds: ["rejected", "duplicate-vat", "move", "move-refused", "clock"], limit: 20),
+                stateHash: try db.stateHash(),
+                clockOffsetMillis: try Int64.fetchOne(db, sql: "SELECT clock_offset_ms FROM node_config WHERE id = 1"))
         }
     }
 }

@@ -161,6 +161,10 @@ public enum Schema {
         migrator.registerMigration("v4-node-journal-moves") { db in
             try db.execute(sql: "CREATE INDEX journal_move ON journal(seq) WHERE entity = 'move'")
         }
+        // How far this node's wall clock was from the hub's at the last push (node minus hub).
+        migrator.registerMigration("v5-node-clock-offset") { db in
+            try db.execute(sql: "ALTER TABLE node_config ADD COLUMN clock_offset_ms INTEGER")
+        }
     }
 }
 

@@ -22,14 +22,15 @@ struct HubStoreOption: ParsableArguments {
     @Option(help: "Page cache of the hub's writing connection in MiB (1-4096).") var cacheMib: Int = StoreOptions.hubWriterCacheMiB
     @Option(help: "Write-ahead log pages (4 KiB each) before the hub copies the log into its database.") var walCheckpointPages: Int = StoreOptions.hubWALCheckpointPages
 
-    func open(mustExist: Bool = true) throws -> HubStore {
+    func open(mustExist: Bool = true, maxClockLeadMillis: UInt64 = HLC.defaultMaxLeadMillis) throws -> HubStore {
         if mustExist && !FileManager.default.fileExists(atPath: db) {
             throw HubCLIError("hub store \(db) does not exist; run 'poshub init --db \(db)' first")
         }
         let rule = PrefixRule(separator: prefixSeparator)
         try rule.validate()
         return try HubStore(path: db, options: StoreOptions(synchronous: synchronous, writerCacheMiB: cacheMib, walCheckpointPages: walCheckpointPages,
-                                                            backgroundCheckpoint: true), prefixRule: rule)
+                                                            backgroundCheckpoint: true), prefixRule: rule,
+                            maxClockLeadMillis: maxClockLeadMillis)
     }
 }
 
@@ -122,9 +123,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest decompressed batch accepted, bytes.") var maxUncompressedBytes: Int = BatchLimits.default.maxUncompressedBytes
     @Option(help: "Most entries in one batch.") var maxEntries: Int = BatchLimits.default.maxEntries
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "warning"
+    @Option(help: ArgumentHelp("How far a node's clock may lead the hub's, seconds (default 300): a change stamped further ahead is applied with the hub's time and the node is told.", valueName: "seconds"))
+    var maxClockLead: Int = Int(HLC.defaultMaxLeadMillis / 1000)
+
+    func validate() throws {
+        if maxClockLead < 1 || maxClockLead > 86_400 { throw ValidationError("--max-clock-lead must be 1 to 86400 seconds") }
+    }
 
     func run() async throws {
-        let hub = try store.open()
+        let hub = try store.open(maxClockLeadMillis: UInt64(maxClockLead) * 1000)
         let limits = BatchLimits(maxCompressedBytes: maxCompressedBytes, maxUncompressedBytes: maxUncompressedBytes, maxEntries: maxEntries)
         var logger = Logger(label: "poshub")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .warning

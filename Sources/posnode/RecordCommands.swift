@@ -143,6 +143,12 @@ struct StatusCommand: AsyncParsableCommand {
         print("feed cursor: \(s.cursor)")
         print("records: \(s.partners) partners, \(s.addresses) addresses, \(s.documents) documents")
         print("last sync: \(s.lastSyncAt ?? "never")\(s.lastSyncError.map { " (last error: \($0))" } ?? "")")
+        if let offset = s.clockOffsetMillis {
+            let seconds = Double(offset) / 1000
+            let beyond = offset.magnitude > HLC.defaultMaxLeadMillis
+            print(String(format: "clock: %+.1f s against the hub's at the last push", seconds)
+                  + (beyond ? " (more than the \(HLC.defaultMaxLeadMillis / 1000) s allowed: set the till's clock right)" : ""))
+        }
         for r in s.renames { print("renamed \(r.oldValue ?? "?") -> \(r.newValue ?? "?") at \(r.at): \(r.reason)") }
         for r in s.problems { print("\(r.kind) \(r.entity) \(r.key) at \(r.at): \(r.reason)") }
     }

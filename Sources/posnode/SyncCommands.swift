@@ -45,6 +45,9 @@ struct SyncCommand: AsyncParsableCommand {
         for m in s.moves { print("moved \(m) (customer move carried out by the hub)") }
         for r in s.rejected { print("refused seq \(r.seq): \(r.reason ?? "")") }
         for r in s.warnings { print("warning seq \(r.seq): \(r.warning ?? "")") }
+        if s.clockRestamped > 0 {
+            print("warning: this node's clock leads the hub's beyond the bound; the hub applied \(s.clockRestamped) entries with its own time (set the till's clock right; see 'posnode status')")
+        }
         print("pulled \(s.pulledChanges) changes\(s.bootstrapped ? " (bootstrapped from snapshot)" : ""), cursor \(s.cursor), \(s.pending) pending, \(String(format: "%.2f s (push %.2f s, pull %.2f s)", s.seconds, s.pushSeconds, s.pullSeconds))")
     }
 }

@@ -62,6 +62,10 @@ struct SyncProcessTests {
             metrics = try await http.get("\(hub.baseURL)/metrics").text
         }
         #expect(metrics.contains("poshub_feed_rows_swept_total 2"), "\(metrics)")
+        // Each pushing node's clock offset, from the clock its pushes carry.
+        let offset = metrics.split(separator: "\n").first { $0.hasPrefix("poshub_node_clock_offset_seconds{node=\"A\"} ") }
+            .flatMap { Double($0.split(separator: " ").last ?? "") }
+        #expect(offset.map { abs($0) < 60 } == true, "\(metrics)")
         // A store that starts now gets every record once, as edited.
         try #require(cluster.posnode("B", ["sync"]).succeeded)
         #expect(try cluster.nodeStateHash("B") == cluster.hubStateHash())
