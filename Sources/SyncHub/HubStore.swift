@@ -875,11 +875,10 @@ public final class HubStore: Sendable {
     /// regions carry other regions' customers' old and new values.
     public func audit(kind: String? = nil, limit: Int = 1000, region: String) throws -> [AuditRecord] {
         try pool.read { db in
-            // One region for the whole chain: every record is in it.
-            let regions = try String.fetchAll(db, sql: "SELECT DISTINCT region FROM hub_node")
-            if regions.allSatisfy({ $0 == region }) { return try db.auditRecords(kind: kind, limit: limit) }
             var nodeRegion: [String: String] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT node_id, region FROM hub_node") { nodeRegion[row[0]] = row[1] }
+            // One region for the whole chain: every record is in it.
+            if nodeRegion.values.allSatisfy({ $0 == region }) { return try db.auditRecords(kind: kind, limit: limit) }
             var kept: [AuditRecord] = []
             var before = Int64.max
             // Newest first, a page at a time, until `limit` are kept or the audit ends.

@@ -266,7 +266,6 @@ public enum Reconciler {
 
         case (.partner, .insert):
             guard case .partner(let original, var stored, let sentAsStored) = ready.content else {
-                if case .invalid(let reason) = ready.content { return reject(reason) }
                 throw PreparedChange.Mismatch(seq: change.seq)
             }
             // Stored under its own code unless that is taken (one statement for the usual case);
@@ -355,7 +354,6 @@ public enum Reconciler {
 
         case (.document, .insert):
             guard case .document(var doc, var stored, var sentAsStored) = ready.content else {
-                if case .invalid(let reason) = ready.content { return reject(reason) }
                 throw PreparedChange.Mismatch(seq: change.seq)
             }
             guard doc.node == context.node else {

@@ -103,7 +103,7 @@ struct ConfigCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "set-hub", abstract: "Change the hub's address or this node's token (after 'poshub node rotate-token').")
         @OptionGroup var store: StoreOptionGroup
-        @Option(help: "Hub URL, e.g. https://hub.example:8443.") var hub: String?
+        @Option(help: "Hub URL, e.g. http://127.0.0.1:8080.") var hub: String?
         @Option(help: "Bearer token printed by 'poshub node add' or 'poshub node rotate-token'.") var token: String?
 
         func validate() throws {
