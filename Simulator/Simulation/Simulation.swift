@@ -102,7 +102,7 @@ public final class Simulation {
             let (stream, continuation) = AsyncStream<Int>.makeStream()
             var logger = Logger(label: "possim-hub")
             logger.logLevel = .critical
-            let app = HubServer(store: hub).application(port: 0, logger: logger) { port in continuation.yield(port) }
+            let app = try HubServer(store: hub).application(port: 0, logger: logger) { port in continuation.yield(port) }
             server = Task { try await app.run() }
             var it = stream.makeAsyncIterator()
             serverPort = await it.next() ?? 0

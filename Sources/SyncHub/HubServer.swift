@@ -2,7 +2,10 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import HummingbirdCore
+import HummingbirdTLS
 import NIOCore
+import NIOSSL
 import SyncModel
 import SyncReconcile
 import SyncStore
@@ -20,13 +23,20 @@ public struct HubServer: Sendable {
     /// Bounds the pushes held at once, of all nodes (see `PushAdmission`).
     let admission = PushAdmission()
 
+    /// What one connection may hold, and for how long (see `HubConnectionLimits`).
+    public var connectionLimits: HubConnectionLimits
+    /// Bytes of push bodies held at once (`HubConnectionLimits.maxReceivingBytes`).
+    let receiving: ReceiveBudget
+
     /// Where errors that replies do not describe go (`internalError`).
     public var logger: Logger
 
     public init(store: HubStore, limits: BatchLimits = .default, metrics: HubMetrics = HubMetrics(), maxPullEntries: Int = 5000,
-                logger: Logger = Logger(label: "poshub")) {
+                connectionLimits: HubConnectionLimits = .default, logger: Logger = Logger(label: "poshub")) {
         self.store = store
         self.logger = logger
+        self.connectionLimits = connectionLimits
+        self.receiving = ReceiveBudget(limit: connectionLimits.maxReceivingBytes)
         self.limits = limits
         self.metrics = metrics
         self.maxPullEntries = maxPullEntries
@@ -74,7 +84,10 @@ public struct HubServer: Sendable {
             return Self.error(.serviceUnavailable, problem)
         }
         router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+            let held = server.receiving.bytesHeld
+            server.metrics.setGauge("poshub_receiving_bytes", Double(held.now))
+            server.metrics.setGauge("poshub_receiving_bytes_peak", Double(held.peak))
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: .init(byteBuffer: ByteBuffer(string: server.metrics.prometheusText())))
         }
         router.post("/v1/push") { request, _ in await server.handlePush(request) }
@@ -169,14 +182,26 @@ public struct HubServer: Sendable {
         case .failure(let f): metrics.add("poshub_push_refused_total"); return f.response
         case .success(let n): node = n
         }
+        // The body's bytes are reserved before they are read: a hub that holds as many as it
+        // takes asks the node to come back (the node retries a 503 at its next round).
+        let most = limits.maxCompressedBytes + 4096
+        let announced = request.headers[.contentLength].flatMap { Int($0) }.map { min(max($0, 0), most) } ?? most
+        guard receiving.reserve(announced) else {
+            metrics.add("poshub_push_shed_total")
+            var reply = Self.error(.serviceUnavailable, "hub busy: it is receiving as many batch bytes as it holds at once; nothing applied, send again later")
+            reply.headers[.retryAfter] = "5"
+            return reply
+        }
+        defer { receiving.release(announced) }
         let body: ByteBuffer
         do {
-            body = try await request.body.collect(upTo: limits.maxCompressedBytes + 4096)
+            body = try await request.body.collect(upTo: most)
         } catch is NIOTooManyBytesError {
             metrics.add("poshub_push_refused_total")
             return Self.error(.contentTooLarge, "batch refused: body larger than \(limits.maxCompressedBytes) bytes; nothing applied")
         } catch {
             metrics.add("poshub_push_refused_total")
+            logger.debug("push body incomplete", metadata: ["node": "\(node.node)", "error": "\(error)"])
             return Self.error(.badRequest, "batch refused: request body incomplete (\(error)); nothing applied")
         }
         metrics.add("poshub_bytes_received_total", Int64(body.readableBytes))
@@ -291,11 +316,20 @@ public struct HubServer: Sendable {
         }
     }
 
-    /// Builds the application bound to 127.0.0.1:`port` (0 picks a free port); `onRunning` gets the bound port.
-    public func application(host: String = "127.0.0.1", port: Int, logger: Logger,
-                            onRunning: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
-        Application(router: buildRouter(), configuration: .init(address: .hostname(host, port: port), serverName: "poshub"),
-                    onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) }, logger: logger)
+    /// Builds the application bound to `host`:`port` (0 picks a free port), over TLS when `tls` is
+    /// given, with the `connectionLimits`; `onRunning` gets the bound port.
+    public func application(host: String = "127.0.0.1", port: Int, tls: TLSConfiguration? = nil, logger: Logger,
+                            onRunning: @escaping @Sendable (Int) async -> Void) throws -> some ApplicationProtocol {
+        let limits = connectionLimits
+        let metrics = self.metrics
+        let http = HTTPServerBuilder.http1(configuration: .init(
+            additionalChannelHandlers: [RequestReadDeadline(timeout: limits.requestTimeout) { metrics.add("poshub_slow_requests_closed_total") }],
+            idleTimeout: limits.idleTimeout))
+        let server = try tls.map { try HTTPServerBuilder.tls(http, tlsConfiguration: $0) } ?? http
+        let configuration = ApplicationConfiguration(address: .hostname(host, port: port), serverName: "poshub",
+                                                     availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections))
+        return Application(router: buildRouter(), server: server, configuration: configuration,
+                           onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) }, logger: logger)
     }
 }
 

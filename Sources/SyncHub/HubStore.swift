@@ -36,9 +36,12 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
     case unknownNode(String)
     case siteInOtherRegion(site: String, region: String)
     case invalid(FieldError)
+    /// A start-up setting that cannot be used (a TLS file, say).
+    case invalidConfiguration(String)
 
     public var description: String {
         switch self {
+        case .invalidConfiguration(let what): return what
         case .unknownToken: return "unknown or revoked token"
         case .nodeMismatch(let t, let b): return "token belongs to node \(t) but the batch is from node \(b)"
         case .sequenceGap(let node, let expected, let got):

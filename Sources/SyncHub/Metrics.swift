@@ -6,8 +6,12 @@ public final class HubMetrics: @unchecked Sendable {
     private var counters: [String: Int64] = [:]
     /// Gauges by name, then by node.
     private var nodeGauges: [String: [String: Double]] = [:]
+    /// Gauges without labels.
+    private var gauges: [String: Double] = [:]
     private static let gaugeHelp: [String: String] = [
         "poshub_node_clock_offset_seconds": "Each node's wall clock minus the hub's, at its last push (X-Node-Clock).",
+        "poshub_receiving_bytes": "Bytes of push bodies reserved by pushes being received or applied (bounded by --max-receiving-bytes).",
+        "poshub_receiving_bytes_peak": "The most bytes of push bodies reserved at once since the hub started.",
     ]
     private static let help: [String: String] = [
         "poshub_push_requests_total": "Push requests received.",
@@ -25,6 +29,8 @@ public final class HubMetrics: @unchecked Sendable {
         "poshub_push_decode_microseconds_total": "Time spent decoding and preparing pushed batches (beside the writer).",
         "poshub_push_apply_microseconds_total": "Time pushes spent with the single writer: waiting for it (a sweep step, a move) and applying.",
         "poshub_push_admission_waits_total": "Pushes that waited for a place among the pushes the hub holds at once (two, of all nodes).",
+        "poshub_push_shed_total": "Pushes answered 503 because the hub held as many body bytes as --max-receiving-bytes allows.",
+        "poshub_slow_requests_closed_total": "Connections closed because a request had not arrived within --request-timeout.",
     ]
 
     public init() {
@@ -44,17 +50,25 @@ public final class HubMetrics: @unchecked Sendable {
         lock.lock(); nodeGauges[name, default: [:]][node] = value; lock.unlock()
     }
 
+    /// Sets a gauge without labels.
+    public func setGauge(_ name: String, _ value: Double) {
+        lock.lock(); gauges[name] = value; lock.unlock()
+    }
+
     public func gauge(_ name: String, node: String) -> Double? {
         lock.lock(); defer { lock.unlock() }; return nodeGauges[name]?[node]
     }
 
     public func prometheusText() -> String {
-        lock.lock(); let snapshot = counters, gauges = nodeGauges; lock.unlock()
+        lock.lock(); let snapshot = counters, nodeGauges = self.nodeGauges, plain = self.gauges; lock.unlock()
         var out = ""
         for (name, value) in snapshot.sorted(by: { $0.key < $1.key }) {
             out += "# HELP \(name) \(Self.help[name] ?? name)\n# TYPE \(name) counter\n\(name) \(value)\n"
         }
-        for (name, byNode) in gauges.sorted(by: { $0.key < $1.key }) {
+        for (name, value) in plain.sorted(by: { $0.key < $1.key }) {
+            out += "# HELP \(name) \(Self.gaugeHelp[name] ?? name)\n# TYPE \(name) gauge\n\(name) \(value)\n"
+        }
+        for (name, byNode) in nodeGauges.sorted(by: { $0.key < $1.key }) {
             out += "# HELP \(name) \(Self.gaugeHelp[name] ?? name)\n# TYPE \(name) gauge\n"
             // Node ids are letters, digits, '-' and '_' (`NodeIdentity`): nothing to escape.
             for (node, value) in byNode.sorted(by: { $0.key < $1.key }) { out += "\(name){node=\"\(node)\"} \(value)\n" }

@@ -13,12 +13,11 @@ public enum CodeCheck {
     /// Returns false when the hub could not be asked (the code is provisional until the store
     /// reconnects).
     public static func checkOnline(store: NodeStore, partner: Partner, allowDuplicateVat: Bool) async throws -> Bool {
-        guard let cfg = try? store.config(), let url = cfg.hubURL, let token = cfg.token else { return false }
+        guard let cfg = try? store.config(), let client = try? HubClient(config: cfg) else { return false }
         let code = PartnerCode.normalized(partner.code)
         let check: PartnerCheck
         do {
-            check = try await HubClient(baseURL: url, token: token)
-                .partnerCheck(code: code, vatID: partner.vatID, country: partner.country ?? cfg.center.defaultCountry)
+            check = try await client.partnerCheck(code: code, vatID: partner.vatID, country: partner.country ?? cfg.center.defaultCountry)
         } catch {
             return false
         }

@@ -3,7 +3,9 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import SyncModel
+import SyncStore
 
 /// A failure talking to the hub, with what the operator needs to act on it.
 public enum HubClientError: Error, Sendable, CustomStringConvertible {
@@ -13,9 +15,13 @@ public enum HubClientError: Error, Sendable, CustomStringConvertible {
     /// A batch refused for holding more entries than the hub takes (`maxEntries`).
     case batchTooLarge(maxEntries: Int, message: String)
     case badReply(String)
+    /// The CA file configured for an `https://` hub cannot be used.
+    case badCAFile(path: String, reason: String)
 
     public var description: String {
         switch self {
+        case .badCAFile(let path, let reason):
+            return "CA file \(path) cannot be used: \(reason); set a PEM file of the chain's certificate authorities with 'posnode config set-hub --ca-file FILE'"
         case .notConfigured:
             return "no hub configured for this node; set it with 'posnode init ... --hub URL --token TOKEN'"
         case .unreachable(let url, let reason):
@@ -46,6 +52,8 @@ public struct HubClient: Sendable {
     public var http: HTTPClient
     /// Largest reply body accepted.
     public var maxReplyBytes: Int
+    /// For an `https://` hub: whom its certificate must chain to (nil: the system's trust store).
+    public var tls: TLSConfiguration?
 
     /// The client for all hub calls: a refused connection fails the call at once instead of
     /// retrying until the deadline, so an offline node notices quickly and backs off.
@@ -56,18 +64,44 @@ public struct HubClient: Sendable {
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
     }()
 
-    public init(baseURL: String, token: String, http: HTTPClient = HubClient.sharedHTTP, maxReplyBytes: Int = 64 << 20) {
+    public init(baseURL: String, token: String, tls: TLSConfiguration? = nil, http: HTTPClient = HubClient.sharedHTTP,
+                maxReplyBytes: Int = 64 << 20) {
         var url = baseURL
         while url.hasSuffix("/") { url.removeLast() }
         self.baseURL = url
         self.token = token
+        self.tls = tls
         self.http = http
         self.maxReplyBytes = maxReplyBytes
+    }
+
+    /// The client for a node's configured hub (URL, token and, for `https://`, its CA file).
+    public init(config: NodeConfig) throws {
+        guard let url = config.hubURL, let token = config.token else { throw HubClientError.notConfigured }
+        self.init(baseURL: url, token: token, tls: try config.hubCAFile.map(Self.tls(caFile:)))
+    }
+
+    /// Client TLS that trusts the certificate authorities in the PEM file at `path` only, and
+    /// checks the hub's host name against its certificate. Reads the file now, so a missing or
+    /// unreadable file is reported as such and not as a failed connection.
+    public static func tls(caFile path: String) throws -> TLSConfiguration {
+        let roots: [NIOSSLCertificate]
+        do { roots = try NIOSSLCertificate.fromPEMFile(path) } catch {
+            let reason = FileManager.default.isReadableFile(atPath: path) ? "not a PEM certificate file (\(error))" : "no readable file there"
+            throw HubClientError.badCAFile(path: path, reason: reason)
+        }
+        guard !roots.isEmpty else { throw HubClientError.badCAFile(path: path, reason: "it holds no certificate") }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(roots)
+        tls.certificateVerification = .fullVerification
+        tls.minimumTLSVersion = .tlsv12
+        return tls
     }
 
     func send(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, headers: [(String, String)] = [],
               timeout: TimeAmount) async throws -> (status: Int, headers: [String: String], body: [UInt8]) {
         var request = HTTPClientRequest(url: baseURL + path)
+        request.tlsConfiguration = tls
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         for (k, v) in headers { request.headers.add(name: k, value: v) }
@@ -105,6 +139,13 @@ public struct HubClient: Sendable {
             if h == .cancelled { return "the request was cancelled" }
         }
         if error is ChannelError { return "the connection failed" }
+        if let ssl = error as? NIOSSLError {
+            if case .handshakeFailed = ssl {
+                return "TLS handshake failed: the hub's certificate does not verify against the trusted certificate authorities or does not name this host (\(ssl)); nothing was sent"
+            }
+            return "TLS failed (\(ssl)); nothing was sent"
+        }
+        if let ssl = error as? NIOSSLExtraError { return "TLS failed: \(ssl); nothing was sent" }
         return String(describing: error)
     }
 

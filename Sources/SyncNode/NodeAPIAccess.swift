@@ -110,20 +110,20 @@ public struct NodeAPIAccess<Context: RequestContext>: RouterMiddleware {
         response.headers[.vary] = "Origin"
     }
 
-    /// `127.0.0.1`, `localhost` or `[::1]`, with or without a port.
+    /// A loopback name (`Loopback.isLoopback`; IPv6 in brackets), with or without a port.
     static func isLoopbackHost(_ authority: String) -> Bool {
         var host = authority.lowercased()
         if host.hasPrefix("[") {
             guard let end = host.firstIndex(of: "]") else { return false }
             let rest = host[host.index(after: end)...]
             guard rest.isEmpty || (rest.hasPrefix(":") && rest.dropFirst().allSatisfy(\.isNumber)) else { return false }
-            return host[...end] == "[::1]"
+            return Loopback.isLoopback(host: String(host[host.index(after: host.startIndex)..<end]))
         }
         if let colon = host.lastIndex(of: ":") {
             guard host[host.index(after: colon)...].allSatisfy(\.isNumber) else { return false }
             host = String(host[..<colon])
         }
-        return host == "127.0.0.1" || host == "localhost"
+        return Loopback.isLoopback(host: host)
     }
 
     /// Compares without stopping at the first difference, so the time does not tell how much matched.

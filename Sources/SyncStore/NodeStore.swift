@@ -10,6 +10,9 @@ public struct NodeConfig: Sendable, Codable, Hashable {
     public var series: String
     public var hubURL: String?
     public var token: String?
+    /// PEM file of the certificate authorities an `https://` hub's certificate must chain to;
+    /// nil: the system's trust store.
+    public var hubCAFile: String?
     public var center: CenterParameters
     public var cursor: Int64
     public var renamesApplied: Int64
@@ -46,7 +49,7 @@ public final class NodeStore: Sendable {
 
     /// Creates and initializes a node store. Fails if `path` already holds an initialized store.
     public static func create(path: String, node: String, site: String, series: String, hubURL: String? = nil,
-                              token: String? = nil, center: CenterParameters = .init(),
+                              token: String? = nil, hubCAFile: String? = nil, center: CenterParameters = .init(),
                               options: StoreOptions = .default,
                               clock: @escaping @Sendable () -> UInt64 = { HLC.nowMillis }) throws -> NodeStore {
         do {
@@ -60,10 +63,11 @@ public final class NodeStore: Sendable {
                 throw StoreError.alreadyInitialized(path: path, node: existing)
             }
             try db.execute(sql: """
-                INSERT INTO node_config (id, node_id, site, series, hub_url, token, lowest_price_business, lowest_price_consumer, default_country)
-                VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO node_config (id, node_id, site, series, hub_url, token, lowest_price_business, lowest_price_consumer, default_country,
+                                         hub_ca_file)
+                VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [node, site, series, hubURL, token, center.lowestPriceForNewBusiness, center.lowestPriceForNewConsumer,
-                                 center.defaultCountry])
+                                 center.defaultCountry, hubCAFile])
         }
         return NodeStore(pool: pool, path: path, clock: clock)
     }
@@ -89,7 +93,7 @@ public final class NodeStore: Sendable {
         // Read on every local write: positional columns, no row object.
         guard let r = try db.firstRowCached("""
             SELECT node_id, site, series, hub_url, token, lowest_price_business, lowest_price_consumer,
-                   cursor, renames_applied, bootstrapped, last_sync_at, last_sync_error, last_hlc, default_country
+                   cursor, renames_applied, bootstrapped, last_sync_at, last_sync_error, last_hlc, default_country, hub_ca_file
             FROM node_config WHERE id = 1
             """) else {
             throw StoreError.notInitialized(path: db.description)
@@ -97,16 +101,16 @@ public final class NodeStore: Sendable {
         func text(_ i: Int) -> String? { String.fromDatabaseValue(r[i]) }
         func int(_ i: Int) -> Int64 { Int64.fromDatabaseValue(r[i]) ?? 0 }
         return NodeConfig(
-            nodeID: text(0) ?? "", site: text(1) ?? "", series: text(2) ?? "", hubURL: text(3), token: text(4),
+            nodeID: text(0) ?? "", site: text(1) ?? "", series: text(2) ?? "", hubURL: text(3), token: text(4), hubCAFile: text(14),
             center: CenterParameters(lowestPriceForNewBusiness: int(5) != 0, lowestPriceForNewConsumer: int(6) != 0, defaultCountry: text(13)),
             cursor: int(7), renamesApplied: int(8), bootstrapped: int(9) != 0,
             lastSyncAt: text(10), lastSyncError: text(11), lastHLC: int(12))
     }
 
-    /// Sets hub address and token (`posnode init` or later reconfiguration).
-    public func setHub(url: String?, token: String?) throws {
+    /// Sets hub address, token and CA file (`posnode init` or later reconfiguration).
+    public func setHub(url: String?, token: String?, caFile: String?) throws {
         try pool.write { db in
-            try db.execute(sql: "UPDATE node_config SET hub_url = ?, token = ? WHERE id = 1", arguments: [url, token])
+            try db.execute(sql: "UPDATE node_config SET hub_url = ?, token = ?, hub_ca_file = ? WHERE id = 1", arguments: [url, token, caFile])
         }
     }
 

@@ -165,6 +165,10 @@ public enum Schema {
         migrator.registerMigration("v5-node-clock-offset") { db in
             try db.execute(sql: "ALTER TABLE node_config ADD COLUMN clock_offset_ms INTEGER")
         }
+        // The chain's own CA for an https:// hub (a PEM file's path; none: the system's trust store).
+        migrator.registerMigration("v6-node-hub-ca-file") { db in
+            try db.execute(sql: "ALTER TABLE node_config ADD COLUMN hub_ca_file TEXT")
+        }
     }
 }
 

@@ -41,19 +41,23 @@ public final class Cluster: @unchecked Sendable {
     public func stopHub() { hub?.stop(); hub = nil }
     public func killHub() { hub?.kill(); hub = nil }
 
-    public var hubURL: String { "http://127.0.0.1:\(hubPort)" }
+    /// `https` once the hub is started with `--tls-cert` (set before `addNode`).
+    public var hubScheme = "http"
+
+    public var hubURL: String { "\(hubScheme)://127.0.0.1:\(hubPort)" }
 
     /// Registers a node at the hub (in `region`, if given) and initializes its store. The hub
     /// must have been started once (so its port is known); it may be down now.
     @discardableResult
-    public func addNode(_ id: String, site: String, series: String, region: String? = nil, hubURL: String? = nil) throws -> NodeHandle {
+    public func addNode(_ id: String, site: String, series: String, region: String? = nil, hubURL: String? = nil,
+                        initArguments: [String] = []) throws -> NodeHandle {
         let tokenRun = try runCommand(BuiltProducts.path("poshub"), ["node", "add", "--db", hubDB, "--node", id, "--site", site, "--series", series]
                                       + (region.map { ["--region", $0] } ?? []))
         try Self.check(tokenRun)
         let token = tokenRun.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let db = dir.file("\(id).sqlite")
         try Self.check(runCommand(BuiltProducts.path("posnode"), ["init", "--db", db, "--node", id, "--site", site, "--series", series,
-                                                               "--hub", hubURL ?? self.hubURL, "--token", token]))
+                                                               "--hub", hubURL ?? self.hubURL, "--token", token] + initArguments))
         let apiToken = try runCommand(BuiltProducts.path("posnode"), ["api-token", "--db", db])
         try Self.check(apiToken)
         let handle = NodeHandle(id: id, site: site, series: series, db: db, token: token,

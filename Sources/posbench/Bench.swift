@@ -168,7 +168,7 @@ enum Bench {
         let hub = try ChildProcess(bin + "/poshub", ["serve", "--db", hubDB, "--port", "0"])
         defer { hub.stop() }
         let port = try hub.waitForPort()
-        try node.setHub(url: "http://127.0.0.1:\(port)", token: token)
+        try node.setHub(url: "http://127.0.0.1:\(port)", token: token, caFile: nil)
         // The store was online once (its first sync bootstrapped it), then went offline.
         let first = try runCommand(bin + "/posnode", ["sync", "--db", "\(dir)/node.sqlite"])
         guard first.succeeded else { throw BenchError("first posnode sync failed: \(first.stderr)") }

@@ -115,7 +115,9 @@ struct NodeCommand: AsyncParsableCommand {
 }
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Serve the sync API on loopback (prints 'listening on 127.0.0.1:PORT').")
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the sync API (prints 'listening on HOST:PORT').",
+        discussion: "A hub reachable beyond this machine runs with TLS (--tls-cert, --tls-key); a non-loopback --host without TLS is refused unless --insecure-plaintext is given.")
     @OptionGroup var store: HubStoreOption
     @Option(help: "TCP port; 0 picks a free one.") var port: Int = 8080
     @Option(help: "Address to bind.") var host: String = "127.0.0.1"
@@ -125,9 +127,29 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "warning"
     @Option(help: ArgumentHelp("How far a node's clock may lead the hub's, seconds (default 300): a change stamped further ahead is applied with the hub's time and the node is told.", valueName: "seconds"))
     var maxClockLead: Int = Int(HLC.defaultMaxLeadMillis / 1000)
+    @Option(help: ArgumentHelp("PEM file of the hub's certificate (chain); serves HTTPS.", valueName: "file")) var tlsCert: String?
+    @Option(help: ArgumentHelp("PEM file of the certificate's private key.", valueName: "file")) var tlsKey: String?
+    @Flag(help: "Serve plain HTTP on a non-loopback --host (tokens and customer data cross the network readable).") var insecurePlaintext = false
+    @Option(help: "Connections served at once; more wait until one closes.") var maxConnections: Int = HubConnectionLimits.default.maxConnections
+    @Option(help: ArgumentHelp("Seconds a connection may stay silent (no request head yet, a stalled body, idle between requests).", valueName: "seconds"))
+    var idleTimeout: Int = Int(HubConnectionLimits.default.idleTimeout.nanoseconds / 1_000_000_000)
+    @Option(help: ArgumentHelp("Seconds a request may take to arrive, from its head to the end of its body.", valueName: "seconds"))
+    var requestTimeout: Int = Int(HubConnectionLimits.default.requestTimeout.nanoseconds / 1_000_000_000)
+    @Option(help: "Bytes of push bodies received or waiting at once, of all connections; beyond, a push gets 503 and Retry-After.")
+    var maxReceivingBytes: Int = HubConnectionLimits.default.maxReceivingBytes
 
     func validate() throws {
         if maxClockLead < 1 || maxClockLead > 86_400 { throw ValidationError("--max-clock-lead must be 1 to 86400 seconds") }
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        if tlsCert == nil && !insecurePlaintext && !Loopback.isLoopback(host: host) {
+            throw ValidationError("--host \(host) is reachable beyond this machine: give --tls-cert and --tls-key, or --insecure-plaintext to serve plain HTTP there anyway")
+        }
+        if maxConnections < 1 { throw ValidationError("--max-connections must be at least 1") }
+        if idleTimeout < 1 || idleTimeout > 3600 { throw ValidationError("--idle-timeout must be 1 to 3600 seconds") }
+        if requestTimeout < 1 || requestTimeout > 3600 { throw ValidationError("--request-timeout must be 1 to 3600 seconds") }
+        if maxReceivingBytes < maxCompressedBytes + 4096 {
+            throw ValidationError("--max-receiving-bytes must hold at least one largest batch (--max-compressed-bytes + 4096 = \(maxCompressedBytes + 4096))")
+        }
     }
 
     func run() async throws {
@@ -136,8 +158,11 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "poshub")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
         let host = self.host
-        let server = HubServer(store: hub, limits: limits)
-        let app = server.application(host: host, port: port, logger: logger) { bound in
+        let tls = try tlsCert.map { try HubTLS.serverConfiguration(certificateFile: $0, keyFile: tlsKey ?? "") }
+        let connections = HubConnectionLimits(maxConnections: maxConnections, idleTimeout: .seconds(Int64(idleTimeout)),
+                                              requestTimeout: .seconds(Int64(requestTimeout)), maxReceivingBytes: maxReceivingBytes)
+        let server = HubServer(store: hub, limits: limits, connectionLimits: connections, logger: logger)
+        let app = try server.application(host: host, port: port, tls: tls, logger: logger) { bound in
             print("listening on \(host):\(bound)")
             fflush(nil)
         }

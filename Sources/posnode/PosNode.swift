@@ -51,6 +51,8 @@ struct Init: AsyncParsableCommand {
     @Option(help: "POS station series, used as prefix for clashing partner codes, e.g. K1.") var series: String
     @Option(help: "Hub URL, e.g. http://127.0.0.1:8080.") var hub: String?
     @Option(help: "Bearer token printed by 'poshub node add'.") var token: String?
+    @Option(help: ArgumentHelp("For an https:// hub: PEM file of the chain's certificate authorities (default: the system's trust store).", valueName: "file"))
+    var caFile: String?
     @Flag(help: "Center parameter: new business customers get the lowest price.") var lowestPriceBusiness = false
     @Flag(help: "Center parameter: new consumers get the lowest price.") var lowestPriceConsumer = false
     @Option(help: "Center parameter: the country of partners registered without one, e.g. PL (the NIP and PESEL checks run for it).")
@@ -59,11 +61,31 @@ struct Init: AsyncParsableCommand {
     func run() async throws {
         let center = CenterParameters(lowestPriceForNewBusiness: lowestPriceBusiness, lowestPriceForNewConsumer: lowestPriceConsumer,
                                       defaultCountry: defaultCountry?.uppercased())
+        try HubURL.validate(hub)
+        let ca = try caFile.map(HubURL.checkedCAFile)
         _ = try NodeStore.create(path: store.db, node: node, site: site, series: series, hubURL: hub, token: token,
-                                 center: center, options: StoreOptions(synchronous: store.synchronous))
+                                 hubCAFile: ca, center: center, options: StoreOptions(synchronous: store.synchronous))
         try NodeAPIToken.make(forStore: store.db)
         print("initialized node \(node) (site \(site), series \(series)) in \(store.db)")
         print("local API token in \(NodeAPIToken.path(forStore: store.db)) (posnode api-token --db \(store.db) prints it)")
+    }
+}
+
+/// Checks on the hub address and CA file an operator gives.
+enum HubURL {
+    /// An `http://` or `https://` URL with a host.
+    static func validate(_ url: String?) throws {
+        guard let url else { return }
+        guard let u = URL(string: url), let scheme = u.scheme?.lowercased(), scheme == "http" || scheme == "https", u.host != nil else {
+            throw ValidationError("--hub: \(url) is not an http:// or https:// URL with a host")
+        }
+    }
+
+    /// The absolute path of a CA file that holds certificates (read now, so a bad file is refused at once).
+    static func checkedCAFile(_ path: String) throws -> String {
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        _ = try HubClient.tls(caFile: absolute)
+        return absolute
     }
 }
 
@@ -105,16 +127,21 @@ struct ConfigCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptionGroup
         @Option(help: "Hub URL, e.g. http://127.0.0.1:8080.") var hub: String?
         @Option(help: "Bearer token printed by 'poshub node add' or 'poshub node rotate-token'.") var token: String?
+        @Option(help: ArgumentHelp("For an https:// hub: PEM file of the chain's certificate authorities; '' returns to the system's trust store.", valueName: "file"))
+        var caFile: String?
 
         func validate() throws {
-            if hub == nil && token == nil { throw ValidationError("give --hub, --token or both") }
+            if hub == nil && token == nil && caFile == nil { throw ValidationError("give --hub, --token, --ca-file or several") }
         }
 
         func run() async throws {
+            try HubURL.validate(hub)
+            let ca = try caFile.flatMap { $0.isEmpty ? nil : try HubURL.checkedCAFile($0) }
             let node = try store.open()
             let current = try node.config()
-            try node.setHub(url: hub ?? current.hubURL, token: token ?? current.token)
-            print("hub \(hub ?? current.hubURL ?? "none")\(token == nil ? "" : ", new token set")")
+            try node.setHub(url: hub ?? current.hubURL, token: token ?? current.token, caFile: caFile == nil ? current.hubCAFile : ca)
+            let caText = caFile == nil ? "" : ", CA \(ca ?? "system trust store")"
+            print("hub \(hub ?? current.hubURL ?? "none")\(token == nil ? "" : ", new token set")\(caText)")
         }
     }
 

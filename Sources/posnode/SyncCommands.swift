@@ -10,9 +10,7 @@ import SyncStore
 extension NodeStore {
     /// The hub client for this node's configuration.
     func hubClient() throws -> HubClient {
-        let cfg = try config()
-        guard let url = cfg.hubURL, let token = cfg.token else { throw HubClientError.notConfigured }
-        return HubClient(baseURL: url, token: token)
+        try HubClient(config: config())
     }
 }
 
