@@ -13,6 +13,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -21,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // zlib from the system (zlib1g-dev).
@@ -35,6 +38,7 @@ let package = Package(
         .target(name: "SyncStore", dependencies: [
             "SyncModel", "CSQLiteTuning",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "DequeModule", package: "swift-collections"),
         ]),
         // Batch framing: header, CRC32, zlib with hard limits.
         .target(name: "SyncWire", dependencies: ["SyncModel", "CZlib"]),
@@ -50,6 +54,8 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
+            .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -76,15 +82,22 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
 
+        // What both command-line tools share: enum options, JSON and error output.
+        .target(name: "CLISupport", dependencies: [
+            "SyncModel", "SyncStore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
         .executableTarget(name: "posnode", dependencies: [
-            "SyncModel", "SyncStore", "SyncNode", "SyncReconcile",
+            "CLISupport", "SyncModel", "SyncStore", "SyncNode", "SyncReconcile",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "poshub", dependencies: [
-            "SyncModel", "SyncStore", "SyncHub", "SyncWire", "SyncReconcile",
+            "CLISupport", "SyncModel", "SyncStore", "SyncHub", "SyncWire", "SyncReconcile",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -106,7 +119,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "SyncModelTests", dependencies: ["SyncModel"]),
+        .testTarget(name: "SyncModelTests", dependencies: [
+            "SyncModel", .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
         .testTarget(name: "SyncStoreTests", dependencies: [
             "SyncModel", "SyncStore", "SyncTesting", .product(name: "GRDB", package: "GRDB.swift"),
         ]),

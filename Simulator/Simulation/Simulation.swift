@@ -63,9 +63,9 @@ public final class Simulation {
         if !options.keep { try? FileManager.default.removeItem(atPath: dir) }
     }
 
-    static let storeOptions = StoreOptions(synchronous: "OFF")
+    static let storeOptions = StoreOptions(synchronous: .off)
     /// The hub as `poshub` opens it (writer cache, write-ahead log size), without fsyncs.
-    static let hubOptions = { var o = StoreOptions.hub; o.synchronous = "OFF"; return o }()
+    static let hubOptions = { var o = StoreOptions.hub; o.synchronous = .off; return o }()
 
     func openStore(_ path: String) throws -> NodeStore {
         let clock = self.clock
@@ -300,7 +300,7 @@ public final class Simulation {
     /// Every operation that returned success must be found in the final hub state, following
     /// renames (codes) and moves (documents keep their ids; moved customers stay as tombstones).
     func verify() throws {
-        let overwritten = Set(try hub.audit(kind: "overwrite", limit: Int.max / 2).compactMap { r -> String? in
+        let overwritten = Set(try hub.audit(kind: .overwrite, limit: Int.max / 2).compactMap { r -> String? in
             guard let field = r.field else { return nil }
             return "\(r.key)|\(field)|\(r.oldValue ?? "")"
         })

@@ -61,22 +61,8 @@ public struct HubServer: Sendable {
         return Response(status: .ok, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
-    /// The node of the request's bearer token, or an error response.
-    func authenticate(_ request: Request) async -> Result<HubNode, HubAuthFailure> {
-        guard let token = BearerToken.parse(request.headers[.authorization]) else {
-            metrics.add("poshub_auth_failures_total")
-            return .failure(HubAuthFailure(response: Self.error(.unauthorized, "missing bearer token")))
-        }
-        let store = self.store
-        guard let node = try? await offload({ try store.authenticate(token: token) }) else {
-            metrics.add("poshub_auth_failures_total")
-            return .failure(HubAuthFailure(response: Self.error(.unauthorized, "unknown or revoked token")))
-        }
-        return .success(node)
-    }
-
-    public func buildRouter() -> Router<BasicRequestContext> {
-        let router = Router()
+    public func buildRouter() -> Router<HubRequestContext> {
+        let router = Router(context: HubRequestContext.self)
         let server = self
         let health = HealthProbe(store: store)
         router.get("/health") { _, _ in
@@ -90,18 +76,18 @@ public struct HubServer: Sendable {
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: .init(byteBuffer: ByteBuffer(string: server.metrics.prometheusText())))
         }
-        router.post("/v1/push") { request, _ in await server.handlePush(request) }
-        router.get("/v1/pull") { request, _ in await server.handlePull(request) }
-        router.get("/v1/snapshot") { request, _ in await server.handleSnapshot(request) }
-        router.get("/v1/partners/:code") { request, context in
-            guard case .success = await server.authenticate(request) else { return Self.error(.unauthorized, "missing or unknown token") }
+        // Every /v1 route runs for an authenticated node only.
+        let v1 = router.group("v1").add(middleware: HubAuthenticator(store: store, metrics: metrics))
+        v1.post("push") { request, context in await server.handlePush(request, node: try context.node) }
+        v1.get("pull") { request, context in await server.handleFeedPage(request, node: try context.node, snapshot: false) }
+        v1.get("snapshot") { request, context in await server.handleFeedPage(request, node: try context.node, snapshot: true) }
+        v1.get("partners/:code") { request, context in
             let code = context.parameters.get("code") ?? ""
             let store = server.store
             let exists = (try? await offload { try store.partnerExists(code: code) }) ?? false
             return exists ? Self.json(["code": PartnerCode.normalized(code)]) : Self.error(.notFound, "partner \(code) does not exist")
         }
-        router.get("/v1/partner-check") { request, _ in
-            guard case .success = await server.authenticate(request) else { return Self.error(.unauthorized, "missing or unknown token") }
+        v1.get("partner-check") { request, _ in
             let query = request.uri.queryParameters
             guard let code = query.get("code"), !code.isEmpty else { return Self.error(.badRequest, "code: is mandatory") }
             let vat = query.get("vat_id"), country = query.get("country")
@@ -110,25 +96,27 @@ public struct HubServer: Sendable {
                 return server.internalError(error, "partner check")
             }
         }
-        router.get("/v1/audit") { request, _ in
+        v1.get("audit") { request, context in
             // The records of the caller's region only: audit entries carry customers' old and new values.
-            guard case .success(let node) = await server.authenticate(request) else { return Self.error(.unauthorized, "missing or unknown token") }
-            let kind = request.uri.queryParameters.get("kind")
+            let node = try context.node
+            let kindText = request.uri.queryParameters.get("kind")
+            let kind = kindText.flatMap(AuditKind.init(rawValue:))
+            if let kindText, kind == nil { return Self.error(.badRequest, "kind: '\(kindText)' is not an audit kind (\(AuditKind.list))") }
             let store = server.store
             do { return Self.json(try await offload { try store.audit(kind: kind, region: node.region) }) } catch {
                 return server.internalError(error, "audit")
             }
         }
-        router.get("/v1/state-hash") { request, _ in
+        v1.get("state-hash") { _, context in
             // The digest of what this node replicates: its region's records.
-            guard case .success(let node) = await server.authenticate(request) else { return Self.error(.unauthorized, "missing or unknown token") }
+            let node = try context.node
             let store = server.store
             do { return Self.json(["state_hash": try await offload { try store.stateHash(region: node.region) }]) } catch {
                 return server.internalError(error, "state hash")
             }
         }
-        router.post("/v1/moves") { request, _ in
-            guard case .success(let node) = await server.authenticate(request) else { return Self.error(.unauthorized, "missing or unknown token") }
+        v1.post("moves") { request, context in
+            let node = try context.node
             do {
                 let body = try await request.body.collect(upTo: 64 << 10)
                 var move = try JSONDecoder().decode(MoveRequest.self, from: Data(body.readableBytesView))
@@ -175,13 +163,8 @@ public struct HubServer: Sendable {
         return try await offload(timedWork)
     }
 
-    func handlePush(_ request: Request) async -> Response {
+    func handlePush(_ request: Request, node: HubNode) async -> Response {
         metrics.add("poshub_push_requests_total")
-        let node: HubNode
-        switch await authenticate(request) {
-        case .failure(let f): metrics.add("poshub_push_refused_total"); return f.response
-        case .success(let n): node = n
-        }
         // The body's bytes are reserved before they are read: a hub that holds as many as it
         // takes asks the node to come back (the node retries a 503 at its next round).
         let most = limits.maxCompressedBytes + 4096
@@ -285,18 +268,9 @@ public struct HubServer: Sendable {
         }
     }
 
-    func handlePull(_ request: Request) async -> Response { await handleFeedPage(request, snapshot: false) }
-
-    func handleSnapshot(_ request: Request) async -> Response { await handleFeedPage(request, snapshot: true) }
-
     /// A page of the feed after `cursor`: a pull, or (from cursor 0) a page of a new node's
     /// snapshot — the feed gives each record once, so both read the same pages.
-    func handleFeedPage(_ request: Request, snapshot: Bool) async -> Response {
-        let node: HubNode
-        switch await authenticate(request) {
-        case .failure(let f): return f.response
-        case .success(let n): node = n
-        }
+    func handleFeedPage(_ request: Request, node: HubNode, snapshot: Bool) async -> Response {
         metrics.add(snapshot ? "poshub_snapshot_requests_total" : "poshub_pull_requests_total")
         let cursor = request.uri.queryParameters.get("cursor", as: Int64.self) ?? 0
         let limit = min(max(request.uri.queryParameters.get("limit", as: Int.self) ?? maxPullEntries, 1), maxPullEntries, limits.maxEntries)
@@ -333,6 +307,3 @@ public struct HubServer: Sendable {
     }
 }
 
-struct HubAuthFailure: Error {
-    var response: Response
-}

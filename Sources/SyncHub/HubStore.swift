@@ -291,7 +291,7 @@ public final class HubStore: Sendable {
             try Self.requireNode(db, node)
             try db.execute(sql: "UPDATE hub_node SET token_hash = ? WHERE node_id = ?",
                            arguments: [Self.revokedMark + node, node])
-            try db.appendAudit(AuditRecord(node: node, kind: "token", entity: "node", key: node, reason: "token revoked"))
+            try db.appendAudit(AuditRecord(node: node, kind: .token, entity: "node", key: node, reason: "token revoked"))
         }
     }
 
@@ -301,7 +301,7 @@ public final class HubStore: Sendable {
         try pool.write { db in
             try Self.requireNode(db, node)
             try db.execute(sql: "UPDATE hub_node SET token_hash = ? WHERE node_id = ?", arguments: [Self.hashToken(token), node])
-            try db.appendAudit(AuditRecord(node: node, kind: "token", entity: "node", key: node, reason: "token replaced"))
+            try db.appendAudit(AuditRecord(node: node, kind: .token, entity: "node", key: node, reason: "token replaced"))
         }
         return token
     }
@@ -526,7 +526,7 @@ public final class HubStore: Sendable {
                            arguments: [lastSeq, AuditRecord.now(), node.node])
             try Self.setHubHLC(db, hubHLC)
             if restamped > 0 {
-                try db.appendAudit(AuditRecord(node: node.node, kind: "clock", entity: "node", key: node.node,
+                try db.appendAudit(AuditRecord(node: node.node, kind: .clock, entity: "node", key: node.node,
                                                reason: Self.clockReason(lead: largestLead, bound: maxClockLeadMillis, restamped: restamped)))
             }
             var reply = PushReply(node: node.node, results: results, nextExpected: lastSeq + 1, hubHLC: hubHLC.rawValue)
@@ -868,7 +868,7 @@ public final class HubStore: Sendable {
         }
     }
 
-    public func audit(kind: String? = nil, limit: Int = 1000) throws -> [AuditRecord] {
+    public func audit(kind: AuditKind? = nil, limit: Int = 1000) throws -> [AuditRecord] {
         try pool.read { try $0.auditRecords(kind: kind, limit: limit) }
     }
 
@@ -876,7 +876,7 @@ public final class HubStore: Sendable {
     /// records in its region (the record's feed row says), and of records the hub no longer
     /// has or never fed when the node that caused the entry is in the region. Records of other
     /// regions carry other regions' customers' old and new values.
-    public func audit(kind: String? = nil, limit: Int = 1000, region: String) throws -> [AuditRecord] {
+    public func audit(kind: AuditKind? = nil, limit: Int = 1000, region: String) throws -> [AuditRecord] {
         try pool.read { db in
             var nodeRegion: [String: String] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT node_id, region FROM hub_node") { nodeRegion[row[0]] = row[1] }

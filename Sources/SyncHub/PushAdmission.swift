@@ -1,3 +1,4 @@
+import DequeModule
 import Foundation
 import SyncStore
 
@@ -19,7 +20,7 @@ final class PushAdmission: @unchecked Sendable {
     let places: Int
     private let lock = NSLock()
     private var held = 0
-    private var waiting = FIFOQueue<CheckedContinuation<Bool, Never>>()
+    private var waiting = Deque<CheckedContinuation<Bool, Never>>()
 
     /// Two places: one push decoding beside the one being applied, as one store catching up
     /// uses them (`PushGate.window`).
@@ -44,7 +45,6 @@ final class PushAdmission: @unchecked Sendable {
     /// The push is done with its place; the longest-waiting push takes it.
     func leave() {
         lock.lock()
-        // A queue that never empties (a long reconnect storm) drops what it has served (`FIFOQueue`).
         let resume = waiting.popFirst()
         if resume == nil { held -= 1 }
         lock.unlock()

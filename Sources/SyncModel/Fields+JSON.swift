@@ -106,23 +106,37 @@ public enum FlatJSON {
         func skipSpace() { while i < n && (bytes[i] == 0x20 || bytes[i] == 0x0a || bytes[i] == 0x0d || bytes[i] == 0x09) { i += 1 } }
         func expect(_ c: UInt8) throws { skipSpace(); guard at(i) == c else { throw Malformed() }; i += 1 }
         func literal(_ word: String) throws { guard word.utf8.elementsEqual(UnsafeBufferPointer(rebasing: bytes[i..<min(n, i + word.utf8.count)])) else { throw Malformed() }; i += word.utf8.count }
+        /// Four hex digits at `j` (exactly: no sign, no fewer digits).
         func hex4(_ j: Int) -> UInt32? {
             guard j + 4 <= n else { return nil }
-            return UInt32(String(decoding: UnsafeBufferPointer(rebasing: bytes[j..<(j + 4)]), as: UTF8.self), radix: 16)
+            var v: UInt32 = 0
+            for k in j..<(j + 4) {
+                let c = bytes[k]
+                let digit: UInt8
+                switch c {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = c - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = c - UInt8(ascii: "a") + 10
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = c - UInt8(ascii: "A") + 10
+                default: return nil
+                }
+                v = v << 4 | UInt32(digit)
+            }
+            return v
         }
         func string() throws -> ScannedValue {
             try expect(UInt8(ascii: "\""))
             // Most strings have no escape: handed over in place, found by one scan.
             let start = i
-            while i < n && bytes[i] != UInt8(ascii: "\"") && bytes[i] != UInt8(ascii: "\\") && bytes[i] != 0 { i += 1 }
-            guard i < n, bytes[i] != 0 else { throw Malformed() }
+            // Control characters must be escaped in JSON (the encoder escapes them all).
+            while i < n && bytes[i] != UInt8(ascii: "\"") && bytes[i] != UInt8(ascii: "\\") && bytes[i] >= 0x20 { i += 1 }
+            guard i < n, bytes[i] >= 0x20 else { throw Malformed() }
             if bytes[i] == UInt8(ascii: "\"") {
                 i += 1
                 return .bytes(UnsafeBufferPointer(rebasing: bytes[start..<(i - 1)]))
             }
             var out = Array(bytes[start..<i])
             while true {
-                guard i < n, bytes[i] != 0 else { throw Malformed() }
+                guard i < n, bytes[i] >= 0x20 else { throw Malformed() }
                 let b = bytes[i]
                 i += 1
                 if b == UInt8(ascii: "\"") { break }
@@ -135,6 +149,7 @@ public enum FlatJSON {
                 case UInt8(ascii: "t"): out.append(0x09)
                 case UInt8(ascii: "b"): out.append(0x08)
                 case UInt8(ascii: "f"): out.append(0x0c)
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
                 case UInt8(ascii: "u"):
                     guard let v = hex4(i) else { throw Malformed() }
                     i += 4
@@ -148,14 +163,21 @@ public enum FlatJSON {
                     }
                     guard let u = Unicode.Scalar(scalar) else { throw Malformed() }
                     out += Array(String(Character(u)).utf8)
-                default: out.append(e)
+                default:
+                    // Not a JSON escape (`\x`, `\'`, or the end of the text).
+                    throw Malformed()
                 }
             }
             return .string(String(decoding: out, as: UTF8.self))
         }
         try expect(UInt8(ascii: "{"))
         skipSpace()
-        if at(i) == UInt8(ascii: "}") { return }
+        if at(i) == UInt8(ascii: "}") {
+            i += 1
+            skipSpace()
+            guard i == n else { throw Malformed() }
+            return
+        }
         while true {
             let key = try string()
             try expect(UInt8(ascii: ":"))
@@ -169,7 +191,10 @@ public enum FlatJSON {
             default:
                 let start = i
                 if at(i) == UInt8(ascii: "-") { i += 1 }
+                let digits = i
                 while at(i) >= UInt8(ascii: "0") && at(i) <= UInt8(ascii: "9") { i += 1 }
+                // JSON writes no leading zeros (`007`); a fraction or exponent is not an integer.
+                guard i > digits, bytes[digits] != UInt8(ascii: "0") || i == digits + 1 else { throw Malformed() }
                 guard let v = Int64(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)) else { throw Malformed() }
                 value = .int(v)
             }
@@ -177,7 +202,10 @@ public enum FlatJSON {
             skipSpace()
             if at(i) == UInt8(ascii: ",") { i += 1; continue }
             try expect(UInt8(ascii: "}"))
-            return
+            break
         }
+        // Nothing but white space after the object.
+        skipSpace()
+        guard i == n else { throw Malformed() }
     }
 }

@@ -2,16 +2,26 @@ import Foundation
 
 /// A refused input, naming the field the cashier has to correct.
 public struct FieldError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What kind of refusal it is, for callers that answer by kind (the local API's status).
+    public enum Code: Sendable, Hashable {
+        /// The value itself is wrong (missing, malformed, too long, of the wrong type).
+        case invalid
+        /// The value is right but another record has it already (a partner code).
+        case conflict
+    }
+
     /// The field name as used on the command line and in the API (`code`, `first_name`, `vat_id`, ...).
     public var field: String
     public var reason: String
     /// A warning the user may override (duplicate VAT ID with `--allow-duplicate-vat`).
     public var overridable: Bool
+    public var code: Code
 
-    public init(field: String, reason: String, overridable: Bool = false) {
+    public init(field: String, reason: String, overridable: Bool = false, code: Code = .invalid) {
         self.field = field
         self.reason = reason
         self.overridable = overridable
+        self.code = code
     }
 
     /// The field as the cashier's form names it ("last name", "VAT ID").

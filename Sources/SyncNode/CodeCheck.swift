@@ -22,7 +22,7 @@ public enum CodeCheck {
             return false
         }
         if check.codeTaken {
-            throw FieldError(field: "code", reason: "a partner with code \(code) already exists in the system (hub)")
+            throw FieldError(field: "code", reason: "a partner with code \(code) already exists in the system (hub)", code: .conflict)
         }
         if let other = check.vatIDUsedBy, other != code, !allowDuplicateVat {
             throw FieldError(field: "vat_id", reason: "partner \(other) already has VAT ID \(partner.vatID ?? "") (in the system, hub)", overridable: true)

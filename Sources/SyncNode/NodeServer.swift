@@ -62,14 +62,21 @@ public struct NodeServer: Sendable {
     static func failure(_ error: Error) -> Response {
         switch error {
         case let e as FieldError:
-            let status: HTTPResponse.Status = e.field == "code" && e.reason.contains("exists") ? .conflict : .badRequest
+            let status: HTTPResponse.Status = e.code == .conflict ? .conflict : .badRequest
             return json(NodeAPIError(error: e.description, field: e.field, problems: [.init(e)]), status: status)
         case let e as InvalidFields:
             return json(NodeAPIError(error: e.oneLine, field: e.problems.first?.field, problems: e.problems.map(NodeAPIError.Problem.init)),
                         status: .badRequest)
         case let e as StoreError:
-            if case .notFound = e { return json(NodeAPIError(error: e.description), status: .notFound) }
-            return json(NodeAPIError(error: e.description), status: .badRequest)
+            let status: HTTPResponse.Status
+            switch e {
+            case .notFound: status = .notFound
+            case .renameTargetTaken, .alreadyInitialized: status = .conflict
+            case .invalid(let field): return failure(field)
+            case .badKey: status = .badRequest
+            case .notInitialized, .unexpectedReply: status = .internalServerError
+            }
+            return json(NodeAPIError(error: e.description), status: status)
         case let e as HTTPError:
             // A body over the limit (413) and the like: the status the error carries.
             return json(NodeAPIError(error: e.body ?? "\(e.status.code) \(e.status.reasonPhrase)"), status: e.status)

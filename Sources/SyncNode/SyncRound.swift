@@ -71,7 +71,7 @@ public struct SyncRound: Sendable {
     /// 7,500 entries per push: each push is one hub transaction, and its commit writes every
     /// page the push changed to the log — the pages of randomly edited partners again in every
     /// push — so fewer, larger pushes catch up faster: in alternating runs of the
-    /// 100,000-change catch-up (eighth session) the round took 0.761 s with 5,000, 0.740 s with
+    /// 100,000-change catch-up the round took 0.761 s with 5,000, 0.740 s with
     /// 7,500 and 0.716–0.733 s with 10,000 (the hub's writer 0.644, 0.597 and 0.592–0.597 s).
     /// The hub holds two decoded batches of a node at once: its peak while a 1,000,000-change
     /// backlog synced was 85 MB with 7,500 and 96 MB with 10,000 (limit 100 MB), so 7,500.

@@ -167,7 +167,7 @@ public enum CustomerMove {
             INSERT OR REPLACE INTO move_alias (site, old_code, old_seq, new_code, new_seq) VALUES (?, ?, ?, ?, ?)
             """, arguments: [r.site, r.currentCode, r.currentSeq, r.newCode, r.newSeq])
         try db.appendAudit(AuditRecord(
-            node: stamp.node, kind: "move", entity: "partner", key: r.newCode, field: "seq",
+            node: stamp.node, kind: .move, entity: "partner", key: r.newCode, field: "seq",
             oldValue: "\(r.currentCode):\(r.currentSeq)@\(r.site)", newValue: "\(r.newCode):\(r.newSeq)@\(r.site)",
             reason: "customer move from site \(r.fromSite): \(ids.count) document(s) re-pointed" + (keepsShipTo ? "; current kept for its ship-to addresses" : "")))
         return touched

@@ -257,7 +257,7 @@ public enum Reconciler {
                 context.movesRecorded = true
                 return (EntryResult(seq: change.seq, outcome: .applied), Array(touched))
             } catch let refused as MoveRefused {
-                try db.appendAudit(AuditRecord(node: context.node, kind: "move-refused", entity: "move", key: change.key,
+                try db.appendAudit(AuditRecord(node: context.node, kind: .moveRefused, entity: "move", key: change.key,
                                                reason: refused.description))
                 return reject(refused.description)
             } catch let e as FieldError {
@@ -293,7 +293,7 @@ public enum Reconciler {
             let renameID = db.lastInsertedRowID
             context.pendingRenames.append((original, code))
             let reason = context.prefixRule.explanation(original: original, stored: code, series: context.series)
-            try db.appendAudit(AuditRecord(node: context.node, kind: "rename", entity: "partner", key: code, field: "code",
+            try db.appendAudit(AuditRecord(node: context.node, kind: .rename, entity: "partner", key: code, field: "code",
                                            oldValue: original, newValue: code,
                                            reason: "store-prefix rule: \(reason) when node \(context.node) reconnected"))
             return (EntryResult(seq: change.seq, outcome: .renamed, reason: reason,
@@ -448,7 +448,7 @@ public enum Reconciler {
         guard vat != nil, let other = try db.partnerWithSameNIP(vatID: vat, country: String.fromDatabaseValue(stored[table.columnIndex["country"]!]),
                                                                 excluding: code) else { return nil }
         let warning = "VAT ID \(vat!) of partner \(code) is already used by partner \(other); the partner was registered offline and saved, check it (posnode duplicates)"
-        try db.appendAudit(AuditRecord(node: node, kind: "duplicate-vat", entity: "partner", key: code, field: "vat_id",
+        try db.appendAudit(AuditRecord(node: node, kind: .duplicateVat, entity: "partner", key: code, field: "vat_id",
                                        newValue: vat, reason: warning))
         return warning
     }
@@ -525,7 +525,7 @@ public enum Reconciler {
                 complete = false
                 if existing != stamp, old != value {
                     try db.appendAudit(AuditRecord(
-                        node: stamp.node, kind: "overwrite", entity: table.entity.rawValue, key: key, field: field,
+                        node: stamp.node, kind: .overwrite, entity: table.entity.rawValue, key: key, field: field,
                         oldValue: value.auditText, newValue: old.auditText,
                         reason: "concurrent edit: value from \(stamp) lost to newer value from \(existing)"))
                 }
@@ -533,7 +533,7 @@ public enum Reconciler {
             }
             if old != value, let existing = stamps[field] ?? base, existing.node != stamp.node {
                 try db.appendAudit(AuditRecord(
-                    node: stamp.node, kind: "overwrite", entity: table.entity.rawValue, key: key, field: field,
+                    node: stamp.node, kind: .overwrite, entity: table.entity.rawValue, key: key, field: field,
                     oldValue: old.auditText, newValue: value.auditText,
                     reason: "value from \(existing) replaced by newer value from \(stamp)"))
             }

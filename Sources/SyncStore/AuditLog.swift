@@ -2,6 +2,32 @@ import Foundation
 import GRDB
 import SyncModel
 
+/// What an audit record tells, at node and hub (the filter of `posnode audit --kind`,
+/// `poshub audit --kind` and `GET /v1/audit?kind=`).
+public enum AuditKind: String, Sendable, Codable, CaseIterable {
+    /// A partner code renamed by the store-prefix rule.
+    case rename
+    /// A field value replaced by a later concurrent edit (merge order).
+    case overwrite
+    /// A multi-site customer move carried out.
+    case move
+    /// A customer move refused (its conditions did not hold).
+    case moveRefused = "move-refused"
+    /// A journal entry the hub refused.
+    case rejected
+    /// A Polish VAT ID registered twice.
+    case duplicateVat = "duplicate-vat"
+    /// A center parameter changed by the operator.
+    case config
+    /// A change stamped beyond the clock bound and applied with the hub's time.
+    case clock
+    /// A node's hub token revoked or replaced.
+    case token
+
+    /// The kinds as a reader lists them: `rename, overwrite, ...`.
+    public static var list: String { allCases.map(\.rawValue).joined(separator: ", ") }
+}
+
 /// One audit record: a rename, an overwritten field value, a move, a refusal.
 public struct AuditRecord: Sendable, Codable, Hashable {
     enum CodingKeys: String, CodingKey {
@@ -11,6 +37,7 @@ public struct AuditRecord: Sendable, Codable, Hashable {
     public var id: Int64?
     public var at: String
     public var node: String
+    /// An `AuditKind`'s raw value (read as text: a log may hold kinds of a later version).
     public var kind: String
     public var entity: String
     public var key: String
@@ -19,9 +46,9 @@ public struct AuditRecord: Sendable, Codable, Hashable {
     public var newValue: String?
     public var reason: String
 
-    public init(id: Int64? = nil, at: String = AuditRecord.now(), node: String, kind: String, entity: String, key: String,
+    public init(id: Int64? = nil, at: String = AuditRecord.now(), node: String, kind: AuditKind, entity: String, key: String,
                 field: String? = nil, oldValue: String? = nil, newValue: String? = nil, reason: String) {
-        self.id = id; self.at = at; self.node = node; self.kind = kind; self.entity = entity; self.key = key
+        self.id = id; self.at = at; self.node = node; self.kind = kind.rawValue; self.entity = entity; self.key = key
         self.field = field; self.oldValue = oldValue; self.newValue = newValue; self.reason = reason
     }
 
@@ -56,31 +83,33 @@ extension Database {
     }
 
     /// Audit records, newest last; `kind` filters (e.g. "rename").
-    public func auditRecords(kind: String? = nil, limit: Int = 1000) throws -> [AuditRecord] {
+    public func auditRecords(kind: AuditKind? = nil, limit: Int = 1000) throws -> [AuditRecord] {
         try latestAudit(kinds: kind.map { [$0] }, limit: limit)
     }
 
     /// Up to `limit` audit records of `kind` (nil: all) older than the record `before`, newest first.
-    public func auditPage(kind: String?, before: Int64, limit: Int) throws -> [AuditRecord] {
+    public func auditPage(kind: AuditKind?, before: Int64, limit: Int) throws -> [AuditRecord] {
         try Row.fetchAll(self, sql: "SELECT * FROM audit WHERE id < ? AND (? IS NULL OR kind = ?) ORDER BY id DESC LIMIT ?",
-                         arguments: [before, kind, kind, limit]).map(AuditRecord.init(row:))
+                         arguments: [before, kind?.rawValue, kind?.rawValue, limit]).map(AuditRecord.init(row:))
     }
 
     /// The latest `limit` audit records of `kinds` (nil: all), newest last.
-    public func latestAudit(kinds: [String]?, limit: Int) throws -> [AuditRecord] {
+    public func latestAudit(kinds: [AuditKind]?, limit: Int) throws -> [AuditRecord] {
         let filter = kinds.map { "WHERE kind IN (\($0.map { _ in "?" }.joined(separator: ", ")))" } ?? ""
         let rows = try Row.fetchAll(self, sql: """
             SELECT * FROM (SELECT * FROM audit \(filter) ORDER BY id DESC LIMIT ?) ORDER BY id
-            """, arguments: StatementArguments((kinds ?? []).map { $0.databaseValue } + [limit.databaseValue]))
+            """, arguments: StatementArguments((kinds ?? []).map { $0.rawValue.databaseValue } + [limit.databaseValue]))
         return rows.map(AuditRecord.init(row:))
     }
 }
 
 extension AuditRecord {
     init(row: Row) {
-        self.init(id: row["id"], at: row["at"], node: row["node"], kind: row["kind"], entity: row["entity"],
+        self.init(id: row["id"], at: row["at"], node: row["node"], kind: .rename, entity: row["entity"],
                   key: row["key"], field: row["field"], oldValue: row["old_value"], newValue: row["new_value"],
                   reason: row["reason"])
+        // As stored (a later version's kind reads as its text).
+        kind = row["kind"]
     }
 }
 

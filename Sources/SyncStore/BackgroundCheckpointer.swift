@@ -1,5 +1,5 @@
 import Foundation
-import GRDBSQLite
+import GRDB
 
 /// Copies a database's write-ahead log into the database file on a connection and thread of its
 /// own, so the writer's commits do not.
@@ -16,8 +16,9 @@ public final class BackgroundCheckpointer: @unchecked Sendable {
     private let path: String
     /// Guards `running`, `again` and `failure`; signalled when a run ends.
     private let state = NSCondition()
-    /// Touched only by the one run in progress.
-    private var connection: OpaquePointer?
+    /// Touched only by the one run in progress: a connection of its own (GRDB, no pool: it
+    /// only ever checkpoints).
+    private var connection: DatabaseQueue?
     private var running = false
     private var again = false
     private var failure: String?
@@ -33,15 +34,11 @@ public final class BackgroundCheckpointer: @unchecked Sendable {
 
     /// SQLite `synchronous` of the checkpoint's connection: the store's own (a store opened
     /// without fsyncs, as the simulator's hub, does not sync its checkpoints either).
-    private let synchronous: String
+    private let synchronous: SynchronousMode
 
-    public init(path: String, synchronous: String = "FULL") {
+    public init(path: String, synchronous: SynchronousMode = .full) {
         self.path = path
         self.synchronous = synchronous
-    }
-
-    deinit {
-        if let connection { sqlite3_close_v2(connection) }
     }
 
     /// Asks for a checkpoint soon; returns at once.
@@ -80,25 +77,24 @@ public final class BackgroundCheckpointer: @unchecked Sendable {
     /// One passive checkpoint: copies what no reader still needs, waits for nobody. Returns
     /// why it failed, nil after a success.
     private func checkpoint() -> String? {
-        if connection == nil {
-            var db: OpaquePointer?
-            let code = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil)
-            guard code == SQLITE_OK, let db else {
-                if let db { sqlite3_close_v2(db) }
-                return "cannot open \(path) for checkpoints: \(String(cString: sqlite3_errstr(code)))"
+        do {
+            if connection == nil {
+                var config = Configuration()
+                let synchronous = self.synchronous
+                config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue)") }
+                let queue = try DatabaseQueue(path: path, configuration: config)
+                // A connection finds the database in WAL mode only once it has read it.
+                _ = try queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sqlite_master") }
+                connection = queue
             }
-            // A connection finds the database in WAL mode only once it has read it.
-            guard sqlite3_exec(db, "PRAGMA synchronous = \(synchronous); SELECT count(*) FROM sqlite_master", nil, nil, nil) == SQLITE_OK else {
-                defer { sqlite3_close_v2(db) }
-                return "cannot read \(path) for checkpoints: \(String(cString: sqlite3_errmsg(db)))"
+            // Passive: copies what no reader still needs and waits for nobody; a busy log
+            // (SQLITE_BUSY) is left for the next run.
+            try connection?.writeWithoutTransaction { db in
+                do { _ = try db.checkpoint(.passive) } catch let e as DatabaseError where e.resultCode == .SQLITE_BUSY {}
             }
-            connection = db
+            return nil
+        } catch {
+            return "checkpoint of \(path) failed: \(error)"
         }
-        var logFrames: Int32 = 0, copied: Int32 = 0
-        let code = sqlite3_wal_checkpoint_v2(connection, nil, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &copied)
-        if code != SQLITE_OK && code != SQLITE_BUSY {
-            return "checkpoint of \(path) failed: \(String(cString: sqlite3_errmsg(connection)))"
-        }
-        return nil
     }
 }

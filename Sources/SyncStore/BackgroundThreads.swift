@@ -1,3 +1,4 @@
+import DequeModule
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -29,7 +30,7 @@ public final class BackgroundThreads: @unchecked Sendable {
     private let limit: Int
     private let nice: Int32
     private let condition = NSCondition()
-    private var jobs = FIFOQueue<@Sendable () -> Void>()
+    private var jobs = Deque<@Sendable () -> Void>()
     private var threads = 0
     private var idle = 0
 

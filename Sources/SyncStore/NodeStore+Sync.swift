@@ -60,7 +60,7 @@ extension NodeStore {
                 if r.outcome != .applied { try ack.execute(arguments: [r.outcome.rawValue, r.reason, r.seq]) }
                 if let warning = r.warning {
                     summary.warnings.append(r)
-                    try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: "duplicate-vat", entity: "journal", key: String(r.seq),
+                    try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: .duplicateVat, entity: "journal", key: String(r.seq),
                                                    field: "vat_id", reason: warning))
                 }
                 switch r.outcome {
@@ -69,7 +69,7 @@ extension NodeStore {
                 case .renamed: summary.applied += 1
                 case .rejected:
                     summary.rejected.append(r)
-                    try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: "rejected", entity: "journal", key: String(r.seq),
+                    try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: .rejected, entity: "journal", key: String(r.seq),
                                                    reason: r.reason ?? "rejected by hub"))
                 }
             }
@@ -85,7 +85,7 @@ extension NodeStore {
             for r in renames { try db.renamePartnerLocally(old: r.old, new: r.temp, node: cfg.nodeID, audit: false) }
             for r in renames {
                 try db.renamePartnerLocally(old: r.temp, new: r.new, node: cfg.nodeID, audit: false)
-                try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: "rename", entity: "partner", key: r.new, field: "code",
+                try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: .rename, entity: "partner", key: r.new, field: "code",
                                                oldValue: r.old, newValue: r.new,
                                                reason: "store-prefix rule: code \(r.old) was taken when this node reconnected"))
                 summary.renames.append(.init(oldCode: r.old, newCode: r.new))
@@ -103,7 +103,7 @@ extension NodeStore {
             if let restamped = reply.clockRestamped, restamped > 0 {
                 summary.clockRestamped = restamped
                 let lead = (reply.clockLeadMillis ?? 0) / 1000
-                try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: "clock", entity: "node", key: cfg.nodeID,
+                try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: .clock, entity: "node", key: cfg.nodeID,
                                                reason: "this node's clock led the hub's by \(lead) s: the hub applied \(restamped) change\(restamped == 1 ? "" : "s") with its own time; set the till's clock right"))
             }
             return summary
@@ -188,11 +188,11 @@ extension Database {
             switch result.outcome {
             case .applied:
                 carried.append("\(move.currentCode):\(move.currentSeq) -> \(move.newCode):\(move.newSeq)")
-                try appendAudit(AuditRecord(node: node, kind: "move", entity: "partner", key: move.newCode, field: "seq",
+                try appendAudit(AuditRecord(node: node, kind: .move, entity: "partner", key: move.newCode, field: "seq",
                                             oldValue: old, newValue: new,
                                             reason: "customer move \(row[1] as String) from site \(move.fromSite) carried out by the hub"))
             case .rejected:
-                try appendAudit(AuditRecord(node: node, kind: "move-refused", entity: "partner", key: move.currentCode, field: "seq",
+                try appendAudit(AuditRecord(node: node, kind: .moveRefused, entity: "partner", key: move.currentCode, field: "seq",
                                             oldValue: old, newValue: new, reason: result.reason ?? "refused by the hub"))
             case .duplicate, .renamed:
                 continue
@@ -220,7 +220,7 @@ extension Database {
             }
         }
         if audit {
-            try appendAudit(AuditRecord(node: node, kind: "rename", entity: "partner", key: new, field: "code",
+            try appendAudit(AuditRecord(node: node, kind: .rename, entity: "partner", key: new, field: "code",
                                         oldValue: old, newValue: new,
                                         reason: "store-prefix rule: code \(old) was taken when this node reconnected"))
         }

@@ -99,7 +99,7 @@ extension NodeTransaction {
         if p.country == nil { p.country = cfg.center.defaultCountry }
         try PartnerValidator.validate(p, newCode: true, sizes: true)
         if try ReplicatedTable.partner.exists(db, key: p.code) {
-            throw FieldError(field: "code", reason: "a partner with code \(p.code) already exists")
+            throw FieldError(field: "code", reason: "a partner with code \(p.code) already exists", code: .conflict)
         }
         try db.checkVATUnique(p, allowDuplicate: allowDuplicateVat)
         let image = try insertNewRow(.partner, columns: Partner.columns, values: p.columnValues)

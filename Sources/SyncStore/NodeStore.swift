@@ -129,7 +129,7 @@ public final class NodeStore: Sendable {
                 ("default_country", cfg.center.defaultCountry, center.defaultCountry),
             ]
             for (field, old, new) in changes where old != new {
-                try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: "config", entity: "node", key: cfg.nodeID, field: field,
+                try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: .config, entity: "node", key: cfg.nodeID, field: field,
                                                oldValue: old ?? "none", newValue: new ?? "none", reason: "center parameter changed by the operator"))
             }
             try db.execute(sql: """
@@ -331,8 +331,8 @@ extension NodeStore {
                 lastSeq: try db.journalHead(),
                 cursor: cfg.cursor, partners: counts["partner"] ?? 0, addresses: counts["address"] ?? 0,
                 documents: counts["document"] ?? 0, lastSyncAt: cfg.lastSyncAt, lastSyncError: cfg.lastSyncError,
-                renames: try db.auditRecords(kind: "rename", limit: 20),
-                problems: try db.latestAudit(kinds: ["rejected", "duplicate-vat", "move", "move-refused", "clock"], limit: 20),
+                renames: try db.auditRecords(kind: .rename, limit: 20),
+                problems: try db.latestAudit(kinds: [.rejected, .duplicateVat, .move, .moveRefused, .clock], limit: 20),
                 stateHash: try db.stateHash(),
                 clockOffsetMillis: try Int64.fetchOne(db, sql: "SELECT clock_offset_ms FROM node_config WHERE id = 1"))
         }
@@ -341,7 +341,7 @@ extension NodeStore {
 
 extension NodeStore {
     /// Audit records of this node, oldest first; `kind` filters (rename, overwrite, move, rejected).
-    public func audit(kind: String? = nil, limit: Int = 1000) throws -> [AuditRecord] {
+    public func audit(kind: AuditKind? = nil, limit: Int = 1000) throws -> [AuditRecord] {
         try pool.read { try $0.auditRecords(kind: kind, limit: limit) }
     }
 }

@@ -172,10 +172,25 @@ public enum Schema {
     }
 }
 
+/// SQLite's `synchronous` setting: how much a commit waits for the disk.
+public enum SynchronousMode: String, Sendable, CaseIterable {
+    /// Every commit is on disk before it returns (the default: a power cut loses nothing committed).
+    case full = "FULL"
+    /// The write-ahead log is synced at checkpoints only: a power cut may lose the last commits.
+    case normal = "NORMAL"
+    /// FULL, and the log's directory is synced too.
+    case extra = "EXTRA"
+    /// No syncing (tests and benchmarks only).
+    case off = "OFF"
+
+    /// A mode by name, in any case (`full`, `FULL`).
+    public init?(name: String) { self.init(rawValue: name.uppercased()) }
+}
+
 /// How a store is opened.
 public struct StoreOptions: Sendable {
-    /// SQLite `synchronous`: FULL (default), NORMAL or OFF.
-    public var synchronous: String
+    /// SQLite `synchronous`: FULL (default), NORMAL, EXTRA or OFF.
+    public var synchronous: SynchronousMode
     /// How long to wait for another process's write lock.
     public var busyTimeout: TimeInterval
     /// Page cache of the writing connection in MiB; nil keeps SQLite's default (2 MiB).
@@ -189,7 +204,7 @@ public struct StoreOptions: Sendable {
     /// (`BackgroundCheckpointer`); `walCheckpointPages` then bounds the log.
     public var backgroundCheckpoint: Bool
 
-    public init(synchronous: String = "FULL", busyTimeout: TimeInterval = 10, writerCacheMiB: Int? = nil, walCheckpointPages: Int? = nil,
+    public init(synchronous: SynchronousMode = .full, busyTimeout: TimeInterval = 10, writerCacheMiB: Int? = nil, walCheckpointPages: Int? = nil,
                 backgroundCheckpoint: Bool = false) {
         self.synchronous = synchronous
         self.busyTimeout = busyTimeout
@@ -212,7 +227,7 @@ public struct StoreOptions: Sendable {
     /// push (`BackgroundCheckpointer`), so the commit that reaches this bound finds it mostly
     /// copied, and the log then starts again from its beginning. With SQLite's 1,000 a few
     /// pushes filled the log and every checkpoint copied the same hot pages again (push phase
-    /// 8.7–9.1 s against 7.2–7.6 s at 8,192, fourth session); at 8,192 without background
+    /// 8.7–9.1 s against 7.2–7.6 s at 8,192); at 8,192 without background
     /// copying every fourth push of the catch-up took half as long again, in its commit.
     public static let hubWALCheckpointPages = 32768
 
@@ -230,10 +245,7 @@ public struct StoreOptions: Sendable {
         Self.processSettings
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout)
-        let sync = synchronous.uppercased()
-        guard ["FULL", "NORMAL", "OFF", "EXTRA"].contains(sync) else {
-            throw StoreError.invalid(FieldError(field: "synchronous", reason: "must be FULL, NORMAL, EXTRA or OFF"))
-        }
+        let sync = synchronous.rawValue
         if let mib = writerCacheMiB, !(1...4096).contains(mib) {
             throw StoreError.invalid(FieldError(field: "cache-mib", reason: "the writer's page cache must be 1 to 4096 MiB, got \(mib)"))
         }

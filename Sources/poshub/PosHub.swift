@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLISupport
 import Foundation
 import Logging
 import SyncHub
@@ -17,7 +18,7 @@ struct PosHub: AsyncParsableCommand {
 
 struct HubStoreOption: ParsableArguments {
     @Option(help: "Path of the hub's SQLite store.") var db: String
-    @Option(help: "SQLite synchronous mode: FULL (default), NORMAL, EXTRA or OFF.") var synchronous: String = "FULL"
+    @Option(help: "SQLite synchronous mode (FULL: a power cut loses nothing committed).") var synchronous: SynchronousMode = .full
     @Option(help: "Separator between series and code for renamed partners (may be empty).") var prefixSeparator: String = "-"
     @Option(help: "Page cache of the hub's writing connection in MiB (1-4096).") var cacheMib: Int = StoreOptions.hubWriterCacheMiB
     @Option(help: "Write-ahead log pages (4 KiB each) before the hub copies the log into its database.") var walCheckpointPages: Int = StoreOptions.hubWALCheckpointPages
@@ -39,11 +40,6 @@ struct HubCLIError: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-func printJSON<T: Encodable>(_ value: T) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    print(String(decoding: try encoder.encode(value), as: UTF8.self))
-}
 
 struct Init: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Create the hub's store.")
@@ -124,7 +120,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest compressed batch accepted, bytes.") var maxCompressedBytes: Int = BatchLimits.default.maxCompressedBytes
     @Option(help: "Largest decompressed batch accepted, bytes.") var maxUncompressedBytes: Int = BatchLimits.default.maxUncompressedBytes
     @Option(help: "Most entries in one batch.") var maxEntries: Int = BatchLimits.default.maxEntries
-    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "warning"
+    @Option(help: "Log level.") var logLevel: Logger.Level = .warning
     @Option(help: ArgumentHelp("How far a node's clock may lead the hub's, seconds (default 300): a change stamped further ahead is applied with the hub's time and the node is told.", valueName: "seconds"))
     var maxClockLead: Int = Int(HLC.defaultMaxLeadMillis / 1000)
     @Option(help: ArgumentHelp("PEM file of the hub's certificate (chain); serves HTTPS.", valueName: "file")) var tlsCert: String?
@@ -156,7 +152,7 @@ struct Serve: AsyncParsableCommand {
         let hub = try store.open(maxClockLeadMillis: UInt64(maxClockLead) * 1000)
         let limits = BatchLimits(maxCompressedBytes: maxCompressedBytes, maxUncompressedBytes: maxUncompressedBytes, maxEntries: maxEntries)
         var logger = Logger(label: "poshub")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
+        logger.logLevel = logLevel
         let host = self.host
         let tls = try tlsCert.map { try HubTLS.serverConfiguration(certificateFile: $0, keyFile: tlsKey ?? "") }
         let connections = HubConnectionLimits(maxConnections: maxConnections, idleTimeout: .seconds(Int64(idleTimeout)),
@@ -199,7 +195,7 @@ struct StateHash: AsyncParsableCommand {
 struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show the hub's audit log (renames, overwrites, moves).")
     @OptionGroup var store: HubStoreOption
-    @Option(help: "Only this kind: rename, overwrite, move, move-refused.") var kind: String?
+    @Option(help: "Only records of this kind.") var kind: AuditKind?
     @Flag(help: "JSON output.") var json = false
 
     func run() async throws {

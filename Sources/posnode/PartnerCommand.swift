@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLISupport
 import Foundation
 import SyncModel
 import SyncNode
@@ -96,19 +97,16 @@ extension PartnerCommand {
 
         @OptionGroup var store: StoreOptionGroup
         @Option(help: "Partner code (mandatory, unique).") var code: String
-        @Option(help: "consumer (Endkunde) or business (Geschäftskunde).") var kind: String
+        @Option(help: "consumer (Endkunde) or business (Geschäftskunde).") var kind: PartnerKind
         @OptionGroup var fields: PartnerFieldOptions
         @Flag(help: "Save even if another partner has the same VAT ID.") var allowDuplicateVat = false
         @Flag(help: "Do not ask the hub whether the code is free.") var offline = false
         @Flag(help: "Print the saved partner as JSON.") var json = false
 
         func run() async throws {
-            guard let k = PartnerKind(rawValue: kind) else {
-                throw FieldError(field: "kind", reason: "'\(kind)' must be consumer or business")
-            }
             var f = try fields.changes()
             f["code"] = .text(code)
-            f["kind"] = .text(k.rawValue)
+            f["kind"] = .text(kind.rawValue)
             let partner = try Partner(fields: f)
             let node = try store.open()
             let confirmed = offline ? false : try await CodeCheck.checkOnline(store: node, partner: partner, allowDuplicateVat: allowDuplicateVat)

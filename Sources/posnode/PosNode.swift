@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLISupport
 import Foundation
 import SyncModel
 import SyncStore
@@ -22,25 +23,14 @@ struct StoreOptionGroup: ParsableArguments {
     @Option(name: .long, help: "Path of the node's SQLite store.")
     var db: String
 
-    @Option(name: .long, help: "SQLite synchronous mode: FULL (default), NORMAL, EXTRA or OFF.")
-    var synchronous: String = "FULL"
+    @Option(name: .long, help: "SQLite synchronous mode (FULL: a power cut loses nothing committed).")
+    var synchronous: SynchronousMode = .full
 
     func open() throws -> NodeStore {
         try NodeStore.open(path: db, options: StoreOptions(synchronous: synchronous))
     }
 }
 
-/// Prints a value as JSON (sorted keys) on stdout.
-func printJSON<T: Encodable>(_ value: T) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    print(String(decoding: try encoder.encode(value), as: UTF8.self))
-}
-
-/// Prints a one-line message on stderr.
-func printError(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
-}
 
 struct Init: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Create and initialize a node store.")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLISupport
 import Foundation
 import SyncModel
 import SyncStore
@@ -79,14 +80,11 @@ struct DocumentCommand: AsyncParsableCommand {
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Record a document for a partner.")
         @OptionGroup var store: StoreOptionGroup
-        @Option(help: "receipt, invoice, order or receivable.") var kind: String
+        @Option(help: "Document kind.") var kind: DocumentKind
         @OptionGroup var document: DocumentOptions
 
         func run() async throws {
-            guard let k = DocumentKind(rawValue: kind) else {
-                throw FieldError(field: "kind", reason: "'\(kind)' must be receipt, invoice, order or receivable")
-            }
-            try document.add(kind: k, store: store)
+            try document.add(kind: kind, store: store)
         }
     }
 
@@ -158,7 +156,7 @@ struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "audit", abstract: "Show the audit log (renames, overwrites, moves, refusals).")
 
     @OptionGroup var store: StoreOptionGroup
-    @Option(help: "Only records of this kind (rename, overwrite, move, move-refused, rejected, duplicate-vat, config).") var kind: String?
+    @Option(help: "Only records of this kind.") var kind: AuditKind?
     @Flag(help: "JSON output.") var json = false
 
     func run() async throws {

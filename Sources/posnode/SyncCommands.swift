@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLISupport
 import Foundation
 import Hummingbird
 import Logging
@@ -59,7 +60,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds between sync rounds.") var syncInterval: Double = 5
     @Option(help: "Longest wait between rounds while the hub is unreachable, seconds.") var maxBackoff: Double = 60
     @Flag(help: "Do not sync in the background (rounds only via POST /sync).") var noBackgroundSync = false
-    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "warning"
+    @Option(help: "Log level.") var logLevel: Logger.Level = .warning
     @Option(name: .customLong("allow-origin"), help: ArgumentHelp(
         "An origin the POS web front end is served from, e.g. http://localhost:3000 (repeatable); requests from any other origin are refused.",
         valueName: "origin"))
@@ -69,7 +70,7 @@ struct ServeCommand: AsyncParsableCommand {
         let node = try store.open()
         let apiToken = try NodeAPIToken.load(forStore: store.db)
         var logger = Logger(label: "posnode")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
+        logger.logLevel = logLevel
         var sync: SyncService?
         if let client = try? node.hubClient() {
             sync = SyncService(store: node, transport: client, interval: .milliseconds(Int(syncInterval * 1000)),

@@ -38,8 +38,8 @@ struct ClockBoundTests {
         #expect(summary.clockRestamped == 1)
         let hubClock = try await world.hub.pool.read { try HubStore.hubHLC($0) }
         #expect(hubClock.millis < HLC.nowMillis + 60_000, "the hub's clock did not follow: \(hubClock.millis - HLC.nowMillis) ms ahead")
-        #expect(try world.hub.audit(kind: "clock").first?.reason.contains("applied with the hub's time") == true)
-        let told = try fast.audit(kind: "clock")
+        #expect(try world.hub.audit(kind: .clock).first?.reason.contains("applied with the hub's time") == true)
+        let told = try fast.audit(kind: .clock)
         let reason = told.first?.reason ?? ""
         #expect((reason.contains("led the hub's by 3599 s") || reason.contains("led the hub's by 3600 s")) && reason.contains("1 change with"), "\(told)")
         #expect((try fast.status().clockOffsetMillis ?? 0) > 3_500_000)

@@ -27,7 +27,7 @@ struct HubScopeTests {
         #expect(!north.contains { $0.key.hasPrefix("200") }, "\(north.map(\.key))")
         #expect(south.contains { $0.kind == "duplicate-vat" })
         #expect(!south.contains { $0.key.contains("3001") }, "\(south.map(\.key))")
-        #expect(try world.hub.audit(kind: "rename", region: "SOUTH").isEmpty)
+        #expect(try world.hub.audit(kind: .rename, region: "SOUTH").isEmpty)
     }
 
     @Test("a revoked token stops working at once; a new one works and the old one does not")
@@ -41,7 +41,7 @@ struct HubScopeTests {
         let fresh = try world.hub.rotateToken(node: "D")
         #expect(try world.hub.authenticate(token: fresh)?.node == "D" && world.hub.authenticate(token: token) == nil)
         #expect(try !world.hub.node("D").revoked)
-        #expect(try world.hub.audit(kind: "token").map(\.reason) == ["token revoked", "token replaced"])
+        #expect(try world.hub.audit(kind: .token).map(\.reason) == ["token revoked", "token replaced"])
         #expect(throws: HubError.self) { try world.hub.revokeToken(node: "NOPE") }
     }
 

@@ -29,7 +29,7 @@ struct MergeTests {
             // The row keeps each field's winning stamp, sorted by field, whatever the order.
             let clocks = try world.hub.pool.read { try String.fetchOne($0, sql: "SELECT clock_fields FROM partner WHERE code = '1001'") }
             #expect(clocks == "email:40:C;phone:30:B", "order \(order)")
-            let overwrites = try world.hub.audit(kind: "overwrite")
+            let overwrites = try world.hub.audit(kind: .overwrite)
             #expect(overwrites.contains { $0.field == "phone" && ($0.oldValue == "C-early" || $0.newValue == "C-early") })
         }
     }

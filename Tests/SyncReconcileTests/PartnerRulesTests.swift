@@ -39,8 +39,8 @@ struct PartnerRulesTests {
         #expect(summary.rejected.isEmpty)
         #expect(summary.warnings.count == 1)
         #expect(summary.warnings.first?.warning?.contains("already used by partner B1") == true)
-        #expect(try world.hub.audit(kind: "duplicate-vat").map(\.key) == ["B2"])
-        #expect(try world.store("B").audit(kind: "duplicate-vat").count == 1)
+        #expect(try world.hub.audit(kind: .duplicateVat).map(\.key) == ["B2"])
+        #expect(try world.store("B").audit(kind: .duplicateVat).count == 1)
         #expect(try world.store("B").status().warnings == 1)
         try await world.syncAll()
         let groups = try await world.store("B").pool.read { try DuplicateFinder.candidates($0, site: "KRK") }
@@ -56,7 +56,7 @@ struct PartnerRulesTests {
         try world.store("B").addPartner(consumer("1001"))
         let summary = try await world.sync("B")
         #expect(summary.renames.map(\.newCode) == ["K2-1001-2"])
-        let line = try world.hub.audit(kind: "rename").last?.reason ?? ""
+        let line = try world.hub.audit(kind: .rename).last?.reason ?? ""
         #expect(line.contains("stored as K2-1001-2") && line.contains("K2-1001 was taken as well"), "\(line)")
     }
 
@@ -112,8 +112,8 @@ struct PartnerRulesTests {
         let summary = try await world.sync("A")
         #expect(summary.moves == ["E1CUR:0 -> E1NEW:0"])
         #expect(summary.rejected.map(\.seq) == [refused.seq])
-        #expect(try a.audit(kind: "move").map(\.newValue) == ["E1NEW:0@WAW"])
-        #expect(try a.audit(kind: "move-refused").first?.reason.contains("condition") == true)
+        #expect(try a.audit(kind: .move).map(\.newValue) == ["E1NEW:0@WAW"])
+        #expect(try a.audit(kind: .moveRefused).first?.reason.contains("condition") == true)
         #expect(try a.status().refused == 1)
         try await world.sync("A")
         let error = #expect(throws: FieldError.self) { try a.addDocument(kind: .receipt, partnerCode: "E1CUR", amountMinor: 100, currency: "PLN") }
@@ -137,7 +137,7 @@ struct PartnerRulesTests {
         try c.addPartner(consumer("2002"))
         try await world.sync("C")
         try await c.pool.write { db in
-            try db.appendAudit(AuditRecord(node: "C", kind: "rename", entity: "partner", key: "K3-2002", field: "code",
+            try db.appendAudit(AuditRecord(node: "C", kind: .rename, entity: "partner", key: "K3-2002", field: "code",
                                            oldValue: "2001", newValue: "K3-2001", reason: "store-prefix rule"))
         }
         let error = #expect(throws: FieldError.self) { try c.addDocument(kind: .receipt, partnerCode: "2001", amountMinor: 1, currency: "PLN") }

@@ -36,8 +36,8 @@ struct PrefixRuleTests {
         #expect(try a.partner(code: "1001")?.firstName == "Anna")
         #expect(try a.partner(code: "K2-1001")?.firstName == "Jan")
         #expect(try a.documents(partnerCode: "K2-1001").map(\.id) == ["B-R1"])
-        #expect(try world.store("B").audit(kind: "rename").map(\.newValue) == ["K2-1001"])
-        #expect(try world.hub.audit(kind: "rename").count == 1)
+        #expect(try world.store("B").audit(kind: .rename).map(\.newValue) == ["K2-1001"])
+        #expect(try world.hub.audit(kind: .rename).count == 1)
     }
 
     @Test("three nodes clash offline on one code: one keeps it, the others carry their series")

@@ -30,7 +30,7 @@ struct CenterParameterTests {
         try store.setCenter { $0.lowestPriceForNewConsumer = true; $0.defaultCountry = "PL" }
         let status = try store.status()
         #expect(status.center == CenterParameters(lowestPriceForNewBusiness: false, lowestPriceForNewConsumer: true, defaultCountry: "PL"))
-        #expect(try store.audit(kind: "config").map(\.field) == ["lowest_price_consumer", "default_country"])
+        #expect(try store.audit(kind: .config).map(\.field) == ["lowest_price_consumer", "default_country"])
         #expect(try store.addPartner(anna("2001")).lowestPrice)
         #expect(throws: StoreError.self) { try store.setCenter { $0.defaultCountry = "Polska" } }
         #expect(try store.config().center.defaultCountry == "PL")

@@ -59,7 +59,7 @@ struct JournalEncodingTests {
         #expect(try BatchCodec.decode(w.finish()).changes[0].fields["name"] == .text(String(decoding: Array("a".utf8) + [0xFF] + Array("b".utf8), as: UTF8.self)))
 
         // An invalid byte before an escaped one: repaired as a whole first, as decoding does.
-        let damaged: [UInt8] = Array(#"{"name":""#.utf8) + [0xC3, UInt8(ascii: "\\"), 0xA9] + Array(#""}"#.utf8)
+        let damaged: [UInt8] = Array(#"{"name":""#.utf8) + [0xC3, UInt8(ascii: "\\"), UInt8(ascii: "n")] + Array(#""}"#.utf8)
         var fast = BatchWriter(node: Fixtures.node), slow = BatchWriter(node: Fixtures.node)
         try damaged.withUnsafeBufferPointer { try fast.appendJournal(seq: 1, hlc: .zero, node: Fixtures.node, entity: .partner, op: .update, key: "K", fieldsJSON: $0) }
         slow.append(Change(seq: 1, hlc: .zero, node: Fixtures.node, entity: .partner, key: "K", op: .update,

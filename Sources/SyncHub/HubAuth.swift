@@ -1,0 +1,43 @@
+import Hummingbird
+import HummingbirdAuth
+import SyncModel
+import SyncStore
+
+/// The context of a hub request: after `HubAuthenticator`, the node whose token came with it.
+public typealias HubRequestContext = BasicAuthRequestContext<HubNode>
+
+/// Authenticates every `/v1` request by its bearer token (the scheme name in any case, RFC
+/// 6750) before a route runs: a missing, unknown or revoked token gets 401 with the hub's
+/// error object; a known one puts its node into the context (`context.identity`).
+struct HubAuthenticator: AuthenticatorMiddleware {
+    typealias Context = HubRequestContext
+    typealias Identity = HubNode
+
+    let store: HubStore
+    let metrics: HubMetrics
+
+    func authenticate(request: Request, context: Context) async throws -> HubNode? {
+        guard let token = BearerToken.parse(request.headers[.authorization]) else { return nil }
+        let store = self.store
+        return try? await offload { try store.authenticate(token: token) }
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let hasToken = BearerToken.parse(request.headers[.authorization]) != nil
+        guard let node = try await authenticate(request: request, context: context) else {
+            metrics.add("poshub_auth_failures_total")
+            if request.uri.path.hasSuffix("/push") { metrics.add("poshub_push_requests_total"); metrics.add("poshub_push_refused_total") }
+            return HubServer.error(.unauthorized, hasToken ? "unknown or revoked token" : "missing bearer token")
+        }
+        var context = context
+        context.identity = node
+        return try await next(request, context)
+    }
+}
+
+extension HubRequestContext {
+    /// The authenticated node (every `/v1` route runs behind `HubAuthenticator`).
+    var node: HubNode {
+        get throws { try requireIdentity() }
+    }
+}
