@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GRDB
 import Synchronization
@@ -319,7 +320,7 @@ public final class HubStore: Sendable {
         var bytes = [UInt8](repeating: 0, count: 32)
         var rng = SystemRandomNumberGenerator()
         for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
-        return "pos_" + SHA256.hex(bytes)
+        return "pos_" + bytes.hex
     }
 
     /// Writes one small row and rolls nothing back: whether the store can be written now (a
@@ -340,7 +341,7 @@ public final class HubStore: Sendable {
     static func hashToken(_ token: String) -> String {
         var h = SHA256()
         h.update(token)
-        return SHA256.hex(h.finalize())
+        return h.finalize().hex
     }
 
     /// The node a bearer token belongs to, or nil.

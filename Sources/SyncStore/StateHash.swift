@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GRDB
 import SyncModel
@@ -46,7 +47,7 @@ extension Database {
                 hashers[g]!.update(buffer)
             }
         }
-        return hashers.mapValues { var h = $0; return SHA256.hex(h.finalize()) }
+        return hashers.mapValues { $0.finalize().hex }
     }
 
     /// Row counts of the replicated tables.

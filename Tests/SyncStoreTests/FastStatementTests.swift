@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GRDB
 import Testing
@@ -90,7 +91,7 @@ struct StateHashTests {
                 hasher.update([0x0a])
             }
         }
-        return SHA256.hex(hasher.finalize())
+        return hasher.finalize().hex
     }
 
     @Test("the row-buffered digest equals the value-by-value one (NULLs, booleans, integers, non-ASCII text)")
