@@ -62,6 +62,7 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The store node: local API and sync client.
@@ -102,6 +103,7 @@ let package = Package(
         .executableTarget(name: "poshub", dependencies: [
             "CLISupport", "SyncModel", "SyncStore", "SyncHub", "SyncWire", "SyncReconcile",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // The reconnect simulation (library, so tests can run small simulations) and its command.

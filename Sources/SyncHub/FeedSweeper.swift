@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import ServiceLifecycle
 import SyncStore
 
 /// Sweeps the hub's feed log (`HubStore.sweepFeed`): a store catching up appends at full speed
@@ -7,7 +9,7 @@ import SyncStore
 /// `idleSeconds`; on a hub that is never that idle (many stores syncing every few seconds),
 /// one step every `busyInterval`, so the log cannot grow without bound. A new pass over the
 /// log starts once it has grown by a tenth (at least one step) since the last pass began.
-public struct FeedSweeper: Sendable {
+public struct FeedSweeper: Service {
     public var store: HubStore
     /// How long no push must have ended before steps run back to back.
     public var idleSeconds: Double
@@ -36,13 +38,15 @@ public struct FeedSweeper: Sendable {
         lastStart < 0 ? end > 0 : end - lastStart >= max(Int64(step), lastStart / 10)
     }
 
-    /// Runs until the task is cancelled. A failed step is tried again at the next look.
+    /// Runs until the task is cancelled or the service group shuts down (`poshub serve` on
+    /// SIGTERM: after the server has answered its last request). A failed step is tried again
+    /// at the next look.
     public func run() async {
         let store = self.store, step = self.step
         var lastStart: Int64 = -1          // the log's end when the last pass began
         var pass: (end: Int64, sweep: HubStore.SweepPass)?
         var lastStep = ContinuousClock.now
-        while !Task.isCancelled {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: interval)
             let idle = store.idle(for: idleSeconds)
             guard idle || lastStep.duration(to: .now) >= busyInterval, let end = try? store.feedEnd() else { continue }
@@ -51,7 +55,7 @@ public struct FeedSweeper: Sendable {
                 pass = (end, HubStore.SweepPass())
             }
             repeat {
-                guard !Task.isCancelled, var current = pass,
+                guard !Task.isCancelled, !Task.isShuttingDownGracefully, var current = pass,
                       let s = try? await offload({ try store.sweepFeed(maxRows: step) }) else { break }
                 lastStep = .now
                 if s.removed > 0 { metrics?.add("poshub_feed_rows_swept_total", Int64(s.removed)) }
@@ -62,6 +66,30 @@ public struct FeedSweeper: Sendable {
                 }
                 pass = current
             } while store.idle(for: idleSeconds)
+        }
+    }
+}
+
+/// Closes the hub's store when `poshub serve` shuts down, after the server and the sweeper
+/// (the service group stops its services in reverse order): the push in flight has been
+/// answered, the background checkpoint drained, the log emptied (`HubStore.close`).
+public struct HubStoreCloser: Service {
+    public var store: HubStore
+    public var logger: Logger
+
+    public init(store: HubStore, logger: Logger) {
+        self.store = store
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        // Returns when shutdown begins (or the group is cancelled).
+        try? await gracefulShutdown()
+        do {
+            try store.close()
+            logger.info("hub store closed")
+        } catch {
+            logger.error("hub store not closed cleanly", metadata: ["error": "\(error)"])
         }
     }
 }

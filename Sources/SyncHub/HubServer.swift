@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import HummingbirdCore
 import HummingbirdTLS
 import NIOCore
@@ -292,8 +293,9 @@ public struct HubServer: Sendable {
 
     /// Builds the application bound to `host`:`port` (0 picks a free port), over TLS when `tls` is
     /// given, with the `connectionLimits`; `onRunning` gets the bound port.
-    public func application(host: String = "127.0.0.1", port: Int, tls: TLSConfiguration? = nil, logger: Logger,
-                            onRunning: @escaping @Sendable (Int) async -> Void) throws -> some ApplicationProtocol {
+    /// `services` run beside the server and stop after it on shutdown (in reverse order).
+    public func application(host: String = "127.0.0.1", port: Int, tls: TLSConfiguration? = nil, services: [any Service] = [],
+                            logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void) throws -> some ApplicationProtocol {
         let limits = connectionLimits
         let metrics = self.metrics
         let http = HTTPServerBuilder.http1(configuration: .init(
@@ -302,7 +304,7 @@ public struct HubServer: Sendable {
         let server = try tls.map { try HTTPServerBuilder.tls(http, tlsConfiguration: $0) } ?? http
         let configuration = ApplicationConfiguration(address: .hostname(host, port: port), serverName: "poshub",
                                                      availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections))
-        return Application(router: buildRouter(), server: server, configuration: configuration,
+        return Application(router: buildRouter(), server: server, configuration: configuration, services: services,
                            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) }, logger: logger)
     }
 }

@@ -259,6 +259,15 @@ public final class HubStore: Sendable {
     /// Waits until a background checkpoint asked for has run (tests; before a hub stops).
     public func waitForCheckpoints() { checkpointer?.drain() }
 
+    /// Closes the store at shutdown: waits for the background checkpoint, copies the whole
+    /// write-ahead log into the database and empties it (the next start finds nothing to
+    /// recover), and closes every connection. Nothing may use the store afterwards.
+    public func close() throws {
+        checkpointer?.close()
+        try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        try pool.close()
+    }
+
     /// Why the last background checkpoint failed, if it did.
     public var checkpointFailure: String? { checkpointer?.lastError }
 

@@ -57,6 +57,15 @@ public final class BackgroundCheckpointer: @unchecked Sendable {
         state.unlock()
     }
 
+    /// Waits for a running checkpoint and closes the connection (a hub that shuts down).
+    public func close() {
+        state.lock()
+        while running { state.wait() }
+        try? connection?.close()
+        connection = nil
+        state.unlock()
+    }
+
     private func run() {
         while true {
             let outcome = checkpoint()

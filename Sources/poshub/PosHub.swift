@@ -2,6 +2,7 @@ import ArgumentParser
 import CLISupport
 import Foundation
 import Logging
+import ServiceLifecycle
 import SyncHub
 import SyncModel
 import SyncReconcile
@@ -158,13 +159,17 @@ struct Serve: AsyncParsableCommand {
         let connections = HubConnectionLimits(maxConnections: maxConnections, idleTimeout: .seconds(Int64(idleTimeout)),
                                               requestTimeout: .seconds(Int64(requestTimeout)), maxReceivingBytes: maxReceivingBytes)
         let server = HubServer(store: hub, limits: limits, connectionLimits: connections, logger: logger)
-        let app = try server.application(host: host, port: port, tls: tls, logger: logger) { bound in
+        // On SIGTERM or SIGINT the server stops taking connections and answers the requests it
+        // has, then the sweeper stops, then the store is closed (services stop in reverse order).
+        let services: [any Service] = [
+            HubStoreCloser(store: hub, logger: logger),
+            // Superseded feed rows are removed while no push comes (see FeedSweeper).
+            FeedSweeper(store: hub, metrics: server.metrics),
+        ]
+        let app = try server.application(host: host, port: port, tls: tls, services: services, logger: logger) { bound in
             print("listening on \(host):\(bound)")
             fflush(nil)
         }
-        // Superseded feed rows are removed while no push comes (see FeedSweeper).
-        let sweeper = Task { await FeedSweeper(store: hub, metrics: server.metrics).run() }
-        defer { sweeper.cancel() }
         try await app.runService()
     }
 }
