@@ -199,7 +199,7 @@ public final class Simulation {
             if !pending.isEmpty {
                 var writer = BatchWriter(node: node.id)
                 for e in pending { writer.append(e.change) }
-                _ = try? await transport(for: node).push(batch: try writer.finish(), renamesApplied: cfg.renamesApplied)
+                _ = try? await transport(for: node).push(batch: try writer.finish(), renamesApplied: cfg.renamesApplied, pendingAfter: 0)
             }
         }
         node.store = try openStore(node.path)

@@ -58,7 +58,7 @@ public struct FeedSweeper: Service {
                 guard !Task.isCancelled, !Task.isShuttingDownGracefully, var current = pass,
                       let s = try? await offload({ try store.sweepFeed(maxRows: step) }) else { break }
                 lastStep = .now
-                if s.removed > 0 { metrics?.add("poshub_feed_rows_swept_total", Int64(s.removed)) }
+                if s.removed > 0 { metrics?.feedRowsSwept.increment(by: Int64(s.removed)) }
                 if current.sweep.complete(after: s) {
                     lastStart = current.end
                     pass = nil

@@ -25,8 +25,8 @@ struct HubAuthenticator: AuthenticatorMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let hasToken = BearerToken.parse(request.headers[.authorization]) != nil
         guard let node = try await authenticate(request: request, context: context) else {
-            metrics.add("poshub_auth_failures_total")
-            if request.uri.path.hasSuffix("/push") { metrics.add("poshub_push_requests_total"); metrics.add("poshub_push_refused_total") }
+            metrics.authFailures.increment()
+            if request.uri.path.hasSuffix("/push") { metrics.pushRequests.increment(); metrics.pushRefused.increment() }
             return HubServer.error(.unauthorized, hasToken ? "unknown or revoked token" : "missing bearer token")
         }
         var context = context

@@ -7,6 +7,7 @@ import HummingbirdCore
 import HummingbirdTLS
 import NIOCore
 import NIOSSL
+import Prometheus
 import SyncModel
 import SyncReconcile
 import SyncStore
@@ -64,6 +65,9 @@ public struct HubServer: Sendable {
 
     public func buildRouter() -> Router<HubRequestContext> {
         let router = Router(context: HubRequestContext.self)
+        // HTTP requests by route and status (swift-metrics; `poshub serve` bootstraps it with
+        // this hub's registry).
+        router.add(middleware: MetricsMiddleware())
         let server = self
         let health = HealthProbe(store: store)
         router.get("/health") { _, _ in
@@ -72,10 +76,10 @@ public struct HubServer: Sendable {
         }
         router.get("/metrics") { _, _ in
             let held = server.receiving.bytesHeld
-            server.metrics.setGauge("poshub_receiving_bytes", Double(held.now))
-            server.metrics.setGauge("poshub_receiving_bytes_peak", Double(held.peak))
+            server.metrics.receivingBytes.set(Double(held.now))
+            server.metrics.receivingBytesPeak.set(Double(held.peak))
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                     body: .init(byteBuffer: ByteBuffer(string: server.metrics.prometheusText())))
+                     body: .init(byteBuffer: ByteBuffer(string: server.metrics.text())))
         }
         // Every /v1 route runs for an authenticated node only.
         let v1 = router.group("v1").add(middleware: HubAuthenticator(store: store, metrics: metrics))
@@ -152,12 +156,11 @@ public struct HubServer: Sendable {
         return Self.error(.internalServerError, "\(prefix): internal error \(id) (details in the hub's log)")
     }
 
-    /// `offload(work)` (or on `threads`), its time added to the counter `metric` (done or failed).
-    func timed<T: Sendable>(_ metric: String, on threads: BackgroundThreads? = nil, _ work: @escaping @Sendable () throws -> T) async throws -> T {
-        let metrics = self.metrics
+    /// `offload(work)` (or on `threads`), its time recorded in `histogram` (done or failed).
+    func timed<T: Sendable>(_ histogram: DurationHistogram, on threads: BackgroundThreads? = nil, _ work: @escaping @Sendable () throws -> T) async throws -> T {
         let timedWork: @Sendable () throws -> T = {
             let start = DispatchTime.now().uptimeNanoseconds
-            defer { metrics.add(metric, Int64((DispatchTime.now().uptimeNanoseconds - start) / 1000)) }
+            defer { histogram.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start)) }
             return try work()
         }
         if let threads { return try await threads.run(timedWork) }
@@ -165,13 +168,13 @@ public struct HubServer: Sendable {
     }
 
     func handlePush(_ request: Request, node: HubNode) async -> Response {
-        metrics.add("poshub_push_requests_total")
+        metrics.pushRequests.increment()
         // The body's bytes are reserved before they are read: a hub that holds as many as it
         // takes asks the node to come back (the node retries a 503 at its next round).
         let most = limits.maxCompressedBytes + 4096
         let announced = request.headers[.contentLength].flatMap { Int($0) }.map { min(max($0, 0), most) } ?? most
         guard receiving.reserve(announced) else {
-            metrics.add("poshub_push_shed_total")
+            metrics.pushShed.increment()
             var reply = Self.error(.serviceUnavailable, "hub busy: it is receiving as many batch bytes as it holds at once; nothing applied, send again later")
             reply.headers[.retryAfter] = "5"
             return reply
@@ -181,14 +184,14 @@ public struct HubServer: Sendable {
         do {
             body = try await request.body.collect(upTo: most)
         } catch is NIOTooManyBytesError {
-            metrics.add("poshub_push_refused_total")
+            metrics.pushRefused.increment()
             return Self.error(.contentTooLarge, "batch refused: body larger than \(limits.maxCompressedBytes) bytes; nothing applied")
         } catch {
-            metrics.add("poshub_push_refused_total")
+            metrics.pushRefused.increment()
             logger.debug("push body incomplete", metadata: ["node": "\(node.node)", "error": "\(error)"])
             return Self.error(.badRequest, "batch refused: request body incomplete (\(error)); nothing applied")
         }
-        metrics.add("poshub_bytes_received_total", Int64(body.readableBytes))
+        metrics.bytesReceived.increment(by: Int64(body.readableBytes))
         let bytes = Array(body.readableBytesView)
         // A node may send its next push before this one's reply: registered by the range its
         // header names now, so the two are applied in order whichever is decoded first.
@@ -199,7 +202,7 @@ public struct HubServer: Sendable {
         // A place among the pushes the hub holds at once, before the push is registered and
         // decoded: a waiting push holds only its compressed body, and a body still arriving
         // (a slow or dead link) holds no place.
-        if await admission.enter() { metrics.add("poshub_push_admission_waits_total") }
+        if await admission.enter() { metrics.pushAdmissionWaits.increment() }
         defer { admission.leave() }
         if let range { gate.register(node: node.node, range: range) }
         defer { if let range { gate.leave(node: node.node, range: range) } }
@@ -208,30 +211,30 @@ public struct HubServer: Sendable {
         do {
             // Decoded and prepared here, beside the push that is applying.
             // On the lower-priority decoding threads: under CPU contention the writer goes first.
-            (header, entries) = try await timed("poshub_push_decode_microseconds_total", on: .decoding) {
+            (header, entries) = try await timed(metrics.pushDecode, on: .decoding) {
                 try HubStore.decodePush(bytes, limits: limits, node: node.node)
             }
         } catch {
-            metrics.add("poshub_push_refused_total")
+            metrics.pushRefused.increment()
             // A batch larger than the hub takes: the reply says how many it takes, so the node sends smaller ones.
             var most: Int?
             if case BatchError.limitExceeded(.entries, _, let limit)? = error as? BatchError { most = limit }
             return Self.error(.badRequest, String(describing: error), maxEntries: most)
         }
         guard header.node == node.node else {
-            metrics.add("poshub_push_refused_total")
-            metrics.add("poshub_auth_failures_total")
+            metrics.pushRefused.increment()
+            metrics.authFailures.increment()
             return Self.error(.forbidden, HubError.nodeMismatch(tokenNode: node.node, batchNode: header.node).description)
         }
         let renamesApplied = request.headers[HTTPField.Name(SyncHeader.renamesApplied)!].flatMap { Int64($0) } ?? 0
         if let nodeClock = request.headers[HTTPField.Name(SyncHeader.nodeClock)!].flatMap({ Int64($0) }) {
             let offset = Double(nodeClock &- Int64(clamping: HLC.nowMillis)) / 1000
-            metrics.setGauge("poshub_node_clock_offset_seconds", node: node.node, offset)
+            metrics.nodeClockOffset(node: node.node).set(offset)
         }
         let store = self.store
         if let range { await gate.turn(node: node.node, range: range) }
         do {
-            var reply = try await timed("poshub_push_apply_microseconds_total") {
+            var reply = try await timed(metrics.pushApply) {
                 try store.push(node: node, entries: entries, renamesApplied: renamesApplied)
             }
             reply.window = PushGate.window
@@ -246,25 +249,25 @@ public struct HubServer: Sendable {
                 case .rejected: rejected += 1
                 }
             }
-            let perMetric: [(String, Int64)] = [
-                ("poshub_entries_applied_total", applied + renamed),
-                ("poshub_entries_renamed_total", renamed),
-                ("poshub_entries_duplicate_total", duplicate),
-                ("poshub_entries_rejected_total", rejected),
-            ]
-            for (name, n) in perMetric where n > 0 { metrics.add(name, n) }
+            metrics.entriesApplied.increment(by: applied + renamed)
+            metrics.entriesRenamed.increment(by: renamed)
+            metrics.entriesDuplicate.increment(by: duplicate)
+            metrics.entriesRejected.increment(by: rejected)
+            if let pending = request.headers[HTTPField.Name(SyncHeader.pendingEntries)!].flatMap({ Int64($0) }), pending >= 0 {
+                metrics.nodePendingEntries(node: node.node).set(Double(pending))
+            }
             // The compact reply form for nodes that ask for it; the full form for first-release nodes.
             let compact = request.headers[HTTPField.Name(SyncHeader.pushReply)!] == "compact"
             return Self.json(reply, userInfo: compact ? [PushReply.compactForm: true] : [:])
         } catch let e as HubError {
-            metrics.add("poshub_push_refused_total")
+            metrics.pushRefused.increment()
             switch e {
             case .sequenceGap(_, let expected, _): return Self.error(.conflict, e.description, nextExpected: expected)
             case .nodeMismatch: return Self.error(.forbidden, e.description)
             default: return Self.error(.badRequest, e.description)
             }
         } catch {
-            metrics.add("poshub_push_refused_total")
+            metrics.pushRefused.increment()
             return internalError(error, "push from node \(node.node)", prefix: "batch not applied")
         }
     }
@@ -272,19 +275,19 @@ public struct HubServer: Sendable {
     /// A page of the feed after `cursor`: a pull, or (from cursor 0) a page of a new node's
     /// snapshot — the feed gives each record once, so both read the same pages.
     func handleFeedPage(_ request: Request, node: HubNode, snapshot: Bool) async -> Response {
-        metrics.add(snapshot ? "poshub_snapshot_requests_total" : "poshub_pull_requests_total")
+        (snapshot ? metrics.snapshotRequests : metrics.pullRequests).increment()
         let cursor = request.uri.queryParameters.get("cursor", as: Int64.self) ?? 0
         let limit = min(max(request.uri.queryParameters.get("limit", as: Int.self) ?? maxPullEntries, 1), maxPullEntries, limits.maxEntries)
         // A pull names the last journal sequence the node holds; a snapshot gets every row.
         let own = snapshot ? nil : request.uri.queryParameters.get("own", as: Int64.self)
         let store = self.store
         do {
-            let page = try await offload { () -> (batch: [UInt8], nextCursor: Int64, more: Bool) in
+            let page = try await timed(snapshot ? metrics.snapshot : metrics.pull) { () -> (batch: [UInt8], nextCursor: Int64, more: Bool) in
                 let page = try store.feedBatch(after: cursor, limit: limit, own: own.map { (node.node, $0) }, region: node.region)
                 try store.markPulled(node: node.node)
                 return page
             }
-            metrics.add("poshub_bytes_sent_total", Int64(page.batch.count))
+            metrics.bytesSent.increment(by: Int64(page.batch.count))
             return Self.batchResponse(page.batch, headers: [(SyncHeader.nextCursor, String(page.nextCursor)), (SyncHeader.more, page.more ? "1" : "0")])
         } catch {
             return internalError(error, "\(snapshot ? "snapshot" : "pull") of node \(node.node)", prefix: "\(snapshot ? "snapshot" : "pull") failed")
@@ -299,7 +302,7 @@ public struct HubServer: Sendable {
         let limits = connectionLimits
         let metrics = self.metrics
         let http = HTTPServerBuilder.http1(configuration: .init(
-            additionalChannelHandlers: [RequestReadDeadline(timeout: limits.requestTimeout) { metrics.add("poshub_slow_requests_closed_total") }],
+            additionalChannelHandlers: [RequestReadDeadline(timeout: limits.requestTimeout) { metrics.slowRequestsClosed.increment() }],
             idleTimeout: limits.idleTimeout))
         let server = try tls.map { try HTTPServerBuilder.tls(http, tlsConfiguration: $0) } ?? http
         let configuration = ApplicationConfiguration(address: .hostname(host, port: port), serverName: "poshub",

@@ -18,7 +18,7 @@ public struct InProcessHubTransport: HubTransport {
         self.maxPullEntries = maxPullEntries
     }
 
-    public func push(batch: [UInt8], renamesApplied: Int64) async throws -> PushReply {
+    public func push(batch: [UInt8], renamesApplied: Int64, pendingAfter: Int) async throws -> PushReply {
         var reply = try hub.push(node: node, entries: try decode(batch), renamesApplied: renamesApplied)
         reply.maxEntries = limits.maxEntries
         return reply

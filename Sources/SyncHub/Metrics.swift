@@ -1,78 +1,87 @@
 import Foundation
+import Prometheus
 
-/// Hub counters, exposed at `GET /metrics` in the Prometheus text format.
-public final class HubMetrics: @unchecked Sendable {
-    private let lock = NSLock()
-    private var counters: [String: Int64] = [:]
-    /// Gauges by name, then by node.
-    private var nodeGauges: [String: [String: Double]] = [:]
-    /// Gauges without labels.
-    private var gauges: [String: Double] = [:]
-    private static let gaugeHelp: [String: String] = [
-        "poshub_node_clock_offset_seconds": "Each node's wall clock minus the hub's, at its last push (X-Node-Clock).",
-        "poshub_receiving_bytes": "Bytes of push bodies reserved by pushes being received or applied (bounded by --max-receiving-bytes).",
-        "poshub_receiving_bytes_peak": "The most bytes of push bodies reserved at once since the hub started.",
-    ]
-    private static let help: [String: String] = [
-        "poshub_push_requests_total": "Push requests received.",
-        "poshub_push_refused_total": "Push requests refused (auth, format, limits, sequence).",
-        "poshub_entries_applied_total": "Journal entries applied.",
-        "poshub_entries_duplicate_total": "Journal entries recognised as already applied.",
-        "poshub_entries_renamed_total": "Partners renamed by the store-prefix rule.",
-        "poshub_entries_rejected_total": "Journal entries rejected with a reason.",
-        "poshub_pull_requests_total": "Pull requests served.",
-        "poshub_snapshot_requests_total": "Snapshots served.",
-        "poshub_bytes_received_total": "Compressed batch bytes received.",
-        "poshub_bytes_sent_total": "Compressed batch bytes sent.",
-        "poshub_auth_failures_total": "Requests refused for a missing, unknown or mismatched token.",
-        "poshub_feed_rows_swept_total": "Superseded feed log rows removed while no push came.",
-        "poshub_push_decode_microseconds_total": "Time spent decoding and preparing pushed batches (beside the writer).",
-        "poshub_push_apply_microseconds_total": "Time pushes spent with the single writer: waiting for it (a sweep step, a move) and applying.",
-        "poshub_push_admission_waits_total": "Pushes that waited for a place among the pushes the hub holds at once (two, of all nodes).",
-        "poshub_push_shed_total": "Pushes answered 503 because the hub held as many body bytes as --max-receiving-bytes allows.",
-        "poshub_slow_requests_closed_total": "Connections closed because a request had not arrived within --request-timeout.",
-    ]
+/// The hub's metrics, typed, in a Prometheus registry of their own (swift-prometheus), exposed
+/// at `GET /metrics`. `poshub serve` also bootstraps swift-metrics with this registry, so
+/// Hummingbird's `MetricsMiddleware` adds the HTTP requests by route and status.
+public final class HubMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+
+    public let pushRequests: Counter
+    public let pushRefused: Counter
+    public let pushShed: Counter
+    public let pushAdmissionWaits: Counter
+    public let entriesApplied: Counter
+    public let entriesDuplicate: Counter
+    public let entriesRenamed: Counter
+    public let entriesRejected: Counter
+    public let pullRequests: Counter
+    public let snapshotRequests: Counter
+    public let bytesReceived: Counter
+    public let bytesSent: Counter
+    public let authFailures: Counter
+    public let feedRowsSwept: Counter
+    public let slowRequestsClosed: Counter
+
+    /// Decoding and preparing a pushed batch (beside the push being applied).
+    public let pushDecode: DurationHistogram
+    /// A push with the single writer: waiting for it (a sweep step, a move) and applying.
+    public let pushApply: DurationHistogram
+    public let pull: DurationHistogram
+    public let snapshot: DurationHistogram
+
+    public let receivingBytes: Gauge
+    public let receivingBytesPeak: Gauge
+
+    /// From 1 ms to 30 s: a small push takes milliseconds, a 7,500-entry one about a second.
+    static let buckets: [Duration] = [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+                                      .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500),
+                                      .seconds(5), .seconds(10), .seconds(30)]
 
     public init() {
-        for name in Self.help.keys { counters[name] = 0 }
+        let r = registry
+        pushRequests = r.makeCounter(name: "poshub_push_requests_total", help: "Push requests received.")
+        pushRefused = r.makeCounter(name: "poshub_push_refused_total", help: "Push requests refused (auth, format, limits, sequence).")
+        pushShed = r.makeCounter(name: "poshub_push_shed_total",
+                                 help: "Pushes answered 503 because the hub held as many body bytes as --max-receiving-bytes allows.")
+        pushAdmissionWaits = r.makeCounter(name: "poshub_push_admission_waits_total",
+                                           help: "Pushes that waited for a place among the pushes the hub holds at once (two, of all nodes).")
+        entriesApplied = r.makeCounter(name: "poshub_entries_applied_total", help: "Journal entries applied.")
+        entriesDuplicate = r.makeCounter(name: "poshub_entries_duplicate_total", help: "Journal entries recognised as already applied.")
+        entriesRenamed = r.makeCounter(name: "poshub_entries_renamed_total", help: "Partners renamed by the store-prefix rule.")
+        entriesRejected = r.makeCounter(name: "poshub_entries_rejected_total", help: "Journal entries rejected with a reason.")
+        pullRequests = r.makeCounter(name: "poshub_pull_requests_total", help: "Pull requests served.")
+        snapshotRequests = r.makeCounter(name: "poshub_snapshot_requests_total", help: "Snapshots served.")
+        bytesReceived = r.makeCounter(name: "poshub_bytes_received_total", help: "Compressed batch bytes received.")
+        bytesSent = r.makeCounter(name: "poshub_bytes_sent_total", help: "Compressed batch bytes sent.")
+        authFailures = r.makeCounter(name: "poshub_auth_failures_total", help: "Requests refused for a missing, unknown or mismatched token.")
+        feedRowsSwept = r.makeCounter(name: "poshub_feed_rows_swept_total", help: "Superseded feed log rows removed while no push came.")
+        slowRequestsClosed = r.makeCounter(name: "poshub_slow_requests_closed_total",
+                                           help: "Connections closed because a request had not arrived within --request-timeout.")
+        pushDecode = r.makeDurationHistogram(name: "poshub_push_decode_seconds", buckets: Self.buckets,
+                                             help: "Decoding and preparing a pushed batch, beside the push being applied.")
+        pushApply = r.makeDurationHistogram(name: "poshub_push_apply_seconds", buckets: Self.buckets,
+                                            help: "A push with the single writer: waiting for it (a sweep step, a move) and applying.")
+        pull = r.makeDurationHistogram(name: "poshub_pull_seconds", buckets: Self.buckets, help: "Reading a feed page for a pull.")
+        snapshot = r.makeDurationHistogram(name: "poshub_snapshot_seconds", buckets: Self.buckets, help: "Reading a snapshot page.")
+        receivingBytes = r.makeGauge(name: "poshub_receiving_bytes",
+                                     help: "Bytes of push bodies reserved by pushes being received or applied (bounded by --max-receiving-bytes).")
+        receivingBytesPeak = r.makeGauge(name: "poshub_receiving_bytes_peak", help: "The most bytes of push bodies reserved at once since the hub started.")
     }
 
-    public func add(_ name: String, _ value: Int64 = 1) {
-        lock.lock(); counters[name, default: 0] += value; lock.unlock()
+    /// Each node's wall clock minus the hub's at its last push (`X-Node-Clock`), seconds.
+    public func nodeClockOffset(node: String) -> Gauge {
+        registry.makeGauge(name: "poshub_node_clock_offset_seconds", labels: [("node", node)],
+                           help: "Each node's wall clock minus the hub's, at its last push (X-Node-Clock).")
     }
 
-    public func value(_ name: String) -> Int64 {
-        lock.lock(); defer { lock.unlock() }; return counters[name] ?? 0
+    /// The journal entries a node still had to send after its last push (`X-Pending-Entries`):
+    /// a backlog that does not drain shows here.
+    public func nodePendingEntries(node: String) -> Gauge {
+        registry.makeGauge(name: "poshub_node_pending_entries", labels: [("node", node)],
+                           help: "Journal entries a node reported as still to send after its last push.")
     }
 
-    /// Sets a gauge of one node (`name{node="..."}`).
-    public func setGauge(_ name: String, node: String, _ value: Double) {
-        lock.lock(); nodeGauges[name, default: [:]][node] = value; lock.unlock()
-    }
-
-    /// Sets a gauge without labels.
-    public func setGauge(_ name: String, _ value: Double) {
-        lock.lock(); gauges[name] = value; lock.unlock()
-    }
-
-    public func gauge(_ name: String, node: String) -> Double? {
-        lock.lock(); defer { lock.unlock() }; return nodeGauges[name]?[node]
-    }
-
-    public func prometheusText() -> String {
-        lock.lock(); let snapshot = counters, nodeGauges = self.nodeGauges, plain = self.gauges; lock.unlock()
-        var out = ""
-        for (name, value) in snapshot.sorted(by: { $0.key < $1.key }) {
-            out += "# HELP \(name) \(Self.help[name] ?? name)\n# TYPE \(name) counter\n\(name) \(value)\n"
-        }
-        for (name, value) in plain.sorted(by: { $0.key < $1.key }) {
-            out += "# HELP \(name) \(Self.gaugeHelp[name] ?? name)\n# TYPE \(name) gauge\n\(name) \(value)\n"
-        }
-        for (name, byNode) in nodeGauges.sorted(by: { $0.key < $1.key }) {
-            out += "# HELP \(name) \(Self.gaugeHelp[name] ?? name)\n# TYPE \(name) gauge\n"
-            // Node ids are letters, digits, '-' and '_' (`NodeIdentity`): nothing to escape.
-            for (node, value) in byNode.sorted(by: { $0.key < $1.key }) { out += "\(name){node=\"\(node)\"} \(value)\n" }
-        }
-        return out
-    }
+    /// The exposition text.
+    public func text() -> String { registry.emitToString() }
 }

@@ -243,13 +243,17 @@ public enum SyncHeader {
     /// Push: the node's wall clock when it sent the push (milliseconds since 1970), for the
     /// hub's gauge of each node's clock offset.
     public static let nodeClock = "X-Node-Clock"
+    /// Push: the journal entries the node still has to send after this batch (the hub's gauge
+    /// `poshub_node_pending_entries`).
+    public static let pendingEntries = "X-Pending-Entries"
 }
 
 /// How a node reaches the hub: over HTTP (`HubClient` in SyncNode) or in-process
 /// (`InProcessHubTransport` in SyncHub, used by the simulator and tests). Batches are the
 /// encoded bytes of docs/batch-format.md either way.
 public protocol HubTransport: Sendable {
-    func push(batch: [UInt8], renamesApplied: Int64) async throws -> PushReply
+    /// `pendingAfter`: the entries the node still has to send after this batch.
+    func push(batch: [UInt8], renamesApplied: Int64, pendingAfter: Int) async throws -> PushReply
     /// A page of the feed after `cursor`. `ownThrough`: the last journal sequence the pulling
     /// node's store holds; rows that are exactly what it sent up to there are left out.
     func pull(cursor: Int64, maxEntries: Int, ownThrough: Int64) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool)

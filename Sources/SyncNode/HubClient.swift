@@ -174,9 +174,11 @@ public struct HubClient: Sendable {
     }
 
     /// Pushes one batch; returns the hub's per-entry verdicts.
-    public func push(batch: [UInt8], renamesApplied: Int64, timeout: TimeAmount = .seconds(60)) async throws -> PushReply {
-        let r = try await send(.POST, "/v1/push", body: batch, headers: [(SyncHeader.renamesApplied, String(renamesApplied)), (SyncHeader.pushReply, "compact"),
-                                                                                (SyncHeader.nodeClock, String(HLC.nowMillis))], timeout: timeout)
+    public func push(batch: [UInt8], renamesApplied: Int64, pendingAfter: Int? = nil, timeout: TimeAmount = .seconds(60)) async throws -> PushReply {
+        var headers = [(SyncHeader.renamesApplied, String(renamesApplied)), (SyncHeader.pushReply, "compact"),
+                       (SyncHeader.nodeClock, String(HLC.nowMillis))]
+        if let pendingAfter { headers.append((SyncHeader.pendingEntries, String(pendingAfter))) }
+        let r = try await send(.POST, "/v1/push", body: batch, headers: headers, timeout: timeout)
         guard r.status == 200 else { throw refusal(r.status, r.body) }
         do { return try SyncJSON.replyDecoder().decode(PushReply.self, from: Data(r.body)) } catch {
             throw HubClientError.badReply("push reply: \(error)")

@@ -4,8 +4,8 @@ import SyncStore
 import SyncWire
 
 extension HubClient: HubTransport {
-    public func push(batch: [UInt8], renamesApplied: Int64) async throws -> PushReply {
-        try await push(batch: batch, renamesApplied: renamesApplied, timeout: .seconds(60))
+    public func push(batch: [UInt8], renamesApplied: Int64, pendingAfter: Int) async throws -> PushReply {
+        try await push(batch: batch, renamesApplied: renamesApplied, pendingAfter: pendingAfter, timeout: .seconds(60))
     }
     public func pull(cursor: Int64, maxEntries: Int, ownThrough: Int64) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
         try await pull(cursor: cursor, maxEntries: maxEntries, ownThrough: ownThrough, timeout: .seconds(60))
@@ -184,8 +184,10 @@ public struct SyncRound: Sendable {
             while sent.count < window, let batch = next {
                 let renamesApplied = try store.config().renamesApplied
                 let transport = self.transport
+                // What is left after this batch, as far as this round knows (the hub's backlog gauge).
+                let pendingAfter = max(0, total - done - sent.reduce(batch.seqs.count) { $0 + $1.batch.seqs.count })
                 sent.append(Sent(batch: batch, ahead: !sent.isEmpty,
-                                 reply: Task { try await transport.push(batch: batch.bytes, renamesApplied: renamesApplied) }))
+                                 reply: Task { try await transport.push(batch: batch.bytes, renamesApplied: renamesApplied, pendingAfter: pendingAfter) }))
                 next = try prepare(after: batch.seqs.last ?? 0, node: node, limit: nextLimit())
             }
             guard !sent.isEmpty else { return }

@@ -185,16 +185,14 @@ enum Bench {
         let bytes = summary?["bytes_sent"] as? Int ?? 0
         // The hub's own account of its time: decoding and preparing batches, and its writer applying them.
         let metrics = try await TestHTTP().get("http://127.0.0.1:\(port)/metrics").text
-        func counterSeconds(_ counter: String) -> Double {
-            let line = metrics.split(separator: "\n").first { $0.hasPrefix(counter + " ") }
-            return Double(line.flatMap { $0.split(separator: " ").last.map(String.init) } ?? "0").map { $0 / 1e6 } ?? 0
-        }
+        let samples = MetricsText(metrics)
+        func hubSeconds(_ histogram: String) -> Double { samples.value(histogram + "_sum") ?? 0 }
         return (node, hubDB, SyncRun(seconds: elapsed, bytesSent: bytes, nodePeakMB: Double(sync.peakResidentKiB()) / 1024,
                                      hubPeakMB: Double(hub.peakResidentKiB()) / 1024,
                                      pushSeconds: summary?["push_seconds"] as? Double ?? 0, pullSeconds: summary?["pull_seconds"] as? Double ?? 0,
                                      pulled: summary?["pulled_changes"] as? Int ?? 0,
-                                     hubDecodeSeconds: counterSeconds("poshub_push_decode_microseconds_total"),
-                                     hubApplySeconds: counterSeconds("poshub_push_apply_microseconds_total")))
+                                     hubDecodeSeconds: hubSeconds("poshub_push_decode_seconds"),
+                                     hubApplySeconds: hubSeconds("poshub_push_apply_seconds")))
     }
 
     /// The catch-up without sockets or processes: the same round through the in-process
@@ -297,7 +295,7 @@ final class TimedTransport: HubTransport, @unchecked Sendable {
     }
     func reset() { lock.lock(); decodeNanos = 0; applyNanos = 0; lock.unlock() }
 
-    func push(batch: [UInt8], renamesApplied: Int64) async throws -> PushReply {
+    func push(batch: [UInt8], renamesApplied: Int64, pendingAfter: Int) async throws -> PushReply {
         let start = DispatchTime.now().uptimeNanoseconds
         let entries = try inner.decode(batch)
         let decoded = DispatchTime.now().uptimeNanoseconds

@@ -2,6 +2,8 @@ import ArgumentParser
 import CLISupport
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import SyncHub
 import SyncModel
@@ -159,6 +161,8 @@ struct Serve: AsyncParsableCommand {
         let connections = HubConnectionLimits(maxConnections: maxConnections, idleTimeout: .seconds(Int64(idleTimeout)),
                                               requestTimeout: .seconds(Int64(requestTimeout)), maxReceivingBytes: maxReceivingBytes)
         let server = HubServer(store: hub, limits: limits, connectionLimits: connections, logger: logger)
+        // swift-metrics (Hummingbird's request metrics) reports into the hub's registry.
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: server.metrics.registry))
         // On SIGTERM or SIGINT the server stops taking connections and answers the requests it
         // has, then the sweeper stops, then the store is closed (services stop in reverse order).
         let services: [any Service] = [

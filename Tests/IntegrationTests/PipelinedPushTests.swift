@@ -97,7 +97,7 @@ struct HubBatchLimitTests {
         // 500, then at most 700 each: 500 + 4 × 700 = 3,300 covers it in 5.
         #expect(r.summary.pushedBatches == 5, "\(r.stdout)")
         #expect(r.pending == 0)
-        #expect(r.metrics.contains("poshub_push_refused_total 0"), "\(r.metrics)")
+        #expect(MetricsText(r.metrics).value("poshub_push_refused_total") == 0, "\(r.metrics)")
     }
 
     /// A limit below even a round's first batch (500): that batch is refused with the limit in
@@ -107,7 +107,7 @@ struct HubBatchLimitTests {
         let r = try await sync(maxEntries: 300, backlog: 1000)
         #expect(r.summary.pushedEntries == 1000 && r.summary.pushedBatches == 4 && r.summary.rejected.isEmpty, "\(r.stdout)")
         #expect(r.pending == 0)
-        #expect(r.metrics.contains("poshub_push_refused_total 1"), "\(r.metrics)")
+        #expect(MetricsText(r.metrics).value("poshub_push_refused_total") == 1, "\(r.metrics)")
     }
 }
 

@@ -39,11 +39,11 @@ struct ReconnectStormTests {
         for id in ids { try #require(cluster.posnode(id, ["sync"]).succeeded) }
         let hub = try cluster.hubStateHash()
         for id in ids { #expect(try cluster.nodeStateHash(id) == hub, "\(id)") }
-        let metrics = try await TestHTTP().get(cluster.hubURL + "/metrics").text
-        #expect(metrics.contains("poshub_entries_applied_total 7200"), "\(metrics)")
+        let text = try await TestHTTP().get(cluster.hubURL + "/metrics").text
+        let metrics = MetricsText(text)
+        #expect(metrics.value("poshub_entries_applied_total") == 7200, "\(text)")
         // Twelve pushes from each of six stores at once against two places: pushes waited.
-        let waits = metrics.split(separator: "\n").first { $0.hasPrefix("poshub_push_admission_waits_total ") }
-        #expect((waits?.split(separator: " ").last).flatMap { Int($0) } ?? 0 > 0, "\(waits ?? "no counter")")
+        #expect((metrics.value("poshub_push_admission_waits_total") ?? 0) > 0, "\(text)")
     }
 }
 

@@ -57,15 +57,16 @@ struct SyncProcessTests {
         // The sweeper waits for a second without pushes, then removes the two creations' rows.
         var metrics = ""
         let deadline = Date().addingTimeInterval(15)
-        while !metrics.contains("poshub_feed_rows_swept_total 2"), Date() < deadline {
+        while MetricsText(metrics).value("poshub_feed_rows_swept_total") != 2, Date() < deadline {
             try await Task.sleep(for: .milliseconds(200))
             metrics = try await http.get("\(hub.baseURL)/metrics").text
         }
-        #expect(metrics.contains("poshub_feed_rows_swept_total 2"), "\(metrics)")
-        // Each pushing node's clock offset, from the clock its pushes carry.
-        let offset = metrics.split(separator: "\n").first { $0.hasPrefix("poshub_node_clock_offset_seconds{node=\"A\"} ") }
-            .flatMap { Double($0.split(separator: " ").last ?? "") }
+        #expect(MetricsText(metrics).value("poshub_feed_rows_swept_total") == 2, "\(metrics)")
+        // Each pushing node's clock offset, from the clock its pushes carry; and what it had
+        // left to send after its last push (nothing).
+        let offset = MetricsText(metrics).value("poshub_node_clock_offset_seconds", labels: ["node": "A"])
         #expect(offset.map { abs($0) < 60 } == true, "\(metrics)")
+        #expect(MetricsText(metrics).value("poshub_node_pending_entries", labels: ["node": "A"]) == 0, "\(metrics)")
         // A store that starts now gets every record once, as edited.
         try #require(cluster.posnode("B", ["sync"]).succeeded)
         #expect(try cluster.nodeStateHash("B") == cluster.hubStateHash())
@@ -94,9 +95,9 @@ struct SyncProcessTests {
         let reply = try second.decode(PushReply.self)
         #expect(reply.results.map(\.outcome) == [.duplicate, .duplicate])
         #expect(try cluster.hubStateHash() == hashAfterFirst)
-        let metrics = try await http.get("\(hub.baseURL)/metrics").text
-        #expect(metrics.contains("poshub_entries_applied_total 2"))
-        #expect(metrics.contains("poshub_entries_duplicate_total 2"))
+        let metrics = MetricsText(try await http.get("\(hub.baseURL)/metrics").text)
+        #expect(metrics.value("poshub_entries_applied_total") == 2)
+        #expect(metrics.value("poshub_entries_duplicate_total") == 2)
 
         let gap = try BatchCodec.encode(node: "A", changes: [Change(seq: 5, hlc: HLC(millis: 2000, counter: 0), node: "A", entity: .partner,
                                                                     key: "7", op: .update, fields: ["phone": .text("2")])])

@@ -41,7 +41,9 @@ struct ClockBoundTests {
         #expect(try world.hub.audit(kind: .clock).first?.reason.contains("applied with the hub's time") == true)
         let told = try fast.audit(kind: .clock)
         let reason = told.first?.reason ?? ""
-        #expect((reason.contains("led the hub's by 3599 s") || reason.contains("led the hub's by 3600 s")) && reason.contains("1 change with"), "\(told)")
+        // An hour, less the seconds the round took on a loaded machine.
+        let lead = reason.split(separator: " ").drop { $0 != "by" }.dropFirst().first.flatMap { Int($0) } ?? 0
+        #expect((3_540...3_600).contains(lead) && reason.contains("1 change with"), "\(told)")
         #expect((try fast.status().clockOffsetMillis ?? 0) > 3_500_000)
 
         // B edits the same field afterwards with an honest clock: B's edit wins everywhere.

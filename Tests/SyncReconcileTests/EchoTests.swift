@@ -209,8 +209,8 @@ final class SnapshotCut: HubTransport, @unchecked Sendable {
 
     init(_ inner: InProcessHubTransport, failAt: Int) { self.inner = inner; self.failAt = failAt }
 
-    func push(batch: [UInt8], renamesApplied: Int64) async throws -> PushReply {
-        try await inner.push(batch: batch, renamesApplied: renamesApplied)
+    func push(batch: [UInt8], renamesApplied: Int64, pendingAfter: Int) async throws -> PushReply {
+        try await inner.push(batch: batch, renamesApplied: renamesApplied, pendingAfter: pendingAfter)
     }
     func pull(cursor: Int64, maxEntries: Int, ownThrough: Int64) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
         try await inner.pull(cursor: cursor, maxEntries: maxEntries, ownThrough: ownThrough)

@@ -17,10 +17,10 @@ private final class LossyWindowTransport: HubTransport, @unchecked Sendable {
     private func next() -> Int { lock.lock(); defer { lock.unlock() }; calls += 1; return calls }
     var pushes: Int { lock.lock(); defer { lock.unlock() }; return calls }
 
-    func push(batch: [UInt8], renamesApplied: Int64) async throws -> PushReply {
+    func push(batch: [UInt8], renamesApplied: Int64, pendingAfter: Int) async throws -> PushReply {
         let n = next()
         if lose.contains(n) { throw HubClientError.unreachable(url: "in-process", underlying: "push \(n) lost") }
-        var reply = try await inner.push(batch: batch, renamesApplied: renamesApplied)
+        var reply = try await inner.push(batch: batch, renamesApplied: renamesApplied, pendingAfter: pendingAfter)
         reply.window = 2
         return reply
     }
