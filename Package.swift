@@ -71,7 +71,7 @@ let package = Package(
         ]),
         // The store node: local API and sync client.
         .target(name: "SyncNode", dependencies: [
-            "SyncModel", "SyncStore", "SyncWire", "SyncReconcile",
+            "SyncModel", "SyncStore", "SyncWire",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
