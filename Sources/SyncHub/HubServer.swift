@@ -71,7 +71,9 @@ public struct HubServer: Sendable {
         let server = self
         let health = HealthProbe(store: store)
         router.get("/health") { _, _ in
-            guard let problem = await health.problem() else { return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
+            guard let problem = await health.problem() else {
+                return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+            }
             return Self.error(.serviceUnavailable, problem)
         }
         router.get("/metrics") { _, _ in
