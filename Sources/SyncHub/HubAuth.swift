@@ -18,16 +18,21 @@ struct HubAuthenticator: AuthenticatorMiddleware {
 
     func authenticate(request: Request, context: Context) async throws -> HubNode? {
         guard let token = BearerToken.parse(request.headers[.authorization]) else { return nil }
+        return await node(token: token)
+    }
+
+    /// The node of `token`, nil for an unknown or revoked one.
+    private func node(token: String) async -> HubNode? {
         let store = self.store
         return try? await offload { try store.authenticate(token: token) }
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let hasToken = BearerToken.parse(request.headers[.authorization]) != nil
-        guard let node = try await authenticate(request: request, context: context) else {
+        let token = BearerToken.parse(request.headers[.authorization])
+        guard let token, let node = await node(token: token) else {
             metrics.authFailures.increment()
             if request.uri.path.hasSuffix("/push") { metrics.pushRequests.increment(); metrics.pushRefused.increment() }
-            return HubServer.error(.unauthorized, hasToken ? "unknown or revoked token" : "missing bearer token")
+            return HubServer.error(.unauthorized, token == nil ? "missing bearer token" : "unknown or revoked token")
         }
         var context = context
         context.identity = node
