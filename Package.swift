@@ -82,9 +82,11 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        // Test support: temporary folders, child processes with the port handshake.
+        // Test support: temporary folders, child processes with the port handshake, an
+        // in-process hub with store nodes (`World`).
         .target(name: "SyncTesting", dependencies: [
-            "SyncModel",
+            "SyncModel", "SyncStore", "SyncHub", "SyncNode",
+            .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -141,6 +143,16 @@ let package = Package(
         .testTarget(name: "SyncReconcileTests", dependencies: [
             "SyncModel", "SyncStore", "SyncReconcile", "SyncHub", "SyncNode", "SyncWire", "SyncTesting",
             .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .testTarget(name: "SyncHubTests", dependencies: [
+            "SyncModel", "SyncStore", "SyncReconcile", "SyncHub", "SyncNode", "SyncWire", "SyncTesting",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
+        .testTarget(name: "SyncNodeTests", dependencies: [
+            "SyncModel", "SyncStore", "SyncHub", "SyncNode", "SyncWire", "SyncTesting",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
         .testTarget(name: "IntegrationTests", dependencies: [

@@ -39,6 +39,9 @@ public struct HubServer: Sendable {
         self.logger = logger
         self.connectionLimits = connectionLimits
         self.receiving = ReceiveBudget(limit: connectionLimits.maxReceivingBytes)
+        var limits = limits
+        // A batch names the kinds this hub replicates.
+        limits.kinds = store.kinds
         self.limits = limits
         self.metrics = metrics
         self.maxPullEntries = maxPullEntries

@@ -39,10 +39,13 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
     case invalid(FieldError)
     /// A start-up setting that cannot be used (a TLS file, say).
     case invalidConfiguration(String)
+    /// A record the hub writes itself refused by its kind's rules; nothing was changed.
+    case refused(String)
 
     public var description: String {
         switch self {
         case .invalidConfiguration(let what): return what
+        case .refused(let reason): return reason
         case .unknownToken: return "unknown or revoked token"
         case .nodeMismatch(let t, let b): return "token belongs to node \(t) but the batch is from node \(b)"
         case .sequenceGap(let node, let expected, let got):
@@ -99,143 +102,14 @@ public final class HubStore: Sendable {
     public let prefixRule: PrefixRule
     /// Wall-clock milliseconds for the hub's clock (simulated in `possim`).
     public let clock: @Sendable () -> UInt64
-
-    static func migrator() -> DatabaseMigrator {
-        var m = DatabaseMigrator()
-        Schema.registerShared(&m)
-        Reconciler.registerSchema(&m)
-        m.registerMigration("v1-hub") { db in
-            try db.execute(sql: """
-                CREATE TABLE hub_node (
-                    node_id TEXT PRIMARY KEY NOT NULL,
-                    site TEXT NOT NULL,
-                    series TEXT NOT NULL,
-                    token_hash TEXT NOT NULL UNIQUE,
-                    last_seq INTEGER NOT NULL DEFAULT 0,
-                    created_at TEXT NOT NULL,
-                    last_push_at TEXT,
-                    last_pull_at TEXT
-                );
-                -- One row per replicated record: the global sequence of its latest change.
-                -- A change re-sequenced the record (REPLACE). Since v5-hub-feed-log the feed
-                -- is a log and each record's row is found by its position.
-                CREATE TABLE hub_feed (
-                    gseq INTEGER PRIMARY KEY AUTOINCREMENT,
-                    hlc INTEGER NOT NULL,
-                    node TEXT NOT NULL,
-                    entity TEXT NOT NULL,
-                    key TEXT NOT NULL,
-                    UNIQUE (entity, key) ON CONFLICT REPLACE
-                );
-                CREATE TABLE hub_outcome (
-                    node TEXT NOT NULL,
-                    seq INTEGER NOT NULL,
-                    outcome TEXT NOT NULL,
-                    reason TEXT,
-                    old_code TEXT,
-                    new_code TEXT,
-                    rename_id INTEGER,
-                    PRIMARY KEY (node, seq)
-                ) WITHOUT ROWID;
-                CREATE TABLE hub_meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
-                """)
-        }
-        // The node's own journal sequence when a feed row is exactly the image that node sent
-        // (a new row stored as sent): that node's pulls skip the row (see `feed`).
-        m.registerMigration("v2-hub-feed-echo") { db in
-            try db.execute(sql: "ALTER TABLE hub_feed ADD COLUMN echo_seq INTEGER")
-        }
-        // Replication regions: a record belongs to the region of the node whose change created
-        // it at the hub and keeps it; a node pulls, bootstraps and hashes its region only. The
-        // index serves regional pulls; the default region ('') reads the feed in order as before,
-        // so a chain without regions writes no extra index entry per change.
-        m.registerMigration("v3-hub-region") { db in
-            try db.execute(sql: """
-                ALTER TABLE hub_node ADD COLUMN region TEXT NOT NULL DEFAULT '';
-                ALTER TABLE hub_feed ADD COLUMN region TEXT NOT NULL DEFAULT '';
-                CREATE INDEX hub_feed_region ON hub_feed(region, gseq) WHERE region <> '';
-                """)
-        }
-        Reconciler.registerRowClocks(&m)
-        // The feed becomes a log: a change appends a row and sets its record's position
-        // (`feed_gseq` in the replicated row, or `hub_tombstone` for a removed row) instead of
-        // deleting the record's earlier feed row and its index entry, pages all over the file
-        // that every push of edits wrote again (see `FeedEmitter`). A log row that is not its
-        // record's position has been superseded: pulls skip it, `sweepFeed` removes it.
-        m.registerMigration("v5-hub-feed-log") { db in
-            try db.execute(sql: "CREATE TABLE hub_tombstone (entity TEXT NOT NULL, key TEXT NOT NULL, gseq INTEGER NOT NULL, PRIMARY KEY (entity, key)) WITHOUT ROWID")
-            for table in ReplicatedTable.all {
-                let e = table.entity.rawValue, column = ReplicatedTable.feedColumn
-                try db.execute(sql: """
-                    ALTER TABLE \(table.name) ADD COLUMN \(column) INTEGER;
-                    UPDATE \(table.name) SET \(column) = (SELECT f.gseq FROM hub_feed f WHERE f.entity = '\(e)' AND f.key = \(table.keySQL));
-                    INSERT INTO hub_tombstone (entity, key, gseq)
-                        SELECT entity, key, gseq FROM hub_feed WHERE entity = '\(e)'
-                        AND gseq NOT IN (SELECT \(column) FROM \(table.name) WHERE \(column) IS NOT NULL);
-                    """)
-            }
-            let sequence = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'hub_feed'") ?? 0
-            try db.execute(sql: """
-                CREATE TABLE hub_feed_log (
-                    gseq INTEGER PRIMARY KEY AUTOINCREMENT,
-                    hlc INTEGER NOT NULL,
-                    node TEXT NOT NULL,
-                    entity TEXT NOT NULL,
-                    key TEXT NOT NULL,
-                    echo_seq INTEGER,
-                    region TEXT NOT NULL DEFAULT ''
-                );
-                INSERT INTO hub_feed_log (gseq, hlc, node, entity, key, echo_seq, region)
-                    SELECT gseq, hlc, node, entity, key, echo_seq, region FROM hub_feed ORDER BY gseq;
-                DROP TABLE hub_feed;
-                ALTER TABLE hub_feed_log RENAME TO hub_feed;
-                CREATE INDEX hub_feed_region ON hub_feed(region, gseq) WHERE region <> '';
-                """)
-            try Self.raiseFeedSequence(db, to: sequence)
-        }
-        // A removed row leaves its position in its tombstone at once: the feed row of the
-        // removal then finds the record's region and echo from the row's last feed row (read
-        // after the change, the row is gone). Removals are rare (addresses a move or a node
-        // takes away), so a trigger costs nothing on the catch-up's path.
-        m.registerMigration("v6-hub-tombstone-on-delete") { db in
-            for table in ReplicatedTable.all {
-                let key = table.keyColumns.map { "OLD.\($0)" }.joined(separator: " || '|' || ")
-                try db.execute(sql: """
-                    CREATE TRIGGER \(table.name)_tombstone AFTER DELETE ON \(table.name)
-                    WHEN OLD.\(ReplicatedTable.feedColumn) IS NOT NULL
-                    BEGIN
-                        INSERT OR REPLACE INTO hub_tombstone (entity, key, gseq)
-                        VALUES ('\(table.entity.rawValue)', \(key), OLD.\(ReplicatedTable.feedColumn));
-                    END
-                    """)
-            }
-        }
-        Schema.registerSharedUpgrades(&m)
-        // Whether a record's feed row is a node's echo, kept in the record's row too
-        // (`ReplicatedTable.feedEchoColumn`): a node's edit of its own row then learns it from
-        // the row its merge reads, not from a second read of the feed row (about 4 % of the
-        // writer's time in the catch-up). Filled from the feed for a hub made before.
-        m.registerMigration("v7-hub-feed-echo-in-row") { db in
-            for table in ReplicatedTable.all {
-                let feed = ReplicatedTable.feedColumn, echo = ReplicatedTable.feedEchoColumn
-                try db.execute(sql: """
-                    ALTER TABLE \(table.name) ADD COLUMN \(echo) TEXT;
-                    UPDATE \(table.name) SET \(echo) = (SELECT f.node FROM hub_feed f WHERE f.gseq = \(table.name).\(feed) AND f.echo_seq IS NOT NULL)
-                        WHERE \(feed) IS NOT NULL;
-                    """)
-            }
-        }
-        // The store asks the hub whether a Polish VAT ID is used already (`partnerCheck`), and
-        // the hub reports a duplicate registered offline: the same index as the node's.
-        m.registerMigration("v8-hub-nip-index") { db in try Schema.createNIPIndex(db) }
-        return m
-    }
+    /// The record kinds the hub replicates (its nodes are opened with the same).
+    public let kinds: RecordKinds
 
     /// Copies the log into the database off the pushes' path (nil: SQLite's own checkpoints).
     let checkpointer: BackgroundCheckpointer?
 
     /// When the last push (or move) ended (monotonic nanoseconds), for `FeedSweeper`'s idle test.
-    private let lastPushNanos = Atomic<UInt64>(0)
+    let lastPushNanos = Atomic<UInt64>(0)
 
     /// Whether no push (or move) has ended for `seconds`.
     public func idle(for seconds: Double) -> Bool {
@@ -246,12 +120,13 @@ public final class HubStore: Sendable {
     public let maxClockLeadMillis: UInt64
 
     public init(path: String, options: StoreOptions = .hub, prefixRule: PrefixRule = .init(),
-                maxClockLeadMillis: UInt64 = HLC.defaultMaxLeadMillis,
+                maxClockLeadMillis: UInt64 = HLC.defaultMaxLeadMillis, kinds: RecordKinds = .standard,
                 clock: @escaping @Sendable () -> UInt64 = { HLC.nowMillis }) throws {
         self.maxClockLeadMillis = maxClockLeadMillis
+        self.kinds = kinds
         pool = try options.openPool(path: path)
         checkpointer = options.backgroundCheckpoint ? BackgroundCheckpointer(path: path, synchronous: options.synchronous) : nil
-        try Self.migrator().migrate(pool)
+        try HubSchema.migrator(kinds: kinds).migrate(pool)
         self.prefixRule = prefixRule
         self.clock = clock
     }
@@ -388,14 +263,14 @@ public final class HubStore: Sendable {
     /// Within a push, a record an earlier change of the same push fed has a position whose
     /// feed row is added when the push ends: nil then. That change was the same node's and
     /// passed the same region check, so the region scope's verdicts do not change.
-    static func region(_ db: Database, entity: Entity, key: String) throws -> String? {
-        try feedPosition(db, entity: entity, key: key).flatMap { try feedRegion(db, gseq: $0) }
+    static func region(_ db: Database, entity: Entity, key: String, kinds: RecordKinds) throws -> String? {
+        try feedPosition(db, entity: entity, key: key, kinds: kinds).flatMap { try feedRegion(db, gseq: $0) }
     }
 
     /// The position of a record's current feed row: its row's `feed_gseq`, or its tombstone's
     /// when the row was removed (or is back and not fed yet); nil when the hub has never fed it.
-    static func feedPosition(_ db: Database, entity: Entity, key: String) throws -> Int64? {
-        guard let table = ReplicatedTable.forEntity(entity) else { return nil }
+    static func feedPosition(_ db: Database, entity: Entity, key: String, kinds: RecordKinds) throws -> Int64? {
+        guard let table = kinds.table(entity) else { return nil }
         if let position = try table.feedPosition(db, key: key), let position { return position }
         return try tombstone(db, entity: entity, key: key)
     }
@@ -427,9 +302,9 @@ public final class HubStore: Sendable {
         }
     }
 
-    static func regionScope(_ region: String) -> RegionScope {
+    static func regionScope(_ region: String, kinds: RecordKinds) -> RegionScope {
         RegionScope(region: region, siteRegion: { try Self.region($0, site: $1) },
-                    recordRegion: { try Self.region($0, entity: $1, key: $2) })
+                    recordRegion: { try Self.region($0, entity: $1, key: $2, kinds: kinds) })
     }
 
     // MARK: Push
@@ -439,7 +314,7 @@ public final class HubStore: Sendable {
     /// runs it on its decoding threads). The entries are handed over to `push` as they are.
     public static func decodePush(_ bytes: [UInt8], limits: BatchLimits, node: String) throws -> (header: BatchHeader, entries: PushEntries) {
         let batch = try BatchCodec.decode(bytes, limits: limits)
-        return (batch.header, PushEntries(changes: batch.changes, prepared: batch.changes.map { Reconciler.prepare($0, node: node) }))
+        return (batch.header, PushEntries(changes: batch.changes, prepared: batch.changes.map { Reconciler.prepare($0, node: node, kinds: limits.kinds) }))
     }
 
     /// Applies a node's journal entries in one transaction, idempotently by (node, seq).
@@ -483,11 +358,11 @@ public final class HubStore: Sendable {
             let hasRegions = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM hub_node WHERE region <> '')")) ?? false
             var context = ApplyContext(node: current.node, series: current.series, site: current.site, prefixRule: prefixRule,
                                        pendingRenames: aliases.map { ($0["old_code"], $0["new_code"]) },
-                                       regions: hasRegions ? Self.regionScope(current.region) : nil)
+                                       regions: hasRegions ? Self.regionScope(current.region, kinds: kinds) : nil, kinds: kinds)
             var results: [EntryResult] = []
             var hubHLC = try Self.hubHLC(db)
             var restamped = 0, largestLead: UInt64 = 0
-            var feed = FeedEmitter(region: current.region, keepsRegions: hasRegions, expected: entries.changes.count)
+            var feed = FeedEmitter(region: current.region, keepsRegions: hasRegions, kinds: kinds, expected: entries.changes.count)
             context.positions = FeedPositions(next: try Self.nextFeedPosition(db))
             context.movesRecorded = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM move_alias)")) ?? true
             for index in entries.changes.indices {
@@ -567,6 +442,7 @@ public final class HubStore: Sendable {
         }
         let region: String
         let keepsRegions: Bool
+        let kinds: RecordKinds
         private var entries: [Entry?] = []
         private var position: [TouchedRow: Int] = [:]
         /// The rows the change being added wrote with positions (storage reused, see `FeedPositions.endChange`).
@@ -574,9 +450,10 @@ public final class HubStore: Sendable {
 
         /// `expected`: about how many records the transaction feeds (a push: its entries), so
         /// the entries and their index are not regrown and rehashed as they fill.
-        init(region: String, keepsRegions: Bool, expected: Int = 0) {
+        init(region: String, keepsRegions: Bool, kinds: RecordKinds, expected: Int = 0) {
             self.region = region
             self.keepsRegions = keepsRegions
+            self.kinds = kinds
             entries.reserveCapacity(expected)
             position.reserveCapacity(expected)
         }
@@ -622,7 +499,7 @@ public final class HubStore: Sendable {
             // The record's entry from an earlier change of this push, if any; this one takes its place.
             let earlier = position.updateValue(entries.count, forKey: id)
             let echoSeq = record.echo ? seq : nil
-            let table = ReplicatedTable.forEntity(record.entity)
+            let table = kinds.table(record.entity)
             // The record's position before this push: from its earlier entry in this push,
             // else as read with the row the change wrote, else read now (before the row takes
             // its new one below).
@@ -633,7 +510,7 @@ public final class HubStore: Sendable {
             } else if let slot {
                 before = slot.prior
             } else {
-                before = .position(try HubStore.feedPosition(db, entity: record.entity, key: record.key))
+                before = .position(try HubStore.feedPosition(db, entity: record.entity, key: record.key, kinds: kinds))
             }
             let gseq: Int64
             if let slot {
@@ -681,7 +558,9 @@ public final class HubStore: Sendable {
                 let (n, sql) = Self.chunkSQL.first { $0.rows <= rows.count - start }!
                 values.removeAll(keepingCapacity: true)
                 for e in rows[start..<(start + n)] {
-                    let recordRegion = keepsRegions ? try priorRegion(db, e) ?? region : region
+                    // A kind every store receives is in every region.
+                    let recordRegion = kinds.kind(e.entity)?.scope == .chain ? Database.everyGroup
+                        : keepsRegions ? try priorRegion(db, e) ?? region : region
                     values += [e.gseq.databaseValue, Int64(bitPattern: e.hlc.rawValue).databaseValue, e.node.databaseValue,
                                e.entity.rawValue.databaseValue, e.key.databaseValue, e.echoSeq.databaseValue, recordRegion.databaseValue]
                 }
@@ -721,10 +600,11 @@ public final class HubStore: Sendable {
             var conditions = ["gseq > ?"], arguments: [DatabaseValue] = [cursor.databaseValue]
             switch region {
             case nil: break
-            case ""?: conditions.append("region = ''")
+            case ""?: conditions.append("region IN ('', '\(Database.everyGroup)')")
             case let region?:
-                // `region <> ''` lets SQLite use the partial index hub_feed_region.
-                conditions += ["region = ?", "region <> ''"]
+                // `region <> ''` lets SQLite use the partial index hub_feed_region. Records of
+                // kinds every store receives are in region '*'.
+                conditions += ["region IN (?, '\(Database.everyGroup)')", "region <> ''"]
                 arguments.append(region.databaseValue)
             }
             if let own {
@@ -741,8 +621,8 @@ public final class HubStore: Sendable {
             for r in rows.prefix(limit) {
                 guard let gseq = Int64.fromDatabaseValue(r[0]), let hlc = Int64.fromDatabaseValue(r[1]),
                       let node = String.fromDatabaseValue(r[2]), let key = String.fromDatabaseValue(r[4]),
-                      let entity = String.fromDatabaseValue(r[3]).flatMap(Entity.init(rawValue:)),
-                      let table = ReplicatedTable.forEntity(entity) else { continue }
+                      let entity = String.fromDatabaseValue(r[3]).flatMap(kinds.entity(named:)),
+                      let table = kinds.table(entity) else { continue }
                 // A row that is not its record's position was superseded by a later change.
                 let image: Fields?
                 if let current = try table.fetchWithFeedPosition(db, key: key) {
@@ -783,8 +663,8 @@ public final class HubStore: Sendable {
             var removed = 0
             for r in rows {
                 guard let gseq = Int64.fromDatabaseValue(r[0]) else { continue }
-                let entity = String.fromDatabaseValue(r[1]).flatMap(Entity.init(rawValue:))
-                let position = try entity.flatMap { try Self.feedPosition(db, entity: $0, key: String.fromDatabaseValue(r[2]) ?? "") }
+                let entity = String.fromDatabaseValue(r[1]).flatMap(kinds.entity(named:))
+                let position = try entity.flatMap { try Self.feedPosition(db, entity: $0, key: String.fromDatabaseValue(r[2]) ?? "", kinds: kinds) }
                 guard position != gseq else { continue }
                 try db.runCached("DELETE FROM hub_feed WHERE gseq = ?", [gseq.databaseValue])
                 removed += 1
@@ -860,20 +740,21 @@ public final class HubStore: Sendable {
     /// The digest of every replicated record, or of one region's records: what the state hash
     /// of a store node of that region must equal once it has synced.
     public func stateHash(region: String? = nil) throws -> String {
-        guard let region else { return try pool.read { try $0.stateHash() } }
-        return try pool.read { try Self.stateHashes($0, regions: [region])[region]! }
+        guard let region else { return try pool.read { try $0.stateHash(kinds: kinds) } }
+        return try pool.read { try Self.stateHashes($0, regions: [region], kinds: kinds)[region]! }
     }
 
     /// The state hash of every region that has nodes or records, in one pass over the
     /// replicated tables.
     public func regionStateHashes() throws -> [String: String] {
         try pool.read { db in
-            try Self.stateHashes(db, regions: Set(String.fetchAll(db, sql: "SELECT region FROM hub_node UNION SELECT DISTINCT region FROM hub_feed")))
+            try Self.stateHashes(db, regions: Set(String.fetchAll(db, sql: "SELECT region FROM hub_node UNION SELECT DISTINCT region FROM hub_feed"))
+                .subtracting([Database.everyGroup]), kinds: kinds)
         }
     }
 
-    static func stateHashes(_ db: Database, regions: Set<String>) throws -> [String: String] {
-        try db.stateHashes(groups: regions) { table in
+    static func stateHashes(_ db: Database, regions: Set<String>, kinds: RecordKinds) throws -> [String: String] {
+        try db.stateHashes(groups: regions, kinds: kinds) { table in
             "(SELECT f.region FROM hub_feed f WHERE f.gseq = \(table.name).\(ReplicatedTable.feedColumn))"
         }
     }
@@ -900,8 +781,9 @@ public final class HubStore: Sendable {
                 guard let last = page.last else { break }
                 before = last.id ?? 0
                 for record in page {
-                    let recordRegion = try Entity(rawValue: record.entity).flatMap { try Self.region(db, entity: $0, key: record.key) }
-                    if (recordRegion ?? nodeRegion[record.node]) == region { kept.append(record) }
+                    let recordRegion = try kinds.entity(named: record.entity).flatMap { try Self.region(db, entity: $0, key: record.key, kinds: kinds) }
+                    let owner = recordRegion ?? nodeRegion[record.node]
+                    if owner == region || owner == Database.everyGroup { kept.append(record) }
                     if kept.count == limit { break }
                 }
             }
@@ -917,7 +799,7 @@ public final class HubStore: Sendable {
             hlc = HLC.tick(last: hlc, nowMillis: clock())
             let touched = try CustomerMove.execute(db, request, stamp: MergeStamp(hlc: hlc, node: "hub"),
                                                    siteRegion: { try Self.region(db, site: $0) })
-            var feed = FeedEmitter(region: try Self.region(db, site: request.site) ?? "", keepsRegions: true)
+            var feed = FeedEmitter(region: try Self.region(db, site: request.site) ?? "", keepsRegions: true, kinds: kinds)
             var positions = FeedPositions(next: try Self.nextFeedPosition(db))
             try feed.add(db, Array(touched), hlc: hlc, node: "hub", positions: &positions)
             try feed.write(db)

@@ -14,6 +14,8 @@ public struct InProcessHubTransport: HubTransport {
     public init(hub: HubStore, node: HubNode, limits: BatchLimits = .default, maxPullEntries: Int = 5000) {
         self.hub = hub
         self.node = node
+        var limits = limits
+        limits.kinds = hub.kinds
         self.limits = limits
         self.maxPullEntries = maxPullEntries
     }

@@ -43,23 +43,19 @@ public enum FieldValue: Sendable, Hashable, Codable {
     }
 }
 
-/// The kinds of replicated records a change can touch.
-public enum Entity: String, Sendable, Codable, CaseIterable {
-    case partner
-    case address
-    case document
-    /// A multi-site customer move request; carried out by the hub.
-    case move
-
-    /// By case, not by the raw value's text: the hub hashes an entity with every row a push
-    /// touches.
-    public func hash(into hasher: inout Hasher) {
-        switch self {
-        case .partner: hasher.combine(0 as UInt8)
-        case .address: hasher.combine(1 as UInt8)
-        case .document: hasher.combine(2 as UInt8)
-        case .move: hasher.combine(3 as UInt8)
+/// An entity is written as its name (journal listings, the node API).
+extension Entity: Codable {
+    public init(from decoder: Decoder) throws {
+        let name = try decoder.singleValueContainer().decode(String.self)
+        guard let e = Entity(rawValue: name) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown record kind \(name)"))
         }
+        self = e
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
     }
 }
 

@@ -29,14 +29,10 @@ public enum ColumnRules {
     /// than 92 million of them (`Balances` refuses such a sum rather than wrap).
     public static let maxAmountMinor: Int64 = 99_999_999_999
 
-    /// The columns of each replicated entity (the journal's field names).
+    /// The columns of each standard entity (the journal's field names); a declared kind's are
+    /// in its declaration (`RecordKind.specs`).
     public static func specs(_ entity: Entity) -> [String: ColumnSpec] {
-        switch entity {
-        case .partner: return partner
-        case .address: return address
-        case .document: return document
-        case .move: return move
-        }
+        RecordKinds.standard.kind(entity)?.specs ?? [:]
     }
 
     static let partner: [String: ColumnSpec] = [
@@ -69,6 +65,11 @@ public enum ColumnRules {
     /// checked here either (the callers refuse or ignore those by their own rules).
     public static func problem(_ entity: Entity, _ column: String, _ value: FieldValue) -> FieldError? {
         guard let spec = specs(entity)[column] else { return nil }
+        return problem(spec, column: column, value)
+    }
+
+    /// The problem of one value of a column checked by `spec`, or nil (null always passes).
+    public static func problem(_ spec: ColumnSpec, column: String, _ value: FieldValue) -> FieldError? {
         switch (spec, value) {
         case (_, .null): return nil
         case (.text(let max), .text(let s)):
@@ -88,18 +89,15 @@ public enum ColumnRules {
 
     /// Every problem of `fields` of `entity`, in column-name order.
     public static func problems(_ entity: Entity, _ fields: Fields) -> [FieldError] {
-        var found: [FieldError] = []
-        for (name, value) in fields {
-            if let p = problem(entity, name, value) { found.append(p) }
-        }
-        return found.sorted { $0.field < $1.field }
+        RecordKinds.standard.kind(entity)?.problems(fields) ?? []
     }
 
     /// Every problem of a row given by its columns and values (parallel arrays), in column order.
     public static func problems(_ entity: Entity, columns: [String], values: [FieldValue]) -> [FieldError] {
+        let specs = specs(entity)
         var found: [FieldError] = []
         for (name, value) in zip(columns, values) {
-            if let p = problem(entity, name, value) { found.append(p) }
+            if let spec = specs[name], let p = problem(spec, column: name, value) { found.append(p) }
         }
         return found
     }

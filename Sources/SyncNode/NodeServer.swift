@@ -73,7 +73,8 @@ public struct NodeServer: Sendable {
             case .notFound: status = .notFound
             case .renameTargetTaken, .alreadyInitialized: status = .conflict
             case .invalid(let field): return failure(field)
-            case .badKey: status = .badRequest
+            case .badKey, .unknownKind: status = .badRequest
+            case .notWritable: status = .forbidden
             case .notInitialized, .unexpectedReply: status = .internalServerError
             }
             return json(NodeAPIError(error: e.description), status: status)

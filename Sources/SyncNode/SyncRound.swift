@@ -85,6 +85,9 @@ public struct SyncRound: Sendable {
                 pushBatchEntries: Int = SyncRound.defaultPushBatchEntries, pullBatchEntries: Int = 5000, progress: (@Sendable (SyncProgress) -> Void)? = nil) {
         self.store = store
         self.transport = transport
+        var limits = limits
+        // A page names the kinds this store replicates.
+        limits.kinds = store.kinds
         self.limits = limits
         self.pushBatchEntries = pushBatchEntries
         self.pullBatchEntries = pullBatchEntries

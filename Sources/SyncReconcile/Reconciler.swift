@@ -35,13 +35,17 @@ public struct ApplyContext: Sendable {
     public var regions: RegionScope?
     /// Feed positions for the rows the push writes (nil: the feed sets them afterwards).
     public var positions: FeedPositions?
+    /// The record kinds the hub replicates.
+    public var kinds: RecordKinds
+    /// The change is the hub's own (central master data written at the hub), not a node's push.
+    public var byHub = false
     /// Whether the hub may have carried out a customer move (`move_alias` has rows), so a new
     /// document must be looked up there. The hub reads it once per push; true is always safe.
     public var movesRecorded = true
 
     public init(node: String, series: String, site: String, prefixRule: PrefixRule = .init(),
-                pendingRenames: [(old: String, new: String)] = [], regions: RegionScope? = nil) {
-        self.node = node; self.series = series; self.site = site
+                pendingRenames: [(old: String, new: String)] = [], regions: RegionScope? = nil, kinds: RecordKinds = .standard) {
+        self.node = node; self.series = series; self.site = site; self.kinds = kinds
         self.prefixRule = prefixRule; self.pendingRenames = pendingRenames; self.regions = regions
     }
 }
@@ -152,262 +156,53 @@ public struct PreparedChange: Sendable {
 /// store-prefix rule, field-level last-writer-wins merge and the customer move. The simulator
 /// runs the same code through the hub.
 public enum Reconciler {
-    public static func registerSchema(_ migrator: inout DatabaseMigrator) {
-        migrator.registerMigration("v1-reconcile") { db in
-            try db.execute(sql: """
-                CREATE TABLE field_clock (
-                    entity TEXT NOT NULL, key TEXT NOT NULL, field TEXT NOT NULL,
-                    hlc INTEGER NOT NULL, node TEXT NOT NULL,
-                    PRIMARY KEY (entity, key, field)
-                ) WITHOUT ROWID;
-                CREATE TABLE hub_alias (
-                    rename_id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    node TEXT NOT NULL, old_code TEXT NOT NULL, new_code TEXT NOT NULL, at TEXT NOT NULL
-                );
-                CREATE INDEX hub_alias_node ON hub_alias(node, rename_id);
-                -- The stamp of a row's creation: the stamp of every field without its own entry in field_clock.
-                -- Customer moves carried out: (site, code, seq) now means (new code, new seq) there.
-                CREATE TABLE move_alias (
-                    site TEXT NOT NULL, old_code TEXT NOT NULL, old_seq INTEGER NOT NULL,
-                    new_code TEXT NOT NULL, new_seq INTEGER NOT NULL,
-                    PRIMARY KEY (site, old_code, old_seq)
-                ) WITHOUT ROWID;
-                CREATE TABLE row_clock (
-                    entity TEXT NOT NULL, key TEXT NOT NULL, hlc INTEGER NOT NULL, node TEXT NOT NULL,
-                    PRIMARY KEY (entity, key)
-                ) WITHOUT ROWID;
-                """)
-        }
-    }
-
-    /// The merge clocks move into the replicated rows (`ReplicatedTable.clockColumns`): a new
-    /// row carries its creation stamp, an edit its field stamps, in the row it writes anyway,
-    /// instead of a row in `row_clock` per record and one in `field_clock` per edited field.
-    /// Registered by the hub after its own migrations; clocks of an existing hub move along.
-    public static func registerRowClocks(_ migrator: inout DatabaseMigrator) {
-        migrator.registerMigration("v4-hub-row-clocks") { db in
-            for table in ReplicatedTable.all {
-                let e = table.entity.rawValue, key = table.keySQL
-                try db.execute(sql: """
-                    ALTER TABLE \(table.name) ADD COLUMN clock_hlc INTEGER;
-                    ALTER TABLE \(table.name) ADD COLUMN clock_node TEXT;
-                    ALTER TABLE \(table.name) ADD COLUMN clock_fields TEXT;
-                    UPDATE \(table.name) SET
-                        clock_hlc = (SELECT r.hlc FROM row_clock r WHERE r.entity = '\(e)' AND r.key = \(key)),
-                        clock_node = (SELECT r.node FROM row_clock r WHERE r.entity = '\(e)' AND r.key = \(key)),
-                        clock_fields = (SELECT group_concat(f.field || ':' || f.hlc || ':' || f.node, ';')
-                                        FROM field_clock f WHERE f.entity = '\(e)' AND f.key = \(key));
-                    """)
-            }
-            try db.execute(sql: "DROP TABLE row_clock; DROP TABLE field_clock;")
-        }
-    }
-
     /// Applies `change` and returns the verdict and the rows it changed. Refusals are
-    /// verdicts (`rejected`), not errors; a thrown error aborts the whole push.
+    /// verdicts (`rejected`), not errors; a thrown error aborts the whole push. The change
+    /// goes to its entity's rules: a move request, a new partner (the store-prefix rule) and a
+    /// new document (its owner and customer moves) have their own; every other change is
+    /// applied by its kind's declaration (`RecordKind`): insert or merge, removal, checks.
     public static func apply(_ db: Database, change incoming: Change, prepared: PreparedChange? = nil,
                              context: inout ApplyContext) throws -> (EntryResult, [TouchedRow]) {
         var change = incoming
-        (change.key, change.fields) = PartnerRename.rewrite(change, renames: context.pendingRenames)
+        (change.key, change.fields) = PartnerRename.rewrite(change, renames: context.pendingRenames, kinds: context.kinds)
         // The entry exactly as the node sent it (no rename mapped into it)?
         let asSent = context.pendingRenames.isEmpty || (change.key == incoming.key && change.fields == incoming.fields)
         // Prepared for the entry as sent; worked out here for a renamed one.
-        let ready = asSent ? prepared ?? prepare(incoming, node: context.node) : prepare(change, node: context.node)
-        let stamp = MergeStamp(hlc: change.hlc, node: context.node)
+        let ready = asSent ? prepared ?? prepare(incoming, node: context.node, kinds: context.kinds)
+                           : prepare(change, node: context.node, kinds: context.kinds)
         if case .invalid(let reason) = ready.content {
             return (EntryResult(seq: change.seq, outcome: .rejected, reason: reason), [])
         }
-        func reject(_ reason: String, resend row: TouchedRow? = nil) -> (EntryResult, [TouchedRow]) {
-            (EntryResult(seq: change.seq, outcome: .rejected, reason: reason), row.map { [$0] } ?? [])
+        guard let kind = context.kinds.kind(change.entity) else {
+            return (EntryResult(seq: change.seq, outcome: .rejected, reason: "no record kind \(change.entity.rawValue)"), [])
         }
-        // The sender already changed its own copy of an existing row. When the hub refuses that
-        // edit, or keeps a newer value for any of its fields, the row is fed again (not as the
-        // sender's echo), so the sender gets the hub's image back instead of keeping its own.
-        func refused(_ entity: Entity, _ key: String, _ reason: String) -> (EntryResult, [TouchedRow]) {
-            reject(reason, resend: TouchedRow(entity, key))
+        let entry = EntryApplication(db: db, change: change, incoming: incoming, asSent: asSent,
+                                     stamp: MergeStamp(hlc: change.hlc, node: context.node), kind: kind)
+        switch kind.writers {
+        case .hub where !context.byHub:
+            return entry.reject("\(change.entity.rawValue) \(change.key): central master data, written at the hub; a store cannot change it")
+        case .stores where context.byHub:
+            return entry.reject("\(change.entity.rawValue) \(change.key): written by the stores, not by the hub")
+        default: break
         }
-        /// Merges the sender's edit into an existing row, fed again when it changed or (as
-        /// above) when the hub kept a newer value for any field. `extendsEcho`: the edit came
-        /// as the sender wrote it, so if every field was taken and the row was the sender's
-        /// own image, it still is.
-        func mergeEdit(_ table: ReplicatedTable, _ key: String, _ fields: Fields, current: StoredRow? = nil,
-                       extendsEcho: Bool = false) throws -> (EntryResult, [TouchedRow]) {
-            let position = context.positions?.take()
-            let merged = try merge(db, table: table, key: key, fields: fields, stamp: stamp, current: current, position: position,
-                                   echoOf: extendsEcho ? context.node : nil)
-            if let position, merged.changed {
-                context.positions?.wrote(table.entity, key, at: position, prior: .position(merged.priorPosition), echo: merged.echo)
-            }
-            let fed = merged.changed || !merged.complete
-            return (EntryResult(seq: change.seq, outcome: .applied),
-                    fed ? [TouchedRow(table.entity, key, echo: merged.changed && merged.echo)] : [])
-        }
-        /// Why the node may not touch that record: it is in another region.
-        func outside(_ entity: Entity, _ key: String, _ what: String) throws -> String? {
-            try context.regions?.refusal(db, entity, key, node: context.node, what: what)
-        }
-
         switch (change.entity, change.op) {
-        case (.move, _):
-            do {
-                var request = try MoveRequest(fields: change.fields)
-                request.site = context.site
-                let touched = try CustomerMove.execute(db, request, stamp: MergeStamp(hlc: context.hubHLC, node: context.node),
-                                                       siteRegion: context.regions.map { scope in { try scope.siteRegion(db, $0) } })
-                context.movesRecorded = true
-                return (EntryResult(seq: change.seq, outcome: .applied), Array(touched))
-            } catch let refused as MoveRefused {
-                try db.appendAudit(AuditRecord(node: context.node, kind: .moveRefused, entity: "move", key: change.key,
-                                               reason: refused.description))
-                return reject(refused.description)
-            } catch let e as FieldError {
-                return reject(e.description)
-            }
-
-        case (.partner, .insert):
-            guard case .partner(let original, var stored, let sentAsStored) = ready.content else {
-                throw PreparedChange.Mismatch(seq: change.seq)
-            }
-            // Stored under its own code unless that is taken (one statement for the usual case);
-            // otherwise under the code the store-prefix rule gives.
-            var code = original
-            let position = context.positions?.take()
-            var echo = asSent && sentAsStored
-            if try !insertRow(db, table: .partner, stored: stored, stamp: stamp, replacing: false, position: position,
-                              echoNode: echo ? context.node : nil) {
-                code = try context.prefixRule.resolve(code: original, series: context.series) {
-                    try $0 == original || ReplicatedTable.partner.exists(db, key: $0)
-                }
-                stored[Self.partnerCodeColumn] = code.databaseValue
-                echo = false  // renamed: not the row the node holds
-                try insertRow(db, table: .partner, stored: stored, stamp: stamp, position: position)  // a code no row has
-            }
-            if let position { context.positions?.wrote(.partner, code, at: position, prior: .newRow, echo: echo) }
-            let touched = [TouchedRow(.partner, code, echo: echo)]
-            // A Polish VAT ID another partner has: the store asks the cashier while it reaches the
-            // hub; a partner registered offline is stored anyway (nobody could be asked) and reported.
-            let warning = try duplicateVATWarning(db, stored: stored, code: code, node: context.node)
-            guard code != original else { return (EntryResult(seq: change.seq, outcome: .applied, warning: warning), touched) }
-            try db.execute(sql: "INSERT INTO hub_alias (node, old_code, new_code, at) VALUES (?, ?, ?, ?)",
-                           arguments: [context.node, original, code, AuditRecord.now()])
-            let renameID = db.lastInsertedRowID
-            context.pendingRenames.append((original, code))
-            let reason = context.prefixRule.explanation(original: original, stored: code, series: context.series)
-            try db.appendAudit(AuditRecord(node: context.node, kind: .rename, entity: "partner", key: code, field: "code",
-                                           oldValue: original, newValue: code,
-                                           reason: "store-prefix rule: \(reason) when node \(context.node) reconnected"))
-            return (EntryResult(seq: change.seq, outcome: .renamed, reason: reason,
-                                oldCode: original, newCode: code, renameID: renameID, warning: warning), touched)
-
-        case (.partner, .update), (.partner, .delete):
-            var fields = change.fields
-            if change.op == .delete { fields = ["deleted": .bool(true)] }
-            // The whole row is read when the edit touches a column a validation rule reads;
-            // otherwise (a new phone number, a deletion) only the columns the merge compares.
-            let validates = change.op == .update && fields.keys.contains { PartnerValidator.checkedColumns.contains($0) }
-            let table = ReplicatedTable.partner
-            guard let stored = try table.fetchWithClocks(db, key: change.key, only: validates ? nil : fields.keys.compactMap { table.columnIndex[$0] }) else {
-                return reject("partner \(change.key) does not exist at the hub")
-            }
-            let current = stored.values
-            if let refusal = try outside(.partner, change.key, "partner \(change.key)") { return reject(refusal) }
-            for name in fields.keys where !(Partner.editableColumns.contains(name) || name == "deleted") {
-                return refused(.partner, change.key, "partner \(change.key): field \(name) cannot be changed by an update")
-            }
-            if validates {
-                var merged = current
-                for (k, v) in fields { merged[table.columnIndex[k]!] = v }  // editable: a column
-                do { try PartnerValidator.validate(try Partner(columnValues: merged)) } catch {
-                    // A FieldError or InvalidFields: every problem on one line.
-                    return refused(.partner, change.key, "partner \(change.key): \((error as? InvalidFields)?.oneLine ?? String(describing: error))")
-                }
-            }
-            // The node made the same edit on its own copy; if nothing else had changed the row,
-            // the hub's image is now exactly the node's.
-            return try mergeEdit(.partner, change.key, fields, current: stored, extendsEcho: change.op == .update && asSent)
-
-        case (.address, .insert), (.address, .update):
-            let address: Address
-            do { address = try Address(fields: change.fields) } catch let e as FieldError {
-                return reject("address \(change.key): \(e.description)")
-            }
-            guard try ReplicatedTable.partner.exists(db, key: address.partnerCode) else {
-                return reject("address \(change.key): partner \(address.partnerCode) does not exist at the hub")
-            }
-            if let refusal = try outside(.partner, address.partnerCode, "address \(change.key)") { return reject(refusal) }
-            // A new address is stored as sent; one the hub has already takes the sent fields as an edit.
-            let position = context.positions?.take()
-            let stored = ReplicatedTable.address.storedValues(address.fields)
-            let echo = stored == ReplicatedTable.address.storedValues(incoming.fields)
-            guard try insertRow(db, table: .address, stored: stored, stamp: stamp, replacing: false, position: position,
-                                echoNode: echo ? context.node : nil) else {
-                return try mergeEdit(.address, address.key, address.fields)
-            }
-            if let position { context.positions?.wrote(.address, address.key, at: position, prior: .newRow, echo: echo) }
-            return (EntryResult(seq: change.seq, outcome: .applied), [TouchedRow(.address, address.key, echo: echo)])
-
-        case (.address, .delete):
-            if let refusal = try outside(.address, change.key, "address \(change.key)") { return reject(refusal) }
-            // The row's clocks go with it.
-            let removed = try ReplicatedTable.address.delete(db, key: change.key)
-            return (EntryResult(seq: change.seq, outcome: .applied), removed ? [TouchedRow(.address, change.key)] : [])
-
-        case (.document, .insert):
-            guard case .document(var doc, var stored, var sentAsStored) = ready.content else {
-                throw PreparedChange.Mismatch(seq: change.seq)
-            }
-            guard doc.node == context.node else {
-                return reject("document \(doc.id) belongs to node \(doc.node), not \(context.node)")
-            }
-            // A document written (offline) for a customer that a move has since re-designated
-            // follows the move, like the documents that existed when the move ran.
-            if context.movesRecorded, let moved = try CustomerMove.movedTo(db, site: doc.site, code: doc.partnerCode, seq: doc.addressSeq) {
-                doc.partnerCode = moved.code
-                doc.addressSeq = moved.seq
-                stored = ReplicatedTable.document.storedValues(columnValues: doc.columnValues)
-                sentAsStored = stored == ReplicatedTable.document.storedValues(change.fields)
-            }
-            let position = context.positions?.take()
-            let echo = asSent && sentAsStored, echoNode = echo ? context.node : nil
-            // Without regions one statement covers the usual case: the document is stored when
-            // its partner exists and it does not; otherwise the checks below tell which it was.
-            var inserted = try context.regions == nil
-                && insertRow(db, table: .document, stored: stored, stamp: stamp, replacing: false, position: position, echoNode: echoNode,
-                             ifPartner: doc.partnerCode)
-            if !inserted {
-                guard try ReplicatedTable.partner.exists(db, key: doc.partnerCode) else {
-                    return reject("document \(doc.id): partner \(doc.partnerCode) does not exist at the hub")
-                }
-                if let refusal = try outside(.partner, doc.partnerCode, "document \(doc.id)") { return reject(refusal) }
-                // Without regions the insert above found the document there already.
-                inserted = try context.regions != nil
-                    && insertRow(db, table: .document, stored: stored, stamp: stamp, replacing: false, position: position, echoNode: echoNode)
-                guard inserted else { return try mergeEdit(.document, doc.id, doc.fields) }
-            }
-            if let position { context.positions?.wrote(.document, doc.id, at: position, prior: .newRow, echo: echo) }
-            return (EntryResult(seq: change.seq, outcome: .applied), [TouchedRow(.document, doc.id, echo: echo)])
-
-        case (.document, .update):
-            guard let existing = try ReplicatedTable.document.fetchWithClocks(db, key: change.key) else {
-                return reject("document \(change.key) does not exist at the hub")
-            }
-            let owner = existing.values[ReplicatedTable.document.columnIndex["node"]!].text
-            guard owner == context.node else {
-                return reject("document \(change.key) belongs to node \(owner ?? "?"), not \(context.node)")
-            }
-            return try mergeEdit(.document, change.key, change.fields, current: existing)
-
-        case (.document, .delete):
-            return reject("document \(change.key): documents are never deleted")
+        case (.move, _): return try applyMove(entry, context: &context)
+        case (.partner, .insert): return try applyNewPartner(entry, ready, context: &context)
+        case (.document, .insert): return try applyNewDocument(entry, ready, context: &context)
+        // An address is sent whole: an edit is stored as a new one would be.
+        case (_, .insert), (.address, .update): return try applyNewRecord(entry, context: &context)
+        case (_, .update): return try applyEdit(entry, fields: change.fields, context: &context)
+        case (_, .delete): return try applyRemoval(entry, context: &context)
         }
     }
 
     /// Works out what `apply` needs for `change` from `node` that the change alone decides
     /// (see `PreparedChange`): a new partner or document parsed and validated, with the values
     /// its row is stored with. Pure: no database, so the hub runs it beside its writer.
-    public static func prepare(_ change: Change, node: String) -> PreparedChange {
+    public static func prepare(_ change: Change, node: String, kinds: RecordKinds = .standard) -> PreparedChange {
+        guard let kind = kinds.kind(change.entity) else { return PreparedChange(content: .invalid("no record kind \(change.entity.rawValue)")) }
         // Types and sizes of every field, as a store checks its own writes (`ColumnRules`).
-        let problems = ColumnRules.problems(change.entity, change.fields)
+        let problems = kind.problems(change.fields)
         if !problems.isEmpty {
             return PreparedChange(content: .invalid("\(change.entity.rawValue) \(change.key): \(InvalidFields(problems).oneLine)"))
         }
@@ -439,22 +234,6 @@ public enum Reconciler {
             return .nothing
         }
     }
-
-    /// The warning for a new partner whose Polish VAT ID another live partner has (also in the
-    /// hub's audit, kind `duplicate-vat`), or nil.
-    static func duplicateVATWarning(_ db: Database, stored: [DatabaseValue], code: String, node: String) throws -> String? {
-        let table = ReplicatedTable.partner
-        let vat = String.fromDatabaseValue(stored[table.columnIndex["vat_id"]!])
-        guard vat != nil, let other = try db.partnerWithSameNIP(vatID: vat, country: String.fromDatabaseValue(stored[table.columnIndex["country"]!]),
-                                                                excluding: code) else { return nil }
-        let warning = "VAT ID \(vat!) of partner \(code) is already used by partner \(other); the partner was registered offline and saved, check it (posnode duplicates)"
-        try db.appendAudit(AuditRecord(node: node, kind: .duplicateVat, entity: "partner", key: code, field: "vat_id",
-                                       newValue: vat, reason: warning))
-        return warning
-    }
-
-    /// The position of `code` in the partner table's stored values.
-    static let partnerCodeColumn = ReplicatedTable.partner.columnIndex["code"]!
 
     /// Inserts a new row; all its fields carry `stamp` (the row's creation stamp, no field
     /// stamps). `replacing`: a row that exists is overwritten and starts with fresh clocks

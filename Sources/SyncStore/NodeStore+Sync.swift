@@ -82,9 +82,9 @@ extension NodeStore {
                 renames.append((old, new, "\u{1}rename-\(id)"))
                 renamesApplied = max(renamesApplied, id)
             }
-            for r in renames { try db.renamePartnerLocally(old: r.old, new: r.temp, node: cfg.nodeID, audit: false) }
+            for r in renames { try db.renamePartnerLocally(old: r.old, new: r.temp, node: cfg.nodeID, kinds: kinds, audit: false) }
             for r in renames {
-                try db.renamePartnerLocally(old: r.temp, new: r.new, node: cfg.nodeID, audit: false)
+                try db.renamePartnerLocally(old: r.temp, new: r.new, node: cfg.nodeID, kinds: kinds, audit: false)
                 try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: .rename, entity: "partner", key: r.new, field: "code",
                                                oldValue: r.old, newValue: r.new,
                                                reason: "store-prefix rule: code \(r.old) was taken when this node reconnected"))
@@ -123,7 +123,7 @@ extension NodeStore {
             let cfg = try NodeStore.config(db)
             var touched = Set<String>()
             if snapshot {
-                for table in ReplicatedTable.all { try db.execute(sql: "DELETE FROM \(table.name)") }
+                for table in kinds.tables { try db.execute(sql: "DELETE FROM \(table.name)") }
             }
             var maxHLC = HLC.zero
             // Codes of this node's own partners created offline and not yet pushed (usually none).
@@ -136,20 +136,23 @@ extension NodeStore {
                     if c.entity == .partner, unpushed.contains(c.key), c.fields["origin_node"]?.text != cfg.nodeID {
                         throw FeedDeferred(code: c.key)
                     }
-                    if c.entity == .address || c.entity == .document, let code = c.fields["partner_code"]?.text, unpushed.contains(code) {
-                        throw FeedDeferred(code: code)
+                    if c.entity != .partner, let kind = kinds.kind(c.entity) {
+                        for column in kind.partnerColumns {
+                            if let code = c.fields[column]?.text, unpushed.contains(code) { throw FeedDeferred(code: code) }
+                        }
                     }
                 }
-                guard let table = ReplicatedTable.forEntity(c.entity) else { continue }
+                guard let table = kinds.table(c.entity) else { continue }
                 try table.applyImage(db, change: c)
                 touched.insert("\(c.entity.rawValue)|\(c.key)")
                 maxHLC = max(maxHLC, c.hlc)
             }
             try db.observeHLC(maxHLC, nowMillis: clock())
             if !touched.isEmpty || snapshot {
-                let pending = try db.journalEntries("SELECT \(Database.journalColumns) FROM journal WHERE seq > \(Database.ackedThrough) AND acked = 0 ORDER BY seq")
+                let pending = try db.journalEntries("SELECT \(Database.journalColumns) FROM journal WHERE seq > \(Database.ackedThrough) AND acked = 0 ORDER BY seq",
+                                                    kinds: kinds)
                 for e in pending where snapshot || touched.contains("\(e.change.entity.rawValue)|\(e.change.key)") {
-                    try db.applyPlain(e.change)
+                    try db.applyPlain(e.change, kinds: kinds)
                 }
             }
             try db.execute(sql: "UPDATE node_config SET cursor = ?, bootstrapped = bootstrapped OR ? WHERE id = 1",
@@ -202,18 +205,22 @@ extension Database {
     }
 
     /// Renames this node's partner `old` to `new` everywhere on the node: the partner row,
-    /// its addresses and documents, and every pending journal entry that mentions it.
-    func renamePartnerLocally(old: String, new: String, node: String, audit: Bool = true) throws {
+    /// every column of a replicated record that holds its code (`RecordKind.partnerColumns`:
+    /// addresses, documents, ...), and every pending journal entry that mentions it.
+    func renamePartnerLocally(old: String, new: String, node: String, kinds: RecordKinds, audit: Bool = true) throws {
         if try ReplicatedTable.partner.exists(self, key: new) {
             throw StoreError.renameTargetTaken(old: old, new: new)
         }
-        try execute(sql: "UPDATE partner SET code = ? WHERE code = ?", arguments: [new, old])
-        try execute(sql: "UPDATE address SET partner_code = ? WHERE partner_code = ?", arguments: [new, old])
-        try execute(sql: "UPDATE document SET partner_code = ? WHERE partner_code = ?", arguments: [new, old])
+        for kind in kinds.stored {
+            for column in kind.partnerColumns {
+                try execute(sql: "UPDATE \(kind.table!) SET \(column) = ? WHERE \(column) = ?", arguments: [new, old])
+            }
+        }
         try execute(sql: "UPDATE customer_balance SET partner_code = ? WHERE partner_code = ?", arguments: [new, old])
-        let pending = try journalEntries("SELECT \(Database.journalColumns) FROM journal WHERE seq > \(Database.ackedThrough) AND acked = 0 ORDER BY seq")
+        let pending = try journalEntries("SELECT \(Database.journalColumns) FROM journal WHERE seq > \(Database.ackedThrough) AND acked = 0 ORDER BY seq",
+                                         kinds: kinds)
         for e in pending {
-            let (key, fields) = PartnerRename.rewrite(e.change, old: old, new: new)
+            let (key, fields) = PartnerRename.rewrite(e.change, old: old, new: new, kinds: kinds)
             if key != e.change.key || fields != e.change.fields {
                 try execute(sql: "UPDATE journal SET key = ?, fields = ? WHERE seq = ?",
                             arguments: [key, fields.canonicalJSON(), e.change.seq])

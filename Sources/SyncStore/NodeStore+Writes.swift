@@ -8,10 +8,13 @@ import SyncModel
 public struct NodeTransaction {
     public let db: Database
     let clock: () -> UInt64
+    /// The store's record kinds.
+    public let kinds: RecordKinds
     private let cache = ConfigCache()
 
-    init(db: Database, clock: @escaping () -> UInt64) {
+    init(db: Database, kinds: RecordKinds, clock: @escaping () -> UInt64) {
         self.db = db
+        self.kinds = kinds
         self.clock = clock
     }
 
@@ -35,7 +38,9 @@ public struct NodeTransaction {
             }
         }
         // Types and sizes, as the hub checks them in every push (one table: `ColumnRules`).
-        try ColumnRules.check(entity, fields)
+        guard let kind = kinds.kind(entity) else { throw StoreError.unknownKind(entity.rawValue) }
+        let problems = kind.problems(fields)
+        if !problems.isEmpty { throw InvalidFields(problems) }
         return try db.appendJournal(entity: entity, key: key, op: op, fields: fields, config: config(), now: clock())
     }
 }
@@ -43,7 +48,7 @@ public struct NodeTransaction {
 extension NodeStore {
     /// Runs `body` in one write transaction: all its writes and journal entries commit together or not at all.
     public func transaction<T>(_ body: (NodeTransaction) throws -> T) throws -> T {
-        try pool.write { db in try body(NodeTransaction(db: db, clock: clock)) }
+        try pool.write { db in try body(NodeTransaction(db: db, kinds: kinds, clock: clock)) }
     }
 
     /// Registers a new partner: validation, code and NIP uniqueness, lowest-price default,
@@ -325,5 +330,81 @@ extension Database {
             SELECT code FROM partner INDEXED BY partner_nip
             WHERE \(Schema.normalizedNIPSQL) = ? AND vat_id IS NOT NULL AND deleted = 0 AND code != ? ORDER BY code LIMIT 1
             """), arguments: [PartnerValidator.normalizedNIP(vat), code])
+    }
+}
+
+// MARK: - Records of any kind
+
+extension NodeStore {
+    /// Writes a record of any kind the store replicates, by its declaration (`RecordKind`):
+    /// see `NodeTransaction.write`.
+    @discardableResult
+    public func write(_ entity: Entity, op: ChangeOp, key: String? = nil, fields: Fields) throws -> Change {
+        try transaction { try $0.write(entity, op: op, key: key, fields: fields) }
+    }
+
+    /// A record of any stored kind by its key (nil: none).
+    public func record(_ entity: Entity, key: String) throws -> Fields? {
+        guard let table = kinds.table(entity) else { throw StoreError.unknownKind(entity.rawValue) }
+        return try pool.read { try table.fetch($0, key: key) }
+    }
+}
+
+extension NodeTransaction {
+    /// Writes a record of any kind by its declaration, the row and its journal entry together.
+    /// `insert`: a new record, `fields` holding its key columns (`key` may be left out);
+    /// `update`: some editable columns of an existing record; `delete`: its removal as the kind
+    /// declares it. Refused naming the record: kinds only the hub writes, a record that
+    /// exists (insert) or does not (update, delete), columns an update may not change, and a
+    /// row the kind's validation refuses. Partners, addresses and documents have their own
+    /// writes (`addPartner`, ...), which apply their rules beyond the declaration.
+    @discardableResult
+    public func write(_ entity: Entity, op: ChangeOp, key given: String? = nil, fields: Fields) throws -> Change {
+        guard let kind = kinds.kind(entity), let table = ReplicatedTable.of(kind) else { throw StoreError.unknownKind(entity.rawValue) }
+        let key = try given ?? kind.key.map { column -> String in
+            guard let value = fields[column], !value.isNull else { throw FieldError(field: column, reason: "is missing") }
+            return value.text ?? value.int.map(String.init) ?? ""
+        }.joined(separator: "|")
+        guard kind.writers != .hub else {
+            throw StoreError.notWritable(entity: entity, key: key, reason: "central master data, written at the hub; a store cannot change it")
+        }
+        switch op {
+        case .insert:
+            if try table.exists(db, key: key) {
+                throw FieldError(field: kind.key.joined(separator: ", "), reason: "\(entity.rawValue) \(key) already exists", code: .conflict)
+            }
+            var values = table.presentColumns(fields).map { $0 ?? .null }
+            for (column, value) in try table.keyFields(key) { values[table.columnIndex[column]!] = value }
+            try kind.validate(RecordRow(kind: kind, values: values))
+            if let parent = kind.parent, let code = values[table.columnIndex[parent]!].text {
+                guard let partner = try ReplicatedTable.partner.fetch(db, key: code), partner["deleted"]?.bool != true else {
+                    throw try db.partnerMissing(code, field: parent)
+                }
+            }
+            let image = try insertNewRow(table, columns: table.columns, values: values)
+            return try appendJournal(entity: entity, key: key, op: .insert, fields: image)
+        case .update:
+            guard let current = try table.fetch(db, key: key) else { throw StoreError.notFound(entity: entity, key: key) }
+            for name in fields.keys.sorted() where !kind.isEditable(name) {
+                throw FieldError(field: name, reason: "cannot be changed by an update")
+            }
+            var row = RecordRow(kind: kind, values: table.columns.map { current[$0] ?? .null })
+            for (name, value) in fields { row.values[table.columnIndex[name]!] = value }
+            try kind.validate(row)
+            try table.update(db, key: key, fields: fields)
+            return try appendJournal(entity: entity, key: key, op: .update, fields: fields)
+        case .delete:
+            guard try table.exists(db, key: key) else { throw StoreError.notFound(entity: entity, key: key) }
+            switch kind.removal {
+            case .never:
+                throw StoreError.notWritable(entity: entity, key: key, reason: "records of this kind are never removed")
+            case .tombstone(let flag):
+                try table.update(db, key: key, fields: [flag: .bool(true)])
+                return try appendJournal(entity: entity, key: key, op: .delete, fields: [flag: .bool(true)])
+            case .delete:
+                try table.delete(db, key: key)
+                return try appendJournal(entity: entity, key: key, op: .delete, fields: [:])
+            }
+        }
     }
 }

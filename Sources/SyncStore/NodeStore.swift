@@ -32,32 +32,36 @@ public final class NodeStore: Sendable {
     /// Wall-clock milliseconds for the hybrid logical clock and document dates; the simulator
     /// passes a simulated clock so a seeded run is reproducible.
     public let clock: @Sendable () -> UInt64
+    /// The record kinds the store replicates (the hub it syncs with has the same).
+    public let kinds: RecordKinds
 
-    private init(pool: DatabasePool, path: String, clock: @escaping @Sendable () -> UInt64) {
+    private init(pool: DatabasePool, path: String, kinds: RecordKinds, clock: @escaping @Sendable () -> UInt64) {
         self.pool = pool
         self.path = path
+        self.kinds = kinds
         self.clock = clock
     }
 
-    static func migrator() -> DatabaseMigrator {
+    static func migrator(kinds: RecordKinds) -> DatabaseMigrator {
         var m = DatabaseMigrator()
         Schema.registerShared(&m)
         Schema.registerNode(&m)
         Schema.registerSharedUpgrades(&m)
+        Schema.registerDeclaredTables(&m, kinds: kinds)
         return m
     }
 
     /// Creates and initializes a node store. Fails if `path` already holds an initialized store.
     public static func create(path: String, node: String, site: String, series: String, hubURL: String? = nil,
                               token: String? = nil, hubCAFile: String? = nil, center: CenterParameters = .init(),
-                              options: StoreOptions = .default,
+                              options: StoreOptions = .default, kinds: RecordKinds = .standard,
                               clock: @escaping @Sendable () -> UInt64 = { HLC.nowMillis }) throws -> NodeStore {
         do {
             try NodeIdentity.validate(node: node, site: site, series: series)
             try center.validate()
         } catch let e as FieldError { throw StoreError.invalid(e) }
         let pool = try options.openPool(path: path)
-        try migrator().migrate(pool)
+        try migrator(kinds: kinds).migrate(pool)
         try pool.write { db in
             if let existing = try String.fetchOne(db, sql: "SELECT node_id FROM node_config") {
                 throw StoreError.alreadyInitialized(path: path, node: existing)
@@ -69,16 +73,16 @@ public final class NodeStore: Sendable {
                 """, arguments: [node, site, series, hubURL, token, center.lowestPriceForNewBusiness, center.lowestPriceForNewConsumer,
                                  center.defaultCountry, hubCAFile])
         }
-        return NodeStore(pool: pool, path: path, clock: clock)
+        return NodeStore(pool: pool, path: path, kinds: kinds, clock: clock)
     }
 
     /// Opens an initialized node store.
-    public static func open(path: String, options: StoreOptions = .default,
+    public static func open(path: String, options: StoreOptions = .default, kinds: RecordKinds = .standard,
                             clock: @escaping @Sendable () -> UInt64 = { HLC.nowMillis }) throws -> NodeStore {
         guard FileManager.default.fileExists(atPath: path) else { throw StoreError.notInitialized(path: path) }
         let pool = try options.openPool(path: path)
-        try migrator().migrate(pool)
-        let store = NodeStore(pool: pool, path: path, clock: clock)
+        try migrator(kinds: kinds).migrate(pool)
+        let store = NodeStore(pool: pool, path: path, kinds: kinds, clock: clock)
         guard try pool.read({ try Bool.fetchOne($0, sql: "SELECT EXISTS(SELECT 1 FROM node_config)") }) == true else {
             throw StoreError.notInitialized(path: path)
         }
@@ -139,7 +143,7 @@ public final class NodeStore: Sendable {
         }
     }
 
-    public func stateHash() throws -> String { try pool.read { try $0.stateHash() } }
+    public func stateHash() throws -> String { try pool.read { try $0.stateHash(kinds: kinds) } }
 }
 
 // MARK: - Journal
@@ -220,12 +224,12 @@ extension Database {
 
     /// The entries `sql` (a SELECT of `journalColumns`) reads, bound and read directly
     /// (`FastStatement`): a push reads 5,000 at a time.
-    func journalEntries(_ sql: String, _ arguments: [DatabaseValue] = []) throws -> [JournalEntry] {
+    func journalEntries(_ sql: String, _ arguments: [DatabaseValue] = [], kinds: RecordKinds) throws -> [JournalEntry] {
         try rowsCached(sql, arguments).map { r in
             func text(_ i: Int) -> String { String.fromDatabaseValue(r[i]) ?? "" }
             let change = Change(
                 seq: Int64.fromDatabaseValue(r[0]) ?? 0, hlc: HLC(rawValue: UInt64(bitPattern: Int64.fromDatabaseValue(r[1]) ?? 0)),
-                node: text(2), entity: Entity(rawValue: text(3)) ?? .partner, key: text(4),
+                node: text(2), entity: kinds.entity(named: text(3)) ?? .partner, key: text(4),
                 op: ChangeOp(rawValue: text(5)) ?? .update, fields: try Fields.fromJSON(text(6)))
             return JournalEntry(change: change, acked: Bool.fromDatabaseValue(r[7]) ?? false,
                                 outcome: String.fromDatabaseValue(r[8]), reason: String.fromDatabaseValue(r[9]))
@@ -238,7 +242,7 @@ extension NodeStore {
     public func pendingJournal(after seq: Int64 = 0, limit: Int = 1000) throws -> [JournalEntry] {
         try pool.read { db in
             try db.journalEntries("SELECT \(Database.journalColumns) FROM journal WHERE seq > MAX(?, \(Database.ackedThrough)) AND acked = 0 ORDER BY seq LIMIT ?",
-                                  [seq.databaseValue, limit.databaseValue])
+                                  [seq.databaseValue, limit.databaseValue], kinds: kinds)
         }
     }
 
@@ -256,7 +260,7 @@ extension NodeStore {
                 // Unknown entity or op words read as in `journalEntries`.
                 return try body(StoredJournalEntry(
                     seq: sqlite3_column_int64(s, 0), hlc: HLC(rawValue: UInt64(bitPattern: sqlite3_column_int64(s, 1))), node: text(2),
-                    entity: Entity(rawValue: text(3)) ?? .partner, key: text(4), op: ChangeOp(rawValue: text(5)) ?? .update,
+                    entity: kinds.entity(named: text(3)) ?? .partner, key: text(4), op: ChangeOp(rawValue: text(5)) ?? .update,
                     fieldsJSON: FastStatement.textBytes(s, 6)))
             }
         }
@@ -271,7 +275,7 @@ extension NodeStore {
     public func journal(entity: Entity, key: String) throws -> [JournalEntry] {
         try pool.read { db in
             try db.journalEntries("SELECT \(Database.journalColumns) FROM journal WHERE entity = ? AND key = ? ORDER BY seq",
-                                  [entity.rawValue.databaseValue, key.databaseValue])
+                                  [entity.rawValue.databaseValue, key.databaseValue], kinds: kinds)
         }
     }
 }
@@ -321,7 +325,7 @@ extension NodeStore {
     public func status() throws -> NodeStatus {
         try pool.read { db in
             let cfg = try NodeStore.config(db)
-            let counts = try db.replicatedCounts()
+            let counts = try db.replicatedCounts(kinds: kinds)
             return NodeStatus(
                 node: cfg.nodeID, site: cfg.site, series: cfg.series, hub: cfg.hubURL, center: cfg.center,
                 pending: try db.pendingCount(),
@@ -333,7 +337,7 @@ extension NodeStore {
                 documents: counts["document"] ?? 0, lastSyncAt: cfg.lastSyncAt, lastSyncError: cfg.lastSyncError,
                 renames: try db.auditRecords(kind: .rename, limit: 20),
                 problems: try db.latestAudit(kinds: [.rejected, .duplicateVat, .move, .moveRefused, .clock], limit: 20),
-                stateHash: try db.stateHash(),
+                stateHash: try db.stateHash(kinds: kinds),
                 clockOffsetMillis: try Int64.fetchOne(db, sql: "SELECT clock_offset_ms FROM node_config WHERE id = 1"))
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import GRDBSQLite
+import Synchronization
 import SyncModel
 
 /// A table whose rows are replicated between nodes and hub, and what its columns hold. A class:
@@ -9,6 +10,8 @@ import SyncModel
 public final class ReplicatedTable: Sendable, Hashable {
     public enum ColumnType: Sendable, Hashable { case text, int, bool }
 
+    /// The declaration the table is built from.
+    public let kind: RecordKind
     public let entity: Entity
     public let name: String
     /// Column names, in the table's own column order (a test checks it), so rows are read by position.
@@ -34,11 +37,22 @@ public final class ReplicatedTable: Sendable, Hashable {
     /// The columns a hub row is inserted with (`insert`) and their parameter marks.
     private let clockedColumnList: String, clockedMarks: String
 
-    init(entity: Entity, name: String, columns: [String], keyColumns: [String], types: [String: ColumnType]) {
-        self.entity = entity
+    private init(kind: RecordKind) {
+        precondition(kind.table != nil, "\(kind.entity) is not kept in a table")
+        self.kind = kind
+        entity = kind.entity
+        let name = kind.table!, columns = kind.columnNames, keyColumns = kind.key
         self.name = name
         self.columns = columns
         self.keyColumns = keyColumns
+        var types: [String: ColumnType] = [:]
+        for c in kind.columns {
+            switch c.spec {
+            case .text: types[c.name] = .text
+            case .int: types[c.name] = .int
+            case .bool: types[c.name] = .bool
+            }
+        }
         self.types = types
         columnTypes = columns.map { types[$0] ?? .text }
         columnIndex = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, $0) })
@@ -109,24 +123,44 @@ public final class ReplicatedTable: Sendable, Hashable {
     public static func == (a: ReplicatedTable, b: ReplicatedTable) -> Bool { a.name == b.name }
     public func hash(into hasher: inout Hasher) { hasher.combine(name) }
 
-    public static let partner = ReplicatedTable(
-        entity: .partner, name: "partner", columns: Partner.columns, keyColumns: ["code"],
-        types: ["reverse_charge": .bool, "lowest_price": .bool, "deleted": .bool])
-    public static let address = ReplicatedTable(
-        entity: .address, name: "address", columns: Address.columns, keyColumns: ["partner_code", "site", "seq"],
-        types: ["seq": .int])
-    public static let document = ReplicatedTable(
-        entity: .document, name: "document", columns: Document.columns, keyColumns: ["id"],
-        types: ["address_seq": .int, "amount_minor": .int])
+    public static let partner = ReplicatedTable(kind: .partner)
+    public static let address = ReplicatedTable(kind: .address)
+    public static let document = ReplicatedTable(kind: .document)
 
-    /// All replicated tables in the order the state hash reads them.
-    public static let all: [ReplicatedTable] = [.partner, .address, .document]
-
-    public static func forEntity(_ entity: Entity) -> ReplicatedTable? {
-        all.first { $0.entity == entity }
+    /// The table of a stored kind (nil: a request such as a move, not kept in a table). Built
+    /// once per declaration; the standard kinds' tables without a lookup.
+    public static func of(_ kind: RecordKind) -> ReplicatedTable? {
+        if kind === RecordKind.partner { return .partner }
+        if kind === RecordKind.address { return .address }
+        if kind === RecordKind.document { return .document }
+        guard kind.table != nil else { return nil }
+        return declared.withLock { tables in
+            if let t = tables[ObjectIdentifier(kind)] { return t }
+            let t = ReplicatedTable(kind: kind)
+            tables[ObjectIdentifier(kind)] = t
+            return t
+        }
     }
 
+    /// Tables of declared kinds, by declaration (each table holds its kind, so an identifier is not reused).
+    private static let declared = Mutex<[ObjectIdentifier: ReplicatedTable]>([:])
+
     public func type(of column: String) -> ColumnType { types[column] ?? .text }
+
+    /// The replication key of a row given in column order: the key columns' values joined
+    /// by `|` (nil when one is missing).
+    public func key(of values: [FieldValue]) -> String? {
+        var parts: [String] = []
+        for i in keyIndices {
+            switch values[i] {
+            case .text(let s): parts.append(s)
+            case .int(let n): parts.append(String(n))
+            case .bool(let b): parts.append(b ? "1" : "0")
+            case .null: return nil
+            }
+        }
+        return parts.joined(separator: "|")
+    }
 
     /// The key columns' values parsed from a replication key.
     public func keyFields(_ key: String) throws -> Fields {
@@ -264,7 +298,7 @@ public final class ReplicatedTable: Sendable, Hashable {
         var requiredKeys: [DatabaseValue] = []
         if let required {
             let other = required.table
-            statement = try requiringStatements.statement(db, for: UInt64(ReplicatedTable.all.firstIndex(of: other) ?? 63)) {
+            statement = try requiringStatements.statement(db, for: UInt64(other.entity.code)) {
                 // The WHERE keeps SQLite from reading ON CONFLICT as a join's ON.
                 return "INSERT INTO \(name) (\(clockedColumnList)) SELECT \(clockedMarks) "
                     + "WHERE EXISTS (SELECT 1 FROM \(other.name) WHERE \(other.keyPredicate)) "
@@ -427,19 +461,29 @@ public final class ReplicatedTable: Sendable, Hashable {
     }
 }
 
+extension RecordKinds {
+    /// The tables of the stored kinds, in the order the state hash reads them.
+    public var tables: [ReplicatedTable] { stored.compactMap(ReplicatedTable.of) }
+
+    /// The table of `entity`'s kind (nil: no such kind, or one not kept in a table).
+    public func table(_ entity: Entity) -> ReplicatedTable? {
+        kind(entity).flatMap(ReplicatedTable.of)
+    }
+}
+
 extension Database {
     /// Applies a change to the replicated tables as it is, without merge rules:
     /// the node's own writes, rebasing pending entries, and row images from the hub.
-    public func applyPlain(_ change: Change) throws {
-        guard let table = ReplicatedTable.forEntity(change.entity) else { return }
+    public func applyPlain(_ change: Change, kinds: RecordKinds) throws {
+        guard let table = kinds.table(change.entity) else { return }
         switch change.op {
         case .insert:
             try table.upsert(self, image: change.fields)
         case .update:
             try table.update(self, key: change.key, fields: change.fields)
         case .delete:
-            if change.entity == .partner {
-                try table.update(self, key: change.key, fields: ["deleted": .bool(true)])
+            if case .tombstone(let flag) = table.kind.removal {
+                try table.update(self, key: change.key, fields: [flag: .bool(true)])
             } else {
                 try table.delete(self, key: change.key)
             }

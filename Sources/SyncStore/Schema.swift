@@ -105,6 +105,28 @@ public enum Schema {
         }
     }
 
+    /// The tables of declared record kinds (`RecordKind.tableSource == .declared`), one
+    /// migration each, registered last by node and hub: a kind declared later is created when a
+    /// store first opens with it. Text is TEXT, whole numbers and flags INTEGER; a flag is
+    /// never null (0 when not given); the key columns are the primary key.
+    public static func registerDeclaredTables(_ migrator: inout DatabaseMigrator, kinds: RecordKinds) {
+        for kind in kinds.stored where kind.tableSource == .declared {
+            migrator.registerMigration("v1-kind-\(kind.table!)") { db in try db.execute(sql: createTableSQL(kind)) }
+        }
+    }
+
+    /// The `CREATE TABLE` statement of a declared kind.
+    public static func createTableSQL(_ kind: RecordKind) -> String {
+        let columns = kind.columns.map { c -> String in
+            switch c.spec {
+            case .text: return "\(c.name) TEXT" + (c.required || kind.key.contains(c.name) ? " NOT NULL" : "")
+            case .int: return "\(c.name) INTEGER" + (c.required || kind.key.contains(c.name) ? " NOT NULL" : "")
+            case .bool: return "\(c.name) INTEGER NOT NULL DEFAULT 0"
+            }
+        }
+        return "CREATE TABLE \(kind.table!) (\((columns + ["PRIMARY KEY (\(kind.key.joined(separator: ", ")))"]).joined(separator: ", ")))"
+    }
+
     /// The index of live partners by normalized NIP that `partnerWithSameNIP` reads (node and
     /// hub). Partial: partners without a VAT ID (most consumers) write nothing to it.
     public static func createNIPIndex(_ db: Database) throws {

@@ -4,29 +4,36 @@ import GRDB
 import SyncModel
 
 extension Database {
-    /// A digest of the replicated tables (partners, addresses, documents): equal on two stores
-    /// with the same content, whatever order it arrived in. Rows are read in primary-key order,
-    /// columns in a fixed order, each value tagged with its type and length.
-    public func stateHash() throws -> String {
-        try stateHashes(groups: [""]) { _ in "''" }[""]!
+    /// A digest of the replicated tables of `kinds` (partners, addresses, documents and any
+    /// declared kind): equal on two stores with the same content, whatever order it arrived
+    /// in. Rows are read in primary-key order, columns in a fixed order, each value tagged with
+    /// its type and length.
+    public func stateHash(kinds: RecordKinds) throws -> String {
+        try stateHashes(groups: [""], kinds: kinds) { _ in "''" }[""]!
     }
+
+    /// The group of rows that belong to every group (`stateHashes`): records of a kind that
+    /// replicates to the whole chain, in the hub's feed region of that name.
+    public static let everyGroup = "*"
+
 
     /// Digests of parts of the replicated tables in one pass: `group` gives an SQL expression
     /// for a row's group in each table, and each of `groups` gets the digest `stateHash()` would
-    /// give for a store holding exactly that group's rows. Rows of other groups are left out.
-    public func stateHashes(groups: Set<String>, group: (ReplicatedTable) -> String) throws -> [String: String] {
+    /// give for a store holding exactly that group's rows. Rows of other groups are left out;
+    /// rows of `everyGroup` are in each.
+    public func stateHashes(groups: Set<String>, kinds: RecordKinds, group: (ReplicatedTable) -> String) throws -> [String: String] {
         var hashers = Dictionary(uniqueKeysWithValues: groups.map { ($0, SHA256()) })
         // One buffer per row, columns by position: the same bytes as value-by-value updates.
         var buffer: [UInt8] = []
         buffer.reserveCapacity(512)
-        for table in ReplicatedTable.all {
+        for table in kinds.tables {
             for g in groups { hashers[g]!.update("table:\(table.name)\n") }
             let order = table.keyColumns.joined(separator: ", ")
             let sql = "SELECT \(table.columns.joined(separator: ", ")), \(group(table)) FROM \(table.name) ORDER BY \(order)"
             let cursor = try Row.fetchCursor(self, sql: sql)
             let groupColumn = table.columns.count
             while let row = try cursor.next() {
-                guard let g = String.fromDatabaseValue(row[groupColumn]), hashers[g] != nil else { continue }
+                guard let g = String.fromDatabaseValue(row[groupColumn]), g == Self.everyGroup || hashers[g] != nil else { continue }
                 buffer.removeAll(keepingCapacity: true)
                 for i in table.columns.indices {
                     switch table.value(row[i] as DatabaseValue, type: table.columnTypes[i]) {
@@ -44,16 +51,20 @@ extension Database {
                     }
                 }
                 buffer.append(0x0a)
-                hashers[g]!.update(buffer)
+                if g == Self.everyGroup, hashers[g] == nil {
+                    for h in groups { hashers[h]!.update(buffer) }
+                } else {
+                    hashers[g]!.update(buffer)
+                }
             }
         }
         return hashers.mapValues { $0.finalize().hex }
     }
 
     /// Row counts of the replicated tables.
-    public func replicatedCounts() throws -> [String: Int] {
+    public func replicatedCounts(kinds: RecordKinds) throws -> [String: Int] {
         var counts: [String: Int] = [:]
-        for t in ReplicatedTable.all {
+        for t in kinds.tables {
             counts[t.name] = try Int.fetchOne(self, sql: "SELECT COUNT(*) FROM \(t.name)") ?? 0
         }
         return counts

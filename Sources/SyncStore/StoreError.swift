@@ -10,6 +10,10 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     case invalid(FieldError)
     case renameTargetTaken(old: String, new: String)
     case unexpectedReply(String)
+    /// No record kind of that name in the store's `RecordKinds`.
+    case unknownKind(String)
+    /// A record only the hub writes (central master data), or a change its kind does not allow.
+    case notWritable(entity: Entity, key: String, reason: String)
 
     public var description: String {
         switch self {
@@ -27,6 +31,10 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
             return "cannot rename partner \(old) to \(new): a local partner already has code \(new)"
         case .unexpectedReply(let what):
             return what
+        case .unknownKind(let name):
+            return "no record kind '\(name)'"
+        case .notWritable(let entity, let key, let reason):
+            return "\(entity.rawValue) '\(key)': \(reason)"
         }
     }
 }

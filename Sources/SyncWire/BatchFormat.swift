@@ -88,25 +88,6 @@ public enum BatchFormat {
     static let tagInt: UInt8 = 0x03
     static let tagText: UInt8 = 0x04
 
-    static func entityByte(_ e: Entity) -> UInt8 {
-        switch e {
-        case .partner: return 0
-        case .address: return 1
-        case .document: return 2
-        case .move: return 3
-        }
-    }
-
-    static func entity(_ b: UInt8) -> Entity? {
-        switch b {
-        case 0: return .partner
-        case 1: return .address
-        case 2: return .document
-        case 3: return .move
-        default: return nil
-        }
-    }
-
     static func opByte(_ o: ChangeOp) -> UInt8 {
         switch o {
         case .insert: return 0
@@ -133,11 +114,15 @@ public struct BatchLimits: Sendable, Equatable {
     public var maxUncompressedBytes: Int
     /// Largest accepted number of entries.
     public var maxEntries: Int
+    /// The record kinds accepted: an entry's entity byte is a kind's code (`Entity.code`).
+    public var kinds: RecordKinds
 
-    public init(maxCompressedBytes: Int = 8 << 20, maxUncompressedBytes: Int = 64 << 20, maxEntries: Int = 100_000) {
+    public init(maxCompressedBytes: Int = 8 << 20, maxUncompressedBytes: Int = 64 << 20, maxEntries: Int = 100_000,
+                kinds: RecordKinds = .standard) {
         self.maxCompressedBytes = max(0, maxCompressedBytes)
         self.maxUncompressedBytes = max(0, maxUncompressedBytes)
         self.maxEntries = max(0, maxEntries)
+        self.kinds = kinds
     }
 
     /// 8 MiB compressed, 64 MiB uncompressed, 100,000 entries.

@@ -33,7 +33,7 @@ struct PayloadEncoder: Sendable {
             writer.u8(BatchFormat.nodeInline)
             writer.string(node)
         }
-        writer.u8(BatchFormat.entityByte(entity))
+        writer.u8(entity.code)
         writer.u8(BatchFormat.opByte(op))
         writer.string(key)
         writer.varint(UInt64(fieldCount))
@@ -157,7 +157,7 @@ enum PayloadDecoder {
     static func decode(_ payload: [UInt8], header: BatchHeader, limits: BatchLimits) throws -> [Change] {
         let declared = Int(header.count)
         var reader = ByteReader(payload)
-        var state = State(headerNode: header.node)
+        var state = State(headerNode: header.node, kinds: limits.kinds)
         var changes: [Change] = []
         // Each entry takes at least 7 bytes; never reserve on the header's word alone.
         changes.reserveCapacity(min(declared, payload.count / 7))
@@ -185,10 +185,15 @@ enum PayloadDecoder {
 
     struct State {
         let headerNode: String
+        /// The record kinds the receiver knows: an entity byte of no such kind is refused.
+        let kinds: RecordKinds
         var previousSeq: Int64 = 0
         var previousHLC: UInt64 = 0
 
-        init(headerNode: String) { self.headerNode = headerNode }
+        init(headerNode: String, kinds: RecordKinds) {
+            self.headerNode = headerNode
+            self.kinds = kinds
+        }
 
         mutating func entry(_ r: inout ByteReader, index: Int) throws -> Change {
             do {
@@ -204,7 +209,7 @@ enum PayloadDecoder {
                 }
 
                 let entityByte = try r.u8("entity")
-                guard let entity = BatchFormat.entity(entityByte) else {
+                guard let entity = kinds.entity(code: entityByte) else {
                     throw ReadFailure(reason: "unknown entity byte 0x\(hex2(entityByte))")
                 }
                 let opByte = try r.u8("op")

@@ -137,7 +137,7 @@ enum Bench {
         let refSeconds = try seconds {
             try plain.write { db in
                 for c in changes {
-                    guard let table = ReplicatedTable.forEntity(c.entity) else { continue }
+                    guard let table = RecordKinds.standard.table(c.entity) else { continue }
                     if c.op == .insert { try table.upsert(db, image: c.fields) } else { try table.update(db, key: c.key, fields: c.fields) }
                 }
             }

@@ -5,6 +5,7 @@ import Testing
 import SyncModel
 import SyncReconcile
 import SyncStore
+import SyncTesting
 
 /// Values a store refuses cannot arrive by a forged push either, and no value traps.
 @Suite("Bounded values: types, sizes and amounts at the hub; sums that cannot wrap")

@@ -5,6 +5,7 @@ import SyncHub
 import SyncModel
 import SyncReconcile
 import SyncStore
+import SyncTesting
 
 /// Seeds the hub's replicated tables directly for move scenarios: site A = WAW, site B = KRK.
 struct MoveScenario {

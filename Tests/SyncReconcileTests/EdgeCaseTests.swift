@@ -5,6 +5,7 @@ import SyncHub
 import SyncModel
 import SyncReconcile
 import SyncStore
+import SyncTesting
 import SyncNode
 
 @Suite("Moves, replies and renames at the edges")

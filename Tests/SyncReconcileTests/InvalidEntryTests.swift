@@ -4,6 +4,7 @@ import Testing
 import SyncModel
 import SyncReconcile
 import SyncStore
+import SyncTesting
 
 @Suite("Invalid entries and sequences at the hub")
 struct InvalidEntryTests {

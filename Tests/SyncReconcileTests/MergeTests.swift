@@ -5,10 +5,7 @@ import SyncHub
 import SyncModel
 import SyncReconcile
 import SyncStore
-
-func hubPartner(_ world: World, _ code: String) throws -> Fields? {
-    try world.hub.pool.read { try ReplicatedTable.partner.fetch($0, key: code) }
-}
+import SyncTesting
 
 @Suite("Concurrent edits: field-level last writer wins")
 struct MergeTests {

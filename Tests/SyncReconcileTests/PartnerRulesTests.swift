@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import SyncTesting
 @testable import SyncHub
 import SyncModel
 import SyncNode

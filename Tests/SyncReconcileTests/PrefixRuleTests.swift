@@ -4,6 +4,7 @@ import SyncHub
 import SyncModel
 import SyncReconcile
 import SyncStore
+import SyncTesting
 import SyncNode
 
 @Suite("Store-prefix rule")

@@ -5,6 +5,7 @@ import SyncHub
 import SyncModel
 import SyncReconcile
 import SyncStore
+import SyncTesting
 
 @Suite("Replication regions: a store gets its region's customers and documents")
 struct RegionTests {

@@ -43,14 +43,14 @@ struct DocumentKindCheckTests {
         defer { dir.remove() }
         let path = dir.file("old.sqlite")
         let old = try DatabasePool(path: path)
-        try NodeStore.migrator().migrate(old, upTo: "v2-node-nip-index")
+        try NodeStore.migrator(kinds: .standard).migrate(old, upTo: "v2-node-nip-index")
         let before = try old.read { try String.fetchOne($0, sql: "SELECT sql FROM sqlite_master WHERE name = 'document'") } ?? ""
         #expect(before.contains("kind IN ('receipt', 'invoice', 'order', 'receivable')"))
         try old.write { try insert($0, "OLD-1", kind: "order") }
         try old.close()
 
         let pool = try DatabasePool(path: path)
-        try NodeStore.migrator().migrate(pool)
+        try NodeStore.migrator(kinds: .standard).migrate(pool)
         #expect(try pool.read { try String.fetchOne($0, sql: "SELECT kind FROM document WHERE id = 'OLD-1'") } == "order")
         try checkHolds(pool)
         #expect(try pool.read { try String.fetchOne($0, sql: "PRAGMA integrity_check") } == "ok")

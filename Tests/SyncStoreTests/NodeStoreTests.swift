@@ -183,13 +183,17 @@ struct NodeStoreTests {
         #expect(try a.stateHash() != b.stateHash())
     }
 
-    @Test("replicated tables have their columns in the order rows are read by position")
+    @Test("the standard kinds' declarations describe their tables: columns in order, required ones, key")
     func columnOrder() throws {
         let fixture = try StoreFixture()
         defer { fixture.remove() }
-        for table in ReplicatedTable.all {
-            let names = try fixture.store.pool.read { try String.fetchAll($0, sql: "SELECT name FROM pragma_table_info('\(table.name)') ORDER BY cid") }
-            #expect(names == table.columns, "\(table.name)")
+        for table in RecordKinds.standard.tables {
+            let info = try fixture.store.pool.read { try Row.fetchAll($0, sql: "SELECT name, \"notnull\", pk FROM pragma_table_info('\(table.name)') ORDER BY cid") }
+            #expect(info.map { $0["name"] as String } == table.columns, "\(table.name)")
+            let required = table.kind.columns.filter { $0.required }.map(\.name)
+            #expect(info.filter { ($0["notnull"] as Int) == 1 }.map { $0["name"] as String } == required, "\(table.name) NOT NULL")
+            #expect(info.filter { ($0["pk"] as Int) > 0 }.sorted { ($0["pk"] as Int) < ($1["pk"] as Int) }.map { $0["name"] as String } == table.keyColumns,
+                    "\(table.name) key")
         }
     }
 

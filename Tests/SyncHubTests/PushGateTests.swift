@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SyncTesting
 @testable import SyncHub
 
 /// Set once an awaited step has passed.

@@ -32,7 +32,7 @@ struct FeedSweepTests {
     /// Feeds a record the hub has no row of (as a removed address is fed): its position is a tombstone.
     static func feedRemoved(_ hub: HubStore, _ key: String, hlc: UInt64) throws {
         try hub.pool.write { db in
-            var feed = HubStore.FeedEmitter(region: "", keepsRegions: false)
+            var feed = HubStore.FeedEmitter(region: "", keepsRegions: false, kinds: .standard)
             var positions = FeedPositions(next: try HubStore.nextFeedPosition(db))
             try feed.add(db, [TouchedRow(.partner, key)], hlc: HLC(rawValue: hlc), node: "B", positions: &positions)
             try feed.write(db)
@@ -161,12 +161,12 @@ struct FeedSweepTests {
         // (as a move at a site of another region, or of none, would).
         try await world.hub.pool.write { db in
             try ReplicatedTable.address.delete(db, key: address.key)
-            var feed = HubStore.FeedEmitter(region: "SOUTH", keepsRegions: true)
+            var feed = HubStore.FeedEmitter(region: "SOUTH", keepsRegions: true, kinds: .standard)
             var positions = FeedPositions(next: try HubStore.nextFeedPosition(db))
             try feed.add(db, [TouchedRow(.address, address.key)], hlc: HLC(rawValue: 1 << 41), node: "hub", positions: &positions)
             try feed.write(db)
         }
-        let region = try await world.hub.pool.read { try HubStore.region($0, entity: .address, key: address.key) }
+        let region = try await world.hub.pool.read { try HubStore.region($0, entity: .address, key: address.key, kinds: .standard) }
         #expect(region == "NORTH")
         try await world.sync("A")
         #expect(try world.store("A").addresses(partnerCode: "1001").isEmpty)

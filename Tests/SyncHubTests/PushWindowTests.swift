@@ -4,6 +4,7 @@ import SyncHub
 import SyncModel
 import SyncNode
 import SyncStore
+import SyncTesting
 
 /// An in-process hub that offers two pushes at a time and loses chosen pushes (the request
 /// never reaches it), so the store's handling of a batch sent ahead can be checked.

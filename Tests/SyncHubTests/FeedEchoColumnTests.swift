@@ -10,7 +10,7 @@ import SyncTesting
 /// `echo_seq` is set, NULL otherwise), as "table key: column / feed".
 func feedEchoMismatches(_ hub: HubStore) throws -> [String] {
     try hub.pool.read { db in
-        try ReplicatedTable.all.flatMap { table in
+        try RecordKinds.standard.tables.flatMap { table in
             try Row.fetchAll(db, sql: """
                 SELECT \(table.keySQL) AS k, t.feed_echo AS col,
                        (SELECT f.node FROM hub_feed f WHERE f.gseq = t.feed_gseq AND f.echo_seq IS NOT NULL) AS feed

@@ -4,6 +4,7 @@ import SyncHub
 import SyncModel
 import SyncNode
 import SyncStore
+import SyncTesting
 import SyncWire
 
 @Suite("Pulls leave out what the node sent itself")

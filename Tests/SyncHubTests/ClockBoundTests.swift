@@ -6,6 +6,7 @@ import SyncModel
 import SyncReconcile
 import SyncNode
 import SyncStore
+import SyncTesting
 
 @Suite("Clocks that lie cannot win: a lead beyond the bound is not followed, no value wraps, the store is told")
 struct ClockBoundTests {

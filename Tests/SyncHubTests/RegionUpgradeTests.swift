@@ -38,13 +38,13 @@ struct RegionUpgradeTests {
         _ = try world.store("A").addPartner(consumer("1001"))
         try await world.sync("A")
         try await world.hub.pool.write { db in
-            var feed = HubStore.FeedEmitter(region: "SOUTH", keepsRegions: true)
+            var feed = HubStore.FeedEmitter(region: "SOUTH", keepsRegions: true, kinds: .standard)
             var positions = FeedPositions(next: try HubStore.nextFeedPosition(db))
             try feed.add(db, [TouchedRow(.partner, "1001"), TouchedRow(.partner, "9999")], hlc: HLC(rawValue: 1 << 40), node: "B", positions: &positions)
             try feed.write(db)
         }
         let regions = try await world.hub.pool.read { db in
-            try ["1001", "9999"].map { try HubStore.region(db, entity: .partner, key: $0) }
+            try ["1001", "9999"].map { try HubStore.region(db, entity: .partner, key: $0, kinds: .standard) }
         }
         #expect(regions == ["NORTH", "SOUTH"])
         // The record's first feed row stays in the log, superseded, with the same region.

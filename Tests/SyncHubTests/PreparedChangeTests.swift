@@ -4,6 +4,7 @@ import Testing
 import SyncModel
 import SyncReconcile
 import SyncStore
+import SyncTesting
 import SyncWire
 
 /// `poshub serve` prepares a batch's new partners and documents while it decodes it

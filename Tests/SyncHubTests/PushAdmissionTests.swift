@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SyncTesting
 @testable import SyncHub
 
 /// Records the order in which waiting pushes got their place.

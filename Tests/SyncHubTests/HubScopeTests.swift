@@ -5,6 +5,7 @@ import Testing
 import SyncModel
 import SyncReconcile
 import SyncStore
+import SyncTesting
 
 @Suite("The hub answers within the caller's scope; tokens can be revoked and replaced; health tells a store that cannot write")
 struct HubScopeTests {

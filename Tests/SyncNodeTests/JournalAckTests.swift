@@ -4,6 +4,7 @@ import Testing
 import SyncHub
 import SyncModel
 import SyncStore
+import SyncTesting
 
 @Suite("Journal acknowledgements")
 struct JournalAckTests {

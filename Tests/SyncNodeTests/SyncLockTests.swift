@@ -5,6 +5,7 @@ import SyncHub
 import SyncModel
 import SyncReconcile
 import SyncStore
+import SyncTesting
 import SyncNode
 
 @Suite("Sync rounds on one store")

@@ -1,0 +1,66 @@
+import Foundation
+import GRDB
+import SyncModel
+import SyncStore
+
+extension Reconciler {
+    /// A new document: only its own node writes it; one written (offline) for a customer a move
+    /// has since re-designated follows the move; its partner must exist at the hub (and be in
+    /// the node's region). A document the hub has already takes the sent fields as an edit.
+    static func applyNewDocument(_ e: EntryApplication, _ ready: PreparedChange, context: inout ApplyContext) throws -> Applied {
+        guard case .document(var doc, var stored, var sentAsStored) = ready.content else {
+            throw PreparedChange.Mismatch(seq: e.seq)
+        }
+        let db = e.db
+        guard doc.node == context.node else {
+            return e.reject("document \(doc.id) belongs to node \(doc.node), not \(context.node)")
+        }
+        // A document written (offline) for a customer that a move has since re-designated
+        // follows the move, like the documents that existed when the move ran.
+        if context.movesRecorded, let moved = try CustomerMove.movedTo(db, site: doc.site, code: doc.partnerCode, seq: doc.addressSeq) {
+            doc.partnerCode = moved.code
+            doc.addressSeq = moved.seq
+            stored = ReplicatedTable.document.storedValues(columnValues: doc.columnValues)
+            sentAsStored = stored == ReplicatedTable.document.storedValues(e.change.fields)
+        }
+        let position = context.positions?.take()
+        let echo = e.asSent && sentAsStored, echoNode = echo ? context.node : nil
+        // Without regions one statement covers the usual case: the document is stored when
+        // its partner exists and it does not; otherwise the checks below tell which it was.
+        var inserted = try context.regions == nil
+            && insertRow(db, table: .document, stored: stored, stamp: e.stamp, replacing: false, position: position, echoNode: echoNode,
+                         ifPartner: doc.partnerCode)
+        if !inserted {
+            guard try ReplicatedTable.partner.exists(db, key: doc.partnerCode) else {
+                return e.reject("document \(doc.id): partner \(doc.partnerCode) does not exist at the hub")
+            }
+            if let refusal = try e.outside(.partner, doc.partnerCode, "document \(doc.id)", context) { return e.reject(refusal) }
+            // Without regions the insert above found the document there already.
+            inserted = try context.regions != nil
+                && insertRow(db, table: .document, stored: stored, stamp: e.stamp, replacing: false, position: position, echoNode: echoNode)
+            guard inserted else { return try e.mergeEdit(.document, doc.id, doc.fields, context: &context) }
+        }
+        if let position { context.positions?.wrote(.document, doc.id, at: position, prior: .newRow, echo: echo) }
+        return e.applied([TouchedRow(.document, doc.id, echo: echo)])
+    }
+
+    /// A customer move request, carried out by the hub (`CustomerMove`) with the hub's clock,
+    /// so its decisions beat every value the hub had seen; a refusal is audited.
+    static func applyMove(_ e: EntryApplication, context: inout ApplyContext) throws -> Applied {
+        let db = e.db
+        do {
+            var request = try MoveRequest(fields: e.change.fields)
+            request.site = context.site
+            let touched = try CustomerMove.execute(db, request, stamp: MergeStamp(hlc: context.hubHLC, node: context.node),
+                                                   siteRegion: context.regions.map { scope in { try scope.siteRegion(db, $0) } })
+            context.movesRecorded = true
+            return e.applied(Array(touched))
+        } catch let refused as MoveRefused {
+            try db.appendAudit(AuditRecord(node: context.node, kind: .moveRefused, entity: "move", key: e.change.key,
+                                           reason: refused.description))
+            return e.reject(refused.description)
+        } catch let error as FieldError {
+            return e.reject(error.description)
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import GRDB
+import SyncHub
+import SyncModel
+import SyncNode
+import SyncStore
+
+/// A hub in a temporary folder with nodes registered, plus node stores syncing with it in-process.
+public final class World {
+    public let dir: TemporaryDirectory
+    public let hub: HubStore
+    public var stores: [String: NodeStore] = [:]
+    /// The record kinds hub and stores replicate.
+    public let kinds: RecordKinds
+
+    /// `regions`: replication regions by node id (others are in the default region).
+    public init(nodes: [(id: String, site: String, series: String)] = [("A", "WAW", "K1"), ("B", "KRK", "K2"), ("C", "GDA", "K3")],
+                separator: String = "-", regions: [String: String] = [:], kinds: RecordKinds = .standard) throws {
+        dir = try TemporaryDirectory(prefix: "reconcile")
+        self.kinds = kinds
+        hub = try HubStore(path: dir.file("hub.sqlite"), prefixRule: .init(separator: separator), kinds: kinds)
+        for n in nodes { try addNode(n.id, site: n.site, series: n.series, region: regions[n.id] ?? "") }
+    }
+
+    /// Registers a node at the hub and creates its (empty) store.
+    public func addNode(_ id: String, site: String, series: String, region: String = "") throws {
+        _ = try hub.addNode(node: id, site: site, series: series, region: region)
+        stores[id] = try NodeStore.create(path: dir.file("\(id).sqlite"), node: id, site: site, series: series, kinds: kinds)
+    }
+
+    deinit { dir.remove() }
+
+    public func store(_ id: String) -> NodeStore { stores[id]! }
+
+    /// One sync round of a node against the hub, through the real batch encoding.
+    @discardableResult
+    public func sync(_ id: String) async throws -> SyncSummary {
+        let transport = InProcessHubTransport(hub: hub, node: try hub.node(id))
+        return try await SyncRound(store: store(id), transport: transport).run()
+    }
+
+    /// Syncs every node twice, so every node has seen every other node's changes.
+    public func syncAll() async throws {
+        for _ in 0..<2 { for id in stores.keys.sorted() { try await sync(id) } }
+    }
+
+    public func hashesAgree() throws -> Bool {
+        let h = try hub.stateHash()
+        return try stores.values.allSatisfy { try $0.stateHash() == h }
+    }
+
+    /// Pushes hand-made changes for a node straight to the hub.
+    @discardableResult
+    public func push(_ id: String, _ changes: [Change], renamesApplied: Int64 = 0) throws -> PushReply {
+        try hub.push(node: try hub.node(id), changes: changes, renamesApplied: renamesApplied)
+    }
+}
+
+public func consumer(_ code: String, first: String = "Anna", last: String = "Nowak") -> Partner {
+    Partner(code: code, kind: .consumer, firstName: first, lastName: last, country: "PL")
+}
+
+public func change(_ node: String, _ seq: Int64, hlc: UInt64, _ entity: Entity, _ key: String, _ op: ChangeOp, _ fields: Fields) -> Change {
+    Change(seq: seq, hlc: HLC(rawValue: hlc), node: node, entity: entity, key: key, op: op, fields: fields)
+}
+
+
+/// The hub's row of partner `code` (nil: none).
+public func hubPartner(_ world: World, _ code: String) throws -> Fields? {
+    try world.hub.pool.read { try ReplicatedTable.partner.fetch($0, key: code) }
+}
