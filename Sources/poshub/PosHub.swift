@@ -136,6 +136,8 @@ struct Serve: AsyncParsableCommand {
     var requestTimeout: Int = Int(HubConnectionLimits.default.requestTimeout.nanoseconds / 1_000_000_000)
     @Option(help: "Bytes of push bodies received or waiting at once, of all connections; beyond, a push gets 503 and Retry-After.")
     var maxReceivingBytes: Int = HubConnectionLimits.default.maxReceivingBytes
+    @Option(help: ArgumentHelp("Feed log rows read per sweep step; a new sweep pass starts once the log has grown by this many rows (or a tenth) since the last one began.", valueName: "rows"))
+    var sweepStep: Int = 5000
 
     func validate() throws {
         if maxClockLead < 1 || maxClockLead > 86_400 { throw ValidationError("--max-clock-lead must be 1 to 86400 seconds") }
@@ -144,6 +146,7 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--host \(host) is reachable beyond this machine: give --tls-cert and --tls-key, or --insecure-plaintext to serve plain HTTP there anyway")
         }
         if maxConnections < 1 { throw ValidationError("--max-connections must be at least 1") }
+        if sweepStep < 1 || sweepStep > 1_000_000 { throw ValidationError("--sweep-step must be 1 to 1000000 rows") }
         if idleTimeout < 1 || idleTimeout > 3600 { throw ValidationError("--idle-timeout must be 1 to 3600 seconds") }
         if requestTimeout < 1 || requestTimeout > 3600 { throw ValidationError("--request-timeout must be 1 to 3600 seconds") }
         if maxReceivingBytes < maxCompressedBytes + 4096 {
@@ -168,7 +171,7 @@ struct Serve: AsyncParsableCommand {
         let services: [any Service] = [
             HubStoreCloser(store: hub, logger: logger),
             // Superseded feed rows are removed while no push comes (see FeedSweeper).
-            FeedSweeper(store: hub, metrics: server.metrics),
+            FeedSweeper(store: hub, metrics: server.metrics, step: sweepStep),
         ]
         let app = try server.application(host: host, port: port, tls: tls, services: services, logger: logger) { bound in
             print("listening on \(host):\(bound)")
