@@ -37,11 +37,11 @@ let package = Package(
 
         // Business partners, addresses, documents, validation, journal entries, HLC.
         .target(name: "SyncModel"),
-        // GRDB schema, repositories, journal, state hash.
+        // The store layer node and hub share: GRDB schema, replicated tables, the node's
+        // journal, state hash, audit.
         .target(name: "SyncStore", dependencies: [
             "SyncModel", "CSQLiteTuning",
             .product(name: "GRDB", package: "GRDB.swift"),
-            .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Batch framing: header, CRC32, zlib with hard limits.
@@ -51,7 +51,8 @@ let package = Package(
             "SyncModel", "SyncStore",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
-        // The central data synchronization service.
+        // The central data synchronization service: its schema, store, feed, API and the
+        // threads and checkpointer only the hub runs.
         .target(name: "SyncHub", dependencies: [
             "SyncModel", "SyncStore", "SyncWire", "SyncReconcile",
             .product(name: "GRDB", package: "GRDB.swift"),

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SyncStore
 
 /// Copies a database's write-ahead log into the database file on a connection and thread of its
 /// own, so the writer's commits do not.
