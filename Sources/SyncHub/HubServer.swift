@@ -95,7 +95,7 @@ public struct HubServer: Sendable {
             let code = context.parameters.get("code") ?? ""
             let store = server.store
             let exists = (try? await offload { try store.partnerExists(code: code) }) ?? false
-            return exists ? Self.json(["code": PartnerCode.normalized(code)]) : Self.error(.notFound, "partner \(code) does not exist")
+            return exists ? Self.json(PartnerCodeReply(code: PartnerCode.normalized(code))) : Self.error(.notFound, "partner \(code) does not exist")
         }
         v1.get("partner-check") { request, _ in
             let query = request.uri.queryParameters
@@ -121,7 +121,7 @@ public struct HubServer: Sendable {
             // The digest of what this node replicates: its region's records.
             let node = try context.node
             let store = server.store
-            do { return Self.json(["state_hash": try await offload { try store.stateHash(region: node.region) }]) } catch {
+            do { return Self.json(StateHashReply(stateHash: try await offload { try store.stateHash(region: node.region) })) } catch {
                 return server.internalError(error, "state hash")
             }
         }
@@ -137,7 +137,7 @@ public struct HubServer: Sendable {
                 let store = server.store
                 let request = move
                 try await offload { try store.move(request) }
-                return Self.json(["result": "moved"])
+                return Self.json(MoveReply())
             } catch let refused as MoveRefused {
                 return Self.error(.conflict, refused.description)
             } catch let e as FieldError {

@@ -275,3 +275,28 @@ public enum BearerToken {
         return token.isEmpty ? nil : token
     }
 }
+
+/// `GET /v1/state-hash` (hub) and `GET /state-hash` (node): the digest of what the caller replicates.
+public struct StateHashReply: Sendable, Codable, Equatable {
+    public var stateHash: String
+    enum CodingKeys: String, CodingKey { case stateHash = "state_hash" }
+    public init(stateHash: String) { self.stateHash = stateHash }
+}
+
+/// `GET /v1/partners/{code}`: the code in its normal form, when the hub has that partner.
+public struct PartnerCodeReply: Sendable, Codable, Equatable {
+    public var code: String
+    public init(code: String) { self.code = code }
+}
+
+/// `POST /v1/moves`: the move was carried out.
+public struct MoveReply: Sendable, Codable, Equatable {
+    public var result: String
+    public init(result: String = "moved") { self.result = result }
+}
+
+/// `DELETE /partners/{code}` (node): the partner is now a tombstone.
+public struct DeletedReply: Sendable, Codable, Equatable {
+    public var deleted: String
+    public init(deleted: String) { self.deleted = deleted }
+}

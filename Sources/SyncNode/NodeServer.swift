@@ -110,7 +110,7 @@ public struct NodeServer: Sendable {
             do { return Self.json(try await offload { try store.status() }) } catch { return Self.failure(error) }
         }
         router.get("/state-hash") { _, _ in
-            do { return Self.json(["state_hash": try await offload { try store.stateHash() }]) } catch { return Self.failure(error) }
+            do { return Self.json(StateHashReply(stateHash: try await offload { try store.stateHash() })) } catch { return Self.failure(error) }
         }
         router.get("/partners") { _, _ in
             do { return Self.json(try await offload { try store.partners() }) } catch { return Self.failure(error) }
@@ -153,7 +153,7 @@ public struct NodeServer: Sendable {
             let code = context.parameters.get("code") ?? ""
             do {
                 try await offload { try store.deletePartner(code: code) }
-                return Self.json(["deleted": code])
+                return Self.json(DeletedReply(deleted: code))
             } catch { return Self.failure(error) }
         }
         router.post("/addresses") { request, _ in
