@@ -197,17 +197,17 @@ enum FastStatement {
 extension Database {
     /// Runs the cached INSERT / UPDATE / DELETE `sql` with positional `values`, bound directly
     /// (see `FastStatement`). Use only for SQL texts no caller runs through GRDB's arguments.
-    public func runCached(_ sql: String, _ values: [DatabaseValue]) throws {
+    package func runCached(_ sql: String, _ values: [DatabaseValue]) throws {
         try FastStatement.execute(cachedStatement(sql: sql), values)
     }
 
     /// The first row of the cached query `sql` with positional `values`, or nil.
-    public func firstRowCached(_ sql: String, _ values: [DatabaseValue] = []) throws -> [DatabaseValue]? {
+    package func firstRowCached(_ sql: String, _ values: [DatabaseValue] = []) throws -> [DatabaseValue]? {
         try FastStatement.fetchFirst(cachedStatement(sql: sql), values)
     }
 
     /// Every row of the cached query `sql` with positional `values`.
-    public func rowsCached(_ sql: String, _ values: [DatabaseValue] = []) throws -> [[DatabaseValue]] {
+    package func rowsCached(_ sql: String, _ values: [DatabaseValue] = []) throws -> [[DatabaseValue]] {
         try FastStatement.fetchAll(cachedStatement(sql: sql), values)
     }
 }

@@ -40,7 +40,8 @@ struct PosBench: AsyncParsableCommand {
     @Option(help: "Node counts for the scale row, comma separated.") var scaleNodes: String = "50,100,200"
     @Option(help: "Operations per node in the scale row.") var scaleOps: Int = 1000
     @Option(help: "Stores per replication region in the scale row (0: one region, every store gets every record).") var scaleRegionSize: Int = 25
-    @Option(help: "Rows to run: write,catchup,memory,scale (and 'inprocess': catch-up without HTTP, for profiling).") var only: String = "write,catchup,memory,scale"
+    @Option(help: "Rows to run: write,catchup,memory,scale,json,binding (and 'inprocess': catch-up without HTTP, for profiling).")
+    var only: String = "write,catchup,memory,scale,json,binding"
     @Option(help: "Folder for stores (default: a temporary folder).") var workDir: String?
     @Flag(help: "JSON output.") var json = false
 
@@ -73,6 +74,15 @@ struct PosBench: AsyncParsableCommand {
             let sizes = scaleNodes.split(separator: ",").compactMap { Int($0) }
             log("scale: possim \(sizes) nodes × \(scaleOps), region size \(scaleRegionSize)…")
             table.append(try await Bench.scale(nodes: sizes, ops: scaleOps, regionSize: scaleRegionSize, dir: "\(dir)/scale", log: log))
+        }
+
+        if rows.contains("json") {
+            log("journal JSON: 100000 images…")
+            table.append(try Bench.journalJSON(count: 100_000))
+        }
+        if rows.contains("binding") {
+            log("row binding: 100000 rows…")
+            table.append(try Bench.rowBinding(count: 100_000, dir: "\(dir)/binding"))
         }
 
         if json {
