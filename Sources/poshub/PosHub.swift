@@ -221,7 +221,8 @@ struct Audit: AsyncParsableCommand {
 
 struct MoveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "move", abstract: "Carry out a customer move at a site directly on the hub (same rules as a node's request).")
+        commandName: "move", abstract: "Carry out a customer move at a site directly on the hub (same rules as a node's request).",
+        discussion: "The conditions of a customer move: docs/rules.md.")
     @OptionGroup var store: HubStoreOption
     @Option(help: "Site where the move is carried out (the current customer's site).") var site: String
     @Option(help: "Current customer, CODE:SEQ.") var current: String

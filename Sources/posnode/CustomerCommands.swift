@@ -7,7 +7,8 @@ import SyncStore
 
 struct CustomerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "customer", abstract: "Multi-site customer operations.", subcommands: [Move.self])
+        commandName: "customer", abstract: "Multi-site customer operations.",
+        discussion: "The customer move, its eight conditions and its examples are in docs/rules.md.", subcommands: [Move.self])
 
     struct Move: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -83,7 +84,8 @@ struct BalancesCommand: AsyncParsableCommand {
 
 struct DuplicatesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "duplicates", abstract: "List merge candidates across sites: partners sharing a NIP, a PESEL, or e-mail and name.")
+        commandName: "duplicates", abstract: "List merge candidates across sites: partners sharing a NIP, a PESEL, or e-mail and name.",
+        discussion: "How candidates are grouped and the move that merges them: docs/rules.md.")
     @OptionGroup var store: StoreOptionGroup
     @Flag(help: "JSON output.") var json = false
 

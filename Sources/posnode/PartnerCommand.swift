@@ -9,6 +9,7 @@ struct PartnerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "partner",
         abstract: "Register, change, show, list and delete business partners.",
+        discussion: "The partner rules (mandatory fields, national checks, codes, duplicate VAT IDs, the store-prefix rule) are in docs/rules.md.",
         subcommands: [Add.self, Update.self, Show.self, List.self, Delete.self])
 }
 
