@@ -31,7 +31,6 @@ struct HubAuthenticator: AuthenticatorMiddleware {
         let token = BearerToken.parse(request.headers[.authorization])
         guard let token, let node = await node(token: token) else {
             metrics.authFailures.increment()
-            if request.uri.path.hasSuffix("/push") { metrics.pushRequests.increment(); metrics.pushRefused.increment() }
             return HubServer.error(.unauthorized, token == nil ? "missing bearer token" : "unknown or revoked token")
         }
         var context = context
@@ -44,5 +43,26 @@ extension HubRequestContext {
     /// The authenticated node (every `/v1` route runs behind `HubAuthenticator`).
     var node: HubNode {
         get throws { try requireIdentity() }
+    }
+}
+
+/// Counts push requests (`poshub_push_requests_total`) and those refused, whatever refused them
+/// (`poshub_push_refused_total`: every reply but 2xx and the 503 of a hub that sheds a push,
+/// which `poshub_push_shed_total` counts): placed before the authenticator on the push route.
+struct PushCounter: RouterMiddleware {
+    typealias Context = HubRequestContext
+    let metrics: HubMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        metrics.pushRequests.increment()
+        do {
+            let response = try await next(request, context)
+            let code = response.status.code
+            if !(200..<300).contains(code) && code != 503 { metrics.pushRefused.increment() }
+            return response
+        } catch {
+            metrics.pushRefused.increment()
+            throw error
+        }
     }
 }

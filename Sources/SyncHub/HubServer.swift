@@ -86,9 +86,13 @@ public struct HubServer: Sendable {
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: .init(byteBuffer: ByteBuffer(string: server.metrics.text())))
         }
-        // Every /v1 route runs for an authenticated node only.
-        let v1 = router.group("v1").add(middleware: HubAuthenticator(store: store, metrics: metrics))
-        v1.post("push") { request, context in await server.handlePush(request, node: try context.node) }
+        // Every /v1 route runs for an authenticated node only; pushes are counted first, so a
+        // push refused for its token counts as a refused push.
+        let authenticator = HubAuthenticator(store: store, metrics: metrics)
+        router.group("v1/push").add(middleware: PushCounter(metrics: metrics)).add(middleware: authenticator).post { request, context in
+            await server.handlePush(request, node: try context.node)
+        }
+        let v1 = router.group("v1").add(middleware: authenticator)
         v1.get("pull") { request, context in await server.handleFeedPage(request, node: try context.node, snapshot: false) }
         v1.get("snapshot") { request, context in await server.handleFeedPage(request, node: try context.node, snapshot: true) }
         v1.get("partners/:code") { request, context in
@@ -173,7 +177,6 @@ public struct HubServer: Sendable {
     }
 
     func handlePush(_ request: Request, node: HubNode) async -> Response {
-        metrics.pushRequests.increment()
         // The body's bytes are reserved before they are read: a hub that holds as many as it
         // takes asks the node to come back (the node retries a 503 at its next round).
         let most = limits.maxCompressedBytes + 4096
@@ -189,10 +192,8 @@ public struct HubServer: Sendable {
         do {
             body = try await request.body.collect(upTo: most)
         } catch is NIOTooManyBytesError {
-            metrics.pushRefused.increment()
             return Self.error(.contentTooLarge, "batch refused: body larger than \(limits.maxCompressedBytes) bytes; nothing applied")
         } catch {
-            metrics.pushRefused.increment()
             logger.debug("push body incomplete", metadata: ["node": "\(node.node)", "error": "\(error)"])
             return Self.error(.badRequest, "batch refused: request body incomplete (\(error)); nothing applied")
         }
@@ -220,14 +221,12 @@ public struct HubServer: Sendable {
                 try HubStore.decodePush(bytes, limits: limits, node: node.node)
             }
         } catch {
-            metrics.pushRefused.increment()
             // A batch larger than the hub takes: the reply says how many it takes, so the node sends smaller ones.
             var most: Int?
             if case BatchError.limitExceeded(.entries, _, let limit)? = error as? BatchError { most = limit }
             return Self.error(.badRequest, String(describing: error), maxEntries: most)
         }
         guard header.node == node.node else {
-            metrics.pushRefused.increment()
             metrics.authFailures.increment()
             return Self.error(.forbidden, HubError.nodeMismatch(tokenNode: node.node, batchNode: header.node).description)
         }
@@ -265,14 +264,12 @@ public struct HubServer: Sendable {
             let compact = request.headers[HTTPField.Name(SyncHeader.pushReply)!] == "compact"
             return Self.json(reply, userInfo: compact ? [PushReply.compactForm: true] : [:])
         } catch let e as HubError {
-            metrics.pushRefused.increment()
             switch e {
             case .sequenceGap(_, let expected, _): return Self.error(.conflict, e.description, nextExpected: expected)
             case .nodeMismatch: return Self.error(.forbidden, e.description)
             default: return Self.error(.badRequest, e.description)
             }
         } catch {
-            metrics.pushRefused.increment()
             return internalError(error, "push from node \(node.node)", prefix: "batch not applied")
         }
     }

@@ -96,6 +96,13 @@ struct HubRouterTests {
             }
             let refused = try f.store.partnerExists(code: "1002") || f.store.partnerExists(code: "202")
             #expect(!refused)
+            // Every push counts, the refused ones (token included) as refused.
+            try await client.execute(uri: "/v1/push", method: .post, headers: Fixture.bearer("pos_wrong"), body: ByteBuffer(bytes: next)) {
+                #expect($0.status == .unauthorized)
+            }
+            let metrics = MetricsText(f.server.metrics.text())
+            #expect(metrics.value("poshub_push_requests_total") == 6)
+            #expect(metrics.value("poshub_push_refused_total") == 5)
         }
     }
 
