@@ -23,7 +23,7 @@ extension HubStore {
     /// when the row was removed (or is back and not fed yet); nil when the hub has never fed it.
     static func feedPosition(_ db: Database, entity: Entity, key: String, kinds: RecordKinds) throws -> Int64? {
         guard let table = kinds.table(entity) else { return nil }
-        if let position = try table.feedPosition(db, key: key), let position { return position }
+        if let position = try table.hub.feedPosition(db, key: key), let position { return position }
         return try tombstone(db, entity: entity, key: key)
     }
 
@@ -34,7 +34,7 @@ extension HubStore {
 
     /// The region of the feed row at `gseq` (nil: no such row). The only part of a feed row
     /// the hub reads while applying: whether a row is a node's echo is kept in the record's
-    /// row (`ReplicatedTable.feedEchoColumn`).
+    /// row (`HubTable.feedEchoColumn`).
     static func feedRegion(_ db: Database, gseq: Int64) throws -> String? {
         try db.firstRowCached("SELECT region FROM hub_feed WHERE gseq = ?", [gseq.databaseValue]).map { String.fromDatabaseValue($0[0]) ?? "" }
     }
@@ -63,9 +63,9 @@ extension HubStore {
     /// The feed rows of one hub transaction, written when it ends. A record touched by several
     /// changes of a push is written once, at the place of its last change, and the rows go in
     /// with multi-row INSERTs: per-statement work is paid once per chunk instead of once per
-    /// change. Each row becomes its record's feed position (`ReplicatedTable.feedColumn`, or
+    /// change. Each row becomes its record's feed position (`HubTable.feedColumn`, or
     /// `hub_tombstone` when the row is gone) as its change is added, with its echo
-    /// (`ReplicatedTable.feedEchoColumn`), so a later change of the same push finds both in the
+    /// (`HubTable.feedEchoColumn`), so a later change of the same push finds both in the
     /// row; the record's earlier feed row stays in the log, superseded, until `sweepFeed`
     /// removes it. A record keeps the region it has in the feed; a new one gets `region`, the
     /// region of the node whose change created it. A hub without regions (`keepsRegions`
@@ -156,11 +156,11 @@ extension HubStore {
                 gseq = slot.position
                 // The change wrote the row as an echo and another mention of it says otherwise.
                 if slot.echo != (echoSeq != nil), let table {
-                    try table.setFeedEcho(db, key: record.key, echoNode: echoSeq == nil ? nil : node)
+                    try table.hub.setFeedEcho(db, key: record.key, echoNode: echoSeq == nil ? nil : node)
                 }
             } else {
                 gseq = positions.take()
-                if try table?.setFeedPosition(db, key: record.key, gseq, echoNode: echoSeq == nil ? nil : node) != true {
+                if try table?.hub.setFeedPosition(db, key: record.key, gseq, echoNode: echoSeq == nil ? nil : node) != true {
                     // No row: the record was removed (or never stored); its tombstone holds the position.
                     try db.runCached("INSERT INTO hub_tombstone (entity, key, gseq) VALUES (?, ?, ?) ON CONFLICT (entity, key) DO UPDATE SET gseq = excluded.gseq",
                                      [record.entity.rawValue.databaseValue, record.key.databaseValue, gseq.databaseValue])

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncModel
+import SyncReconcile
 import SyncStore
 
 /// The hub's schema, every migration in one place: the tables node and hub share (`Schema`),
@@ -78,7 +79,7 @@ enum HubSchema {
         m.registerMigration("v5-hub-feed-log") { db in
             try db.execute(sql: "CREATE TABLE hub_tombstone (entity TEXT NOT NULL, key TEXT NOT NULL, gseq INTEGER NOT NULL, PRIMARY KEY (entity, key)) WITHOUT ROWID")
             for table in standardTables {
-                let e = table.entity.rawValue, column = ReplicatedTable.feedColumn
+                let e = table.entity.rawValue, column = HubTable.feedColumn
                 try db.execute(sql: """
                     ALTER TABLE \(table.name) ADD COLUMN \(column) INTEGER;
                     UPDATE \(table.name) SET \(column) = (SELECT f.gseq FROM hub_feed f WHERE f.entity = '\(e)' AND f.key = \(table.keySQL));
@@ -111,26 +112,16 @@ enum HubSchema {
         // after the change, the row is gone). Removals are rare (addresses a move or a node
         // takes away), so a trigger costs nothing on the catch-up's path.
         m.registerMigration("v6-hub-tombstone-on-delete") { db in
-            for table in standardTables {
-                let key = table.keyColumns.map { "OLD.\($0)" }.joined(separator: " || '|' || ")
-                try db.execute(sql: """
-                    CREATE TRIGGER \(table.name)_tombstone AFTER DELETE ON \(table.name)
-                    WHEN OLD.\(ReplicatedTable.feedColumn) IS NOT NULL
-                    BEGIN
-                        INSERT OR REPLACE INTO hub_tombstone (entity, key, gseq)
-                        VALUES ('\(table.entity.rawValue)', \(key), OLD.\(ReplicatedTable.feedColumn));
-                    END
-                    """)
-            }
+            for table in standardTables { try db.execute(sql: tombstoneTriggerSQL(table)) }
         }
         Schema.registerSharedUpgrades(&m)
         // Whether a record's feed row is a node's echo, kept in the record's row too
-        // (`ReplicatedTable.feedEchoColumn`): a node's edit of its own row then learns it from
+        // (`HubTable.feedEchoColumn`): a node's edit of its own row then learns it from
         // the row its merge reads, not from a second read of the feed row (about 4 % of the
         // writer's time in the catch-up). Filled from the feed for a hub made before.
         m.registerMigration("v7-hub-feed-echo-in-row") { db in
             for table in standardTables {
-                let feed = ReplicatedTable.feedColumn, echo = ReplicatedTable.feedEchoColumn
+                let feed = HubTable.feedColumn, echo = HubTable.feedEchoColumn
                 try db.execute(sql: """
                     ALTER TABLE \(table.name) ADD COLUMN \(echo) TEXT;
                     UPDATE \(table.name) SET \(echo) = (SELECT f.node FROM hub_feed f WHERE f.gseq = \(table.name).\(feed) AND f.echo_seq IS NOT NULL)
@@ -180,7 +171,7 @@ enum HubSchema {
         }
     }
 
-    /// The merge clocks move into the replicated rows (`ReplicatedTable.clockColumns`): a new
+    /// The merge clocks move into the replicated rows (`HubTable.clockColumns`): a new
     /// row carries its creation stamp, an edit its field stamps, in the row it writes anyway,
     /// instead of a row in `row_clock` per record and one in `field_clock` per edited field.
     /// Registered by the hub after its own migrations; clocks of an existing hub move along.
@@ -207,19 +198,27 @@ enum HubSchema {
     /// tables: merge clocks, feed position and echo, and the trigger that keeps a removed row's
     /// feed position in its tombstone.
     static func addHubColumns(_ db: Database, _ table: ReplicatedTable) throws {
-        let key = table.keyColumns.map { "OLD.\($0)" }.joined(separator: " || '|' || ")
         try db.execute(sql: """
             ALTER TABLE \(table.name) ADD COLUMN clock_hlc INTEGER;
             ALTER TABLE \(table.name) ADD COLUMN clock_node TEXT;
             ALTER TABLE \(table.name) ADD COLUMN clock_fields TEXT;
-            ALTER TABLE \(table.name) ADD COLUMN \(ReplicatedTable.feedColumn) INTEGER;
-            ALTER TABLE \(table.name) ADD COLUMN \(ReplicatedTable.feedEchoColumn) TEXT;
+            ALTER TABLE \(table.name) ADD COLUMN \(HubTable.feedColumn) INTEGER;
+            ALTER TABLE \(table.name) ADD COLUMN \(HubTable.feedEchoColumn) TEXT;
+            """)
+        try db.execute(sql: tombstoneTriggerSQL(table))
+    }
+
+    /// The trigger that keeps a removed row's feed position in its tombstone (see
+    /// "v6-hub-tombstone-on-delete").
+    static func tombstoneTriggerSQL(_ table: ReplicatedTable) -> String {
+        let key = table.keyColumns.map { "OLD.\($0)" }.joined(separator: " || '|' || ")
+        return """
             CREATE TRIGGER \(table.name)_tombstone AFTER DELETE ON \(table.name)
-            WHEN OLD.\(ReplicatedTable.feedColumn) IS NOT NULL
+            WHEN OLD.\(HubTable.feedColumn) IS NOT NULL
             BEGIN
                 INSERT OR REPLACE INTO hub_tombstone (entity, key, gseq)
-                VALUES ('\(table.entity.rawValue)', \(key), OLD.\(ReplicatedTable.feedColumn));
+                VALUES ('\(table.entity.rawValue)', \(key), OLD.\(HubTable.feedColumn));
             END
-            """)
+            """
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncModel
+import SyncReconcile
 import SyncStore
 
 /// Reading the feed (pulls and snapshots) and sweeping its superseded rows.
@@ -24,11 +25,13 @@ extension HubStore {
             var conditions = ["gseq > ?"], arguments: [DatabaseValue] = [cursor.databaseValue]
             switch region {
             case nil: break
-            case ""?: conditions.append("region IN ('', '\(Database.everyGroup)')")
+            // Records of kinds every store receives are in region '*'. Only a hub with such
+            // kinds asks for them: with `IN`, SQLite reads the two regions' index ranges and
+            // sorts them by position for every page, instead of one range in order.
+            case ""?: conditions.append(kinds.hasChainScope ? "region IN ('', '\(Database.everyGroup)')" : "region = ''")
             case let region?:
-                // `region <> ''` lets SQLite use the partial index hub_feed_region. Records of
-                // kinds every store receives are in region '*'.
-                conditions += ["region IN (?, '\(Database.everyGroup)')", "region <> ''"]
+                // `region <> ''` lets SQLite use the partial index hub_feed_region.
+                conditions += [kinds.hasChainScope ? "region IN (?, '\(Database.everyGroup)')" : "region = ?", "region <> ''"]
                 arguments.append(region.databaseValue)
             }
             if let own {
@@ -49,7 +52,7 @@ extension HubStore {
                       let table = kinds.table(entity) else { continue }
                 // A row that is not its record's position was superseded by a later change.
                 let image: Fields?
-                if let current = try table.fetchWithFeedPosition(db, key: key) {
+                if let current = try table.hub.fetchWithFeedPosition(db, key: key) {
                     guard current.position == gseq else { continue }
                     image = current.image
                 } else {

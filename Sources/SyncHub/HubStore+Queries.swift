@@ -38,7 +38,7 @@ extension HubStore {
 
     static func stateHashes(_ db: Database, regions: Set<String>, kinds: RecordKinds) throws -> [String: String] {
         try db.stateHashes(groups: regions, kinds: kinds) { table in
-            "(SELECT f.region FROM hub_feed f WHERE f.gseq = \(table.name).\(ReplicatedTable.feedColumn))"
+            "(SELECT f.region FROM hub_feed f WHERE f.gseq = \(table.name).\(HubTable.feedColumn))"
         }
     }
 

@@ -140,7 +140,7 @@ public final class HubStore: Sendable {
     }
 
     /// Waits until a background checkpoint asked for has run (tests; before a hub stops).
-    public func waitForCheckpoints() { checkpointer?.drain() }
+    package func waitForCheckpoints() { checkpointer?.drain() }
 
     /// Closes the store at shutdown: waits for the background checkpoint, copies the whole
     /// write-ahead log into the database and empties it (the next start finds nothing to

@@ -203,6 +203,8 @@ public struct RecordKinds: Sendable, Equatable {
     public let all: [RecordKind]
     /// Kinds by entity code.
     private let byCode: [Int?]
+    /// Whether any kind replicates to the whole chain (`RecordKind.Scope.chain`).
+    public let hasChainScope: Bool
 
     public init(_ kinds: [RecordKind]) throws {
         var byCode = [Int?](repeating: nil, count: 256)
@@ -216,6 +218,7 @@ public struct RecordKinds: Sendable, Equatable {
         }
         all = kinds
         self.byCode = byCode
+        hasChainScope = kinds.contains { $0.scope == .chain }
     }
 
     /// Partners, addresses, documents and move requests.

@@ -109,7 +109,7 @@ extension Reconciler {
         let validates = !removal && (e.kind.validatedColumns.map { checked in fields.keys.contains { checked.contains($0) } } ?? true)
         let ownerColumn = e.kind.owner.flatMap { table.columnIndex[$0] }
         let wanted = validates ? nil : fields.keys.compactMap { table.columnIndex[$0] } + (ownerColumn.map { [$0] } ?? [])
-        guard let stored = try table.fetchWithClocks(e.db, key: key, only: wanted) else {
+        guard let stored = try table.hub.fetchWithClocks(e.db, key: key, only: wanted) else {
             return e.reject("\(e.record) does not exist at the hub")
         }
         if let ownerColumn, let ownerName = e.kind.owner {

@@ -9,7 +9,7 @@ public struct TouchedRow: Sendable, Hashable {
     public var key: String
     /// The row is now exactly the image the sending node wrote itself: a new row stored as
     /// sent, or that node's edit applied as sent to a row that was its own image (the row's
-    /// `ReplicatedTable.feedEchoColumn`). That node already holds it, so its pulls may skip it.
+    /// `HubTable.feedEchoColumn`). That node already holds it, so its pulls may skip it.
     public var echo: Bool
 
     public init(_ entity: Entity, _ key: String, echo: Bool = false) {
@@ -52,7 +52,7 @@ public struct ApplyContext: Sendable {
 
 /// Feed positions handed out while the hub applies one push or one customer move (see
 /// `HubStore.FeedEmitter`). The row a change inserts or changes is written with its position
-/// (`ReplicatedTable.feedColumn`), so adding its feed row costs no second write of it; the
+/// (`HubTable.feedColumn`), so adding its feed row costs no second write of it; the
 /// feed gives the other rows it feeds theirs from the same counter.
 public struct FeedPositions: Sendable {
     /// A written row's position before this write: it was a new row (a removed record's
@@ -249,7 +249,7 @@ public enum Reconciler {
         for i in table.keyIndices where stored[i].isNull {
             throw StoreError.badKey(entity: table.entity, key: "?")
         }
-        return try table.insert(db, stored: stored, createdHLC: Int64(bitPattern: stamp.hlc.rawValue), createdNode: stamp.node,
+        return try table.hub.insert(db, stored: stored, createdHLC: Int64(bitPattern: stamp.hlc.rawValue), createdNode: stamp.node,
                                 position: position, echoNode: echoNode, replacing: replacing, ifExists: code.map { (.partner, $0) })
     }
 
@@ -270,12 +270,12 @@ public enum Reconciler {
     /// Field-level last-writer-wins: each field takes the value with the greater `MergeStamp`.
     /// A value that loses, or that overwrites another node's value, is recorded in the audit log.
     /// Returns whether the row changed.
-    public static func mergeFields(_ db: Database, table: ReplicatedTable, key: String, fields: Fields, stamp: MergeStamp) throws -> Bool {
+    static func mergeFields(_ db: Database, table: ReplicatedTable, key: String, fields: Fields, stamp: MergeStamp) throws -> Bool {
         try merge(db, table: table, key: key, fields: fields, stamp: stamp).changed
     }
 
     /// A row as read for a merge: its fields, the hub's clock columns and its feed position.
-    typealias StoredRow = (values: [FieldValue], clocks: ReplicatedTable.HubColumns)
+    typealias StoredRow = (values: [FieldValue], clocks: HubTable.HubColumns)
 
     /// `mergeFields`, also saying whether every field was taken as given (`complete`: none lost
     /// to a newer value, none outside the table's columns; key columns only name the row). `current`: the row
@@ -288,7 +288,7 @@ public enum Reconciler {
     static func merge(_ db: Database, table: ReplicatedTable, key: String, fields: Fields, stamp: MergeStamp,
                       current known: StoredRow? = nil, position: Int64? = nil, echoOf node: String? = nil)
         throws -> (changed: Bool, complete: Bool, priorPosition: Int64?, echo: Bool) {
-        guard let (current, clocks) = try known ?? table.fetchWithClocks(db, key: key) else { return (false, false, nil, false) }
+        guard let (current, clocks) = try known ?? table.hub.fetchWithClocks(db, key: key) else { return (false, false, nil, false) }
         let priorPosition = clocks.position
         let base = Self.stamp(clocks.createdHLC, clocks.createdNode)
         var stamps = FieldClocks(clocks.fieldClocks)
@@ -323,7 +323,7 @@ public enum Reconciler {
         let echo = complete && node != nil && clocks.echoNode == node
         guard stamped else { return (false, complete, priorPosition, echo) }
         // Only a changed row is surely fed: a position without its feed row would hide the record.
-        try table.setMerged(db, rowid: clocks.rowid, columns: winners, fieldClocks: stamps.text, position: winners.isEmpty ? nil : position,
+        try table.hub.setMerged(db, rowid: clocks.rowid, columns: winners, fieldClocks: stamps.text, position: winners.isEmpty ? nil : position,
                             echoNode: echo ? node : nil)
         return (!winners.isEmpty, complete, priorPosition, echo)
     }

@@ -17,7 +17,7 @@ import GRDBSQLite
 /// could carry one, and it then reads the same on every store); GRDB's checks for a
 /// transaction SQLite has rolled back, for cancellation and for observation are skipped (no
 /// caller continues after a database error, and nothing observes these tables).
-enum FastStatement {
+package enum FastStatement {
     /// SQLite copies bound text before `sqlite3_bind_text` returns.
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
@@ -29,7 +29,7 @@ enum FastStatement {
 
     /// Binds a statement's parameters in order, from several places, without first gathering
     /// them into one array (`run`).
-    struct Binder: ~Copyable {
+    package struct Binder: ~Copyable {
         let statement: Statement
         private let s: OpaquePointer
         private var index: Int32 = 0
@@ -40,11 +40,11 @@ enum FastStatement {
             sqlite3_reset(s)
         }
 
-        mutating func bind(_ values: [DatabaseValue]) throws {
+        package mutating func bind(_ values: [DatabaseValue]) throws {
             for v in values { try bind(v) }
         }
 
-        mutating func bind(_ v: DatabaseValue) throws {
+        package mutating func bind(_ v: DatabaseValue) throws {
             index += 1
             let code: Int32
             switch v.storage {
@@ -58,13 +58,13 @@ enum FastStatement {
             guard code == SQLITE_OK else { throw error(statement, code) }
         }
 
-        mutating func bind(_ n: Int64?) throws {
+        package mutating func bind(_ n: Int64?) throws {
             index += 1
             let code = n.map { sqlite3_bind_int64(s, index, $0) } ?? sqlite3_bind_null(s, index)
             guard code == SQLITE_OK else { throw error(statement, code) }
         }
 
-        mutating func bind(_ text: String?) throws {
+        package mutating func bind(_ text: String?) throws {
             index += 1
             let code = text.map { Self.bindText(s, index, $0) } ?? sqlite3_bind_null(s, index)
             guard code == SQLITE_OK else { throw error(statement, code) }
@@ -89,7 +89,7 @@ enum FastStatement {
 
     /// Runs an INSERT / UPDATE / DELETE whose parameters `bind` binds; returns the rows it changed.
     @discardableResult
-    static func run(_ statement: Statement, _ bind: (inout Binder) throws -> Void) throws -> Int {
+    package static func run(_ statement: Statement, _ bind: (inout Binder) throws -> Void) throws -> Int {
         var binder = Binder(statement)
         try bind(&binder)
         try binder.finish()
@@ -113,18 +113,18 @@ enum FastStatement {
     /// Runs an INSERT / UPDATE / DELETE with `values`; returns the rows it changed
     /// (`sqlite3_changes`, without GRDB's check of the calling queue on every read).
     @discardableResult
-    static func execute(_ statement: Statement, _ values: [DatabaseValue]) throws -> Int {
+    package static func execute(_ statement: Statement, _ values: [DatabaseValue]) throws -> Int {
         try bind(statement, values)
         return try step(statement)
     }
 
     /// Runs a query with `values` and returns the first row's columns, or nil without a row.
-    static func fetchFirst(_ statement: Statement, _ values: [DatabaseValue]) throws -> [DatabaseValue]? {
+    package static func fetchFirst(_ statement: Statement, _ values: [DatabaseValue]) throws -> [DatabaseValue]? {
         try fetchFirst(statement, values) { currentRow($0) }
     }
 
     /// Runs a query with `values` and reads its first row with `read` (nil without a row).
-    static func fetchFirst<T>(_ statement: Statement, _ values: [DatabaseValue], _ read: (OpaquePointer) throws -> T) throws -> T? {
+    package static func fetchFirst<T>(_ statement: Statement, _ values: [DatabaseValue], _ read: (OpaquePointer) throws -> T) throws -> T? {
         try bind(statement, values)
         let s = statement.sqliteStatement
         defer { sqlite3_reset(s) }
@@ -135,7 +135,7 @@ enum FastStatement {
     }
 
     /// Runs a query with `values` and returns every row's columns.
-    static func fetchAll(_ statement: Statement, _ values: [DatabaseValue]) throws -> [[DatabaseValue]] {
+    package static func fetchAll(_ statement: Statement, _ values: [DatabaseValue]) throws -> [[DatabaseValue]] {
         try bind(statement, values)
         let s = statement.sqliteStatement
         defer { sqlite3_reset(s) }
@@ -150,7 +150,7 @@ enum FastStatement {
 
     /// Runs a query with `values` and hands each row (the statement on it) to `body` until it
     /// returns false. What `body` reads of a row is valid only until it returns.
-    static func forEachRow(_ statement: Statement, _ values: [DatabaseValue], _ body: (OpaquePointer) throws -> Bool) throws {
+    package static func forEachRow(_ statement: Statement, _ values: [DatabaseValue], _ body: (OpaquePointer) throws -> Bool) throws {
         try bind(statement, values)
         let s = statement.sqliteStatement
         defer { sqlite3_reset(s) }
@@ -163,7 +163,7 @@ enum FastStatement {
     }
 
     /// The text of column `i` of the row `s` is on, in place (empty for NULL).
-    static func textBytes(_ s: OpaquePointer, _ i: Int32) -> UnsafeBufferPointer<UInt8> {
+    package static func textBytes(_ s: OpaquePointer, _ i: Int32) -> UnsafeBufferPointer<UInt8> {
         guard let p = sqlite3_column_text(s, i) else { return UnsafeBufferPointer(start: nil, count: 0) }
         return UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(s, i)))
     }
@@ -177,7 +177,7 @@ enum FastStatement {
         return row
     }
 
-    static func column(_ s: OpaquePointer, _ i: Int32) -> DatabaseValue {
+    package static func column(_ s: OpaquePointer, _ i: Int32) -> DatabaseValue {
         switch sqlite3_column_type(s, i) {
         case SQLITE_NULL: return .null
         case SQLITE_INTEGER: return sqlite3_column_int64(s, i).databaseValue
