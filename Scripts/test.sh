@@ -6,7 +6,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build --build-tests
-POSNODE_BIN_DIR="$(swift build --show-bin-path)" swift test --skip-build "$@"
+BIN="$(swift build --show-bin-path)"
+# The tests stop the hubs and stores they start, on failure too; a test process that crashes
+# cannot. Whatever of them is still running when this script ends is named and stopped.
+stop_leftovers() {
+  local left
+  left="$(pgrep -f "^$BIN/(posnode|poshub) " || true)"
+  if [ -n "$left" ]; then
+    echo "stopping processes left running by the tests: $(echo $left)" >&2
+    pkill -KILL -f "^$BIN/(posnode|poshub) " || true
+  fi
+}
+trap stop_leftovers EXIT
+POSNODE_BIN_DIR="$BIN" swift test --skip-build "$@"
 # Unless the caller picked tests: the APIs against their OpenAPI documents (schemathesis,
 # Scripts/api-check.sh), and a short fuzz run of each decoder (Scripts/fuzz.sh; its
 # regression inputs first).
