@@ -14,18 +14,14 @@ extension HubStore {
     /// clock), fed to every store that receives the kind. `key`: nil takes it from the key
     /// columns in `fields`. A refusal throws `HubError.refused` and changes nothing.
     @discardableResult
-    public func write(_ entity: Entity, op: ChangeOp, key: String? = nil, fields: Fields) throws -> EntryResult {
+    public func write(_ entity: Entity, op: ChangeOp, key given: String? = nil, fields: Fields) throws -> EntryResult {
         guard let kind = kinds.kind(entity), let table = ReplicatedTable.of(kind) else {
             throw HubError.refused("no record kind \(entity.rawValue) is stored at this hub")
         }
-        let key = try key ?? {
-            let values = table.presentColumns(fields).map { $0 ?? .null }
-            guard let key = table.key(of: values) else {
-                let missing = table.keyIndices.first { values[$0].isNull }.map { table.columns[$0] } ?? "key"
-                throw HubError.invalid(FieldError(field: missing, reason: "is missing"))
-            }
-            return key
-        }()
+        let key: String
+        do { key = try given ?? table.key(of: table.presentColumns(fields).map { $0 ?? .null }) } catch let e as FieldError {
+            throw HubError.invalid(e)
+        }
         defer { lastPushNanos.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed) }
         return try pool.write { db in
             let hlc = HLC.tick(last: try Self.hubHLC(db), nowMillis: clock())

@@ -11,7 +11,10 @@ import SyncStore
 /// store layer node and hub share (`ReplicatedTable`) knows nothing of them.
 public final class HubTable: Sendable {
     public let table: ReplicatedTable
-    let name: String, columns: [String], keyColumns: [String], columnTypes: [ReplicatedTable.ColumnType], keyPredicate: String
+    var name: String { table.name }
+    var columns: [String] { table.columns }
+    var columnTypes: [ReplicatedTable.ColumnType] { table.columnTypes }
+    var keyPredicate: String { table.keyPredicate }
     // SQL built once per table.
     private let clockedUpsertSQL: String
     private let clockedInsertSQL: String
@@ -26,11 +29,6 @@ public final class HubTable: Sendable {
     private init(_ table: ReplicatedTable) {
         self.table = table
         let name = table.name, columns = table.columns, keyColumns = table.keyColumns, keyPredicate = table.keyPredicate
-        self.name = name
-        self.columns = columns
-        self.keyColumns = keyColumns
-        self.columnTypes = table.columnTypes
-        self.keyPredicate = keyPredicate
         let list = columns.joined(separator: ", ")
         let updates = columns.filter { !keyColumns.contains($0) }.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
         let clocks = Self.clockColumns, feed = Self.feedColumn, echo = Self.feedEchoColumn
@@ -124,7 +122,7 @@ public final class HubTable: Sendable {
                 // The WHERE keeps SQLite from reading ON CONFLICT as a join's ON.
                 return "INSERT INTO \(name) (\(clockedColumnList)) SELECT \(clockedMarks) "
                     + "WHERE EXISTS (SELECT 1 FROM \(other.name) WHERE \(other.keyPredicate)) "
-                    + "ON CONFLICT(\(keyColumns.joined(separator: ", "))) DO NOTHING"
+                    + "ON CONFLICT(\(table.keyColumns.joined(separator: ", "))) DO NOTHING"
             }
             requiredKeys = try other.keyValues(required.key)
         } else {

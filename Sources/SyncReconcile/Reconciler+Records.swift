@@ -76,10 +76,8 @@ extension Reconciler {
         guard let table = ReplicatedTable.of(e.kind) else { return e.reject("\(e.record): \(e.change.entity.rawValue) is not stored") }
         let row = RecordRow(kind: e.kind, values: table.presentColumns(e.change.fields).map { $0 ?? .null })
         do { try e.kind.validate(row) } catch { return e.reject("\(e.record): \(oneLine(error))") }
-        guard let key = table.key(of: row.values) else {
-            let missing = table.keyIndices.first { row.values[$0].isNull }.map { table.columns[$0] } ?? "key"
-            return e.reject("\(e.record): \(missing) is missing")
-        }
+        let key: String
+        do { key = try table.key(of: row.values) } catch { return e.reject("\(e.record): \(oneLine(error))") }
         let name = "\(e.change.entity.rawValue) \(key)"
         if let parent = e.kind.parent, let code = row[parent].text {
             guard try ReplicatedTable.partner.exists(e.db, key: code) else {

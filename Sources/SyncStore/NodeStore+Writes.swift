@@ -171,10 +171,7 @@ extension NodeTransaction {
         var a = input
         a.partnerCode = PartnerCode.normalized(a.partnerCode)
         if a.site.isEmpty { a.site = cfg.site }
-        guard let partner = try ReplicatedTable.partner.fetch(db, key: a.partnerCode) else {
-            throw try db.partnerMissing(a.partnerCode, field: "partner")
-        }
-        if partner["deleted"]?.bool == true { throw try db.partnerDeleted(a.partnerCode, field: "partner") }
+        try db.requireLivePartner(a.partnerCode, field: "partner")
         guard a.seq >= 0 else { throw FieldError(field: "seq", reason: "must be 0 (bill-to) or greater (ship-to)") }
         if a.site.contains("|") { throw FieldError(field: "site", reason: "must not contain '|'") }
         try ReplicatedTable.address.upsert(db, image: a.fields)
@@ -188,10 +185,7 @@ extension NodeTransaction {
                             currency: String) throws -> Document {
         let cfg = try config()
         let partnerCode = PartnerCode.normalized(entered)
-        guard let partner = try ReplicatedTable.partner.fetch(db, key: partnerCode) else {
-            throw try db.partnerMissing(partnerCode, field: "partner")
-        }
-        if partner["deleted"]?.bool == true { throw try db.partnerDeleted(partnerCode, field: "partner") }
+        try db.requireLivePartner(partnerCode, field: "partner")
         if addressSeq > 0, try !ReplicatedTable.address.exists(db, key: Address.key(partnerCode: partnerCode, site: cfg.site, seq: addressSeq)) {
             throw FieldError(field: "seq", reason: "partner \(partnerCode) has no address \(addressSeq) at site \(cfg.site)")
         }
@@ -283,6 +277,13 @@ extension Database {
 
     /// The refusal for a deleted partner, saying where the customer went when a customer move
     /// replaced it.
+    /// Throws unless partner `code` exists and is not deleted: the refusal names `field` and
+    /// says where a renamed or moved customer went.
+    func requireLivePartner(_ code: String, field: String) throws {
+        guard let partner = try ReplicatedTable.partner.fetch(self, key: code) else { throw try partnerMissing(code, field: field) }
+        if partner["deleted"]?.bool == true { throw try partnerDeleted(code, field: field) }
+    }
+
     func partnerDeleted(_ code: String, field: String) throws -> FieldError {
         if let target = try movedCode(from: code) {
             return FieldError(field: field, reason: "partner \(code) was moved to \(target) (customer move); use \(target)")
@@ -361,10 +362,8 @@ extension NodeTransaction {
     @discardableResult
     public func write(_ entity: Entity, op: ChangeOp, key given: String? = nil, fields: Fields) throws -> Change {
         guard let kind = kinds.kind(entity), let table = ReplicatedTable.of(kind) else { throw StoreError.unknownKind(entity.rawValue) }
-        let key = try given ?? kind.key.map { column -> String in
-            guard let value = fields[column], !value.isNull else { throw FieldError(field: column, reason: "is missing") }
-            return value.text ?? value.int.map(String.init) ?? ""
-        }.joined(separator: "|")
+        var values = table.presentColumns(fields).map { $0 ?? .null }
+        let key = try given ?? table.key(of: values)
         guard kind.writers != .hub else {
             throw StoreError.notWritable(entity: entity, key: key, reason: "central master data, written at the hub; a store cannot change it")
         }
@@ -373,13 +372,10 @@ extension NodeTransaction {
             if try table.exists(db, key: key) {
                 throw FieldError(field: kind.key.joined(separator: ", "), reason: "\(entity.rawValue) \(key) already exists", code: .conflict)
             }
-            var values = table.presentColumns(fields).map { $0 ?? .null }
             for (column, value) in try table.keyFields(key) { values[table.columnIndex[column]!] = value }
             try kind.validate(RecordRow(kind: kind, values: values))
             if let parent = kind.parent, let code = values[table.columnIndex[parent]!].text {
-                guard let partner = try ReplicatedTable.partner.fetch(db, key: code), partner["deleted"]?.bool != true else {
-                    throw try db.partnerMissing(code, field: parent)
-                }
+                try db.requireLivePartner(code, field: parent)
             }
             let image = try insertNewRow(table, columns: table.columns, values: values)
             return try appendJournal(entity: entity, key: key, op: .insert, fields: image)

@@ -91,15 +91,15 @@ public final class ReplicatedTable: Sendable, Hashable {
     public func type(of column: String) -> ColumnType { types[column] ?? .text }
 
     /// The replication key of a row given in column order: the key columns' values joined
-    /// by `|` (nil when one is missing).
-    public func key(of values: [FieldValue]) -> String? {
+    /// by `|`. Throws a `FieldError` naming the first key column without a value.
+    public func key(of values: [FieldValue]) throws -> String {
         var parts: [String] = []
         for i in keyIndices {
             switch values[i] {
             case .text(let s): parts.append(s)
             case .int(let n): parts.append(String(n))
             case .bool(let b): parts.append(b ? "1" : "0")
-            case .null: return nil
+            case .null: throw FieldError(field: columns[i], reason: "is missing")
             }
         }
         return parts.joined(separator: "|")

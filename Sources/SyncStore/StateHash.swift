@@ -16,7 +16,6 @@ extension Database {
     /// replicates to the whole chain, in the hub's feed region of that name.
     public static let everyGroup = "*"
 
-
     /// Digests of parts of the replicated tables in one pass: `group` gives an SQL expression
     /// for a row's group in each table, and each of `groups` gets the digest `stateHash()` would
     /// give for a store holding exactly that group's rows. Rows of other groups are left out;
@@ -33,7 +32,9 @@ extension Database {
             let cursor = try Row.fetchCursor(self, sql: sql)
             let groupColumn = table.columns.count
             while let row = try cursor.next() {
-                guard let g = String.fromDatabaseValue(row[groupColumn]), g == Self.everyGroup || hashers[g] != nil else { continue }
+                guard let g = String.fromDatabaseValue(row[groupColumn]) else { continue }
+                let inEveryGroup = hashers[g] == nil  // a row of `everyGroup`, or of a group not asked for
+                if inEveryGroup && g != Self.everyGroup { continue }
                 buffer.removeAll(keepingCapacity: true)
                 for i in table.columns.indices {
                     switch table.value(row[i] as DatabaseValue, type: table.columnTypes[i]) {
@@ -51,7 +52,7 @@ extension Database {
                     }
                 }
                 buffer.append(0x0a)
-                if g == Self.everyGroup, hashers[g] == nil {
+                if inEveryGroup {
                     for h in groups { hashers[h]!.update(buffer) }
                 } else {
                     hashers[g]!.update(buffer)
