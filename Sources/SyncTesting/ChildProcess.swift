@@ -58,6 +58,8 @@ public class ChildProcess: @unchecked Sendable {
     private var peak = 0
     /// Signalled when the process exits (`waitWhileSampling` notices at once, not at its next sample).
     private let exited = DispatchSemaphore(value: 0)
+    /// The read ends of stdout and stderr, whose handlers `deinit` removes.
+    private var readEnds: [FileHandle] = []
 
     public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
         process.executableURL = URL(fileURLWithPath: executable)
@@ -77,6 +79,7 @@ public class ChildProcess: @unchecked Sendable {
             guard let self, !d.isEmpty else { return }
             self.lock.lock(); self.errors += d; self.lock.unlock()
         }
+        readEnds = [out.fileHandleForReading, err.fileHandleForReading]
         let exited = self.exited
         process.terminationHandler = { _ in exited.signal() }
         try process.run()
@@ -145,7 +148,14 @@ public class ChildProcess: @unchecked Sendable {
         process.waitUntilExit()
     }
 
-    deinit { if process.isRunning { kill() } }
+    /// A read handler left in place keeps its dispatch source registered while the handle
+    /// closes its descriptor; when another test's socket reuses the number, libdispatch's event
+    /// loop crashed the test process (`_dispatch_event_loop_drain`). Removing the handlers
+    /// cancels the sources first.
+    deinit {
+        if process.isRunning { kill() }
+        for end in readEnds { end.readabilityHandler = nil }
+    }
 }
 
 /// A long-running child (poshub serve, posnode serve) that announces `listening on HOST:PORT`
