@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Locates the package's built executables (posnode, poshub) for process tests.
 public enum BuiltProducts {
@@ -19,6 +22,7 @@ public enum BuiltProducts {
 
 /// The result of a finished command.
 public struct CommandResult: Sendable {
+    /// The exit code, or 128 + the signal number for a child a signal ended (as a shell reports it).
     public var status: Int32
     public var stdout: String
     public var stderr: String
@@ -28,78 +32,151 @@ public struct CommandResult: Sendable {
 /// Runs an executable to completion and captures its output.
 @discardableResult
 public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> CommandResult {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = arguments
-    if let environment { p.environment = environment }
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    p.standardInput = FileHandle.nullDevice
-    try p.run()
-    // Read both pipes concurrently so a chatty child cannot block on a full pipe.
-    let group = DispatchGroup()
-    nonisolated(unsafe) var errData = Data()
-    group.enter()
-    DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
-    p.waitUntilExit()
-    return CommandResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
+    let child = try ChildProcess(executable, arguments, environment: environment)
+    let status = child.waitUntilExit().status
+    child.waitForOutput()
+    return CommandResult(status: status, stdout: child.stdoutText, stderr: child.stderrText)
+}
+
+/// How a child process ended.
+public enum ChildExit: Sendable, Equatable {
+    case exited(Int32)
+    case signalled(Int32)
+
+    /// The exit code, or 128 + the signal number.
+    public var status: Int32 {
+        switch self {
+        case .exited(let code): return code
+        case .signalled(let signal): return 128 + signal
+        }
+    }
+}
+
+public enum ChildProcessError: Error, CustomStringConvertible {
+    case noHandshake(executable: String, stderr: String)
+    case spawnFailed(executable: String, errno: Int32)
+    public var description: String {
+        switch self {
+        case .noHandshake(let e, let err): return "\(e) did not print 'listening on HOST:PORT'; stderr: \(err)"
+        case .spawnFailed(let e, let code): return "could not start \(e): \(String(cString: strerror(code)))"
+        }
+    }
 }
 
 /// A child process with its output captured and its peak resident memory readable from /proc.
+///
+/// Started with `posix_spawn`; one thread per output pipe reads it with blocking `read` until
+/// end of file, and one thread waits for the exit with `waitpid`. Foundation's `Process` is
+/// not used: its exit monitoring and `FileHandle.readabilityHandler` run on libdispatch event
+/// sources, and test processes that started and stopped many children in parallel with NIO
+/// sockets crashed inside libdispatch's event loop (SIGSEGV in `_dispatch_event_loop_drain`,
+/// with and without the read handlers removed before the pipes closed). swift-subprocess reads
+/// on the Swift concurrency pool, which the synchronous waits of these tests would hold up.
+/// Plain threads and blocking calls have neither problem.
 public class ChildProcess: @unchecked Sendable {
-    public let process = Process()
-    private let lock = NSLock()
-    private var output = Data()
-    private var errors = Data()
-    private var peak = 0
-    /// Signalled when the process exits (`waitWhileSampling` notices at once, not at its next sample).
-    private let exited = DispatchSemaphore(value: 0)
-    /// The read ends of stdout and stderr, whose handlers `deinit` removes.
-    private var readEnds: [FileHandle] = []
+    /// The child's process id.
+    public let pid: pid_t
+    public let executable: String
+    /// What the reader and waiter threads fill in; they hold this, not the `ChildProcess`, so
+    /// that dropping the last reference still kills a child a test left running.
+    private let state = ChildState()
 
     public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        out.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let d = h.availableData
-            guard let self, !d.isEmpty else { return }
-            self.lock.lock(); self.output += d; self.lock.unlock()
+        self.executable = executable
+        // Pipes are made close-on-exec before any other child starts, so that no child holds
+        // another child's pipe open (its reader would then never see end of file); `pipe2`
+        // is not imported, so the lock makes `pipe` and `fcntl` one step for every spawn here.
+        Self.spawnLock.lock()
+        defer { Self.spawnLock.unlock() }
+        var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
+        guard pipe(&outPipe) == 0 else { throw ChildProcessError.spawnFailed(executable: executable, errno: errno) }
+        guard pipe(&errPipe) == 0 else {
+            let code = errno
+            close(outPipe[0]); close(outPipe[1])
+            throw ChildProcessError.spawnFailed(executable: executable, errno: code)
         }
-        err.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let d = h.availableData
-            guard let self, !d.isEmpty else { return }
-            self.lock.lock(); self.errors += d; self.lock.unlock()
+        for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        let spawned = Self.spawn(executable, arguments, environment: environment, stdout: outPipe[1], stderr: errPipe[1])
+        close(outPipe[1]); close(errPipe[1])
+        switch spawned {
+        case .success(let pid): self.pid = pid
+        case .failure(let error):
+            close(outPipe[0]); close(errPipe[0])
+            throw error
         }
-        readEnds = [out.fileHandleForReading, err.fileHandleForReading]
-        let exited = self.exited
-        process.terminationHandler = { _ in exited.signal() }
-        try process.run()
+        state.read(outPipe[0], stdout: true)
+        state.read(errPipe[0], stdout: false)
+        state.wait(for: pid)
     }
 
-    public var stdoutText: String { lock.lock(); defer { lock.unlock() }; return String(decoding: output, as: UTF8.self) }
-    public var stderrText: String { lock.lock(); defer { lock.unlock() }; return String(decoding: errors, as: UTF8.self) }
+    private static let spawnLock = NSLock()
+
+    private static func spawn(_ executable: String, _ arguments: [String], environment: [String: String]?,
+                              stdout: Int32, stderr: Int32) -> Result<pid_t, ChildProcessError> {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+        posix_spawn_file_actions_adddup2(&actions, stderr, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // Default dispositions and an empty mask: the test process's ignored SIGPIPE and any
+        // blocked signal must not carry over into the child.
+        var all = sigset_t(), none = sigset_t()
+        sigfillset(&all); sigemptyset(&none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        let env = environment ?? ProcessInfo.processInfo.environment
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for p in argv + envp { free(p) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        return rc == 0 ? .success(pid) : .failure(.spawnFailed(executable: executable, errno: rc))
+    }
+
+    public var stdoutText: String { state.locked { String(decoding: $0.output, as: UTF8.self) } }
+    public var stderrText: String { state.locked { String(decoding: $0.errors, as: UTF8.self) } }
+
+    /// Whether the child has not been seen to exit yet.
+    public var isRunning: Bool { state.locked { $0.exit == nil } }
+
+    /// Waits for the exit, up to `timeout`; nil if the child is still running then.
+    public func waitUntilExit(timeout: TimeInterval) -> ChildExit? {
+        state.await(until: Date().addingTimeInterval(timeout)) { $0.exit }
+    }
+
+    /// Waits for the exit.
+    @discardableResult
+    public func waitUntilExit() -> ChildExit {
+        state.await(until: nil) { $0.exit }!
+    }
+
+    /// Waits until both output pipes reached end of file (every process holding them exited).
+    public func waitForOutput() {
+        _ = state.await(until: nil) { $0.openPipes == 0 ? true : nil }
+    }
+
+    /// Sends `signal` unless the child has already been reaped (its pid may be reused then).
+    public func send(_ signal: Int32) {
+        state.locked { if $0.exit == nil { _ = Glibc.kill(pid, signal) } }
+    }
 
     /// Peak resident memory (VmHWM) in KiB, as last sampled while the process ran.
     @discardableResult
     public func peakResidentKiB() -> Int {
-        if let s = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8) {
+        if let s = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) {
             for line in s.split(separator: "\n") where line.hasPrefix("VmHWM:") {
                 if let v = Int(line.split(separator: " ").dropFirst().first { !$0.isEmpty } ?? "") {
-                    lock.lock(); peak = max(peak, v); lock.unlock()
+                    state.locked { $0.peak = max($0.peak, v) }
                 }
             }
         }
-        lock.lock(); defer { lock.unlock() }
-        return peak
+        return state.locked { $0.peak }
     }
 
     /// The port of the first `listening on HOST:PORT` line, waiting for it up to `timeout`.
@@ -114,10 +191,10 @@ public class ChildProcess: @unchecked Sendable {
                     return port
                 }
             }
-            if !process.isRunning { break }
+            if !isRunning { break }
             Thread.sleep(forTimeInterval: 0.02)
         }
-        throw ChildProcessError.noHandshake(executable: process.executableURL?.path ?? "", stderr: stderrText)
+        throw ChildProcessError.noHandshake(executable: executable, stderr: stderrText)
     }
 
     /// Waits for the process to exit, sampling its peak memory every 20 ms; returns the exit
@@ -125,36 +202,90 @@ public class ChildProcess: @unchecked Sendable {
     /// up to 20 ms to every measured run).
     public func waitWhileSampling() -> Int32 {
         peakResidentKiB()
-        while exited.wait(timeout: .now() + .milliseconds(20)) == .timedOut {
+        while true {
+            if let ended = waitUntilExit(timeout: 0.02) { return ended.status }
             peakResidentKiB()
         }
-        exited.signal()  // for a later call
-        process.waitUntilExit()
-        return process.terminationStatus
     }
 
     /// SIGTERM, then wait (SIGKILL after 5 s).
     public func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        if process.isRunning { kill() }
+        guard isRunning else { return }
+        send(SIGTERM)
+        if waitUntilExit(timeout: 5) == nil { kill() }
     }
 
     /// SIGKILL: the crash case.
     public func kill() {
-        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        send(SIGKILL)
+        waitUntilExit()
     }
 
-    /// A read handler left in place keeps its dispatch source registered while the handle
-    /// closes its descriptor; when another test's socket reuses the number, libdispatch's event
-    /// loop crashed the test process (`_dispatch_event_loop_drain`). Removing the handlers
-    /// cancels the sources first.
     deinit {
-        if process.isRunning { kill() }
-        for end in readEnds { end.readabilityHandler = nil }
+        if isRunning { kill() }
+    }
+}
+
+/// The output, exit and memory peak of one child, filled in by its reader and waiter threads.
+private final class ChildState: @unchecked Sendable {
+    private let condition = NSCondition()
+    var output: [UInt8] = []
+    var errors: [UInt8] = []
+    var openPipes = 2
+    var exit: ChildExit?
+    var peak = 0
+
+    func locked<T>(_ body: (ChildState) -> T) -> T {
+        condition.lock(); defer { condition.unlock() }
+        return body(self)
+    }
+
+    /// Waits until `value` gives non-nil, or `deadline` passes (nil: no deadline;
+    /// `NSCondition.wait(until: .distantFuture)` traps converting the date).
+    func await<T>(until deadline: Date?, _ value: (ChildState) -> T?) -> T? {
+        condition.lock(); defer { condition.unlock() }
+        while true {
+            if let v = value(self) { return v }
+            if let deadline {
+                if !condition.wait(until: deadline) { return value(self) }
+            } else {
+                condition.wait()
+            }
+        }
+    }
+
+    private func update(_ body: (ChildState) -> Void) {
+        condition.lock(); body(self); condition.broadcast(); condition.unlock()
+    }
+
+    /// Reads `fd` to end of file on a thread of its own, then closes it.
+    func read(_ fd: Int32, stdout: Bool) {
+        Thread { [self] in
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                if n > 0 {
+                    update { if stdout { $0.output += chunk[0..<n] } else { $0.errors += chunk[0..<n] } }
+                } else if n < 0 && errno == EINTR {
+                    continue
+                } else {
+                    break
+                }
+            }
+            close(fd)
+            update { $0.openPipes -= 1 }
+        }.start()
+    }
+
+    /// Waits for `pid` to exit on a thread of its own.
+    func wait(for pid: pid_t) {
+        Thread { [self] in
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            // WIFEXITED / WEXITSTATUS / WTERMSIG, which Swift does not import as functions.
+            let ended: ChildExit = (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .signalled(status & 0x7f)
+            update { $0.exit = ended }
+        }.start()
     }
 }
 
@@ -178,13 +309,4 @@ public final class ServerProcess: ChildProcess, @unchecked Sendable {
     public var apiToken: String?
     /// Requests with this server's API token.
     public var api: TestHTTP { TestHTTP(token: apiToken) }
-}
-
-public enum ChildProcessError: Error, CustomStringConvertible {
-    case noHandshake(executable: String, stderr: String)
-    public var description: String {
-        switch self {
-        case .noHandshake(let e, let err): return "\(e) did not print 'listening on HOST:PORT'; stderr: \(err)"
-        }
-    }
 }

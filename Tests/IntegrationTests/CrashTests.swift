@@ -22,20 +22,14 @@ struct CrashTests {
               "\(posnode)" partner add --db "\(db)" --code "C$i" --kind consumer --first-name Anna --last-name "Nowak$i" --offline >/dev/null && echo "ok C$i"
             done
             """
-        let loop = Process()
-        loop.executableURL = URL(fileURLWithPath: "/bin/bash")
-        loop.arguments = ["-c", script]
-        let out = Pipe()
-        loop.standardOutput = out
-        loop.standardError = FileHandle.nullDevice
-        try loop.run()
+        let loop = try ChildProcess("/bin/bash", ["-c", script])
         Thread.sleep(forTimeInterval: 3.0)
         // Kill the running posnode child first (mid-write), then the loop.
-        let children = (try? String(contentsOfFile: "/proc/\(loop.processIdentifier)/task/\(loop.processIdentifier)/children", encoding: .utf8)) ?? ""
+        let children = (try? String(contentsOfFile: "/proc/\(loop.pid)/task/\(loop.pid)/children", encoding: .utf8)) ?? ""
         for pid in children.split(separator: " ").compactMap({ Int32($0) }) { kill(pid, SIGKILL) }
-        kill(loop.processIdentifier, SIGKILL)
-        loop.waitUntilExit()
-        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        loop.kill()
+        loop.waitForOutput()
+        let printed = loop.stdoutText
         let acknowledged = printed.split(separator: "\n").compactMap { $0.hasPrefix("ok ") ? String($0.dropFirst(3)) : nil }
         #expect(acknowledged.count > 5, "the burst should have written some partners before the kill")
 
