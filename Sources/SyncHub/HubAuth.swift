@@ -3,28 +3,35 @@ import HummingbirdAuth
 import SyncModel
 import SyncStore
 
-/// The context of a hub request: after `HubAuthenticator`, the node whose token came with it.
-public typealias HubRequestContext = BasicAuthRequestContext<HubNode>
+/// Who called: a store node (its token syncs and reads the central data) or an operator (its
+/// token writes the central master data, `poshub operator add`; it cannot push or pull).
+public enum HubCaller: Sendable {
+    case node(HubNode)
+    case `operator`(String)
+}
+
+/// The context of a hub request: after `HubAuthenticator`, the caller whose token came with it.
+public typealias HubRequestContext = BasicAuthRequestContext<HubCaller>
 
 /// Authenticates every `/v1` request by its bearer token (the scheme name in any case, RFC
 /// 6750) before a route runs: a missing, unknown or revoked token gets 401 with the hub's
 /// error object; a known one puts its node into the context (`context.identity`).
 struct HubAuthenticator: AuthenticatorMiddleware {
     typealias Context = HubRequestContext
-    typealias Identity = HubNode
+    typealias Identity = HubCaller
 
     let store: HubStore
     let metrics: HubMetrics
 
-    func authenticate(request: Request, context: Context) async throws -> HubNode? {
+    func authenticate(request: Request, context: Context) async throws -> HubCaller? {
         guard let token = BearerToken.parse(request.headers[.authorization]) else { return nil }
         return await node(token: token)
     }
 
-    /// The node of `token`, nil for an unknown or revoked one.
-    private func node(token: String) async -> HubNode? {
+    /// The caller of `token`, nil for an unknown or revoked one.
+    private func node(token: String) async -> HubCaller? {
         let store = self.store
-        return try? await offload { try store.authenticate(token: token) }
+        return try? await offload { try store.caller(token: token) }
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -40,9 +47,25 @@ struct HubAuthenticator: AuthenticatorMiddleware {
 }
 
 extension HubRequestContext {
-    /// The authenticated node (every `/v1` route runs behind `HubAuthenticator`).
+    /// The authenticated node (every `/v1` route runs behind `HubAuthenticator`); an
+    /// operator's token is refused (403) on the routes of nodes.
     var node: HubNode {
-        get throws { try requireIdentity() }
+        get throws {
+            guard case .node(let node) = try requireIdentity() else {
+                throw HTTPError(.forbidden, message: "an operator token cannot sync or read a node's data; use the node's token")
+            }
+            return node
+        }
+    }
+
+    /// The authenticated operator, or 403 for a node's token.
+    var operatorName: String {
+        get throws {
+            guard case .operator(let name) = try requireIdentity() else {
+                throw HTTPError(.forbidden, message: "central master data is written with an operator token (poshub operator add); a node's token reads it only")
+            }
+            return name
+        }
     }
 }
 

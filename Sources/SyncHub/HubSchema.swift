@@ -132,6 +132,16 @@ enum HubSchema {
         // The store asks the hub whether a Polish VAT ID is used already (`partnerCheck`), and
         // the hub reports a duplicate registered offline: the same index as the node's.
         m.registerMigration("v8-hub-nip-index") { db in try Schema.createNIPIndex(db) }
+        // Operators: who writes the central master data through the API (`poshub operator add`).
+        m.registerMigration("v9-hub-operator") { db in
+            try db.execute(sql: """
+                CREATE TABLE hub_operator (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    token_hash TEXT NOT NULL UNIQUE,
+                    created_at TEXT NOT NULL
+                )
+                """)
+        }
         // Declared record kinds: each table as node and hub share it, then the hub's columns.
         Schema.registerDeclaredTables(&m, kinds: kinds)
         for kind in kinds.stored where kind.tableSource == .declared {

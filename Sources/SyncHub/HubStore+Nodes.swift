@@ -94,6 +94,35 @@ extension HubStore {
         }
     }
 
+    /// The node or operator a bearer token belongs to, or nil.
+    public func caller(token: String) throws -> HubCaller? {
+        let hash = Self.hashToken(token)
+        return try pool.read { db in
+            if let node = try Row.fetchOne(db, sql: "SELECT * FROM hub_node WHERE token_hash = ?", arguments: [hash]).map(Self.node) {
+                return .node(node)
+            }
+            return try String.fetchOne(db, sql: "SELECT name FROM hub_operator WHERE token_hash = ?", arguments: [hash]).map(HubCaller.operator)
+        }
+    }
+
+    /// Registers an operator and returns its new bearer token (only its hash is stored): the
+    /// token writes the central master data through the API. Audited (kind `token`).
+    public func addOperator(name: String) throws -> String {
+        guard !name.isEmpty, name.count <= 64, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@".contains($0) }) else {
+            throw HubError.invalid(FieldError(field: "name", reason: "'\(name)' is not a name of letters, digits and - _ . @ (at most 64)"))
+        }
+        let token = Self.newToken()
+        try pool.write { db in
+            if try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM hub_operator WHERE name = ?)", arguments: [name]) == true {
+                throw HubError.invalid(FieldError(field: "name", reason: "operator \(name) is already registered", code: .conflict))
+            }
+            try db.execute(sql: "INSERT INTO hub_operator (name, token_hash, created_at) VALUES (?, ?, ?)",
+                           arguments: [name, Self.hashToken(token), AuditRecord.now()])
+            try db.appendAudit(AuditRecord(node: Self.hubNode, kind: .token, entity: "operator", key: name, reason: "operator registered"))
+        }
+        return token
+    }
+
     static func node(_ r: Row) -> HubNode {
         HubNode(node: r["node_id"], site: r["site"], series: r["series"], region: r["region"], lastSeq: r["last_seq"],
                 lastPushAt: r["last_push_at"], lastPullAt: r["last_pull_at"],

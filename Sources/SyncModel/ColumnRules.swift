@@ -42,17 +42,20 @@ public enum ColumnRules {
         "email": .text(max: 254), "attributes": .text(max: 4000), "consents": .text(max: 4000), "reverse_charge": .bool,
         "country": .text(max: 8), "national_id": .text(max: 32), "trade_register": .text(max: 64),
         "id_document": .text(max: 64), "currency": .text(max: 8), "corporate_customer": .text(max: PartnerCode.maxStoredLength),
-        "lowest_price": .bool, "deleted": .bool, "origin_node": .text(max: 32),
+        "lowest_price": .bool, "deleted": .bool, "origin_node": .text(max: 32), "category": .text(max: CustomerModule.maxCodeLength),
     ]
     static let address: [String: ColumnSpec] = [
         "partner_code": .text(max: PartnerCode.maxStoredLength), "site": .text(max: 32), "seq": .int(0...1_000_000),
         "label": .text(max: 100), "street": .text(max: 200), "city": .text(max: 100), "postal_code": .text(max: 16),
-        "country": .text(max: 8),
+        "country": .text(max: 8), "institution": .text(max: PartnerCode.maxStoredLength),
     ]
     static let document: [String: ColumnSpec] = [
         "id": .text(max: 120), "kind": .text(max: 16), "partner_code": .text(max: PartnerCode.maxStoredLength),
         "address_seq": .int(0...1_000_000), "site": .text(max: 32), "amount_minor": .int(-maxAmountMinor...maxAmountMinor),
         "currency": .text(max: 8), "status": .text(max: 16), "issued_at": .text(max: 40), "node": .text(max: 32),
+        "customer_category": .text(max: CustomerModule.maxCodeLength),
+        "institution": .text(max: PartnerCode.maxStoredLength), "price_version": .int(0...Int64(Int32.max)),
+        "lines": .text(max: DocumentLine.maxLinesJSON),
     ]
     static let move: [String: ColumnSpec] = [
         "current_code": .text(max: PartnerCode.maxStoredLength), "current_seq": .int(0...1_000_000),

@@ -10,6 +10,7 @@ public enum DocumentKind: String, Sendable, Codable, CaseIterable {
 public struct Document: Sendable, Hashable, Codable {
     enum CodingKeys: String, CodingKey {
         case id, kind, partnerCode = "partner_code", addressSeq = "address_seq", site, amountMinor = "amount_minor", currency, status, issuedAt = "issued_at", node
+        case customerCategory = "customer_category", institution, priceVersion = "price_version", lines
     }
 
     /// Globally unique: `<node>-<kind letter><local number>`, assigned by the creating node.
@@ -24,31 +25,44 @@ public struct Document: Sendable, Hashable, Codable {
     public var status: String
     public var issuedAt: String
     public var node: String
+    /// The customer category the lines were priced for (nil: a document without lines).
+    public var customerCategory: String?
+    /// The institution the document belongs to: it was placed with the customer's address at
+    /// that institution, whose discount its lines got.
+    public var institution: String?
+    /// The version of the price table (`PriceTable.version`) the store priced the lines with.
+    public var priceVersion: Int64?
+    /// The lines, priced at the time of sale; `amountMinor` is their sum. Empty: a document
+    /// recorded by its amount alone.
+    public var lines: [DocumentLine]
+
+    /// A till sale without a customer (an anonymous receipt) has no partner code.
+    public var isAnonymous: Bool { partnerCode.isEmpty }
 
     public init(id: String, kind: DocumentKind, partnerCode: String, addressSeq: Int = 0, site: String,
-                amountMinor: Int64, currency: String, status: String = "open", issuedAt: String, node: String) {
+                amountMinor: Int64, currency: String, status: String = "open", issuedAt: String, node: String,
+                customerCategory: String? = nil, institution: String? = nil, priceVersion: Int64? = nil, lines: [DocumentLine] = []) {
         self.id = id; self.kind = kind; self.partnerCode = partnerCode; self.addressSeq = addressSeq
         self.site = site; self.amountMinor = amountMinor; self.currency = currency; self.status = status
-        self.issuedAt = issuedAt; self.node = node
+        self.issuedAt = issuedAt; self.node = node; self.customerCategory = customerCategory
+        self.institution = institution; self.priceVersion = priceVersion; self.lines = lines
     }
 
     public static let columns = ["id", "kind", "partner_code", "address_seq", "site", "amount_minor", "currency",
-                                 "status", "issued_at", "node"]
+                                 "status", "issued_at", "node", "customer_category", "institution", "price_version", "lines"]
 
     /// Each column's position in `columns`.
     static let columnPosition = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, $0) })
 
     /// The values in `columns` order (what `fields` holds, without building a dictionary).
     public var columnValues: [FieldValue] {
-        [.text(id), .text(kind.rawValue), .text(partnerCode), .int(Int64(addressSeq)), .text(site), .int(amountMinor),
-         .text(currency), .text(status), .text(issuedAt), .text(node)]
+        func t(_ s: String?) -> FieldValue { s.map(FieldValue.text) ?? .null }
+        return [.text(id), .text(kind.rawValue), .text(partnerCode), .int(Int64(addressSeq)), .text(site), .int(amountMinor),
+                .text(currency), .text(status), .text(issuedAt), .text(node), t(customerCategory), t(institution),
+                priceVersion.map(FieldValue.int) ?? .null, lines.isEmpty ? .null : .text(DocumentLine.json(lines))]
     }
 
-    public var fields: Fields {
-        ["id": .text(id), "kind": .text(kind.rawValue), "partner_code": .text(partnerCode),
-         "address_seq": .int(Int64(addressSeq)), "site": .text(site), "amount_minor": .int(amountMinor),
-         "currency": .text(currency), "status": .text(status), "issued_at": .text(issuedAt), "node": .text(node)]
-    }
+    public var fields: Fields { Fields(uniqueKeysWithValues: zip(Self.columns, columnValues)) }
 
     public init(fields f: Fields) throws {
         var values = [FieldValue?](repeating: nil, count: Self.columns.count)
@@ -65,10 +79,21 @@ public struct Document: Sendable, Hashable, Codable {
             throw FieldError(field: "kind", reason: "must be receipt, invoice, order or receivable")
         }
         guard let code = v[2]?.text else { throw FieldError(field: "partner_code", reason: "is missing") }
+        guard !code.isEmpty || kind == .receipt else {
+            throw FieldError(field: "partner_code", reason: "is missing: only a receipt may be anonymous")
+        }
         guard let amount = v[5]?.int else { throw FieldError(field: "amount_minor", reason: "is missing") }
+        let lines = try v[13]?.text.map(DocumentLine.parse) ?? []
+        if !lines.isEmpty {
+            let sum = lines.reduce(Int64(0)) { $0 + $1.lineTotal }
+            guard sum == amount else {
+                throw FieldError(field: "amount_minor", reason: "is \(Self.formatAmount(amount)), the lines sum to \(Self.formatAmount(sum))")
+            }
+        }
         self.init(id: id, kind: kind, partnerCode: code, addressSeq: Int(v[3]?.int ?? 0),
                   site: v[4]?.text ?? "", amountMinor: amount, currency: v[6]?.text ?? "PLN",
-                  status: v[7]?.text ?? "open", issuedAt: v[8]?.text ?? "", node: v[9]?.text ?? "")
+                  status: v[7]?.text ?? "open", issuedAt: v[8]?.text ?? "", node: v[9]?.text ?? "",
+                  customerCategory: v[10]?.text, institution: v[11]?.text, priceVersion: v[12]?.int, lines: lines)
     }
 
     /// Parses an amount such as "12.50" or "-3" into minor units (2 decimals), exactly. The

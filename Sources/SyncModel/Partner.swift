@@ -15,7 +15,7 @@ public enum PartnerKind: String, Sendable, Codable, CaseIterable {
 /// a deleted partner stay valid.
 public struct Partner: Sendable, Hashable, Codable {
     enum CodingKeys: String, CodingKey {
-        case code, kind, salutation, firstName = "first_name", lastName = "last_name", name, birthDate = "birth_date", vatID = "vat_id", issuedBy = "issued_by", phone, email, attributes, consents, reverseCharge = "reverse_charge", country, nationalID = "national_id", tradeRegister = "trade_register", idDocument = "id_document", currency, corporateCustomer = "corporate_customer", lowestPrice = "lowest_price", deleted, originNode = "origin_node"
+        case code, kind, salutation, firstName = "first_name", lastName = "last_name", name, birthDate = "birth_date", vatID = "vat_id", issuedBy = "issued_by", phone, email, attributes, consents, reverseCharge = "reverse_charge", country, nationalID = "national_id", tradeRegister = "trade_register", idDocument = "id_document", currency, corporateCustomer = "corporate_customer", lowestPrice = "lowest_price", deleted, originNode = "origin_node", category
     }
 
     public var code: String
@@ -46,6 +46,9 @@ public struct Partner: Sendable, Hashable, Codable {
     public var deleted: Bool
     /// The node that created the partner.
     public var originNode: String?
+    /// The customer category (`customer_category` code): the segment whose prices the
+    /// customer pays. A customer registered without one gets the chain's default category.
+    public var category: String?
 
     public init(code: String, kind: PartnerKind, salutation: String? = nil, firstName: String? = nil,
                 lastName: String? = nil, name: String? = nil, birthDate: String? = nil, vatID: String? = nil,
@@ -53,14 +56,14 @@ public struct Partner: Sendable, Hashable, Codable {
                 attributes: [String: String] = [:], consents: [String: String] = [:], reverseCharge: Bool = false,
                 country: String? = nil, nationalID: String? = nil, tradeRegister: String? = nil,
                 idDocument: String? = nil, currency: String = "PLN", corporateCustomer: String? = nil,
-                lowestPrice: Bool = false, deleted: Bool = false, originNode: String? = nil) {
+                lowestPrice: Bool = false, deleted: Bool = false, originNode: String? = nil, category: String? = nil) {
         self.code = code; self.kind = kind; self.salutation = salutation; self.firstName = firstName
         self.lastName = lastName; self.name = name; self.birthDate = birthDate; self.vatID = vatID
         self.issuedBy = issuedBy; self.phone = phone; self.email = email; self.attributes = attributes
         self.consents = consents; self.reverseCharge = reverseCharge; self.country = country
         self.nationalID = nationalID; self.tradeRegister = tradeRegister; self.idDocument = idDocument
         self.currency = currency; self.corporateCustomer = corporateCustomer; self.lowestPrice = lowestPrice
-        self.deleted = deleted; self.originNode = originNode
+        self.deleted = deleted; self.originNode = originNode; self.category = category
     }
 
     /// A human-readable display name.
@@ -117,7 +120,7 @@ extension Partner {
         "code", "kind", "salutation", "first_name", "last_name", "name", "birth_date", "vat_id", "issued_by",
         "phone", "email", "attributes", "consents", "reverse_charge", "country", "national_id",
         "trade_register", "id_document", "currency", "corporate_customer", "lowest_price", "deleted",
-        "origin_node",
+        "origin_node", "category",
     ]
 
     /// The partner's values in `columns` order (the one mapping from partner to columns).
@@ -130,7 +133,7 @@ extension Partner {
             .text(code), .text(kind.rawValue), t(salutation), t(firstName), t(lastName), t(name), t(birthDate),
             t(vatID), t(issuedBy), t(phone), t(email), dict(attributes), dict(consents), .bool(reverseCharge),
             t(country), t(nationalID), t(tradeRegister), t(idDocument), .text(currency), t(corporateCustomer),
-            .bool(lowestPrice), .bool(deleted), t(originNode),
+            .bool(lowestPrice), .bool(deleted), t(originNode), t(category),
         ]
     }
 
@@ -139,7 +142,7 @@ extension Partner {
 
     /// Builds a partner from replicated fields; missing fields take their defaults.
     public init(fields f: Fields) throws {
-        // By the fields present (a change carries a few of the 23 columns), not by column.
+        // By the fields present (a change carries a few of the 24 columns), not by column.
         var values = [FieldValue](repeating: .null, count: Self.columns.count)
         for (name, value) in f { if let i = Self.columnPosition[name] { values[i] = value } }
         try self.init(columnValues: values)
@@ -165,7 +168,7 @@ extension Partner {
                   attributes: dict(v[11]), consents: dict(v[12]), reverseCharge: v[13].bool ?? false, country: v[14].text,
                   nationalID: v[15].text, tradeRegister: v[16].text, idDocument: v[17].text, currency: v[18].text ?? "PLN",
                   corporateCustomer: v[19].text, lowestPrice: v[20].bool ?? false, deleted: v[21].bool ?? false,
-                  originNode: v[22].text)
+                  originNode: v[22].text, category: v[23].text)
     }
 
     /// Fields a user may change with an update (not code, kind, lowest_price, deleted, origin_node).

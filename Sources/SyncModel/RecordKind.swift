@@ -117,6 +117,10 @@ public final class RecordKind: Sendable {
     public let partnerColumns: [String]
     /// A column naming the node that owns the record: only that node may change it.
     public let owner: String?
+    /// Columns that name a record of another kind by its key (a partner's category, an
+    /// offer's offer category): a write naming a record that does not exist is refused, at the
+    /// store (which also refuses an inactive one for a new reference) and at the hub.
+    public let references: [String: Entity]
     /// The columns an update may change (nil: every column but the key).
     public let editable: Set<String>?
     /// The columns whose change needs the whole row validated (nil: every change).
@@ -134,7 +138,7 @@ public final class RecordKind: Sendable {
 
     public init(entity: Entity, table: String?, columns: [Column], key: [String], writers: Writers,
                 removal: Removal = .delete, scope: Scope = .region, parent: String? = nil, partnerColumns: [String] = [],
-                owner: String? = nil, editable: Set<String>? = nil, validatedColumns: Set<String>? = nil,
+                owner: String? = nil, references: [String: Entity] = [:], editable: Set<String>? = nil, validatedColumns: Set<String>? = nil,
                 tableSource: TableSource = .declared, validate: @escaping @Sendable (RecordRow) throws -> Void = { _ in }) {
         self.entity = entity
         self.table = table
@@ -146,6 +150,7 @@ public final class RecordKind: Sendable {
         self.parent = parent
         self.partnerColumns = partnerColumns
         self.owner = owner
+        self.references = references
         self.editable = editable
         self.validatedColumns = validatedColumns
         self.tableSource = tableSource
@@ -167,7 +172,7 @@ public final class RecordKind: Sendable {
     func problem() -> String? {
         guard !columns.isEmpty || table == nil else { return "\(entity): a stored kind needs columns" }
         guard columnIndex.count == columns.count else { return "\(entity): a column is declared twice" }
-        for name in key + partnerColumns + [parent, owner].compactMap({ $0 }) where columnIndex[name] == nil {
+        for name in key + partnerColumns + references.keys.sorted() + [parent, owner].compactMap({ $0 }) where columnIndex[name] == nil {
             return "\(entity): \(name) is not one of its columns"
         }
         if case .tombstone(let flag) = removal, columnIndex[flag] == nil { return "\(entity): tombstone flag \(flag) is not a column" }
@@ -224,8 +229,10 @@ public struct RecordKinds: Sendable, Equatable {
         hasChainScope = kinds.contains { $0.scope == .chain }
     }
 
-    /// Partners, addresses, documents and move requests.
-    public static let standard = try! RecordKinds([.partner, .address, .document, .move])
+    /// Partners, addresses, documents and move requests, and the customer module's records
+    /// (`CustomerModule`).
+    public static let standard = try! RecordKinds([.partner, .address, .document, .move, .customerCategory, .offerCategory,
+                                                   .offer, .price, .institution, .membership])
 
     /// This set and `kind` after it.
     public func adding(_ kind: RecordKind) throws -> RecordKinds { try RecordKinds(all + [kind]) }

@@ -8,6 +8,8 @@ public struct FieldError: Error, Sendable, Hashable, CustomStringConvertible {
         case invalid
         /// The value is right but another record has it already (a partner code).
         case conflict
+        /// The record the value names does not exist (an unknown category or institution code).
+        case notFound
     }
 
     /// The field name as used on the command line and in the API (`code`, `first_name`, `vat_id`, ...).

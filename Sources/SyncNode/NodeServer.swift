@@ -29,13 +29,27 @@ public struct NodeAPIError: Codable, Sendable {
     }
 }
 
-/// A receipt or other document as posted to the local API.
+/// A receipt or other document as posted to the local API: by `lines` (priced now from the
+/// store's price table; `partner` left out: an anonymous receipt), or by `amount`.
 public struct DocumentRequest: Codable, Sendable {
     public var kind: DocumentKind?
-    public var partner: String
+    public var partner: String?
+    /// The partner's address at this site (an address at an institution gets its discount).
     public var seq: Int?
-    public var amount: String
+    public var amount: String?
     public var currency: String?
+    public var lines: [LineRequest]?
+
+    public struct LineRequest: Codable, Sendable {
+        public var offer: String
+        public var quantity: Int?
+    }
+}
+
+/// A membership as posted to the local API.
+public struct MembershipRequest: Codable, Sendable {
+    public var partner: String
+    public var institution: String
 }
 
 /// The node's local HTTP API for the POS front end (loopback only). Writes go to the local
@@ -62,7 +76,7 @@ public struct NodeServer: Sendable {
     static func failure(_ error: Error) -> Response {
         switch error {
         case let e as FieldError:
-            let status: HTTPResponse.Status = e.code == .conflict ? .conflict : .badRequest
+            let status: HTTPResponse.Status = e.code == .conflict ? .conflict : e.code == .notFound ? .notFound : .badRequest
             return json(NodeAPIError(error: e.description, field: e.field, problems: [.init(e)]), status: status)
         case let e as InvalidFields:
             return json(NodeAPIError(error: e.oneLine, field: e.problems.first?.field, problems: e.problems.map(NodeAPIError.Problem.init)),
@@ -169,16 +183,26 @@ public struct NodeServer: Sendable {
             do {
                 let r = try await Self.body(request, as: DocumentRequest.self)
                 guard let kind = fixedKind ?? r.kind else { throw FieldError(field: "kind", reason: "is mandatory") }
-                let minor = try Document.parseAmount(r.amount)
-                let doc = try await offload {
-                    try store.addDocument(kind: kind, partnerCode: r.partner, addressSeq: r.seq ?? 0, amountMinor: minor,
-                                          currency: (r.currency ?? "PLN").uppercased())
+                let doc: Document
+                if let lines = r.lines {
+                    if r.amount != nil { throw FieldError(field: "amount", reason: "a document with lines takes its amount from them") }
+                    let requested = lines.map { (offer: $0.offer, quantity: $0.quantity ?? 1) }
+                    doc = try await offload { try store.addDocument(kind: kind, partnerCode: r.partner, addressSeq: r.seq, lines: requested) }
+                } else {
+                    guard let amount = r.amount else { throw FieldError(field: "lines", reason: "a document needs lines or an amount") }
+                    guard let partner = r.partner else { throw FieldError(field: "partner", reason: "is mandatory for a document by amount") }
+                    let minor = try Document.parseAmount(amount)
+                    doc = try await offload {
+                        try store.addDocument(kind: kind, partnerCode: partner, addressSeq: r.seq ?? 0, amountMinor: minor,
+                                              currency: (r.currency ?? "PLN").uppercased())
+                    }
                 }
                 return Self.json(doc, status: .created)
             } catch { return Self.failure(error) }
         }
         router.post("/receipts") { request, _ in await addDocument(request, .receipt) }
         router.post("/documents") { request, _ in await addDocument(request, nil) }
+        addCustomerRoutes(router)
         router.post("/sync") { _, _ in
             guard let sync else { return Self.json(NodeAPIError(error: "no hub configured"), status: .serviceUnavailable) }
             do { return Self.json(try await sync.syncNow()) } catch {

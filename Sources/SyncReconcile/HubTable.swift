@@ -37,7 +37,7 @@ public final class HubTable: Sendable {
         let clockedInsert = "INSERT INTO \(name) (\(clockedColumnList)) VALUES (\(clockedMarks)) "
             + "ON CONFLICT(\(keyColumns.joined(separator: ", "))) "
         // A row written again without a position keeps the one it has, and its echo (the feed sets them).
-        clockedUpsertSQL = clockedInsert + "DO UPDATE SET \(updates), " + clocks.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+        clockedUpsertSQL = clockedInsert + "DO UPDATE SET " + (updates.isEmpty ? "" : "\(updates), ") + clocks.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
             + ", \(echo) = CASE WHEN excluded.\(feed) IS NULL THEN \(echo) ELSE excluded.\(echo) END"
             + ", \(feed) = coalesce(excluded.\(feed), \(feed))"
         clockedInsertSQL = clockedInsert + "DO NOTHING"

@@ -17,31 +17,64 @@ extension Reconciler {
         }
         // A document written (offline) for a customer that a move has since re-designated
         // follows the move, like the documents that existed when the move ran.
-        if context.movesRecorded, let moved = try CustomerMove.movedTo(db, site: doc.site, code: doc.partnerCode, seq: doc.addressSeq) {
+        if context.movesRecorded, !doc.isAnonymous, let moved = try CustomerMove.movedTo(db, site: doc.site, code: doc.partnerCode, seq: doc.addressSeq) {
             doc.partnerCode = moved.code
             doc.addressSeq = moved.seq
             stored = ReplicatedTable.document.storedValues(columnValues: doc.columnValues)
             sentAsStored = stored == ReplicatedTable.document.storedValues(e.change.fields)
         }
+        let problems = try db.referenceProblems(.document, values: doc.columnValues, kinds: context.kinds, requireActive: false)
+        if !problems.isEmpty { return e.reject("document \(doc.id): \(InvalidFields(problems).oneLine)") }
         let position = context.positions?.take()
         let echo = e.asSent && sentAsStored, echoNode = echo ? context.node : nil
-        // Without regions one statement covers the usual case: the document is stored when
-        // its partner exists and it does not; otherwise the checks below tell which it was.
-        var inserted = try context.regions == nil
-            && insertRow(db, table: .document, stored: stored, stamp: e.stamp, replacing: false, position: position, echoNode: echoNode,
-                         ifPartner: doc.partnerCode)
-        if !inserted {
-            guard try ReplicatedTable.partner.exists(db, key: doc.partnerCode) else {
-                return e.reject("document \(doc.id): partner \(doc.partnerCode) does not exist at the hub")
+        if doc.isAnonymous {
+            // An anonymous receipt: no partner to check, and it is in the node's region.
+            guard try insertRow(db, table: .document, stored: stored, stamp: e.stamp, replacing: false, position: position, echoNode: echoNode) else {
+                return try e.mergeEdit(.document, doc.id, doc.fields, context: &context)
             }
-            if let refusal = try e.outside(.partner, doc.partnerCode, "document \(doc.id)", context) { return e.reject(refusal) }
-            // Without regions the insert above found the document there already.
-            inserted = try context.regions != nil
-                && insertRow(db, table: .document, stored: stored, stamp: e.stamp, replacing: false, position: position, echoNode: echoNode)
-            guard inserted else { return try e.mergeEdit(.document, doc.id, doc.fields, context: &context) }
+        } else {
+            // Without regions one statement covers the usual case: the document is stored when
+            // its partner exists and it does not; otherwise the checks below tell which it was.
+            var inserted = try context.regions == nil
+                && insertRow(db, table: .document, stored: stored, stamp: e.stamp, replacing: false, position: position, echoNode: echoNode,
+                             ifPartner: doc.partnerCode)
+            if !inserted {
+                guard try ReplicatedTable.partner.exists(db, key: doc.partnerCode) else {
+                    return e.reject("document \(doc.id): partner \(doc.partnerCode) does not exist at the hub")
+                }
+                if let refusal = try e.outside(.partner, doc.partnerCode, "document \(doc.id)", context) { return e.reject(refusal) }
+                // Without regions the insert above found the document there already.
+                inserted = try context.regions != nil
+                    && insertRow(db, table: .document, stored: stored, stamp: e.stamp, replacing: false, position: position, echoNode: echoNode)
+                guard inserted else { return try e.mergeEdit(.document, doc.id, doc.fields, context: &context) }
+            }
         }
         if let position { context.positions?.wrote(.document, doc.id, at: position, prior: .newRow, echo: echo) }
+        try auditOldPrices(db, doc, node: context.node)
         return e.applied([TouchedRow(.document, doc.id, echo: echo)])
+    }
+
+    /// A document whose lines were priced (offline) with a price table that has changed since
+    /// for one of its lines, at the hub: the offer's base price or the cell for the document's
+    /// category and the offer's category is of a later version than the one the store priced
+    /// with. The sale keeps its prices; the hub's audit (kind `old-price`) lists it, so an
+    /// operator can answer "which sales used an old price?".
+    static func auditOldPrices(_ db: Database, _ doc: Document, node: String) throws {
+        guard let version = doc.priceVersion, !doc.lines.isEmpty else { return }
+        var changed: [String] = []
+        for line in doc.lines {
+            guard let offer = try db.offer(line.offer) else { continue }
+            let cell = try doc.customerCategory.flatMap { try db.priceCell(customerCategory: $0, offerCategory: offer.offerCategory) }
+            let now = try db.quote(offer: offer.code, quantity: line.quantity, customerCategory: doc.customerCategory, institution: nil)
+            let newer = offer.priceVersion > version || (cell?.priceVersion ?? 0) > version
+            if newer && now.line.unitPrice != line.unitPrice {
+                changed.append("\(line.offer) sold at \(Document.formatAmount(line.unitPrice)), now \(Document.formatAmount(now.line.unitPrice))")
+            }
+        }
+        guard !changed.isEmpty else { return }
+        try db.appendAudit(AuditRecord(node: node, kind: .oldPrice, entity: "document", key: doc.id, field: "price_version",
+                                       oldValue: String(version), newValue: String(try db.priceTableVersion()),
+                                       reason: "priced with price table version \(version), which had changed at the hub: " + changed.joined(separator: "; ")))
     }
 
     /// A customer move request, carried out by the hub (`CustomerMove`) with the hub's clock,

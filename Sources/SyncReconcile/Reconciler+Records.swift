@@ -76,6 +76,8 @@ extension Reconciler {
         guard let table = ReplicatedTable.of(e.kind) else { return e.reject("\(e.record): \(e.change.entity.rawValue) is not stored") }
         let row = RecordRow(kind: e.kind, values: table.presentColumns(e.change.fields).map { $0 ?? .null })
         do { try e.kind.validate(row) } catch { return e.reject("\(e.record): \(oneLine(error))") }
+        let missing = try e.db.referenceProblems(e.kind, values: row.values, kinds: context.kinds, requireActive: false)
+        if !missing.isEmpty { return e.reject("\(e.record): \(InvalidFields(missing).oneLine)") }
         let key: String
         do { key = try table.key(of: row.values) } catch { return e.reject("\(e.record): \(oneLine(error))") }
         let name = "\(e.change.entity.rawValue) \(key)"
@@ -126,6 +128,12 @@ extension Reconciler {
             var merged = RecordRow(kind: e.kind, values: stored.values)
             for (k, v) in fields { merged.values[table.columnIndex[k]!] = v }  // editable: a column
             do { try e.kind.validate(merged) } catch { return e.refused("\(e.record): \(oneLine(error))") }
+        }
+        if !removal, e.kind.references.keys.contains(where: { fields[$0] != nil }) {
+            var values = [FieldValue](repeating: .null, count: e.kind.columns.count)
+            for (k, v) in fields { values[table.columnIndex[k]!] = v }
+            let missing = try e.db.referenceProblems(e.kind, values: values, kinds: context.kinds, columns: Set(fields.keys), requireActive: false)
+            if !missing.isEmpty { return e.refused("\(e.record): \(InvalidFields(missing).oneLine)") }
         }
         // The node made the same edit on its own copy; if nothing else had changed the row,
         // the hub's image is now exactly the node's.

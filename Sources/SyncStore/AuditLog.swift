@@ -17,6 +17,8 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case rejected
     /// A Polish VAT ID registered twice.
     case duplicateVat = "duplicate-vat"
+    /// A document priced (offline) with a price table that had changed at the hub since.
+    case oldPrice = "old-price"
     /// A center parameter changed by the operator.
     case config
     /// A change stamped beyond the clock bound and applied with the hub's time.

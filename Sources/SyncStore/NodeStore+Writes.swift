@@ -102,7 +102,10 @@ extension NodeTransaction {
         p.deleted = false
         p.originNode = cfg.nodeID
         if p.country == nil { p.country = cfg.center.defaultCountry }
+        // A customer registered without a category gets the chain's default one.
+        if p.category == nil { p.category = try db.defaultCustomerCategory() }
         try PartnerValidator.validate(p, newCode: true, sizes: true)
+        try db.checkReferences(.partner, values: p.columnValues, kinds: kinds, requireActive: true)
         if try ReplicatedTable.partner.exists(db, key: p.code) {
             throw FieldError(field: "code", reason: "a partner with code \(p.code) already exists", code: .conflict)
         }
@@ -143,6 +146,7 @@ extension NodeTransaction {
         let p = try Partner(fields: merged)
         if p.deleted { throw try db.partnerDeleted(code, field: "code") }
         try PartnerValidator.validate(p)
+        try db.checkReferences(.partner, values: p.columnValues, kinds: kinds, columns: Set(changes.keys), requireActive: true)
         if changes["vat_id"] != nil || changes["country"] != nil {
             try db.checkVATUnique(p, allowDuplicate: allowDuplicateVat)
         }
@@ -174,8 +178,11 @@ extension NodeTransaction {
         try db.requireLivePartner(a.partnerCode, field: "partner")
         guard a.seq >= 0 else { throw FieldError(field: "seq", reason: "must be 0 (bill-to) or greater (ship-to)") }
         if a.site.contains("|") { throw FieldError(field: "site", reason: "must not contain '|'") }
+        try db.checkReferences(.address, values: Address.columns.map { a.fields[$0] ?? .null }, kinds: kinds, requireActive: true)
         try ReplicatedTable.address.upsert(db, image: a.fields)
         _ = try appendJournal(entity: .address, key: a.key, op: .insert, fields: a.fields)
+        // An address at an institution makes the customer its member.
+        if let institution = a.institution { try addMember(partner: a.partnerCode, institution: institution) }
         return a
     }
 
@@ -194,8 +201,7 @@ extension NodeTransaction {
         }
         let number = try Int64.fetchOne(db, sql: "SELECT next_document FROM node_config WHERE id = 1") ?? 1
         try db.execute(sql: "UPDATE node_config SET next_document = next_document + 1 WHERE id = 1")
-        let letter = ["receipt": "R", "invoice": "F", "order": "O", "receivable": "D"][kind.rawValue] ?? "X"
-        let doc = Document(id: "\(cfg.nodeID)-\(letter)\(number)", kind: kind, partnerCode: partnerCode,
+        let doc = Document(id: "\(cfg.nodeID)-\(Self.letter(kind))\(number)", kind: kind, partnerCode: partnerCode,
                            addressSeq: addressSeq, site: cfg.site, amountMinor: amountMinor, currency: currency,
                            status: kind == .receipt ? "settled" : "open", issuedAt: AuditRecord.iso(millis: clock()), node: cfg.nodeID)
         let image = try insertNewRow(.document, columns: Document.columns, values: doc.columnValues)
@@ -374,6 +380,7 @@ extension NodeTransaction {
             }
             for (column, value) in try table.keyFields(key) { values[table.columnIndex[column]!] = value }
             try kind.validate(RecordRow(kind: kind, values: values))
+            try db.checkReferences(kind, values: values, kinds: kinds, requireActive: true)
             if let parent = kind.parent, let code = values[table.columnIndex[parent]!].text {
                 try db.requireLivePartner(code, field: parent)
             }
@@ -387,6 +394,7 @@ extension NodeTransaction {
             var row = RecordRow(kind: kind, values: table.columns.map { current[$0] ?? .null })
             for (name, value) in fields { row.values[table.columnIndex[name]!] = value }
             try kind.validate(row)
+            try db.checkReferences(kind, values: row.values, kinds: kinds, columns: Set(fields.keys), requireActive: true)
             try table.update(db, key: key, fields: fields)
             return try appendJournal(entity: entity, key: key, op: .update, fields: fields)
         case .delete:

@@ -55,7 +55,9 @@ public final class ReplicatedTable: Sendable, Hashable {
         existsSQL = "SELECT EXISTS(SELECT 1 FROM \(name) WHERE \(keyPredicate))"
         let marks = Array(repeating: "?", count: columns.count).joined(separator: ", ")
         let updates = columns.filter { !keyColumns.contains($0) }.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
-        upsertSQL = "INSERT INTO \(name) (\(list)) VALUES (\(marks)) ON CONFLICT(\(keyColumns.joined(separator: ", "))) DO UPDATE SET \(updates)"
+        // A table of key columns only (a membership) has nothing to update.
+        upsertSQL = "INSERT INTO \(name) (\(list)) VALUES (\(marks)) ON CONFLICT(\(keyColumns.joined(separator: ", "))) "
+            + (updates.isEmpty ? "DO NOTHING" : "DO UPDATE SET \(updates)")
         deleteSQL = "DELETE FROM \(name) WHERE \(keyPredicate)"
     }
 

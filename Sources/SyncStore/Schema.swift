@@ -103,6 +103,20 @@ public enum Schema {
         migrator.registerMigration("v4-drop-unused-partner-indexes") { db in
             try db.execute(sql: "DROP INDEX IF EXISTS partner_vat_id; DROP INDEX IF EXISTS partner_national_id")
         }
+        // The customer module: a customer's category, an address at an institution, and a
+        // document's lines with what priced them. Appended columns keep every older column's
+        // position (the hub's field clocks are kept by position).
+        migrator.registerMigration("v5-customer-module-columns") { db in
+            try db.execute(sql: """
+                ALTER TABLE partner ADD COLUMN category TEXT;
+                ALTER TABLE address ADD COLUMN institution TEXT;
+                ALTER TABLE document ADD COLUMN customer_category TEXT;
+                ALTER TABLE document ADD COLUMN institution TEXT;
+                ALTER TABLE document ADD COLUMN price_version INTEGER;
+                ALTER TABLE document ADD COLUMN lines TEXT;
+                CREATE INDEX document_institution ON document(institution) WHERE institution IS NOT NULL;
+                """)
+        }
     }
 
     /// The tables of declared record kinds (`RecordKind.tableSource == .declared`), one

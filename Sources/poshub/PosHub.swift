@@ -16,7 +16,8 @@ struct PosHub: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "poshub",
         abstract: "Central data synchronization service for posnode store nodes.",
-        subcommands: [Init.self, NodeCommand.self, Serve.self, StateHash.self, Audit.self, MoveCommand.self, BalancesCommand.self])
+        subcommands: [Init.self, NodeCommand.self, OperatorCommand.self, Serve.self, StateHash.self, Audit.self, MoveCommand.self, BalancesCommand.self,
+                      CategoryCommand.self, OfferCategoryCommand.self, OfferCommand.self, PriceCommand.self, InstitutionCommand.self])
 }
 
 struct HubStoreOption: ParsableArguments {

@@ -33,6 +33,7 @@ struct PartnerFieldOptions: ParsableArguments {
     @Option(help: "ID document (needed for Tax Free documents).") var idDocument: String?
     @Option(help: "Currency code of the customer account, e.g. PLN.") var currency: String?
     @Option(help: "Corporate customer (Konzernkunde).") var corporateCustomer: String?
+    @Option(help: "Customer category (its prices); a new customer without one gets the chain's default category.") var category: String?
 
     func pairs(_ list: [String], field: String) throws -> [String: String] {
         var out: [String: String] = [:]
@@ -53,7 +54,7 @@ struct PartnerFieldOptions: ParsableArguments {
         set("birth_date", birthDate); set("vat_id", vatId); set("issued_by", issuedBy); set("phone", phone)
         set("email", email); set("country", country?.uppercased()); set("national_id", nationalId)
         set("trade_register", tradeRegister); set("id_document", idDocument); set("currency", currency?.uppercased())
-        set("corporate_customer", corporateCustomer)
+        set("corporate_customer", corporateCustomer); set("category", category)
         if let reverseCharge { f["reverse_charge"] = .bool(reverseCharge) }
         let attrs = try pairs(attribute, field: "attribute")
         if !attrs.isEmpty { f["attributes"] = .text(Fields(uniqueKeysWithValues: attrs.map { ($0.key, .text($0.value)) }).canonicalJSON()) }
@@ -65,10 +66,12 @@ struct PartnerFieldOptions: ParsableArguments {
 
 /// A partner as printed by show and list.
 struct PartnerView: Encodable {
-    enum CodingKeys: String, CodingKey { case partner, addresses, renamedTo = "renamed_to" }
+    enum CodingKeys: String, CodingKey { case partner, addresses, institutions, renamedTo = "renamed_to" }
 
     var partner: Partner
     var addresses: [Address]?
+    /// The institutions the customer is a member of.
+    var institutions: [String]?
     /// The code this store's customer registered under the asked code has now (store-prefix rule).
     var renamedTo: String?
 
@@ -82,11 +85,13 @@ struct PartnerView: Encodable {
         let extra: [(String, String?)] = [
             ("vat_id", p.vatID), ("national_id", p.nationalID), ("country", p.country), ("phone", p.phone),
             ("email", p.email), ("currency", p.currency), ("corporate_customer", p.corporateCustomer),
-            ("lowest_price", String(p.lowestPrice)), ("origin_node", p.originNode),
+            ("lowest_price", String(p.lowestPrice)), ("origin_node", p.originNode), ("category", p.category),
         ]
         for (k, v) in extra { if let v { lines.append("  \(k): \(v)") } }
+        if let institutions, !institutions.isEmpty { lines.append("  member of: \(institutions.joined(separator: ", "))") }
         for a in addresses ?? [] {
-            lines.append("  address \(a.site)/\(a.seq)\(a.isBillTo ? " (bill-to)" : ""): \([a.street, a.postalCode, a.city].compactMap { $0 }.joined(separator: ", "))")
+            let at = a.institution.map { " at institution \($0)" } ?? ""
+            lines.append("  address \(a.site)/\(a.seq)\(a.isBillTo ? " (bill-to)" : "")\(at): \([a.street, a.postalCode, a.city].compactMap { $0 }.joined(separator: ", "))")
         }
         return lines.joined(separator: "\n")
     }
@@ -147,7 +152,8 @@ extension PartnerCommand {
             let node = try store.open()
             let p = try node.requirePartner(code: code)
             let renamedTo = try node.renamed(from: code)
-            let view = PartnerView(partner: p, addresses: try node.addresses(partnerCode: code), renamedTo: renamedTo)
+            let view = PartnerView(partner: p, addresses: try node.addresses(partnerCode: code),
+                                   institutions: try node.customerListing(code: p.code).institutions, renamedTo: renamedTo)
             if json { try printJSON(view) } else { print(view.text()) }
         }
     }

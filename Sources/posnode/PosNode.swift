@@ -14,7 +14,7 @@ struct PosNode: AsyncParsableCommand {
             Init.self, PartnerCommand.self, AddressCommand.self, ReceiptCommand.self, DocumentCommand.self,
             JournalCommand.self, StatusCommand.self, StateHashCommand.self, SyncCommand.self, ServeCommand.self,
             CustomerCommand.self, BalancesCommand.self, DuplicatesCommand.self, AuditCommand.self, ConfigCommand.self,
-            APITokenCommand.self,
+            APITokenCommand.self, InstitutionCommand.self, MemberCommand.self, PriceCommand.self, OrderCommand.self, CatalogCommand.self,
         ])
 }
 

@@ -20,11 +20,12 @@ struct AddressCommand: AsyncParsableCommand {
         @Option(help: "City.") var city: String?
         @Option(help: "Postal code.") var postalCode: String?
         @Option(help: "Country code.") var country: String?
+        @Option(help: "The institution this is the customer's address at (the customer becomes its member; orders with it get its discount).") var institution: String?
 
         func run() async throws {
             let a = try store.open().addAddress(Address(partnerCode: partner, site: "", seq: seq, label: label, street: street,
-                                                        city: city, postalCode: postalCode, country: country))
-            print("saved address \(a.partnerCode) seq \(a.seq) at site \(a.site)")
+                                                        city: city, postalCode: postalCode, country: country, institution: institution))
+            print("saved address \(a.partnerCode) seq \(a.seq) at site \(a.site)\(a.institution.map { " at institution \($0)" } ?? "")")
         }
     }
 
@@ -46,19 +47,32 @@ struct AddressCommand: AsyncParsableCommand {
 
 /// Options shared by the document commands.
 struct DocumentOptions: ParsableArguments {
-    @Option(help: "Partner code.") var partner: String
-    @Option(help: "Address sequence at this site (0 = bill-to).") var seq: Int = 0
-    @Option(help: "Amount, e.g. 12.50.") var amount: String
-    @Option(help: "Currency code, e.g. PLN.") var currency: String = "PLN"
+    @Option(help: "Partner code (left out: an anonymous receipt, priced for the default category).") var partner: String?
+    @Option(name: [.customLong("address"), .customLong("seq")], help: "The partner's address at this site (0 = bill-to); an address at an institution gets its discount.")
+    var address: Int?
+    @Option(help: ArgumentHelp("A line: offer code and quantity (repeatable); priced now from the store's price table.", valueName: "OFFER:QTY"))
+    var line: [String] = []
+    @Option(help: "Amount, e.g. 12.50 (a document without lines).") var amount: String?
+    @Option(help: "Currency code, e.g. PLN (a document without lines; lines take their offers').") var currency: String?
     @Flag(help: "JSON output.") var json = false
 
     func add(kind: DocumentKind, store: StoreOptionGroup) throws {
-        let minor = try Document.parseAmount(amount)
-        let doc = try store.open().addDocument(kind: kind, partnerCode: partner, addressSeq: seq, amountMinor: minor,
-                                               currency: currency.uppercased())
-        if json { try printJSON(doc) } else {
-            print("added \(kind.rawValue) \(doc.id) for \(doc.partnerCode): \(Document.formatAmount(doc.amountMinor)) \(doc.currency)")
+        let doc: Document
+        if !line.isEmpty {
+            if amount != nil { throw FieldError(field: "amount", reason: "a document with lines takes its amount from them") }
+            if currency != nil { throw FieldError(field: "currency", reason: "a document with lines is in its offers' currency") }
+            let lines = try line.map(DocumentLine.parseRequest)
+            doc = try store.open().addDocument(kind: kind, partnerCode: partner, addressSeq: address, lines: lines)
+        } else {
+            guard let amount else { throw FieldError(field: "line", reason: "give --line OFFER:QTY (or --amount for a document without lines)") }
+            guard let partner else { throw FieldError(field: "partner", reason: "is mandatory for a document without lines") }
+            doc = try store.open().addDocument(kind: kind, partnerCode: partner, addressSeq: address ?? 0,
+                                               amountMinor: try Document.parseAmount(amount), currency: (currency ?? "PLN").uppercased())
         }
+        if json { try printJSON(doc); return }
+        print("added \(kind.rawValue) \(doc.id) for \(doc.isAnonymous ? "an anonymous customer" : doc.partnerCode): \(Document.formatAmount(doc.amountMinor)) \(doc.currency)"
+              + (doc.institution.map { " (institution \($0))" } ?? ""))
+        if !doc.lines.isEmpty { print(DocumentText.withLines(doc).split(separator: "\n").dropFirst().joined(separator: "\n")) }
     }
 }
 
@@ -66,10 +80,23 @@ struct ReceiptCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "receipt", abstract: "Sales receipts.", subcommands: [Add.self])
 
     struct Add: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Record a receipt for a partner.")
+        static let configuration = CommandConfiguration(abstract: "Record a receipt: priced lines (for a partner or anonymous), or an amount for a partner.")
         @OptionGroup var store: StoreOptionGroup
         @OptionGroup var document: DocumentOptions
         func run() async throws { try document.add(kind: .receipt, store: store) }
+    }
+}
+
+struct OrderCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "order", abstract: "Orders.", subcommands: [Add.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record an order with priced lines.",
+            discussion: "Placed with the customer's address at an institution (--address), the order belongs to the institution and every line gets its discount.")
+        @OptionGroup var store: StoreOptionGroup
+        @OptionGroup var document: DocumentOptions
+        func run() async throws { try document.add(kind: .order, store: store) }
     }
 }
 
@@ -97,9 +124,7 @@ struct DocumentCommand: AsyncParsableCommand {
         func run() async throws {
             let docs = try store.open().documents(partnerCode: partner)
             if json { try printJSON(docs) } else {
-                for d in docs {
-                    print("\(d.id)\t\(d.kind.rawValue)\t\(d.partnerCode):\(d.addressSeq)\t\(d.site)\t\(Document.formatAmount(d.amountMinor)) \(d.currency)\t\(d.status)")
-                }
+                for d in docs { print(DocumentText.line(d) + "\t" + d.status) }
             }
         }
     }

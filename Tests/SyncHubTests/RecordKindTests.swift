@@ -163,7 +163,7 @@ struct RecordKindTests {
                                                        key: ["id"], writers: .stores))
         }
         #expect(throws: RecordKinds.DeclarationError.self) {
-            try RecordKinds.standard.adding(RecordKind(entity: Entity("nokey", code: 9), table: "nokey", columns: [.init("id", .text(max: 9))],
+            try RecordKinds.standard.adding(RecordKind(entity: Entity("nokey", code: 199), table: "nokey", columns: [.init("id", .text(max: 9))],
                                                        key: ["name"], writers: .stores))
         }
     }

@@ -1,0 +1,48 @@
+import Foundation
+import SyncModel
+import SyncStore
+
+/// How the CLIs of node and hub print the customer module's listings.
+public enum InstitutionText {
+    public static func line(_ i: Institution) -> String {
+        "\(i.code)\t\(i.name)\t\(i.kind)\tdiscount \(i.discountPercent) %\t\(i.active ? "active" : "inactive")"
+    }
+
+    /// The institution, each member with its addresses at it, and the orders placed with them.
+    public static func listing(_ l: InstitutionListing) -> String {
+        var out = "institution \(l.institution.code)\t\(l.institution.name)\t\(l.institution.kind)\tdiscount \(l.institution.discountPercent) %\t\(l.institution.active ? "active" : "inactive")\n"
+        out += "members (\(l.members.count)):\n"
+        for m in l.members {
+            out += "  \(m.code)\t\(m.name)\tcategory \(m.category ?? "-")\n"
+            for a in m.addresses {
+                out += "    address \(a.site)/\(a.seq)\t\([a.street, a.postalCode, a.city].compactMap { $0 }.joined(separator: ", "))\n"
+            }
+        }
+        out += "documents (\(l.documents.count)):\n"
+        for d in l.documents { out += "  " + DocumentText.line(d) + "\n" }
+        return out
+    }
+}
+
+public enum DocumentText {
+    /// `O1-O3  order  K1  site WAW/1  110.00 PLN  2 lines`.
+    public static func line(_ d: Document) -> String {
+        var parts = [d.id, d.kind.rawValue, d.isAnonymous ? "anonymous" : d.partnerCode]
+        if !d.isAnonymous { parts.append("site \(d.site)/\(d.addressSeq)") }
+        parts.append("\(Document.formatAmount(d.amountMinor)) \(d.currency)")
+        if !d.lines.isEmpty { parts.append("\(d.lines.count) line\(d.lines.count == 1 ? "" : "s")") }
+        if let v = d.priceVersion { parts.append("price version \(v)") }
+        return parts.joined(separator: "\t")
+    }
+
+    /// The document and one line per line: offer, quantity × unit price, discount, total.
+    public static func withLines(_ d: Document) -> String {
+        var out = line(d) + "\n"
+        for l in d.lines {
+            out += "  \(l.offer)\t\(l.quantity) x \(Document.formatAmount(l.unitPrice)) (\(l.source == .table ? "price table" : "base price"))"
+            if l.discountPercent > 0 { out += "\t-\(l.discountPercent) % = -\(Document.formatAmount(l.discount))" }
+            out += "\t\(Document.formatAmount(l.lineTotal))\n"
+        }
+        return out
+    }
+}

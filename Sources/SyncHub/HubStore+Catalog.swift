@@ -1,0 +1,160 @@
+import Foundation
+import GRDB
+import SyncModel
+import SyncReconcile
+import SyncStore
+
+/// The chain's central master data of the customer module, written at the hub and fed to every
+/// store: customer categories, offer categories, offers and the price table. Every write goes
+/// through the reconciler as the hub's own change (`write(_:)`); the rules that need more than
+/// one record are here: one default category, offers and price cells of an offer category in
+/// one currency, a new price version for every change of a price.
+extension HubStore {
+    /// A new customer category; `isDefault`: it becomes the category customers registered
+    /// without one get (the previous default stops being it, in the same transaction).
+    @discardableResult
+    public func addCustomerCategory(code: String, name: String, isDefault: Bool = false) throws -> CategoryRecord {
+        try Self.checkCode(code)
+        try write { db in
+            if try db.customerCategories().contains(where: { $0.code == code }) {
+                throw HubError.invalid(FieldError(field: "code", reason: "customer category \(code) already exists", code: .conflict))
+            }
+            return [CentralChange(.customerCategory, .insert, fields: ["code": .text(code), "name": .text(name), "active": .bool(true),
+                                                                       "is_default": .bool(isDefault)])]
+                + (isDefault ? try Self.clearDefault(db, except: code) : [])
+        }
+        return try pool.read { try $0.customerCategories().first { $0.code == code }! }
+    }
+
+    /// Changes a customer category's name, active flag or default flag. The default category
+    /// cannot be deactivated (customers registered without a category get it): another one is
+    /// made default first. Deactivating keeps the category and every reference to it readable
+    /// (customers and documents keep its code); stores refuse new references to it.
+    @discardableResult
+    public func updateCustomerCategory(code: String, name: String? = nil, active: Bool? = nil, isDefault: Bool? = nil) throws -> CategoryRecord {
+        try write { db in
+            guard let current = try db.customerCategories().first(where: { $0.code == code }) else {
+                throw HubError.invalid(FieldError(field: "code", reason: "no customer category \(code) exists", code: .notFound))
+            }
+            let willBeDefault = isDefault ?? current.isDefault ?? false, willBeActive = active ?? current.active
+            if willBeDefault && !willBeActive {
+                throw HubError.invalid(FieldError(field: "active", reason: "customer category \(code) is the default category; make another category the default first"))
+            }
+            var fields: Fields = [:]
+            if let name { fields["name"] = .text(name) }
+            if let active { fields["active"] = .bool(active) }
+            if let isDefault { fields["is_default"] = .bool(isDefault) }
+            guard !fields.isEmpty else { return [] }
+            return [CentralChange(.customerCategory, .update, key: code, fields: fields)]
+                + (isDefault == true ? try Self.clearDefault(db, except: code) : [])
+        }
+        return try pool.read { try $0.customerCategories().first { $0.code == code }! }
+    }
+
+    static func clearDefault(_ db: Database, except code: String) throws -> [CentralChange] {
+        try db.customerCategories().filter { $0.isDefault == true && $0.code != code }.map {
+            CentralChange(.customerCategory, .update, key: $0.code, fields: ["is_default": .bool(false)])
+        }
+    }
+
+    @discardableResult
+    public func addOfferCategory(code: String, name: String) throws -> CategoryRecord {
+        try Self.checkCode(code)
+        try write { db in
+            if try db.offerCategories().contains(where: { $0.code == code }) {
+                throw HubError.invalid(FieldError(field: "code", reason: "offer category \(code) already exists", code: .conflict))
+            }
+            return [CentralChange(.offerCategory, .insert, fields: ["code": .text(code), "name": .text(name), "active": .bool(true)])]
+        }
+        return try pool.read { try $0.offerCategories().first { $0.code == code }! }
+    }
+
+    /// A new offer at its base price. Its currency must be the one of the price table's cells
+    /// for its offer category (a line is priced in one currency, cell or base price).
+    @discardableResult
+    public func addOffer(code: String, name: String, offerCategory: String, priceMinor: Int64, currency: String,
+                         articleCode: String? = nil) throws -> Offer {
+        try Self.checkCode(code)
+        try write { db in
+            if try db.offer(code) != nil {
+                throw HubError.invalid(FieldError(field: "code", reason: "offer \(code) already exists", code: .conflict))
+            }
+            try Self.requireActiveOfferCategory(db, offerCategory)
+            if let other = try db.priceCells().first(where: { $0.offerCategory == offerCategory && $0.currency != currency }) {
+                throw HubError.invalid(FieldError(field: "currency", reason: "the price table prices offer category \(offerCategory) in \(other.currency) (customer category \(other.customerCategory)), not \(currency)"))
+            }
+            var fields: Fields = ["code": .text(code), "name": .text(name), "offer_category": .text(offerCategory),
+                                  "price_minor": .int(priceMinor), "currency": .text(currency), "active": .bool(true),
+                                  "price_version": .int(try db.priceTableVersion() + 1)]
+            if let articleCode { fields["article_code"] = .text(articleCode) }
+            return [CentralChange(.offer, .insert, fields: fields)]
+        }
+        return try pool.read { try $0.offer(code)! }
+    }
+
+    /// Sets the price table's cell for (customer category, offer category): new or changed,
+    /// with the next price version. Its currency must be the one of the offers of the offer
+    /// category. Documents already written keep the prices they were sold at.
+    @discardableResult
+    public func setPrice(customerCategory: String, offerCategory: String, amountMinor: Int64, currency: String) throws -> PriceCell {
+        try write { db in
+            guard try db.customerCategories().contains(where: { $0.code == customerCategory }) else {
+                throw HubError.invalid(FieldError(field: "customer_category", reason: "no customer category \(customerCategory) exists", code: .notFound))
+            }
+            try Self.requireActiveOfferCategory(db, offerCategory)
+            if let offer = try db.offers().first(where: { $0.offerCategory == offerCategory && $0.currency != currency }) {
+                throw HubError.invalid(FieldError(field: "currency", reason: "offer \(offer.code) of offer category \(offerCategory) is priced in \(offer.currency), not \(currency)"))
+            }
+            let fields: Fields = ["amount_minor": .int(amountMinor), "currency": .text(currency),
+                                  "price_version": .int(try db.priceTableVersion() + 1)]
+            if try db.priceCell(customerCategory: customerCategory, offerCategory: offerCategory) != nil {
+                return [CentralChange(.price, .update, key: "\(customerCategory)|\(offerCategory)", fields: fields)]
+            }
+            return [CentralChange(.price, .insert, fields: fields.merging(["customer_category": .text(customerCategory),
+                                                                          "offer_category": .text(offerCategory)]) { a, _ in a })]
+        }
+        return try pool.read { try $0.priceCell(customerCategory: customerCategory, offerCategory: offerCategory)! }
+    }
+
+    static func requireActiveOfferCategory(_ db: Database, _ code: String) throws {
+        guard let category = try db.offerCategories().first(where: { $0.code == code }) else {
+            throw HubError.invalid(FieldError(field: "offer_category", reason: "no offer category \(code) exists", code: .notFound))
+        }
+        guard category.active else { throw HubError.invalid(FieldError(field: "offer_category", reason: "offer category \(code) is inactive")) }
+    }
+
+    /// A code of a category or offer: not blank, at most `CustomerModule.maxCodeLength`
+    /// characters, in normal form, none of the characters a partner code may not hold, no `|`.
+    static func checkCode(_ code: String) throws {
+        if code.count > CustomerModule.maxCodeLength {
+            throw HubError.invalid(FieldError(field: "code", reason: "is longer than \(CustomerModule.maxCodeLength) characters (\(code.count))"))
+        }
+        if let problem = PartnerCode.problem(code, entered: true) { throw HubError.invalid(problem) }
+        if code.contains("|") { throw HubError.invalid(FieldError(field: "code", reason: "must not contain '|'")) }
+    }
+
+    // MARK: Reads
+
+    public func customerCategories() throws -> [CategoryRecord] { try pool.read { try $0.customerCategories() } }
+    public func offerCategories() throws -> [CategoryRecord] { try pool.read { try $0.offerCategories() } }
+    public func offers() throws -> [Offer] { try pool.read { try $0.offers() } }
+    public func priceCells() throws -> [PriceCell] { try pool.read { try $0.priceCells() } }
+    public func institutions() throws -> [Institution] { try pool.read { try $0.institutions() } }
+
+    /// An institution with its members and the orders placed with addresses at it, as the hub
+    /// holds them (every store's).
+    public func institutionListing(code: String) throws -> InstitutionListing {
+        try pool.read { db in
+            guard try db.institution(code) != nil else { throw HubError.invalid(FieldError(field: "code", reason: "no institution \(code) exists", code: .notFound)) }
+            return try db.institutionListing(code: code)
+        }
+    }
+
+    public func customerListing(code: String) throws -> CustomerListing {
+        try pool.read { db in
+            do { return try db.customerListing(code: PartnerCode.normalized(code)) } catch let e as FieldError {
+                throw HubError.invalid(FieldError(field: e.field, reason: e.reason, code: .notFound))
+            }
+        }
+    }
+}

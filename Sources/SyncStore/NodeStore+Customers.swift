@@ -1,0 +1,196 @@
+import Foundation
+import GRDB
+import SyncModel
+
+/// The customer module at the store: institutions, memberships, priced documents. Everything
+/// works offline, from the store's replica of the catalog (categories, offers, price table).
+extension NodeStore {
+    @discardableResult
+    public func addInstitution(_ fields: Fields) throws -> Institution {
+        try transaction { try $0.addInstitution(fields) }
+    }
+
+    @discardableResult
+    public func addMember(partner: String, institution: String) throws -> Change? {
+        try transaction { try $0.addMember(partner: partner, institution: institution) }
+    }
+
+    /// Records a document whose lines are priced now from the store's replica of the price table.
+    @discardableResult
+    public func addDocument(kind: DocumentKind, partnerCode: String?, addressSeq: Int?, lines: [(offer: String, quantity: Int)]) throws -> Document {
+        try transaction { try $0.addDocument(kind: kind, partnerCode: partnerCode, addressSeq: addressSeq, lines: lines) }
+    }
+
+    /// The price of `quantity` of `offer` for `partner` (nil: an anonymous sale, the default
+    /// category) ordering with its address `addressSeq` at this site (an address at an
+    /// institution gets the institution's discount).
+    public func quote(offer: String, quantity: Int = 1, partner: String? = nil, addressSeq: Int? = nil) throws -> PriceQuote {
+        let site = try config().site
+        return try pool.read { db in
+            var context: (category: String?, institution: String?) = (nil, nil)
+            if let partner { context = try db.pricingContext(partner: PartnerCode.normalized(partner), addressSeq: addressSeq, site: site) }
+            return try db.quote(offer: offer, quantity: quantity, customerCategory: context.category, institution: context.institution)
+        }
+    }
+
+    public func institutions() throws -> [Institution] { try pool.read { try $0.institutions() } }
+
+    /// An institution with its members and the orders placed with addresses at it.
+    public func institutionListing(code: String) throws -> InstitutionListing {
+        try pool.read { db in
+            guard try db.institution(code) != nil else { throw StoreError.notFound(entity: .institution, key: code) }
+            return try db.institutionListing(code: code)
+        }
+    }
+
+    /// A customer's category, memberships and addresses.
+    public func customerListing(code: String) throws -> CustomerListing {
+        try pool.read { db in try db.customerListing(code: PartnerCode.normalized(code)) }
+    }
+
+    public func customerCategories() throws -> [CategoryRecord] { try pool.read { try $0.customerCategories() } }
+    public func offers() throws -> [Offer] { try pool.read { try $0.offers() } }
+    public func priceCells() throws -> [PriceCell] { try pool.read { try $0.priceCells() } }
+}
+
+extension NodeTransaction {
+    /// A new institution (code, name, kind, discount_percent, address columns); its code is
+    /// normalised and checked like a partner code, and it is active.
+    @discardableResult
+    public func addInstitution(_ input: Fields) throws -> Institution {
+        var fields = input
+        guard let entered = fields["code"]?.text else { throw FieldError(field: "code", reason: "is mandatory") }
+        let code = PartnerCode.normalized(entered)
+        if let problem = PartnerCode.problem(code, entered: true) { throw problem }
+        fields["code"] = .text(code)
+        if fields["kind"] == nil || fields["kind"] == .null { fields["kind"] = .text(CustomerModule.InstitutionKind.company.rawValue) }
+        if fields["discount_percent"] == nil { fields["discount_percent"] = .int(0) }
+        fields["active"] = .bool(true)
+        fields["origin_node"] = .text(try config().nodeID)
+        try write(.institution, op: .insert, fields: fields)
+        return try db.institution(code)!
+    }
+
+    /// Makes `partner` a member of `institution` (nil: it was one already).
+    @discardableResult
+    public func addMember(partner entered: String, institution: String) throws -> Change? {
+        let code = PartnerCode.normalized(entered)
+        try db.requireLivePartner(code, field: "partner")
+        let key = "\(code)|\(institution)"
+        guard try ReplicatedTable.of(.membership)!.exists(db, key: key) == false else { return nil }
+        do {
+            return try write(.membership, op: .insert, fields: ["partner_code": .text(code), "institution_code": .text(institution)])
+        } catch let e as InvalidFields where e.problems.count == 1 && e.problems[0].field == "institution_code" {
+            throw FieldError(field: "institution", reason: e.problems[0].reason)  // the option's name
+        }
+    }
+
+    /// A document with priced lines: each line is priced now from the store's replica of the
+    /// price table (`Database.quote`) and kept as priced; the document records the category,
+    /// the institution of the address (whose discount every line gets) and the table's version.
+    /// `partnerCode` nil: an anonymous receipt, priced for the default category.
+    @discardableResult
+    public func addDocument(kind: DocumentKind, partnerCode entered: String?, addressSeq: Int?, lines requested: [(offer: String, quantity: Int)]) throws -> Document {
+        let cfg = try config()
+        guard !requested.isEmpty else { throw FieldError(field: "line", reason: "a document needs at least one line (--line OFFER:QUANTITY)") }
+        guard requested.count <= DocumentLine.maxLines else {
+            throw FieldError(field: "line", reason: "\(requested.count) lines; at most \(DocumentLine.maxLines)")
+        }
+        var partnerCode = "", category: String?, institution: String?
+        if let entered {
+            partnerCode = PartnerCode.normalized(entered)
+            try db.requireLivePartner(partnerCode, field: "partner")
+            (category, institution) = try db.pricingContext(partner: partnerCode, addressSeq: addressSeq, site: cfg.site)
+        } else {
+            guard kind == .receipt else { throw FieldError(field: "partner", reason: "is mandatory: only a receipt may be anonymous") }
+            guard addressSeq == nil else { throw FieldError(field: "address", reason: "an anonymous receipt has no address") }
+        }
+        var lines: [DocumentLine] = [], currency: String?, version: Int64 = 0
+        for (offer, quantity) in requested {
+            let quote = try db.quote(offer: offer, quantity: quantity, customerCategory: category, institution: institution)
+            if let currency, currency != quote.currency {
+                throw FieldError(field: "line", reason: "offer \(offer) is priced in \(quote.currency), the document's first line in \(currency)")
+            }
+            currency = quote.currency
+            category = quote.customerCategory
+            version = quote.priceVersion
+            lines.append(quote.line)
+        }
+        let number = try Int64.fetchOne(db, sql: "SELECT next_document FROM node_config WHERE id = 1") ?? 1
+        try db.execute(sql: "UPDATE node_config SET next_document = next_document + 1 WHERE id = 1")
+        let doc = Document(id: "\(cfg.nodeID)-\(Self.letter(kind))\(number)", kind: kind, partnerCode: partnerCode,
+                           addressSeq: addressSeq ?? 0, site: cfg.site, amountMinor: try Pricing.total(lines), currency: currency!,
+                           status: kind == .receipt ? "settled" : "open", issuedAt: AuditRecord.iso(millis: clock()), node: cfg.nodeID,
+                           customerCategory: category, institution: institution, priceVersion: version, lines: lines)
+        let image = try insertNewRow(.document, columns: Document.columns, values: doc.columnValues)
+        _ = try appendJournal(entity: .document, key: doc.id, op: .insert, fields: image)
+        return doc
+    }
+
+    /// The letter of a document number: R receipt, F invoice, O order, D receivable.
+    static func letter(_ kind: DocumentKind) -> String {
+        switch kind {
+        case .receipt: return "R"
+        case .invoice: return "F"
+        case .order: return "O"
+        case .receivable: return "D"
+        }
+    }
+}
+
+/// An institution, its members and the orders placed with addresses at it.
+public struct InstitutionListing: Sendable, Codable {
+    public var institution: Institution
+    public var members: [Member]
+    public var documents: [Document]
+
+    public struct Member: Sendable, Codable {
+        enum CodingKeys: String, CodingKey { case code, name, category, addresses }
+        public var code: String
+        public var name: String
+        public var category: String?
+        /// The member's addresses at the institution.
+        public var addresses: [Address]
+    }
+}
+
+/// A customer's category, memberships and addresses.
+public struct CustomerListing: Sendable, Codable {
+    public var code: String
+    public var name: String
+    public var category: String?
+    public var institutions: [String]
+    public var addresses: [Address]
+}
+
+extension Database {
+    /// The institution's members (with their addresses at it) and every document placed with
+    /// an address at it, oldest first.
+    public func institutionListing(code: String) throws -> InstitutionListing {
+        guard let institution = try institution(code) else { throw FieldError(field: "institution", reason: "no institution \(code) exists") }
+        let memberCodes = try String.fetchAll(self, sql: """
+            SELECT partner_code FROM membership WHERE institution_code = ?
+            UNION SELECT partner_code FROM address WHERE institution = ? ORDER BY 1
+            """, arguments: [code, code])
+        var members: [InstitutionListing.Member] = []
+        for member in memberCodes {
+            let partner = try ReplicatedTable.partner.fetch(self, key: member).map(Partner.init(fields:))
+            let addresses = try Row.fetchAll(self, sql: "SELECT \(ReplicatedTable.address.columns.joined(separator: ", ")) FROM address WHERE partner_code = ? AND institution = ? ORDER BY site, seq",
+                                             arguments: [member, code]).map { try Address(fields: ReplicatedTable.address.fields(of: $0)) }
+            members.append(.init(code: member, name: partner?.displayName ?? "", category: partner?.category, addresses: addresses))
+        }
+        let documents = try Row.fetchAll(self, sql: "SELECT \(ReplicatedTable.document.columns.joined(separator: ", ")) FROM document WHERE institution = ? ORDER BY issued_at, id",
+                                         arguments: [code]).map { try Document(fields: ReplicatedTable.document.fields(of: $0)) }
+        return InstitutionListing(institution: institution, members: members, documents: documents)
+    }
+
+    public func customerListing(code: String) throws -> CustomerListing {
+        guard let partner = try ReplicatedTable.partner.fetch(self, key: code).map(Partner.init(fields:)) else {
+            throw FieldError(field: "partner", reason: "no partner \(code) exists")
+        }
+        let institutions = try String.fetchAll(self, sql: "SELECT institution_code FROM membership WHERE partner_code = ? ORDER BY 1", arguments: [code])
+        let addresses = try Row.fetchAll(self, sql: "SELECT \(ReplicatedTable.address.columns.joined(separator: ", ")) FROM address WHERE partner_code = ? ORDER BY site, seq",
+                                         arguments: [code]).map { try Address(fields: ReplicatedTable.address.fields(of: $0)) }
+        return CustomerListing(code: code, name: partner.displayName, category: partner.category, institutions: institutions, addresses: addresses)
+    }
+}

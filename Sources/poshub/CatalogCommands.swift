@@ -1,0 +1,219 @@
+import ArgumentParser
+import CLISupport
+import Foundation
+import SyncHub
+import SyncModel
+import SyncStore
+
+/// The customer module's central master data at the hub: customer categories, offer categories,
+/// offers and the price table (fed to every store), operators, and the institution listings.
+/// Each command also works while `poshub serve` runs on the same store.
+struct CategoryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "category", abstract: "Customer categories: the segments the price table prices.",
+        subcommands: [Add.self, Update.self, List.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a customer category.")
+        @OptionGroup var store: HubStoreOption
+        @Option(help: "The category's code.") var code: String
+        @Option(help: "The category's name.") var name: String
+        @Flag(help: "Customers registered without a category get this one (the previous default stops being it).") var `default` = false
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let c = try store.open().addCustomerCategory(code: code, name: name, isDefault: `default`)
+            if json { try printJSON(c) } else { print("added customer category \(c.code)\(c.isDefault == true ? " (default)" : "")") }
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rename, deactivate, reactivate a customer category or make it the default.",
+            discussion: "Categories are never deleted: a deactivated one keeps every customer and document that names it readable; stores refuse new references to it. The default category cannot be deactivated.")
+        @OptionGroup var store: HubStoreOption
+        @Option(help: "The category's code.") var code: String
+        @Option(help: "A new name.") var name: String?
+        @Option(help: "true or false.") var active: Bool?
+        @Flag(help: "Make it the default category.") var `default` = false
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let c = try store.open().updateCustomerCategory(code: code, name: name, active: active, isDefault: `default` ? true : nil)
+            if json { try printJSON(c) } else { print("customer category \(c.code): \(c.name), \(c.active ? "active" : "inactive")\(c.isDefault == true ? ", default" : "")") }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the customer categories.")
+        @OptionGroup var store: HubStoreOption
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let all = try store.open().customerCategories()
+            if json { try printJSON(all); return }
+            for c in all { print("\(c.code)\t\(c.name)\t\(c.active ? "active" : "inactive")\(c.isDefault == true ? "\tdefault" : "")") }
+        }
+    }
+}
+
+struct OfferCategoryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "offer-category", abstract: "Offer categories: the columns of the price table.",
+        subcommands: [Add.self, List.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add an offer category.")
+        @OptionGroup var store: HubStoreOption
+        @Option(help: "The offer category's code.") var code: String
+        @Option(help: "Its name.") var name: String
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let c = try store.open().addOfferCategory(code: code, name: name)
+            if json { try printJSON(c) } else { print("added offer category \(c.code)") }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the offer categories.")
+        @OptionGroup var store: HubStoreOption
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let all = try store.open().offerCategories()
+            if json { try printJSON(all); return }
+            for c in all { print("\(c.code)\t\(c.name)\t\(c.active ? "active" : "inactive")") }
+        }
+    }
+}
+
+struct OfferCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "offer", abstract: "Offers: what a document line sells, at a base price.",
+        subcommands: [Add.self, List.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add an offer with its base price (used where the price table has no cell).")
+        @OptionGroup var store: HubStoreOption
+        @Option(help: "The offer's code.") var code: String
+        @Option(help: "Its name.") var name: String
+        @Option(help: "Its offer category.") var offerCategory: String
+        @Option(help: "Base price, such as 20.00.") var price: String
+        @Option(help: "Currency (ISO 4217), such as PLN.") var currency: String
+        @Option(help: "Article code for accounting.") var articleCode: String?
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let minor = try CatalogArguments.amount(price, field: "price")
+            let o = try store.open().addOffer(code: code, name: name, offerCategory: offerCategory, priceMinor: minor,
+                                              currency: currency.uppercased(), articleCode: articleCode)
+            if json { try printJSON(o) } else { print("added offer \(o.code) at \(Document.formatAmount(o.priceMinor)) \(o.currency)") }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the offers with their base prices.")
+        @OptionGroup var store: HubStoreOption
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let all = try store.open().offers()
+            if json { try printJSON(all); return }
+            for o in all {
+                print("\(o.code)\t\(o.name)\t\(o.offerCategory)\t\(Document.formatAmount(o.priceMinor)) \(o.currency)\(o.articleCode.map { "\tarticle \($0)" } ?? "")")
+            }
+        }
+    }
+}
+
+struct PriceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "price", abstract: "The price table: a price per customer category and offer category.",
+        subcommands: [Set.self, List.self])
+
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set the price of every offer of an offer category for the customers of a customer category.",
+            discussion: "Documents already written keep the prices they were sold at; a store that sold offline with the old price is listed in the audit (kind old-price) when it reconnects.")
+        @OptionGroup var store: HubStoreOption
+        @Option(help: "The customer category.") var customerCategory: String
+        @Option(help: "The offer category.") var offerCategory: String
+        @Option(help: "The price, such as 12.50.") var amount: String
+        @Option(help: "Currency (ISO 4217): the one of the offer category's offers.") var currency: String
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let minor = try CatalogArguments.amount(amount, field: "amount")
+            let cell = try store.open().setPrice(customerCategory: customerCategory, offerCategory: offerCategory, amountMinor: minor,
+                                                 currency: currency.uppercased())
+            if json { try printJSON(cell) } else {
+                print("price \(cell.customerCategory) x \(cell.offerCategory) = \(Document.formatAmount(cell.amountMinor)) \(cell.currency) (version \(cell.priceVersion))")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the price table's cells.")
+        @OptionGroup var store: HubStoreOption
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let all = try store.open().priceCells()
+            if json { try printJSON(all); return }
+            for c in all {
+                print("\(c.customerCategory)\t\(c.offerCategory)\t\(Document.formatAmount(c.amountMinor)) \(c.currency)\tversion \(c.priceVersion)")
+            }
+        }
+    }
+}
+
+struct InstitutionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "institution", abstract: "Institutions registered at the stores, as the hub holds them.",
+        subcommands: [List.self, Show.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the institutions.")
+        @OptionGroup var store: HubStoreOption
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let all = try store.open().institutions()
+            if json { try printJSON(all); return }
+            for i in all { print(InstitutionText.line(i)) }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "An institution, its member customers and the orders placed with addresses at it.")
+        @OptionGroup var store: HubStoreOption
+        @Option(help: "The institution's code.") var code: String
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let listing = try store.open().institutionListing(code: code)
+            if json { try printJSON(listing) } else { print(InstitutionText.listing(listing), terminator: "") }
+        }
+    }
+}
+
+struct OperatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "operator", abstract: "Operators: tokens that write the central master data through the API.",
+        subcommands: [Add.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register an operator and print its bearer token (shown once; only a hash is stored).")
+        @OptionGroup var store: HubStoreOption
+        @Option(help: "The operator's name.") var name: String
+
+        func run() async throws { print(try store.open().addOperator(name: name)) }
+    }
+}
+
+enum CatalogArguments {
+    static func amount(_ text: String, field: String) throws -> Int64 {
+        do {
+            let minor = try Document.parseAmount(text)
+            guard minor >= 0 else { throw FieldError(field: field, reason: "'\(text)' is negative; a price is 0 or more") }
+            return minor
+        } catch let e as FieldError {
+            throw FieldError(field: field, reason: e.reason)
+        }
+    }
+}

@@ -1,0 +1,139 @@
+import ArgumentParser
+import CLISupport
+import Foundation
+import SyncModel
+import SyncStore
+
+struct InstitutionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "institution", abstract: "Institutions (companies, associations, organisations) and their members.",
+        subcommands: [Add.self, Show.self, List.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register an institution at this store (offline too).")
+        @OptionGroup var store: StoreOptionGroup
+        @Option(help: "The institution's code.") var code: String
+        @Option(help: "Its name.") var name: String
+        @Option(help: "company, association or organisation.") var kind: CustomerModule.InstitutionKind = .company
+        @Option(help: "Discount in percent (0-100) on orders its members place with an address at it.") var discount: String = "0"
+        @Option(help: "Street and number of its own address.") var street: String?
+        @Option(help: "City.") var city: String?
+        @Option(help: "Postal code.") var postalCode: String?
+        @Option(help: "Country code.") var country: String?
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            var fields: Fields = ["code": .text(code), "name": .text(name), "kind": .text(kind.rawValue),
+                                  "discount_percent": .int(Int64(try CustomerModule.parseDiscount(discount)))]
+            for (column, value) in [("street", street), ("city", city), ("postal_code", postalCode), ("country", country?.uppercased())] {
+                if let value { fields[column] = .text(value) }
+            }
+            let i = try store.open().addInstitution(fields)
+            if json { try printJSON(i) } else { print("added institution \(i.code) (\(i.kind), discount \(i.discountPercent) %)") }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "An institution, its member customers and the orders placed with addresses at it.")
+        @OptionGroup var store: StoreOptionGroup
+        @Option(help: "The institution's code.") var code: String
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let listing = try store.open().institutionListing(code: code)
+            if json { try printJSON(listing) } else { print(InstitutionText.listing(listing), terminator: "") }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the institutions this store holds.")
+        @OptionGroup var store: StoreOptionGroup
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let all = try store.open().institutions()
+            if json { try printJSON(all); return }
+            for i in all { print(InstitutionText.line(i)) }
+        }
+    }
+}
+
+extension CustomerModule.InstitutionKind: ExpressibleByArgument {}
+
+struct MemberCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "member", abstract: "Customers' memberships of institutions.", subcommands: [Add.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make a customer a member of an institution.")
+        @OptionGroup var store: StoreOptionGroup
+        @Option(help: "The customer's partner code.") var partner: String
+        @Option(help: "The institution's code.") var institution: String
+
+        func run() async throws {
+            let added = try store.open().addMember(partner: partner, institution: institution)
+            print(added == nil ? "\(partner) is already a member of \(institution)" : "\(partner) is now a member of \(institution)")
+        }
+    }
+}
+
+struct PriceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "price", abstract: "The price of an offer at this store, from its replica of the price table (offline too).",
+        discussion: "The unit price is the price table's cell for the customer's category and the offer's category, else the offer's base price; an address at an institution takes the institution's discount off.")
+    @OptionGroup var store: StoreOptionGroup
+    @Option(help: "The offer's code.") var offer: String
+    @Option(help: "The customer (left out: an anonymous sale, the default category).") var partner: String?
+    @Option(help: "The customer's address at this site.") var address: Int?
+    @Option(help: "Quantity.") var quantity: Int = 1
+    @Flag(help: "JSON output.") var json = false
+
+    func validate() throws {
+        if address != nil && partner == nil { throw ValidationError("--address needs --partner") }
+    }
+
+    func run() async throws {
+        let q = try store.open().quote(offer: offer, quantity: quantity, partner: partner, addressSeq: address)
+        if json { try printJSON(q); return }
+        let l = q.line
+        print("offer \(l.offer) (\(q.offerName)), category \(q.customerCategory ?? "-")")
+        print("unit price: \(Document.formatAmount(l.unitPrice)) \(q.currency) (\(l.source == .table ? "price table" : "base price"))")
+        if let institution = q.institution { print("institution \(institution): discount \(l.discountPercent) % = \(Document.formatAmount(l.discount))") }
+        print("total: \(l.quantity) x \(Document.formatAmount(l.unitPrice)) = \(Document.formatAmount(l.lineTotal)) \(q.currency)")
+    }
+}
+
+struct CatalogCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "catalog", abstract: "The chain's customer categories, offers and price table as this store holds them (written at the hub).",
+        subcommands: [Categories.self, Offers.self, Prices.self])
+
+    struct Categories: AsyncParsableCommand {
+        @OptionGroup var store: StoreOptionGroup
+        @Flag(help: "JSON output.") var json = false
+        func run() async throws {
+            let all = try store.open().customerCategories()
+            if json { try printJSON(all); return }
+            for c in all { print("\(c.code)\t\(c.name)\t\(c.active ? "active" : "inactive")\(c.isDefault == true ? "\tdefault" : "")") }
+        }
+    }
+
+    struct Offers: AsyncParsableCommand {
+        @OptionGroup var store: StoreOptionGroup
+        @Flag(help: "JSON output.") var json = false
+        func run() async throws {
+            let all = try store.open().offers()
+            if json { try printJSON(all); return }
+            for o in all { print("\(o.code)\t\(o.name)\t\(o.offerCategory)\t\(Document.formatAmount(o.priceMinor)) \(o.currency)") }
+        }
+    }
+
+    struct Prices: AsyncParsableCommand {
+        @OptionGroup var store: StoreOptionGroup
+        @Flag(help: "JSON output.") var json = false
+        func run() async throws {
+            let all = try store.open().priceCells()
+            if json { try printJSON(all); return }
+            for c in all { print("\(c.customerCategory)\t\(c.offerCategory)\t\(Document.formatAmount(c.amountMinor)) \(c.currency)\tversion \(c.priceVersion)") }
+        }
+    }
+}
