@@ -147,6 +147,22 @@ public enum CustomerMove {
             touched.insert(TouchedRow(.document, id))
         }
 
+        // The customer keeps its memberships and its category: the current customer's
+        // memberships become the new one's too, and a new customer without a category gets the
+        // current one's (documents keep the institution they were placed with).
+        let memberships = ReplicatedTable.of(.membership)!
+        for institution in try String.fetchAll(db, sql: "SELECT institution_code FROM membership WHERE partner_code = ?", arguments: [r.currentCode]) {
+            let key = "\(r.newCode)|\(institution)"
+            guard try !memberships.exists(db, key: key) else { continue }
+            try Reconciler.insertRow(db, table: memberships, image: ["partner_code": .text(r.newCode), "institution_code": .text(institution)], stamp: stamp)
+            touched.insert(TouchedRow(.membership, key))
+        }
+        if let category = try ReplicatedTable.partner.fetch(db, key: r.currentCode)?["category"]?.text,
+           try ReplicatedTable.partner.fetch(db, key: r.newCode)?["category"]?.text == nil,
+           try Reconciler.mergeFields(db, table: .partner, key: r.newCode, fields: ["category": .text(category)], stamp: stamp) {
+            touched.insert(TouchedRow(.partner, r.newCode))
+        }
+
         // Remove the current (customer, seq) from this site, unless it is a bill-to that still has ship-to addresses.
         let currentKey = Address.key(partnerCode: r.currentCode, site: r.site, seq: r.currentSeq)
         let hasShipTo = try Bool.fetchOne(db, sql: """

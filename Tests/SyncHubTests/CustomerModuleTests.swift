@@ -1,0 +1,168 @@
+import Foundation
+import GRDB
+import Testing
+@testable import SyncHub
+import SyncModel
+import SyncStore
+import SyncTesting
+
+/// The chain's catalog as the issue's example has it: a default and a school category, one
+/// offer category of tickets, an adult ticket at 20.00, schools pay 12.50.
+func publishCatalog(_ hub: HubStore) throws {
+    try hub.addCustomerCategory(code: "STD", name: "Standard", isDefault: true)
+    try hub.addCustomerCategory(code: "SCH", name: "Schools")
+    try hub.addOfferCategory(code: "TIX", name: "Tickets")
+    try hub.addOffer(code: "ADULT", name: "Adult ticket", offerCategory: "TIX", priceMinor: 2000, currency: "PLN", articleCode: "4711")
+    try hub.setPrice(customerCategory: "SCH", offerCategory: "TIX", amountMinor: 1250, currency: "PLN")
+}
+
+@Suite("Customer module: the catalog from the hub, institutions and priced documents from the stores")
+struct CustomerModuleTests {
+    @Test("the hub's categories, offers and prices reach every store; a store prices offline from its replica, with the institution's discount")
+    func pricesOffline() async throws {
+        let world = try World()
+        try publishCatalog(world.hub)
+        try await world.syncAll()
+        let a = world.store("A"), b = world.store("B")
+        #expect(try b.priceCells().map(\.amountMinor) == [1250])
+        #expect(try b.customerCategories().first { $0.isDefault == true }?.code == "STD")
+
+        // A is offline from here on.
+        _ = try a.addPartner(Partner(code: "P1", kind: .consumer, firstName: "Anna", lastName: "Nowak", category: "SCH"))
+        let plain = try a.addPartner(consumer("P2"))
+        #expect(plain.category == "STD", "a customer registered without a category gets the default one")
+        try a.addInstitution(["code": .text("SZK1"), "name": .text("Szkoła 1"), "kind": .text("organisation"), "discount_percent": .int(10)])
+        try a.addAddress(Address(partnerCode: "P1", site: "", seq: 1, street: "Szkolna 1", city: "Warszawa", institution: "SZK1"))
+        let quote = try a.quote(offer: "ADULT", quantity: 3, partner: "P1", addressSeq: 1)
+        #expect(quote.line.unitPrice == 1250 && quote.line.source == .table && quote.line.discount == 375 && quote.line.lineTotal == 3375)
+        let order = try a.addDocument(kind: .order, partnerCode: "P1", addressSeq: 1, lines: [("ADULT", 3)])
+        #expect(order.amountMinor == 3375 && order.institution == "SZK1" && order.customerCategory == "SCH" && order.priceVersion == 2)
+        let anonymous = try a.addDocument(kind: .receipt, partnerCode: nil, addressSeq: nil, lines: [("ADULT", 2)])
+        #expect(anonymous.isAnonymous && anonymous.amountMinor == 4000 && anonymous.customerCategory == "STD")
+        #expect(try a.customerListing(code: "P1").institutions == ["SZK1"], "an address at an institution makes the customer its member")
+
+        // Meanwhile the hub changes the schools' price.
+        try world.hub.setPrice(customerCategory: "SCH", offerCategory: "TIX", amountMinor: 1100, currency: "PLN")
+        try await world.syncAll()
+
+        // Sold as sold: the document keeps its lines; the hub's audit names the old price.
+        let atHub = try world.hub.institutionListing(code: "SZK1")
+        #expect(atHub.members.map(\.code) == ["P1"])
+        #expect(atHub.documents.map(\.id) == [order.id])
+        #expect(atHub.documents.first?.lines.first?.unitPrice == 1250 && atHub.documents.first?.amountMinor == 3375)
+        let oldPrices = try world.hub.audit(kind: .oldPrice)
+        #expect(oldPrices.map(\.key) == [order.id], "\(oldPrices)")
+        #expect(oldPrices.first?.reason.contains("ADULT sold at 12.50, now 11.00") == true)
+        #expect(try b.institutionListing(code: "SZK1").documents.map(\.amountMinor) == [3375])
+        #expect(try b.documents().contains { $0.id == anonymous.id && $0.isAnonymous })
+        // Priced after the sync: the new price.
+        #expect(try a.quote(offer: "ADULT", partner: "P1").line.unitPrice == 1100)
+        #expect(try world.hashesAgree())
+    }
+
+    @Test("a store cannot write the central master data, locally or by a push; the refusal names the record")
+    func storesCannotWriteCatalog() async throws {
+        let world = try World()
+        try publishCatalog(world.hub)
+        try await world.syncAll()
+        let a = world.store("A")
+        do {
+            try a.write(.price, op: .update, key: "SCH|TIX", fields: ["amount_minor": .int(1)])
+            Issue.record("a store changed the price table")
+        } catch let e as StoreError {
+            #expect("\(e)".contains("price") && "\(e)".contains("SCH|TIX") && "\(e)".contains("hub"), "\(e)")
+        }
+        let reply = try world.push("A", [change("A", 1, hlc: 1 << 20, .price, "SCH|TIX", .update, ["amount_minor": .int(1)])])
+        #expect(reply.results.first?.outcome == .rejected)
+        #expect(reply.results.first?.reason?.contains("price SCH|TIX: central master data") == true, "\(reply.results)")
+        #expect(try world.hub.priceCells().first?.amountMinor == 1250)
+    }
+
+    @Test("unknown or inactive references, a negative price, a discount over 100 % and a currency that does not match are refused naming the field, nothing written")
+    func badInput() async throws {
+        let world = try World()
+        try publishCatalog(world.hub)
+        func field(_ body: () throws -> Void) -> String? {
+            do { try body(); return nil } catch let e as FieldError { return e.field } catch let e as InvalidFields { return e.problems.first?.field } catch let e as HubError {
+                if case .invalid(let f) = e { return f.field }
+                return "\(e)"
+            } catch { return "\(error)" }
+        }
+        let hub = world.hub
+        #expect(field { try hub.setPrice(customerCategory: "VIP", offerCategory: "TIX", amountMinor: 100, currency: "PLN") } == "customer_category")
+        #expect(field { try hub.setPrice(customerCategory: "SCH", offerCategory: "TIX", amountMinor: 100, currency: "EUR") } == "currency")
+        #expect(field { try hub.setPrice(customerCategory: "SCH", offerCategory: "TIX", amountMinor: -1, currency: "PLN") } != nil)
+        #expect(field { try hub.addOffer(code: "X", name: "X", offerCategory: "NONE", priceMinor: 100, currency: "PLN") } == "offer_category")
+        #expect(field { try hub.addOffer(code: "X", name: "X", offerCategory: "TIX", priceMinor: 100, currency: "EUR") } == "currency")
+        #expect(field { try hub.addCustomerCategory(code: "SCH", name: "again") } == "code")
+        #expect(field { try hub.updateCustomerCategory(code: "STD", active: false) } == "active", "the default category cannot be deactivated")
+        #expect(try hub.priceCells().map(\.amountMinor) == [1250])
+        #expect(try hub.offers().map(\.code) == ["ADULT"])
+
+        // One default: making SCH the default ends STD's.
+        try hub.updateCustomerCategory(code: "SCH", isDefault: true)
+        #expect(try hub.customerCategories().filter { $0.isDefault == true }.map(\.code) == ["SCH"])
+        try hub.updateCustomerCategory(code: "STD", active: false)
+        try await world.syncAll()
+
+        let a = world.store("A")
+        #expect(field { try a.addPartner(Partner(code: "P1", kind: .consumer, firstName: "A", lastName: "B", category: "VIP")) } == "category")
+        #expect(field { try a.addPartner(Partner(code: "P1", kind: .consumer, firstName: "A", lastName: "B", category: "STD")) } == "category",
+                "an inactive category takes no new customers")
+        #expect(try a.partner(code: "P1") == nil)
+        _ = try a.addPartner(consumer("P1"))
+        #expect(try a.partner(code: "P1")?.category == "SCH")
+        #expect(field { try a.addInstitution(["code": .text("I1"), "name": .text("I"), "discount_percent": .int(101)]) } == "discount_percent")
+        #expect(field { try a.addInstitution(["code": .text("I1"), "name": .text("I"), "kind": .text("club")]) } == "kind")
+        #expect(field { try a.addMember(partner: "P1", institution: "NONE") } == "institution")
+        #expect(field { try a.addAddress(Address(partnerCode: "P1", site: "", seq: 1, institution: "NONE")) } == "institution")
+        #expect(field { try a.addDocument(kind: .order, partnerCode: "P1", addressSeq: nil, lines: [("NOPE", 1)]) } == "offer")
+        #expect(field { try a.addDocument(kind: .order, partnerCode: nil, addressSeq: nil, lines: [("ADULT", 1)]) } == "partner")
+        #expect(try a.documents().isEmpty && a.institutions().isEmpty && a.addresses(partnerCode: "P1").isEmpty)
+    }
+
+    @Test("a customer renamed by the store-prefix rule keeps its category and memberships; the institution's listing follows")
+    func renameKeepsMemberships() async throws {
+        let world = try World()
+        try publishCatalog(world.hub)
+        try await world.syncAll()
+        let a = world.store("A"), b = world.store("B")
+        _ = try b.addPartner(consumer("1001", first: "Jan"))
+        try await world.sync("B")
+        // A registered 1001 too, offline, with an institution.
+        _ = try a.addPartner(Partner(code: "1001", kind: .consumer, firstName: "Anna", lastName: "Nowak", category: "SCH"))
+        try a.addInstitution(["code": .text("SZK1"), "name": .text("Szkoła 1")])
+        try a.addMember(partner: "1001", institution: "SZK1")
+        try await world.syncAll()
+        let listing = try world.hub.institutionListing(code: "SZK1")
+        #expect(listing.members.map(\.code) == ["K1-1001"])
+        #expect(listing.members.first?.category == "SCH")
+        #expect(try a.customerListing(code: "K1-1001").institutions == ["SZK1"])
+        #expect(try world.hashesAgree())
+    }
+
+    @Test("a customer moved between sites keeps its memberships and category under its new code")
+    func moveKeepsMemberships() async throws {
+        let world = try World()
+        let a = world.store("A"), b = world.store("B")
+        // The customer at site KRK (B), registered before the chain had categories, is the
+        // same person as C1 at WAW (A).
+        _ = try b.addPartner(Partner(code: "K7", kind: .consumer, firstName: "Anna", lastName: "Nowak", country: "PL"))
+        try b.addAddress(Address(partnerCode: "K7", site: "", seq: 0, street: "Długa 1", city: "Kraków"))
+        try await world.syncAll()
+        try publishCatalog(world.hub)
+        try await world.syncAll()
+        _ = try a.addPartner(Partner(code: "C1", kind: .consumer, firstName: "Anna", lastName: "Nowak", category: "SCH"))
+        try a.addAddress(Address(partnerCode: "C1", site: "", seq: 0, street: "Krótka 2", city: "Warszawa"))
+        try a.addInstitution(["code": .text("SZK1"), "name": .text("Szkoła 1")])
+        try a.addMember(partner: "C1", institution: "SZK1")
+        try await world.syncAll()
+        #expect(try world.hub.customerListing(code: "K7").category == nil)
+        try world.hub.move(MoveRequest(currentCode: "C1", currentSeq: 0, newCode: "K7", newSeq: 0, fromSite: "KRK", site: "WAW"))
+        try await world.syncAll()
+        #expect(try world.hub.customerListing(code: "K7").institutions == ["SZK1"])
+        #expect(try world.hub.customerListing(code: "K7").category == "SCH")
+        #expect(try a.customerListing(code: "K7").institutions == ["SZK1"])
+        #expect(try world.hashesAgree())
+    }
+}
