@@ -142,6 +142,13 @@ enum HubSchema {
                 )
                 """)
         }
+        // The store-prefix rule renames institutions too: which kind a rename is of.
+        m.registerMigration("v10-hub-alias-entity") { db in
+            try db.execute(sql: """
+                ALTER TABLE hub_alias ADD COLUMN entity TEXT NOT NULL DEFAULT 'partner';
+                ALTER TABLE hub_outcome ADD COLUMN renamed_entity TEXT;
+                """)
+        }
         // Declared record kinds: each table as node and hub share it, then the hub's columns.
         Schema.registerDeclaredTables(&m, kinds: kinds)
         for kind in kinds.stored where kind.tableSource == .declared {

@@ -52,11 +52,11 @@ extension HubStore {
             if let first = entries.changes.first, first.seq > lastSeq + 1 {
                 throw HubError.sequenceGap(node: node.node, expected: lastSeq + 1, got: first.seq)
             }
-            let aliases = try Row.fetchAll(db, sql: "SELECT old_code, new_code FROM hub_alias WHERE node = ? AND rename_id > ? ORDER BY rename_id",
+            let aliases = try Row.fetchAll(db, sql: "SELECT old_code, new_code, entity FROM hub_alias WHERE node = ? AND rename_id > ? ORDER BY rename_id",
                                            arguments: [node.node, renamesApplied])
             let hasRegions = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM hub_node WHERE region <> '')")) ?? false
             var context = ApplyContext(node: current.node, series: current.series, site: current.site, prefixRule: prefixRule,
-                                       pendingRenames: aliases.map { ($0["old_code"], $0["new_code"]) },
+                                       pendingRenames: aliases.map { CodeRenaming(kinds.entity(named: $0["entity"]) ?? .partner, old: $0["old_code"], new: $0["new_code"]) },
                                        regions: hasRegions ? Self.regionScope(current.region, kinds: kinds) : nil, kinds: kinds)
             var results: [EntryResult] = []
             var hubHLC = try Self.hubHLC(db)
@@ -73,7 +73,7 @@ extension HubStore {
                 if change.seq <= lastSeq {
                     if let r = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM hub_outcome WHERE node = ? AND seq = ?"), arguments: [node.node, change.seq]) {
                         results.append(EntryResult(seq: change.seq, outcome: .duplicate, reason: r["reason"], oldCode: r["old_code"],
-                                                   newCode: r["new_code"], renameID: r["rename_id"]))
+                                                   newCode: r["new_code"], renameID: r["rename_id"], entity: r["renamed_entity"]))
                     } else {
                         results.append(EntryResult(seq: change.seq, outcome: .duplicate))
                     }
@@ -96,8 +96,9 @@ extension HubStore {
                 // stored verdict was applied as it was.
                 if result.outcome != .applied {
                     try db.cachedStatement(sql: """
-                        INSERT INTO hub_outcome (node, seq, outcome, reason, old_code, new_code, rename_id) VALUES (?, ?, ?, ?, ?, ?, ?)
-                        """).execute(arguments: [node.node, change.seq, result.outcome.rawValue, result.reason, result.oldCode, result.newCode, result.renameID])
+                        INSERT INTO hub_outcome (node, seq, outcome, reason, old_code, new_code, rename_id, renamed_entity) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """).execute(arguments: [node.node, change.seq, result.outcome.rawValue, result.reason, result.oldCode, result.newCode, result.renameID,
+                                                 result.entity])
                 }
                 // Feed entries carry the hub's clock: a node that pulls an image moves its clock past
                 // every value in it, so its own later edits win.

@@ -133,8 +133,6 @@ public final class RecordKind: Sendable {
     public let columnIndex: [String: Int]
     /// Each column's check, by name (`ColumnRules`).
     public let specs: [String: ColumnSpec]
-    /// The positions of key columns that hold a partner code (see `PartnerRename`).
-    public let keyPartnerParts: [Int]
 
     public init(entity: Entity, table: String?, columns: [Column], key: [String], writers: Writers,
                 removal: Removal = .delete, scope: Scope = .region, parent: String? = nil, partnerColumns: [String] = [],
@@ -157,7 +155,6 @@ public final class RecordKind: Sendable {
         self.validate = validate
         columnIndex = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1.name, $0) })
         specs = Dictionary(uniqueKeysWithValues: columns.map { ($0.name, $0.spec) })
-        keyPartnerParts = key.indices.filter { partnerColumns.contains(key[$0]) }
     }
 
     public var columnNames: [String] { columns.map(\.name) }

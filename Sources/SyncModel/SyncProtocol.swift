@@ -15,6 +15,7 @@ public enum EntryOutcome: String, Sendable, Codable {
 public struct EntryResult: Sendable, Codable, Hashable {
     enum CodingKeys: String, CodingKey {
         case seq, outcome, reason, oldCode = "old_code", newCode = "new_code", renameID = "rename_id", warning
+        case entity = "renamed_entity"
     }
 
     public var seq: Int64
@@ -28,11 +29,15 @@ public struct EntryResult: Sendable, Codable, Hashable {
     /// Something the hub stored but reports (a partner registered offline whose Polish VAT ID
     /// another partner already has): the store records it in its audit and status.
     public var warning: String?
+    /// For a rename: the kind of the renamed record (`institution`); nil: a partner (the only
+    /// kind renamed before institutions were).
+    public var entity: String?
 
     public init(seq: Int64, outcome: EntryOutcome, reason: String? = nil, oldCode: String? = nil,
-                newCode: String? = nil, renameID: Int64? = nil, warning: String? = nil) {
+                newCode: String? = nil, renameID: Int64? = nil, warning: String? = nil, entity: String? = nil) {
         self.seq = seq; self.outcome = outcome; self.reason = reason
         self.oldCode = oldCode; self.newCode = newCode; self.renameID = renameID; self.warning = warning
+        self.entity = entity
     }
 
     /// Listed in a compact reply: not plainly applied, or applied with a warning.

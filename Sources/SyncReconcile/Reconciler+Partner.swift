@@ -31,16 +31,25 @@ extension Reconciler {
         // hub; a partner registered offline is stored anyway (nobody could be asked) and reported.
         let warning = try duplicateVATWarning(db, stored: stored, code: code, node: context.node)
         guard code != original else { return e.applied(touched, warning: warning) }
-        try db.execute(sql: "INSERT INTO hub_alias (node, old_code, new_code, at) VALUES (?, ?, ?, ?)",
-                       arguments: [context.node, original, code, AuditRecord.now()])
+        var result = try recordRename(db, .partner, original: original, code: code, seq: e.seq, context: &context)
+        result.warning = warning
+        return (result, touched)
+    }
+
+    /// A code the store-prefix rule changed: kept as a rename the node applies (`hub_alias`),
+    /// mapped into the node's later entries of the same push, audited; the entry's verdict.
+    static func recordRename(_ db: Database, _ entity: Entity, original: String, code: String, seq: Int64,
+                             context: inout ApplyContext) throws -> EntryResult {
+        try db.execute(sql: "INSERT INTO hub_alias (node, old_code, new_code, at, entity) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [context.node, original, code, AuditRecord.now(), entity.rawValue])
         let renameID = db.lastInsertedRowID
-        context.pendingRenames.append((original, code))
+        context.pendingRenames.append(CodeRenaming(entity, old: original, new: code))
         let reason = context.prefixRule.explanation(original: original, stored: code, series: context.series)
-        try db.appendAudit(AuditRecord(node: context.node, kind: .rename, entity: "partner", key: code, field: "code",
+        try db.appendAudit(AuditRecord(node: context.node, kind: .rename, entity: entity.rawValue, key: code, field: "code",
                                        oldValue: original, newValue: code,
                                        reason: "store-prefix rule: \(reason) when node \(context.node) reconnected"))
-        return (EntryResult(seq: e.seq, outcome: .renamed, reason: reason,
-                            oldCode: original, newCode: code, renameID: renameID, warning: warning), touched)
+        return EntryResult(seq: seq, outcome: .renamed, reason: reason, oldCode: original, newCode: code, renameID: renameID,
+                           entity: entity == .partner ? nil : entity.rawValue)
     }
 
     /// The warning for a new partner whose Polish VAT ID another live partner has (also in the
@@ -59,4 +68,37 @@ extension Reconciler {
     /// The position of `code` in the partner table's stored values.
     static let partnerCodeColumn = ReplicatedTable.partner.columnIndex["code"]!
 
+}
+
+extension Reconciler {
+    /// A new institution: stored under its own code unless that is taken, otherwise under the
+    /// code the store-prefix rule gives, by the same rule and the same rename log as a partner
+    /// (`recordRename`): the node renames its institution and every record that names it.
+    /// Never merged into another store's institution of the same code.
+    static func applyNewInstitution(_ e: EntryApplication, context: inout ApplyContext) throws -> Applied {
+        guard let table = ReplicatedTable.of(e.kind) else { return e.reject("\(e.record): not stored") }
+        var row = RecordRow(kind: e.kind, values: table.presentColumns(e.change.fields).map { $0 ?? .null })
+        do { try e.kind.validate(row) } catch { return e.reject("\(e.record): \(oneLine(error))") }
+        let codeIndex = table.columnIndex["code"]!
+        guard let original = row.values[codeIndex].text, !original.isEmpty else { return e.reject("\(e.record): code is missing") }
+        if let problem = PartnerCode.problem(original, entered: false) { return e.reject("\(e.record): \(problem.qualified)") }
+        let position = context.positions?.take()
+        var stored = table.storedValues(columnValues: row.values)
+        var echo = e.asSent && stored == table.storedValues(e.incoming.fields)
+        var code = original
+        if try !insertRow(e.db, table: table, stored: stored, stamp: e.stamp, replacing: false, position: position,
+                          echoNode: echo ? context.node : nil) {
+            code = try context.prefixRule.resolve(code: original, series: context.series) {
+                try $0 == original || table.exists(e.db, key: $0)
+            }
+            row.values[codeIndex] = .text(code)
+            stored = table.storedValues(columnValues: row.values)
+            echo = false
+            try insertRow(e.db, table: table, stored: stored, stamp: e.stamp, position: position)
+        }
+        if let position { context.positions?.wrote(table.entity, code, at: position, prior: .newRow, echo: echo) }
+        let touched = [TouchedRow(table.entity, code, echo: echo)]
+        guard code != original else { return e.applied(touched) }
+        return (try recordRename(e.db, .institution, original: original, code: code, seq: e.seq, context: &context), touched)
+    }
 }

@@ -25,9 +25,9 @@ public struct ApplyContext: Sendable {
     public var series: String
     public var site: String
     public var prefixRule: PrefixRule
-    /// Renames of this node's partners the node has not applied yet (oldest first):
-    /// codes in its entries are mapped through them.
-    public var pendingRenames: [(old: String, new: String)]
+    /// Renames of this node's partners and institutions the node has not applied yet (oldest
+    /// first): codes in its entries are mapped through them.
+    public var pendingRenames: [CodeRenaming]
     /// The hub's clock when the change is applied. Decisions the hub makes (customer moves)
     /// are stamped with it, so they beat every value the hub had already seen.
     public var hubHLC: HLC = .zero
@@ -44,7 +44,7 @@ public struct ApplyContext: Sendable {
     public var movesRecorded = true
 
     public init(node: String, series: String, site: String, prefixRule: PrefixRule = .init(),
-                pendingRenames: [(old: String, new: String)] = [], regions: RegionScope? = nil, kinds: RecordKinds = .standard) {
+                pendingRenames: [CodeRenaming] = [], regions: RegionScope? = nil, kinds: RecordKinds = .standard) {
         self.node = node; self.series = series; self.site = site; self.kinds = kinds
         self.prefixRule = prefixRule; self.pendingRenames = pendingRenames; self.regions = regions
     }
@@ -164,7 +164,7 @@ public enum Reconciler {
     public static func apply(_ db: Database, change incoming: Change, prepared: PreparedChange? = nil,
                              context: inout ApplyContext) throws -> (EntryResult, [TouchedRow]) {
         var change = incoming
-        (change.key, change.fields) = PartnerRename.rewrite(change, renames: context.pendingRenames, kinds: context.kinds)
+        (change.key, change.fields) = CodeRename.rewrite(change, renames: context.pendingRenames, kinds: context.kinds)
         // The entry exactly as the node sent it (no rename mapped into it)?
         let asSent = context.pendingRenames.isEmpty || (change.key == incoming.key && change.fields == incoming.fields)
         // Prepared for the entry as sent; worked out here for a renamed one.
@@ -189,6 +189,7 @@ public enum Reconciler {
         case (.move, _): return try applyMove(entry, context: &context)
         case (.partner, .insert): return try applyNewPartner(entry, ready, context: &context)
         case (.document, .insert): return try applyNewDocument(entry, ready, context: &context)
+        case (.institution, .insert): return try applyNewInstitution(entry, context: &context)
         // An address is sent whole: an edit is stored as a new one would be.
         case (_, .insert), (.address, .update): return try applyNewRecord(entry, context: &context)
         case (_, .update): return try applyEdit(entry, fields: change.fields, context: &context)

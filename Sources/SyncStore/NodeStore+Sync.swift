@@ -17,19 +17,23 @@ public struct PushApplySummary: Sendable, Codable, Hashable {
 
     public struct Rename: Sendable, Codable, Hashable {
         enum CodingKeys: String, CodingKey {
-            case oldCode = "old_code", newCode = "new_code"
+            case oldCode = "old_code", newCode = "new_code", entity
         }
 
         public var oldCode: String
         public var newCode: String
+        /// `partner` or `institution`.
+        public var entity: String = Entity.partner.rawValue
     }
 }
 
 /// The feed could not be applied yet; the next round pushes first and retries.
 public struct FeedDeferred: Error, Sendable, CustomStringConvertible {
     public var code: String
+    /// `partner` or `institution`.
+    public var entity: String = Entity.partner.rawValue
     public var description: String {
-        "pull deferred: partner code \(code) arrived from the hub while this node's own offline partner \(code) is not yet pushed; it will be resolved by the store-prefix rule on the next push"
+        "pull deferred: \(entity) code \(code) arrived from the hub while this node's own offline \(entity) \(code) is not yet pushed; it will be resolved by the store-prefix rule on the next push"
     }
 }
 
@@ -76,19 +80,20 @@ extension NodeStore {
             summary.moves = try db.auditMoves(reply.results, node: cfg.nodeID)
             // Renames go through temporary codes first, so a rename whose new code is the old code
             // of another rename in the same reply (a literal "K2-1001" created offline) cannot collide.
-            var renames: [(old: String, new: String, temp: String)] = []
+            var renames: [(entity: Entity, old: String, new: String, temp: String)] = []
             for r in reply.results {
                 guard let old = r.oldCode, let new = r.newCode, let id = r.renameID, id > renamesApplied else { continue }
-                renames.append((old, new, "\u{1}rename-\(id)"))
+                let entity = r.entity.flatMap { kinds.entity(named: $0) } ?? .partner
+                renames.append((entity, old, new, "\u{1}rename-\(id)"))
                 renamesApplied = max(renamesApplied, id)
             }
-            for r in renames { try db.renamePartnerLocally(old: r.old, new: r.temp, node: cfg.nodeID, kinds: kinds, audit: false) }
+            for r in renames { try db.renameCodeLocally(r.entity, old: r.old, new: r.temp, node: cfg.nodeID, kinds: kinds, audit: false) }
             for r in renames {
-                try db.renamePartnerLocally(old: r.temp, new: r.new, node: cfg.nodeID, kinds: kinds, audit: false)
-                try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: .rename, entity: "partner", key: r.new, field: "code",
+                try db.renameCodeLocally(r.entity, old: r.temp, new: r.new, node: cfg.nodeID, kinds: kinds, audit: false)
+                try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: .rename, entity: r.entity.rawValue, key: r.new, field: "code",
                                                oldValue: r.old, newValue: r.new,
                                                reason: "store-prefix rule: code \(r.old) was taken when this node reconnected"))
-                summary.renames.append(.init(oldCode: r.old, newCode: r.new))
+                summary.renames.append(.init(oldCode: r.old, newCode: r.new, entity: r.entity.rawValue))
             }
             // Pushes send pending entries from the oldest on and the reply covers them all, so every
             // entry up to the reply's last sequence is now acknowledged.
@@ -126,19 +131,24 @@ extension NodeStore {
                 for table in kinds.tables { try db.execute(sql: "DELETE FROM \(table.name)") }
             }
             var maxHLC = HLC.zero
-            // Codes of this node's own partners created offline and not yet pushed (usually none).
-            let unpushed = Set(try String.fetchAll(db.cachedStatement(sql: """
-                SELECT key FROM journal WHERE seq > \(Database.ackedThrough) AND acked = 0 AND entity = 'partner' AND op = 'insert'
-                """)))
+            // Codes of this node's own partners and institutions created offline and not yet
+            // pushed (usually none).
+            let unpushedRows = try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT entity, key FROM journal WHERE seq > \(Database.ackedThrough) AND acked = 0 AND (entity = 'partner' OR entity = 'institution') AND op = 'insert'
+                """))
+            let unpushed = Set(unpushedRows.map { "\($0[0] as String)|\($0[1] as String)" })
             for c in changes {
                 if !unpushed.isEmpty {
                     // Another node's record under a code this node still has to push (and may get renamed).
-                    if c.entity == .partner, unpushed.contains(c.key), c.fields["origin_node"]?.text != cfg.nodeID {
-                        throw FeedDeferred(code: c.key)
-                    }
-                    if c.entity != .partner, let kind = kinds.kind(c.entity) {
-                        for column in kind.partnerColumns {
-                            if let code = c.fields[column]?.text, unpushed.contains(code) { throw FeedDeferred(code: code) }
+                    for entity in [Entity.partner, .institution] {
+                        if c.entity == entity, unpushed.contains("\(entity.rawValue)|\(c.key)"), c.fields["origin_node"]?.text != cfg.nodeID {
+                            throw FeedDeferred(code: c.key, entity: entity.rawValue)
+                        }
+                        guard c.entity != entity, let kind = kinds.kind(c.entity) else { continue }
+                        for column in CodeRename.columns(of: kind, holding: entity) {
+                            if let code = c.fields[column]?.text, unpushed.contains("\(entity.rawValue)|\(code)") {
+                                throw FeedDeferred(code: code, entity: entity.rawValue)
+                            }
                         }
                     }
                 }
@@ -204,30 +214,32 @@ extension Database {
         return carried
     }
 
-    /// Renames this node's partner `old` to `new` everywhere on the node: the partner row,
-    /// every column of a replicated record that holds its code (`RecordKind.partnerColumns`:
-    /// addresses, documents, ...), and every pending journal entry that mentions it.
-    func renamePartnerLocally(old: String, new: String, node: String, kinds: RecordKinds, audit: Bool = true) throws {
-        if try ReplicatedTable.partner.exists(self, key: new) {
-            throw StoreError.renameTargetTaken(old: old, new: new)
+    /// Renames this node's partner or institution `old` to `new` everywhere on the node: its
+    /// row, every column of a replicated record that holds its code (`CodeRename.columns`:
+    /// addresses, documents, memberships, ...), and every pending journal entry that mentions it.
+    func renameCodeLocally(_ entity: Entity, old: String, new: String, node: String, kinds: RecordKinds, audit: Bool = true) throws {
+        if let table = kinds.table(entity), try table.exists(self, key: new) {
+            throw StoreError.renameTargetTaken(entity: entity, old: old, new: new)
         }
         for kind in kinds.stored {
-            for column in kind.partnerColumns {
+            for column in CodeRename.columns(of: kind, holding: entity) {
                 try execute(sql: "UPDATE \(kind.table!) SET \(column) = ? WHERE \(column) = ?", arguments: [new, old])
             }
         }
-        try execute(sql: "UPDATE customer_balance SET partner_code = ? WHERE partner_code = ?", arguments: [new, old])
+        if entity == .partner {
+            try execute(sql: "UPDATE customer_balance SET partner_code = ? WHERE partner_code = ?", arguments: [new, old])
+        }
         let pending = try journalEntries("SELECT \(Database.journalColumns) FROM journal WHERE seq > \(Database.ackedThrough) AND acked = 0 ORDER BY seq",
                                          kinds: kinds)
         for e in pending {
-            let (key, fields) = PartnerRename.rewrite(e.change, old: old, new: new, kinds: kinds)
+            let (key, fields) = CodeRename.rewrite(e.change, entity, old: old, new: new, kinds: kinds)
             if key != e.change.key || fields != e.change.fields {
                 try execute(sql: "UPDATE journal SET key = ?, fields = ? WHERE seq = ?",
                             arguments: [key, fields.canonicalJSON(), e.change.seq])
             }
         }
         if audit {
-            try appendAudit(AuditRecord(node: node, kind: .rename, entity: "partner", key: new, field: "code",
+            try appendAudit(AuditRecord(node: node, kind: .rename, entity: entity.rawValue, key: new, field: "code",
                                         oldValue: old, newValue: new,
                                         reason: "store-prefix rule: code \(old) was taken when this node reconnected"))
         }

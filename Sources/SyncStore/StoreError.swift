@@ -8,7 +8,7 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     case notFound(entity: Entity, key: String)
     case badKey(entity: Entity, key: String)
     case invalid(FieldError)
-    case renameTargetTaken(old: String, new: String)
+    case renameTargetTaken(entity: Entity, old: String, new: String)
     case unexpectedReply(String)
     /// No record kind of that name in the store's `RecordKinds`.
     case unknownKind(String)
@@ -27,8 +27,8 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
             return "'\(key)' is not a valid \(entity.rawValue) key"
         case .invalid(let e):
             return e.description
-        case .renameTargetTaken(let old, let new):
-            return "cannot rename partner \(old) to \(new): a local partner already has code \(new)"
+        case .renameTargetTaken(let entity, let old, let new):
+            return "cannot rename \(entity.rawValue) \(old) to \(new): a local \(entity.rawValue) already has code \(new)"
         case .unexpectedReply(let what):
             return what
         case .unknownKind(let name):

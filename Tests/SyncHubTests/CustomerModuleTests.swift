@@ -141,6 +141,37 @@ struct CustomerModuleTests {
         #expect(try world.hashesAgree())
     }
 
+    @Test("two stores register the same institution code offline: the later one gets its store prefix, and its members, addresses and orders follow")
+    func institutionPrefixRule() async throws {
+        let world = try World()
+        try publishCatalog(world.hub)
+        try await world.syncAll()
+        let a = world.store("A"), b = world.store("B")
+        for (store, name) in [(a, "Szkoła Warszawa"), (b, "Szkoła Kraków")] {
+            try store.addInstitution(["code": .text("SZK1"), "name": .text(name), "discount_percent": .int(10)])
+        }
+        _ = try a.addPartner(consumer("PA"))
+        _ = try b.addPartner(consumer("PB"))
+        try b.addAddress(Address(partnerCode: "PB", site: "", seq: 1, street: "Szkolna 2", institution: "SZK1"))
+        let order = try b.addDocument(kind: .order, partnerCode: "PB", addressSeq: 1, lines: [("ADULT", 1)])
+        try a.addMember(partner: "PA", institution: "SZK1")
+        try await world.sync("A")
+        let summary = try await world.sync("B")
+        #expect(summary.renames.map { "\($0.entity) \($0.oldCode)->\($0.newCode)" } == ["institution SZK1->K2-SZK1"])
+        try await world.syncAll()
+
+        #expect(try world.hub.institutionListing(code: "SZK1").institution.name == "Szkoła Warszawa", "the first keeps its code and its data")
+        let renamed = try world.hub.institutionListing(code: "K2-SZK1")
+        #expect(renamed.institution.name == "Szkoła Kraków")
+        #expect(renamed.members.map(\.code) == ["PB"])
+        #expect(renamed.documents.map(\.id) == [order.id])
+        #expect(try b.institutionListing(code: "K2-SZK1").documents.first?.institution == "K2-SZK1")
+        #expect(try b.customerListing(code: "PB").institutions == ["K2-SZK1"])
+        #expect(try world.hub.institutionListing(code: "SZK1").members.map(\.code) == ["PA"])
+        #expect(try world.hub.audit(kind: .rename).contains { $0.entity == "institution" && $0.newValue == "K2-SZK1" })
+        #expect(try world.hashesAgree())
+    }
+
     @Test("a customer moved between sites keeps its memberships and category under its new code")
     func moveKeepsMemberships() async throws {
         let world = try World()
