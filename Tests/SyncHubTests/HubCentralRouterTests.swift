@@ -1,0 +1,76 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import SyncHub
+import SyncModel
+import SyncStore
+import SyncTesting
+
+/// The central data API in process: an operator's token writes, a node's token reads only,
+/// refusals name the field with the status of their kind.
+@Suite("The hub's central data API: operator tokens, refusals, listings")
+struct HubCentralRouterTests {
+    static func bearer(_ token: String, json: Bool = false) -> HTTPFields {
+        json ? [.authorization: "Bearer \(token)", .contentType: "application/json"] : [.authorization: "Bearer \(token)"]
+    }
+
+    static func text(_ r: TestResponse) -> String { String(buffer: r.body) }
+
+    @Test("an operator writes categories, offers and prices; a node's token reads them and is refused writing (403); an operator's token cannot pull")
+    func operatorWrites() async throws {
+        let dir = try TemporaryDirectory(prefix: "hub-central")
+        defer { dir.remove() }
+        let store = try HubStore(path: dir.file("hub.sqlite"))
+        let node = try store.addNode(node: "A", site: "WAW", series: "K1")
+        let op = try store.addOperator(name: "pricing-team")
+        #expect(throws: HubError.self) { try store.addOperator(name: "pricing-team") }
+        let server = HubServer(store: store)
+        try await Application(router: server.buildRouter()).test(.router) { client in
+            func send(_ method: HTTPRequest.Method, _ uri: String, _ token: String, _ body: String? = nil) async throws -> TestResponse {
+                try await client.execute(uri: uri, method: method, headers: Self.bearer(token, json: body != nil),
+                                         body: body.map { ByteBuffer(string: $0) })
+            }
+            var r = try await send(.post, "/v1/central/categories", node, #"{"code":"STD","name":"Standard","is_default":true}"#)
+            #expect(r.status == .forbidden, "\(Self.text(r))")
+            r = try await send(.post, "/v1/central/categories", op, #"{"code":"STD","name":"Standard","is_default":true}"#)
+            #expect(r.status == .created && Self.text(r).contains(#""is_default":true"#), "\(Self.text(r))")
+            r = try await send(.post, "/v1/central/categories", op, #"{"code":"STD","name":"again"}"#)
+            #expect(r.status == .conflict, "\(Self.text(r))")
+            r = try await send(.post, "/v1/central/categories", op, #"{"code":"SCH","name":"Schools"}"#)
+            #expect(r.status == .created)
+            r = try await send(.post, "/v1/central/offer-categories", op, #"{"code":"TIX","name":"Tickets"}"#)
+            #expect(r.status == .created)
+            r = try await send(.post, "/v1/central/offers", op, #"{"code":"ADULT","name":"Adult","offer_category":"NONE","price_minor":2000,"currency":"PLN"}"#)
+            #expect(r.status == .notFound && Self.text(r).contains("offer_category"), "\(Self.text(r))")
+            r = try await send(.post, "/v1/central/offers", op, #"{"code":"ADULT","name":"Adult","offer_category":"TIX","price_minor":2000,"currency":"PLN"}"#)
+            #expect(r.status == .created)
+            r = try await send(.put, "/v1/central/prices", op, #"{"customer_category":"SCH","offer_category":"TIX","amount_minor":1250,"currency":"EUR"}"#)
+            #expect(r.status == .badRequest && Self.text(r).contains("currency"), "\(Self.text(r))")
+            r = try await send(.put, "/v1/central/prices", op, #"{"customer_category":"SCH","offer_category":"TIX","amount_minor":-5,"currency":"PLN"}"#)
+            #expect(r.status == .badRequest && Self.text(r).contains("amount_minor"), "\(Self.text(r))")
+            r = try await send(.put, "/v1/central/prices", op, #"{"customer_category":"SCH","offer_category":"TIX","amount_minor":1250}"#)
+            #expect(r.status == .badRequest && Self.text(r).contains("currency is missing"), "\(Self.text(r))")
+            r = try await send(.put, "/v1/central/prices", op, #"{"customer_category":"SCH","offer_category":"TIX","amount_minor":1250,"currency":"PLN"}"#)
+            #expect(r.status == .ok && Self.text(r).contains(#""amount_minor":1250"#))
+            r = try await send(.patch, "/v1/central/categories/STD", op, #"{"active":false}"#)
+            #expect(r.status == .badRequest && Self.text(r).contains("default"), "\(Self.text(r))")
+
+            // A node's token reads the catalog; the prices it reads are the ones written.
+            r = try await send(.get, "/v1/central/prices", node)
+            let cells = try JSONDecoder().decode([PriceCell].self, from: Data(r.body.readableBytesView))
+            #expect(cells.map(\.amountMinor) == [1250] && cells.first?.priceVersion == 2)
+            r = try await send(.get, "/v1/central/offers", node)
+            #expect(r.status == .ok && Self.text(r).contains(#""article_code""#) == false && Self.text(r).contains("ADULT"))
+            // Institution listings hold customers of every region: operators only.
+            r = try await send(.get, "/v1/institutions", node)
+            #expect(r.status == .forbidden)
+            r = try await send(.get, "/v1/institutions/NONE", op)
+            #expect(r.status == .notFound)
+            // An operator's token does not sync.
+            r = try await send(.get, "/v1/pull", op)
+            #expect(r.status == .forbidden)
+        }
+        #expect(try store.priceCells().count == 1 && store.offers().count == 1 && store.customerCategories().count == 2)
+    }
+}
