@@ -74,9 +74,17 @@ public final class Cluster: @unchecked Sendable {
         var args = arguments
         // Insert --db after the (sub)command words.
         var insertAt = 1
-        if ["partner", "address", "receipt", "document", "customer", "balances", "config"].contains(sub), arguments.count > 1 { insertAt = 2 }
+        if ["partner", "address", "receipt", "document", "customer", "balances", "config", "institution", "member", "order", "catalog"].contains(sub),
+           arguments.count > 1 { insertAt = 2 }
         args.insert(contentsOf: ["--db", n.db], at: insertAt)
         return try runCommand(BuiltProducts.path("posnode"), args)
+    }
+
+    /// Runs a poshub CLI command against the hub's store: `words` are the command's words
+    /// (`["price", "set"]`), `--db` follows them.
+    @discardableResult
+    public func poshub(_ words: [String], _ arguments: [String] = []) throws -> CommandResult {
+        try runCommand(BuiltProducts.path("poshub"), words + ["--db", hubDB] + arguments)
     }
 
     public func nodeStateHash(_ id: String) throws -> String {
