@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The main job: a real hub and three store nodes on loopback. The stores go offline, each
-# registers customer code 1001 and sells to it, the hub comes back, everyone syncs, and a
-# report shows who kept the code, who got the store prefix, where the receipts went, and
-# that all state hashes agree.
+# The main job: a real hub and three store nodes on loopback. The hub publishes categories,
+# offers and a price table; the stores go offline, each registers customer code 1001 and
+# sells to it, one sells to a school's teacher at the school's discount while the hub lowers
+# the price, another registers the same school code; the hub comes back, everyone syncs, and
+# a report shows who kept the codes, who got the store prefix, where the documents went, the
+# institution's listing, the sale at the old price, and that all state hashes agree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,6 +46,13 @@ for n in "${NODES[@]}"; do
   echo "store node $n: site ${SITE[$n]}, POS series ${SERIES[$n]}"
 done
 
+echo "== the chain's operator publishes categories, offers and the price table (while the hub serves)"
+"$POSHUB" category add --db "$WORK/hub.sqlite" --code STD --name Standard --default
+"$POSHUB" category add --db "$WORK/hub.sqlite" --code SCH --name "Schools"
+"$POSHUB" offer-category add --db "$WORK/hub.sqlite" --code TIX --name Tickets
+"$POSHUB" offer add --db "$WORK/hub.sqlite" --code ADULT --name "Adult ticket" --offer-category TIX --price 20.00 --currency PLN
+"$POSHUB" price set --db "$WORK/hub.sqlite" --customer-category SCH --offer-category TIX --amount 12.50 --currency PLN
+
 echo "== online: WAW1 registers a business customer; everyone syncs"
 "$POSNODE" partner add --db "$WORK/WAW1.sqlite" --code 2000 --kind business --name "Hurtownia Alfa Sp. z o.o." \
   --country PL --vat-id 5260250274 >/dev/null
@@ -66,6 +75,17 @@ for n in "${NODES[@]}"; do
   "$POSNODE" sync --db "$WORK/$n.sqlite" 2>&1 | sed 's/^/  /' || true
 done
 
+echo "WAW1 (offline): a school books a group visit; its teacher orders with her address at the school"
+"$POSNODE" institution add --db "$WORK/WAW1.sqlite" --code SZK1 --name "Szkoła Podstawowa nr 1" --kind organisation --discount 10 >/dev/null
+"$POSNODE" partner add --db "$WORK/WAW1.sqlite" --code 3001 --kind consumer --first-name Ewa --last-name Nauczycielka --category SCH --offline >/dev/null
+"$POSNODE" address add --db "$WORK/WAW1.sqlite" --partner 3001 --seq 1 --street "Szkolna 1" --city Warszawa --institution SZK1 >/dev/null
+"$POSNODE" order add --db "$WORK/WAW1.sqlite" --partner 3001 --address 1 --line ADULT:25 | sed 's/^/  /'
+"$POSNODE" receipt add --db "$WORK/WAW1.sqlite" --line ADULT:2 | sed 's/^/  /'
+echo "KRK1 (offline): another school registered under the same institution code"
+"$POSNODE" institution add --db "$WORK/KRK1.sqlite" --code SZK1 --name "Szkoła Podstawowa nr 1 Kraków" --kind organisation --discount 5 >/dev/null
+echo "hub (while the stores are cut off): the schools' ticket price goes down to 11.00"
+"$POSHUB" price set --db "$WORK/hub.sqlite" --customer-category SCH --offer-category TIX --amount 11.00 --currency PLN | sed 's/^/  /'
+
 echo "== the network is back (hub restarted on port $HUB_PORT); every store syncs"
 start_hub
 for round in 1 2; do
@@ -79,10 +99,16 @@ echo
 echo "================ REPORT ================"
 echo "Partners on GDA1 (the same on every store):"
 "$POSNODE" partner list --db "$WORK/GDA1.sqlite" | sed 's/^/  /'
-echo "Receipts on WAW1 (each followed its customer's final code):"
+echo "Documents on WAW1 (each followed its customer's final code):"
 "$POSNODE" document list --db "$WORK/WAW1.sqlite" | sed 's/^/  /'
 echo "Renames recorded by the hub (store-prefix rule):"
 "$POSHUB" audit --db "$WORK/hub.sqlite" --kind rename | awk -F'\t' '{print "  " $2 ": " $6 "  (" $7 ")"}'
+echo "Institution SZK1 at GDA1 (its member and the order placed with her address at it, sold at 12.50 less 10 %):"
+"$POSNODE" institution show --db "$WORK/GDA1.sqlite" --code SZK1 | sed 's/^/  /'
+echo "Institutions on GDA1 (KRK1's clashing code got its store prefix):"
+"$POSNODE" institution list --db "$WORK/GDA1.sqlite" | sed 's/^/  /'
+echo "Sales priced with a price that had changed at the hub (audit kind old-price):"
+"$POSHUB" audit --db "$WORK/hub.sqlite" --kind old-price | awk -F'\t' '{print "  " $4 ": " $7}'
 echo "State hashes:"
 HUB_HASH=$("$POSHUB" state-hash --db "$WORK/hub.sqlite")
 echo "  hub   $HUB_HASH"
