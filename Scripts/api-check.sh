@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the hub's and the node's HTTP APIs against their OpenAPI documents
 # (docs/openapi/hub.yaml, docs/openapi/node.yaml) with schemathesis, a third-party fuzzer:
-# a real poshub and a real posnode serve on loopback, a real token each, stateless checks on
+# a real poshub and a real posnode serve on loopback, a real token each (the hub's central
+# master data routes a second time with an operator's token), stateless checks on
 # every operation (no server error, status codes, content types and bodies as documented).
 # schemathesis goes into a virtual environment in .build-venv (made here, not system-wide).
 #
@@ -32,6 +33,11 @@ port_of() {
 
 "$bin/poshub" init --db "$work/hub.sqlite" >/dev/null
 token="$("$bin/poshub" node add --db "$work/hub.sqlite" --node A --site WAW --series K1)"
+operator_token="$("$bin/poshub" operator add --db "$work/hub.sqlite" --name api-check)"
+# Central master data the documents' examples and the store's price routes name.
+"$bin/poshub" category add --db "$work/hub.sqlite" --code STD --name Standard --default >/dev/null
+"$bin/poshub" offer-category add --db "$work/hub.sqlite" --code TIX --name Tickets >/dev/null
+"$bin/poshub" offer add --db "$work/hub.sqlite" --code ADULT --name "Adult ticket" --offer-category TIX --price 20.00 --currency PLN >/dev/null
 "$bin/poshub" serve --db "$work/hub.sqlite" --port 0 >"$work/hub.out" 2>"$work/hub.err" & pids+=($!)
 hub_port="$(port_of "$work/hub.out")"
 "$bin/posnode" init --db "$work/node.sqlite" --node A --site WAW --series K1 --hub "http://127.0.0.1:$hub_port" --token "$token" >/dev/null
@@ -43,8 +49,9 @@ node_port="$(port_of "$work/node.out")"
 api_token="$("$bin/posnode" api-token --db "$work/node.sqlite")"
 
 run() {
-  SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH=Scripts "$venv/bin/schemathesis" run "$1" --url "$2" \
-    -H "Authorization: Bearer $3" --max-examples "$examples" --phases examples,coverage,fuzzing \
+  local doc="$1" url="$2" bearer="$3"; shift 3
+  SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH=Scripts "$venv/bin/schemathesis" run "$doc" --url "$url" "$@" \
+    -H "Authorization: Bearer $bearer" --max-examples "$examples" --phases examples,coverage,fuzzing \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
     --generation-deterministic --no-color --workers 1
 }
@@ -53,6 +60,8 @@ echo "== schemathesis: node API (docs/openapi/node.yaml)"
 run docs/openapi/node.yaml "http://127.0.0.1:$node_port" "$api_token" || status=1
 echo "== schemathesis: hub API (docs/openapi/hub.yaml)"
 run docs/openapi/hub.yaml "http://127.0.0.1:$hub_port" "$token" || status=1
+echo "== schemathesis: hub API, central master data with an operator's token (docs/openapi/hub.yaml)"
+run docs/openapi/hub.yaml "http://127.0.0.1:$hub_port" "$operator_token" --include-path-regex '^/v1/(central|institutions|customers)' || status=1
 if [ $status -ne 0 ]; then
   echo "API check failed; hub log:"; tail -20 "$work/hub.err"; echo "node log:"; tail -20 "$work/node.err"
 fi

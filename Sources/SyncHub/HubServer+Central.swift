@@ -5,7 +5,7 @@ import SyncStore
 
 /// The central data API (docs/openapi/hub.yaml): the customer module's master data, read with
 /// a node's or an operator's token, written with an operator's; institutions and their
-/// listings, read with an operator's token (they hold customers of every region).
+/// listings and a customer's, read with an operator's token (they hold customers of every region).
 extension HubServer {
     struct CategoryBody: Decodable {
         var code: String?
@@ -27,21 +27,19 @@ extension HubServer {
         }
     }
 
-    struct PriceBody: Decodable {
-        var customerCategory: String
-        var offerCategory: String
-        var amountMinor: Int64
-        var currency: String
-        enum CodingKeys: String, CodingKey {
-            case customerCategory = "customer_category", offerCategory = "offer_category", amountMinor = "amount_minor", currency
-        }
+    struct PriceImportReply: Codable, Sendable {
+        var cells: Int
+        var priceVersion: Int64
+        enum CodingKeys: String, CodingKey { case cells, priceVersion = "price_version" }
     }
 
     /// The largest body of a central data call.
     static let maxCentralBody = 64 << 10
+    /// The largest price list one call imports (about 100 bytes a cell: some 300,000 cells).
+    static let maxPriceListBody = 32 << 20
 
-    static func decode<T: Decodable>(_ request: Request, as: T.Type) async throws -> T {
-        let body = try await request.body.collect(upTo: maxCentralBody)
+    static func decode<T: Decodable>(_ request: Request, as: T.Type, upTo limit: Int = maxCentralBody) async throws -> T {
+        let body = try await request.body.collect(upTo: limit)
         return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
     }
 
@@ -124,10 +122,17 @@ extension HubServer {
         v1.get("central/prices") { _, context in await read("price list", context) { try store.priceCells() } }
         v1.put("central/prices") { request, context in
             await write("price", context, status: .ok) {
-                let b = try await Self.decode(request, as: PriceBody.self)
+                let b = try await Self.decode(request, as: PriceCellInput.self)
                 return try await offload {
                     try store.setPrice(customerCategory: b.customerCategory, offerCategory: b.offerCategory, amountMinor: b.amountMinor, currency: b.currency)
                 }
+            }
+        }
+        v1.post("central/prices/import") { request, context in
+            await write("price list", context, status: .ok) {
+                let cells = try await Self.decode(request, as: [PriceCellInput].self, upTo: Self.maxPriceListBody)
+                let count = try await offload { try store.setPrices(cells) }
+                return PriceImportReply(cells: count, priceVersion: try await offload { try store.priceTableVersion() })
             }
         }
         v1.get("institutions") { _, context in
@@ -142,6 +147,13 @@ extension HubServer {
                 _ = try context.operatorName
                 return Self.json(try await offload { try store.institutionListing(code: code) })
             } catch { return server.centralFailure(error, "institution \(code)") }
+        }
+        v1.get("customers/:code") { _, context in
+            let code = context.parameters.get("code") ?? ""
+            do {
+                _ = try context.operatorName
+                return Self.json(try await offload { try store.customerListing(code: code) })
+            } catch { return server.centralFailure(error, "customer \(code)") }
         }
     }
 }

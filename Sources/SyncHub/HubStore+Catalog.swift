@@ -97,23 +97,55 @@ extension HubStore {
     /// category. Documents already written keep the prices they were sold at.
     @discardableResult
     public func setPrice(customerCategory: String, offerCategory: String, amountMinor: Int64, currency: String) throws -> PriceCell {
-        try write { db in
-            guard try db.customerCategories().contains(where: { $0.code == customerCategory }) else {
-                throw HubError.invalid(FieldError(field: "customer_category", reason: "no customer category \(customerCategory) exists", code: .notFound))
-            }
-            try Self.requireActiveOfferCategory(db, offerCategory)
-            if let offer = try db.offers().first(where: { $0.offerCategory == offerCategory && $0.currency != currency }) {
-                throw HubError.invalid(FieldError(field: "currency", reason: "offer \(offer.code) of offer category \(offerCategory) is priced in \(offer.currency), not \(currency)"))
-            }
-            let fields: Fields = ["amount_minor": .int(amountMinor), "currency": .text(currency),
-                                  "price_version": .int(try db.priceTableVersion() + 1)]
-            if try db.priceCell(customerCategory: customerCategory, offerCategory: offerCategory) != nil {
-                return [CentralChange(.price, .update, key: "\(customerCategory)|\(offerCategory)", fields: fields)]
-            }
-            return [CentralChange(.price, .insert, fields: fields.merging(["customer_category": .text(customerCategory),
-                                                                          "offer_category": .text(offerCategory)]) { a, _ in a })]
-        }
+        try setPrices([PriceCellInput(customerCategory: customerCategory, offerCategory: offerCategory, amountMinor: amountMinor, currency: currency)])
         return try pool.read { try $0.priceCell(customerCategory: customerCategory, offerCategory: offerCategory)! }
+    }
+
+    /// Sets many cells of the price table in one transaction, all with the same next price
+    /// version (a price list imported at once): each cell is checked as `setPrice` checks one,
+    /// and one refused cell refuses the whole list, naming the cell; nothing is written then.
+    /// Returns the number of cells set.
+    @discardableResult
+    public func setPrices(_ cells: [PriceCellInput]) throws -> Int {
+        guard !cells.isEmpty else { throw HubError.invalid(FieldError(field: "cells", reason: "no price cell given")) }
+        return try write { db in
+            let customerCategories = Swift.Set(try db.customerCategories().map(\.code))
+            let offerCategories = Dictionary(try db.offerCategories().map { ($0.code, $0.active) }) { a, _ in a }
+            let offersByCategory = Dictionary(grouping: try db.offers(), by: \.offerCategory)
+            let existing = Swift.Set(try String.fetchAll(db, sql: "SELECT customer_category || '|' || offer_category FROM price"))
+            let version = try db.priceTableVersion() + 1
+            var seen = Swift.Set<String>(), changes: [CentralChange] = []
+            changes.reserveCapacity(cells.count)
+            for (i, cell) in cells.enumerated() {
+                func refused(_ field: String, _ reason: String, _ code: FieldError.Code = .invalid) -> HubError {
+                    .invalid(FieldError(field: field, reason: cells.count == 1 ? reason : "cell \(i + 1) (\(cell.customerCategory) x \(cell.offerCategory)): \(reason)", code: code))
+                }
+                guard customerCategories.contains(cell.customerCategory) else {
+                    throw refused("customer_category", "no customer category \(cell.customerCategory) exists", .notFound)
+                }
+                guard let active = offerCategories[cell.offerCategory] else {
+                    throw refused("offer_category", "no offer category \(cell.offerCategory) exists", .notFound)
+                }
+                guard active else { throw refused("offer_category", "offer category \(cell.offerCategory) is inactive") }
+                guard (0...ColumnRules.maxAmountMinor).contains(cell.amountMinor) else {
+                    throw refused("amount_minor", "\(cell.amountMinor) is not a price from 0 to \(Document.formatAmount(ColumnRules.maxAmountMinor))")
+                }
+                do { try CustomerModule.requireCurrency(.text(cell.currency)) } catch let e as FieldError { throw refused("currency", e.reason) }
+                if let offer = offersByCategory[cell.offerCategory]?.first(where: { $0.currency != cell.currency }) {
+                    throw refused("currency", "offer \(offer.code) of offer category \(cell.offerCategory) is priced in \(offer.currency), not \(cell.currency)")
+                }
+                let key = "\(cell.customerCategory)|\(cell.offerCategory)"
+                guard seen.insert(key).inserted else { throw refused("customer_category", "the same cell is given twice") }
+                let fields: Fields = ["amount_minor": .int(cell.amountMinor), "currency": .text(cell.currency), "price_version": .int(version)]
+                if existing.contains(key) {
+                    changes.append(CentralChange(.price, .update, key: key, fields: fields))
+                } else {
+                    changes.append(CentralChange(.price, .insert, fields: fields.merging(["customer_category": .text(cell.customerCategory),
+                                                                                         "offer_category": .text(cell.offerCategory)]) { a, _ in a }))
+                }
+            }
+            return changes
+        }.count
     }
 
     static func requireActiveOfferCategory(_ db: Database, _ code: String) throws {
@@ -139,6 +171,8 @@ extension HubStore {
     public func offerCategories() throws -> [CategoryRecord] { try pool.read { try $0.offerCategories() } }
     public func offers() throws -> [Offer] { try pool.read { try $0.offers() } }
     public func priceCells() throws -> [PriceCell] { try pool.read { try $0.priceCells() } }
+    /// The price table's version: the highest of any cell or offer.
+    public func priceTableVersion() throws -> Int64 { try pool.read { try $0.priceTableVersion() } }
     public func institutions() throws -> [Institution] { try pool.read { try $0.institutions() } }
 
     /// An institution with its members and the orders placed with addresses at it, as the hub
@@ -156,5 +190,21 @@ extension HubStore {
                 throw HubError.invalid(FieldError(field: e.field, reason: e.reason, code: .notFound))
             }
         }
+    }
+}
+
+/// One cell of the price table as an operator gives it (`poshub price set|import`, the API).
+public struct PriceCellInput: Sendable, Hashable, Codable {
+    enum CodingKeys: String, CodingKey {
+        case customerCategory = "customer_category", offerCategory = "offer_category", amountMinor = "amount_minor", currency
+    }
+    public var customerCategory: String
+    public var offerCategory: String
+    /// Minor units.
+    public var amountMinor: Int64
+    public var currency: String
+
+    public init(customerCategory: String, offerCategory: String, amountMinor: Int64, currency: String) {
+        self.customerCategory = customerCategory; self.offerCategory = offerCategory; self.amountMinor = amountMinor; self.currency = currency
     }
 }

@@ -50,6 +50,16 @@ extension NodeServer {
                 return Self.json(try await offload { try store.addInstitution(fields) }, status: .created)
             } catch { return Self.failure(error) }
         }
+        router.patch("/institutions/:code") { request, context in
+            let code = context.parameters.get("code") ?? ""
+            do {
+                let fields = try await Self.body(request, as: Fields.self)
+                let editable = RecordKind.institution.editable ?? []
+                let refused = fields.keys.sorted().filter { !editable.contains($0) }.map { FieldError(field: $0, reason: "cannot be changed here") }
+                if !refused.isEmpty { throw InvalidFields(refused) }
+                return Self.json(try await offload { try store.updateInstitution(code: code, fields) })
+            } catch { return Self.failure(error) }
+        }
         router.post("/memberships") { request, _ in
             do {
                 let r = try await Self.body(request, as: MembershipRequest.self)

@@ -10,6 +10,12 @@ extension NodeStore {
         try transaction { try $0.addInstitution(fields) }
     }
 
+    /// Changes an institution's name, kind, discount, address or active flag (offline too).
+    @discardableResult
+    public func updateInstitution(code: String, _ fields: Fields) throws -> Institution {
+        try transaction { try $0.updateInstitution(code: code, fields) }
+    }
+
     @discardableResult
     public func addMember(partner: String, institution: String) throws -> Change? {
         try transaction { try $0.addMember(partner: partner, institution: institution) }
@@ -68,6 +74,17 @@ extension NodeTransaction {
         fields["active"] = .bool(true)
         fields["origin_node"] = .text(try config().nodeID)
         try write(.institution, op: .insert, fields: fields)
+        return try db.institution(code)!
+    }
+
+    /// Changes the editable fields of an institution. Deactivating keeps it and every listing
+    /// readable (members, orders); new addresses, memberships and sales at it are refused.
+    @discardableResult
+    public func updateInstitution(code entered: String, _ fields: Fields) throws -> Institution {
+        let code = PartnerCode.normalized(entered)
+        guard try db.institution(code) != nil else { throw StoreError.notFound(entity: .institution, key: code) }
+        guard !fields.isEmpty else { throw FieldError(field: "institution", reason: "nothing to change: give a name, kind, discount, address field or active") }
+        try write(.institution, op: .update, key: code, fields: fields)
         return try db.institution(code)!
     }
 

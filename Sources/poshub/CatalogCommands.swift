@@ -126,7 +126,7 @@ struct OfferCommand: AsyncParsableCommand {
 
 struct PriceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "price", abstract: "The price table: a price per customer category and offer category.",
-        subcommands: [Set.self, List.self])
+        subcommands: [Set.self, Import.self, List.self])
 
     struct Set: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -146,6 +146,33 @@ struct PriceCommand: AsyncParsableCommand {
             if json { try printJSON(cell) } else {
                 print("price \(cell.customerCategory) x \(cell.offerCategory) = \(Document.formatAmount(cell.amountMinor)) \(cell.currency) (version \(cell.priceVersion))")
             }
+        }
+    }
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set many cells of the price table at once from a CSV file, as one new version of the table.",
+            discussion: """
+                The file has the header customer_category,offer_category,amount,currency and one cell a line \
+                (STD,TIX,20.00,PLN). Every cell is checked first; one bad line refuses the whole file, naming \
+                the line, and nothing is written.
+                """)
+        @OptionGroup var store: HubStoreOption
+        @Option(help: "The CSV file.") var file: String
+        @Flag(help: "JSON output.") var json = false
+
+        struct Reply: Encodable {
+            var cells: Int
+            var priceVersion: Int64
+            enum CodingKeys: String, CodingKey { case cells, priceVersion = "price_version" }
+        }
+
+        func run() async throws {
+            let cells = try PriceList.parse(try String(contentsOfFile: file, encoding: .utf8))
+            let hub = try store.open()
+            let count = try hub.setPrices(cells)
+            let version = try hub.priceTableVersion()
+            if json { try printJSON(Reply(cells: count, priceVersion: version)) } else { print("set \(count) price cells (version \(version))") }
         }
     }
 
@@ -215,5 +242,31 @@ enum CatalogArguments {
         } catch let e as FieldError {
             throw FieldError(field: field, reason: e.reason)
         }
+    }
+}
+
+/// A price list file: `customer_category,offer_category,amount,currency`, a header line, then
+/// one cell a line; amounts as decimals (`12.50`). A problem names its line.
+enum PriceList {
+    static let header = ["customer_category", "offer_category", "amount", "currency"]
+
+    static func parse(_ text: String) throws -> [PriceCellInput] {
+        var lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard let first = lines.first, first.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) == header else {
+            throw FieldError(field: "file", reason: "line 1 must be the header \(header.joined(separator: ","))")
+        }
+        lines.removeFirst()
+        var cells: [PriceCellInput] = []
+        cells.reserveCapacity(lines.count)
+        for (i, line) in lines.enumerated() where !line.isEmpty {
+            let parts = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 4 else { throw FieldError(field: "file", reason: "line \(i + 2): \(parts.count) fields; 4 expected (\(header.joined(separator: ",")))") }
+            let amount: Int64
+            do { amount = try CatalogArguments.amount(parts[2], field: "amount") } catch let e as FieldError {
+                throw FieldError(field: "amount", reason: "line \(i + 2): \(e.reason)")
+            }
+            cells.append(PriceCellInput(customerCategory: parts[0], offerCategory: parts[1], amountMinor: amount, currency: parts[3].uppercased()))
+        }
+        return cells
     }
 }

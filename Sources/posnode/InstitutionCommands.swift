@@ -7,7 +7,14 @@ import SyncStore
 struct InstitutionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "institution", abstract: "Institutions (companies, associations, organisations) and their members.",
-        subcommands: [Add.self, Show.self, List.self])
+        subcommands: [Add.self, Update.self, Show.self, List.self])
+
+    /// The institution's own address fields given as options.
+    static func address(_ fields: inout Fields, street: String?, city: String?, postalCode: String?, country: String?) {
+        for (column, value) in [("street", street), ("city", city), ("postal_code", postalCode), ("country", country?.uppercased())] {
+            if let value { fields[column] = .text(value) }
+        }
+    }
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register an institution at this store (offline too).")
@@ -25,11 +32,38 @@ struct InstitutionCommand: AsyncParsableCommand {
         func run() async throws {
             var fields: Fields = ["code": .text(code), "name": .text(name), "kind": .text(kind.rawValue),
                                   "discount_percent": .int(Int64(try CustomerModule.parseDiscount(discount)))]
-            for (column, value) in [("street", street), ("city", city), ("postal_code", postalCode), ("country", country?.uppercased())] {
-                if let value { fields[column] = .text(value) }
-            }
+            InstitutionCommand.address(&fields, street: street, city: city, postalCode: postalCode, country: country)
             let i = try store.open().addInstitution(fields)
             if json { try printJSON(i) } else { print("added institution \(i.code) (\(i.kind), discount \(i.discountPercent) %)") }
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change an institution (offline too); --active false deactivates it.",
+            discussion: "An institution is never deleted: a deactivated one keeps its members and orders readable, and new addresses, memberships and sales at it are refused.")
+        @OptionGroup var store: StoreOptionGroup
+        @Option(help: "The institution's code.") var code: String
+        @Option(help: "A new name.") var name: String?
+        @Option(help: "company, association or organisation.") var kind: CustomerModule.InstitutionKind?
+        @Option(help: "Discount in percent (0-100).") var discount: String?
+        @Option(help: "true or false.") var active: Bool?
+        @Option(help: "Street and number of its own address.") var street: String?
+        @Option(help: "City.") var city: String?
+        @Option(help: "Postal code.") var postalCode: String?
+        @Option(help: "Country code.") var country: String?
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            var fields: Fields = [:]
+            if let name { fields["name"] = .text(name) }
+            if let kind { fields["kind"] = .text(kind.rawValue) }
+            if let discount { fields["discount_percent"] = .int(Int64(try CustomerModule.parseDiscount(discount))) }
+            if let active { fields["active"] = .bool(active) }
+            InstitutionCommand.address(&fields, street: street, city: city, postalCode: postalCode, country: country)
+            let institution = try store.open().updateInstitution(code: code, fields)
+            if json { try printJSON(institution); return }
+            print("updated institution \(InstitutionText.line(institution))")
         }
     }
 

@@ -25,6 +25,14 @@ struct CustomerModuleProcessTests {
         ok(try cluster.poshub(["price", "set"], ["--customer-category", "SCH", "--offer-category", "TIX", "--amount", "12.50", "--currency", "PLN"]), "price")
         let refused = try cluster.poshub(["price", "set"], ["--customer-category", "SCH", "--offer-category", "TIX", "--amount", "-1", "--currency", "PLN"])
         #expect(!refused.succeeded && refused.stderr.contains("amount"), "\(refused.stderr)")
+        // A price list file: a bad line refuses the file, naming the line; nothing is written.
+        let list = cluster.dir.file("prices.csv")
+        try "customer_category,offer_category,amount,currency\nSTD,TIX,20.00,PLN\nSCH,TIX,abc,PLN\n".write(toFile: list, atomically: true, encoding: .utf8)
+        let badList = try cluster.poshub(["price", "import"], ["--file", list])
+        #expect(!badList.succeeded && badList.stderr.contains("line 3"), "\(badList.stderr)")
+        try "customer_category,offer_category,amount,currency\nSTD,TIX,20.00,PLN\n".write(toFile: list, atomically: true, encoding: .utf8)
+        let imported = try cluster.poshub(["price", "import"], ["--file", list, "--json"])
+        #expect(imported.succeeded && imported.stdout.contains(#""cells" : 1"#), "\(imported.stdout)\(imported.stderr)")
         for id in ["A", "B"] { ok(try cluster.posnode(id, ["sync"]), "first sync \(id)") }
 
         // The network goes down.

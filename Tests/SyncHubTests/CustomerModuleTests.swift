@@ -121,6 +121,66 @@ struct CustomerModuleTests {
         #expect(try a.documents().isEmpty && a.institutions().isEmpty && a.addresses(partnerCode: "P1").isEmpty)
     }
 
+    @Test("a price list is imported as one version of the table; one bad cell refuses the whole list, naming the cell; the stores receive every cell")
+    func priceListImport() async throws {
+        let world = try World()
+        try publishCatalog(world.hub)
+        let hub = world.hub
+        let before = try hub.priceTableVersion()
+        let good = [PriceCellInput(customerCategory: "STD", offerCategory: "TIX", amountMinor: 1900, currency: "PLN"),
+                    PriceCellInput(customerCategory: "SCH", offerCategory: "TIX", amountMinor: 1100, currency: "PLN")]
+        for (bad, expected) in [(PriceCellInput(customerCategory: "VIP", offerCategory: "TIX", amountMinor: 1, currency: "PLN"), "cell 3 (VIP x TIX): no customer category VIP"),
+                                (PriceCellInput(customerCategory: "STD", offerCategory: "TIX", amountMinor: 1, currency: "EUR"), "cell 3 (STD x TIX): offer ADULT"),
+                                (PriceCellInput(customerCategory: "STD", offerCategory: "TIX", amountMinor: 5, currency: "PLN"), "cell 3 (STD x TIX): the same cell is given twice")] {
+            do {
+                try hub.setPrices(good + [bad])
+                Issue.record("a list with a bad cell was imported")
+            } catch let HubError.invalid(e) {
+                #expect(e.reason.contains(expected), "\(e.reason)")
+            }
+        }
+        #expect(try hub.priceCells().map(\.amountMinor) == [1250], "nothing of a refused list is written")
+        #expect(try hub.setPrices(good) == 2)
+        #expect(try hub.priceCells().map(\.priceVersion) == [before + 1, before + 1], "one version for the whole list")
+        try await world.syncAll()
+        #expect(try world.store("B").priceCells().map(\.amountMinor) == [1100, 1900])
+        #expect(try world.store("A").quote(offer: "ADULT").line.unitPrice == 1900, "an anonymous sale: the default category's new cell")
+    }
+
+    @Test("a deactivated institution stays readable with its members and orders; new addresses, memberships and sales at it are refused, at every store")
+    func institutionDeactivated() async throws {
+        let world = try World()
+        try publishCatalog(world.hub)
+        try await world.syncAll()
+        let a = world.store("A"), b = world.store("B")
+        _ = try a.addPartner(consumer("P1"))
+        try a.addInstitution(["code": .text("SZK1"), "name": .text("Szkoła 1"), "discount_percent": .int(10)])
+        try a.addAddress(Address(partnerCode: "P1", site: "", seq: 1, street: "Szkolna 1", institution: "SZK1"))
+        let order = try a.addDocument(kind: .order, partnerCode: "P1", addressSeq: 1, lines: [("ADULT", 1)])
+        let changed = try a.updateInstitution(code: "SZK1", ["active": .bool(false)])
+        #expect(changed.active == false)
+        #expect(throws: (any Error).self) { try a.updateInstitution(code: "SZK1", ["origin_node": .text("B")]) }
+        #expect(throws: StoreError.self) { try a.updateInstitution(code: "NONE", ["active": .bool(false)]) }
+        try await world.syncAll()
+        #expect(try world.hub.institutionListing(code: "SZK1").institution.active == false)
+        for store in [a, b] {
+            let listing = try store.institutionListing(code: "SZK1")
+            #expect(listing.documents.map(\.id) == [order.id] && listing.members.map(\.code) == ["P1"])
+        }
+        _ = try b.addPartner(consumer("P2"))
+        do {
+            try b.addMember(partner: "P2", institution: "SZK1")
+            Issue.record("a membership of an inactive institution was added")
+        } catch let e as FieldError { #expect(e.field == "institution" && e.reason.contains("inactive"), "\(e)") }
+        do {
+            _ = try a.addDocument(kind: .order, partnerCode: "P1", addressSeq: 1, lines: [("ADULT", 1)])
+            Issue.record("a sale at an inactive institution was written")
+        } catch let e as FieldError { #expect(e.field == "institution" && e.reason.contains("inactive"), "\(e)") }
+        #expect(try a.documents().count == 1)
+        try await world.syncAll()
+        #expect(try world.hashesAgree())
+    }
+
     @Test("a customer renamed by the store-prefix rule keeps its category and memberships; the institution's listing follows")
     func renameKeepsMemberships() async throws {
         let world = try World()

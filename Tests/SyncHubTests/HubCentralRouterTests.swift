@@ -67,10 +67,21 @@ struct HubCentralRouterTests {
             #expect(r.status == .forbidden)
             r = try await send(.get, "/v1/institutions/NONE", op)
             #expect(r.status == .notFound)
+            // A price list: one call, one version; a bad cell refuses the list, naming it.
+            r = try await send(.post, "/v1/central/prices/import", node, #"[{"customer_category":"STD","offer_category":"TIX","amount_minor":1900,"currency":"PLN"}]"#)
+            #expect(r.status == .forbidden)
+            r = try await send(.post, "/v1/central/prices/import", op, #"[{"customer_category":"STD","offer_category":"TIX","amount_minor":1900,"currency":"PLN"},{"customer_category":"VIP","offer_category":"TIX","amount_minor":1,"currency":"PLN"}]"#)
+            #expect(r.status == .notFound && Self.text(r).contains("cell 2 (VIP x TIX)"), "\(Self.text(r))")
+            r = try await send(.post, "/v1/central/prices/import", op, #"[{"customer_category":"STD","offer_category":"TIX","amount_minor":1900,"currency":"PLN"},{"customer_category":"SCH","offer_category":"TIX","amount_minor":1200,"currency":"PLN"}]"#)
+            #expect(r.status == .ok && Self.text(r).contains(#""cells":2"#) && Self.text(r).contains(#""price_version":3"#), "\(Self.text(r))")
+            r = try await send(.get, "/v1/customers/NONE", op)
+            #expect(r.status == .notFound, "\(Self.text(r))")
+            r = try await send(.get, "/v1/customers/NONE", node)
+            #expect(r.status == .forbidden)
             // An operator's token does not sync.
             r = try await send(.get, "/v1/pull", op)
             #expect(r.status == .forbidden)
         }
-        #expect(try store.priceCells().count == 1 && store.offers().count == 1 && store.customerCategories().count == 2)
+        #expect(try store.priceCells().map(\.amountMinor) == [1200, 1900] && store.offers().count == 1 && store.customerCategories().count == 2)
     }
 }

@@ -76,6 +76,19 @@ struct NodeCustomerRouterTests {
             #expect(r.status == .notFound)
             r = try await send(.get, "/categories")
             #expect(r.status == .ok && String(buffer: r.body).contains("SCH"))
+
+            // Deactivated, never deleted: its listing stays; a new sale at it is refused.
+            r = try await send(.patch, "/institutions/SZK1", #"{"origin_node":"B"}"#)
+            #expect(r.status == .badRequest && (Self.value(r, "field") as? String) == "origin_node", "\(String(buffer: r.body))")
+            r = try await send(.patch, "/institutions/NONE", #"{"active":false}"#)
+            #expect(r.status == .notFound)
+            r = try await send(.patch, "/institutions/SZK1", #"{"active":false,"discount_percent":15}"#)
+            #expect(r.status == .ok && (Self.value(r, "active") as? Bool) == false && (Self.value(r, "discount_percent") as? Int) == 15)
+            r = try await send(.post, "/documents", #"{"kind":"order","partner":"P1","seq":1,"lines":[{"offer":"ADULT","quantity":1}]}"#)
+            #expect(r.status == .badRequest && (Self.value(r, "field") as? String) == "institution", "\(String(buffer: r.body))")
+            r = try await send(.get, "/institutions/SZK1")
+            let after = try JSONDecoder().decode(InstitutionListing.self, from: Data(r.body.readableBytesView))
+            #expect(r.status == .ok && after.documents.count == 1 && after.institution.active == false)
         }
         #expect(try store.documents().count == 2)
     }
