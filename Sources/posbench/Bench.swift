@@ -21,31 +21,9 @@ enum Bench {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let store = try NodeStore.create(path: "\(dir)/node.sqlite", node: "B1", site: "WAW", series: "K1")
         let partners = (1...count).map(Backlog.partner)
-
-        // Reference: the same rows as plain single-row insert transactions, same synchronous setting.
-        let pool = try StoreOptions.default.openPool(path: "\(dir)/plain.sqlite")
-        var m = DatabaseMigrator()
-        Schema.registerShared(&m)
-        Schema.registerSharedUpgrades(&m)
-        try m.migrate(pool)
-        let cols = Partner.columns
-        let sql = "INSERT INTO partner (\(cols.joined(separator: ", "))) VALUES (\(cols.map { _ in "?" }.joined(separator: ", ")))"
-        func insertPlain(_ p: Partner, into pool: DatabasePool) throws {
-            let f = p.fields
-            try pool.write { db in
-                try db.cachedStatement(sql: sql).execute(arguments: StatementArguments(cols.map { ReplicatedTable.partner.databaseValue(f[$0], column: $0) }))
-            }
-        }
-        // Ours and the reference alternate in slices of 250 writes (which goes first alternates
-        // too), so a slower stretch of the machine weighs on both alike: run one after the
-        // other, the ratio of one run moved between 0.63 and 0.95.
-        var ours = 0.0, reference = 0.0
-        for (i, start) in stride(from: 0, to: partners.count, by: 250).enumerated() {
-            let slice = partners[start..<min(start + 250, partners.count)]
-            let runOurs = { ours += try seconds { for p in slice { try store.addPartner(p) } } }
-            let runReference = { reference += try seconds { for p in slice { try insertPlain(p, into: pool) } } }
-            if i % 2 == 0 { try runOurs(); try runReference() } else { try runReference(); try runOurs() }
-        }
+        let plain = try PlainPartners(path: "\(dir)/plain.sqlite")
+        let (ours, reference) = try interleaved(count: count, ours: { try store.addPartner(partners[$0]) },
+                                                reference: { try plain.insert(partners[$0]) })
         let r = Double(count) / ours, ref = Double(count) / reference
         // What each durable transaction writes: WAL bytes per commit, on fresh files whose log
         // was truncated after set-up (100 writes stay below the 1,000-page auto-checkpoint).
@@ -54,15 +32,56 @@ enum Bench {
         try truncateWAL(oursStore.pool)
         for p in partners.prefix(sample) { try oursStore.addPartner(p) }
         let oursPages = walPages("\(dir)/pages.sqlite") / Double(sample)
-        let plainPages = try StoreOptions.default.openPool(path: "\(dir)/plain-pages.sqlite")
-        try m.migrate(plainPages)
-        try truncateWAL(plainPages)
-        for p in partners.prefix(sample) { try insertPlain(p, into: plainPages) }
-        let refPages = walPages("\(dir)/plain-pages.sqlite") / Double(sample)
+        let refPages = try PlainPartners.pagesPerInsert(path: "\(dir)/plain-pages.sqlite", partners.prefix(sample))
         return BenchRow(row: "local write", workload: "\(count) partners + journal entry, 1 durable transaction each", figure: r, unit: "writes/s",
-                        reference: ref, referenceWorkload: "plain single-row INSERT transactions, synchronous=FULL",
+                        reference: ref, referenceWorkload: PlainPartners.workload,
                         ratio: r / ref, target: "≥ 0.8×", met: r / ref >= 0.8,
                         notes: String(format: "WAL pages written per transaction: ours %.2f, reference %.2f", oursPages, refPages))
+    }
+
+    /// Orders of 5 lines each, priced from the store's replica of the price table, one durable
+    /// transaction each (the document row with its lines and its journal entry), against the
+    /// same single-row durable transactions as the local write row.
+    static func orderWrite(count: Int, dir: String) async throws -> BenchRow {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let hub = try HubStore(path: "\(dir)/hub.sqlite")
+        _ = try hub.addNode(node: "B1", site: "WAW", series: "K1")
+        try hub.addCustomerCategory(code: "STD", name: "Standard", isDefault: true)
+        try hub.addOfferCategory(code: "TIX", name: "Tickets")
+        for i in 1...5 { try hub.addOffer(code: "O\(i)", name: "Offer \(i)", offerCategory: "TIX", priceMinor: Int64(1000 * i), currency: "PLN") }
+        try hub.setPrice(customerCategory: "STD", offerCategory: "TIX", amountMinor: 1250, currency: "PLN")
+        let store = try NodeStore.create(path: "\(dir)/node.sqlite", node: "B1", site: "WAW", series: "K1")
+        _ = try await SyncRound(store: store, transport: InProcessHubTransport(hub: hub, node: try hub.node("B1"))).run()
+        let partner = Backlog.partner(1)
+        try store.addPartner(partner)
+        let lines = (1...5).map { (offer: "O\($0)", quantity: $0) }
+        let partners = (1...count).map(Backlog.partner)
+        let plain = try PlainPartners(path: "\(dir)/plain.sqlite")
+        let (ours, reference) = try interleaved(count: count, ours: { _ in try store.addDocument(kind: .order, partnerCode: partner.code, addressSeq: nil, lines: lines) },
+                                                reference: { try plain.insert(partners[$0]) })
+        let r = Double(count) / ours, ref = Double(count) / reference
+        return BenchRow(row: "local write (order, 5 lines)", workload: "\(count) orders of 5 priced lines + journal entry, 1 durable transaction each",
+                        figure: r, unit: "documents/s", reference: ref, referenceWorkload: PlainPartners.workload,
+                        ratio: r / ref, target: "≥ 0.8×", met: r / ref >= 0.8)
+    }
+
+    /// Runs `ours` and `reference` `count` times each, alternating in slices of 250 calls (which
+    /// goes first alternates too), so a slower stretch of the machine weighs on both alike: run
+    /// one after the other, the ratio of one run moved between 0.63 and 0.95. Returns the
+    /// seconds of each.
+    static func interleaved(count: Int, ours: (Int) throws -> Void, reference: (Int) throws -> Void) throws -> (ours: Double, reference: Double) {
+        var o = 0.0, r = 0.0
+        for (i, start) in stride(from: 0, to: count, by: 250).enumerated() {
+            let slice = start..<min(start + 250, count)
+            if i % 2 == 0 {
+                o += try seconds { for j in slice { try ours(j) } }
+                r += try seconds { for j in slice { try reference(j) } }
+            } else {
+                r += try seconds { for j in slice { try reference(j) } }
+                o += try seconds { for j in slice { try ours(j) } }
+            }
+        }
+        return (o, r)
     }
 
     static func truncateWAL(_ pool: DatabasePool) throws {
@@ -261,6 +280,68 @@ enum Bench {
                         notes: detail)
     }
 
+    // MARK: price table
+
+    /// The hub publishes a price table of `cells` cells (1,000 customer categories × the offer
+    /// categories it takes) with one import; a new store's first `posnode sync` (a real process
+    /// against a real `poshub serve`) receives it with the rest of the catalog. Its rate in
+    /// cells per second, beside a bare bulk insert of the same rows into a plain table.
+    static func priceTable(cells: Int, dir: String, bin: String, log: (String) -> Void) async throws -> BenchRow {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let hubDB = "\(dir)/hub.sqlite"
+        let hub = try HubStore(path: hubDB)
+        let token = try hub.addNode(node: "B1", site: "WAW", series: "K1")
+        let customerCategories = 1000, offerCategories = max(cells / customerCategories, 1)
+        for i in 0..<customerCategories { try hub.addCustomerCategory(code: "CC\(i)", name: "Customers \(i)", isDefault: i == 0) }
+        for j in 0..<offerCategories {
+            try hub.addOfferCategory(code: "OC\(j)", name: "Offers \(j)")
+            try hub.addOffer(code: "O\(j)", name: "Offer \(j)", offerCategory: "OC\(j)", priceMinor: 2000, currency: "PLN")
+        }
+        var list: [PriceCellInput] = []
+        list.reserveCapacity(customerCategories * offerCategories)
+        for i in 0..<customerCategories {
+            for j in 0..<offerCategories {
+                list.append(PriceCellInput(customerCategory: "CC\(i)", offerCategory: "OC\(j)", amountMinor: Int64(1000 + (i * 7 + j) % 900), currency: "PLN"))
+            }
+        }
+        let publish = try seconds { try hub.setPrices(list) }
+        log(String(format: "  the hub published %d cells in %.1f s (one import)", list.count, publish))
+
+        let server = try ChildProcess(bin + "/poshub", ["serve", "--db", hubDB, "--port", "0"])
+        defer { server.stop() }
+        let port = try server.waitForPort()
+        let nodeDB = "\(dir)/node.sqlite"
+        let node = try NodeStore.create(path: nodeDB, node: "B1", site: "WAW", series: "K1", hubURL: "http://127.0.0.1:\(port)", token: token)
+        let sync = try ChildProcess(bin + "/posnode", ["sync", "--db", nodeDB, "--json"])
+        let start = DispatchTime.now().uptimeNanoseconds
+        let status = sync.waitWhileSampling()
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        guard status == 0 else { throw BenchError("the new store's first posnode sync failed: \(sync.stderrText)") }
+        let received = try node.priceCells().count
+        guard received == list.count else { throw BenchError("the store received \(received) of \(list.count) cells") }
+
+        // Reference: the same rows, bulk-inserted into a plain table of the same shape in one transaction.
+        let table = ReplicatedTable.of(.price)!
+        let rows = try await node.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT \(table.columns.joined(separator: ", ")) FROM price").map { row in table.columns.map { row[$0] as DatabaseValue } }
+        }
+        let plain = try StoreOptions.default.openPool(path: "\(dir)/plain.sqlite")
+        try await plain.write { db in try db.execute(sql: Schema.createTableSQL(.price)) }
+        let sql = "INSERT INTO price (\(table.columns.joined(separator: ", "))) VALUES (\(table.columns.map { _ in "?" }.joined(separator: ", ")))"
+        let reference = try seconds {
+            try plain.write { db in
+                let statement = try db.makeStatement(sql: sql)
+                for r in rows { try statement.execute(arguments: StatementArguments(r)) }
+            }
+        }
+        let rate = Double(list.count) / elapsed, ref = Double(list.count) / reference
+        return BenchRow(row: "price table", workload: "a new store's first sync receives a \(list.count)-cell price table (posnode sync against poshub serve)",
+                        figure: rate, unit: "cells/s", reference: ref, referenceWorkload: "bare bulk insert of the same rows, one transaction",
+                        ratio: rate / ref, target: "≥ 0.5×", met: rate / ref >= 0.5,
+                        notes: String(format: "first sync %.2f s, peak RSS node %.0f MB; the hub's import took %.1f s", elapsed,
+                                      Double(sync.peakResidentKiB()) / 1024, publish))
+    }
+
     // MARK: output
 
     static func render(_ rows: [BenchRow]) -> String {
@@ -315,4 +396,37 @@ final class TimedTransport: HubTransport, @unchecked Sendable {
 struct BenchError: Error, CustomStringConvertible {
     var description: String
     init(_ d: String) { description = d }
+}
+
+/// The reference of the local write rows: plain single-row INSERT transactions of partners
+/// into a table of the same shape, with the same durability (`synchronous=FULL`).
+struct PlainPartners {
+    static let workload = "plain single-row INSERT transactions, synchronous=FULL"
+    let pool: DatabasePool
+    let sql: String
+
+    init(path: String) throws {
+        pool = try StoreOptions.default.openPool(path: path)
+        var m = DatabaseMigrator()
+        Schema.registerShared(&m)
+        Schema.registerSharedUpgrades(&m)
+        try m.migrate(pool)
+        let cols = Partner.columns
+        sql = "INSERT INTO partner (\(cols.joined(separator: ", "))) VALUES (\(cols.map { _ in "?" }.joined(separator: ", ")))"
+    }
+
+    func insert(_ p: Partner) throws {
+        let f = p.fields
+        try pool.write { db in
+            try db.cachedStatement(sql: sql).execute(arguments: StatementArguments(Partner.columns.map { ReplicatedTable.partner.databaseValue(f[$0], column: $0) }))
+        }
+    }
+
+    /// WAL pages written per insert, on a fresh file whose log was truncated after set-up.
+    static func pagesPerInsert(path: String, _ partners: ArraySlice<Partner>) throws -> Double {
+        let plain = try PlainPartners(path: path)
+        try Bench.truncateWAL(plain.pool)
+        for p in partners { try plain.insert(p) }
+        return Bench.walPages(path) / Double(partners.count)
+    }
 }

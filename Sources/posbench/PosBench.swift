@@ -40,8 +40,9 @@ struct PosBench: AsyncParsableCommand {
     @Option(help: "Node counts for the scale row, comma separated.") var scaleNodes: String = "50,100,200"
     @Option(help: "Operations per node in the scale row.") var scaleOps: Int = 1000
     @Option(help: "Stores per replication region in the scale row (0: one region, every store gets every record).") var scaleRegionSize: Int = 25
-    @Option(help: "Rows to run: write,catchup,memory,scale,json,binding (and 'inprocess': catch-up without HTTP, for profiling).")
-    var only: String = "write,catchup,memory,scale,json,binding"
+    @Option(help: "Cells of the price table a new store receives (price row).") var priceCells: Int = 100_000
+    @Option(help: "Rows to run: write,order,catchup,memory,scale,price,json,binding (and 'inprocess': catch-up without HTTP, for profiling).")
+    var only: String = "write,order,catchup,memory,scale,price,json,binding"
     @Option(help: "Folder for stores (default: a temporary folder).") var workDir: String?
     @Flag(help: "JSON output.") var json = false
 
@@ -57,6 +58,10 @@ struct PosBench: AsyncParsableCommand {
         if rows.contains("write") {
             log("local write: \(writes) partners…")
             table.append(try Bench.localWrite(count: writes, dir: "\(dir)/write"))
+        }
+        if rows.contains("order") {
+            log("local write: \(writes) orders of 5 lines…")
+            table.append(try await Bench.orderWrite(count: writes, dir: "\(dir)/order"))
         }
         if rows.contains("catchup") {
             log("catch-up: \(catchup) changes over loopback HTTP…")
@@ -76,6 +81,10 @@ struct PosBench: AsyncParsableCommand {
             table.append(try await Bench.scale(nodes: sizes, ops: scaleOps, regionSize: scaleRegionSize, dir: "\(dir)/scale", log: log))
         }
 
+        if rows.contains("price") {
+            log("price table: \(priceCells) cells to a new store…")
+            table.append(try await Bench.priceTable(cells: priceCells, dir: "\(dir)/price", bin: bin, log: log))
+        }
         if rows.contains("json") {
             log("journal JSON: 100000 images…")
             table.append(try Bench.journalJSON(count: 100_000))
