@@ -129,8 +129,26 @@ extension HubStore {
                 revoked: (r["token_hash"] as String? ?? "").hasPrefix(revokedMark))
     }
 
+    /// Every registered node, with the center parameters it journaled (the defaults for a
+    /// node that sent none).
     public func nodes() throws -> [HubNode] {
-        try pool.read { try Row.fetchAll($0, sql: "SELECT * FROM hub_node ORDER BY node_id").map(Self.node) }
+        try pool.read { db in
+            let parameters = try ReplicatedTable.of(.nodeParameters).map { table in
+                try Row.fetchAll(db, sql: "SELECT \(table.columns.joined(separator: ", ")) FROM \(table.name)").map(table.fields(of:))
+            } ?? []
+            var center: [String: CenterParameters] = [:]
+            for f in parameters {
+                guard let node = f["node"]?.text else { continue }
+                center[node] = CenterParameters(lowestPriceForNewBusiness: f["lowest_price_business"]?.bool ?? false,
+                                                lowestPriceForNewConsumer: f["lowest_price_consumer"]?.bool ?? false,
+                                                defaultCountry: f["default_country"]?.text)
+            }
+            return try Row.fetchAll(db, sql: "SELECT * FROM hub_node ORDER BY node_id").map { row in
+                var node = Self.node(row)
+                node.center = center[node.node] ?? CenterParameters()
+                return node
+            }
+        }
     }
 
     /// A registered node by id.

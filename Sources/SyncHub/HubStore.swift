@@ -8,7 +8,7 @@ import SyncStore
 /// A node registered at the hub.
 public struct HubNode: Sendable, Codable, Hashable {
     enum CodingKeys: String, CodingKey {
-        case node, site, series, region, lastSeq = "last_seq", lastPushAt = "last_push_at", lastPullAt = "last_pull_at", revoked
+        case node, site, series, region, lastSeq = "last_seq", lastPushAt = "last_push_at", lastPullAt = "last_pull_at", revoked, center
     }
 
     public var node: String
@@ -23,6 +23,8 @@ public struct HubNode: Sendable, Codable, Hashable {
     public var lastPullAt: String?
     /// The node's token was revoked (`poshub node revoke`): it cannot push or pull.
     public var revoked: Bool = false
+    /// The node's center parameters as it journaled them (`node list` only; nil elsewhere).
+    public var center: CenterParameters?
 }
 
 /// Hub-side failures, phrased for the operator of the node that caused them.

@@ -32,4 +32,26 @@ extension RecordKind {
         entity: .move, table: nil,
         columns: ["current_code", "current_seq", "new_code", "new_seq", "from_site", "site"].map { Column($0, ColumnRules.move[$0]!) },
         key: [], writers: .stores, removal: .never, partnerColumns: ["current_code", "new_code"])
+
+    /// A node's center parameters (`posnode init`, `posnode config set`), journaled like any
+    /// change so the hub (and the stores of the node's region) hold every node's values. Only
+    /// the node itself writes its row; a node without a row has the defaults.
+    public static let nodeParameters = RecordKind(
+        entity: .nodeParameters, table: "node_parameters",
+        columns: [Column("node", .text(max: 32), required: true), Column("lowest_price_business", .bool, required: true),
+                  Column("lowest_price_consumer", .bool, required: true), Column("default_country", .text(max: 2))],
+        key: ["node"], writers: .stores, removal: .never, owner: "node",
+        validate: { row in
+            try CenterParameters(lowestPriceForNewBusiness: row["lowest_price_business"].bool ?? false,
+                                 lowestPriceForNewConsumer: row["lowest_price_consumer"].bool ?? false,
+                                 defaultCountry: row["default_country"].text).validate()
+        })
+}
+
+extension CenterParameters {
+    /// The parameters as a `node_parameters` row of `node`.
+    public func fields(node: String) -> Fields {
+        ["node": .text(node), "lowest_price_business": .bool(lowestPriceForNewBusiness),
+         "lowest_price_consumer": .bool(lowestPriceForNewConsumer), "default_country": defaultCountry.map(FieldValue.text) ?? .null]
+    }
 }

@@ -17,6 +17,7 @@ public struct Entity: Sendable, Hashable, CustomStringConvertible {
     public static let document = Entity("document", code: 2)
     /// A multi-site customer move request; carried out by the hub.
     public static let move = Entity("move", code: 3)
+    public static let nodeParameters = Entity("node_parameters", code: 10)
 
     /// A kind of the standard set by its name (nil: not one of them).
     public init?(rawValue: String) {
@@ -229,7 +230,7 @@ public struct RecordKinds: Sendable, Equatable {
     /// Partners, addresses, documents and move requests, and the customer module's records
     /// (`CustomerModule`).
     public static let standard = try! RecordKinds([.partner, .address, .document, .move, .customerCategory, .offerCategory,
-                                                   .offer, .price, .institution, .membership])
+                                                   .offer, .price, .institution, .membership, .nodeParameters])
 
     /// This set and `kind` after it.
     public func adding(_ kind: RecordKind) throws -> RecordKinds { try RecordKinds(all + [kind]) }

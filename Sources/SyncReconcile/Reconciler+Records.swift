@@ -81,6 +81,9 @@ extension Reconciler {
         let key: String
         do { key = try table.key(of: row.values) } catch { return e.reject("\(e.record): \(oneLine(error))") }
         let name = "\(e.change.entity.rawValue) \(key)"
+        if let owner = e.kind.owner, !context.byHub, let value = row[owner].text, value != context.node {
+            return e.reject("\(name) would belong to node \(value) (\(owner)); only that node creates it")
+        }
         if let parent = e.kind.parent, let code = row[parent].text {
             guard try ReplicatedTable.partner.exists(e.db, key: code) else {
                 return e.reject("\(name): partner \(code) does not exist at the hub")

@@ -72,6 +72,10 @@ public final class NodeStore: Sendable {
                 VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [node, site, series, hubURL, token, center.lowestPriceForNewBusiness, center.lowestPriceForNewConsumer,
                                  center.defaultCountry, hubCAFile])
+            // Parameters other than the defaults go to the hub like any change.
+            if center != CenterParameters() {
+                try NodeTransaction(db: db, kinds: kinds, clock: clock).write(.nodeParameters, op: .insert, fields: center.fields(node: node))
+            }
         }
         return NodeStore(pool: pool, path: path, kinds: kinds, clock: clock)
     }
@@ -119,10 +123,12 @@ public final class NodeStore: Sendable {
     }
 
     /// Changes the center parameters (operator only): each changed value is recorded in the
-    /// node's audit log (kind `config`) in the same transaction. Returns the new parameters.
+    /// node's audit log (kind `config`) and journaled to the hub (the node's `node_parameters`
+    /// row) in the same transaction. Returns the new parameters.
     @discardableResult
     public func setCenter(_ change: (inout CenterParameters) -> Void) throws -> CenterParameters {
-        try pool.write { db in
+        try transaction { tx in
+            let db = tx.db
             let cfg = try Self.config(db)
             var center = cfg.center
             change(&center)
@@ -135,6 +141,13 @@ public final class NodeStore: Sendable {
             for (field, old, new) in changes where old != new {
                 try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: .config, entity: "node", key: cfg.nodeID, field: field,
                                                oldValue: old ?? "none", newValue: new ?? "none", reason: "center parameter changed by the operator"))
+            }
+            let row = center.fields(node: cfg.nodeID)
+            if let stored = try ReplicatedTable.of(.nodeParameters)!.fetch(db, key: cfg.nodeID) {
+                let changed = row.filter { column, value in column != "node" && (stored[column] ?? .null) != value }
+                if !changed.isEmpty { try tx.write(.nodeParameters, op: .update, key: cfg.nodeID, fields: changed) }
+            } else if center != cfg.center {
+                try tx.write(.nodeParameters, op: .insert, fields: row)
             }
             try db.execute(sql: """
                 UPDATE node_config SET lowest_price_business = ?, lowest_price_consumer = ?, default_country = ? WHERE id = 1

@@ -107,7 +107,9 @@ struct NodeCommand: AsyncParsableCommand {
             let nodes = try store.open().nodes()
             if json { try printJSON(nodes) } else {
                 for n in nodes {
-                    print("\(n.node)\tsite \(n.site)\tseries \(n.series)\tregion \(n.region.isEmpty ? "-" : n.region)\(n.revoked ? "\trevoked" : "")\tlast seq \(n.lastSeq)\tlast push \(n.lastPushAt ?? "never")\tlast pull \(n.lastPullAt ?? "never")")
+                    let c = n.center ?? CenterParameters()
+                    let center = "lowest price business \(c.lowestPriceForNewBusiness) consumer \(c.lowestPriceForNewConsumer), default country \(c.defaultCountry ?? "none")"
+                    print("\(n.node)\tsite \(n.site)\tseries \(n.series)\tregion \(n.region.isEmpty ? "-" : n.region)\(n.revoked ? "\trevoked" : "")\tlast seq \(n.lastSeq)\tlast push \(n.lastPushAt ?? "never")\tlast pull \(n.lastPullAt ?? "never")\t\(center)")
                 }
             }
         }
