@@ -155,6 +155,39 @@ enum HubSchema {
             let table = ReplicatedTable.of(kind)!
             m.registerMigration("v1-hub-kind-\(table.name)") { db in try addHubColumns(db, table) }
         }
+        // Data-subject requests (docs/privacy.md): the cases, the stores' extracts, and the
+        // indexes that find a person and the older values of their records without a scan.
+        m.registerMigration("v11-hub-access-requests") { db in
+            try db.execute(sql: """
+                CREATE TABLE hub_access_request (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    received TEXT NOT NULL,
+                    due TEXT NOT NULL,
+                    extended_months INTEGER NOT NULL DEFAULT 0,
+                    extension_reason TEXT,
+                    identifier_kind TEXT NOT NULL,
+                    identifier TEXT NOT NULL,
+                    partners TEXT NOT NULL,
+                    note TEXT,
+                    status TEXT NOT NULL,
+                    closed_at TEXT,
+                    answer TEXT,
+                    erased_at TEXT
+                );
+                CREATE TABLE hub_access_extract (
+                    case_id TEXT NOT NULL, node TEXT NOT NULL, at TEXT NOT NULL, extract TEXT NOT NULL,
+                    PRIMARY KEY (case_id, node)
+                ) WITHOUT ROWID;
+                CREATE INDEX hub_partner_email ON partner(email COLLATE NOCASE) WHERE email IS NOT NULL;
+                CREATE INDEX hub_partner_national_id ON partner(national_id) WHERE national_id IS NOT NULL;
+                CREATE INDEX hub_partner_vat_id ON partner(vat_id) WHERE vat_id IS NOT NULL;
+                CREATE INDEX hub_audit_key ON audit(key);
+                CREATE INDEX hub_alias_old ON hub_alias(old_code);
+                CREATE INDEX hub_alias_new ON hub_alias(new_code);
+                CREATE INDEX move_alias_old ON move_alias(old_code);
+                CREATE INDEX move_alias_new ON move_alias(new_code);
+                """)
+        }
         return m
     }
 

@@ -64,6 +64,7 @@ extension HubStore {
             var feed = FeedEmitter(region: current.region, keepsRegions: hasRegions, kinds: kinds, expected: entries.changes.count)
             context.positions = FeedPositions(next: try Self.nextFeedPosition(db))
             context.movesRecorded = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM move_alias)")) ?? true
+            context.erasuresRecorded = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM erasure)")) ?? true
             for index in entries.changes.indices {
                 let change = entries.changes[index]
                 defer { entries.spend(index) }

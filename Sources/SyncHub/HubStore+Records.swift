@@ -34,14 +34,18 @@ extension HubStore {
     /// Writes the changes `plan` gives, in one transaction: `plan` reads the hub's records
     /// inside it (what is there decides what to write, such as the next price version), and a
     /// refusal of any change throws `HubError` and writes none of them.
+    /// `erasing`: the changes erase a person's data (GDPR Art. 17) and may write the stores'
+    /// kinds (`HubStore.erase`); `after` runs in the same transaction once they are applied.
     @discardableResult
-    public func write(_ plan: (Database) throws -> [CentralChange]) throws -> [EntryResult] {
+    public func write(erasing: Bool = false, _ plan: (Database) throws -> [CentralChange],
+                      after: (Database) throws -> Void = { _ in }) throws -> [EntryResult] {
         defer { lastPushNanos.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed) }
         return try pool.write { db in
             let changes = try plan(db)
             var hlc = try Self.hubHLC(db)
             var context = ApplyContext(node: Self.hubNode, series: "", site: "", prefixRule: prefixRule, kinds: kinds)
             context.byHub = true
+            context.erasing = erasing
             context.positions = FeedPositions(next: try Self.nextFeedPosition(db))
             var feed = FeedEmitter(region: "", keepsRegions: true, kinds: kinds)
             var results: [EntryResult] = []
@@ -63,6 +67,7 @@ extension HubStore {
             }
             try feed.write(db)
             try Self.setHubHLC(db, hlc)
+            try after(db)
             return results
         }
     }

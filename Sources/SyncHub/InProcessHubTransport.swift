@@ -37,11 +37,20 @@ public struct InProcessHubTransport: HubTransport {
     }
 
     public func pull(cursor: Int64, maxEntries: Int, ownThrough: Int64) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
-        try page(cursor: cursor, maxEntries: maxEntries, own: (node.node, ownThrough))
+        try hub.markPulled(node: node.node)  // as the HTTP route does
+        return try page(cursor: cursor, maxEntries: maxEntries, own: (node.node, ownThrough))
     }
 
     public func snapshot(cursor: Int64, maxEntries: Int) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
         try page(cursor: cursor, maxEntries: maxEntries, own: nil)
+    }
+
+    public func openAccessRequests() async throws -> [AccessRequestNotice] {
+        try hub.openAccessRequests(node: node.node).map { AccessRequestNotice(id: $0.id, partners: $0.partners) }
+    }
+
+    public func sendAccessExtract(case id: String, extract: [UInt8]) async throws {
+        try hub.recordAccessExtract(case: id, node: node.node, extract: String(decoding: extract, as: UTF8.self))
     }
 
     func page(cursor: Int64, maxEntries: Int, own: (node: String, through: Int64)?) throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {

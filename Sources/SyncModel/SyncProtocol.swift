@@ -265,6 +265,25 @@ public protocol HubTransport: Sendable {
     /// A page of the snapshot for a new node (the hub's feed gives each record once, so the
     /// snapshot is read in bounded pages like a pull).
     func snapshot(cursor: Int64, maxEntries: Int) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool)
+    /// The open data-subject cases this node has not answered yet (docs/privacy.md).
+    func openAccessRequests() async throws -> [AccessRequestNotice]
+    /// Sends this node's extract for a case (JSON, `StoreExtract`).
+    func sendAccessExtract(case id: String, extract: [UInt8]) async throws
+}
+
+extension HubTransport {
+    /// A transport to a hub without data-subject requests: nothing to answer.
+    public func openAccessRequests() async throws -> [AccessRequestNotice] { [] }
+    public func sendAccessExtract(case id: String, extract: [UInt8]) async throws {}
+}
+
+/// An open data-subject case a store answers with its extract: the case and the person's
+/// partner codes (no other personal data).
+public struct AccessRequestNotice: Sendable, Codable, Hashable {
+    enum CodingKeys: String, CodingKey { case id = "case", partners }
+    public var id: String
+    public var partners: [String]
+    public init(id: String, partners: [String]) { self.id = id; self.partners = partners }
 }
 
 /// The credential of an `Authorization: Bearer TOKEN` header, for the hub and the node's

@@ -197,6 +197,22 @@ public struct HubClient: Sendable {
         try await feedPage("snapshot", "/v1/snapshot?cursor=\(cursor)&limit=\(maxEntries)", timeout: timeout)
     }
 
+    /// The open data-subject cases this node has not answered (`GET /v1/access-requests/open`).
+    public func openAccessRequests() async throws -> [AccessRequestNotice] {
+        let r = try await send(.GET, "/v1/access-requests/open", timeout: .seconds(30))
+        guard r.status == 200 else { throw refusal(r.status, r.body) }
+        do { return try SyncJSON.replyDecoder().decode([AccessRequestNotice].self, from: Data(r.body)) } catch {
+            throw HubClientError.badReply("open access requests: \(error)")
+        }
+    }
+
+    /// Sends this node's extract for a case (`POST /v1/access-requests/{case}/extract`).
+    public func sendAccessExtract(case id: String, extract: [UInt8]) async throws {
+        let path = "/v1/access-requests/\(id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? id)/extract"
+        let r = try await send(.POST, path, body: extract, headers: [("Content-Type", "application/json")], timeout: .seconds(60))
+        guard r.status == 200 || r.status == 204 else { throw refusal(r.status, r.body) }
+    }
+
     func feedPage(_ what: String, _ path: String, timeout: TimeAmount) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
         let r = try await send(.GET, path, timeout: timeout)
         guard r.status == 200 else { throw refusal(r.status, r.body) }

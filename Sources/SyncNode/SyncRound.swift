@@ -19,6 +19,7 @@ extension HubClient: HubTransport {
 public struct SyncSummary: Sendable, Codable, Hashable {
     enum CodingKeys: String, CodingKey {
         case pushedEntries = "pushed_entries", pushedBatches = "pushed_batches", applied, duplicates, renames, rejected, warnings, moves, clockRestamped = "clock_restamped", pulledChanges = "pulled_changes", pulledBatches = "pulled_batches", bootstrapped, bytesSent = "bytes_sent", bytesSentUncompressed = "bytes_sent_uncompressed", bytesReceived = "bytes_received", bytesReceivedUncompressed = "bytes_received_uncompressed", cursor, pending, seconds, pushSeconds = "push_seconds", pullSeconds = "pull_seconds"
+        case accessExtracts = "access_extracts"
     }
 
     public var pushedEntries = 0
@@ -47,6 +48,8 @@ public struct SyncSummary: Sendable, Codable, Hashable {
     /// Time spent pushing and pulling (the rest of `seconds`: bookkeeping after the round).
     public var pushSeconds = 0.0
     public var pullSeconds = 0.0
+    /// Data-subject cases this store answered with its extract in the round.
+    public var accessExtracts = 0
 
     public init() {}
 }
@@ -94,6 +97,19 @@ public struct SyncRound: Sendable {
         self.progress = progress
     }
 
+    /// Answers the hub's open data-subject cases with this store's extract of each person
+    /// (docs/privacy.md); returns how many were sent.
+    func answerAccessRequests() async throws -> Int {
+        let open = try await transport.openAccessRequests()
+        for notice in open {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let extract = try encoder.encode(try store.accessExtract(codes: notice.partners))
+            try await transport.sendAccessExtract(case: notice.id, extract: [UInt8](extract))
+        }
+        return open.count
+    }
+
     public func run() async throws -> SyncSummary {
         let lock = try SyncLock(storePath: store.path)
         try await lock.lock()
@@ -116,6 +132,7 @@ public struct SyncRound: Sendable {
                 try await pullAll(&summary)
                 summary.pullSeconds += lap()
             }
+            summary.accessExtracts = try await answerAccessRequests()
             try store.recordSync(error: nil)
         } catch {
             try? store.recordSync(error: String(describing: error))

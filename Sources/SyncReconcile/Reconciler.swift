@@ -39,6 +39,11 @@ public struct ApplyContext: Sendable {
     public var kinds: RecordKinds
     /// The change is the hub's own (central master data written at the hub), not a node's push.
     public var byHub = false
+    /// The hub's own change erases a person's data (GDPR Art. 17): it may write the stores' kinds.
+    public var erasing = false
+    /// Whether the hub has erased anyone (`erasure` has rows), so a change of a partner or an
+    /// address must be checked against the erasures. Read once per push; true is always safe.
+    public var erasuresRecorded = true
     /// Whether the hub may have carried out a customer move (`move_alias` has rows), so a new
     /// document must be looked up there. The hub reads it once per push; true is always safe.
     public var movesRecorded = true
@@ -181,9 +186,13 @@ public enum Reconciler {
         switch kind.writers {
         case .hub where !context.byHub:
             return entry.reject("\(change.entity.rawValue) \(change.key): central master data, written at the hub; a store cannot change it")
-        case .stores where context.byHub:
+        case .stores where context.byHub && !context.erasing:
             return entry.reject("\(change.entity.rawValue) \(change.key): written by the stores, not by the hub")
         default: break
+        }
+        if !context.byHub, context.erasuresRecorded, let refusal = try erasureRefusal(db, change) {
+            // An existing row is fed again, so the sender gets the erased image back.
+            return try ReplicatedTable.of(kind)?.exists(db, key: change.key) == true ? entry.refused(refusal) : entry.reject(refusal)
         }
         switch (change.entity, change.op) {
         case (.move, _): return try applyMove(entry, context: &context)
@@ -195,6 +204,24 @@ public enum Reconciler {
         case (_, .update): return try applyEdit(entry, fields: change.fields, context: &context)
         case (_, .delete): return try applyRemoval(entry, context: &context)
         }
+    }
+
+    /// Why `change` may not be applied: it would bring back personal data of a partner whose
+    /// data was erased (a changed personal field, a new or changed address). Nil otherwise.
+    /// A new partner under an erased code is another person: the store-prefix rule decides.
+    static func erasureRefusal(_ db: Database, _ change: Change) throws -> String? {
+        let code: String
+        switch (change.entity, change.op) {
+        case (.partner, .update): code = change.key
+        case (.address, _): code = change.fields["partner_code"]?.text ?? String(change.key.split(separator: "|").first ?? "")
+        default: return nil
+        }
+        guard let erased = try Row.fetchOne(db.cachedStatement(sql: "SELECT case_id FROM erasure WHERE partner_code = ?"), arguments: [code]),
+              let partner = try ReplicatedTable.partner.fetch(db, key: code) else { return nil }
+        let kind = PartnerKind(rawValue: partner["kind"]?.text ?? "") ?? .consumer
+        guard Erasure.restores(change.entity, op: change.op, fields: change.fields, kind: kind) else { return nil }
+        let caseID: String = erased["case_id"]
+        return "\(change.entity.rawValue) \(change.key): the personal data of partner \(code) was erased under case \(caseID) (GDPR Art. 17); a change that brings it back is refused"
     }
 
     /// Works out what `apply` needs for `change` from `node` that the change alone decides

@@ -25,6 +25,8 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case clock
     /// A node's hub token revoked or replaced.
     case token
+    /// A person's data erased (GDPR Art. 17), or an older copy of it scrubbed; no erased value.
+    case erasure
 
     /// The kinds as a reader lists them: `rename, overwrite, ...`.
     public static var list: String { allCases.map(\.rawValue).joined(separator: ", ") }
@@ -106,7 +108,7 @@ extension Database {
 }
 
 extension AuditRecord {
-    init(row: Row) {
+    public init(row: Row) {
         self.init(id: row["id"], at: row["at"], node: row["node"], kind: .rename, entity: row["entity"],
                   key: row["key"], field: row["field"], oldValue: row["old_value"], newValue: row["new_value"],
                   reason: row["reason"])

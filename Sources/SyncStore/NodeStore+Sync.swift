@@ -124,8 +124,15 @@ extension NodeStore {
     /// `completesBootstrap`: after this page the node holds everything up to `nextCursor`
     /// (false for all but the last page of a snapshot, so an interrupted snapshot resumes as one).
     public func applyFeed(_ changes: [Change], nextCursor: Int64, snapshot: Bool = false, completesBootstrap: Bool = true) throws {
+        // Erasures the hub fed (GDPR Art. 17): the personal values held here are read before
+        // the erased rows replace them, so that older copies can be scrubbed.
+        let erased = changes.compactMap { c -> (code: String, caseID: String)? in
+            guard c.entity == .erasure, let caseID = c.fields["case_id"]?.text else { return nil }
+            return (c.fields["partner_code"]?.text ?? c.key, caseID)
+        }
         try pool.write { db in
             let cfg = try NodeStore.config(db)
+            let held = erased.isEmpty ? nil : try db.personalValues(of: erased.map(\.code), kinds: kinds)
             var touched = Set<String>()
             if snapshot {
                 for table in kinds.tables { try db.execute(sql: "DELETE FROM \(table.name)") }
@@ -157,6 +164,7 @@ extension NodeStore {
                 touched.insert("\(c.entity.rawValue)|\(c.key)")
                 maxHLC = max(maxHLC, c.hlc)
             }
+            if let held { _ = try db.scrubErased(erased, codes: held.codes, values: held.values, node: cfg.nodeID, kinds: kinds) }
             try db.observeHLC(maxHLC, nowMillis: clock())
             if !touched.isEmpty || snapshot {
                 let pending = try db.journalEntries("SELECT \(Database.journalColumns) FROM journal WHERE seq > \(Database.ackedThrough) AND acked = 0 ORDER BY seq",
@@ -168,6 +176,7 @@ extension NodeStore {
             try db.execute(sql: "UPDATE node_config SET cursor = ?, bootstrapped = bootstrapped OR ? WHERE id = 1",
                            arguments: [nextCursor, completesBootstrap])
         }
+        if !erased.isEmpty { try compact() }
     }
 
     /// Records the outcome of a sync round for `posnode status`.

@@ -152,6 +152,7 @@ extension NodeTransaction {
         }
         let effective = changes.filter { current[$0.key] != $0.value }
         guard !effective.isEmpty else { return p }
+        try db.refuseRestoringErased(.partner, op: .update, code: code, fields: effective, kind: p.kind)
         try ReplicatedTable.partner.update(db, key: code, fields: effective)
         _ = try appendJournal(entity: .partner, key: code, op: .update, fields: effective)
         return p
@@ -176,6 +177,7 @@ extension NodeTransaction {
         a.partnerCode = PartnerCode.normalized(a.partnerCode)
         if a.site.isEmpty { a.site = cfg.site }
         try db.requireLivePartner(a.partnerCode, field: "partner")
+        try db.refuseRestoringErased(.address, op: .insert, code: a.partnerCode, fields: a.fields, kind: .consumer)
         guard a.seq >= 0 else { throw FieldError(field: "seq", reason: "must be 0 (bill-to) or greater (ship-to)") }
         if a.site.contains("|") { throw FieldError(field: "site", reason: "must not contain '|'") }
         try db.checkReferences(.address, values: Address.columns.map { a.fields[$0] ?? .null }, kinds: kinds, requireActive: true)

@@ -74,7 +74,8 @@ public final class Cluster: @unchecked Sendable {
         var args = arguments
         // Insert --db after the (sub)command words.
         var insertAt = 1
-        if ["partner", "address", "receipt", "document", "customer", "balances", "config", "institution", "member", "order", "catalog"].contains(sub),
+        if ["partner", "address", "receipt", "document", "customer", "balances", "config", "institution", "member", "order", "catalog",
+            "access-request"].contains(sub),
            arguments.count > 1 { insertAt = 2 }
         args.insert(contentsOf: ["--db", n.db], at: insertAt)
         return try runCommand(BuiltProducts.path("posnode"), args)

@@ -17,7 +17,8 @@ struct PosHub: AsyncParsableCommand {
         commandName: "poshub",
         abstract: "Central data synchronization service for posnode store nodes.",
         subcommands: [Init.self, NodeCommand.self, OperatorCommand.self, Serve.self, StateHash.self, Audit.self, MoveCommand.self, BalancesCommand.self,
-                      CategoryCommand.self, OfferCategoryCommand.self, OfferCommand.self, PriceCommand.self, InstitutionCommand.self])
+                      CategoryCommand.self, OfferCategoryCommand.self, OfferCommand.self, PriceCommand.self, InstitutionCommand.self,
+                      AccessRequestCommand.self, EraseCommand.self])
 }
 
 struct HubStoreOption: ParsableArguments {

@@ -15,6 +15,7 @@ struct PosNode: AsyncParsableCommand {
             JournalCommand.self, StatusCommand.self, StateHashCommand.self, SyncCommand.self, ServeCommand.self,
             CustomerCommand.self, BalancesCommand.self, DuplicatesCommand.self, AuditCommand.self, ConfigCommand.self,
             APITokenCommand.self, InstitutionCommand.self, MemberCommand.self, PriceCommand.self, OrderCommand.self, CatalogCommand.self,
+            AccessRequestCommand.self,
         ])
 }
 

@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+import SyncModel
+import SyncStore
+import SyncTesting
+
+@Suite("Data-subject requests across real processes", .serialized)
+struct PrivacyProcessTests {
+    static let first = "Zbigniewa", last = "Przybyszewska", email = "zbigniewa.p@example.pl", pesel = "44051401359"
+    static let offlineEmail = "zbigniewa.nowy@example.pl"
+
+    func ok(_ r: CommandResult, _ what: String) {
+        #expect(r.succeeded, "\(what): \(r.stdout)\(r.stderr)")
+    }
+
+    /// Every file of the hub and the stores (databases, -wal, -shm) that holds `value` as bytes.
+    static func filesHolding(_ value: String, in dir: String) throws -> [String] {
+        let needle = Data(value.utf8)
+        return try FileManager.default.contentsOfDirectory(atPath: dir).sorted().filter { name in
+            guard name.contains(".sqlite") else { return false }
+            let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + name))
+            return data.range(of: needle) != nil
+        }
+    }
+
+    /// The text of a page as headless Chromium renders it (its DOM without tags).
+    static func renderedText(_ file: String) throws -> String {
+        let r = try runCommand("/usr/bin/chromium", ["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "file://" + file])
+        #expect(r.succeeded, "chromium: \(r.stderr.suffix(500))")
+        return r.stdout.replacingOccurrences(of: "<[^>]+>", with: " ", options: .regularExpression)
+    }
+
+    @Test("an access report from the hub and every store, rendered by Chromium; an erasure while a store is offline and edits the person; afterwards no file of hub or stores holds the person's name, e-mail or national ID, and before it they did")
+    func accessReportAndErasure() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        try cluster.startHub()
+        for (id, site, series) in [("A", "WAW", "K1"), ("B", "KRK", "K2"), ("C", "GDA", "K3")] { try cluster.addNode(id, site: site, series: series) }
+        ok(try cluster.posnode("A", ["partner", "add", "--code", "P1", "--kind", "consumer", "--first-name", Self.first, "--last-name", Self.last,
+                                     "--email", Self.email, "--country", "PL", "--national-id", Self.pesel]), "partner")
+        ok(try cluster.posnode("A", ["address", "add", "--partner", "P1", "--seq", "0", "--street", "Ulica Przybyszewskiej 7", "--city", "Wrocław"]), "address")
+        ok(try cluster.posnode("A", ["receipt", "add", "--partner", "P1", "--amount", "12.34", "--currency", "PLN"]), "receipt")
+        for _ in 0..<2 { for id in ["A", "B", "C"] { ok(try cluster.posnode(id, ["sync"]), "sync \(id)") } }
+
+        // The request, answered by the stores at their next sync.
+        let added = try cluster.poshub(["access-request", "add"], ["--national-id", Self.pesel, "--json"])
+        ok(added, "access request")
+        let caseID = try #require((try JSONSerialization.jsonObject(with: Data(added.stdout.utf8)) as? [String: Any])?["case"] as? String)
+        for id in ["A", "B"] { ok(try cluster.posnode(id, ["sync"]), "answer \(id)") }
+        let html = cluster.dir.file("report.html")
+        ok(try cluster.poshub(["access-request", "report"], ["--case", caseID, "--format", "html", "--out", html]), "report")
+        let text = try Self.renderedText(html)
+        for expected in ["Access report", "Purposes, legal basis and storage period", "Recipients", Self.last, Self.email,
+                         "Ulica Przybyszewskiej 7", "12.34 PLN", "pending"] {
+            #expect(text.contains(expected), "the rendered report lacks '\(expected)'")
+        }
+        let export = try cluster.posnode("C", ["access-request", "export", "--partner", "P1", "--json"])
+        #expect(export.succeeded && export.stdout.contains(Self.pesel), "\(export.stdout)\(export.stderr)")
+
+        // C goes offline and changes the person's e-mail.
+        ok(try cluster.posnode("C", ["partner", "update", "--code", "P1", "--email", Self.offlineEmail]), "offline edit")
+        for value in [Self.last, Self.email, Self.pesel] {
+            #expect(!(try Self.filesHolding(value, in: cluster.dir.path)).isEmpty, "before the erasure the scan finds \(value)")
+        }
+
+        let erased = try cluster.poshub(["erase"], ["--case", caseID, "--reason", "letter of 2026-12-01"])
+        ok(erased, "erase")
+        for id in ["A", "B"] { ok(try cluster.posnode(id, ["sync"]), "sync \(id) after the erasure") }
+        let back = try cluster.posnode("C", ["sync"])
+        #expect(back.status == 3 && back.stdout.contains("erased under case \(caseID)"), "the offline edit is refused naming the erasure: \(back.stdout)\(back.stderr)")
+        for id in ["A", "B", "C"] { ok(try cluster.posnode(id, ["sync"]), "final sync \(id)") }
+        let refused = try cluster.posnode("C", ["partner", "update", "--code", "P1", "--email", Self.offlineEmail])
+        #expect(!refused.succeeded && refused.stderr.contains("erased"), "\(refused.stderr)")
+        let shown = try cluster.posnode("A", ["partner", "show", "--code", "P1", "--json"])
+        #expect(shown.stdout.contains(Erasure.placeholder), "\(shown.stdout)")
+        let receipts = try cluster.posnode("B", ["document", "list", "--partner", "P1", "--json"])
+        #expect(receipts.stdout.contains("\"amount_minor\" : 1234"), "the receipt is kept: \(receipts.stdout)")
+
+        cluster.stopHub()
+        for value in [Self.first, Self.last, Self.email, Self.pesel, Self.offlineEmail, "Przybyszewskiej"] {
+            #expect(try Self.filesHolding(value, in: cluster.dir.path) == [], "after the erasure no file holds \(value)")
+        }
+        try cluster.startHub()
+        let hubHash = try cluster.hubStateHash()
+        for id in ["A", "B", "C"] { #expect(try cluster.nodeStateHash(id) == hubHash, "\(id)") }
+    }
+}
