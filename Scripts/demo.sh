@@ -4,7 +4,8 @@
 # sells to it, one sells to a school's teacher at the school's discount while the hub lowers
 # the price, another registers the same school code; the hub comes back, everyone syncs, and
 # a report shows who kept the codes, who got the store prefix, where the documents went, the
-# institution's listing, the sale at the old price, and that all state hashes agree.
+# institution's listing, the sale at the old price, a data-subject access report and erasure,
+# and that all state hashes agree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -109,6 +110,23 @@ echo "Institutions on GDA1 (KRK1's clashing code got its store prefix):"
 "$POSNODE" institution list --db "$WORK/GDA1.sqlite" | sed 's/^/  /'
 echo "Sales priced with a price that had changed at the hub (audit kind old-price):"
 "$POSHUB" audit --db "$WORK/hub.sqlite" --kind old-price | awk -F'\t' '{print "  " $4 ": " $7}'
+echo
+echo "== data-subject request: the teacher (customer 3001) asks what the chain holds about her (GDPR Art. 15)"
+CASE=$("$POSHUB" access-request add --db "$WORK/hub.sqlite" --partner 3001 --json | sed -n 's/.*"case" : "\([^"]*\)".*/\1/p')
+"$POSHUB" access-request list --db "$WORK/hub.sqlite" | sed 's/^/  /'
+for n in "${NODES[@]}"; do "$POSNODE" sync --db "$WORK/$n.sqlite" >/dev/null; done
+"$POSHUB" access-request report --db "$WORK/hub.sqlite" --case "$CASE" --format html --out "$WORK/$CASE.html" | sed 's/^/  /'
+"$POSHUB" access-request report --db "$WORK/hub.sqlite" --case "$CASE" --format json > "$WORK/$CASE.json"
+echo "  categories held: $(tr -d '\n ' < "$WORK/$CASE.json" | sed -n 's/.*"categories":\[\([^]]*\)\].*/\1/p' | tr -d '"')"
+echo "  stores that answered: $(grep -c '"answered_at" : "' "$WORK/$CASE.json") of ${#NODES[@]}"
+echo "== she asks for erasure (Art. 17); every store syncs"
+"$POSHUB" erase --db "$WORK/hub.sqlite" --case "$CASE" --reason "written request" | sed 's/^/  /'
+for round in 1 2; do for n in "${NODES[@]}"; do "$POSNODE" sync --db "$WORK/$n.sqlite" >/dev/null; done; done
+echo "Customer 3001 on GDA1 now:"
+"$POSNODE" partner show --db "$WORK/GDA1.sqlite" --code 3001 | sed 's/^/  /'
+held=$( (grep -l -a "Nauczycielka" "$WORK"/*.sqlite* 2>/dev/null || true) | xargs -r -n1 basename | tr '\n' ' ')
+echo "Database, -wal and -shm files of hub and stores still holding her last name: ${held:-none}"
+
 echo "State hashes:"
 HUB_HASH=$("$POSHUB" state-hash --db "$WORK/hub.sqlite")
 echo "  hub   $HUB_HASH"

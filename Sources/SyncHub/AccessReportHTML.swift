@@ -70,6 +70,19 @@ public enum AccessReportHTML {
         h += r.stores.isEmpty ? "<p>No store holds records of the person's region.</p>\n"
             : table(["Store (node)", "Site", "Answered", "Last contact"],
                     r.stores.map { [$0.node, $0.site, $0.answeredAt ?? "pending", $0.lastContact ?? "never"] })
+        for answer in r.stores {
+            guard let text = answer.extract, let x = try? JSONDecoder().decode(StoreExtract.self, from: Data(text.utf8)) else { continue }
+            guard !x.pending.isEmpty || !x.audit.isEmpty else { continue }
+            h += "<h3>Store \(e(answer.node)): what it holds beyond the hub</h3>\n"
+            if !x.pending.isEmpty {
+                h += table(["Unsent change", "Record", "Fields"],
+                           x.pending.map { ["\($0.op.rawValue) #\($0.seq)", "\($0.entity.rawValue) \($0.key)", $0.fields.canonicalJSON()] })
+            }
+            if !x.audit.isEmpty {
+                h += table(["At", "Kind", "Record", "Field", "Old value", "New value", "Reason"],
+                           x.audit.map { [$0.at, $0.kind, "\($0.entity) \($0.key)", $0.field ?? "", $0.oldValue ?? "", $0.newValue ?? "", $0.reason] })
+            }
+        }
         h += "</body></html>\n"
         return h
     }

@@ -342,6 +342,39 @@ enum Bench {
                                       Double(sync.peakResidentKiB()) / 1024, publish))
     }
 
+    // MARK: access report
+
+    /// The access report of one person on a hub holding `small` changes and on one holding
+    /// `large` (a store's offline work pushed in-process: new partners, edits, receipts): the
+    /// median of 21 reports each. Indexes find the person and the older values, so the time
+    /// should barely grow with the hub.
+    static func accessReport(small: Int, large: Int, dir: String, log: (String) -> Void) async throws -> BenchRow {
+        func medianReport(changes: Int) async throws -> Double {
+            let d = "\(dir)/\(changes)"
+            try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+            let hub = try HubStore(path: "\(d)/hub.sqlite")
+            _ = try hub.addNode(node: "B1", site: "WAW", series: "K1")
+            let node = try NodeStore.create(path: "\(d)/node.sqlite", node: "B1", site: "WAW", series: "K1")
+            let transport = InProcessHubTransport(hub: hub, node: try hub.node("B1"))
+            try Backlog.write(node, count: changes)
+            var summary = try await SyncRound(store: node, transport: transport).run()
+            while summary.pending > 0 { summary = try await SyncRound(store: node, transport: transport).run() }
+            let person = Backlog.partner(5)
+            let c = try hub.addAccessRequest(.email, values: [person.email!])
+            guard c.partners == [person.code] else { throw BenchError("the access request found \(c.partners), not \(person.code)") }
+            var times: [Double] = []
+            for _ in 0..<21 { times.append(try seconds { _ = try hub.accessReport(c.id) }) }
+            log(String(format: "  %d changes: report %.2f ms", changes, times.sorted()[10] * 1000))
+            return times.sorted()[10]
+        }
+        let reference = try await medianReport(changes: small)
+        let figure = try await medianReport(changes: large)
+        return BenchRow(row: "access report", workload: "one person's report on a hub holding \(large) changes (median of 21)",
+                        figure: figure * 1000, unit: "ms", reference: reference * 1000,
+                        referenceWorkload: "the same report on a hub holding \(small) changes",
+                        ratio: figure / reference, target: "≤ 2×", met: figure / reference <= 2)
+    }
+
     // MARK: output
 
     static func render(_ rows: [BenchRow]) -> String {
