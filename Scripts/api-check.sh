@@ -2,7 +2,8 @@
 # Checks the hub's and the node's HTTP APIs against their OpenAPI documents
 # (docs/openapi/hub.yaml, docs/openapi/node.yaml) with schemathesis, a third-party fuzzer:
 # a real poshub and a real posnode serve on loopback, a real token each (the hub's central
-# master data routes a second time with an operator's token), stateless checks on
+# master data routes a second time with an operator's token, the transfer routes with an
+# external system's), stateless checks on
 # every operation (no server error, status codes, content types and bodies as documented).
 # schemathesis goes into a virtual environment in .build-venv (made here, not system-wide).
 #
@@ -34,6 +35,7 @@ port_of() {
 "$bin/poshub" init --db "$work/hub.sqlite" >/dev/null
 token="$("$bin/poshub" node add --db "$work/hub.sqlite" --node A --site WAW --series K1)"
 operator_token="$("$bin/poshub" operator add --db "$work/hub.sqlite" --name api-check)"
+system_token="$("$bin/poshub" system add --db "$work/hub.sqlite" --name booking --series BO)"
 # Central master data the documents' examples and the store's price routes name.
 "$bin/poshub" category add --db "$work/hub.sqlite" --code STD --name Standard --default >/dev/null
 "$bin/poshub" offer-category add --db "$work/hub.sqlite" --code TIX --name Tickets >/dev/null
@@ -62,6 +64,8 @@ echo "== schemathesis: hub API (docs/openapi/hub.yaml)"
 run docs/openapi/hub.yaml "http://127.0.0.1:$hub_port" "$token" || status=1
 echo "== schemathesis: hub API, central master data with an operator's token (docs/openapi/hub.yaml)"
 run docs/openapi/hub.yaml "http://127.0.0.1:$hub_port" "$operator_token" --include-path-regex '^/v1/(central|institutions|customers)' || status=1
+echo "== schemathesis: hub API, the back-office transfer with an external system's token (docs/openapi/hub.yaml)"
+run docs/openapi/hub.yaml "http://127.0.0.1:$hub_port" "$system_token" --include-path-regex '^/v1/external' || status=1
 if [ $status -ne 0 ]; then
   echo "API check failed; hub log:"; tail -20 "$work/hub.err"; echo "node log:"; tail -20 "$work/node.err"
 fi

@@ -8,6 +8,8 @@ import SyncStore
 public enum HubCaller: Sendable {
     case node(HubNode)
     case `operator`(String)
+    /// An external system (`poshub system add`): its token calls the transfer API only.
+    case system(String)
 }
 
 /// The context of a hub request: after `HubAuthenticator`, the caller whose token came with it.
@@ -52,9 +54,19 @@ extension HubRequestContext {
     var node: HubNode {
         get throws {
             guard case .node(let node) = try requireIdentity() else {
-                throw HTTPError(.forbidden, message: "an operator token cannot sync or read a node's data; use the node's token")
+                throw HTTPError(.forbidden, message: "an operator's or an external system's token cannot sync or read a node's data; use the node's token")
             }
             return node
+        }
+    }
+
+    /// The authenticated external system, or 403 for any other token.
+    var systemName: String {
+        get throws {
+            guard case .system(let name) = try requireIdentity() else {
+                throw HTTPError(.forbidden, message: "the transfer API is called with an external system's token (poshub system add)")
+            }
+            return name
         }
     }
 

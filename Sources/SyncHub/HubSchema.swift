@@ -188,6 +188,30 @@ enum HubSchema {
                 CREATE INDEX move_alias_new ON move_alias(new_code);
                 """)
         }
+        // The back-office customer transfer (docs/backoffice.md): external systems with their
+        // tokens and code series, and each transferred address's POS customer.
+        m.registerMigration("v12-hub-external-systems") { db in
+            try db.execute(sql: """
+                CREATE TABLE hub_system (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    token_hash TEXT NOT NULL UNIQUE,
+                    series TEXT NOT NULL UNIQUE,
+                    next_number INTEGER NOT NULL,
+                    created_at TEXT NOT NULL
+                );
+                CREATE TABLE hub_external_mapping (
+                    system TEXT NOT NULL,
+                    external_address_id TEXT NOT NULL,
+                    external_customer_id TEXT NOT NULL,
+                    code TEXT NOT NULL,
+                    debtor_number TEXT,
+                    created_at TEXT NOT NULL,
+                    updated_at TEXT NOT NULL,
+                    PRIMARY KEY (system, external_address_id)
+                ) WITHOUT ROWID;
+                CREATE INDEX hub_external_mapping_code ON hub_external_mapping(code);
+                """)
+        }
         return m
     }
 

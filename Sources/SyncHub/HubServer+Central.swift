@@ -53,7 +53,9 @@ extension HubServer {
             }
             if case .refused(let reason) = e { return Self.error(.badRequest, "\(what) refused: \(reason)") }
             return Self.error(.badRequest, "\(what) refused: \(e)")
-        case let e as FieldError: return Self.error(.badRequest, "\(what) refused: \(e.qualified)")
+        case let e as FieldError:
+            let status: HTTPResponse.Status = e.code == .conflict ? .conflict : e.code == .notFound ? .notFound : .badRequest
+            return Self.error(status, "\(what) refused: \(e.qualified)")
         case let e as HTTPError: return Self.error(e.status, e.body ?? "\(e.status.code)")
         case let e as DecodingError: return Self.error(.badRequest, "\(what) refused: the body is not valid JSON for this call (\(Self.decodingProblem(e)))")
         default: return internalError(error, what)
@@ -73,7 +75,9 @@ extension HubServer {
         let server = self, store = self.store
         @Sendable func read<T: Encodable & Sendable>(_ what: String, _ context: HubRequestContext, _ work: @escaping @Sendable () throws -> T) async -> Response {
             do {
-                _ = try context.requireIdentity()
+                if case .system = try context.requireIdentity() {
+                    throw HTTPError(.forbidden, message: "an external system's token calls the transfer API only")
+                }
                 return Self.json(try await offload(work))
             } catch { return server.centralFailure(error, what) }
         }

@@ -95,6 +95,7 @@ public struct HubServer: Sendable {
         let v1 = router.group("v1").add(middleware: authenticator)
         addCentralRoutes(v1)
         addPrivacyRoutes(v1)
+        addTransferRoutes(v1)
         v1.get("pull") { request, context in await server.handleFeedPage(request, node: try context.node, snapshot: false) }
         v1.get("snapshot") { request, context in await server.handleFeedPage(request, node: try context.node, snapshot: true) }
         v1.get("partners/:code") { request, context in

@@ -101,7 +101,10 @@ extension HubStore {
             if let node = try Row.fetchOne(db, sql: "SELECT * FROM hub_node WHERE token_hash = ?", arguments: [hash]).map(Self.node) {
                 return .node(node)
             }
-            return try String.fetchOne(db, sql: "SELECT name FROM hub_operator WHERE token_hash = ?", arguments: [hash]).map(HubCaller.operator)
+            if let name = try String.fetchOne(db, sql: "SELECT name FROM hub_operator WHERE token_hash = ?", arguments: [hash]) {
+                return .operator(name)
+            }
+            return try String.fetchOne(db, sql: "SELECT name FROM hub_system WHERE token_hash = ?", arguments: [hash]).map(HubCaller.system)
         }
     }
 

@@ -120,7 +120,7 @@ public struct AccessReport: Sendable, Codable {
     public var categories: [String]
     /// The stores that received the person's records.
     public var recipients: [AccessRecipient]
-    /// External systems that received or sent the person's data (none is connected yet).
+    /// External systems that sent the person's data (the back-office transfer's mappings).
     public var externalSystems: [String]
     /// Which stores have answered the case with their local extract.
     public var stores: [AccessStoreAnswer]
@@ -389,10 +389,16 @@ extension HubStore {
             if subjects.isEmpty { notes.append("No record of the person was found (identifier \(c.identifierKind) \(c.identifier)).") }
             if c.erasedAt != nil { notes.append("The person's data was erased on \(c.erasedAt!); fiscal documents are kept without personal data (tax retention).") }
             notes.append("Fiscal documents (receipts, invoices) are kept for the tax retention period; an erasure removes the personal data from them, not the documents.")
+            var systems: Set<String> = []
+            for s in subjects {
+                for code in [s.code] + s.formerCodes {
+                    systems.formUnion(try String.fetchAll(db, sql: "SELECT system FROM hub_external_mapping WHERE code = ?", arguments: [code]))
+                }
+            }
             let held = policy.filter { categories.contains($0.category) }
             return AccessReport(accessCase: c, generatedAt: AuditRecord.iso(millis: clock()), found: !subjects.isEmpty, subjects: subjects,
                                 policy: held, categories: policy.map(\.category).filter { categories.contains($0) }, recipients: recipients,
-                                externalSystems: [], stores: stores, notes: notes)
+                                externalSystems: systems.sorted(), stores: stores, notes: notes)
         }
     }
 
@@ -485,7 +491,7 @@ extension HubStore {
         var result = ErasureResult(accessCase: id, partners: [], addresses: 0, openDocuments: [], scrubbed: 0)
         let at = AuditRecord.iso(millis: clock())
         var values: [String] = []
-        try write(erasing: true, { db in
+        try write(storeRecords: true, { db in
             let c = try Self.openCase(db, id)
             guard c.erasedAt == nil else { throw HubError.invalid(FieldError(field: "case", reason: "case \(id) was erased on \(c.erasedAt!)", code: .conflict)) }
             guard !c.partners.isEmpty else { throw HubError.invalid(FieldError(field: "case", reason: "case \(id) names no customer record; nothing to erase")) }

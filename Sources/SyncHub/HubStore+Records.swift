@@ -34,10 +34,11 @@ extension HubStore {
     /// Writes the changes `plan` gives, in one transaction: `plan` reads the hub's records
     /// inside it (what is there decides what to write, such as the next price version), and a
     /// refusal of any change throws `HubError` and writes none of them.
-    /// `erasing`: the changes erase a person's data (GDPR Art. 17) and may write the stores'
-    /// kinds (`HubStore.erase`); `after` runs in the same transaction once they are applied.
+    /// `storeRecords`: the hub writes records of the stores' kinds on the stores' behalf: an
+    /// erasure (`HubStore.erase`) or a customer an external system transferred
+    /// (`HubStore.transferCustomers`); `after` runs in the same transaction once they are applied.
     @discardableResult
-    public func write(erasing: Bool = false, _ plan: (Database) throws -> [CentralChange],
+    public func write(storeRecords: Bool = false, _ plan: (Database) throws -> [CentralChange],
                       after: (Database) throws -> Void = { _ in }) throws -> [EntryResult] {
         defer { lastPushNanos.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed) }
         return try pool.write { db in
@@ -45,7 +46,7 @@ extension HubStore {
             var hlc = try Self.hubHLC(db)
             var context = ApplyContext(node: Self.hubNode, series: "", site: "", prefixRule: prefixRule, kinds: kinds)
             context.byHub = true
-            context.erasing = erasing
+            context.storeRecords = storeRecords
             context.positions = FeedPositions(next: try Self.nextFeedPosition(db))
             var feed = FeedEmitter(region: "", keepsRegions: true, kinds: kinds)
             var results: [EntryResult] = []

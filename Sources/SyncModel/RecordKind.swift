@@ -230,7 +230,8 @@ public struct RecordKinds: Sendable, Equatable {
     /// Partners, addresses, documents and move requests, and the customer module's records
     /// (`CustomerModule`).
     public static let standard = try! RecordKinds([.partner, .address, .document, .move, .customerCategory, .offerCategory,
-                                                   .offer, .price, .institution, .membership, .nodeParameters, .erasure])
+                                                   .offer, .price, .institution, .membership, .nodeParameters, .erasure,
+                                                   .externalRef, .orderPickup])
 
     /// This set and `kind` after it.
     public func adding(_ kind: RecordKind) throws -> RecordKinds { try RecordKinds(all + [kind]) }

@@ -39,8 +39,9 @@ public struct ApplyContext: Sendable {
     public var kinds: RecordKinds
     /// The change is the hub's own (central master data written at the hub), not a node's push.
     public var byHub = false
-    /// The hub's own change erases a person's data (GDPR Art. 17): it may write the stores' kinds.
-    public var erasing = false
+    /// The hub's own change writes the stores' kinds on their behalf (an erasure, a customer
+    /// an external system transferred).
+    public var storeRecords = false
     /// Whether the hub has erased anyone (`erasure` has rows), so a change of a partner or an
     /// address must be checked against the erasures. Read once per push; true is always safe.
     public var erasuresRecorded = true
@@ -186,7 +187,7 @@ public enum Reconciler {
         switch kind.writers {
         case .hub where !context.byHub:
             return entry.reject("\(change.entity.rawValue) \(change.key): central master data, written at the hub; a store cannot change it")
-        case .stores where context.byHub && !context.erasing:
+        case .stores where context.byHub && !context.storeRecords:
             return entry.reject("\(change.entity.rawValue) \(change.key): written by the stores, not by the hub")
         default: break
         }

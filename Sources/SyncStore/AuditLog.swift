@@ -27,6 +27,8 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case token
     /// A person's data erased (GDPR Art. 17), or an older copy of it scrubbed; no erased value.
     case erasure
+    /// An external system's customer transferred again after its customer was deleted or erased.
+    case transfer
 
     /// The kinds as a reader lists them: `rename, overwrite, ...`.
     public static var list: String { allCases.map(\.rawValue).joined(separator: ", ") }

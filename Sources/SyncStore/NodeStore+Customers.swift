@@ -27,6 +27,20 @@ extension NodeStore {
         try transaction { try $0.addDocument(kind: kind, partnerCode: partnerCode, addressSeq: addressSeq, lines: lines) }
     }
 
+    /// Puts a picked-up order (transferred from a back office, or any open order) on a
+    /// receipt: the order's customer, lines and prices as ordered, offline too. `order` is the
+    /// order's id or the external number of a transferred one. Refused when the order was put
+    /// on a receipt already (at any store this store has heard of).
+    @discardableResult
+    public func addReceipt(forOrder order: String) throws -> Document {
+        try transaction { try $0.addReceipt(forOrder: order) }
+    }
+
+    /// The external system a transferred customer came from (nil: registered at a store).
+    public func externalReference(code: String) throws -> Fields? {
+        try pool.read { db in try ReplicatedTable.of(.externalRef).flatMap { try $0.fetch(db, key: PartnerCode.normalized(code)) } }
+    }
+
     /// The price of `quantity` of `offer` for `partner` (nil: an anonymous sale, the default
     /// category) ordering with its address `addressSeq` at this site (an address at an
     /// institution gets the institution's discount).
@@ -142,6 +156,31 @@ extension NodeTransaction {
         let image = try insertNewRow(.document, columns: Document.columns, values: doc.columnValues)
         _ = try appendJournal(entity: .document, key: doc.id, op: .insert, fields: image)
         return doc
+    }
+
+    @discardableResult
+    public func addReceipt(forOrder entered: String) throws -> Document {
+        let cfg = try config()
+        let ids = try String.fetchAll(db, sql: "SELECT id FROM document WHERE kind = 'order' AND (id = ? OR id LIKE ?) ORDER BY id",
+                                      arguments: [entered, "%-ORD-\(entered)"])
+        guard let id = ids.first else { throw FieldError(field: "order", reason: "no order \(entered) is known here (yet: the hub sends transferred orders at a sync)") }
+        guard ids.count == 1 else { throw FieldError(field: "order", reason: "'\(entered)' names \(ids.count) orders: \(ids.joined(separator: ", ")); give the order's id") }
+        if let pickup = try ReplicatedTable.of(.orderPickup)!.fetch(db, key: id) {
+            throw FieldError(field: "order", reason: "order \(id) is on receipt \(pickup["receipt_id"]?.text ?? "?") already (store \(pickup["node"]?.text ?? "?"), \(pickup["at"]?.text ?? "?"))", code: .conflict)
+        }
+        let order = try Document(fields: try ReplicatedTable.document.fetch(db, key: id)!)
+        try db.requireLivePartner(order.partnerCode, field: "partner")
+        let number = try Int64.fetchOne(db, sql: "SELECT next_document FROM node_config WHERE id = 1") ?? 1
+        try db.execute(sql: "UPDATE node_config SET next_document = next_document + 1 WHERE id = 1")
+        let at = AuditRecord.iso(millis: clock())
+        let receipt = Document(id: "\(cfg.nodeID)-\(Self.letter(.receipt))\(number)", kind: .receipt, partnerCode: order.partnerCode,
+                               addressSeq: order.addressSeq, site: order.site, amountMinor: order.amountMinor, currency: order.currency,
+                               status: "settled", issuedAt: at, node: cfg.nodeID, customerCategory: order.customerCategory,
+                               institution: order.institution, priceVersion: order.priceVersion, lines: order.lines)
+        let image = try insertNewRow(.document, columns: Document.columns, values: receipt.columnValues)
+        _ = try appendJournal(entity: .document, key: receipt.id, op: .insert, fields: image)
+        try write(.orderPickup, op: .insert, fields: ["order_id": .text(id), "receipt_id": .text(receipt.id), "node": .text(cfg.nodeID), "at": .text(at)])
+        return receipt
     }
 
     /// The letter of a document number: R receipt, F invoice, O order, D receivable.

@@ -270,3 +270,18 @@ enum PriceList {
         return cells
     }
 }
+
+struct SystemCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "system", abstract: "External systems that transfer customers to the chain (docs/backoffice.md).",
+        subcommands: [Add.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register an external system and print its bearer token (shown once; it calls the transfer API only).")
+        @OptionGroup var store: HubStoreOption
+        @Option(help: "The system's name, e.g. booking.") var name: String
+        @Option(help: "The code series of the customers it transfers (capital letters and digits), e.g. BO: BO1, BO2, ...") var series: String = "BO"
+
+        func run() async throws { print(try store.open().addSystem(name: name, series: series)) }
+    }
+}

@@ -66,7 +66,7 @@ struct PartnerFieldOptions: ParsableArguments {
 
 /// A partner as printed by show and list.
 struct PartnerView: Encodable {
-    enum CodingKeys: String, CodingKey { case partner, addresses, institutions, renamedTo = "renamed_to" }
+    enum CodingKeys: String, CodingKey { case partner, addresses, institutions, renamedTo = "renamed_to", external }
 
     var partner: Partner
     var addresses: [Address]?
@@ -74,6 +74,8 @@ struct PartnerView: Encodable {
     var institutions: [String]?
     /// The code this store's customer registered under the asked code has now (store-prefix rule).
     var renamedTo: String?
+    /// The external system a transferred customer came from, with its ids and debtor number.
+    var external: Fields?
 
     func text() -> String {
         let p = partner
@@ -89,6 +91,10 @@ struct PartnerView: Encodable {
         ]
         for (k, v) in extra { if let v { lines.append("  \(k): \(v)") } }
         if let institutions, !institutions.isEmpty { lines.append("  member of: \(institutions.joined(separator: ", "))") }
+        if let external {
+            func t(_ k: String) -> String { external[k]?.text ?? "-" }
+            lines.append("  transferred from \(t("system")): customer \(t("external_customer_id")), address \(t("external_address_id")), debtor number \(t("debtor_number"))")
+        }
         for a in addresses ?? [] {
             let at = a.institution.map { " at institution \($0)" } ?? ""
             lines.append("  address \(a.site)/\(a.seq)\(a.isBillTo ? " (bill-to)" : "")\(at): \([a.street, a.postalCode, a.city].compactMap { $0 }.joined(separator: ", "))")
@@ -153,7 +159,8 @@ extension PartnerCommand {
             let p = try node.requirePartner(code: code)
             let renamedTo = try node.renamed(from: code)
             let view = PartnerView(partner: p, addresses: try node.addresses(partnerCode: code),
-                                   institutions: try node.customerListing(code: p.code).institutions, renamedTo: renamedTo)
+                                   institutions: try node.customerListing(code: p.code).institutions, renamedTo: renamedTo,
+                                   external: try node.externalReference(code: p.code))
             if json { try printJSON(view) } else { print(view.text()) }
         }
     }

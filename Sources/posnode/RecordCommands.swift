@@ -53,12 +53,20 @@ struct DocumentOptions: ParsableArguments {
     @Option(help: ArgumentHelp("A line: offer code and quantity (repeatable); priced now from the store's price table.", valueName: "OFFER:QTY"))
     var line: [String] = []
     @Option(help: "Amount, e.g. 12.50 (a document without lines).") var amount: String?
+    @Option(help: ArgumentHelp("A receipt for a picked-up order: its lines and prices as ordered (the order's id or external number).", valueName: "ORDER"))
+    var order: String?
     @Option(help: "Currency code, e.g. PLN (a document without lines; lines take their offers').") var currency: String?
     @Flag(help: "JSON output.") var json = false
 
     func add(kind: DocumentKind, store: StoreOptionGroup) throws {
         let doc: Document
-        if !line.isEmpty {
+        if let order {
+            guard kind == .receipt else { throw FieldError(field: "order", reason: "only a receipt is made from an order") }
+            guard line.isEmpty, amount == nil, partner == nil, address == nil else {
+                throw FieldError(field: "order", reason: "a receipt for an order takes its customer, lines and amount from the order")
+            }
+            doc = try store.open().addReceipt(forOrder: order)
+        } else if !line.isEmpty {
             if amount != nil { throw FieldError(field: "amount", reason: "a document with lines takes its amount from them") }
             if currency != nil { throw FieldError(field: "currency", reason: "a document with lines is in its offers' currency") }
             let lines = try line.map(DocumentLine.parseRequest)
