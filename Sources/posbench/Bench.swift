@@ -375,6 +375,85 @@ enum Bench {
                         ratio: figure / reference, target: "≤ 2×", met: figure / reference <= 2)
     }
 
+    // MARK: back-office transfer
+
+    /// `count` customers transferred by an external system in batches of 1,000 over loopback
+    /// HTTP to a real `poshub serve` (each a customer, its address, its external reference
+    /// and the mapping, one transaction per batch), against a bare bulk insert of the same
+    /// rows into plain tables of the same shape in one transaction.
+    static func transfer(count: Int, dir: String, bin: String, log: (String) -> Void) async throws -> BenchRow {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let hubDB = "\(dir)/hub.sqlite"
+        let token = try HubStore(path: hubDB).addSystem(name: "booking", series: "BO")
+        let server = try ChildProcess(bin + "/poshub", ["serve", "--db", hubDB, "--port", "0"])
+        defer { server.stop() }
+        let port = try server.waitForPort()
+        let encoder = JSONEncoder()
+        let batches = try stride(from: 0, to: count, by: 1000).map { start in
+            try [UInt8](encoder.encode((start..<min(start + 1000, count)).map { i in
+                TransferItem(externalCustomerID: "C\(i / 2)", externalAddressID: "A\(i)", trigger: "delivery-note",
+                             firstName: ["Anna", "Jan", "Ewa", "Piotr"][i % 4], lastName: "Nowak\(i)", street: "Długa \(i % 300)",
+                             city: "Gdańsk", country: "PL", postalCode: "80-\(String(format: "%03d", i % 1000))", debtorNumber: "D\(i)")
+            }))
+        }
+        let http = TestHTTP(token: token)
+        let ours = try await asyncSeconds {
+            for batch in batches {
+                let r = try await http.request(.POST, "http://127.0.0.1:\(port)/v1/external/customers", body: batch,
+                                               headers: [("Content-Type", "application/json")], timeout: .seconds(120))
+                guard r.status == 200, !r.text.contains("\"error\"") else { throw BenchError("transfer refused: \(r.status) \(r.text.prefix(300))") }
+            }
+        }
+        server.stop()
+
+        // Reference: the same rows, bulk-inserted into plain tables of the same shapes.
+        let hub = try StoreOptions.default.openPool(path: hubDB)
+        let tables: [(table: ReplicatedTable, sql: String)] = [(ReplicatedTable.partner, "partner"), (ReplicatedTable.address, "address"),
+                                                                (ReplicatedTable.of(.externalRef)!, "external_ref")]
+        let rows: [(String, [[DatabaseValue]])] = try await hub.read { db in
+            var rows: [(String, [[DatabaseValue]])] = []
+            for (table, name) in tables {
+                rows.append((name, try Row.fetchAll(db, sql: "SELECT \(table.columns.joined(separator: ", ")) FROM \(name)").map { r in table.columns.map { r[$0] as DatabaseValue } }))
+            }
+            rows.append(("mapping", try Row.fetchAll(db, sql: "SELECT system, external_address_id, external_customer_id, code, debtor_number, created_at, updated_at FROM hub_external_mapping")
+                .map { r in (0..<7).map { r[$0] as DatabaseValue } }))
+            return rows
+        }
+        guard rows[0].1.count == count else { throw BenchError("the hub holds \(rows[0].1.count) of \(count) customers") }
+        let plain = try StoreOptions.default.openPool(path: "\(dir)/plain.sqlite")
+        var m = DatabaseMigrator()
+        Schema.registerShared(&m)
+        Schema.registerSharedUpgrades(&m)
+        try m.migrate(plain)
+        try await plain.write { db in
+            try db.execute(sql: Schema.createTableSQL(.externalRef))
+            try db.execute(sql: """
+                CREATE TABLE mapping (system TEXT NOT NULL, external_address_id TEXT NOT NULL, external_customer_id TEXT NOT NULL, code TEXT NOT NULL,
+                    debtor_number TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (system, external_address_id)) WITHOUT ROWID
+                """)
+        }
+        let columns = tables.map(\.table.columns) + [["system", "external_address_id", "external_customer_id", "code", "debtor_number", "created_at", "updated_at"]]
+        let reference = try seconds {
+            try plain.write { db in
+                for ((name, values), cols) in zip(rows, columns) {
+                    let statement = try db.makeStatement(sql: "INSERT INTO \(name) (\(cols.joined(separator: ", "))) VALUES (\(cols.map { _ in "?" }.joined(separator: ", ")))")
+                    for v in values { try statement.execute(arguments: StatementArguments(v)) }
+                }
+            }
+        }
+        let rate = Double(count) / ours, ref = Double(count) / reference
+        return BenchRow(row: "back-office transfer", workload: "\(count) customers transferred in batches of 1,000 over loopback HTTP (poshub serve)",
+                        figure: rate, unit: "customers/s", reference: ref, referenceWorkload: "bare bulk insert of the same rows (customer, address, reference, mapping), one transaction",
+                        ratio: rate / ref, target: "≥ 0.4×", met: rate / ref >= 0.4,
+                        notes: String(format: "%.2f s for the transfers, %.2f s for the bulk insert", ours, reference))
+    }
+
+    static func asyncSeconds(_ body: () async throws -> Void) async rethrows -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try await body()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
     // MARK: output
 
     static func render(_ rows: [BenchRow]) -> String {

@@ -42,8 +42,9 @@ struct PosBench: AsyncParsableCommand {
     @Option(help: "Stores per replication region in the scale row (0: one region, every store gets every record).") var scaleRegionSize: Int = 25
     @Option(help: "Cells of the price table a new store receives (price row).") var priceCells: Int = 100_000
     @Option(help: "Changes at the larger hub of the access report row (the smaller holds a tenth).") var reportChanges: Int = 1_000_000
-    @Option(help: "Rows to run: write,order,catchup,memory,scale,price,report,json,binding (and 'inprocess': catch-up without HTTP, for profiling).")
-    var only: String = "write,order,catchup,memory,scale,price,report,json,binding"
+    @Option(help: "Customers the back-office transfer row sends.") var transferCustomers: Int = 100_000
+    @Option(help: "Rows to run: write,order,catchup,memory,scale,price,report,transfer,json,binding (and 'inprocess': catch-up without HTTP, for profiling).")
+    var only: String = "write,order,catchup,memory,scale,price,report,transfer,json,binding"
     @Option(help: "Folder for stores (default: a temporary folder).") var workDir: String?
     @Flag(help: "JSON output.") var json = false
 
@@ -89,6 +90,10 @@ struct PosBench: AsyncParsableCommand {
         if rows.contains("report") {
             log("access report: hubs of \(reportChanges / 10) and \(reportChanges) changes…")
             table.append(try await Bench.accessReport(small: reportChanges / 10, large: reportChanges, dir: "\(dir)/report", log: log))
+        }
+        if rows.contains("transfer") {
+            log("back-office transfer: \(transferCustomers) customers…")
+            table.append(try await Bench.transfer(count: transferCustomers, dir: "\(dir)/transfer", bin: bin, log: log))
         }
         if rows.contains("json") {
             log("journal JSON: 100000 images…")
