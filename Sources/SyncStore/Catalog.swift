@@ -184,21 +184,32 @@ extension Database {
     /// (nil: the default category) with `institution`'s discount (nil: none), by the pricing
     /// rule (`Pricing`). Refused naming the field: an unknown or inactive offer or institution.
     public func quote(offer offerCode: String, quantity: Int, customerCategory: String?, institution code: String?) throws -> PriceQuote {
+        let category = try customerCategory ?? defaultCustomerCategory()
+        let discount = try institutionDiscount(code)
+        let priced = try priceLine(offer: offerCode, quantity: quantity, category: category, discountPercent: discount)
+        return PriceQuote(line: priced.line, offerName: priced.offer.name, currency: priced.offer.currency, customerCategory: category,
+                          institution: code, priceVersion: try priceTableVersion())
+    }
+
+    /// The discount percent of institution `code` (0 for nil); refused when it is unknown or
+    /// inactive.
+    public func institutionDiscount(_ code: String?) throws -> Int {
+        guard let code else { return 0 }
+        guard let institution = try institution(code) else { throw FieldError(field: "institution", reason: "no institution \(code) exists") }
+        guard institution.active else { throw FieldError(field: "institution", reason: "institution \(code) is inactive") }
+        return institution.discountPercent
+    }
+
+    /// One line priced for `category` with `discountPercent` off: what `quote` and a document's
+    /// lines share (a document looks its category, discount and the table's version up once).
+    public func priceLine(offer offerCode: String, quantity: Int, category: String?, discountPercent: Int) throws -> (line: DocumentLine, offer: Offer) {
         guard let offer = try offer(offerCode) else { throw FieldError(field: "offer", reason: "no offer \(offerCode) exists") }
         guard offer.active else { throw FieldError(field: "offer", reason: "offer \(offerCode) is inactive") }
-        let category = try customerCategory ?? defaultCustomerCategory()
-        var discount = 0
-        if let code {
-            guard let institution = try institution(code) else { throw FieldError(field: "institution", reason: "no institution \(code) exists") }
-            guard institution.active else { throw FieldError(field: "institution", reason: "institution \(code) is inactive") }
-            discount = institution.discountPercent
-        }
         let cell = try category.flatMap { try priceCell(customerCategory: $0, offerCategory: offer.offerCategory) }
         let line = try Pricing.price(Pricing.Inputs(offer: offer.code, offerCategory: offer.offerCategory, basePrice: offer.priceMinor,
                                                     currency: offer.currency, cell: cell.map { ($0.amountMinor, $0.currency) },
-                                                    discountPercent: discount), quantity: quantity)
-        return PriceQuote(line: line, offerName: offer.name, currency: offer.currency, customerCategory: category,
-                          institution: code, priceVersion: try priceTableVersion())
+                                                    discountPercent: discountPercent), quantity: quantity)
+        return (line, offer)
     }
 
     /// The customer's category and the institution of the address `seq` at `site` (nil: the

@@ -136,16 +136,20 @@ extension NodeTransaction {
             guard kind == .receipt else { throw FieldError(field: "partner", reason: "is mandatory: only a receipt may be anonymous") }
             guard addressSeq == nil else { throw FieldError(field: "address", reason: "an anonymous receipt has no address") }
         }
-        var lines: [DocumentLine] = [], currency: String?, version: Int64 = 0
+        // Looked up once for the document: the category (the default one for a customer
+        // without), the institution's discount and the price table's version.
+        if category == nil { category = try db.defaultCustomerCategory() }
+        let discount = try db.institutionDiscount(institution)
+        let version = try db.priceTableVersion()
+        var lines: [DocumentLine] = [], currency: String?
+        lines.reserveCapacity(requested.count)
         for (offer, quantity) in requested {
-            let quote = try db.quote(offer: offer, quantity: quantity, customerCategory: category, institution: institution)
-            if let currency, currency != quote.currency {
-                throw FieldError(field: "line", reason: "offer \(offer) is priced in \(quote.currency), the document's first line in \(currency)")
+            let priced = try db.priceLine(offer: offer, quantity: quantity, category: category, discountPercent: discount)
+            if let currency, currency != priced.offer.currency {
+                throw FieldError(field: "line", reason: "offer \(offer) is priced in \(priced.offer.currency), the document's first line in \(currency)")
             }
-            currency = quote.currency
-            category = quote.customerCategory
-            version = quote.priceVersion
-            lines.append(quote.line)
+            currency = priced.offer.currency
+            lines.append(priced.line)
         }
         let number = try Int64.fetchOne(db, sql: "SELECT next_document FROM node_config WHERE id = 1") ?? 1
         try db.execute(sql: "UPDATE node_config SET next_document = next_document + 1 WHERE id = 1")

@@ -127,6 +127,13 @@ public enum Schema {
         for kind in kinds.stored where kind.tableSource == .declared {
             migrator.registerMigration("v1-kind-\(kind.table!)") { db in try db.execute(sql: createTableSQL(kind)) }
         }
+        // Every sale reads the price table's version, the highest of any cell's or offer's
+        // (`Database.priceTableVersion`): by index, not by a scan of a table of 100,000 cells.
+        if kinds.table(.price) != nil, kinds.table(.offer) != nil {
+            migrator.registerMigration("v2-price-version-index") { db in
+                try db.execute(sql: "CREATE INDEX price_version ON price(price_version); CREATE INDEX offer_price_version ON offer(price_version)")
+            }
+        }
     }
 
     /// The `CREATE TABLE` statement of a declared kind.
