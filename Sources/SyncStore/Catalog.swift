@@ -110,13 +110,13 @@ extension Database {
 
     /// The category a customer registered without one gets (nil: none is marked default).
     public func defaultCustomerCategory() throws -> String? {
-        try String.fetchOne(self, sql: "SELECT code FROM customer_category WHERE is_default = 1 AND active = 1 ORDER BY code LIMIT 1")
+        try String.fetchOne(cachedStatement(sql: "SELECT code FROM customer_category WHERE is_default = 1 AND active = 1 ORDER BY code LIMIT 1"))
     }
 
     /// The price table's version: the highest version of any cell or offer (each write of
     /// either at the hub takes the next one). A document records the version it was priced with.
     public func priceTableVersion() throws -> Int64 {
-        try Int64.fetchOne(self, sql: "SELECT MAX(v) FROM (SELECT MAX(price_version) AS v FROM price UNION ALL SELECT MAX(price_version) FROM offer)") ?? 0
+        try Int64.fetchOne(cachedStatement(sql: "SELECT MAX(v) FROM (SELECT MAX(price_version) AS v FROM price UNION ALL SELECT MAX(price_version) FROM offer)")) ?? 0
     }
 
     public func customerCategories() throws -> [CategoryRecord] {

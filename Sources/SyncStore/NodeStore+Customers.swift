@@ -151,8 +151,7 @@ extension NodeTransaction {
             currency = priced.offer.currency
             lines.append(priced.line)
         }
-        let number = try Int64.fetchOne(db, sql: "SELECT next_document FROM node_config WHERE id = 1") ?? 1
-        try db.execute(sql: "UPDATE node_config SET next_document = next_document + 1 WHERE id = 1")
+        let number = try nextDocumentNumber()
         let doc = Document(id: "\(cfg.nodeID)-\(Self.letter(kind))\(number)", kind: kind, partnerCode: partnerCode,
                            addressSeq: addressSeq ?? 0, site: cfg.site, amountMinor: try Pricing.total(lines), currency: currency!,
                            status: kind == .receipt ? "settled" : "open", issuedAt: AuditRecord.iso(millis: clock()), node: cfg.nodeID,
@@ -174,8 +173,7 @@ extension NodeTransaction {
         }
         let order = try Document(fields: try ReplicatedTable.document.fetch(db, key: id)!)
         try db.requireLivePartner(order.partnerCode, field: "partner")
-        let number = try Int64.fetchOne(db, sql: "SELECT next_document FROM node_config WHERE id = 1") ?? 1
-        try db.execute(sql: "UPDATE node_config SET next_document = next_document + 1 WHERE id = 1")
+        let number = try nextDocumentNumber()
         let at = AuditRecord.iso(millis: clock())
         let receipt = Document(id: "\(cfg.nodeID)-\(Self.letter(.receipt))\(number)", kind: .receipt, partnerCode: order.partnerCode,
                                addressSeq: order.addressSeq, site: order.site, amountMinor: order.amountMinor, currency: order.currency,

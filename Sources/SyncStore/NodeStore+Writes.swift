@@ -102,10 +102,11 @@ extension NodeTransaction {
         p.deleted = false
         p.originNode = cfg.nodeID
         if p.country == nil { p.country = cfg.center.defaultCountry }
-        // A customer registered without a category gets the chain's default one.
+        // A customer registered without a category gets the chain's default one (active, so
+        // only a category entered needs the reference check).
         if p.category == nil { p.category = try db.defaultCustomerCategory() }
         try PartnerValidator.validate(p, newCode: true, sizes: true)
-        try db.checkReferences(.partner, values: p.columnValues, kinds: kinds, requireActive: true)
+        if input.category != nil { try db.checkReferences(.partner, values: p.columnValues, kinds: kinds, requireActive: true) }
         if try ReplicatedTable.partner.exists(db, key: p.code) {
             throw FieldError(field: "code", reason: "a partner with code \(p.code) already exists", code: .conflict)
         }
@@ -113,6 +114,13 @@ extension NodeTransaction {
         let image = try insertNewRow(.partner, columns: Partner.columns, values: p.columnValues)
         _ = try appendJournal(entity: .partner, key: p.code, op: .insert, fields: image)
         return p
+    }
+
+    /// The next number of a document or request this node writes (gapless, in the transaction).
+    func nextDocumentNumber() throws -> Int64 {
+        let number = try Int64.fetchOne(db.cachedStatement(sql: "SELECT next_document FROM node_config WHERE id = 1")) ?? 1
+        try db.cachedStatement(sql: "UPDATE node_config SET next_document = next_document + 1 WHERE id = 1").execute()
+        return number
     }
 
     /// Writes a new partner or document by column (no dictionary of all its fields) and
@@ -201,8 +209,7 @@ extension NodeTransaction {
         guard currency.count == 3, currency.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
             throw FieldError(field: "currency", reason: "'\(currency)' is not a three-letter currency code such as PLN")
         }
-        let number = try Int64.fetchOne(db, sql: "SELECT next_document FROM node_config WHERE id = 1") ?? 1
-        try db.execute(sql: "UPDATE node_config SET next_document = next_document + 1 WHERE id = 1")
+        let number = try nextDocumentNumber()
         let doc = Document(id: "\(cfg.nodeID)-\(Self.letter(kind))\(number)", kind: kind, partnerCode: partnerCode,
                            addressSeq: addressSeq, site: cfg.site, amountMinor: amountMinor, currency: currency,
                            status: kind == .receipt ? "settled" : "open", issuedAt: AuditRecord.iso(millis: clock()), node: cfg.nodeID)
@@ -219,8 +226,7 @@ extension NodeTransaction {
         r.site = cfg.site
         r.currentCode = PartnerCode.normalized(r.currentCode)
         r.newCode = PartnerCode.normalized(r.newCode)
-        let id = "\(cfg.nodeID)-M\(try Int64.fetchOne(db, sql: "SELECT next_document FROM node_config WHERE id = 1") ?? 1)"
-        try db.execute(sql: "UPDATE node_config SET next_document = next_document + 1 WHERE id = 1")
+        let id = "\(cfg.nodeID)-M\(try nextDocumentNumber())"
         return try appendJournal(entity: .move, key: id, op: .insert, fields: r.fields)
     }
 }

@@ -9,12 +9,6 @@ struct InstitutionCommand: AsyncParsableCommand {
         commandName: "institution", abstract: "Institutions (companies, associations, organisations) and their members.",
         subcommands: [Add.self, Update.self, Show.self, List.self])
 
-    /// The institution's own address fields given as options.
-    static func address(_ fields: inout Fields, street: String?, city: String?, postalCode: String?, country: String?) {
-        for (column, value) in [("street", street), ("city", city), ("postal_code", postalCode), ("country", country?.uppercased())] {
-            if let value { fields[column] = .text(value) }
-        }
-    }
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register an institution at this store (offline too).")
@@ -23,16 +17,13 @@ struct InstitutionCommand: AsyncParsableCommand {
         @Option(help: "Its name.") var name: String
         @Option(help: "company, association or organisation.") var kind: CustomerModule.InstitutionKind = .company
         @Option(help: "Discount in percent (0-100) on orders its members place with an address at it.") var discount: String = "0"
-        @Option(help: "Street and number of its own address.") var street: String?
-        @Option(help: "City.") var city: String?
-        @Option(help: "Postal code.") var postalCode: String?
-        @Option(help: "Country code.") var country: String?
+        @OptionGroup var address: InstitutionAddressOptions
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
             var fields: Fields = ["code": .text(code), "name": .text(name), "kind": .text(kind.rawValue),
                                   "discount_percent": .int(Int64(try CustomerModule.parseDiscount(discount)))]
-            InstitutionCommand.address(&fields, street: street, city: city, postalCode: postalCode, country: country)
+            address.apply(to: &fields)
             let i = try store.open().addInstitution(fields)
             if json { try printJSON(i) } else { print("added institution \(i.code) (\(i.kind), discount \(i.discountPercent) %)") }
         }
@@ -48,10 +39,7 @@ struct InstitutionCommand: AsyncParsableCommand {
         @Option(help: "company, association or organisation.") var kind: CustomerModule.InstitutionKind?
         @Option(help: "Discount in percent (0-100).") var discount: String?
         @Option(help: "true or false.") var active: Bool?
-        @Option(help: "Street and number of its own address.") var street: String?
-        @Option(help: "City.") var city: String?
-        @Option(help: "Postal code.") var postalCode: String?
-        @Option(help: "Country code.") var country: String?
+        @OptionGroup var address: InstitutionAddressOptions
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
@@ -60,7 +48,7 @@ struct InstitutionCommand: AsyncParsableCommand {
             if let kind { fields["kind"] = .text(kind.rawValue) }
             if let discount { fields["discount_percent"] = .int(Int64(try CustomerModule.parseDiscount(discount))) }
             if let active { fields["active"] = .bool(active) }
-            InstitutionCommand.address(&fields, street: street, city: city, postalCode: postalCode, country: country)
+            address.apply(to: &fields)
             let institution = try store.open().updateInstitution(code: code, fields)
             if json { try printJSON(institution); return }
             print("updated institution \(InstitutionText.line(institution))")
@@ -168,6 +156,20 @@ struct CatalogCommand: AsyncParsableCommand {
             let all = try store.open().priceCells()
             if json { try printJSON(all); return }
             for c in all { print("\(c.customerCategory)\t\(c.offerCategory)\t\(Document.formatAmount(c.amountMinor)) \(c.currency)\tversion \(c.priceVersion)") }
+        }
+    }
+}
+
+/// An institution's own address, as `institution add` and `update` take it.
+struct InstitutionAddressOptions: ParsableArguments {
+    @Option(help: "Street and number of its own address.") var street: String?
+    @Option(help: "City.") var city: String?
+    @Option(help: "Postal code.") var postalCode: String?
+    @Option(help: "Country code.") var country: String?
+
+    func apply(to fields: inout Fields) {
+        for (column, value) in [("street", street), ("city", city), ("postal_code", postalCode), ("country", country?.uppercased())] {
+            if let value { fields[column] = .text(value) }
         }
     }
 }
