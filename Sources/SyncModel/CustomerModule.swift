@@ -156,11 +156,43 @@ public struct DocumentLine: Sendable, Hashable, Codable {
     /// The largest quantity of one line.
     public static let maxQuantity = 100_000
 
-    /// The lines as the document's `lines` column holds them (JSON, keys sorted).
+    /// The lines as the document's `lines` column holds them: JSON, keys sorted, byte for byte
+    /// what `JSONEncoder` with `.sortedKeys` writes (a test compares the two).
+    ///
+    /// Written by hand: with `JSONEncoder` the encoding took 36 % of the CPU time of an order's
+    /// durable write at the till (perf, 5,000 orders of 5 lines, release build): a third of a
+    /// sale spent on a fixed, flat shape.
     public static func json(_ lines: [DocumentLine]) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: (try? encoder.encode(lines)) ?? Data("[]".utf8), as: UTF8.self)
+        var out = "["
+        out.reserveCapacity(lines.count * 130 + 2)
+        for (i, l) in lines.enumerated() {
+            if i > 0 { out += "," }
+            out += "{\"discount\":\(l.discount),\"discount_percent\":\(l.discountPercent),\"line_total\":\(l.lineTotal),\"offer\":"
+            appendJSONString(l.offer, to: &out)
+            out += ",\"quantity\":\(l.quantity),\"source\":\"\(l.source.rawValue)\",\"unit_price\":\(l.unitPrice)}"
+        }
+        return out + "]"
+    }
+
+    /// A JSON string as `JSONEncoder` escapes it: `"`, `\\` and `/` with a backslash, the
+    /// usual control characters by letter, the others as `\u00XX`.
+    static func appendJSONString(_ s: String, to out: inout String) {
+        out += "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "/": out += "\\/"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
     }
 
     /// The lines of a document's `lines` column; each line's arithmetic must hold.

@@ -215,16 +215,19 @@ extension Database {
     /// The customer's category and the institution of the address `seq` at `site` (nil: the
     /// address is not at an institution); refused naming the field for an unknown partner or address.
     public func pricingContext(partner code: String, addressSeq seq: Int?, site: String) throws -> (category: String?, institution: String?) {
-        guard let partner = try ReplicatedTable.partner.fetch(self, key: code) else {
+        guard let category = try FastStatement.fetchFirst(cachedStatement(sql: "SELECT category FROM partner WHERE code = ?"), [code.databaseValue]) else {
             throw FieldError(field: "partner", reason: "no partner \(code) exists")
         }
-        var institution: String?
-        if let seq {
-            guard let address = try ReplicatedTable.address.fetch(self, key: Address.key(partnerCode: code, site: site, seq: seq)) else {
-                throw FieldError(field: "address", reason: "partner \(code) has no address \(seq) at site \(site)")
-            }
-            institution = address["institution"]?.text
+        return (String.fromDatabaseValue(category[0]), try seq.flatMap { try institution(partner: code, addressSeq: $0, site: site) })
+    }
+
+    /// The institution the partner's address `seq` at `site` is at (nil: none); refused naming
+    /// the field when there is no such address.
+    func institution(partner code: String, addressSeq seq: Int, site: String) throws -> String? {
+        guard let row = try FastStatement.fetchFirst(cachedStatement(sql: "SELECT institution FROM address WHERE partner_code = ? AND site = ? AND seq = ?"),
+                                                     [code.databaseValue, site.databaseValue, seq.databaseValue]) else {
+            throw FieldError(field: "address", reason: "partner \(code) has no address \(seq) at site \(site)")
         }
-        return (partner["category"]?.text, institution)
+        return String.fromDatabaseValue(row[0])
     }
 }

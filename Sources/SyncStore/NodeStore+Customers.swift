@@ -130,8 +130,8 @@ extension NodeTransaction {
         var partnerCode = "", category: String?, institution: String?
         if let entered {
             partnerCode = PartnerCode.normalized(entered)
-            try db.requireLivePartner(partnerCode, field: "partner")
-            (category, institution) = try db.pricingContext(partner: partnerCode, addressSeq: addressSeq, site: cfg.site)
+            category = try db.requireLivePartner(partnerCode, field: "partner")
+            institution = try addressSeq.flatMap { try db.institution(partner: partnerCode, addressSeq: $0, site: cfg.site) }
         } else {
             guard kind == .receipt else { throw FieldError(field: "partner", reason: "is mandatory: only a receipt may be anonymous") }
             guard addressSeq == nil else { throw FieldError(field: "address", reason: "an anonymous receipt has no address") }

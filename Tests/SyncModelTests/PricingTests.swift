@@ -77,4 +77,20 @@ struct PricingTests {
         #expect(throws: FieldError.self) { try DocumentLine.parseRequest("ADULT:x") }
         #expect(throws: FieldError.self) { try DocumentLine.parseRequest(":3") }
     }
+
+    @Test("the lines column is byte for byte what JSONEncoder with sorted keys writes, escapes included, and reads back")
+    func linesJSON() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let offers = ["ADULT", "Bilet \"ulgowy\"", "a/b\\c", "ŻÓŁW 🐢", "tab\tnew\nline\u{01}\u{1F}", ""]
+        for (i, offer) in offers.enumerated() {
+            let lines = [DocumentLine(offer: offer, quantity: i + 1, unitPrice: 1250 * Int64(i), source: i % 2 == 0 ? .table : .base,
+                                      discountPercent: i * 10, discount: Int64(i), lineTotal: 999_999_999_99 - Int64(i)),
+                         DocumentLine(offer: "X", quantity: 100_000, unitPrice: 0, source: .base, discountPercent: 100, discount: 0, lineTotal: 0)]
+            let ours = DocumentLine.json(lines)
+            #expect(ours == String(decoding: try encoder.encode(lines), as: UTF8.self), "\(offer)")
+            #expect(try JSONDecoder().decode([DocumentLine].self, from: Data(ours.utf8)) == lines)
+        }
+        #expect(DocumentLine.json([]) == "[]")
+    }
 }
