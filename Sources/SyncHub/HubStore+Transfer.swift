@@ -206,15 +206,15 @@ extension HubStore {
                     if it.invoice != nil && trigger != "invoice" { throw FieldError(field: "invoice", reason: "comes with the invoice trigger only") }
                     if it.order != nil && trigger != "pickup" { throw FieldError(field: "order", reason: "comes with the pickup trigger only") }
                     var code: String, action: String, newChanges: [CentralChange] = [], recreatedFrom: String?, taken: Int64?
+                    let mapped = inBatch[address] == nil
+                        ? try String.fetchOne(db.cachedStatement(sql: "SELECT code FROM hub_external_mapping WHERE system = ? AND external_address_id = ?"),
+                                              arguments: [system, address]) : nil
                     if let known = inBatch[address] {
                         (code, action) = (known, "existing")
-                    } else if let mapped = try String.fetchOne(db, sql: "SELECT code FROM hub_external_mapping WHERE system = ? AND external_address_id = ?",
-                                                               arguments: [system, address]),
-                              try Self.isLive(db, mapped) {
+                    } else if let mapped, try Self.isLive(db, mapped) {
                         (code, action) = (mapped, "existing")
                     } else {
-                        recreatedFrom = try String.fetchOne(db, sql: "SELECT code FROM hub_external_mapping WHERE system = ? AND external_address_id = ?",
-                                                            arguments: [system, address])
+                        recreatedFrom = mapped
                         action = recreatedFrom == nil ? "created" : "recreated"
                         // A refused item takes no number: the counter moves on with the item's changes.
                         var n = nextNumber
@@ -246,13 +246,14 @@ extension HubStore {
             return changes
         }, after: { db in
             try db.execute(sql: "UPDATE hub_system SET next_number = ? WHERE name = ?", arguments: [nextNumber, system])
+            let upsert = try db.cachedStatement(sql: """
+                INSERT INTO hub_external_mapping (system, external_address_id, external_customer_id, code, debtor_number, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (system, external_address_id) DO UPDATE SET code = excluded.code, external_customer_id = excluded.external_customer_id,
+                    debtor_number = excluded.debtor_number, updated_at = excluded.updated_at
+                """)
             for m in mappings {
-                try db.execute(sql: """
-                    INSERT INTO hub_external_mapping (system, external_address_id, external_customer_id, code, debtor_number, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (system, external_address_id) DO UPDATE SET code = excluded.code, external_customer_id = excluded.external_customer_id,
-                        debtor_number = excluded.debtor_number, updated_at = excluded.updated_at
-                    """, arguments: [system, m.item.externalAddressID, m.item.externalCustomerID, m.code, m.item.debtorNumber, now, now])
+                try upsert.execute(arguments: [system, m.item.externalAddressID, m.item.externalCustomerID, m.code, m.item.debtorNumber, now, now])
                 if let old = m.recreated {
                     try db.appendAudit(AuditRecord(at: now, node: Self.hubNode, kind: .transfer, entity: "partner", key: m.code, field: "code",
                                                    oldValue: old, newValue: m.code,
@@ -272,7 +273,7 @@ extension HubStore {
     /// Whether the customer `code` is there to be found again: not deleted, not erased.
     static func isLive(_ db: Database, _ code: String) throws -> Bool {
         guard let p = try ReplicatedTable.partner.fetch(db, key: code), p["deleted"]?.bool != true else { return false }
-        return try String.fetchOne(db, sql: "SELECT case_id FROM erasure WHERE partner_code = ?", arguments: [code]) == nil
+        return try String.fetchOne(db.cachedStatement(sql: "SELECT case_id FROM erasure WHERE partner_code = ?"), arguments: [code]) == nil
     }
 
     /// The new customer's partner, address and external reference, checked as a store checks
