@@ -202,14 +202,25 @@ extension Database {
 
     /// One line priced for `category` with `discountPercent` off: what `quote` and a document's
     /// lines share (a document looks its category, discount and the table's version up once).
-    public func priceLine(offer offerCode: String, quantity: Int, category: String?, discountPercent: Int) throws -> (line: DocumentLine, offer: Offer) {
-        guard let offer = try offer(offerCode) else { throw FieldError(field: "offer", reason: "no offer \(offerCode) exists") }
-        guard offer.active else { throw FieldError(field: "offer", reason: "offer \(offerCode) is inactive") }
-        let cell = try category.flatMap { try priceCell(customerCategory: $0, offerCategory: offer.offerCategory) }
-        let line = try Pricing.price(Pricing.Inputs(offer: offer.code, offerCategory: offer.offerCategory, basePrice: offer.priceMinor,
-                                                    currency: offer.currency, cell: cell.map { ($0.amountMinor, $0.currency) },
-                                                    discountPercent: discountPercent), quantity: quantity)
-        return (line, offer)
+    ///
+    /// Reads the offer's and the cell's columns it needs, not whole rows: a sale of five lines
+    /// read both as dictionaries of every column, a sixth of an order's CPU time (perf).
+    public func priceLine(offer offerCode: String, quantity: Int, category: String?, discountPercent: Int) throws -> (line: DocumentLine, offer: (name: String, currency: String)) {
+        guard let o = try FastStatement.fetchFirst(cachedStatement(sql: "SELECT name, offer_category, price_minor, currency, active FROM offer WHERE code = ?"),
+                                                   [offerCode.databaseValue]) else {
+            throw FieldError(field: "offer", reason: "no offer \(offerCode) exists")
+        }
+        guard Bool.fromDatabaseValue(o[4]) == true else { throw FieldError(field: "offer", reason: "offer \(offerCode) is inactive") }
+        let name = String.fromDatabaseValue(o[0]) ?? "", offerCategory = String.fromDatabaseValue(o[1]) ?? ""
+        let currency = String.fromDatabaseValue(o[3]) ?? ""
+        var cell: (amount: Int64, currency: String)?
+        if let category, let c = try FastStatement.fetchFirst(cachedStatement(sql: "SELECT amount_minor, currency FROM price WHERE customer_category = ? AND offer_category = ?"),
+                                                              [category.databaseValue, offerCategory.databaseValue]) {
+            cell = (Int64.fromDatabaseValue(c[0]) ?? 0, String.fromDatabaseValue(c[1]) ?? "")
+        }
+        let line = try Pricing.price(Pricing.Inputs(offer: offerCode, offerCategory: offerCategory, basePrice: Int64.fromDatabaseValue(o[2]) ?? 0,
+                                                    currency: currency, cell: cell, discountPercent: discountPercent), quantity: quantity)
+        return (line, (name, currency))
     }
 
     /// The customer's category and the institution of the address `seq` at `site` (nil: the
