@@ -133,6 +133,7 @@ public struct SyncRound: Sendable {
                 summary.pullSeconds += lap()
             }
             summary.accessExtracts = try await answerAccessRequests()
+            try store.compactIfPending()
             try store.recordSync(error: nil)
         } catch {
             try? store.recordSync(error: String(describing: error))

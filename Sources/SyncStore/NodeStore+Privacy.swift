@@ -55,8 +55,11 @@ extension NodeStore {
     }
 
     /// Rebuilds the store's file and empties its write-ahead log after an erasure, so that no
-    /// free page and no log frame keeps an erased value.
-    public func compact() throws {
+    /// free page and no log frame keeps an erased value. Returns false when a reader kept old
+    /// pages for 5 s: the rebuild stays pending (`compaction_pending`) and the next sync round
+    /// tries again (`compactIfPending`).
+    @discardableResult
+    public func compact() throws -> Bool {
         try pool.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA secure_delete = ON")
             try db.execute(sql: "VACUUM")
@@ -65,9 +68,23 @@ extension NodeStore {
             let busy = try pool.writeWithoutTransaction { db in
                 try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)").map { $0[0] as Int } ?? 1
             }
-            if busy == 0 { return }
+            if busy == 0 {
+                try pool.writeWithoutTransaction { db in
+                    try db.execute(sql: "UPDATE node_config SET compaction_pending = 0 WHERE id = 1")
+                    // The flag's own page goes to the log: empty it once more.
+                    _ = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+                }
+                return true
+            }
             if attempt < 49 { Thread.sleep(forTimeInterval: 0.1) }
         }
+        return false
+    }
+
+    /// Rebuilds the file when an erasure left the rebuild pending (see `compact`).
+    public func compactIfPending() throws {
+        let pending = try pool.read { try Bool.fetchOne($0, sql: "SELECT compaction_pending FROM node_config WHERE id = 1") } ?? false
+        if pending { try compact() }
     }
 }
 
@@ -148,6 +165,7 @@ extension Database {
             count += changesCount
             try execute(sql: "UPDATE node_config SET last_sync_error = NULL WHERE instr(last_sync_error, ?) > 0", arguments: [value])
         }
+        try execute(sql: "UPDATE node_config SET compaction_pending = 1 WHERE id = 1")
         for (code, caseID) in cases.sorted(by: { $0.key < $1.key }) {
             try appendAudit(AuditRecord(node: node, kind: .erasure, entity: "partner", key: code,
                                         reason: "personal data erased under case \(caseID); older copies at this store scrubbed"))

@@ -212,6 +212,11 @@ public enum Schema {
         migrator.registerMigration("v6-node-hub-ca-file") { db in
             try db.execute(sql: "ALTER TABLE node_config ADD COLUMN hub_ca_file TEXT")
         }
+        // An erasure was applied and the file not rebuilt yet (a reader kept old pages): the
+        // next sync round rebuilds it (docs/privacy.md).
+        migrator.registerMigration("v7-node-compaction-pending") { db in
+            try db.execute(sql: "ALTER TABLE node_config ADD COLUMN compaction_pending INTEGER NOT NULL DEFAULT 0")
+        }
     }
 }
 
