@@ -433,17 +433,15 @@ extension HubStore {
                                     node: stamp?.node ?? created.node, at: stamp?.at ?? created.at))
         }
         let originSite = try String.fetchOne(db, sql: "SELECT site FROM hub_node WHERE node_id = ?", arguments: [fields["origin_node"]?.text ?? created.node])
-        let addresses = try Row.fetchAll(db, sql: "SELECT \(ReplicatedTable.address.columns.joined(separator: ", ")) FROM address WHERE partner_code = ? ORDER BY site, seq",
-                                         arguments: [code]).map { try Address(fields: ReplicatedTable.address.fields(of: $0)) }
-        let documents = try Row.fetchAll(db, sql: "SELECT \(ReplicatedTable.document.columns.joined(separator: ", ")) FROM document WHERE partner_code = ? ORDER BY issued_at, id",
-                                         arguments: [code]).map { try Document(fields: ReplicatedTable.document.fields(of: $0)) }
+        let addresses = try db.addresses(ofPartner: code)
+        let documents = try db.documents(ofPartner: code)
         let memberships = kinds.table(.membership) == nil ? [] :
             try String.fetchAll(db, sql: "SELECT institution_code FROM membership WHERE partner_code = ? ORDER BY 1", arguments: [code])
         let former = try formerCodes(db, code)
         var history: [AuditRecord] = []
         for key in [code] + former {
-            history += try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE key = ? OR (key > ? AND key < ?) ORDER BY id",
-                                        arguments: [key, key + "|", key + "}"]).map(AuditRecord.init(row:))
+            history += try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE \(Database.keyOfRecord) ORDER BY id",
+                                        arguments: StatementArguments(Database.keyArguments(key))).map(AuditRecord.init(row:))
         }
         let region = try Self.region(db, entity: .partner, key: code, kinds: kinds) ?? ""
         return AccessSubject(code: code, formerCodes: former, region: region,
@@ -503,8 +501,8 @@ extension HubStore {
                 values += Erasure.personalValues(fields)
                 let kind = PartnerKind(rawValue: fields["kind"]?.text ?? "") ?? .consumer
                 changes.append(CentralChange(.partner, .update, key: code, fields: Erasure.partnerFields(kind: kind)))
-                for row in try Row.fetchAll(db, sql: "SELECT \(ReplicatedTable.address.columns.joined(separator: ", ")) FROM address WHERE partner_code = ?", arguments: [code]) {
-                    var address = ReplicatedTable.address.fields(of: row)
+                for a in try db.addresses(ofPartner: code) {
+                    var address = a.fields
                     values += Erasure.personalValues(address)
                     for (column, value) in Erasure.addressFields { address[column] = value }
                     changes.append(CentralChange(.address, .update, fields: address))
@@ -532,16 +530,8 @@ extension HubStore {
     /// Returns how many rows were scrubbed.
     static func scrub(_ db: Database, codes: [String], values: [String], caseID: String) throws -> Int {
         let mark = "[erased under case \(caseID)]"
-        var count = 0
-        for code in codes {
-            try db.execute(sql: "UPDATE audit SET old_value = NULL, new_value = NULL, reason = ? WHERE (key = ? OR (key > ? AND key < ?)) AND kind <> 'erasure' AND kind <> 'rename' AND kind <> 'move'",
-                           arguments: [mark, code, code + "|", code + "}"])
-            count += db.changesCount
-        }
+        var count = try db.scrubAudit(codes: codes, values: values, mark: mark)
         for value in Set(values) where value.count >= 3 {
-            try db.execute(sql: "UPDATE audit SET old_value = NULL, new_value = NULL, reason = ? WHERE instr(old_value, ?) > 0 OR instr(new_value, ?) > 0 OR instr(reason, ?) > 0",
-                           arguments: [mark, value, value, value])
-            count += db.changesCount
             try db.execute(sql: "UPDATE hub_outcome SET reason = ? WHERE instr(reason, ?) > 0", arguments: [mark, value])
             count += db.changesCount
             try db.execute(sql: "DELETE FROM hub_access_extract WHERE instr(extract, ?) > 0", arguments: [value])
@@ -555,24 +545,9 @@ extension HubStore {
     /// in the log, still holds a value an erasure replaced (SQLite keeps old content in free
     /// pages and in the log until they are overwritten).
     public func compact() throws {
-        try pool.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA secure_delete = ON")
-            try db.execute(sql: "VACUUM")
+        guard try pool.rebuildEmptyingLog() else {
+            throw HubError.refused("the write-ahead log could not be emptied: a reader kept old pages for 5 s; run the erasure's compaction again")
         }
-        try Self.truncateLog(pool)
-    }
-
-    /// Checkpoints the whole log into the database and truncates it, waiting for readers that
-    /// still use old pages (a few tries).
-    static func truncateLog(_ pool: DatabasePool) throws {
-        for attempt in 0..<50 {
-            let busy = try pool.writeWithoutTransaction { db in
-                try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)").map { $0[0] as Int } ?? 1
-            }
-            if busy == 0 { return }
-            if attempt < 49 { Thread.sleep(forTimeInterval: 0.1) }
-        }
-        throw HubError.refused("the write-ahead log could not be emptied: a reader kept old pages for 5 s; run the erasure's compaction again")
     }
 
     // MARK: Dates

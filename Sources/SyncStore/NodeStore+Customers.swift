@@ -247,8 +247,7 @@ extension Database {
             throw FieldError(field: "partner", reason: "no partner \(code) exists")
         }
         let institutions = try String.fetchAll(self, sql: "SELECT institution_code FROM membership WHERE partner_code = ? ORDER BY 1", arguments: [code])
-        let addresses = try Row.fetchAll(self, sql: "SELECT \(ReplicatedTable.address.columns.joined(separator: ", ")) FROM address WHERE partner_code = ? ORDER BY site, seq",
-                                         arguments: [code]).map { try Address(fields: ReplicatedTable.address.fields(of: $0)) }
+        let addresses = try addresses(ofPartner: code)
         return CustomerListing(code: code, name: partner.displayName, category: partner.category, institutions: institutions, addresses: addresses)
     }
 }

@@ -35,19 +35,17 @@ extension NodeStore {
             var pending: [Change] = [], audit: [AuditRecord] = []
             for code in codes {
                 if let p = try ReplicatedTable.partner.fetch(db, key: code) { partners.append(p.filter { !$0.value.isNull }) }
-                addresses += try Row.fetchAll(db, sql: "SELECT \(ReplicatedTable.address.columns.joined(separator: ", ")) FROM address WHERE partner_code = ? ORDER BY site, seq",
-                                              arguments: [code]).map { try Address(fields: ReplicatedTable.address.fields(of: $0)) }
-                documents += try Row.fetchAll(db, sql: "SELECT \(ReplicatedTable.document.columns.joined(separator: ", ")) FROM document WHERE partner_code = ? ORDER BY issued_at, id",
-                                              arguments: [code]).map { try Document(fields: ReplicatedTable.document.fields(of: $0)) }
+                addresses += try db.addresses(ofPartner: code)
+                documents += try db.documents(ofPartner: code)
                 if kinds.table(.membership) != nil {
                     memberships += try String.fetchAll(db, sql: "SELECT institution_code FROM membership WHERE partner_code = ?", arguments: [code])
                 }
                 pending += try db.journalEntries("""
                     SELECT \(Database.journalColumns) FROM journal WHERE seq > \(Database.ackedThrough) AND acked = 0
-                    AND (key = ? OR (key > ? AND key < ?)) ORDER BY seq
-                    """, [code.databaseValue, (code + "|").databaseValue, (code + "}").databaseValue], kinds: kinds).map(\.change)
-                audit += try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE key = ? OR (key > ? AND key < ?) OR old_value = ? OR new_value = ? ORDER BY id",
-                                          arguments: [code, code + "|", code + "}", code, code]).map(AuditRecord.init(row:))
+                    AND \(Database.keyOfRecord) ORDER BY seq
+                    """, Database.keyArguments(code), kinds: kinds).map(\.change)
+                audit += try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE \(Database.keyOfRecord) OR old_value = ? OR new_value = ? ORDER BY id",
+                                          arguments: StatementArguments(Database.keyArguments(code) + [code.databaseValue, code.databaseValue])).map(AuditRecord.init(row:))
             }
             return StoreExtract(node: cfg.nodeID, site: cfg.site, at: AuditRecord.iso(millis: clock()), codes: codes, partners: partners,
                                 addresses: addresses, documents: documents, memberships: memberships, pending: pending, audit: audit)
@@ -60,25 +58,13 @@ extension NodeStore {
     /// tries again (`compactIfPending`).
     @discardableResult
     public func compact() throws -> Bool {
+        guard try pool.rebuildEmptyingLog() else { return false }
         try pool.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA secure_delete = ON")
-            try db.execute(sql: "VACUUM")
+            try db.execute(sql: "UPDATE node_config SET compaction_pending = 0 WHERE id = 1")
+            // The flag's own page goes to the log: empty it once more.
+            _ = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }
-        for attempt in 0..<50 {
-            let busy = try pool.writeWithoutTransaction { db in
-                try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)").map { $0[0] as Int } ?? 1
-            }
-            if busy == 0 {
-                try pool.writeWithoutTransaction { db in
-                    try db.execute(sql: "UPDATE node_config SET compaction_pending = 0 WHERE id = 1")
-                    // The flag's own page goes to the log: empty it once more.
-                    _ = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
-                }
-                return true
-            }
-            if attempt < 49 { Thread.sleep(forTimeInterval: 0.1) }
-        }
-        return false
+        return true
     }
 
     /// Rebuilds the file when an erasure left the rebuild pending (see `compact`).
@@ -88,7 +74,72 @@ extension NodeStore {
     }
 }
 
+extension DatabasePool {
+    /// Rebuilds the database file (`VACUUM`, `secure_delete` on) and checkpoints its whole
+    /// write-ahead log with `TRUNCATE`, so that no free page and no log frame keeps old content
+    /// (an erasure's, at hub and stores). The checkpoint waits for readers that still use old
+    /// pages: false when one kept them for 5 s (50 tries).
+    public func rebuildEmptyingLog() throws -> Bool {
+        try writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+            try db.execute(sql: "VACUUM")
+        }
+        for attempt in 0..<50 {
+            let busy = try writeWithoutTransaction { db in
+                try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)").map { $0[0] as Int } ?? 1
+            }
+            if busy == 0 { return true }
+            if attempt < 49 { Thread.sleep(forTimeInterval: 0.1) }
+        }
+        return false
+    }
+}
+
 extension Database {
+    /// A record keyed by a partner code or beginning with it (`CODE`, `CODE|SITE|SEQ`, ...), as a
+    /// key range the index serves; bound with `keyArguments`.
+    public static let keyOfRecord = "(key = ? OR (key > ? AND key < ?))"
+
+    public static func keyArguments(_ code: String) -> [DatabaseValue] {
+        [code.databaseValue, (code + "|").databaseValue, (code + "}").databaseValue]
+    }
+
+    /// The addresses of partner `code`, by site and sequence.
+    public func addresses(ofPartner code: String) throws -> [Address] {
+        try Row.fetchAll(self, sql: "SELECT \(ReplicatedTable.address.columns.joined(separator: ", ")) FROM address WHERE partner_code = ? ORDER BY site, seq",
+                         arguments: [code]).map { try Address(fields: ReplicatedTable.address.fields(of: $0)) }
+    }
+
+    /// The documents of partner `code`, oldest first.
+    public func documents(ofPartner code: String) throws -> [Document] {
+        try Row.fetchAll(self, sql: "SELECT \(ReplicatedTable.document.columns.joined(separator: ", ")) FROM document WHERE partner_code = ? ORDER BY issued_at, id",
+                         arguments: [code]).map { try Document(fields: ReplicatedTable.document.fields(of: $0)) }
+    }
+
+    /// Scrubs erased values from the audit, at hub and stores alike: entries of the records of
+    /// `codes` lose their values (renames, moves and erasures name codes only and stay), and
+    /// so does every entry naming one of `values` (3 characters or more). Returns the rows changed.
+    public func scrubAudit(codes: [String], values: [String], mark: String) throws -> Int {
+        var count = 0
+        for code in codes {
+            try execute(sql: "UPDATE audit SET old_value = NULL, new_value = NULL, reason = ? WHERE \(Database.keyOfRecord) AND kind NOT IN ('erasure', 'rename', 'move')",
+                        arguments: StatementArguments([mark.databaseValue] + Database.keyArguments(code)))
+            count += changesCount
+        }
+        for value in Set(values) where value.count >= 3 {
+            try execute(sql: "UPDATE audit SET old_value = NULL, new_value = NULL, reason = ? WHERE instr(old_value, ?) > 0 OR instr(new_value, ?) > 0 OR instr(reason, ?) > 0",
+                        arguments: [mark, value, value, value])
+            count += changesCount
+        }
+        return count
+    }
+
+    /// The journal entries, acknowledged or not, of partner `code`'s record and addresses.
+    func journalOfPartnerAndAddresses(_ code: String, kinds: RecordKinds) throws -> [JournalEntry] {
+        try journalEntries("SELECT \(Database.journalColumns) FROM journal WHERE entity IN ('partner', 'address') AND \(Database.keyOfRecord)",
+                           Database.keyArguments(code), kinds: kinds)
+    }
+
     /// The codes `code` had at this store before a store-prefix rename (its audit).
     func formerCodesHere(_ code: String) throws -> [String] {
         try String.fetchAll(self, sql: "SELECT old_value FROM audit WHERE kind = 'rename' AND entity = 'partner' AND new_value = ?", arguments: [code])
@@ -114,13 +165,8 @@ extension Database {
         for code in codes { for c in [code] + (try formerCodesHere(code)) where !all.contains(c) { all.append(c) } }
         for code in all {
             if let p = try ReplicatedTable.partner.fetch(self, key: code) { values += Erasure.personalValues(p) }
-            for row in try Row.fetchAll(self, sql: "SELECT \(ReplicatedTable.address.columns.joined(separator: ", ")) FROM address WHERE partner_code = ?", arguments: [code]) {
-                values += Erasure.personalValues(ReplicatedTable.address.fields(of: row))
-            }
-            for e in try journalEntries("SELECT \(Database.journalColumns) FROM journal WHERE entity IN ('partner', 'address') AND (key = ? OR (key > ? AND key < ?))",
-                                        [code.databaseValue, (code + "|").databaseValue, (code + "}").databaseValue], kinds: kinds) {
-                values += Erasure.personalValues(e.change.fields)
-            }
+            for a in try addresses(ofPartner: code) { values += Erasure.personalValues(a.fields) }
+            for e in try journalOfPartnerAndAddresses(code, kinds: kinds) { values += Erasure.personalValues(e.change.fields) }
         }
         return (all, Array(Set(values)))
     }
@@ -138,8 +184,7 @@ extension Database {
             let partner = try ReplicatedTable.partner.fetch(self, key: code)
             let kind = PartnerKind(rawValue: partner?["kind"]?.text ?? "") ?? .consumer
             let erasedPartner = Erasure.partnerFields(kind: kind)
-            for e in try journalEntries("SELECT \(Database.journalColumns) FROM journal WHERE entity IN ('partner', 'address') AND (key = ? OR (key > ? AND key < ?))",
-                                        [code.databaseValue, (code + "|").databaseValue, (code + "}").databaseValue], kinds: kinds) {
+            for e in try journalOfPartnerAndAddresses(code, kinds: kinds) {
                 var fields = e.change.fields
                 let replacement = e.change.entity == .partner ? erasedPartner : Erasure.addressFields
                 for (column, value) in replacement where fields[column] != nil { fields[column] = value }
@@ -155,14 +200,9 @@ extension Database {
             let personal = Erasure.addressColumns.map { "\($0) IS NOT NULL" }.joined(separator: " OR ")
             try execute(sql: "DELETE FROM address WHERE partner_code = ? AND (\(personal))", arguments: [code])
             count += changesCount
-            try execute(sql: "UPDATE audit SET old_value = NULL, new_value = NULL, reason = ? WHERE (key = ? OR (key > ? AND key < ?)) AND kind NOT IN ('erasure', 'rename', 'move')",
-                        arguments: [mark, code, code + "|", code + "}"])
-            count += changesCount
         }
+        count += try scrubAudit(codes: codes, values: values, mark: mark)
         for value in values where value.count >= 3 {
-            try execute(sql: "UPDATE audit SET old_value = NULL, new_value = NULL, reason = ? WHERE instr(old_value, ?) > 0 OR instr(new_value, ?) > 0 OR instr(reason, ?) > 0",
-                        arguments: [mark, value, value, value])
-            count += changesCount
             try execute(sql: "UPDATE node_config SET last_sync_error = NULL WHERE instr(last_sync_error, ?) > 0", arguments: [value])
         }
         try execute(sql: "UPDATE node_config SET compaction_pending = 1 WHERE id = 1")
