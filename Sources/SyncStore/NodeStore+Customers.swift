@@ -151,13 +151,11 @@ extension NodeTransaction {
             currency = priced.offer.currency
             lines.append(priced.line)
         }
-        let number = try nextDocumentNumber()
-        let doc = Document(id: "\(cfg.nodeID)-\(Self.letter(kind))\(number)", kind: kind, partnerCode: partnerCode,
+        let doc = Document(id: try nextDocumentID(kind), kind: kind, partnerCode: partnerCode,
                            addressSeq: addressSeq ?? 0, site: cfg.site, amountMinor: try Pricing.total(lines), currency: currency!,
                            status: kind == .receipt ? "settled" : "open", issuedAt: AuditRecord.iso(millis: clock()), node: cfg.nodeID,
                            customerCategory: category, institution: institution, priceVersion: version, lines: lines)
-        let image = try insertNewRow(.document, columns: Document.columns, values: doc.columnValues)
-        _ = try appendJournal(entity: .document, key: doc.id, op: .insert, fields: image)
+        try insertNewDocument(doc)
         return doc
     }
 
@@ -173,14 +171,12 @@ extension NodeTransaction {
         }
         let order = try Document(fields: try ReplicatedTable.document.fetch(db, key: id)!)
         try db.requireLivePartner(order.partnerCode, field: "partner")
-        let number = try nextDocumentNumber()
         let at = AuditRecord.iso(millis: clock())
-        let receipt = Document(id: "\(cfg.nodeID)-\(Self.letter(.receipt))\(number)", kind: .receipt, partnerCode: order.partnerCode,
+        let receipt = Document(id: try nextDocumentID(.receipt), kind: .receipt, partnerCode: order.partnerCode,
                                addressSeq: order.addressSeq, site: order.site, amountMinor: order.amountMinor, currency: order.currency,
                                status: "settled", issuedAt: at, node: cfg.nodeID, customerCategory: order.customerCategory,
                                institution: order.institution, priceVersion: order.priceVersion, lines: order.lines)
-        let image = try insertNewRow(.document, columns: Document.columns, values: receipt.columnValues)
-        _ = try appendJournal(entity: .document, key: receipt.id, op: .insert, fields: image)
+        try insertNewDocument(receipt)
         try write(.orderPickup, op: .insert, fields: ["order_id": .text(id), "receipt_id": .text(receipt.id), "node": .text(cfg.nodeID), "at": .text(at)])
         return receipt
     }

@@ -116,6 +116,17 @@ extension NodeTransaction {
         return p
     }
 
+    /// The id of the next document of `kind` this node writes: `NODE-R12` (see `letter`).
+    func nextDocumentID(_ kind: DocumentKind) throws -> String {
+        "\(try config().nodeID)-\(Self.letter(kind))\(try nextDocumentNumber())"
+    }
+
+    /// Writes a new document's row and its journal entry.
+    func insertNewDocument(_ doc: Document) throws {
+        let image = try insertNewRow(.document, columns: Document.columns, values: doc.columnValues)
+        _ = try appendJournal(entity: .document, key: doc.id, op: .insert, fields: image)
+    }
+
     /// The next number of a document or request this node writes (gapless, in the transaction).
     func nextDocumentNumber() throws -> Int64 {
         let number = try Int64.fetchOne(db.cachedStatement(sql: "SELECT next_document FROM node_config WHERE id = 1")) ?? 1
@@ -209,12 +220,10 @@ extension NodeTransaction {
         guard currency.count == 3, currency.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
             throw FieldError(field: "currency", reason: "'\(currency)' is not a three-letter currency code such as PLN")
         }
-        let number = try nextDocumentNumber()
-        let doc = Document(id: "\(cfg.nodeID)-\(Self.letter(kind))\(number)", kind: kind, partnerCode: partnerCode,
+        let doc = Document(id: try nextDocumentID(kind), kind: kind, partnerCode: partnerCode,
                            addressSeq: addressSeq, site: cfg.site, amountMinor: amountMinor, currency: currency,
                            status: kind == .receipt ? "settled" : "open", issuedAt: AuditRecord.iso(millis: clock()), node: cfg.nodeID)
-        let image = try insertNewRow(.document, columns: Document.columns, values: doc.columnValues)
-        _ = try appendJournal(entity: .document, key: doc.id, op: .insert, fields: image)
+        try insertNewDocument(doc)
         return doc
     }
 
