@@ -330,25 +330,22 @@ extension HubStore {
 
     /// The codes a former code became (renames, moves), that exist.
     static func laterCodes(_ db: Database, _ code: String) throws -> [String] {
-        var found: [String] = [], queue = [code], seen: Set<String> = [code]
-        while let c = queue.popLast() {
-            let next = try String.fetchAll(db, sql: "SELECT new_code FROM hub_alias WHERE old_code = ? UNION SELECT new_code FROM move_alias WHERE old_code = ?",
-                                           arguments: [c, c])
-            for n in next where seen.insert(n).inserted {
-                if try ReplicatedTable.partner.exists(db, key: n) { found.append(n) }
-                queue.append(n)
-            }
-        }
-        return found.sorted()
+        try renames(db, from: code, later: true).filter { try ReplicatedTable.partner.exists(db, key: $0) }
     }
 
     /// The codes `code` had before: renamed by the store-prefix rule or moved from.
     static func formerCodes(_ db: Database, _ code: String) throws -> [String] {
+        try renames(db, from: code, later: false)
+    }
+
+    /// Every code reached from `code` through renames and moves (`hub_alias`, `move_alias`),
+    /// forwards (`later`: the codes it became) or backwards (the codes it had), sorted.
+    static func renames(_ db: Database, from code: String, later: Bool) throws -> [String] {
+        let (to, from) = later ? ("new_code", "old_code") : ("old_code", "new_code")
+        let sql = "SELECT \(to) FROM hub_alias WHERE \(from) = ? UNION SELECT \(to) FROM move_alias WHERE \(from) = ?"
         var found: [String] = [], queue = [code], seen: Set<String> = [code]
         while let c = queue.popLast() {
-            let before = try String.fetchAll(db, sql: "SELECT old_code FROM hub_alias WHERE new_code = ? UNION SELECT old_code FROM move_alias WHERE new_code = ?",
-                                             arguments: [c, c])
-            for b in before where seen.insert(b).inserted { found.append(b); queue.append(b) }
+            for n in try String.fetchAll(db, sql: sql, arguments: [c, c]) where seen.insert(n).inserted { found.append(n); queue.append(n) }
         }
         return found.sorted()
     }
