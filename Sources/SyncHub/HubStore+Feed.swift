@@ -138,10 +138,15 @@ extension HubStore {
     }
 
     /// Records a pull, to the minute: a store polling every few seconds does not make the hub
-    /// write (and fsync) on every poll.
+    /// write (and fsync) on every poll, nor wait for the single writer when the minute is
+    /// recorded already (a read says so).
     public func markPulled(node: String) throws {
         let now = AuditRecord.now()
         let minute = String(now.prefix(16))  // 2026-11-25T08:32
+        let recorded = try pool.read { db in
+            try String.fetchOne(db.cachedStatement(sql: "SELECT last_pull_at FROM hub_node WHERE node_id = ?"), arguments: [node])
+        }
+        if let recorded, recorded.prefix(16) >= minute { return }
         try pool.write { db in
             try db.execute(sql: "UPDATE hub_node SET last_pull_at = ? WHERE node_id = ? AND (last_pull_at IS NULL OR substr(last_pull_at, 1, 16) < ?)",
                            arguments: [now, node, minute])
