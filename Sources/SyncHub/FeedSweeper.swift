@@ -5,13 +5,14 @@ import SyncStore
 
 /// Sweeps the hub's feed log (`HubStore.sweepFeed`): a store catching up appends at full speed
 /// and the rows its edits superseded are removed afterwards, a step at a time, so a push that
-/// arrives waits for one step at most. Steps run back to back while no push has come for
-/// `idleSeconds`; on a hub that is never that idle (many stores syncing every few seconds),
+/// arrives waits for one step at most. Steps run back to back while no push, pull or
+/// snapshot page has come for `idleSeconds`; on a hub that is never that idle (many stores
+/// syncing every few seconds),
 /// one step every `busyInterval`, so the log cannot grow without bound. A new pass over the
 /// log starts once it has grown by a tenth (at least one step) since the last pass began.
 public struct FeedSweeper: Service {
     public var store: HubStore
-    /// How long no push must have ended before steps run back to back.
+    /// How long no push or feed read must have ended before steps run back to back.
     public var idleSeconds: Double
     /// Log rows read per step (one write transaction each).
     public var step: Int

@@ -21,6 +21,7 @@ extension HubStore {
     public func feed(after cursor: Int64, limit: Int, own: (node: String, through: Int64)? = nil,
                      region: String? = nil) throws -> (changes: [Change], nextCursor: Int64, more: Bool) {
         let limit = max(limit, 1)
+        defer { noteSyncActivity() }
         return try pool.read { db in
             var conditions = ["gseq > ?"], arguments: [DatabaseValue] = [cursor.databaseValue]
             switch region {

@@ -34,7 +34,7 @@ extension HubStore {
         }
         defer {
             checkpointer?.request()
-            lastPushNanos.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
+            noteSyncActivity()
         }
         return try pool.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM hub_node WHERE node_id = ?", arguments: [node.node]) else {

@@ -76,7 +76,7 @@ extension HubStore {
 
     /// Carries out a customer move through the hub's API (same rules as a pushed move).
     public func move(_ request: MoveRequest) throws {
-        defer { lastPushNanos.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed) }
+        defer { noteSyncActivity() }
         try pool.write { db in
             var hlc = try Self.hubHLC(db)
             hlc = HLC.tick(last: hlc, nowMillis: clock())

@@ -40,7 +40,7 @@ extension HubStore {
     @discardableResult
     public func write(storeRecords: Bool = false, _ plan: (Database) throws -> [CentralChange],
                       after: (Database) throws -> Void = { _ in }) throws -> [EntryResult] {
-        defer { lastPushNanos.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed) }
+        defer { noteSyncActivity() }
         return try pool.write { db in
             let changes = try plan(db)
             var hlc = try Self.hubHLC(db)

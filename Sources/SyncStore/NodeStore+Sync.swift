@@ -161,7 +161,8 @@ extension NodeStore {
                 }
                 guard let table = kinds.table(c.entity) else { continue }
                 try table.applyImage(db, change: c)
-                touched.insert("\(c.entity.rawValue)|\(c.key)")
+                // A snapshot page re-applies every pending entry below, touched or not.
+                if !snapshot { touched.insert("\(c.entity.rawValue)|\(c.key)") }
                 maxHLC = max(maxHLC, c.hlc)
             }
             if let held { _ = try db.scrubErased(erased, codes: held.codes, values: held.values, node: cfg.nodeID, kinds: kinds) }

@@ -176,8 +176,29 @@ public final class ReplicatedTable: Sendable, Hashable {
 
     package func keyValues(_ key: String) throws -> [DatabaseValue] {
         if keyColumns.count == 1 && columnTypes[0] == .text && columns[0] == keyColumns[0] { return [key.databaseValue] }
-        let kf = try keyFields(key)
-        return keyColumns.map { dbValue(kf[$0], column: $0) }
+        // Parsed straight into values (a composite key is read for every feed row of its kind).
+        var values: [DatabaseValue] = []
+        values.reserveCapacity(keyIndices.count)
+        var rest = Substring(key)
+        for (n, i) in keyIndices.enumerated() {
+            let part: Substring
+            if n == keyIndices.count - 1 {
+                part = rest
+            } else {
+                guard let bar = rest.utf8.firstIndex(of: UInt8(ascii: "|")) else { throw StoreError.badKey(entity: entity, key: key) }
+                part = rest[..<bar]
+                rest = rest[rest.utf8.index(after: bar)...]
+            }
+            switch columnTypes[i] {
+            case .int:
+                guard let number = Int64(part) else { throw StoreError.badKey(entity: entity, key: key) }
+                values.append(number.databaseValue)
+            case .bool, .text:
+                values.append(dbValue(.text(String(part)), type: columnTypes[i]))
+            }
+        }
+        if rest.utf8.contains(UInt8(ascii: "|")) { throw StoreError.badKey(entity: entity, key: key) }
+        return values
     }
 
     // MARK: Row operations

@@ -183,6 +183,27 @@ struct FeedSweepTests {
         #expect(FeedSweeper.passDue(lastStart: 1_000_000, end: 1_100_000, step: 5000))
     }
 
+    @Test("the sweeper keeps out of the way of stores reading the feed, and sweeps once they stop")
+    func sweeperWaitsForPulls() async throws {
+        let world = try await Self.createdThenEdited(12)
+        #expect(try Self.logRows(world.hub) == 24)
+        let hub = world.hub
+        _ = try hub.feed(after: 0, limit: 100)
+        let sweeper = Task {
+            await FeedSweeper(store: hub, idleSeconds: 1, step: 6, interval: .milliseconds(10), busyInterval: .seconds(3600)).run()
+        }
+        defer { sweeper.cancel() }
+        // A store reads a page every 50 ms for a second: no step runs meanwhile.
+        for _ in 0..<20 {
+            _ = try hub.feed(after: 0, limit: 100)
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(try Self.logRows(world.hub) == 24, "no sweep step while the feed is read")
+        let deadline = Date().addingTimeInterval(10)
+        while try Self.logRows(world.hub) > 12, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(try Self.logRows(world.hub) == 12)
+    }
+
     @Test("on a hub that is never idle the sweeper still runs a step now and then")
     func sweeperRunsWhenBusy() async throws {
         let world = try await Self.createdThenEdited(12)
