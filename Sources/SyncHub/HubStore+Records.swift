@@ -15,9 +15,12 @@ extension HubStore {
         /// nil: taken from the key columns in `fields`.
         public var key: String?
         public var fields: Fields
+        /// What `Reconciler.prepare` made of the change, when its caller checked it already
+        /// (nil: prepared when it is applied).
+        public var prepared: PreparedChange?
 
-        public init(_ entity: Entity, _ op: ChangeOp, key: String? = nil, fields: Fields) {
-            self.entity = entity; self.op = op; self.key = key; self.fields = fields
+        public init(_ entity: Entity, _ op: ChangeOp, key: String? = nil, fields: Fields, prepared: PreparedChange? = nil) {
+            self.entity = entity; self.op = op; self.key = key; self.fields = fields; self.prepared = prepared
         }
     }
 
@@ -55,13 +58,13 @@ extension HubStore {
                     throw HubError.refused("no record kind \(c.entity.rawValue) is stored at this hub")
                 }
                 let key: String
-                do { key = try c.key ?? table.key(of: table.presentColumns(c.fields).map { $0 ?? .null }) } catch let e as FieldError {
+                do { key = try c.key ?? table.key(ofImage: c.fields) } catch let e as FieldError {
                     throw HubError.invalid(e)
                 }
                 hlc = HLC.tick(last: hlc, nowMillis: clock())
                 context.hubHLC = hlc
                 let change = Change(seq: 0, hlc: hlc, node: Self.hubNode, entity: c.entity, key: key, op: c.op, fields: c.fields)
-                let (result, touched) = try Reconciler.apply(db, change: change, context: &context)
+                let (result, touched) = try Reconciler.apply(db, change: change, prepared: c.prepared, context: &context)
                 guard result.outcome == .applied else { throw HubError.refused(result.reason ?? "\(c.entity.rawValue) \(key) refused") }
                 try feed.add(db, touched, hlc: hlc, node: Self.hubNode, positions: &context.positions!)
                 results.append(result)

@@ -207,8 +207,8 @@ extension HubStore {
                     if it.order != nil && trigger != "pickup" { throw FieldError(field: "order", reason: "comes with the pickup trigger only") }
                     var code: String, action: String, newChanges: [CentralChange] = [], recreatedFrom: String?, taken: Int64?
                     let mapped = inBatch[address] == nil
-                        ? try String.fetchOne(db.cachedStatement(sql: "SELECT code FROM hub_external_mapping WHERE system = ? AND external_address_id = ?"),
-                                              arguments: [system, address]) : nil
+                        ? try FastStatement.fetchFirst(db.cachedStatement(sql: "SELECT code FROM hub_external_mapping WHERE system = ? AND external_address_id = ?"),
+                                                       [system.databaseValue, address.databaseValue]).flatMap { String.fromDatabaseValue($0[0]) } : nil
                     if let known = inBatch[address] {
                         (code, action) = (known, "existing")
                     } else if let mapped, try Self.isLive(db, mapped) {
@@ -253,7 +253,8 @@ extension HubStore {
                     debtor_number = excluded.debtor_number, updated_at = excluded.updated_at
                 """)
             for m in mappings {
-                try upsert.execute(arguments: [system, m.item.externalAddressID, m.item.externalCustomerID, m.code, m.item.debtorNumber, now, now])
+                try FastStatement.execute(upsert, [system.databaseValue, m.item.externalAddressID.databaseValue, m.item.externalCustomerID.databaseValue,
+                                                   m.code.databaseValue, m.item.debtorNumber.databaseValue, now.databaseValue, now.databaseValue])
                 if let old = m.recreated {
                     try db.appendAudit(AuditRecord(at: now, node: Self.hubNode, kind: .transfer, entity: "partner", key: m.code, field: "code",
                                                    oldValue: old, newValue: m.code,
@@ -265,7 +266,7 @@ extension HubStore {
     }
 
     static func required(_ value: String?, _ field: String) throws -> String {
-        guard let value, !value.trimmingCharacters(in: .whitespaces).isEmpty else { throw FieldError(field: field, reason: "is missing") }
+        guard let value, value.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) else { throw FieldError(field: field, reason: "is missing") }
         guard value.count <= 64 else { throw FieldError(field: field, reason: "is longer than 64 characters") }
         return value
     }
@@ -277,15 +278,22 @@ extension HubStore {
     }
 
     /// The new customer's partner, address and external reference, checked as a store checks
-    /// a new customer (`PartnerValidator`), so that the hub's writes cannot be refused.
+    /// a new customer (`PartnerValidator`), so that the hub's writes cannot be refused. The
+    /// partner is prepared for the reconciler here, once (`Reconciler.prepare`); only a refused
+    /// one is checked again, field by field, for the error that names the field.
     static func customerChanges(_ db: Database, _ it: TransferItem, code: String, site: String, system: String, category: String?) throws -> [CentralChange] {
-        var partner: Fields = ["code": .text(code), "kind": .text(PartnerKind.consumer.rawValue), "currency": .text("PLN")]
+        var partner: Fields = Dictionary(minimumCapacity: 12)
+        partner["code"] = .text(code); partner["kind"] = .text(PartnerKind.consumer.rawValue); partner["currency"] = .text("PLN")
         func set(_ column: String, _ value: String?) { if let value, !value.isEmpty { partner[column] = .text(value) } }
         set("first_name", it.firstName); set("last_name", it.lastName); set("email", it.email); set("phone", it.phone)
         set("country", it.country?.uppercased()); set("category", category)
-        let problems = RecordKind.partner.problems(partner)
-        if !problems.isEmpty { throw InvalidFields(problems) }
-        try PartnerValidator.validate(try Partner(fields: partner), newCode: true)
+        let prepared = Reconciler.prepare(Change(seq: 0, hlc: .zero, node: hubNode, entity: .partner, key: code, op: .insert, fields: partner), node: hubNode)
+        if let refusal = prepared.refusal {
+            let problems = RecordKind.partner.problems(partner)
+            if !problems.isEmpty { throw InvalidFields(problems) }
+            try PartnerValidator.validate(try Partner(fields: partner), newCode: true)
+            throw FieldError(field: "item", reason: refusal)
+        }
         var address: Fields = ["partner_code": .text(code), "site": .text(site), "seq": .int(0)]
         for (column, value) in [("street", it.street), ("city", it.city), ("postal_code", it.postalCode), ("country", it.country?.uppercased()),
                                 ("institution", it.institution)] {
@@ -302,8 +310,8 @@ extension HubStore {
         if let debtor = it.debtorNumber { reference["debtor_number"] = .text(debtor) }
         let referenceProblems = RecordKind.externalRef.problems(reference)
         if !referenceProblems.isEmpty { throw InvalidFields(referenceProblems) }
-        return [CentralChange(.partner, .insert, fields: partner), CentralChange(.address, .insert, fields: address),
-                CentralChange(.externalRef, .insert, fields: reference)]
+        return [CentralChange(.partner, .insert, fields: partner, prepared: prepared), CentralChange(.address, .insert, fields: address, prepared: .nothing),
+                CentralChange(.externalRef, .insert, fields: reference, prepared: .nothing)]
     }
 
     /// The POS document of a transferred invoice or order: id `SYSTEM-INV-NUMBER` or

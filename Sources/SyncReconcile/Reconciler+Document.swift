@@ -29,7 +29,7 @@ extension Reconciler {
             if !problems.isEmpty { return e.reject("document \(doc.id): \(InvalidFields(problems).oneLine)") }
         }
         let position = context.positions?.take()
-        let echo = e.asSent && sentAsStored, echoNode = echo ? context.node : nil
+        let echo = e.mayEcho && sentAsStored, echoNode = echo ? context.node : nil
         if doc.isAnonymous {
             // An anonymous receipt: no partner to check, and it is in the node's region.
             guard try insertRow(db, table: .document, stored: stored, stamp: e.stamp, replacing: false, position: position, echoNode: echoNode) else {

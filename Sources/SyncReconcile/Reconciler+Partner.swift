@@ -15,7 +15,7 @@ extension Reconciler {
         let db = e.db
         var code = original
         let position = context.positions?.take()
-        var echo = e.asSent && sentAsStored
+        var echo = e.mayEcho && sentAsStored
         if try !insertRow(db, table: .partner, stored: stored, stamp: e.stamp, replacing: false, position: position,
                           echoNode: echo ? context.node : nil) {
             code = try context.prefixRule.resolve(code: original, series: context.series) {
@@ -84,7 +84,7 @@ extension Reconciler {
         if let problem = PartnerCode.problem(original, entered: false) { return e.reject("\(e.record): \(problem.qualified)") }
         let position = context.positions?.take()
         var stored = table.storedValues(columnValues: row.values)
-        var echo = e.asSent && stored == table.storedValues(e.incoming.fields)
+        var echo = e.mayEcho && stored == table.storedValues(e.incoming.fields)
         var code = original
         if try !insertRow(e.db, table: table, stored: stored, stamp: e.stamp, replacing: false, position: position,
                           echoNode: echo ? context.node : nil) {

@@ -18,6 +18,13 @@ struct EntryApplication {
     let asSent: Bool
     let stamp: MergeStamp
     let kind: RecordKind
+    /// The hub writes it itself (central data, a transfer, an erasure): no node holds the
+    /// image already, so no row it writes is anyone's echo.
+    let byHub: Bool
+
+    /// A row written exactly as the sender wrote it may be marked as the sender's echo (pulls
+    /// leave it out for that node).
+    var mayEcho: Bool { asSent && !byHub }
 
     var seq: Int64 { change.seq }
     /// How messages name the record: `partner K1-7`.
@@ -92,7 +99,7 @@ extension Reconciler {
         }
         let position = context.positions?.take()
         let stored = table.storedValues(columnValues: row.values)
-        let echo = stored == table.storedValues(e.incoming.fields)
+        let echo = !e.byHub && stored == table.storedValues(e.incoming.fields)
         guard try insertRow(e.db, table: table, stored: stored, stamp: e.stamp, replacing: false, position: position,
                             echoNode: echo ? context.node : nil) else {
             return try e.mergeEdit(table, key, row.fields, context: &context)
@@ -140,7 +147,7 @@ extension Reconciler {
         }
         // The node made the same edit on its own copy; if nothing else had changed the row,
         // the hub's image is now exactly the node's.
-        return try e.mergeEdit(table, key, fields, current: stored, extendsEcho: !removal && e.asSent, context: &context)
+        return try e.mergeEdit(table, key, fields, current: stored, extendsEcho: !removal && e.mayEcho, context: &context)
     }
 
     /// A removal as the kind declares it: a tombstone flag set (merged like an edit), the row

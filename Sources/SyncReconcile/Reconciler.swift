@@ -150,6 +150,12 @@ public struct PreparedChange: Sendable {
     /// the hub leaves in place of an entry's preparation once the entry is applied).
     public static let nothing = PreparedChange(content: .none)
 
+    /// Why the change is refused (nil: it may be applied).
+    public var refusal: String? {
+        if case .invalid(let reason) = content { return reason }
+        return nil
+    }
+
     /// A prepared change handed to `apply` with another entry than its own (a caller's bug:
     /// the push is not applied).
     struct Mismatch: Error, CustomStringConvertible {
@@ -183,7 +189,7 @@ public enum Reconciler {
             return (EntryResult(seq: change.seq, outcome: .rejected, reason: "no record kind \(change.entity.rawValue)"), [])
         }
         let entry = EntryApplication(db: db, change: change, incoming: incoming, asSent: asSent,
-                                     stamp: MergeStamp(hlc: change.hlc, node: context.node), kind: kind)
+                                     stamp: MergeStamp(hlc: change.hlc, node: context.node), kind: kind, byHub: context.byHub)
         switch kind.writers {
         case .hub where !context.byHub:
             return entry.reject("\(change.entity.rawValue) \(change.key): central master data, written at the hub; a store cannot change it")

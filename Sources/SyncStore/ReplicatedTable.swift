@@ -95,9 +95,18 @@ public final class ReplicatedTable: Sendable, Hashable {
     /// The replication key of a row given in column order: the key columns' values joined
     /// by `|`. Throws a `FieldError` naming the first key column without a value.
     public func key(of values: [FieldValue]) throws -> String {
+        try key { values[$0] }
+    }
+
+    /// The replication key of a row image (the key columns looked up by name).
+    public func key(ofImage image: Fields) throws -> String {
+        try key { image[columns[$0]] ?? .null }
+    }
+
+    private func key(_ value: (Int) -> FieldValue) throws -> String {
         var parts: [String] = []
         for i in keyIndices {
-            switch values[i] {
+            switch value(i) {
             case .text(let s): parts.append(s)
             case .int(let n): parts.append(String(n))
             case .bool(let b): parts.append(b ? "1" : "0")
