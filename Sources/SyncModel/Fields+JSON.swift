@@ -18,22 +18,52 @@ public enum FlatJSON {
             first = false
             appendString(key, to: &out)
             out.append(UInt8(ascii: ":"))
-            switch value {
-            case .null: out.append(contentsOf: "null".utf8)
-            case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
-            case .int(let i): out.append(contentsOf: String(i).utf8)
-            case .text(let s): appendString(s, to: &out)
-            }
+            appendValue(value, to: &out)
         }
         out.append(UInt8(ascii: "}"))
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// `encode` of the fields of a row given in `kind`'s column order that are not null,
+    /// without a dictionary in between: the same text as `encode` of those fields. A store's
+    /// new partner or document is journaled this way.
+    public static func encode(row values: [FieldValue], of kind: RecordKind) -> String {
+        precondition(values.count == kind.columns.count, "\(kind.entity.rawValue) has \(kind.columns.count) columns")
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(24 * values.count + 2)
+        var first = true
+        for i in kind.nameOrder {
+            let value = values[i]
+            if value.isNull { continue }
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            appendString(kind.columns[i].name, to: &out)
+            out.append(UInt8(ascii: ":"))
+            appendValue(value, to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func appendValue(_ value: FieldValue, to out: inout [UInt8]) {
+        switch value {
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .text(let s): appendString(s, to: &out)
+        }
+    }
+
     static func appendString(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        // Most values need no escape: copy them whole.
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            out.append(contentsOf: s.utf8)
+        // Most values need no escape: copy their bytes whole.
+        var s = s
+        let copied = s.withUTF8 { bytes in
+            if bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if copied {
             out.append(UInt8(ascii: "\""))
             return
         }

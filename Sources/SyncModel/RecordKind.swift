@@ -134,6 +134,9 @@ public final class RecordKind: Sendable {
     public let columnIndex: [String: Int]
     /// Each column's check, by name (`ColumnRules`).
     public let specs: [String: ColumnSpec]
+    /// The columns' positions in the order of their names: the order of a journal image's
+    /// keys (`FlatJSON.encode(row:of:)`).
+    public let nameOrder: [Int]
 
     public init(entity: Entity, table: String?, columns: [Column], key: [String], writers: Writers,
                 removal: Removal = .delete, scope: Scope = .region, parent: String? = nil, partnerColumns: [String] = [],
@@ -156,6 +159,7 @@ public final class RecordKind: Sendable {
         self.validate = validate
         columnIndex = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1.name, $0) })
         specs = Dictionary(uniqueKeysWithValues: columns.map { ($0.name, $0.spec) })
+        nameOrder = columns.indices.sorted { columns[$0].name < columns[$1].name }
     }
 
     public var columnNames: [String] { columns.map(\.name) }
@@ -257,6 +261,17 @@ public struct RecordKinds: Sendable, Equatable {
 
 extension RecordKind {
     /// Every problem of `fields` by the columns' checks, in column-name order (see `ColumnRules`).
+    /// The problems of a row given in column order, in column order (null always passes). Each
+    /// column's check is at hand by position: looking 23 partner columns up by name took
+    /// 1.5 µs of a 54 µs local write.
+    public func problems(row values: [FieldValue]) -> [FieldError] {
+        var found: [FieldError] = []
+        for (column, value) in zip(columns, values) where !value.isNull {
+            if let p = ColumnRules.problem(column.spec, column: column.name, value) { found.append(p) }
+        }
+        return found
+    }
+
     public func problems(_ fields: Fields) -> [FieldError] {
         var found: [FieldError] = []
         for (name, value) in fields {

@@ -145,8 +145,7 @@ public enum PartnerValidator {
         var found = problems(partner, newCode: newCode)
         if sizes {
             let named = Set(found.map(\.field))
-            found += ColumnRules.problems(.partner, columns: Partner.columns, values: partner.columnValues)
-                .filter { !named.contains($0.field) }
+            found += RecordKind.partner.problems(row: partner.columnValues).filter { !named.contains($0.field) }
         }
         if !found.isEmpty { throw InvalidFields(found) }
     }

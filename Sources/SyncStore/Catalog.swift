@@ -110,7 +110,8 @@ extension Database {
 
     /// The category a customer registered without one gets (nil: none is marked default).
     public func defaultCustomerCategory() throws -> String? {
-        try String.fetchOne(cachedStatement(sql: "SELECT code FROM customer_category WHERE is_default = 1 AND active = 1 ORDER BY code LIMIT 1"))
+        // Read on every new partner: positional, no row object.
+        try firstRowCached("SELECT code FROM customer_category WHERE is_default = 1 AND active = 1 ORDER BY code LIMIT 1").flatMap { String.fromDatabaseValue($0[0]) }
     }
 
     /// The price table's version: the highest version of any cell or offer (each write of

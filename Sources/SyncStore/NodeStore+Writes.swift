@@ -43,6 +43,19 @@ public struct NodeTransaction {
         if !problems.isEmpty { throw InvalidFields(problems) }
         return try db.appendJournal(entity: entity, key: key, op: op, fields: fields, config: config(), now: clock())
     }
+
+    /// `appendJournal` of a new row given in its kind's column order: the same checks and the
+    /// same entry (the fields that are not null), encoded from the values without a dictionary.
+    func appendNewRowJournal(_ kind: RecordKind, key: String, values: [FieldValue]) throws {
+        for (column, value) in zip(kind.columns, values) {
+            if case .text(let t) = value, t.utf8.contains(0) {
+                throw FieldError(field: column.name, reason: "must not contain a NUL character")
+            }
+        }
+        let problems = kind.problems(row: values)
+        if !problems.isEmpty { throw InvalidFields(problems.sorted { $0.field < $1.field }) }
+        try db.appendJournal(entity: kind.entity, key: key, op: .insert, fieldsJSON: FlatJSON.encode(row: values, of: kind), config: config(), now: clock())
+    }
 }
 
 extension NodeStore {
@@ -111,8 +124,7 @@ extension NodeTransaction {
             throw FieldError(field: "code", reason: "a partner with code \(p.code) already exists", code: .conflict)
         }
         try db.checkVATUnique(p, allowDuplicate: allowDuplicateVat)
-        let image = try insertNewRow(.partner, columns: Partner.columns, values: p.columnValues)
-        _ = try appendJournal(entity: .partner, key: p.code, op: .insert, fields: image)
+        try insertNewRow(.partner, key: p.code, values: p.columnValues)
         return p
     }
 
@@ -123,8 +135,7 @@ extension NodeTransaction {
 
     /// Writes a new document's row and its journal entry.
     func insertNewDocument(_ doc: Document) throws {
-        let image = try insertNewRow(.document, columns: Document.columns, values: doc.columnValues)
-        _ = try appendJournal(entity: .document, key: doc.id, op: .insert, fields: image)
+        try insertNewRow(.document, key: doc.id, values: doc.columnValues)
     }
 
     /// The next number of a document or request this node writes (gapless, in the transaction).
@@ -134,17 +145,16 @@ extension NodeTransaction {
         return number
     }
 
-    /// Writes a new partner or document by column (no dictionary of all its fields) and
-    /// returns its journal image: the fields that are not null. Every reader of a new row's
+    /// Writes a new partner or document by column and journals its image: the fields that
+    /// are not null, encoded from the values in column order (no dictionary of its fields;
+    /// `FlatJSON.encode(row:of:)`). Every reader of a new row's
     /// image (the store's own upsert, the hub's preparation and insert) takes a missing column
     /// as null, and such a row never replaces another (a clashing partner code gets a new code,
     /// documents are never replaced), so nothing reads differently; the entry is about 40 %
     /// shorter (a consumer's image 23 -> 12 fields), which fills the journal's pages more slowly.
-    func insertNewRow(_ table: ReplicatedTable, columns: [String], values: [FieldValue]) throws -> Fields {
+    func insertNewRow(_ table: ReplicatedTable, key: String, values: [FieldValue]) throws {
         try table.upsert(db, stored: table.storedValues(columnValues: values))
-        var image = Fields(minimumCapacity: values.count)
-        for (column, value) in zip(columns, values) where !value.isNull { image[column] = value }
-        return image
+        try appendNewRowJournal(table.kind, key: key, values: values)
     }
 
     /// Changes some fields of a partner. `changes` uses column names; code, kind,
@@ -407,8 +417,8 @@ extension NodeTransaction {
             if let parent = kind.parent, let code = values[table.columnIndex[parent]!].text {
                 try db.requireLivePartner(code, field: parent)
             }
-            let image = try insertNewRow(table, columns: table.columns, values: values)
-            return try appendJournal(entity: entity, key: key, op: .insert, fields: image)
+            try table.upsert(db, stored: table.storedValues(columnValues: values))
+            return try appendJournal(entity: entity, key: key, op: .insert, fields: table.newRowImage(values))
         case .update:
             guard let current = try table.fetch(db, key: key) else { throw StoreError.notFound(entity: entity, key: key) }
             for name in fields.keys.sorted() where !kind.isEditable(name) {

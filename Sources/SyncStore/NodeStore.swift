@@ -185,6 +185,13 @@ extension Database {
     /// Appends a journal entry for a local change: next gapless sequence, next HLC tick.
     /// Must run inside the write transaction that made the change.
     func appendJournal(entity: Entity, key: String, op: ChangeOp, fields: Fields, config cfg: NodeConfig, now: UInt64) throws -> Change {
+        let (seq, hlc) = try appendJournal(entity: entity, key: key, op: op, fieldsJSON: fields.canonicalJSON(), config: cfg, now: now)
+        return Change(seq: seq, hlc: hlc, node: cfg.nodeID, entity: entity, key: key, op: op, fields: fields)
+    }
+
+    /// `appendJournal` of fields already encoded (`Fields.canonicalJSON`, `FlatJSON.encode(row:of:)`).
+    @discardableResult
+    func appendJournal(entity: Entity, key: String, op: ChangeOp, fieldsJSON: String, config cfg: NodeConfig, now: UInt64) throws -> (seq: Int64, hlc: HLC) {
         // The clock's last value is the newer of the last journal entry's and the last one seen from
         // the hub (node_config), so a local write touches no configuration page.
         let last = try firstRowCached("SELECT seq, hlc FROM journal ORDER BY seq DESC LIMIT 1")
@@ -192,11 +199,10 @@ extension Database {
         let lastJournalHLC = last.flatMap { Int64.fromDatabaseValue($0[1]) } ?? 0
         let lastHLC = max(HLC(rawValue: UInt64(bitPattern: cfg.lastHLC)), HLC(rawValue: UInt64(bitPattern: lastJournalHLC)))
         let hlc = HLC.tick(last: lastHLC, nowMillis: now)
-        let change = Change(seq: seq, hlc: hlc, node: cfg.nodeID, entity: entity, key: key, op: op, fields: fields)
         try runCached("INSERT INTO journal (seq, hlc, node, entity, key, op, fields) VALUES (?, ?, ?, ?, ?, ?, ?)",
                       [seq.databaseValue, Int64(bitPattern: hlc.rawValue).databaseValue, cfg.nodeID.databaseValue, entity.rawValue.databaseValue,
-                       key.databaseValue, op.rawValue.databaseValue, fields.canonicalJSON().databaseValue])
-        return change
+                       key.databaseValue, op.rawValue.databaseValue, fieldsJSON.databaseValue])
+        return (seq, hlc)
     }
 
     /// The last journal sequence this store holds (0 for none).

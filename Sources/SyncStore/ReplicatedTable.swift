@@ -238,6 +238,13 @@ public final class ReplicatedTable: Sendable, Hashable {
         storedValues(present: presentColumns(image))
     }
 
+    /// A new row's journal image: its fields (given in column order) that are not null.
+    public func newRowImage(_ values: [FieldValue]) -> Fields {
+        var image = Fields(minimumCapacity: values.count)
+        for (column, value) in zip(columns, values) where !value.isNull { image[column] = value }
+        return image
+    }
+
     /// The image's values by column position (nil: not in the image; names that are not
     /// columns are left out): one lookup per field.
     public func presentColumns(_ image: Fields) -> [FieldValue?] {

@@ -52,6 +52,16 @@ struct FlatJSONPropertyTests {
         }
     }
 
+    @Test("a new row encoded from its values in column order is the text of its non-null fields", arguments: [RecordKind.partner, .document])
+    func rowEncodingMatchesImage(kind: RecordKind) async {
+        let n = kind.columns.count
+        await propertyCheck(count: 200, input: Self.value.array(of: n...n)) { values in
+            var image: Fields = [:]
+            for (column, value) in zip(kind.columns, values) where !value.isNull { image[column.name] = value }
+            #expect(FlatJSON.encode(row: values, of: kind) == FlatJSON.encode(image))
+        }
+    }
+
     @Test("what Foundation writes (with its own escapes), FlatJSON reads as the same fields")
     func readsWhatFoundationWrites() async throws {
         await propertyCheck(count: 300, input: Self.fields) { fields in
