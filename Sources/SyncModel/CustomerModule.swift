@@ -159,40 +159,54 @@ public struct DocumentLine: Sendable, Hashable, Codable {
     /// The lines as the document's `lines` column holds them: JSON, keys sorted, byte for byte
     /// what `JSONEncoder` with `.sortedKeys` writes (a test compares the two).
     ///
-    /// Written by hand: with `JSONEncoder` the encoding took 36 % of the CPU time of an order's
-    /// durable write at the till (perf, 5,000 orders of 5 lines, release build): a third of a
-    /// sale spent on a fixed, flat shape.
+    /// Written by hand, into bytes: with `JSONEncoder` the encoding took 36 % of the CPU time of
+    /// an order's durable write at the till (perf, 5,000 orders of 5 lines, release build), and
+    /// built with string interpolation still 5 µs of a document's write.
     public static func json(_ lines: [DocumentLine]) -> String {
-        var out = "["
-        out.reserveCapacity(lines.count * 130 + 2)
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        out.reserveCapacity(lines.count * 140 + 2)
         for (i, l) in lines.enumerated() {
-            if i > 0 { out += "," }
-            out += "{\"discount\":\(l.discount),\"discount_percent\":\(l.discountPercent),\"line_total\":\(l.lineTotal),\"offer\":"
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: #"{"discount":"#.utf8)
+            FlatJSON.appendInt(l.discount, to: &out)
+            out.append(contentsOf: #","discount_percent":"#.utf8)
+            FlatJSON.appendInt(Int64(l.discountPercent), to: &out)
+            out.append(contentsOf: #","line_total":"#.utf8)
+            FlatJSON.appendInt(l.lineTotal, to: &out)
+            out.append(contentsOf: #","offer":"#.utf8)
             appendJSONString(l.offer, to: &out)
-            out += ",\"quantity\":\(l.quantity),\"source\":\"\(l.source.rawValue)\",\"unit_price\":\(l.unitPrice)}"
+            out.append(contentsOf: #","quantity":"#.utf8)
+            FlatJSON.appendInt(Int64(l.quantity), to: &out)
+            out.append(contentsOf: #","source":"#.utf8)
+            appendJSONString(l.source.rawValue, to: &out)
+            out.append(contentsOf: #","unit_price":"#.utf8)
+            FlatJSON.appendInt(l.unitPrice, to: &out)
+            out.append(UInt8(ascii: "}"))
         }
-        return out + "]"
+        out.append(UInt8(ascii: "]"))
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// A JSON string as `JSONEncoder` escapes it: `"`, `\\` and `/` with a backslash, the
     /// usual control characters by letter, the others as `\u00XX`.
-    static func appendJSONString(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "/": out += "\\/"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
+    static func appendJSONString(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(UInt8(ascii: "\\")); out.append(b)
+            case 0x0a: out.append(contentsOf: #"\n"#.utf8)
+            case 0x0d: out.append(contentsOf: #"\r"#.utf8)
+            case 0x09: out.append(contentsOf: #"\t"#.utf8)
+            case 0x08: out.append(contentsOf: #"\b"#.utf8)
+            case 0x0c: out.append(contentsOf: #"\f"#.utf8)
+            case 0..<0x20:
+                out.append(contentsOf: #"\u00"#.utf8)
+                out.append(FlatJSON.hexDigits[Int(b >> 4)])
+                out.append(FlatJSON.hexDigits[Int(b & 0xf)])
+            default: out.append(b)
             }
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 
     /// The lines of a document's `lines` column; each line's arithmetic must hold.

@@ -49,39 +49,54 @@ public enum FlatJSON {
         switch value {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
-        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .int(let i): appendInt(i, to: &out)
         case .text(let s): appendString(s, to: &out)
         }
     }
 
+    /// A JSON string of `s`: runs of bytes that need no escape are copied whole (a document's
+    /// lines are JSON text, full of quotes; byte by byte they took 5 µs of a document's write).
     static func appendString(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        // Most values need no escape: copy their bytes whole.
         var s = s
-        let copied = s.withUTF8 { bytes in
-            if bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) { return false }
-            out.append(contentsOf: bytes)
-            return true
-        }
-        if copied {
-            out.append(UInt8(ascii: "\""))
-            return
-        }
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "\""))
-            case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "\\"))
-            case 0x0a: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
-            case 0x0d: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
-            case 0x09: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
-            case 0..<0x20:
-                out.append(contentsOf: "\\u00".utf8)
-                out.append(hexDigits[Int(b >> 4)])
-                out.append(hexDigits[Int(b & 0xf)])
-            default: out.append(b)
+        s.withUTF8 { bytes in
+            var run = 0
+            for (i, b) in bytes.enumerated() where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
+                if run < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<i])) }
+                run = i + 1
+                out.append(UInt8(ascii: "\\"))
+                switch b {
+                case 0x0a: out.append(UInt8(ascii: "n"))
+                case 0x0d: out.append(UInt8(ascii: "r"))
+                case 0x09: out.append(UInt8(ascii: "t"))
+                case 0..<0x20:
+                    out.append(contentsOf: "u00".utf8)
+                    out.append(hexDigits[Int(b >> 4)])
+                    out.append(hexDigits[Int(b & 0xf)])
+                default: out.append(b)
+                }
             }
+            if run < bytes.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run...])) }
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    /// The decimal digits of `i`, without a `String` in between.
+    public static func appendInt(_ i: Int64, to out: inout [UInt8]) {
+        if i == 0 { out.append(UInt8(ascii: "0")); return }
+        if i < 0 { out.append(UInt8(ascii: "-")) }
+        // The magnitude as unsigned: Int64.min has no positive Int64.
+        var m = i.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
+        var n = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            while m > 0 {
+                buffer[n] = UInt8(ascii: "0") + UInt8(m % 10)
+                m /= 10
+                n += 1
+            }
+            for k in stride(from: n - 1, through: 0, by: -1) { out.append(buffer[k]) }
+        }
     }
 
     static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
@@ -240,5 +255,18 @@ public enum FlatJSON {
         // Nothing but white space after the object.
         skipSpace()
         guard i == n else { throw Malformed() }
+    }
+}
+
+extension String {
+    /// Whether the text holds a NUL character (which SQLite's C-string reads would cut off):
+    /// one `memchr` over its UTF-8. A document's lines are checked on every write; the
+    /// generic `utf8.contains(0)` took 1.7 µs of it.
+    public var holdsNUL: Bool {
+        var s = self
+        return s.withUTF8 { bytes in
+            guard let base = bytes.baseAddress else { return false }
+            return memchr(base, 0, bytes.count) != nil
+        }
     }
 }

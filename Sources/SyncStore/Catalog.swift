@@ -117,7 +117,8 @@ extension Database {
     /// The price table's version: the highest version of any cell or offer (each write of
     /// either at the hub takes the next one). A document records the version it was priced with.
     public func priceTableVersion() throws -> Int64 {
-        try Int64.fetchOne(cachedStatement(sql: "SELECT MAX(v) FROM (SELECT MAX(price_version) AS v FROM price UNION ALL SELECT MAX(price_version) FROM offer)")) ?? 0
+        try firstRowCached("SELECT MAX(v) FROM (SELECT MAX(price_version) AS v FROM price UNION ALL SELECT MAX(price_version) FROM offer)")
+            .flatMap { Int64.fromDatabaseValue($0[0]) } ?? 0
     }
 
     public func customerCategories() throws -> [CategoryRecord] {

@@ -33,7 +33,7 @@ public struct NodeTransaction {
         // reads and the hub refuses it in a batch, so it is refused at the till (the
         // transaction, row included, rolls back).
         for (name, value) in fields {
-            if case .text(let t) = value, t.utf8.contains(0) {
+            if case .text(let t) = value, t.holdsNUL {
                 throw FieldError(field: name, reason: "must not contain a NUL character")
             }
         }
@@ -48,7 +48,7 @@ public struct NodeTransaction {
     /// same entry (the fields that are not null), encoded from the values without a dictionary.
     func appendNewRowJournal(_ kind: RecordKind, key: String, values: [FieldValue]) throws {
         for (column, value) in zip(kind.columns, values) {
-            if case .text(let t) = value, t.utf8.contains(0) {
+            if case .text(let t) = value, t.holdsNUL {
                 throw FieldError(field: column.name, reason: "must not contain a NUL character")
             }
         }
