@@ -42,39 +42,43 @@ struct PayloadEncoder: Sendable {
     mutating func append(_ change: Change) {
         appendHead(seq: change.seq, hlc: change.hlc, node: change.node, entity: change.entity, op: change.op, key: change.key,
                    fieldCount: change.fields.count)
-        // Sorted by the UTF-8 bytes of the name, so the output is deterministic. When every
-        // name is a known one (the usual case), each value goes to the slot of its name's
-        // precomputed rank and the slots are written in rank order: that order, without a sort.
+        // Sorted by the UTF-8 bytes of the name, so the output is deterministic. Each value of a
+        // known name goes to the slot of its name's precomputed rank and the slots are written
+        // in rank order: that order, without a sort. The few other names (a column newer than
+        // the format's table, such as a partner's `category`) are sorted among themselves and
+        // merged in: sorting every field of such an entry took 3 % of a 50-store simulation.
         var mask: UInt64 = 0
+        var others: [(name: String, value: FieldValue)] = []
         for (name, value) in change.fields {
-            guard let id = BatchFormat.knownID(name) else { break }
+            guard let id = BatchFormat.knownID(name) else { others.append((name, value)); continue }
             let rank = Int(BatchFormat.fieldRanks[Int(id)])
             byRank[rank] = value
             mask |= 1 << UInt64(rank)
         }
-        if mask.nonzeroBitCount == change.fields.count {
-            while mask != 0 {
-                let rank = mask.trailingZeroBitCount
-                mask &= mask - 1
-                writer.u8(BatchFormat.fieldByRank[rank])
-                write(byRank[rank]!)
-                byRank[rank] = nil
-            }
-            return
-        }
-        while mask != 0 {  // an unknown name: clear the slots, sort by name
-            byRank[mask.trailingZeroBitCount] = nil
+        if others.count > 1 { others.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) } }
+        var next = 0
+        while mask != 0 {
+            let rank = mask.trailingZeroBitCount
             mask &= mask - 1
-        }
-        for (name, value) in change.fields.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
-            if let id = BatchFormat.knownID(name) {
-                writer.u8(id)
-            } else {
-                writer.u8(BatchFormat.inlineFieldName)
-                writer.string(name)
+            let id = BatchFormat.fieldByRank[rank]
+            while next < others.count, others[next].name.utf8.lexicographicallyPrecedes(BatchFormat.fieldNames[Int(id)].utf8) {
+                writeInline(others[next])
+                next += 1
             }
-            write(value)
+            writer.u8(id)
+            write(byRank[rank]!)
+            byRank[rank] = nil
         }
+        while next < others.count {
+            writeInline(others[next])
+            next += 1
+        }
+    }
+
+    private mutating func writeInline(_ field: (name: String, value: FieldValue)) {
+        writer.u8(BatchFormat.inlineFieldName)
+        writer.string(field.name)
+        write(field.value)
     }
 
     /// A journal entry whose fields are given as the node stores them (`Fields.canonicalJSON`
