@@ -95,16 +95,6 @@ public enum ColumnRules {
         RecordKinds.standard.kind(entity)?.problems(fields) ?? []
     }
 
-    /// Every problem of a row given by its columns and values (parallel arrays), in column order.
-    public static func problems(_ entity: Entity, columns: [String], values: [FieldValue]) -> [FieldError] {
-        let specs = specs(entity)
-        var found: [FieldError] = []
-        for (name, value) in zip(columns, values) {
-            if let spec = specs[name], let p = problem(spec, column: name, value) { found.append(p) }
-        }
-        return found
-    }
-
     /// Throws every problem of `fields` at once (`InvalidFields`).
     public static func check(_ entity: Entity, _ fields: Fields) throws {
         let found = problems(entity, fields)

@@ -32,11 +32,7 @@ public struct NodeTransaction {
         // Every local write passes here: a NUL character would not survive SQLite's C-string
         // reads and the hub refuses it in a batch, so it is refused at the till (the
         // transaction, row included, rolls back).
-        for (name, value) in fields {
-            if case .text(let t) = value, t.holdsNUL {
-                throw FieldError(field: name, reason: "must not contain a NUL character")
-            }
-        }
+        for (name, value) in fields { try Self.refuseNUL(value, field: name) }
         // Types and sizes, as the hub checks them in every push (one table: `ColumnRules`).
         guard let kind = kinds.kind(entity) else { throw StoreError.unknownKind(entity.rawValue) }
         let problems = kind.problems(fields)
@@ -46,15 +42,17 @@ public struct NodeTransaction {
 
     /// `appendJournal` of a new row given in its kind's column order: the same checks and the
     /// same entry (the fields that are not null), encoded from the values without a dictionary.
-    func appendNewRowJournal(_ kind: RecordKind, key: String, values: [FieldValue]) throws {
-        for (column, value) in zip(kind.columns, values) {
-            if case .text(let t) = value, t.holdsNUL {
-                throw FieldError(field: column.name, reason: "must not contain a NUL character")
-            }
-        }
+    @discardableResult
+    func appendNewRowJournal(_ kind: RecordKind, key: String, values: [FieldValue]) throws -> (seq: Int64, hlc: HLC) {
+        for (column, value) in zip(kind.columns, values) { try Self.refuseNUL(value, field: column.name) }
         let problems = kind.problems(row: values)
         if !problems.isEmpty { throw InvalidFields(problems.sorted { $0.field < $1.field }) }
-        try db.appendJournal(entity: kind.entity, key: key, op: .insert, fieldsJSON: FlatJSON.encode(row: values, of: kind), config: config(), now: clock())
+        return try db.appendJournal(entity: kind.entity, key: key, op: .insert, fieldsJSON: FlatJSON.encode(row: values, of: kind),
+                                    config: config(), now: clock())
+    }
+
+    static func refuseNUL(_ value: FieldValue, field: String) throws {
+        if case .text(let t) = value, t.holdsNUL { throw FieldError(field: field, reason: "must not contain a NUL character") }
     }
 }
 
@@ -152,9 +150,10 @@ extension NodeTransaction {
     /// as null, and such a row never replaces another (a clashing partner code gets a new code,
     /// documents are never replaced), so nothing reads differently; the entry is about 40 %
     /// shorter (a consumer's image 23 -> 12 fields), which fills the journal's pages more slowly.
-    func insertNewRow(_ table: ReplicatedTable, key: String, values: [FieldValue]) throws {
+    @discardableResult
+    func insertNewRow(_ table: ReplicatedTable, key: String, values: [FieldValue]) throws -> (seq: Int64, hlc: HLC) {
         try table.upsert(db, stored: table.storedValues(columnValues: values))
-        try appendNewRowJournal(table.kind, key: key, values: values)
+        return try appendNewRowJournal(table.kind, key: key, values: values)
     }
 
     /// Changes some fields of a partner. `changes` uses column names; code, kind,
@@ -417,8 +416,8 @@ extension NodeTransaction {
             if let parent = kind.parent, let code = values[table.columnIndex[parent]!].text {
                 try db.requireLivePartner(code, field: parent)
             }
-            try table.upsert(db, stored: table.storedValues(columnValues: values))
-            return try appendJournal(entity: entity, key: key, op: .insert, fields: table.newRowImage(values))
+            let (seq, hlc) = try insertNewRow(table, key: key, values: values)
+            return Change(seq: seq, hlc: hlc, node: try config().nodeID, entity: entity, key: key, op: .insert, fields: table.newRowImage(values))
         case .update:
             guard let current = try table.fetch(db, key: key) else { throw StoreError.notFound(entity: entity, key: key) }
             for name in fields.keys.sorted() where !kind.isEditable(name) {

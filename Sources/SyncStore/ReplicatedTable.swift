@@ -119,18 +119,20 @@ public final class ReplicatedTable: Sendable, Hashable {
     /// The key columns' values parsed from a replication key.
     public func keyFields(_ key: String) throws -> Fields {
         if keyColumns.count == 1 && type(of: keyColumns[0]) == .text { return [keyColumns[0]: .text(key)] }
-        let parts = key.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+        return Dictionary(uniqueKeysWithValues: zip(keyColumns, try keyParts(key)))
+    }
+
+    /// A replication key's parts, one per key column in `keyColumns` order (split at `|`):
+    /// numbers for integer columns, text for the others.
+    private func keyParts(_ key: String) throws -> [FieldValue] {
+        let parts = key.utf8.split(separator: UInt8(ascii: "|"), omittingEmptySubsequences: false)
         guard parts.count == keyColumns.count else { throw StoreError.badKey(entity: entity, key: key) }
-        var f: Fields = [:]
-        for (c, p) in zip(keyColumns, parts) {
-            if type(of: c) == .int {
-                guard let i = Int64(p) else { throw StoreError.badKey(entity: entity, key: key) }
-                f[c] = .int(i)
-            } else {
-                f[c] = .text(p)
-            }
+        return try zip(keyIndices, parts).map { i, part in
+            let text = Substring(part)
+            guard columnTypes[i] == .int else { return .text(String(text)) }
+            guard let number = Int64(text) else { throw StoreError.badKey(entity: entity, key: key) }
+            return .int(number)
         }
-        return f
     }
 
     /// The SQLite value of a field in `column`.
@@ -185,29 +187,9 @@ public final class ReplicatedTable: Sendable, Hashable {
 
     package func keyValues(_ key: String) throws -> [DatabaseValue] {
         if keyColumns.count == 1 && columnTypes[0] == .text && columns[0] == keyColumns[0] { return [key.databaseValue] }
-        // Parsed straight into values (a composite key is read for every feed row of its kind).
-        var values: [DatabaseValue] = []
-        values.reserveCapacity(keyIndices.count)
-        var rest = Substring(key)
-        for (n, i) in keyIndices.enumerated() {
-            let part: Substring
-            if n == keyIndices.count - 1 {
-                part = rest
-            } else {
-                guard let bar = rest.utf8.firstIndex(of: UInt8(ascii: "|")) else { throw StoreError.badKey(entity: entity, key: key) }
-                part = rest[..<bar]
-                rest = rest[rest.utf8.index(after: bar)...]
-            }
-            switch columnTypes[i] {
-            case .int:
-                guard let number = Int64(part) else { throw StoreError.badKey(entity: entity, key: key) }
-                values.append(number.databaseValue)
-            case .bool, .text:
-                values.append(dbValue(.text(String(part)), type: columnTypes[i]))
-            }
-        }
-        if rest.utf8.contains(UInt8(ascii: "|")) { throw StoreError.badKey(entity: entity, key: key) }
-        return values
+        // Parsed straight into values, no dictionary (a composite key is read for every feed
+        // row of its kind).
+        return try zip(keyIndices, keyParts(key)).map { dbValue($1, type: columnTypes[$0]) }
     }
 
     // MARK: Row operations

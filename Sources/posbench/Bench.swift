@@ -103,6 +103,17 @@ enum Bench {
         return (o, r)
     }
 
+    /// A store of the shared schema (the tables node and hub share, with their indexes) for a
+    /// row's reference.
+    static func plainStore(path: String) throws -> DatabasePool {
+        let pool = try StoreOptions.default.openPool(path: path)
+        var m = DatabaseMigrator()
+        Schema.registerShared(&m)
+        Schema.registerSharedUpgrades(&m)
+        try m.migrate(pool)
+        return pool
+    }
+
     static func truncateWAL(_ pool: DatabasePool) throws {
         try pool.writeWithoutTransaction { db in _ = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
     }
@@ -167,11 +178,7 @@ enum Bench {
                        key: r["key"], op: ChangeOp(rawValue: r["op"])!, fields: try Fields.fromJSON(r["fields"]))
             }
         }
-        let plain = try StoreOptions.default.openPool(path: "\(dir)/plain.sqlite")
-        var m = DatabaseMigrator()
-        Schema.registerShared(&m)
-        Schema.registerSharedUpgrades(&m)
-        try m.migrate(plain)
+        let plain = try plainStore(path: "\(dir)/plain.sqlite")
         let refSeconds = try seconds {
             try plain.write { db in
                 for c in changes {
@@ -439,11 +446,7 @@ enum Bench {
             return rows
         }
         guard rows[0].1.count == count else { throw BenchError("the hub holds \(rows[0].1.count) of \(count) customers") }
-        let plain = try StoreOptions.default.openPool(path: "\(dir)/plain.sqlite")
-        var m = DatabaseMigrator()
-        Schema.registerShared(&m)
-        Schema.registerSharedUpgrades(&m)
-        try m.migrate(plain)
+        let plain = try plainStore(path: "\(dir)/plain.sqlite")
         try await plain.write { db in
             try db.execute(sql: Schema.createTableSQL(.externalRef))
             try db.execute(sql: """
@@ -539,11 +542,7 @@ struct PlainRows {
     let table: ReplicatedTable
 
     init(path: String, table: ReplicatedTable) throws {
-        pool = try StoreOptions.default.openPool(path: path)
-        var m = DatabaseMigrator()
-        Schema.registerShared(&m)
-        Schema.registerSharedUpgrades(&m)
-        try m.migrate(pool)
+        pool = try Bench.plainStore(path: path)
         self.table = table
         sql = "INSERT INTO \(table.name) (\(table.columns.joined(separator: ", "))) VALUES (\(table.columns.map { _ in "?" }.joined(separator: ", ")))"
     }
@@ -556,23 +555,15 @@ struct PlainRows {
 
 struct PlainPartners {
     static let workload = "plain single-row INSERT transactions, synchronous=FULL"
-    let pool: DatabasePool
-    let sql: String
+    let rows: PlainRows
+    var pool: DatabasePool { rows.pool }
 
-    init(path: String) throws {
-        pool = try StoreOptions.default.openPool(path: path)
-        var m = DatabaseMigrator()
-        Schema.registerShared(&m)
-        Schema.registerSharedUpgrades(&m)
-        try m.migrate(pool)
-        let cols = Partner.columns
-        sql = "INSERT INTO partner (\(cols.joined(separator: ", "))) VALUES (\(cols.map { _ in "?" }.joined(separator: ", ")))"
-    }
+    init(path: String) throws { rows = try PlainRows(path: path, table: .partner) }
 
     func insert(_ p: Partner) throws {
         let f = p.fields
         try pool.write { db in
-            try db.cachedStatement(sql: sql).execute(arguments: StatementArguments(Partner.columns.map { ReplicatedTable.partner.databaseValue(f[$0], column: $0) }))
+            try db.cachedStatement(sql: rows.sql).execute(arguments: StatementArguments(Partner.columns.map { ReplicatedTable.partner.databaseValue(f[$0], column: $0) }))
         }
     }
 

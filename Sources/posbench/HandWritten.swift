@@ -47,14 +47,7 @@ extension Bench {
 
     static func rowBinding(count: Int, dir: String) throws -> BenchRow {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        func store(_ name: String) throws -> DatabasePool {
-            let pool = try StoreOptions.default.openPool(path: "\(dir)/\(name).sqlite")
-            var m = DatabaseMigrator()
-            Schema.registerShared(&m)
-            Schema.registerSharedUpgrades(&m)
-            try m.migrate(pool)
-            return pool
-        }
+        func store(_ name: String) throws -> DatabasePool { try plainStore(path: "\(dir)/\(name).sqlite") }
         let table = ReplicatedTable.partner
         let rows = journalImages(count).map { table.storedValues($0) }
         let sql = "INSERT INTO partner (\(table.columns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: table.columns.count).joined(separator: ", ")))"
