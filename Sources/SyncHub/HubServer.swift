@@ -246,6 +246,7 @@ public struct HubServer: Sendable {
             }
             reply.window = PushGate.window
             reply.maxEntries = limits.maxEntries
+            reply.batchFormat = Int(BatchFormat.version)
             // Counted by a switch: a dictionary keyed by outcome hashed its text 5,000 times a push.
             var applied: Int64 = 0, renamed: Int64 = 0, duplicate: Int64 = 0, rejected: Int64 = 0
             for r in reply.results {
@@ -285,10 +286,12 @@ public struct HubServer: Sendable {
         let limit = min(max(request.uri.queryParameters.get("limit", as: Int.self) ?? maxPullEntries, 1), maxPullEntries, limits.maxEntries)
         // A pull names the last journal sequence the node holds; a snapshot gets every row.
         let own = snapshot ? nil : request.uri.queryParameters.get("own", as: Int64.self)
+        // The newest batch format the node reads; a node that does not say reads version 1.
+        let version = BatchFormat.negotiated(request.uri.queryParameters.get("format", as: Int.self))
         let store = self.store
         do {
             let page = try await timed(snapshot ? metrics.snapshot : metrics.pull) { () -> (batch: [UInt8], nextCursor: Int64, more: Bool) in
-                let page = try store.feedBatch(after: cursor, limit: limit, own: own.map { (node.node, $0) }, region: node.region)
+                let page = try store.feedBatch(after: cursor, limit: limit, own: own.map { (node.node, $0) }, region: node.region, version: version)
                 try store.markPulled(node: node.node)
                 return page
             }

@@ -23,6 +23,7 @@ public struct InProcessHubTransport: HubTransport {
     public func push(batch: [UInt8], renamesApplied: Int64, pendingAfter: Int) async throws -> PushReply {
         var reply = try hub.push(node: node, entries: try decode(batch), renamesApplied: renamesApplied)
         reply.maxEntries = limits.maxEntries
+        reply.batchFormat = Int(BatchFormat.version)
         return reply
     }
 
@@ -60,9 +61,11 @@ public struct InProcessHubTransport: HubTransport {
 
 extension HubStore {
     /// A page of the feed as the batch (sender `hub`) that a pull or a snapshot page sends.
+    /// `version`: the newest batch format the reading node reads.
     public func feedBatch(after cursor: Int64, limit: Int, own: (node: String, through: Int64)?,
-                          region: String?) throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
+                          region: String?, version: UInt16 = BatchFormat.version) throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
         let page = try feed(after: cursor, limit: limit, own: own, region: region)
-        return (try BatchCodec.encode(node: "hub", changes: page.changes), page.nextCursor, page.more)
+        return (try BatchCodec.encode(node: "hub", changes: page.changes, level: BatchFormat.feedCompressionLevel, version: version),
+                page.nextCursor, page.more)
     }
 }

@@ -75,6 +75,9 @@ public struct PushReply: Sendable, Hashable {
     public var clockRestamped: Int?
     /// The largest such lead, milliseconds.
     public var clockLeadMillis: UInt64?
+    /// The newest batch format version the hub reads: the node writes its next batches in it
+    /// (at most the newest it writes itself). nil from a hub that reads version 1 only.
+    public var batchFormat: Int?
 
     /// The most entries one compact reply may cover (the largest batch a hub accepts is smaller).
     public static let maxCovered: Int64 = 1_000_000
@@ -91,6 +94,7 @@ extension PushReply: Codable {
     enum CodingKeys: String, CodingKey {
         case node, results, first, last, exceptions, nextExpected = "next_expected", hubHLC = "hub_hlc", window, maxEntries = "max_entries"
         case hubTimeMillis = "hub_time_ms", clockRestamped = "clock_restamped", clockLeadMillis = "clock_lead_ms"
+        case batchFormat = "batch_format"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -103,6 +107,7 @@ extension PushReply: Codable {
         try c.encodeIfPresent(hubTimeMillis, forKey: .hubTimeMillis)
         try c.encodeIfPresent(clockRestamped, forKey: .clockRestamped)
         try c.encodeIfPresent(clockLeadMillis, forKey: .clockLeadMillis)
+        try c.encodeIfPresent(batchFormat, forKey: .batchFormat)
         guard encoder.userInfo[Self.compactForm] as? Bool == true else {
             try c.encode(results, forKey: .results)
             return
@@ -124,6 +129,7 @@ extension PushReply: Codable {
         hubTimeMillis = try c.decodeIfPresent(UInt64.self, forKey: .hubTimeMillis)
         clockRestamped = try c.decodeIfPresent(Int.self, forKey: .clockRestamped)
         clockLeadMillis = try c.decodeIfPresent(UInt64.self, forKey: .clockLeadMillis)
+        batchFormat = try c.decodeIfPresent(Int.self, forKey: .batchFormat)
         if let full = try c.decodeIfPresent([EntryResult].self, forKey: .results) {
             results = full
             return

@@ -6,6 +6,7 @@ import NIOPosix
 import NIOSSL
 import SyncModel
 import SyncStore
+import SyncWire
 
 /// A failure talking to the hub, with what the operator needs to act on it.
 public enum HubClientError: Error, Sendable, CustomStringConvertible {
@@ -189,12 +190,12 @@ public struct HubClient: Sendable {
     /// `ownThrough` is the last journal sequence this store holds: the hub leaves out rows that
     /// are exactly what this node sent up to there.
     public func pull(cursor: Int64, maxEntries: Int, ownThrough: Int64, timeout: TimeAmount = .seconds(60)) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
-        try await feedPage("pull", "/v1/pull?cursor=\(cursor)&limit=\(maxEntries)&own=\(ownThrough)", timeout: timeout)
+        try await feedPage("pull", "/v1/pull?cursor=\(cursor)&limit=\(maxEntries)&own=\(ownThrough)&format=\(BatchFormat.version)", timeout: timeout)
     }
 
     /// A page of the hub's snapshot: current images of all records, in bounded pages.
     public func snapshot(cursor: Int64, maxEntries: Int, timeout: TimeAmount = .seconds(120)) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
-        try await feedPage("snapshot", "/v1/snapshot?cursor=\(cursor)&limit=\(maxEntries)", timeout: timeout)
+        try await feedPage("snapshot", "/v1/snapshot?cursor=\(cursor)&limit=\(maxEntries)&format=\(BatchFormat.version)", timeout: timeout)
     }
 
     /// The open data-subject cases this node has not answered (`GET /v1/access-requests/open`).

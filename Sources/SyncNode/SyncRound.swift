@@ -152,8 +152,9 @@ public struct SyncRound: Sendable {
         var payloadBytes: Int
     }
 
-    func prepare(after: Int64, node: String, limit: Int? = nil) throws -> PreparedBatch? {
-        var writer = BatchWriter(node: node)
+    /// `version`: the batch format written (the newest the hub reads, as far as the round knows).
+    func prepare(after: Int64, node: String, limit: Int? = nil, version: UInt16 = 1) throws -> PreparedBatch? {
+        var writer = BatchWriter(node: node, version: version)
         // Entries with long texts: the batch ends at half the hub's compressed limit (the
         // compressed size never exceeds the payload by more than a few bytes), so it is
         // never refused for its size; a single larger entry still goes alone.
@@ -186,6 +187,9 @@ public struct SyncRound: Sendable {
         var done = 0
         let node = try store.config().nodeID
         var window = 1
+        // Batches are written in format version 1 until a reply names a newer one the hub reads
+        // (`PushReply.batchFormat`): a round's first batch is small, so little goes in the older form.
+        var version: UInt16 = 1
         struct Sent { var batch: PreparedBatch; var ahead: Bool; var reply: Task<PushReply, any Error> }
         var sent: [Sent] = []
         defer { for s in sent { s.reply.cancel() } }
@@ -200,7 +204,7 @@ public struct SyncRound: Sendable {
             cap = min(cap, most)
             limit = min(limit, cap)
         }
-        var next = try prepare(after: 0, node: node, limit: nextLimit())
+        var next = try prepare(after: 0, node: node, limit: nextLimit(), version: version)
         while true {
             while sent.count < window, let batch = next {
                 let renamesApplied = try store.config().renamesApplied
@@ -209,7 +213,7 @@ public struct SyncRound: Sendable {
                 let pendingAfter = max(0, total - done - sent.reduce(batch.seqs.count) { $0 + $1.batch.seqs.count })
                 sent.append(Sent(batch: batch, ahead: !sent.isEmpty,
                                  reply: Task { try await transport.push(batch: batch.bytes, renamesApplied: renamesApplied, pendingAfter: pendingAfter) }))
-                next = try prepare(after: batch.seqs.last ?? 0, node: node, limit: nextLimit())
+                next = try prepare(after: batch.seqs.last ?? 0, node: node, limit: nextLimit(), version: version)
             }
             guard !sent.isEmpty else { return }
             let oldest = sent.removeFirst()
@@ -228,12 +232,13 @@ public struct SyncRound: Sendable {
                 for s in sent { _ = try? await s.reply.value }
                 sent = []
                 window = 1
-                next = try prepare(after: 0, node: node, limit: cap)
+                next = try prepare(after: 0, node: node, limit: cap, version: version)
                 continue
             }
             let batch = oldest.batch
             let applied = try store.applyPushReply(reply, sent: batch.seqs)
             window = max(1, min(reply.window ?? 1, Self.maxPushWindow))
+            version = BatchFormat.negotiated(reply.batchFormat)
             // A hub that takes fewer entries per batch than this node sends: smaller batches from
             // here on (a batch sent ahead that is too large is refused and sent again smaller, above).
             var tooLarge = false
@@ -242,7 +247,7 @@ public struct SyncRound: Sendable {
                 tooLarge = (next?.seqs.count ?? 0) > cap
             }
             if !applied.renames.isEmpty || tooLarge, next != nil {
-                next = try prepare(after: sent.last?.batch.seqs.last ?? batch.seqs.last ?? 0, node: node, limit: cap)
+                next = try prepare(after: sent.last?.batch.seqs.last ?? batch.seqs.last ?? 0, node: node, limit: cap, version: version)
             }
             summary.bytesSentUncompressed += batch.payloadBytes
             summary.pushedBatches += 1

@@ -7,8 +7,9 @@ public enum BatchCodec {
     /// Entries keep the given order. The header's first/last sequence are the first and last
     /// change's `seq` (0 and 0 for an empty list). The output is deterministic for given
     /// changes, level and zlib build.
-    public static func encode(node: String, changes: [Change], level: Int32 = 6) throws -> [UInt8] {
-        var writer = BatchWriter(node: node)
+    public static func encode(node: String, changes: [Change], level: Int32 = BatchFormat.pushCompressionLevel,
+                              version: UInt16 = BatchFormat.version) throws -> [UInt8] {
+        var writer = BatchWriter(node: node, version: version)
         writer.append(contentsOf: changes)
         return try writer.finish(level: level)
     }
@@ -79,7 +80,7 @@ public enum BatchCodec {
         }
         let r = ByteReader(bytes)
         let version = r.be16(at: 4)
-        guard version == BatchFormat.version else {
+        guard BatchFormat.readableVersions.contains(version) else {
             throw BatchError.unsupportedVersion(found: version, supported: BatchFormat.version)
         }
         guard bytes.count >= BatchHeader.size else {
@@ -147,11 +148,15 @@ public struct BatchWriter: Sendable {
     public private(set) var firstSeq: Int64 = 0
     /// Sequence of the last appended change (0 while empty).
     public private(set) var lastSeq: Int64 = 0
+    /// The format version written (see `BatchFormat.version`): the newest one the receiver reads.
+    public let version: UInt16
     private var payload: PayloadEncoder
 
-    public init(node: String) {
+    /// `version` must be one of `BatchFormat.readableVersions`; anything else writes the newest.
+    public init(node: String, version: UInt16 = BatchFormat.version) {
         self.node = node
-        self.payload = PayloadEncoder(headerNode: node)
+        self.version = BatchFormat.readableVersions.contains(version) ? version : BatchFormat.version
+        self.payload = PayloadEncoder(headerNode: node, version: self.version)
     }
 
     /// Size of the (uncompressed) payload so far, in bytes.
@@ -189,7 +194,7 @@ public struct BatchWriter: Sendable {
     }
 
     /// Compresses the payload and returns the complete batch (header + body).
-    public func finish(level: Int32 = 6) throws -> [UInt8] {
+    public func finish(level: Int32 = BatchFormat.pushCompressionLevel) throws -> [UInt8] {
         let nodeBytes = node.utf8.count
         guard nodeBytes <= BatchFormat.maxNodeBytes else {
             throw BatchError.nodeIdTooLong(bytes: nodeBytes, limit: BatchFormat.maxNodeBytes)
@@ -207,7 +212,7 @@ public struct BatchWriter: Sendable {
         guard body.count <= Int(UInt32.max) else { throw BatchError.payloadTooLarge(bytes: body.count) }
 
         let header = BatchHeader(
-            node: node, firstSeq: firstSeq, lastSeq: lastSeq, count: UInt32(count),
+            version: version, node: node, firstSeq: firstSeq, lastSeq: lastSeq, count: UInt32(count),
             uncompressedLength: UInt32(bytes.count), crc32: Zlib.crc32(bytes),
             compressedLength: UInt32(body.count))
         var out = try header.encoded()

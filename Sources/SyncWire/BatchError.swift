@@ -76,11 +76,11 @@ public enum BatchError: Error, Sendable, Equatable, CustomStringConvertible, Loc
         case .truncatedHeader(let needed, let available):
             return "batch refused: truncated header (\(needed) bytes needed, \(available) present); nothing applied"
         case .unsupportedVersion(let found, let supported):
-            return "batch refused: format version \(found) is not supported (this build reads version \(supported)); nothing applied"
+            return "batch refused: format version \(found) is not supported (this build reads versions \(BatchFormat.readableVersions.lowerBound) to \(supported)); nothing applied"
         case .headerChecksumMismatch(let stored, let computed):
             return "batch refused: header CRC32 mismatch (stored \(hex32(stored)), computed \(hex32(computed))); header damaged, nothing applied"
         case .unsupportedFlags(let flags):
-            return "batch refused: unknown header flags 0x\(String(format: "%04x", flags)) (version 1 defines none); nothing applied"
+            return "batch refused: unknown header flags 0x\(String(format: "%04x", flags)) (no version defines any); nothing applied"
         case .invalidHeader(let reason):
             return "batch refused: invalid header (\(reason)); nothing applied"
         case .limitExceeded(let kind, let found, let limit):

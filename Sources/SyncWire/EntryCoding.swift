@@ -3,6 +3,8 @@ import SyncModel
 /// Appends entries to a payload, carrying the delta state between entries.
 struct PayloadEncoder: Sendable {
     let headerNode: String
+    /// Names with an id below this are written by id, the others inline (the batch's version).
+    let knownCount: Int
     private(set) var writer = ByteWriter()
     private var previousSeq: Int64 = 0
     private var previousHLC: UInt64 = 0
@@ -13,9 +15,10 @@ struct PayloadEncoder: Sendable {
     /// A value of `appendJournal`'s text: texts without escapes by offset and length in it.
     private enum RawValue: Sendable { case null, bool(Bool), int(Int64), text(offset: Int, count: Int), string(String) }
 
-    init(headerNode: String) {
+    init(headerNode: String, version: UInt16 = BatchFormat.version) {
         precondition(BatchFormat.fieldNames.count <= 64, "known field ranks must fit a 64-bit mask")
         self.headerNode = headerNode
+        self.knownCount = BatchFormat.fieldNameCount(version: version)
     }
 
     var bytes: [UInt8] { writer.bytes }
@@ -50,7 +53,7 @@ struct PayloadEncoder: Sendable {
         var mask: UInt64 = 0
         var others: [(name: String, value: FieldValue)] = []
         for (name, value) in change.fields {
-            guard let id = BatchFormat.knownID(name) else { others.append((name, value)); continue }
+            guard let id = BatchFormat.knownID(name), Int(id) < knownCount else { others.append((name, value)); continue }
             let rank = Int(BatchFormat.fieldRanks[Int(id)])
             byRank[rank] = value
             mask |= 1 << UInt64(rank)
@@ -96,7 +99,7 @@ struct PayloadEncoder: Sendable {
         var valid = true
         do {
             try FlatJSON.scan(fieldsJSON) { name, value in
-                guard case .bytes(let nameBytes) = name, let id = BatchFormat.knownID(utf8: nameBytes) else { throw Unknown() }
+                guard case .bytes(let nameBytes) = name, let id = BatchFormat.knownID(utf8: nameBytes), Int(id) < knownCount else { throw Unknown() }
                 let rank = Int(BatchFormat.fieldRanks[Int(id)])
                 guard mask & (1 << UInt64(rank)) == 0 else { throw Unknown() }
                 mask |= 1 << UInt64(rank)
@@ -161,7 +164,7 @@ enum PayloadDecoder {
     static func decode(_ payload: [UInt8], header: BatchHeader, limits: BatchLimits) throws -> [Change] {
         let declared = Int(header.count)
         var reader = ByteReader(payload)
-        var state = State(headerNode: header.node, kinds: limits.kinds)
+        var state = State(headerNode: header.node, kinds: limits.kinds, version: header.version)
         var changes: [Change] = []
         // Each entry takes at least 7 bytes; never reserve on the header's word alone.
         changes.reserveCapacity(min(declared, payload.count / 7))
@@ -191,12 +194,16 @@ enum PayloadDecoder {
         let headerNode: String
         /// The record kinds the receiver knows: an entity byte of no such kind is refused.
         let kinds: RecordKinds
+        /// The batch's version and how many field-name ids it defines.
+        let version: UInt16, knownCount: Int
         var previousSeq: Int64 = 0
         var previousHLC: UInt64 = 0
 
-        init(headerNode: String, kinds: RecordKinds) {
+        init(headerNode: String, kinds: RecordKinds, version: UInt16 = BatchFormat.version) {
             self.headerNode = headerNode
             self.kinds = kinds
+            self.version = version
+            self.knownCount = BatchFormat.fieldNameCount(version: version)
         }
 
         mutating func entry(_ r: inout ByteReader, index: Int) throws -> Change {
@@ -233,10 +240,10 @@ enum PayloadDecoder {
                     let name: String
                     if nameByte == BatchFormat.inlineFieldName {
                         name = try r.string("field name")
-                    } else if Int(nameByte) < BatchFormat.fieldNames.count {
+                    } else if Int(nameByte) < knownCount {
                         name = BatchFormat.fieldNames[Int(nameByte)]
                     } else {
-                        throw ReadFailure(reason: "unknown field-name id 0x\(hex2(nameByte)) (version 1 defines 0x00-0x\(hex2(UInt8(BatchFormat.fieldNames.count - 1))))")
+                        throw ReadFailure(reason: "unknown field-name id 0x\(hex2(nameByte)) (version \(version) defines 0x00-0x\(hex2(UInt8(knownCount - 1))))")
                     }
                     let tag = try r.u8("type tag of field \"\(name)\"")
                     let value: FieldValue

@@ -57,49 +57,77 @@ struct PosBench: AsyncParsableCommand {
         var table: [BenchRow] = []
         func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
+        /// Before a row: the previous rows' dirty pages are written out, so their writeback does
+        /// not weigh on this row's own figure (its reference runs after it).
+        func settle() { Glibc.sync() }
+        /// After a row: its stores are removed unless the caller asked to keep them (`--work-dir`).
+        func cleanUp(_ row: String) { if workDir == nil { try? FileManager.default.removeItem(atPath: "\(dir)/\(row)") } }
+
         if rows.contains("write") {
+            settle()
+            defer { cleanUp("write") }
             log("local write: \(writes) partners…")
             table.append(try Bench.localWrite(count: writes, dir: "\(dir)/write"))
         }
         if rows.contains("order") {
+            settle()
+            defer { cleanUp("order") }
             log("local write: \(writes) orders of 5 lines…")
             table.append(try await Bench.orderWrite(count: writes, dir: "\(dir)/order"))
         }
         if rows.contains("catchup") {
+            settle()
+            defer { cleanUp("catchup") }
             log("catch-up: \(catchup) changes over loopback HTTP…")
             table += try await Bench.catchUp(count: catchup, pushBatch: pushBatch, runs: catchupRuns, dir: "\(dir)/catchup", bin: bin, log: log)
         }
         if rows.contains("inprocess") {
+            settle()
+            defer { cleanUp("inprocess") }
             log("catch-up in-process: \(catchup) changes…")
             table.append(try await Bench.catchUpInProcess(count: catchup, dir: "\(dir)/inprocess", log: log))
         }
         if rows.contains("memory") {
+            settle()
+            defer { cleanUp("memory") }
             log("memory: \(memoryChanges) changes backlog…")
             table += try await Bench.memory(count: memoryChanges, pushBatch: pushBatch, dir: "\(dir)/memory", bin: bin, log: log)
         }
         if rows.contains("scale") {
+            settle()
+            defer { cleanUp("scale") }
             let sizes = scaleNodes.split(separator: ",").compactMap { Int($0) }
             log("scale: possim \(sizes) nodes × \(scaleOps), region size \(scaleRegionSize)…")
             table.append(try await Bench.scale(nodes: sizes, ops: scaleOps, regionSize: scaleRegionSize, dir: "\(dir)/scale", log: log))
         }
 
         if rows.contains("price") {
+            settle()
+            defer { cleanUp("price") }
             log("price table: \(priceCells) cells to a new store…")
             table.append(try await Bench.priceTable(cells: priceCells, dir: "\(dir)/price", bin: bin, log: log))
         }
         if rows.contains("report") {
+            settle()
+            defer { cleanUp("report") }
             log("access report: hubs of \(reportChanges / 10) and \(reportChanges) changes…")
             table.append(try await Bench.accessReport(small: reportChanges / 10, large: reportChanges, dir: "\(dir)/report", log: log))
         }
         if rows.contains("transfer") {
+            settle()
+            defer { cleanUp("transfer") }
             log("back-office transfer: \(transferCustomers) customers…")
             table.append(try await Bench.transfer(count: transferCustomers, dir: "\(dir)/transfer", bin: bin, log: log))
         }
         if rows.contains("json") {
+            settle()
+            defer { cleanUp("json") }
             log("journal JSON: 100000 images…")
             table.append(try Bench.journalJSON(count: 100_000))
         }
         if rows.contains("binding") {
+            settle()
+            defer { cleanUp("binding") }
             log("row binding: 100000 rows…")
             table.append(try Bench.rowBinding(count: 100_000, dir: "\(dir)/binding"))
         }

@@ -41,13 +41,13 @@ struct FormatExampleTests {
         #expect(Self.documentedBatch.count == 195)
         let batch = try BatchCodec.decode(Self.documentedBatch)
         #expect(batch.changes == Self.changes)
-        #expect(batch.header == BatchHeader(node: "S01", firstSeq: 41, lastSeq: 42, count: 2, uncompressedLength: 91,
+        #expect(batch.header == BatchHeader(version: 1, node: "S01", firstSeq: 41, lastSeq: 42, count: 2, uncompressedLength: 91,
                                             crc32: 0x2F82_FF00, compressedLength: 85))
     }
 
     @Test("encoding the documented changes gives the documented header fields and payload bytes")
     func encodesDocumentedPayload() throws {
-        let bytes = try BatchCodec.encode(node: "S01", changes: Self.changes)
+        let bytes = try BatchCodec.encode(node: "S01", changes: Self.changes, version: 1)
         // Header bytes before the compressed length do not depend on the zlib build.
         #expect(Array(bytes[0..<102]) == Array(Self.documentedBatch[0..<102]))
         #expect(try Fixtures.payload(of: bytes) == Self.documentedPayload)

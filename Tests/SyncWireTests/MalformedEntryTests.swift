@@ -39,8 +39,8 @@ struct MalformedEntryTests {
         var badNode = Self.entry()
         badNode[2] = 0x02
         #expect(try Self.decodeOne(badNode) == .malformedEntry(index: 0, offset: 3, reason: "unknown node marker 0x02"))
-        #expect(try Self.decodeOne(Self.entry(fields: [0x01, 0x2B, 0x00]))
-                == .malformedEntry(index: 0, offset: 9, reason: "unknown field-name id 0x2b (version 1 defines 0x00-0x2a)"))
+        #expect(try Self.decodeOne(Self.entry(fields: [0x01, 0x3D, 0x00]))
+                == .malformedEntry(index: 0, offset: 9, reason: "unknown field-name id 0x3d (version 2 defines 0x00-0x3c)"))
         #expect(try Self.decodeOne(Self.entry(fields: [0x01, 0x00, 0x05]))
                 == .malformedEntry(index: 0, offset: 10, reason: "unknown type tag 0x05 for field \"code\""))
     }

@@ -109,13 +109,15 @@ struct RefusalTests {
         #expect(refusal(Array("PO".utf8) + [0]) == .badMagic(found: Array("PO".utf8) + [0]))
     }
 
-    @Test("a batch of another format version is refused with both versions named")
+    @Test("a batch of a format version this build does not read is refused with the versions named")
     func wrongVersion() throws {
-        var bytes = Self.batch
-        bytes[5] = 2
-        let error = refusal(bytes)
-        #expect(error == .unsupportedVersion(found: 2, supported: 1))
-        #expect(error?.description == "batch refused: format version 2 is not supported (this build reads version 1); nothing applied")
+        for version: UInt8 in [0, 3] {
+            var bytes = Self.batch
+            bytes[5] = version
+            let error = refusal(bytes)
+            #expect(error == .unsupportedVersion(found: UInt16(version), supported: 2))
+            #expect(error?.description == "batch refused: format version \(version) is not supported (this build reads versions 1 to 2); nothing applied")
+        }
     }
 
     @Test("unknown header flags are refused")

@@ -12,7 +12,7 @@ struct RoundTripTests {
         let batch = try BatchCodec.decode(bytes)
         #expect(batch.changes == changes)
         #expect(batch.header.node == Fixtures.node)
-        #expect(batch.header.version == 1)
+        #expect(batch.header.version == BatchFormat.version)
         #expect(batch.header.count == UInt32(changes.count))
         #expect(batch.header.firstSeq == 41)
         #expect(batch.header.lastSeq == Int64.max)
