@@ -20,11 +20,12 @@ extension HubServer {
                 let system = try context.systemName
                 let body = try await request.body.collect(upTo: Self.maxTransferBody)
                 let items: [LenientItem<TransferItem>]
-                do { items = try JSONDecoder().decode([LenientItem<TransferItem>].self, from: Data(body.readableBytesView)) } catch {
+                do { items = try body.readableBytesView.withUnsafeBytes { try TransferDecoding.items($0) } } catch {
                     throw FieldError(field: "body", reason: "is not a JSON array of transfer items")
                 }
                 let results = try await offload { try store.transferCustomers(system: system, items: items) }
-                return Self.json(TransferReply(results: results))
+                return Response(status: .ok, headers: [.contentType: "application/json"],
+                                body: .init(byteBuffer: ByteBuffer(bytes: TransferDecoding.reply(results))))
             } catch { return server.centralFailure(error, "transfer") }
         }
         v1.get("external/customers/:id") { _, context in

@@ -6,7 +6,7 @@ import SyncStore
 
 /// One customer address an external system (a booking back office) hands over
 /// (`POST /v1/external/customers`, docs/backoffice.md). Field names as the API takes them.
-public struct TransferItem: Sendable, Codable {
+public struct TransferItem: Sendable, Codable, Hashable {
     enum CodingKeys: String, CodingKey {
         case externalCustomerID = "external_customer_id", externalAddressID = "external_address_id", trigger
         case firstName = "first_name", lastName = "last_name", institution, street, city, country, postalCode = "postal_code"
@@ -44,7 +44,7 @@ public struct TransferItem: Sendable, Codable {
 }
 
 /// An invoice or order an external system sends with a transfer.
-public struct TransferDocument: Sendable, Codable {
+public struct TransferDocument: Sendable, Codable, Hashable {
     enum CodingKeys: String, CodingKey { case externalNumber = "external_number", amount, currency, lines }
     public var externalNumber: String?
     /// Decimal (`123.45`); for an invoice without lines, or to be checked against them.
@@ -57,7 +57,7 @@ public struct TransferDocument: Sendable, Codable {
     }
 }
 
-public struct TransferLine: Sendable, Codable {
+public struct TransferLine: Sendable, Codable, Hashable {
     enum CodingKeys: String, CodingKey { case offer, quantity, unitPrice = "unit_price" }
     public var offer: String?
     public var quantity: Int?
