@@ -77,8 +77,13 @@ enum TransferDecoding {
     struct Member {
         let index: Int
         var bit: UInt16 { 1 << UInt16(index) }
-        static let names = ["external_customer_id", "external_address_id", "trigger", "first_name", "last_name", "institution", "street",
-                            "city", "country", "postal_code", "debtor_number", "email", "phone", "invoice", "order"]
+        /// The string members, then the two documents (`invoice`, `order`).
+        static let names = ([.externalCustomerID, .externalAddressID, .trigger, .firstName, .lastName, .institution, .street, .city, .country,
+                             .postalCode, .debtorNumber, .email, .phone, .invoice, .order] as [TransferItem.CodingKeys]).map(\.stringValue)
+        static let strings: [WritableKeyPath<TransferItem, String?> & Sendable] = [
+            \.externalCustomerID, \.externalAddressID, \.trigger, \.firstName, \.lastName, \.institution, \.street,
+            \.city, \.country, \.postalCode, \.debtorNumber, \.email, \.phone,
+        ]
         static let utf8 = names.map { Array($0.utf8) }
 
         init?(_ name: UnsafeBufferPointer<UInt8>) {
@@ -93,22 +98,8 @@ enum TransferDecoding {
 
         /// Sets the member; false for `invoice` and `order` with a value (objects, read by `JSONDecoder`).
         func set(_ item: inout TransferItem, _ text: String?) -> Bool {
-            switch index {
-            case 0: item.externalCustomerID = text
-            case 1: item.externalAddressID = text
-            case 2: item.trigger = text
-            case 3: item.firstName = text
-            case 4: item.lastName = text
-            case 5: item.institution = text
-            case 6: item.street = text
-            case 7: item.city = text
-            case 8: item.country = text
-            case 9: item.postalCode = text
-            case 10: item.debtorNumber = text
-            case 11: item.email = text
-            case 12: item.phone = text
-            default: return text == nil
-            }
+            guard index < Self.strings.count else { return text == nil }
+            item[keyPath: Self.strings[index]] = text
             return true
         }
     }
