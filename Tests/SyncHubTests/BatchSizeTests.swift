@@ -31,7 +31,7 @@ struct BatchSizeTests {
 }
 
 /// Passes calls to the hub but fails the `failAt`-th snapshot page, like a connection cut mid-snapshot.
-final class SnapshotCut: HubTransport, @unchecked Sendable {
+final class SnapshotCut: PassThroughTransport, @unchecked Sendable {
     let inner: InProcessHubTransport
     let failAt: Int
     private let lock = NSLock()
@@ -39,12 +39,6 @@ final class SnapshotCut: HubTransport, @unchecked Sendable {
 
     init(_ inner: InProcessHubTransport, failAt: Int) { self.inner = inner; self.failAt = failAt }
 
-    func push(batch: [UInt8], renamesApplied: Int64, pendingAfter: Int) async throws -> PushReply {
-        try await inner.push(batch: batch, renamesApplied: renamesApplied, pendingAfter: pendingAfter)
-    }
-    func pull(cursor: Int64, maxEntries: Int, ownThrough: Int64) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
-        try await inner.pull(cursor: cursor, maxEntries: maxEntries, ownThrough: ownThrough)
-    }
     func snapshot(cursor: Int64, maxEntries: Int) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
         let n = lock.withLock { snapshots += 1; return snapshots }
         if n == failAt { throw CancellationError() }

@@ -11,7 +11,7 @@ import SyncWire
 
 /// Records the format version of every batch a store pushes; answers like a hub of the given
 /// newest version (nil: one that names none, i.e. reads version 1 only).
-private final class VersionRecorder: HubTransport, @unchecked Sendable {
+private final class VersionRecorder: PassThroughTransport, @unchecked Sendable {
     let inner: InProcessHubTransport
     let hubNewest: Int?
     private let lock = NSLock()
@@ -25,12 +25,6 @@ private final class VersionRecorder: HubTransport, @unchecked Sendable {
         var reply = try await inner.push(batch: batch, renamesApplied: renamesApplied, pendingAfter: pendingAfter)
         reply.batchFormat = hubNewest
         return reply
-    }
-    func pull(cursor: Int64, maxEntries: Int, ownThrough: Int64) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
-        try await inner.pull(cursor: cursor, maxEntries: maxEntries, ownThrough: ownThrough)
-    }
-    func snapshot(cursor: Int64, maxEntries: Int) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
-        try await inner.snapshot(cursor: cursor, maxEntries: maxEntries)
     }
 }
 
@@ -69,17 +63,11 @@ struct FormatNegotiationTests {
 
     @Test("over HTTP: a page is version 1 unless the node asks for 2; a push reply names version 2")
     func routes() async throws {
-        let dir = try TemporaryDirectory(prefix: "format-routes")
-        defer { dir.remove() }
-        let store = try HubStore(path: dir.file("hub.sqlite"))
-        let token = try store.addNode(node: "A", site: "WAW", series: "K1")
-        let server = HubServer(store: store)
-        let auth: HTTPFields = [.authorization: "Bearer \(token)"]
-        try await Application(router: server.buildRouter()).test(.router) { client in
-            let partner = Change(seq: 1, hlc: HLC(rawValue: 1 << 16), node: "A", entity: .partner, key: "1001", op: .insert,
-                                 fields: ["code": .text("1001"), "kind": .text("consumer"), "first_name": .text("Anna"), "last_name": .text("Nowak")])
+        let f = try HubRouterTests.Fixture()
+        let auth = HubRouterTests.Fixture.bearer(f.tokenA)
+        try await f.test { client in
             // A version 1 batch from an older store is taken.
-            let batch = try BatchCodec.encode(node: "A", changes: [partner], version: 1)
+            let batch = try BatchCodec.encode(node: "A", changes: [HubRouterTests.partner(1, "1001")], version: 1)
             try await client.execute(uri: "/v1/push", method: .post, headers: auth, body: ByteBuffer(bytes: batch)) { response in
                 #expect(response.status == .ok)
                 let reply = try JSONDecoder().decode(PushReply.self, from: Data(response.body.readableBytesView))

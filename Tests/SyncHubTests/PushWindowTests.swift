@@ -8,7 +8,7 @@ import SyncTesting
 
 /// An in-process hub that offers two pushes at a time and loses chosen pushes (the request
 /// never reaches it), so the store's handling of a batch sent ahead can be checked.
-private final class LossyWindowTransport: HubTransport, @unchecked Sendable {
+private final class LossyWindowTransport: PassThroughTransport, @unchecked Sendable {
     let inner: InProcessHubTransport
     private let lock = NSLock()
     private var calls = 0
@@ -24,12 +24,6 @@ private final class LossyWindowTransport: HubTransport, @unchecked Sendable {
         var reply = try await inner.push(batch: batch, renamesApplied: renamesApplied, pendingAfter: pendingAfter)
         reply.window = 2
         return reply
-    }
-    func pull(cursor: Int64, maxEntries: Int, ownThrough: Int64) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
-        try await inner.pull(cursor: cursor, maxEntries: maxEntries, ownThrough: ownThrough)
-    }
-    func snapshot(cursor: Int64, maxEntries: Int) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
-        try await inner.snapshot(cursor: cursor, maxEntries: maxEntries)
     }
 }
 
