@@ -9,10 +9,6 @@ extension HubServer {
     /// The largest transfer batch body (1,000 items of some 2 KiB with their documents).
     static let maxTransferBody = 4 << 20
 
-    struct TransferReply: Codable, Sendable {
-        var results: [TransferResult]
-    }
-
     func addTransferRoutes(_ v1: RouterGroup<HubRequestContext>) {
         let server = self, store = self.store
         v1.post("external/customers") { request, context in
@@ -24,8 +20,7 @@ extension HubServer {
                     throw FieldError(field: "body", reason: "is not a JSON array of transfer items")
                 }
                 let results = try await offload { try store.transferCustomers(system: system, items: items) }
-                return Response(status: .ok, headers: [.contentType: "application/json"],
-                                body: .init(byteBuffer: ByteBuffer(bytes: TransferDecoding.reply(results))))
+                return Self.jsonBody(TransferDecoding.reply(results))
             } catch { return server.centralFailure(error, "transfer") }
         }
         v1.get("external/customers/:id") { _, context in

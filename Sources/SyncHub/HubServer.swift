@@ -51,9 +51,12 @@ public struct HubServer: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.userInfo = userInfo
-        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return jsonBody((try? encoder.encode(value)) ?? Data("{}".utf8), status: status)
+    }
+
+    /// A response of JSON already encoded.
+    static func jsonBody(_ bytes: some Sequence<UInt8>, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     static func error(_ status: HTTPResponse.Status, _ message: String, nextExpected: Int64? = nil, maxEntries: Int? = nil) -> Response {
@@ -246,7 +249,6 @@ public struct HubServer: Sendable {
             }
             reply.window = PushGate.window
             reply.maxEntries = limits.maxEntries
-            reply.batchFormat = Int(BatchFormat.version)
             // Counted by a switch: a dictionary keyed by outcome hashed its text 5,000 times a push.
             var applied: Int64 = 0, renamed: Int64 = 0, duplicate: Int64 = 0, rejected: Int64 = 0
             for r in reply.results {

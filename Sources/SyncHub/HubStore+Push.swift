@@ -117,6 +117,7 @@ extension HubStore {
             }
             var reply = PushReply(node: node.node, results: results, nextExpected: lastSeq + 1, hubHLC: hubHLC.rawValue)
             reply.hubTimeMillis = clock()
+            reply.batchFormat = Int(BatchFormat.version)
             if restamped > 0 { (reply.clockRestamped, reply.clockLeadMillis) = (restamped, largestLead) }
             return reply
         }

@@ -23,7 +23,6 @@ public struct InProcessHubTransport: HubTransport {
     public func push(batch: [UInt8], renamesApplied: Int64, pendingAfter: Int) async throws -> PushReply {
         var reply = try hub.push(node: node, entries: try decode(batch), renamesApplied: renamesApplied)
         reply.maxEntries = limits.maxEntries
-        reply.batchFormat = Int(BatchFormat.version)
         return reply
     }
 

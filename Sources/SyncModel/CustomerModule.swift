@@ -174,39 +174,17 @@ public struct DocumentLine: Sendable, Hashable, Codable {
             out.append(contentsOf: #","line_total":"#.utf8)
             FlatJSON.appendInt(l.lineTotal, to: &out)
             out.append(contentsOf: #","offer":"#.utf8)
-            appendJSONString(l.offer, to: &out)
+            FlatJSON.appendEncoderString(l.offer, to: &out)
             out.append(contentsOf: #","quantity":"#.utf8)
             FlatJSON.appendInt(Int64(l.quantity), to: &out)
             out.append(contentsOf: #","source":"#.utf8)
-            appendJSONString(l.source.rawValue, to: &out)
+            FlatJSON.appendEncoderString(l.source.rawValue, to: &out)
             out.append(contentsOf: #","unit_price":"#.utf8)
             FlatJSON.appendInt(l.unitPrice, to: &out)
             out.append(UInt8(ascii: "}"))
         }
         out.append(UInt8(ascii: "]"))
         return String(decoding: out, as: UTF8.self)
-    }
-
-    /// A JSON string as `JSONEncoder` escapes it: `"`, `\\` and `/` with a backslash, the
-    /// usual control characters by letter, the others as `\u00XX`.
-    static func appendJSONString(_ s: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(UInt8(ascii: "\\")); out.append(b)
-            case 0x0a: out.append(contentsOf: #"\n"#.utf8)
-            case 0x0d: out.append(contentsOf: #"\r"#.utf8)
-            case 0x09: out.append(contentsOf: #"\t"#.utf8)
-            case 0x08: out.append(contentsOf: #"\b"#.utf8)
-            case 0x0c: out.append(contentsOf: #"\f"#.utf8)
-            case 0..<0x20:
-                out.append(contentsOf: #"\u00"#.utf8)
-                out.append(FlatJSON.hexDigits[Int(b >> 4)])
-                out.append(FlatJSON.hexDigits[Int(b & 0xf)])
-            default: out.append(b)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
     }
 
     /// The lines of a document's `lines` column; each line's arithmetic must hold.

@@ -101,6 +101,30 @@ public enum FlatJSON {
 
     static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
+    /// A JSON string as Foundation's `JSONEncoder` escapes it (`appendString` writes the
+    /// journal's own form): `"`, `\` and `/` with a backslash, the usual control characters
+    /// by letter, the others as `\u00XX`. For JSON that must be byte for byte what `JSONEncoder`
+    /// writes (a document's lines, the transfer reply).
+    public static func appendEncoderString(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(UInt8(ascii: "\\")); out.append(b)
+            case 0x0a: out.append(contentsOf: #"\n"#.utf8)
+            case 0x0d: out.append(contentsOf: #"\r"#.utf8)
+            case 0x09: out.append(contentsOf: #"\t"#.utf8)
+            case 0x08: out.append(contentsOf: #"\b"#.utf8)
+            case 0x0c: out.append(contentsOf: #"\f"#.utf8)
+            case 0..<0x20:
+                out.append(contentsOf: #"\u00"#.utf8)
+                out.append(hexDigits[Int(b >> 4)])
+                out.append(hexDigits[Int(b & 0xf)])
+            default: out.append(b)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
     struct Malformed: Error {}
 
     /// A value as `scan` finds it.

@@ -46,9 +46,12 @@ public enum BatchFormat {
         UInt16(clamping: min(max(peerNewest ?? 1, Int(readableVersions.lowerBound)), Int(version)))
     }
 
+    /// How many of `fieldNames` version 1 gives ids (`code` ... `reason`).
+    static let versionOneFieldNames = 43
+
     /// How many of `fieldNames` have an id in `version` (a readable version).
     public static func fieldNameCount(version: UInt16) -> Int {
-        version >= 2 ? fieldNames.count : 43
+        version >= 2 ? fieldNames.count : versionOneFieldNames
     }
 
     /// The one-byte id of a field name spelled exactly (byte for byte) as a known one.

@@ -85,6 +85,9 @@ struct TransferDecodingTests {
 
 @Suite("Writing a transfer reply")
 struct TransferReplyTests {
+    /// The reply's shape: an object whose `results` is the array of results.
+    struct TransferReply: Encodable { var results: [TransferResult] }
+
     @Test("the reply's bytes are JSONEncoder's with sorted keys, for results of every shape and text with every escape")
     func sameAsFoundation() throws {
         var rng = SeededRandom(seed: 5)
@@ -99,7 +102,7 @@ struct TransferReplyTests {
                                documents: Bool.random(using: &rng) ? (0..<Int.random(in: 0...2, using: &rng)).map { _ in text() } : nil,
                                error: Bool.random(using: &rng) ? TransferError(field: text(), message: text()) : nil)
             }
-            let expected = [UInt8](try encoder.encode(HubServer.TransferReply(results: results)))
+            let expected = [UInt8](try encoder.encode(TransferReply(results: results)))
             #expect(TransferDecoding.reply(results) == expected, "\(String(decoding: expected, as: UTF8.self))")
         }
     }
