@@ -205,21 +205,21 @@ extension Database {
     /// One line priced for `category` with `discountPercent` off: what `quote` and a document's
     /// lines share (a document looks its category, discount and the table's version up once).
     ///
-    /// Reads the offer's and the cell's columns it needs, not whole rows: a sale of five lines
-    /// read both as dictionaries of every column, a sixth of an order's CPU time (perf).
+    /// Reads the offer's and its cell's columns it needs in one statement, not whole rows: a
+    /// sale of five lines read both as dictionaries of every column, a sixth of an order's CPU
+    /// time (perf); one statement instead of two per line saves another 1 µs a line.
     public func priceLine(offer offerCode: String, quantity: Int, category: String?, discountPercent: Int) throws -> (line: DocumentLine, offer: (name: String, currency: String)) {
-        guard let o = try FastStatement.fetchFirst(cachedStatement(sql: "SELECT name, offer_category, price_minor, currency, active FROM offer WHERE code = ?"),
-                                                   [offerCode.databaseValue]) else {
+        guard let o = try FastStatement.fetchFirst(cachedStatement(sql: """
+            SELECT o.name, o.offer_category, o.price_minor, o.currency, o.active, p.amount_minor, p.currency
+            FROM offer o LEFT JOIN price p ON p.customer_category = ? AND p.offer_category = o.offer_category WHERE o.code = ?
+            """), [category.databaseValue, offerCode.databaseValue]) else {
             throw FieldError(field: "offer", reason: "no offer \(offerCode) exists")
         }
         guard Bool.fromDatabaseValue(o[4]) == true else { throw FieldError(field: "offer", reason: "offer \(offerCode) is inactive") }
         let name = String.fromDatabaseValue(o[0]) ?? "", offerCategory = String.fromDatabaseValue(o[1]) ?? ""
         let currency = String.fromDatabaseValue(o[3]) ?? ""
         var cell: (amount: Int64, currency: String)?
-        if let category, let c = try FastStatement.fetchFirst(cachedStatement(sql: "SELECT amount_minor, currency FROM price WHERE customer_category = ? AND offer_category = ?"),
-                                                              [category.databaseValue, offerCategory.databaseValue]) {
-            cell = (Int64.fromDatabaseValue(c[0]) ?? 0, String.fromDatabaseValue(c[1]) ?? "")
-        }
+        if let amount = Int64.fromDatabaseValue(o[5]) { cell = (amount, String.fromDatabaseValue(o[6]) ?? "") }
         let line = try Pricing.price(Pricing.Inputs(offer: offerCode, offerCategory: offerCategory, basePrice: Int64.fromDatabaseValue(o[2]) ?? 0,
                                                     currency: currency, cell: cell, discountPercent: discountPercent), quantity: quantity)
         return (line, (name, currency))

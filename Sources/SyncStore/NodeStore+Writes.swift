@@ -136,11 +136,49 @@ extension NodeTransaction {
         try insertNewRow(.document, key: doc.id, values: doc.columnValues)
     }
 
-    /// The next number of a document or request this node writes (gapless, in the transaction).
+    /// The next number of a document or request this node writes: gapless, never repeated.
+    ///
+    /// Every number taken is written, in the same transaction, as the key of a journal entry
+    /// (`NODE-R12`, `NODE-M13`), and the journal keeps every entry. So the next number is one
+    /// more than the newest such entry's, read backwards from the journal's end: a crash or a
+    /// rollback takes the number back with its entry. `node_config` holds a mark (the next
+    /// number as of journal entry `numbered_through`) that bounds the reading: it is moved when
+    /// more than `numberMarkDistance` entries lie beyond it, so a store that imported many
+    /// partners since its last sale reads at most that many entries once.
+    ///
+    /// Measured (`posbench --only order`, WAL frames by b-tree): keeping the counter itself in
+    /// `node_config` wrote a page of it in every sale, one of 5.8 pages per order of 5 lines.
     func nextDocumentNumber() throws -> Int64 {
-        let number = try Int64.fetchOne(db.cachedStatement(sql: "SELECT next_document FROM node_config WHERE id = 1")) ?? 1
-        try db.cachedStatement(sql: "UPDATE node_config SET next_document = next_document + 1 WHERE id = 1").execute()
+        guard let mark = try FastStatement.fetchFirst(db.cachedStatement(sql: "SELECT next_document, numbered_through FROM node_config WHERE id = 1"), []),
+              let next = Int64.fromDatabaseValue(mark[0]), let through = Int64.fromDatabaseValue(mark[1]) else {
+            throw StoreError.notInitialized(path: db.description)
+        }
+        var number = next
+        let nodeID = try config().nodeID
+        let newest = try FastStatement.fetchFirst(db.cachedStatement(sql: """
+            SELECT (SELECT key FROM journal WHERE seq > ? AND op = 'insert' AND (entity = 'document' OR entity = 'move') ORDER BY seq DESC LIMIT 1),
+                   (SELECT COALESCE(MAX(seq), 0) FROM journal)
+            """), [through.databaseValue])
+        if let key = newest.flatMap({ String.fromDatabaseValue($0[0]) }), let taken = Self.documentNumber(key: key, node: nodeID) {
+            number = max(number, taken + 1)
+        }
+        let last = newest.flatMap { Int64.fromDatabaseValue($0[1]) } ?? 0
+        if last - through > Self.numberMarkDistance {
+            try db.cachedStatement(sql: "UPDATE node_config SET next_document = ?, numbered_through = ? WHERE id = 1")
+                .execute(arguments: [number + 1, last])
+        }
         return number
+    }
+
+    /// Journal entries beyond `node_config.numbered_through` after which a new number moves the mark.
+    static let numberMarkDistance: Int64 = 1_000
+
+    /// The number in a key this node wrote (`NODE-R12` -> 12; nil for another node's key).
+    static func documentNumber(key: String, node: String) -> Int64? {
+        guard key.hasPrefix(node), key.utf8.count > node.utf8.count + 2 else { return nil }
+        let rest = key.utf8.dropFirst(node.utf8.count)
+        guard rest.first == UInt8(ascii: "-") else { return nil }
+        return Int64(Substring(rest.dropFirst(2)))
     }
 
     /// Writes a new partner or document by column and journals its image: the fields that

@@ -217,6 +217,15 @@ public enum Schema {
         migrator.registerMigration("v7-node-compaction-pending") { db in
             try db.execute(sql: "ALTER TABLE node_config ADD COLUMN compaction_pending INTEGER NOT NULL DEFAULT 0")
         }
+        // A document's number is read from the journal's newest numbered entry, so a sale no
+        // longer writes a page of node_config; `next_document` becomes the mark as of
+        // `numbered_through` (`NodeTransaction.nextDocumentNumber`). Today's counter is exact.
+        migrator.registerMigration("v8-node-document-number-mark") { db in
+            try db.execute(sql: """
+                ALTER TABLE node_config ADD COLUMN numbered_through INTEGER NOT NULL DEFAULT 0;
+                UPDATE node_config SET numbered_through = (SELECT COALESCE(MAX(seq), 0) FROM journal);
+                """)
+        }
     }
 }
 
