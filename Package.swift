@@ -32,6 +32,9 @@ let package = Package(
         // zlib from the system (zlib1g-dev).
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
 
+        // glibc's malloc settings (mallopt), for `MallocTuning`.
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
+
         // SQLite process settings Swift cannot make itself (sqlite3_config is variadic).
         .target(name: "CSQLiteTuning", linkerSettings: [.linkedLibrary("sqlite3")]),
 
@@ -95,7 +98,7 @@ let package = Package(
 
         // What both command-line tools share: enum options, JSON and error output.
         .target(name: "CLISupport", dependencies: [
-            "SyncModel", "SyncStore",
+            "SyncModel", "SyncStore", "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

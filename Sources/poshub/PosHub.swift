@@ -19,6 +19,12 @@ struct PosHub: AsyncParsableCommand {
         subcommands: [Init.self, NodeCommand.self, OperatorCommand.self, Serve.self, StateHash.self, Audit.self, MoveCommand.self, BalancesCommand.self,
                       CategoryCommand.self, OfferCategoryCommand.self, OfferCommand.self, PriceCommand.self, InstitutionCommand.self,
                       AccessRequestCommand.self, EraseCommand.self, SystemCommand.self])
+
+    /// glibc's malloc settings first (`MallocTuning`: the measurements), then the command.
+    static func main() async {
+        MallocTuning.apply(arenas: nil, mmapThreshold: 128 * 1024)
+        await main(nil)
+    }
 }
 
 struct HubStoreOption: ParsableArguments {

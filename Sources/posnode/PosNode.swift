@@ -17,6 +17,12 @@ struct PosNode: AsyncParsableCommand {
             APITokenCommand.self, InstitutionCommand.self, MemberCommand.self, PriceCommand.self, OrderCommand.self, CatalogCommand.self,
             AccessRequestCommand.self,
         ])
+
+    /// glibc's malloc settings first (`MallocTuning`: the measurements), then the command.
+    static func main() async {
+        MallocTuning.apply(arenas: 1, mmapThreshold: nil)
+        await main(nil)
+    }
 }
 
 /// The `--db` option every command takes.
