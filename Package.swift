@@ -160,7 +160,7 @@ let package = Package(
         ]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "SyncModel", "SyncStore", "SyncWire", "SyncTesting", .product(name: "GRDB", package: "GRDB.swift"),
+            "SyncModel", "SyncStore", "SyncWire", "SyncTesting", "CLISupport", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
     ]
 )

@@ -21,9 +21,20 @@ public enum MallocTuning {
     /// `arenas`: the most arenas (nil: glibc's choice); `mmapThreshold`: the block size in
     /// bytes from which blocks are always mapped and unmapped on their own (nil: glibc's
     /// moving threshold).
-    public static func apply(arenas: Int32?, mmapThreshold: Int32?) {
-        let environment = ProcessInfo.processInfo.environment
-        if let arenas, environment["MALLOC_ARENA_MAX"] == nil { _ = mallopt(M_ARENA_MAX, arenas) }
-        if let mmapThreshold, environment["MALLOC_MMAP_THRESHOLD_"] == nil { _ = mallopt(M_MMAP_THRESHOLD, mmapThreshold) }
+    /// Returns the settings made: those asked for, unless the environment makes them or
+    /// `mallopt` refuses them.
+    @discardableResult
+    public static func apply(arenas: Int32?, mmapThreshold: Int32?,
+                             environment: [String: String] = ProcessInfo.processInfo.environment) -> [Setting] {
+        var made: [Setting] = []
+        if let arenas, environment["MALLOC_ARENA_MAX"] == nil, mallopt(M_ARENA_MAX, arenas) == 1 { made.append(.arenas) }
+        if let mmapThreshold, environment["MALLOC_MMAP_THRESHOLD_"] == nil, mallopt(M_MMAP_THRESHOLD, mmapThreshold) == 1 {
+            made.append(.mmapThreshold)
+        }
+        return made
+    }
+
+    public enum Setting: Sendable, Equatable {
+        case arenas, mmapThreshold
     }
 }
