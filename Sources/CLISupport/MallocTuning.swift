@@ -1,7 +1,7 @@
 import CMalloc
 import Foundation
 
-/// glibc malloc settings a process makes before its first thread starts.
+/// glibc malloc settings `posnode` and `poshub` make first thing in `main`.
 ///
 /// glibc gives each thread that allocates an arena of its own (up to 8 per core), and raises
 /// its threshold for serving large blocks by `mmap` each time such a block is freed, so the
