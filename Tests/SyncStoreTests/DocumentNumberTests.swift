@@ -77,6 +77,29 @@ struct DocumentNumberTests {
         #expect(try store.addDocument(kind: .receipt, partnerCode: "1001", amountMinor: 100, currency: "PLN").id == "N1-R41")
     }
 
+    @Test("a store that counted in node_config carries on from its counter after the upgrade")
+    func upgradeKeepsCounter() throws {
+        let fixture = try StoreFixture()
+        defer { fixture.remove() }
+        let path = fixture.dir.file("node.sqlite")
+        try fixture.store.addPartner(anna())
+        for _ in 1...2 { try fixture.store.addDocument(kind: .receipt, partnerCode: "1001", amountMinor: 100, currency: "PLN") }
+        // The store as it was before the mark: its counter at 3 (two sales), no mark column.
+        try fixture.store.pool.write { db in
+            try db.execute(sql: """
+                ALTER TABLE node_config DROP COLUMN numbered_through;
+                UPDATE node_config SET next_document = 3;
+                DELETE FROM grdb_migrations WHERE identifier = 'v8-node-document-number-mark';
+                """)
+        }
+        try fixture.store.pool.close()
+        let upgraded = try NodeStore.open(path: path)
+        let head = try upgraded.pool.read { try Int64.fetchOne($0, sql: "SELECT MAX(seq) FROM journal")! }
+        #expect(try mark(upgraded) == (next: 3, through: head))
+        #expect(try upgraded.addDocument(kind: .receipt, partnerCode: "1001", amountMinor: 100, currency: "PLN").id == "N1-R3")
+        try upgraded.pool.close()
+    }
+
     @Test("only this node's keys count", arguments: [("N1-R12", 12), ("N1-M7", 7), ("N12-R3", nil), ("N1", nil), ("N1-R", nil), ("X-R1", nil)] as [(String, Int64?)])
     func keysOfThisNode(key: String, number: Int64?) {
         #expect(NodeTransaction.documentNumber(key: key, node: "N1") == number)
