@@ -128,7 +128,13 @@ extension NodeTransaction {
 
     /// The id of the next document of `kind` this node writes: `NODE-R12` (see `letter`).
     func nextDocumentID(_ kind: DocumentKind) throws -> String {
-        "\(try config().nodeID)-\(Self.letter(kind))\(try nextDocumentNumber())"
+        try nextNumberedKey(letter: Self.letter(kind))
+    }
+
+    /// The key of the next numbered record this node writes, a document or a move request:
+    /// node id, `-`, `letter`, the next number (`documentNumber(key:node:)` reads it back).
+    func nextNumberedKey(letter: String) throws -> String {
+        "\(try config().nodeID)-\(letter)\(try nextDocumentNumber())"
     }
 
     /// Writes a new document's row and its journal entry.
@@ -173,7 +179,8 @@ extension NodeTransaction {
     /// Journal entries beyond `node_config.numbered_through` after which a new number moves the mark.
     static let numberMarkDistance: Int64 = 1_000
 
-    /// The number in a key this node wrote (`NODE-R12` -> 12; nil for another node's key).
+    /// The number in a key this node wrote (`nextNumberedKey`: `NODE-R12` -> 12; nil for
+    /// another node's key).
     static func documentNumber(key: String, node: String) -> Int64? {
         guard key.utf8.starts(with: node.utf8), key.utf8.count > node.utf8.count + 2 else { return nil }
         let rest = key.utf8.dropFirst(node.utf8.count)
@@ -282,7 +289,7 @@ extension NodeTransaction {
         r.site = cfg.site
         r.currentCode = PartnerCode.normalized(r.currentCode)
         r.newCode = PartnerCode.normalized(r.newCode)
-        let id = "\(cfg.nodeID)-M\(try nextDocumentNumber())"
+        let id = try nextNumberedKey(letter: "M")
         return try appendJournal(entity: .move, key: id, op: .insert, fields: r.fields)
     }
 }
