@@ -560,6 +560,9 @@ struct PlainPartners {
 
     init(path: String) throws { rows = try PlainRows(path: path, table: .partner) }
 
+    /// Binds the partner from its fields dictionary, as this reference always has: through
+    /// `PlainRows.insert` (its column values, no dictionary) it is about 9 % faster, and the
+    /// local write row measures 0.76× instead of 0.84× (BENCHMARKS.md, "What is left").
     func insert(_ p: Partner) throws {
         let f = p.fields
         try pool.write { db in

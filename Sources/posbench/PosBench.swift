@@ -57,79 +57,61 @@ struct PosBench: AsyncParsableCommand {
         var table: [BenchRow] = []
         func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
-        /// Before a row: the previous rows' dirty pages are written out, so their writeback does
-        /// not weigh on this row's own figure (its reference runs after it).
-        func settle() { Glibc.sync() }
-        /// After a row: its stores are removed unless the caller asked to keep them (`--work-dir`).
-        func cleanUp(_ row: String) { if workDir == nil { try? FileManager.default.removeItem(atPath: "\(dir)/\(row)") } }
+        /// Runs row `name` if it was asked for. Before it, the previous rows' dirty pages are
+        /// written out, so their writeback does not weigh on this row's figure (its reference
+        /// runs after it); after it, its stores are removed unless the caller asked to keep them
+        /// (`--work-dir`).
+        func row(_ name: String, _ body: (String) async throws -> Void) async throws {
+            guard rows.contains(name) else { return }
+            Glibc.sync()
+            defer { if workDir == nil { try? FileManager.default.removeItem(atPath: "\(dir)/\(name)") } }
+            try await body("\(dir)/\(name)")
+        }
 
-        if rows.contains("write") {
-            settle()
-            defer { cleanUp("write") }
+        try await row("write") { rowDir in
             log("local write: \(writes) partners…")
-            table.append(try Bench.localWrite(count: writes, dir: "\(dir)/write"))
+            table.append(try Bench.localWrite(count: writes, dir: rowDir))
         }
-        if rows.contains("order") {
-            settle()
-            defer { cleanUp("order") }
+        try await row("order") { rowDir in
             log("local write: \(writes) orders of 5 lines…")
-            table.append(try await Bench.orderWrite(count: writes, dir: "\(dir)/order"))
+            table.append(try await Bench.orderWrite(count: writes, dir: rowDir))
         }
-        if rows.contains("catchup") {
-            settle()
-            defer { cleanUp("catchup") }
+        try await row("catchup") { rowDir in
             log("catch-up: \(catchup) changes over loopback HTTP…")
-            table += try await Bench.catchUp(count: catchup, pushBatch: pushBatch, runs: catchupRuns, dir: "\(dir)/catchup", bin: bin, log: log)
+            table += try await Bench.catchUp(count: catchup, pushBatch: pushBatch, runs: catchupRuns, dir: rowDir, bin: bin, log: log)
         }
-        if rows.contains("inprocess") {
-            settle()
-            defer { cleanUp("inprocess") }
+        try await row("inprocess") { rowDir in
             log("catch-up in-process: \(catchup) changes…")
-            table.append(try await Bench.catchUpInProcess(count: catchup, dir: "\(dir)/inprocess", log: log))
+            table.append(try await Bench.catchUpInProcess(count: catchup, dir: rowDir, log: log))
         }
-        if rows.contains("memory") {
-            settle()
-            defer { cleanUp("memory") }
+        try await row("memory") { rowDir in
             log("memory: \(memoryChanges) changes backlog…")
-            table += try await Bench.memory(count: memoryChanges, pushBatch: pushBatch, dir: "\(dir)/memory", bin: bin, log: log)
+            table += try await Bench.memory(count: memoryChanges, pushBatch: pushBatch, dir: rowDir, bin: bin, log: log)
         }
-        if rows.contains("scale") {
-            settle()
-            defer { cleanUp("scale") }
+        try await row("scale") { rowDir in
             let sizes = scaleNodes.split(separator: ",").compactMap { Int($0) }
             log("scale: possim \(sizes) nodes × \(scaleOps), region size \(scaleRegionSize)…")
-            table.append(try await Bench.scale(nodes: sizes, ops: scaleOps, regionSize: scaleRegionSize, dir: "\(dir)/scale", log: log))
+            table.append(try await Bench.scale(nodes: sizes, ops: scaleOps, regionSize: scaleRegionSize, dir: rowDir, log: log))
         }
-
-        if rows.contains("price") {
-            settle()
-            defer { cleanUp("price") }
+        try await row("price") { rowDir in
             log("price table: \(priceCells) cells to a new store…")
-            table.append(try await Bench.priceTable(cells: priceCells, dir: "\(dir)/price", bin: bin, log: log))
+            table.append(try await Bench.priceTable(cells: priceCells, dir: rowDir, bin: bin, log: log))
         }
-        if rows.contains("report") {
-            settle()
-            defer { cleanUp("report") }
+        try await row("report") { rowDir in
             log("access report: hubs of \(reportChanges / 10) and \(reportChanges) changes…")
-            table.append(try await Bench.accessReport(small: reportChanges / 10, large: reportChanges, dir: "\(dir)/report", log: log))
+            table.append(try await Bench.accessReport(small: reportChanges / 10, large: reportChanges, dir: rowDir, log: log))
         }
-        if rows.contains("transfer") {
-            settle()
-            defer { cleanUp("transfer") }
+        try await row("transfer") { rowDir in
             log("back-office transfer: \(transferCustomers) customers…")
-            table.append(try await Bench.transfer(count: transferCustomers, dir: "\(dir)/transfer", bin: bin, log: log))
+            table.append(try await Bench.transfer(count: transferCustomers, dir: rowDir, bin: bin, log: log))
         }
-        if rows.contains("json") {
-            settle()
-            defer { cleanUp("json") }
+        try await row("json") { _ in
             log("journal JSON: 100000 images…")
             table.append(try Bench.journalJSON(count: 100_000))
         }
-        if rows.contains("binding") {
-            settle()
-            defer { cleanUp("binding") }
+        try await row("binding") { rowDir in
             log("row binding: 100000 rows…")
-            table.append(try Bench.rowBinding(count: 100_000, dir: "\(dir)/binding"))
+            table.append(try Bench.rowBinding(count: 100_000, dir: rowDir))
         }
 
         if json {
