@@ -140,11 +140,12 @@ extension NodeTransaction {
         // without), the institution's discount and the price table's version.
         if category == nil { category = try db.defaultCustomerCategory() }
         let discount = try db.institutionDiscount(institution)
-        let version = try db.priceTableVersion()
+        try priceLines?.validate(db)
+        let version = try priceLines?.priceTableVersion { try db.priceTableVersion() } ?? db.priceTableVersion()
         var lines: [DocumentLine] = [], currency: String?
         lines.reserveCapacity(requested.count)
         for (offer, quantity) in requested {
-            let priced = try db.priceLine(offer: offer, quantity: quantity, category: category, discountPercent: discount)
+            let priced = try db.priceLine(offer: offer, quantity: quantity, category: category, discountPercent: discount, kept: priceLines)
             if let currency, currency != priced.offer.currency {
                 throw FieldError(field: "line", reason: "offer \(offer) is priced in \(priced.offer.currency), the document's first line in \(currency)")
             }

@@ -131,6 +131,8 @@ extension NodeStore {
             return (c.fields["partner_code"]?.text ?? c.key, caseID)
         }
         try pool.write { db in
+            // The catalog may change here: sales read it afresh.
+            priceLines.invalidate()
             let cfg = try NodeStore.config(db)
             let held = erased.isEmpty ? nil : try db.personalValues(of: erased.map(\.code), kinds: kinds)
             var touched = Set<String>()

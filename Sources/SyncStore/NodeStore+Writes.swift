@@ -11,11 +11,14 @@ public struct NodeTransaction {
     /// The store's record kinds.
     public let kinds: RecordKinds
     private let cache = ConfigCache()
+    /// The store's kept catalog rows for pricing sales (nil: read them).
+    let priceLines: PriceLineCache?
 
-    init(db: Database, kinds: RecordKinds, clock: @escaping () -> UInt64) {
+    init(db: Database, kinds: RecordKinds, clock: @escaping () -> UInt64, priceLines: PriceLineCache? = nil) {
         self.db = db
         self.kinds = kinds
         self.clock = clock
+        self.priceLines = priceLines
     }
 
     final class ConfigCache { var config: NodeConfig? }
@@ -59,7 +62,7 @@ public struct NodeTransaction {
 extension NodeStore {
     /// Runs `body` in one write transaction: all its writes and journal entries commit together or not at all.
     public func transaction<T>(_ body: (NodeTransaction) throws -> T) throws -> T {
-        try pool.write { db in try body(NodeTransaction(db: db, kinds: kinds, clock: clock)) }
+        try pool.write { db in try body(NodeTransaction(db: db, kinds: kinds, clock: clock, priceLines: priceLines)) }
     }
 
     /// Registers a new partner: validation, code and NIP uniqueness, lowest-price default,

@@ -34,6 +34,8 @@ public final class NodeStore: Sendable {
     public let clock: @Sendable () -> UInt64
     /// The record kinds the store replicates (the hub it syncs with has the same).
     public let kinds: RecordKinds
+    /// The catalog rows sales price from, kept between sales (see `PriceLineCache`).
+    let priceLines = PriceLineCache()
 
     private init(pool: DatabasePool, path: String, kinds: RecordKinds, clock: @escaping @Sendable () -> UInt64) {
         self.pool = pool
