@@ -60,6 +60,16 @@ public func consumer(_ code: String, first: String = "Anna", last: String = "Now
     Partner(code: code, kind: .consumer, firstName: first, lastName: last, country: "PL")
 }
 
+/// A chain's catalog for tests: a default and a school category, one
+/// offer category of tickets, an adult ticket at 20.00, schools pay 12.50.
+public func publishCatalog(_ hub: HubStore) throws {
+    try hub.addCustomerCategory(code: "STD", name: "Standard", isDefault: true)
+    try hub.addCustomerCategory(code: "SCH", name: "Schools")
+    try hub.addOfferCategory(code: "TIX", name: "Tickets")
+    try hub.addOffer(code: "ADULT", name: "Adult ticket", offerCategory: "TIX", priceMinor: 2000, currency: "PLN", articleCode: "4711")
+    try hub.setPrice(customerCategory: "SCH", offerCategory: "TIX", amountMinor: 1250, currency: "PLN")
+}
+
 public func change(_ node: String, _ seq: Int64, hlc: UInt64, _ entity: Entity, _ key: String, _ op: ChangeOp, _ fields: Fields) -> Change {
     Change(seq: seq, hlc: HLC(rawValue: hlc), node: node, entity: entity, key: key, op: op, fields: fields)
 }

@@ -6,16 +6,6 @@ import SyncModel
 import SyncStore
 import SyncTesting
 
-/// The chain's catalog as the example has it: a default and a school category, one
-/// offer category of tickets, an adult ticket at 20.00, schools pay 12.50.
-func publishCatalog(_ hub: HubStore) throws {
-    try hub.addCustomerCategory(code: "STD", name: "Standard", isDefault: true)
-    try hub.addCustomerCategory(code: "SCH", name: "Schools")
-    try hub.addOfferCategory(code: "TIX", name: "Tickets")
-    try hub.addOffer(code: "ADULT", name: "Adult ticket", offerCategory: "TIX", priceMinor: 2000, currency: "PLN", articleCode: "4711")
-    try hub.setPrice(customerCategory: "SCH", offerCategory: "TIX", amountMinor: 1250, currency: "PLN")
-}
-
 @Suite("Customer module: the catalog from the hub, institutions and priced documents from the stores")
 struct CustomerModuleTests {
     @Test("the hub's categories, offers and prices reach every store; a store prices offline from its replica, with the institution's discount")

@@ -21,11 +21,7 @@ struct NodeCustomerRouterTests {
     @Test("an institution, a member's address at it, a price quote with its discount, an order and an anonymous receipt by lines; bad input is 400/404 naming the field")
     func customerRoutes() async throws {
         let world = try World(nodes: [("A", "WAW", "K1")])
-        try world.hub.addCustomerCategory(code: "STD", name: "Standard", isDefault: true)
-        try world.hub.addCustomerCategory(code: "SCH", name: "Schools")
-        try world.hub.addOfferCategory(code: "TIX", name: "Tickets")
-        try world.hub.addOffer(code: "ADULT", name: "Adult ticket", offerCategory: "TIX", priceMinor: 2000, currency: "PLN")
-        try world.hub.setPrice(customerCategory: "SCH", offerCategory: "TIX", amountMinor: 1250, currency: "PLN")
+        try publishCatalog(world.hub)
         try await world.sync("A")
         let store = world.store("A")
         let router = NodeServer(store: store, sync: nil, access: NodeAPIAccess(token: Self.token, allowedOrigins: [])).buildRouter()

@@ -14,11 +14,7 @@ struct PriceLineCacheTests {
     /// A hub with schools paying 12.50 for a 20.00 ticket, store A synced, and a school customer.
     func world() async throws -> World {
         let world = try World(nodes: [("A", "WAW", "K1")])
-        try world.hub.addCustomerCategory(code: "STD", name: "Standard", isDefault: true)
-        try world.hub.addCustomerCategory(code: "SCH", name: "Schools")
-        try world.hub.addOfferCategory(code: "TIX", name: "Tickets")
-        try world.hub.addOffer(code: "ADULT", name: "Adult ticket", offerCategory: "TIX", priceMinor: 2000, currency: "PLN")
-        try world.hub.setPrice(customerCategory: "SCH", offerCategory: "TIX", amountMinor: 1250, currency: "PLN")
+        try publishCatalog(world.hub)
         try await world.sync("A")
         try world.store("A").addPartner(Partner(code: "P1", kind: .consumer, firstName: "Anna", lastName: "Nowak", category: "SCH"))
         return world
