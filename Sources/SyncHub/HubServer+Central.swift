@@ -27,6 +27,14 @@ extension HubServer {
         }
     }
 
+    struct OfferUpdateBody: Decodable {
+        var name: String?
+        var priceMinor: Int64?
+        var articleCode: String?
+        var active: Bool?
+        enum CodingKeys: String, CodingKey { case name, priceMinor = "price_minor", articleCode = "article_code", active }
+    }
+
     struct PriceImportReply: Codable, Sendable {
         var cells: Int
         var priceVersion: Int64
@@ -113,6 +121,13 @@ extension HubServer {
                 return try await offload { try store.addOfferCategory(code: code, name: name) }
             }
         }
+        v1.patch("central/offer-categories/:code") { request, context in
+            let code = context.parameters.get("code") ?? ""
+            return await write("offer category \(code)", context, status: .ok) {
+                let b = try await Self.decode(request, as: CategoryBody.self)
+                return try await offload { try store.updateOfferCategory(code: code, name: b.name, active: b.active) }
+            }
+        }
         v1.get("central/offers") { _, context in await read("offer list", context) { try store.offers() } }
         v1.post("central/offers") { request, context in
             await write("offer", context) {
@@ -120,6 +135,15 @@ extension HubServer {
                 return try await offload {
                     try store.addOffer(code: b.code, name: b.name, offerCategory: b.offerCategory, priceMinor: b.priceMinor,
                                        currency: b.currency, articleCode: b.articleCode)
+                }
+            }
+        }
+        v1.patch("central/offers/:code") { request, context in
+            let code = context.parameters.get("code") ?? ""
+            return await write("offer \(code)", context, status: .ok) {
+                let b = try await Self.decode(request, as: OfferUpdateBody.self)
+                return try await offload {
+                    try store.updateOffer(code: code, name: b.name, priceMinor: b.priceMinor, articleCode: b.articleCode, active: b.active)
                 }
             }
         }

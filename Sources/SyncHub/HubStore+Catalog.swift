@@ -69,6 +69,31 @@ extension HubStore {
         return try pool.read { try $0.offerCategories().first { $0.code == code }! }
     }
 
+    /// Renames, deactivates or reactivates an offer category. Deactivating is refused while
+    /// active offers are in it (with their number): a sale is never priced in an inactive
+    /// category. A deactivated one keeps its offers, cells and every document readable; no new
+    /// offer or price cell goes into it.
+    @discardableResult
+    public func updateOfferCategory(code: String, name: String? = nil, active: Bool? = nil) throws -> CategoryRecord {
+        try write { db in
+            guard try db.offerCategories().contains(where: { $0.code == code }) else {
+                throw HubError.invalid(FieldError(field: "code", reason: "no offer category \(code) exists", code: .notFound))
+            }
+            if active == false {
+                let offers = try db.offers().filter { $0.offerCategory == code && $0.active }.map(\.code)
+                if !offers.isEmpty {
+                    throw HubError.invalid(FieldError(field: "active", reason: "offer category \(code) has \(offers.count) active offer\(offers.count == 1 ? "" : "s") (\(offers.prefix(5).joined(separator: ", "))\(offers.count > 5 ? ", …" : "")); deactivate them first", code: .conflict))
+                }
+            }
+            var fields: Fields = [:]
+            if let name { fields["name"] = .text(name) }
+            if let active { fields["active"] = .bool(active) }
+            guard !fields.isEmpty else { return [] }
+            return [CentralChange(.offerCategory, .update, key: code, fields: fields)]
+        }
+        return try pool.read { try $0.offerCategories().first { $0.code == code }! }
+    }
+
     /// A new offer at its base price. Its currency must be the one of the price table's cells
     /// for its offer category (a line is priced in one currency, cell or base price).
     @discardableResult
@@ -88,6 +113,32 @@ extension HubStore {
                                   "price_version": .int(try db.priceTableVersion() + 1)]
             if let articleCode { fields["article_code"] = .text(articleCode) }
             return [CentralChange(.offer, .insert, fields: fields)]
+        }
+        return try pool.read { try $0.offer(code)! }
+    }
+
+    /// Changes an offer's name, base price or article code, or deactivates or reactivates it.
+    /// A new base price or a change of the active flag takes the next price version, like a
+    /// cell: documents already written keep the prices they were sold at, and a store's sale
+    /// priced with the older version is listed in the hub's audit (`old-price`). Stores refuse
+    /// a deactivated offer on a new line; documents that sold it stay readable. Its code,
+    /// offer category and currency do not change (a different offer is a new one).
+    @discardableResult
+    public func updateOffer(code: String, name: String? = nil, priceMinor: Int64? = nil, articleCode: String? = nil,
+                            active: Bool? = nil) throws -> Offer {
+        try write { db in
+            guard let current = try db.offer(code) else {
+                throw HubError.invalid(FieldError(field: "code", reason: "no offer \(code) exists", code: .notFound))
+            }
+            if active == true, current.active == false { try Self.requireActiveOfferCategory(db, current.offerCategory) }
+            var fields: Fields = [:]
+            if let name { fields["name"] = .text(name) }
+            if let articleCode { fields["article_code"] = .text(articleCode) }
+            if let priceMinor, priceMinor != current.priceMinor { fields["price_minor"] = .int(priceMinor) }
+            if let active, active != current.active { fields["active"] = .bool(active) }
+            if fields["price_minor"] != nil || fields["active"] != nil { fields["price_version"] = .int(try db.priceTableVersion() + 1) }
+            guard !fields.isEmpty else { return [] }
+            return [CentralChange(.offer, .update, key: code, fields: fields)]
         }
         return try pool.read { try $0.offer(code)! }
     }

@@ -68,8 +68,13 @@ extension Reconciler {
         for line in doc.lines {
             guard let offer = try db.offer(line.offer) else { continue }
             let cell = try doc.customerCategory.flatMap { try db.priceCell(customerCategory: $0, offerCategory: offer.offerCategory) }
-            let now = try db.quote(offer: offer.code, quantity: line.quantity, customerCategory: doc.customerCategory, institution: nil)
             let newer = offer.priceVersion > version || (cell?.priceVersion ?? 0) > version
+            // Deactivated at the hub after the store priced the line: sold as sold, and listed.
+            guard offer.active else {
+                if newer { changed.append("\(line.offer) sold at \(Document.formatAmount(line.unitPrice)), now withdrawn") }
+                continue
+            }
+            let now = try db.quote(offer: offer.code, quantity: line.quantity, customerCategory: doc.customerCategory, institution: nil)
             if newer && now.line.unitPrice != line.unitPrice {
                 changed.append("\(line.offer) sold at \(Document.formatAmount(line.unitPrice)), now \(Document.formatAmount(now.line.unitPrice))")
             }

@@ -58,7 +58,7 @@ struct CategoryCommand: AsyncParsableCommand {
 
 struct OfferCategoryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "offer-category", abstract: "Offer categories: the columns of the price table.",
-        subcommands: [Add.self, List.self])
+        subcommands: [Add.self, Update.self, List.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add an offer category.")
@@ -70,6 +70,22 @@ struct OfferCategoryCommand: AsyncParsableCommand {
         func run() async throws {
             let c = try store.open().addOfferCategory(code: code, name: name)
             if json { try printJSON(c) } else { print("added offer category \(c.code)") }
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rename, deactivate or reactivate an offer category.",
+            discussion: "Offer categories are never deleted. Deactivating one is refused while it has active offers (deactivate them first); a deactivated one keeps its offers, price cells and every document readable, and takes no new offer or price cell.")
+        @OptionGroup var store: HubStoreOption
+        @Option(help: "The offer category's code.") var code: String
+        @Option(help: "A new name.") var name: String?
+        @Option(help: "true or false.") var active: Bool?
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let c = try store.open().updateOfferCategory(code: code, name: name, active: active)
+            if json { try printJSON(c) } else { print("offer category \(c.code): \(c.name), \(c.active ? "active" : "inactive")") }
         }
     }
 
@@ -88,7 +104,7 @@ struct OfferCategoryCommand: AsyncParsableCommand {
 
 struct OfferCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "offer", abstract: "Offers: what a document line sells, at a base price.",
-        subcommands: [Add.self, List.self])
+        subcommands: [Add.self, Update.self, List.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add an offer with its base price (used where the price table has no cell).")
@@ -109,6 +125,27 @@ struct OfferCommand: AsyncParsableCommand {
         }
     }
 
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change an offer's name, base price or article code, or deactivate or reactivate it.",
+            discussion: "A new base price or a change of --active takes the next price table version: documents already written keep their prices, and sales a store priced with the older version are listed in the audit (kind old-price). Stores refuse a deactivated offer on a new line. Code, offer category and currency do not change.")
+        @OptionGroup var store: HubStoreOption
+        @Option(help: "The offer's code.") var code: String
+        @Option(help: "A new name.") var name: String?
+        @Option(help: "A new base price, such as 22.00.") var price: String?
+        @Option(help: "A new article code for accounting.") var articleCode: String?
+        @Option(help: "true or false.") var active: Bool?
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let minor = try price.map { try CatalogArguments.amount($0, field: "price") }
+            let o = try store.open().updateOffer(code: code, name: name, priceMinor: minor, articleCode: articleCode, active: active)
+            if json { try printJSON(o) } else {
+                print("offer \(o.code): \(o.name), \(Document.formatAmount(o.priceMinor)) \(o.currency), \(o.active ? "active" : "inactive"), price version \(o.priceVersion)")
+            }
+        }
+    }
+
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the offers with their base prices.")
         @OptionGroup var store: HubStoreOption
@@ -118,7 +155,7 @@ struct OfferCommand: AsyncParsableCommand {
             let all = try store.open().offers()
             if json { try printJSON(all); return }
             for o in all {
-                print("\(o.code)\t\(o.name)\t\(o.offerCategory)\t\(Document.formatAmount(o.priceMinor)) \(o.currency)\(o.articleCode.map { "\tarticle \($0)" } ?? "")")
+                print("\(o.code)\t\(o.name)\t\(o.offerCategory)\t\(Document.formatAmount(o.priceMinor)) \(o.currency)\(o.articleCode.map { "\tarticle \($0)" } ?? "")\(o.active ? "" : "\tinactive")")
             }
         }
     }

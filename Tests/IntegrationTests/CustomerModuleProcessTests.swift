@@ -73,5 +73,17 @@ struct CustomerModuleProcessTests {
         #expect(try JSONDecoder().decode(PriceQuote.self, from: Data(after.stdout.utf8)).line.unitPrice == 1100)
         let hubHash = try cluster.hubStateHash()
         for id in ["A", "B"] { #expect(try cluster.nodeStateHash(id) == hubHash, "\(id)") }
+
+        // The offer is repriced and then withdrawn while the hub serves; a store refuses it after its sync.
+        let repriced = try cluster.poshub(["offer", "update"], ["--code", "ADULT", "--price", "22.00"])
+        #expect(repriced.succeeded && repriced.stdout.contains("22.00 PLN, active"), "\(repriced.stdout)\(repriced.stderr)")
+        let busy = try cluster.poshub(["offer-category", "update"], ["--code", "TIX", "--active", "false"])
+        #expect(!busy.succeeded && busy.stderr.contains("1 active offer (ADULT)"), "\(busy.stderr)")
+        ok(try cluster.poshub(["offer", "update"], ["--code", "ADULT", "--active", "false"]), "offer withdrawn")
+        let offers = try cluster.poshub(["offer", "list"], [])
+        #expect(offers.stdout.contains("22.00 PLN") && offers.stdout.contains("inactive"), "\(offers.stdout)")
+        ok(try cluster.posnode("B", ["sync"]), "sync B")
+        let withdrawn = try cluster.posnode("B", ["receipt", "add", "--line", "ADULT:1"])
+        #expect(!withdrawn.succeeded && withdrawn.stderr.contains("offer ADULT is inactive"), "\(withdrawn.stdout)\(withdrawn.stderr)")
     }
 }

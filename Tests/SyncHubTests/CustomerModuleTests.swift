@@ -50,6 +50,62 @@ struct CustomerModuleTests {
         #expect(try world.hashesAgree())
     }
 
+    @Test("an offer repriced and then withdrawn at the hub: stores price and refuse by it after a sync; their offline sales are kept as sold and audited")
+    func offerRepricedAndWithdrawn() async throws {
+        let world = try World()
+        try publishCatalog(world.hub)
+        try await world.syncAll()
+        let a = world.store("A"), b = world.store("B")
+        try a.addPartner(consumer("P2"))  // the default category: no cell, the base price
+        let old = try a.addDocument(kind: .order, partnerCode: "P2", addressSeq: nil, lines: [("ADULT", 1)])
+        #expect(old.amountMinor == 2000)
+
+        let repriced = try world.hub.updateOffer(code: "ADULT", priceMinor: 2200)
+        #expect(repriced.priceMinor == 2200 && repriced.priceVersion == 3)
+        #expect(try world.hub.updateOffer(code: "ADULT", name: "Adult ticket (day)").priceVersion == 3, "a new name prices nothing: no new version")
+        try await world.syncAll()
+        #expect(try world.hub.audit(kind: .oldPrice).map(\.reason).contains { $0.contains("ADULT sold at 20.00, now 22.00") })
+        #expect(try b.addDocument(kind: .receipt, partnerCode: nil, addressSeq: nil, lines: [("ADULT", 1)]).amountMinor == 2200)
+        #expect(try b.offers().first { $0.code == "ADULT" }?.name == "Adult ticket (day)")
+
+        // Withdrawn while A sells offline: A's sale is kept; after a sync A refuses the offer.
+        try world.hub.updateOffer(code: "ADULT", active: false)
+        let offline = try a.addDocument(kind: .order, partnerCode: "P2", addressSeq: nil, lines: [("ADULT", 2)])
+        #expect(offline.amountMinor == 4400)
+        try await world.syncAll()
+        let audits = try world.hub.audit(kind: .oldPrice).filter { $0.key == offline.id }
+        #expect(audits.first?.reason.contains("ADULT sold at 22.00, now withdrawn") == true, "\(audits)")
+        let atHub = try await world.hub.pool.read { try ReplicatedTable.document.fetch($0, key: offline.id) }
+        #expect(atHub?["amount_minor"]?.int == 4400, "the hub keeps the sale as sold")
+        let refused = #expect(throws: FieldError.self) { try a.addDocument(kind: .order, partnerCode: "P2", addressSeq: nil, lines: [("ADULT", 1)]) }
+        #expect(refused?.field == "offer" && refused?.reason.contains("inactive") == true)
+        #expect(try world.hashesAgree())
+    }
+
+    @Test("an offer category is deactivated only when none of its offers is active; offer changes are checked like new offers")
+    func offerCategoryDeactivation() async throws {
+        let world = try World()
+        try publishCatalog(world.hub)
+        /// The refusal's field error (a field the reconciler names is in `reason`).
+        func refusal(_ body: () throws -> Void) -> FieldError? {
+            do { try body(); return nil } catch HubError.invalid(let e) { return e } catch HubError.refused(let reason) {
+                return FieldError(field: "", reason: reason)
+            } catch { return nil }
+        }
+        let busy = refusal { try world.hub.updateOfferCategory(code: "TIX", active: false) }
+        #expect(busy?.field == "active" && busy?.code == .conflict && busy?.reason.contains("1 active offer (ADULT)") == true, "\(String(describing: busy))")
+        #expect(refusal { try world.hub.updateOffer(code: "NONE", priceMinor: 1) }?.code == .notFound)
+        let negative = refusal { try world.hub.updateOffer(code: "ADULT", priceMinor: -1) }
+        #expect(negative?.reason.contains("price_minor") == true, "\(String(describing: negative))")
+        #expect(try world.hub.offers().first?.priceMinor == 2000, "nothing written")
+        try world.hub.updateOffer(code: "ADULT", active: false)
+        #expect(try world.hub.updateOfferCategory(code: "TIX", active: false).active == false)
+        #expect(refusal { try world.hub.updateOffer(code: "ADULT", active: true) }?.reason.contains("offer category TIX is inactive") == true)
+        #expect(refusal { try world.hub.addOffer(code: "CHILD", name: "Child", offerCategory: "TIX", priceMinor: 1000, currency: "PLN") }?.field == "offer_category")
+        try world.hub.updateOfferCategory(code: "TIX", active: true)
+        #expect(try world.hub.updateOffer(code: "ADULT", active: true).active)
+    }
+
     @Test("a store cannot write the central master data, locally or by a push; the refusal names the record")
     func storesCannotWriteCatalog() async throws {
         let world = try World()

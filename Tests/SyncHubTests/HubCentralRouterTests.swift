@@ -81,7 +81,29 @@ struct HubCentralRouterTests {
             // An operator's token does not sync.
             r = try await send(.get, "/v1/pull", op)
             #expect(r.status == .forbidden)
+
+            // Offers and offer categories change; deactivating a category with active offers is a conflict.
+            r = try await send(.patch, "/v1/central/offers/ADULT", node, #"{"price_minor":2200}"#)
+            #expect(r.status == .forbidden)
+            r = try await send(.patch, "/v1/central/offers/NONE", op, #"{"price_minor":2200}"#)
+            #expect(r.status == .notFound && Self.text(r).contains("no offer NONE"), "\(Self.text(r))")
+            r = try await send(.patch, "/v1/central/offers/ADULT", op, #"{"price_minor":-1}"#)
+            #expect(r.status == .badRequest && Self.text(r).contains("price_minor"), "\(Self.text(r))")
+            r = try await send(.patch, "/v1/central/offers/ADULT", op, #"{"price_minor":"high"}"#)
+            #expect(r.status == .badRequest && Self.text(r).contains("price_minor"), "\(Self.text(r))")
+            r = try await send(.patch, "/v1/central/offer-categories/TIX", op, #"{"active":false}"#)
+            #expect(r.status == .conflict && Self.text(r).contains("1 active offer (ADULT)"), "\(Self.text(r))")
+            r = try await send(.patch, "/v1/central/offers/ADULT", op, #"{"price_minor":2200,"name":"Adult ticket"}"#)
+            #expect(r.status == .ok && Self.text(r).contains(#""price_minor":2200"#) && Self.text(r).contains(#""price_version":4"#), "\(Self.text(r))")
+            r = try await send(.patch, "/v1/central/offers/ADULT", op, #"{"active":false}"#)
+            #expect(r.status == .ok && Self.text(r).contains(#""active":false"#), "\(Self.text(r))")
+            r = try await send(.patch, "/v1/central/offer-categories/TIX", op, #"{"active":false,"name":"Tickets (old)"}"#)
+            #expect(r.status == .ok && Self.text(r).contains(#""active":false"#), "\(Self.text(r))")
+            r = try await send(.patch, "/v1/central/offer-categories/NONE", op, #"{"active":false}"#)
+            #expect(r.status == .notFound)
         }
         #expect(try store.priceCells().map(\.amountMinor) == [1200, 1900] && store.offers().count == 1 && store.customerCategories().count == 2)
+        #expect(try store.offers().first.map { ($0.priceMinor, $0.active, $0.name) } ?? (0, true, "") == (2200, false, "Adult ticket"))
+        #expect(try store.offerCategories().first.map { ($0.name, $0.active) } ?? ("", true) == ("Tickets (old)", false))
     }
 }
