@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import SyncModel
 import SyncStore
 
@@ -65,6 +66,7 @@ extension HubServer {
             let status: HTTPResponse.Status = e.code == .conflict ? .conflict : e.code == .notFound ? .notFound : .badRequest
             return Self.error(status, "\(what) refused: \(e.qualified)")
         case let e as HTTPError: return Self.error(e.status, e.body ?? "\(e.status.code)")
+        case is NIOTooManyBytesError: return Self.error(.contentTooLarge, "\(what) refused: the body is larger than this call takes; nothing written")
         case let e as DecodingError: return Self.error(.badRequest, "\(what) refused: the body is not valid JSON for this call (\(Self.decodingProblem(e)))")
         default: return internalError(error, what)
         }

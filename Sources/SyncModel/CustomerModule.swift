@@ -246,11 +246,16 @@ public enum Pricing {
 
     /// The priced line for `quantity` units.
     public static func price(_ inputs: Inputs, quantity: Int) throws -> DocumentLine {
+        let (unit, source) = try unitPrice(inputs)
+        return try line(offer: inputs.offer, unitPrice: unit, source: source, quantity: quantity, discountPercent: inputs.discountPercent)
+    }
+
+    /// The unit price and where it comes from: the table's cell, else the offer's base price.
+    public static func unitPrice(_ inputs: Inputs) throws -> (amount: Int64, source: DocumentLine.Source) {
         if let cell = inputs.cell, cell.currency != inputs.currency {
             throw FieldError(field: "currency", reason: "the price table's cell for offer category \(inputs.offerCategory) is in \(cell.currency), offer \(inputs.offer) in \(inputs.currency)")
         }
-        let (unit, source): (Int64, DocumentLine.Source) = inputs.cell.map { ($0.amount, .table) } ?? (inputs.basePrice, .base)
-        return try line(offer: inputs.offer, unitPrice: unit, source: source, quantity: quantity, discountPercent: inputs.discountPercent)
+        return inputs.cell.map { ($0.amount, .table) } ?? (inputs.basePrice, .base)
     }
 
     /// A line's discount and total from its unit price, quantity and discount percent.

@@ -64,19 +64,22 @@ extension Reconciler {
     /// operator can answer "which sales used an old price?".
     static func auditOldPrices(_ db: Database, _ doc: Document, node: String) throws {
         guard let version = doc.priceVersion, !doc.lines.isEmpty else { return }
+        let category = try doc.customerCategory ?? db.defaultCustomerCategory()
         var changed: [String] = []
         for line in doc.lines {
             guard let offer = try db.offer(line.offer) else { continue }
-            let cell = try doc.customerCategory.flatMap { try db.priceCell(customerCategory: $0, offerCategory: offer.offerCategory) }
-            let newer = offer.priceVersion > version || (cell?.priceVersion ?? 0) > version
-            // Deactivated at the hub after the store priced the line: sold as sold, and listed.
-            guard offer.active else {
-                if newer { changed.append("\(line.offer) sold at \(Document.formatAmount(line.unitPrice)), now withdrawn") }
-                continue
-            }
-            let now = try db.quote(offer: offer.code, quantity: line.quantity, customerCategory: doc.customerCategory, institution: nil)
-            if newer && now.line.unitPrice != line.unitPrice {
-                changed.append("\(line.offer) sold at \(Document.formatAmount(line.unitPrice)), now \(Document.formatAmount(now.line.unitPrice))")
+            let cell = try category.flatMap { try db.priceCell(customerCategory: $0, offerCategory: offer.offerCategory) }
+            guard offer.priceVersion > version || (cell?.priceVersion ?? 0) > version else { continue }
+            // The unit price alone, not the whole line: a line the hub's prices would now refuse
+            // (a total over the largest amount) must not refuse the sale, which is kept as sold.
+            guard let now = try? Pricing.unitPrice(Pricing.Inputs(offer: offer.code, offerCategory: offer.offerCategory, basePrice: offer.priceMinor,
+                                                                  currency: offer.currency, cell: cell.map { ($0.amountMinor, $0.currency) },
+                                                                  discountPercent: 0)).amount else { continue }
+            if !offer.active {
+                // Withdrawn at the hub after the store priced the line.
+                changed.append("\(line.offer) sold at \(Document.formatAmount(line.unitPrice)), now withdrawn")
+            } else if now != line.unitPrice {
+                changed.append("\(line.offer) sold at \(Document.formatAmount(line.unitPrice)), now \(Document.formatAmount(now))")
             }
         }
         guard !changed.isEmpty else { return }

@@ -82,6 +82,22 @@ struct CustomerModuleTests {
         #expect(try world.hashesAgree())
     }
 
+    @Test("a sale whose line the hub's new price would refuse (a total over the largest amount) is kept as sold and audited; the push goes through")
+    func auditOfAPriceThatNoLongerFits() async throws {
+        let world = try World()
+        try publishCatalog(world.hub)
+        try await world.syncAll()
+        let a = world.store("A")
+        try a.addPartner(consumer("P2"))
+        let sold = try a.addDocument(kind: .order, partnerCode: "P2", addressSeq: nil, lines: [("ADULT", 1000)])
+        #expect(sold.amountMinor == 2_000_000)
+        try world.hub.updateOffer(code: "ADULT", priceMinor: ColumnRules.maxAmountMinor)
+        let summary = try await world.sync("A")
+        #expect(summary.applied >= 2 && summary.rejected.isEmpty, "\(summary)")
+        let audit = try world.hub.audit(kind: .oldPrice).first { $0.key == sold.id }
+        #expect(audit?.reason.contains("ADULT sold at 20.00, now 999999999.99") == true, "\(String(describing: audit))")
+    }
+
     @Test("an offer category is deactivated only when none of its offers is active; offer changes are checked like new offers")
     func offerCategoryDeactivation() async throws {
         let world = try World()

@@ -101,6 +101,12 @@ struct HubCentralRouterTests {
             #expect(r.status == .ok && Self.text(r).contains(#""active":false"#), "\(Self.text(r))")
             r = try await send(.patch, "/v1/central/offer-categories/NONE", op, #"{"active":false}"#)
             #expect(r.status == .notFound)
+            // A body over the call's limit is refused before it is read whole.
+            let big = #"{"name":""# + String(repeating: "x", count: 70_000) + #""}"#
+            r = try await send(.patch, "/v1/central/offers/ADULT", op, big)
+            #expect(r.status == .contentTooLarge && Self.text(r).contains("larger"), "\(r.status)")
+            r = try await send(.post, "/v1/central/prices/import", op, "[" + String(repeating: " ", count: 33 << 20) + "]")
+            #expect(r.status == .contentTooLarge, "\(r.status)")
         }
         #expect(try store.priceCells().map(\.amountMinor) == [1200, 1900] && store.offers().count == 1 && store.customerCategories().count == 2)
         #expect(try store.offers().first.map { ($0.priceMinor, $0.active, $0.name) } ?? (0, true, "") == (2200, false, "Adult ticket"))
