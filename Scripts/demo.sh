@@ -4,8 +4,8 @@
 # sells to it, one sells to a school's teacher at the school's discount while the hub lowers
 # the price, another registers the same school code; the hub comes back, everyone syncs, and
 # a report shows who kept the codes, who got the store prefix, where the documents went, the
-# institution's listing, the sale at the old price, a data-subject access report and erasure,
-# and that all state hashes agree.
+# institution's listing, the sale at the old price, a new base price a store then prices by,
+# a data-subject access report and erasure, and that all state hashes agree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -110,6 +110,11 @@ echo "Institutions on GDA1 (KRK1's clashing code got its store prefix):"
 "$POSNODE" institution list --db "$WORK/GDA1.sqlite" | sed 's/^/  /'
 echo "Sales priced with a price that had changed at the hub (audit kind old-price):"
 "$POSHUB" audit --db "$WORK/hub.sqlite" --kind old-price | awk -F'\t' '{print "  " $4 ": " $7}'
+echo
+echo "== the hub raises the adult ticket's base price to 22.00 (while it serves); KRK1 prices by it after its sync"
+"$POSHUB" offer update --db "$WORK/hub.sqlite" --code ADULT --price 22.00 | sed 's/^/  /'
+"$POSNODE" sync --db "$WORK/KRK1.sqlite" >/dev/null
+"$POSNODE" price --db "$WORK/KRK1.sqlite" --offer ADULT | sed 's/^/  /'
 echo
 echo "== data-subject request: the teacher (customer 3001) asks what the chain holds about her (GDPR Art. 15)"
 CASE=$("$POSHUB" access-request add --db "$WORK/hub.sqlite" --partner 3001 --json | sed -n 's/.*"case" : "\([^"]*\)".*/\1/p')
