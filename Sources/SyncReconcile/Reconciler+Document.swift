@@ -70,15 +70,17 @@ extension Reconciler {
             guard let offer = try db.offer(line.offer) else { continue }
             let cell = try category.flatMap { try db.priceCell(customerCategory: $0, offerCategory: offer.offerCategory) }
             guard offer.priceVersion > version || (cell?.priceVersion ?? 0) > version else { continue }
+            guard offer.active else {
+                // Withdrawn at the hub after the store priced the line.
+                changed.append("\(line.offer) sold at \(Document.formatAmount(line.unitPrice)), now withdrawn")
+                continue
+            }
             // The unit price alone, not the whole line: a line the hub's prices would now refuse
             // (a total over the largest amount) must not refuse the sale, which is kept as sold.
             guard let now = try? Pricing.unitPrice(Pricing.Inputs(offer: offer.code, offerCategory: offer.offerCategory, basePrice: offer.priceMinor,
                                                                   currency: offer.currency, cell: cell.map { ($0.amountMinor, $0.currency) },
                                                                   discountPercent: 0)).amount else { continue }
-            if !offer.active {
-                // Withdrawn at the hub after the store priced the line.
-                changed.append("\(line.offer) sold at \(Document.formatAmount(line.unitPrice)), now withdrawn")
-            } else if now != line.unitPrice {
+            if now != line.unitPrice {
                 changed.append("\(line.offer) sold at \(Document.formatAmount(line.unitPrice)), now \(Document.formatAmount(now))")
             }
         }

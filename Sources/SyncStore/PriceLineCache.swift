@@ -15,8 +15,8 @@ import Synchronization
 ///
 /// Measured (perf, 40,000 orders of 5 lines, release build): reading the offer and its cell
 /// for each line took 8.6 µs of an order's 28 µs of CPU time in the store, and the table's
-/// version 1 µs more. With the rows kept, `posbench --only order` went from 0.57–0.60× to
-/// 0.61–0.70× in three runs each.
+/// version 1 µs more. With the rows kept, `posbench --only order` went from 0.57–0.60× (three
+/// runs) to 0.63–0.67× (six runs, 0.66× in a full run).
 final class PriceLineCache: Sendable {
     struct Key: Hashable {
         var category: String?
