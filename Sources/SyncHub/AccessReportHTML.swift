@@ -43,7 +43,16 @@ public enum AccessReportHTML {
         h += "<h2>4. Copy of the data, with its source</h2>\n"
         for s in r.subjects {
             h += "<h3>Customer \(e(s.code))\(s.formerCodes.isEmpty ? "" : " (before: \(e(s.formerCodes.joined(separator: ", "))))")</h3>\n"
-            h += "<p>Collected by store \(e(s.source.node))\(s.source.site.map { " at site \(e($0))" } ?? "") on \(e(s.source.at ?? "?")).</p>\n"
+            if let system = s.source.system {
+                h += "<p>Transferred from the external system \(e(system)) by the hub on \(e(s.source.at ?? "?")).</p>\n"
+            } else {
+                h += "<p>Collected by store \(e(s.source.node))\(s.source.site.map { " at site \(e($0))" } ?? "") on \(e(s.source.at ?? "?")).</p>\n"
+            }
+            if !s.externalReferences.isEmpty {
+                h += "<h4>external references</h4>\n"
+                h += table(["System", "Customer id", "Address id", "Debtor number", "Since"],
+                           s.externalReferences.map { [$0.system, $0.externalCustomerID, $0.externalAddressID, $0.debtorNumber ?? "", $0.createdAt] })
+            }
             for category in Set(s.data.map(\.category)).sorted() {
                 h += "<h4>\(e(category))</h4>\n"
                 h += table(["Field", "Value", "Written by", "At"], s.data.filter { $0.category == category }.map { [$0.label, $0.value, $0.node ?? "-", $0.at ?? "-"] })
@@ -54,6 +63,11 @@ public enum AccessReportHTML {
                            s.addresses.map { [$0.site, String($0.seq), $0.label ?? "", $0.street ?? "", $0.city ?? "", $0.postalCode ?? "", $0.country ?? "", $0.institution ?? ""] })
             }
             if !s.memberships.isEmpty { h += "<h4>memberships</h4>\n<p>\(e(s.memberships.joined(separator: ", ")))</p>\n" }
+            for group in s.records where !group.rows.isEmpty {
+                let columns = Array(Set(group.rows.flatMap(\.keys))).sorted()
+                h += "<h4>\(e(group.kind)) (\(e(group.categories.joined(separator: ", "))))</h4>\n"
+                h += table(columns, group.rows.map { row in columns.map { row[$0]?.auditText ?? "" } })
+            }
             if !s.documents.isEmpty {
                 h += "<h4>documents</h4>\n"
                 h += table(["Document", "Kind", "Issued", "Store", "Amount", "Status"],

@@ -212,6 +212,11 @@ enum HubSchema {
                 CREATE INDEX hub_external_mapping_code ON hub_external_mapping(code);
                 """)
         }
+        // An erasure keeps a mapping without its external ids in clear (a keyed hash, so a
+        // later transfer of the address is recognised) and without the debtor number.
+        m.registerMigration("v13-hub-mapping-erasure") { db in
+            try db.execute(sql: "ALTER TABLE hub_external_mapping ADD COLUMN erased_at TEXT")
+        }
         return m
     }
 

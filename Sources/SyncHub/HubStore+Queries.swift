@@ -80,7 +80,7 @@ extension HubStore {
         try pool.write { db in
             var hlc = try Self.hubHLC(db)
             hlc = HLC.tick(last: hlc, nowMillis: clock())
-            let touched = try CustomerMove.execute(db, request, stamp: MergeStamp(hlc: hlc, node: "hub"),
+            let touched = try CustomerMove.execute(db, request, stamp: MergeStamp(hlc: hlc, node: "hub"), kinds: kinds,
                                                    siteRegion: { try Self.region(db, site: $0) })
             var feed = FeedEmitter(region: try Self.region(db, site: request.site) ?? "", keepsRegions: true, kinds: kinds)
             var positions = FeedPositions(next: try Self.nextFeedPosition(db))

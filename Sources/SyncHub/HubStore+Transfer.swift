@@ -191,6 +191,9 @@ extension HubStore {
             let defaultCategory = try db.defaultCustomerCategory()
             var changes: [CentralChange] = []
             var inBatch: [String: String] = [:], documents: Set<String> = []
+            // Mappings of erased customers keep their external ids as keyed hashes only.
+            let erasedKey = try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM hub_external_mapping WHERE system = ? AND erased_at IS NOT NULL)",
+                                              arguments: [system]) == true ? try Self.mappingKey(db) : nil
             for item in items {
                 let it: TransferItem
                 switch item.value {
@@ -206,9 +209,13 @@ extension HubStore {
                     if it.invoice != nil && trigger != "invoice" { throw FieldError(field: "invoice", reason: "comes with the invoice trigger only") }
                     if it.order != nil && trigger != "pickup" { throw FieldError(field: "order", reason: "comes with the pickup trigger only") }
                     var code: String, action: String, newChanges: [CentralChange] = [], recreatedFrom: String?, taken: Int64?
-                    let mapped = inBatch[address] == nil
-                        ? try FastStatement.fetchFirst(db.cachedStatement(sql: "SELECT code FROM hub_external_mapping WHERE system = ? AND external_address_id = ?"),
-                                                       [system.databaseValue, address.databaseValue]).flatMap { String.fromDatabaseValue($0[0]) } : nil
+                    let lookup = try db.cachedStatement(sql: "SELECT code FROM hub_external_mapping WHERE system = ? AND external_address_id = ?")
+                    var mapped = inBatch[address] == nil
+                        ? try FastStatement.fetchFirst(lookup, [system.databaseValue, address.databaseValue]).flatMap { String.fromDatabaseValue($0[0]) } : nil
+                    if mapped == nil, inBatch[address] == nil, let erasedKey {
+                        mapped = try FastStatement.fetchFirst(lookup, [system.databaseValue, Self.mappingHash(address, key: erasedKey).databaseValue])
+                            .flatMap { String.fromDatabaseValue($0[0]) }
+                    }
                     if let known = inBatch[address] {
                         (code, action) = (known, "existing")
                     } else if let mapped, try Self.isLive(db, mapped) {

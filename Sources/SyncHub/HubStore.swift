@@ -135,6 +135,7 @@ public final class HubStore: Sendable {
                             clock: @escaping @Sendable () -> UInt64 = { HLC.nowMillis }) throws {
         let pool = try options.openPool(path: path)
         try HubSchema.migrator(kinds: kinds).migrate(pool)
+        Self.finishPendingCompaction(pool)
         self.init(pool: pool, checkpointer: options.backgroundCheckpoint ? BackgroundCheckpointer(path: path, synchronous: options.synchronous) : nil,
                   prefixRule: prefixRule, maxClockLeadMillis: maxClockLeadMillis, kinds: kinds, clock: clock)
     }

@@ -77,7 +77,7 @@ extension RecordKind {
                   Column("active", .bool, required: true), Column("street", .text(max: 200)), Column("city", .text(max: 100)),
                   Column("postal_code", .text(max: 16)), Column("country", .text(max: 8)), Column("origin_node", .text(max: 32))],
         key: ["code"], writers: .stores, removal: .never,
-        editable: ["name", "kind", "discount_percent", "active", "street", "city", "postal_code", "country"],
+        editable: ["name", "kind", "discount_percent", "active", "street", "city", "postal_code", "country"], onClash: .storePrefix,
         validate: { row in
             try CustomerModule.requireName(row)
             guard let kind = row["kind"].text, CustomerModule.InstitutionKind(rawValue: kind) != nil else {
@@ -91,7 +91,8 @@ extension RecordKind {
         columns: [Column("partner_code", .text(max: PartnerCode.maxStoredLength), required: true),
                   Column("institution_code", .text(max: PartnerCode.maxStoredLength), required: true)],
         key: ["partner_code", "institution_code"], writers: .stores, removal: .delete, parent: "partner_code",
-        partnerColumns: ["partner_code"], references: ["institution_code": .institution])
+        partnerColumns: ["partner_code"], references: ["institution_code": .institution],
+        personal: PersonalData(subject: "partner_code", record: "memberships", onErasure: .remove, onMove: .byRule))
 }
 
 extension CustomerModule {

@@ -14,6 +14,14 @@ public enum Erasure {
     /// register entry are not personal data and stay (the invoices name them).
     public static let businessColumns = ["salutation", "first_name", "last_name", "birth_date", "issued_by", "phone", "email",
                                          "attributes", "consents", "national_id", "id_document"]
+    /// The category (`PrivacyPolicy`'s) of each of a partner's personal columns.
+    public static let partnerCategories: [String: String] = [
+        "salutation": "identity", "first_name": "identity", "last_name": "identity", "name": "identity", "birth_date": "identity",
+        "national_id": "identifiers", "vat_id": "identifiers", "id_document": "identifiers", "trade_register": "identifiers",
+        "issued_by": "identifiers", "corporate_customer": "identifiers",
+        "phone": "contact", "email": "contact", "consents": "consents", "attributes": "attributes", "category": "memberships",
+    ]
+
     /// An address's personal fields (the row stays, so documents still name its sequence).
     public static let addressColumns = ["label", "street", "city", "postal_code"]
 
@@ -33,19 +41,17 @@ public enum Erasure {
         Dictionary(uniqueKeysWithValues: addressColumns.map { ($0, FieldValue.null) })
     }
 
-    /// Whether a change of an erased partner's record (a partner of `kind`) would bring
-    /// personal data back: a partner change with a personal field that is not the erased
-    /// value, or any new or changed address.
-    public static func restores(_ entity: Entity, op: ChangeOp, fields: Fields, kind: PartnerKind) -> Bool {
-        switch entity {
-        case .partner:
-            guard op != .delete else { return false }
-            return (kind == .consumer ? consumerColumns : businessColumns).contains { column in
-                guard let value = fields[column], !value.isNull else { return false }
-                return value != .text(placeholder)
-            }
-        case .address: return op != .delete
-        default: return false
+    /// Whether a change of a record of `recordKind` about an erased partner (a partner of
+    /// `kind`) would bring personal data back: a partner change with a personal field that is
+    /// not the erased value, or what the kind's declaration says (`PersonalData.restores`: a
+    /// new or changed address or membership, a personal column of any declared kind).
+    public static func restores(_ recordKind: RecordKind, op: ChangeOp, fields: Fields, kind: PartnerKind) -> Bool {
+        guard let personal = recordKind.personal else { return false }
+        guard recordKind.entity == .partner else { return personal.restores(op: op, fields: fields) }
+        guard op != .delete else { return false }
+        return (kind == .consumer ? consumerColumns : businessColumns).contains { column in
+            guard let value = fields[column], !value.isNull else { return false }
+            return value != .text(placeholder)
         }
     }
 

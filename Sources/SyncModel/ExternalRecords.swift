@@ -16,7 +16,10 @@ extension RecordKind {
         columns: [Column("partner_code", .text(max: PartnerCode.maxStoredLength), required: true),
                   Column("system", .text(max: 64), required: true), Column("external_customer_id", .text(max: 64), required: true),
                   Column("external_address_id", .text(max: 64), required: true), Column("debtor_number", .text(max: 64))],
-        key: ["partner_code"], writers: .hub, removal: .delete, parent: "partner_code", partnerColumns: ["partner_code"])
+        key: ["partner_code"], writers: .hub, removal: .delete, parent: "partner_code", partnerColumns: ["partner_code"],
+        personal: PersonalData(subject: "partner_code",
+                               categories: ["external_customer_id": "identifiers", "external_address_id": "identifiers", "debtor_number": "identifiers"],
+                               record: "identifiers", onErasure: .remove))
 
     /// A picked-up order put on a receipt at a store (`posnode receipt add --order`): the
     /// order, the receipt and the store. A store refuses to put an order on a second receipt.

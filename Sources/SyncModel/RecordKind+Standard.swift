@@ -9,6 +9,8 @@ extension RecordKind {
         key: ["code"], writers: .stores, removal: .tombstone(flag: "deleted"), partnerColumns: ["code"],
         references: ["category": .customerCategory],
         editable: Partner.editableColumns.union(["deleted"]), validatedColumns: PartnerValidator.checkedColumns,
+        personal: PersonalData(subject: "code", categories: Erasure.partnerCategories, onErasure: .byRule, onMove: .byRule),
+        onClash: .storePrefix,
         tableSource: .historical,
         validate: { row in try PartnerValidator.validate(try Partner(columnValues: row.values)) })
 
@@ -16,7 +18,10 @@ extension RecordKind {
         entity: .address, table: "address",
         columns: Address.columns.map { Column($0, ColumnRules.address[$0]!, required: ["partner_code", "site", "seq"].contains($0)) },
         key: ["partner_code", "site", "seq"], writers: .stores, removal: .delete, parent: "partner_code",
-        partnerColumns: ["partner_code"], references: ["institution": .institution], tableSource: .historical,
+        partnerColumns: ["partner_code"], references: ["institution": .institution],
+        personal: PersonalData(subject: "partner_code", categories: Dictionary(uniqueKeysWithValues: Erasure.addressColumns.map { ($0, "addresses") }),
+                               record: "addresses", onErasure: .scrub(Erasure.addressFields), onMove: .byRule),
+        tableSource: .historical,
         validate: { row in _ = try Address(fields: row.fields) })
 
     public static let document = RecordKind(
@@ -24,6 +29,7 @@ extension RecordKind {
         columns: Document.columns.map { Column($0, ColumnRules.document[$0]!, required: !["customer_category", "institution", "price_version", "lines"].contains($0)) },
         key: ["id"], writers: .stores, removal: .never, parent: "partner_code", partnerColumns: ["partner_code"], owner: "node",
         references: ["customer_category": .customerCategory, "institution": .institution],
+        personal: PersonalData(subject: "partner_code", record: "documents", onErasure: .keep, onMove: .byRule),
         tableSource: .historical,
         validate: { row in _ = try Document(columnValues: row.values) })
 

@@ -78,6 +78,16 @@ public final class RecordKind: Sendable {
         case chain
     }
 
+    /// What happens when two stores create a record under the same key while offline.
+    public enum OnClash: Sendable, Equatable {
+        /// The fields are merged (last writer wins by field): both stores meant one record.
+        case merge
+        /// The store-prefix rule: the record that reached the hub first keeps its code; the
+        /// other gets its store's series in front (`K1-1001`), and the store renames it and
+        /// every record naming it. Needs a one-column key, `code`.
+        case storePrefix
+    }
+
     /// Who creates the table.
     public enum TableSource: Sendable, Equatable {
         /// The migrations node and hub generate from the declaration.
@@ -126,6 +136,12 @@ public final class RecordKind: Sendable {
     public let editable: Set<String>?
     /// The columns whose change needs the whole row validated (nil: every change).
     public let validatedColumns: Set<String>?
+    /// Whose personal data a record holds, and what data-subject requests do with it (nil: no
+    /// personal data). The access report, the erasure, the customer move and the refusal of
+    /// edits that would bring erased data back work from this.
+    public let personal: PersonalData?
+    /// What a code clash after an offline period does.
+    public let onClash: OnClash
     /// Checks a whole row (a new record, or a record after an edit); throws a `FieldError`
     /// or `InvalidFields` naming the fields.
     public let validate: @Sendable (RecordRow) throws -> Void
@@ -141,6 +157,7 @@ public final class RecordKind: Sendable {
     public init(entity: Entity, table: String?, columns: [Column], key: [String], writers: Writers,
                 removal: Removal = .delete, scope: Scope = .region, parent: String? = nil, partnerColumns: [String] = [],
                 owner: String? = nil, references: [String: Entity] = [:], editable: Set<String>? = nil, validatedColumns: Set<String>? = nil,
+                personal: PersonalData? = nil, onClash: OnClash = .merge,
                 tableSource: TableSource = .declared, validate: @escaping @Sendable (RecordRow) throws -> Void = { _ in }) {
         self.entity = entity
         self.table = table
@@ -155,6 +172,8 @@ public final class RecordKind: Sendable {
         self.references = references
         self.editable = editable
         self.validatedColumns = validatedColumns
+        self.personal = personal
+        self.onClash = onClash
         self.tableSource = tableSource
         self.validate = validate
         columnIndex = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1.name, $0) })
@@ -178,6 +197,18 @@ public final class RecordKind: Sendable {
             return "\(entity): \(name) is not one of its columns"
         }
         if case .tombstone(let flag) = removal, columnIndex[flag] == nil { return "\(entity): tombstone flag \(flag) is not a column" }
+        if let personal {
+            for name in [personal.subject] + personal.categories.keys.sorted() where columnIndex[name] == nil {
+                return "\(entity): personal-data column \(name) is not one of its columns"
+            }
+            if case .scrub(let fields) = personal.onErasure, let name = fields.keys.sorted().first(where: { personal.categories[$0] == nil }) {
+                return "\(entity): erasure scrubs \(name), which is not declared personal data"
+            }
+            if personal.onMove == .follows, key.contains(personal.subject) {
+                return "\(entity): a record keyed by its customer cannot follow a move by declaration"
+            }
+        }
+        if onClash == .storePrefix, key != ["code"] { return "\(entity): the store-prefix rule needs the one-column key code" }
         guard table == nil || !key.isEmpty else { return "\(entity): a stored kind needs a key" }
         guard columns.count < 63 else { return "\(entity): at most 62 columns (a merge keeps them in a 64-bit mask)" }
         let identifier = #/^[a-z][a-z0-9_]*$/#

@@ -114,7 +114,7 @@ public enum PartnerValidator {
                 errors.append(.init(field: "vat_id", reason: "'\(vat)' is not a valid Polish NIP (10 digits with a correct check digit)"))
             }
             if let pesel = partner.nationalID, !blank(pesel) {
-                let digits = pesel.filter { !$0.isWhitespace }
+                let digits = normalizedNationalID(pesel)
                 if digits.count != 11 || !digits.allSatisfy({ $0.isASCII && $0.isNumber }) {
                     errors.append(.init(field: "national_id", reason: "a PESEL has 11 digits, '\(pesel)' has \(digits.filter(\.isNumber).count)"))
                 } else if !isValidPESEL(digits) {
@@ -150,7 +150,19 @@ public enum PartnerValidator {
         if !found.isEmpty { throw InvalidFields(found) }
     }
 
-    /// The NIP's digits with an optional "PL" prefix, dashes and spaces removed.
+    /// A national ID as the checks compare it: spaces (any white space), dashes and dots
+    /// removed, letters in capitals. The PESEL check and every lookup by national ID use it.
+    public static func normalizedNationalID(_ text: String) -> String {
+        String(text.uppercased().filter { !$0.isWhitespace && $0 != "-" && $0 != "." })
+    }
+
+    /// An e-mail address as lookups compare it: without surrounding white space, in lower case.
+    public static func normalizedEmail(_ text: String) -> String {
+        text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+    }
+
+    /// The NIP's digits with an optional "PL" prefix, dashes and spaces removed: the NIP
+    /// check, the duplicate-NIP check and every lookup by VAT ID use it.
     public static func normalizedNIP(_ text: String) -> String {
         var t = text.uppercased()
         if t.hasPrefix("PL") { t.removeFirst(2) }

@@ -16,6 +16,9 @@ public enum MoveCondition: Int, Sendable, CaseIterable, Codable {
     /// The seed's premise ("die Standorte A und B verwenden die replizierten Kundendaten
     /// gemeinsam"): both sites replicate the same customer data, i.e. are in one hub region.
     case sitesShareCustomerData = 8
+    /// Neither customer's personal data was erased (GDPR Art. 17): a move would hand the
+    /// erased person's documents to another customer, or another's to the erased record.
+    case neitherErased = 9
 
     public var title: String {
         switch self {
@@ -27,6 +30,7 @@ public enum MoveCondition: Int, Sendable, CaseIterable, Codable {
         case .billToOnlyToBillTo: return "if current seq is 0, new seq is 0"
         case .newBillToAtSite: return "new customer's bill-to (seq 0) exists at the current site"
         case .sitesShareCustomerData: return "both sites share replicated customer data (same region)"
+        case .neitherErased: return "neither customer's personal data was erased"
         }
     }
 }
@@ -110,6 +114,13 @@ public enum CustomerMove {
         if r.newSeq > 0, try !addr(r.newCode, r.site, 0) {
             out.append(.init(condition: .newBillToAtSite, detail: "\(r.newCode):0 must exist at site \(r.site) before seq \(r.newSeq) is moved"))
         }
+        if try db.tableExists("erasure") {
+            for code in Set([r.currentCode, r.newCode]).sorted() {
+                if let caseID = try String.fetchOne(db, sql: "SELECT case_id FROM erasure WHERE partner_code = ?", arguments: [code]) {
+                    out.append(.init(condition: .neitherErased, detail: "the personal data of partner \(code) was erased under case \(caseID)"))
+                }
+            }
+        }
         if let siteRegion {
             let here = try siteRegion(r.site), there = try siteRegion(r.fromSite)
             if here != there {
@@ -124,7 +135,7 @@ public enum CustomerMove {
 
     /// Checks and carries out the move in the caller's transaction; throws `MoveRefused`
     /// (nothing changed) when a precondition fails. Balances are not touched (see `Balances`).
-    public static func execute(_ db: Database, _ r: MoveRequest, stamp: MergeStamp,
+    public static func execute(_ db: Database, _ r: MoveRequest, stamp: MergeStamp, kinds: RecordKinds = .standard,
                                siteRegion: ((String) throws -> String?)? = nil) throws -> Set<TouchedRow> {
         let failed = try violations(db, r, siteRegion: siteRegion)
         guard failed.isEmpty else { throw MoveRefused(violations: failed) }
@@ -176,6 +187,15 @@ public enum CustomerMove {
             if remaining == 0 {
                 if try Reconciler.mergeFields(db, table: .partner, key: r.currentCode, fields: ["deleted": .bool(true)], stamp: stamp) {
                     touched.insert(TouchedRow(.partner, r.currentCode))
+                }
+                // The current customer is gone: the records that declare they follow their
+                // customer in a move (`PersonalData.OnMove.follows`) name the new one.
+                for kind in kinds.personal where kind.personal?.onMove == .follows {
+                    guard let subject = kind.personal?.subject, let table = ReplicatedTable.of(kind) else { continue }
+                    for key in try db.keys(of: kind, about: r.currentCode) {
+                        _ = try Reconciler.mergeFields(db, table: table, key: key, fields: [subject: .text(r.newCode)], stamp: stamp)
+                        touched.insert(TouchedRow(kind.entity, key))
+                    }
                 }
             }
         }

@@ -97,7 +97,7 @@ extension Reconciler {
         do {
             var request = try MoveRequest(fields: e.change.fields)
             request.site = context.site
-            let touched = try CustomerMove.execute(db, request, stamp: MergeStamp(hlc: context.hubHLC, node: context.node),
+            let touched = try CustomerMove.execute(db, request, stamp: MergeStamp(hlc: context.hubHLC, node: context.node), kinds: context.kinds,
                                                    siteRegion: context.regions.map { scope in { try scope.siteRegion(db, $0) } })
             context.movesRecorded = true
             return e.applied(Array(touched))

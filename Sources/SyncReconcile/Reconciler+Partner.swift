@@ -71,11 +71,13 @@ extension Reconciler {
 }
 
 extension Reconciler {
-    /// A new institution: stored under its own code unless that is taken, otherwise under the
-    /// code the store-prefix rule gives, by the same rule and the same rename log as a partner
-    /// (`recordRename`): the node renames its institution and every record that names it.
-    /// Never merged into another store's institution of the same code.
-    static func applyNewInstitution(_ e: EntryApplication, context: inout ApplyContext) throws -> Applied {
+    /// A new record of a kind whose codes clash by the store-prefix rule
+    /// (`RecordKind.OnClash.storePrefix`: institutions, and any kind that declares it): stored
+    /// under its own code unless that is taken, otherwise under the code the store-prefix rule
+    /// gives, by the same rule and the same rename log as a partner (`recordRename`): the node
+    /// renames its record and every record that names it. Never merged into another store's
+    /// record of the same code.
+    static func applyNewPrefixed(_ e: EntryApplication, context: inout ApplyContext) throws -> Applied {
         guard let table = ReplicatedTable.of(e.kind) else { return e.reject("\(e.record): not stored") }
         var row = RecordRow(kind: e.kind, values: table.presentColumns(e.change.fields).map { $0 ?? .null })
         do { try e.kind.validate(row) } catch { return e.reject("\(e.record): \(oneLine(error))") }
@@ -99,6 +101,6 @@ extension Reconciler {
         if let position { context.positions?.wrote(table.entity, code, at: position, prior: .newRow, echo: echo) }
         let touched = [TouchedRow(table.entity, code, echo: echo)]
         guard code != original else { return e.applied(touched) }
-        return (try recordRename(e.db, .institution, original: original, code: code, seq: e.seq, context: &context), touched)
+        return (try recordRename(e.db, e.kind.entity, original: original, code: code, seq: e.seq, context: &context), touched)
     }
 }

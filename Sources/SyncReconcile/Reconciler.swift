@@ -197,7 +197,7 @@ public enum Reconciler {
             return entry.reject("\(change.entity.rawValue) \(change.key): written by the stores, not by the hub")
         default: break
         }
-        if !context.byHub, context.erasuresRecorded, let refusal = try erasureRefusal(db, change) {
+        if !context.byHub, context.erasuresRecorded, let refusal = try erasureRefusal(db, change, kinds: context.kinds) {
             // An existing row is fed again, so the sender gets the erased image back.
             return try ReplicatedTable.of(kind)?.exists(db, key: change.key) == true ? entry.refused(refusal) : entry.reject(refusal)
         }
@@ -205,7 +205,8 @@ public enum Reconciler {
         case (.move, _): return try applyMove(entry, context: &context)
         case (.partner, .insert): return try applyNewPartner(entry, ready, context: &context)
         case (.document, .insert): return try applyNewDocument(entry, ready, context: &context)
-        case (.institution, .insert): return try applyNewInstitution(entry, context: &context)
+        // Kinds whose clashing codes get the store prefix (institutions, declared kinds).
+        case (_, .insert) where kind.onClash == .storePrefix: return try applyNewPrefixed(entry, context: &context)
         // An address is sent whole: an edit is stored as a new one would be.
         case (_, .insert), (.address, .update): return try applyNewRecord(entry, context: &context)
         case (_, .update): return try applyEdit(entry, fields: change.fields, context: &context)
@@ -214,19 +215,17 @@ public enum Reconciler {
     }
 
     /// Why `change` may not be applied: it would bring back personal data of a partner whose
-    /// data was erased (a changed personal field, a new or changed address). Nil otherwise.
-    /// A new partner under an erased code is another person: the store-prefix rule decides.
-    static func erasureRefusal(_ db: Database, _ change: Change) throws -> String? {
-        let code: String
-        switch (change.entity, change.op) {
-        case (.partner, .update): code = change.key
-        case (.address, _): code = change.fields["partner_code"]?.text ?? String(change.key.split(separator: "|").first ?? "")
-        default: return nil
-        }
+    /// data was erased (a changed personal field, a new or changed address or membership, a
+    /// personal column of any kind that declares one: `PersonalData`). Nil otherwise. A new
+    /// partner under an erased code is another person: the store-prefix rule decides.
+    static func erasureRefusal(_ db: Database, _ change: Change, kinds: RecordKinds) throws -> String? {
+        guard let recordKind = kinds.kind(change.entity), recordKind.personal != nil,
+              !(change.entity == .partner && change.op == .insert) else { return nil }
+        guard let code = try db.subjectCode(of: change, kind: recordKind) else { return nil }
         guard let erased = try Row.fetchOne(db.cachedStatement(sql: "SELECT case_id FROM erasure WHERE partner_code = ?"), arguments: [code]),
               let partner = try ReplicatedTable.partner.fetch(db, key: code) else { return nil }
         let kind = PartnerKind(rawValue: partner["kind"]?.text ?? "") ?? .consumer
-        guard Erasure.restores(change.entity, op: change.op, fields: change.fields, kind: kind) else { return nil }
+        guard Erasure.restores(recordKind, op: change.op, fields: change.fields, kind: kind) else { return nil }
         let caseID: String = erased["case_id"]
         return "\(change.entity.rawValue) \(change.key): the personal data of partner \(code) was erased under case \(caseID) (GDPR Art. 17); a change that brings it back is refused"
     }

@@ -5,16 +5,20 @@ import SyncModel
 /// A store's part of data-subject requests (docs/privacy.md): its extract of a person's data
 /// (GDPR Art. 15), and the erasure (Art. 17) it receives from the hub.
 public struct StoreExtract: Sendable, Codable {
-    enum CodingKeys: String, CodingKey { case node, site, at, codes, partners, addresses, documents, memberships, pending, audit }
+    enum CodingKeys: String, CodingKey { case node, site, at, codes, formerCodes = "former_codes", partners, addresses, documents, memberships, records, pending, audit }
     public var node: String
     public var site: String
     public var at: String
-    /// The codes asked for and the ones they had before here (store-prefix renames).
+    /// The records' codes here.
     public var codes: [String]
+    /// The codes they had here before a store-prefix rename (their history up to the rename).
+    public var formerCodes: [String]
     public var partners: [Fields]
     public var addresses: [Address]
     public var documents: [Document]
     public var memberships: [String]
+    /// Rows of every other kind that declares personal data of the customer, by kind name.
+    public var records: [String: [Fields]]
     /// Journal entries of the person not yet acknowledged by the hub.
     public var pending: [Change]
     /// The store's own audit entries of the person.
@@ -22,33 +26,51 @@ public struct StoreExtract: Sendable, Codable {
 }
 
 extension NodeStore {
-    /// This store's extract of the person with `codes` (partner codes; their former codes here
-    /// are followed): its rows, its pending journal entries and its audit.
-    public func accessExtract(codes entered: [String]) throws -> StoreExtract {
+    /// This store's extract of the person whose records here hold `codes` now: their rows
+    /// (every kind that declares personal data of the customer), their pending journal entries
+    /// and their audit, with the history under codes they had here before a store-prefix
+    /// rename (`code_history`), never the records that hold those codes now. `exact`: the
+    /// codes are the hub's record codes (a case); otherwise a code as a cashier or officer
+    /// types it, which may also be a former code here and is refused when it is or was the
+    /// code of more than one record here (`resolveHere`).
+    public func accessExtract(codes entered: [String], exact: Bool = true) throws -> StoreExtract {
         try pool.read { db in
             let cfg = try NodeStore.config(db)
             var codes: [String] = []
             for code in entered.map(PartnerCode.normalized) {
-                for c in [code] + (try db.formerCodesHere(code)) where !codes.contains(c) { codes.append(c) }
+                for c in exact ? [code] : try db.resolveHere(code) where !codes.contains(c) { codes.append(c) }
             }
             var partners: [Fields] = [], addresses: [Address] = [], documents: [Document] = [], memberships: [String] = []
+            var records: [String: [Fields]] = [:], former: [String] = []
             var pending: [Change] = [], audit: [AuditRecord] = []
             for code in codes {
                 if let p = try ReplicatedTable.partner.fetch(db, key: code) { partners.append(p.filter { !$0.value.isNull }) }
-                addresses += try db.addresses(ofPartner: code)
-                documents += try db.documents(ofPartner: code)
-                if kinds.table(.membership) != nil {
-                    memberships += try String.fetchAll(db, sql: "SELECT institution_code FROM membership WHERE partner_code = ?", arguments: [code])
+                for kind in kinds.personal where kind.entity != .partner {
+                    guard let table = ReplicatedTable.of(kind) else { continue }
+                    let keys = try db.keys(of: kind, about: code)
+                    switch kind.entity {
+                    case .address: addresses += try db.addresses(ofPartner: code)
+                    case .document: documents += try db.documents(ofPartner: code)
+                    case .membership: memberships += try keys.compactMap { try table.fetch(db, key: $0)?["institution_code"]?.text }
+                    default:
+                        let rows = try keys.compactMap { try table.fetch(db, key: $0)?.filter { !$0.value.isNull } }
+                        if !rows.isEmpty { records[kind.entity.rawValue, default: []] += rows }
+                    }
                 }
-                pending += try db.journalEntries("""
-                    SELECT \(Database.journalColumns) FROM journal WHERE seq > \(Database.ackedThrough) AND acked = 0
-                    AND \(Database.keyOfRecord) ORDER BY seq
-                    """, Database.keyArguments(code), kinds: kinds).map(\.change)
-                audit += try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE \(Database.keyOfRecord) OR old_value = ? OR new_value = ? ORDER BY id",
-                                          arguments: StatementArguments(Database.keyArguments(code) + [code.databaseValue, code.databaseValue])).map(AuditRecord.init(row:))
+                for span in try db.codeSpans(code) {
+                    if span.code != code { former.append(span.code) }
+                    pending += try db.journalEntries("""
+                        SELECT \(Database.journalColumns) FROM journal WHERE seq > \(Database.ackedThrough) AND acked = 0
+                        AND \(Database.keyOfRecord) AND seq > ? AND seq <= ? ORDER BY seq
+                        """, Database.keyArguments(span.code) + [span.journalAfter.databaseValue, span.journalThrough.databaseValue], kinds: kinds).map(\.change)
+                    audit += try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE \(Database.keyOfRecord) AND id > ? AND id <= ? ORDER BY id",
+                                              arguments: StatementArguments(Database.keyArguments(span.code) + [span.auditAfter.databaseValue, span.auditThrough.databaseValue]))
+                        .map(AuditRecord.init(row:))
+                }
             }
-            return StoreExtract(node: cfg.nodeID, site: cfg.site, at: AuditRecord.iso(millis: clock()), codes: codes, partners: partners,
-                                addresses: addresses, documents: documents, memberships: memberships, pending: pending, audit: audit)
+            return StoreExtract(node: cfg.nodeID, site: cfg.site, at: AuditRecord.iso(millis: clock()), codes: codes, formerCodes: former,
+                                partners: partners, addresses: addresses, documents: documents, memberships: memberships, records: records,
+                                pending: pending, audit: audit)
         }
     }
 
@@ -96,6 +118,22 @@ extension DatabasePool {
 }
 
 extension Database {
+    /// The customer a change of `kind` is about (`PersonalData.subject`): from the change, or
+    /// from the stored row for an edit that leaves the customer's column out. Nil for a kind
+    /// without personal data or a record not stored.
+    public func subjectCode(of change: Change, kind: RecordKind) throws -> String? {
+        if let code = PersonalData.subject(of: change, kind: kind) { return code }
+        guard let personal = kind.personal, let table = ReplicatedTable.of(kind) else { return nil }
+        return try table.fetch(self, key: change.key)?[personal.subject]?.text
+    }
+
+    /// The keys of the records of `kind` about partner `code` (`PersonalData.subject`).
+    public func keys(of kind: RecordKind, about code: String) throws -> [String] {
+        guard let personal = kind.personal, let table = kind.table else { return [] }
+        let key = kind.key.count == 1 ? kind.key[0] : kind.key.joined(separator: " || '|' || ")
+        return try String.fetchAll(self, sql: "SELECT \(key) FROM \(table) WHERE \(personal.subject) = ? ORDER BY 1", arguments: [code])
+    }
+
     /// A record keyed by a partner code or beginning with it (`CODE`, `CODE|SITE|SEQ`, ...), as a
     /// key range the index serves; bound with `keyArguments`.
     public static let keyOfRecord = "(key = ? OR (key > ? AND key < ?))"
@@ -134,15 +172,65 @@ extension Database {
         return count
     }
 
-    /// The journal entries, acknowledged or not, of partner `code`'s record and addresses.
-    func journalOfPartnerAndAddresses(_ code: String, kinds: RecordKinds) throws -> [JournalEntry] {
-        try journalEntries("SELECT \(Database.journalColumns) FROM journal WHERE entity IN ('partner', 'address') AND \(Database.keyOfRecord)",
-                           Database.keyArguments(code), kinds: kinds)
+    /// The journal entries, acknowledged or not, of a record's partner row and addresses
+    /// within `span` (its own code, or a code it had before a rename, up to the rename).
+    func journalOfPartnerAndAddresses(_ span: CodeSpan, kinds: RecordKinds) throws -> [JournalEntry] {
+        try journalEntries("SELECT \(Database.journalColumns) FROM journal WHERE entity IN ('partner', 'address') AND \(Database.keyOfRecord) AND seq > ? AND seq <= ?",
+                           Database.keyArguments(span.code) + [span.journalAfter.databaseValue, span.journalThrough.databaseValue], kinds: kinds)
     }
 
-    /// The codes `code` had at this store before a store-prefix rename (its audit).
-    func formerCodesHere(_ code: String) throws -> [String] {
-        try String.fetchAll(self, sql: "SELECT old_value FROM audit WHERE kind = 'rename' AND entity = 'partner' AND new_value = ?", arguments: [code])
+    /// Where a record's entries are in the journal and the audit under one code: the code it
+    /// holds now (after the entries of whoever held it before, up to that one's rename), and
+    /// each code it had here before a store-prefix rename (up to the rename).
+    struct CodeSpan {
+        var code: String
+        var journalAfter: Int64, journalThrough: Int64
+        var auditAfter: Int64, auditThrough: Int64
+    }
+
+    /// The spans of the record that holds `code` here now (`code_history`).
+    func codeSpans(_ code: String) throws -> [CodeSpan] {
+        // Entries under `code` up to a rename away from it are the renamed record's.
+        func renamedAway(_ c: String, before limit: Int64?) throws -> (journal: Int64, audit: Int64) {
+            let row = try Row.fetchOne(self, sql: """
+                SELECT COALESCE(MAX(journal_through), 0), COALESCE(MAX(audit_through), 0) FROM code_history
+                WHERE entity = 'partner' AND old_code = ? AND audit_through < ?
+                """, arguments: [c, limit ?? Int64.max])
+            return (row?[0] ?? 0, row?[1] ?? 0)
+        }
+        let own = try renamedAway(code, before: nil)
+        var spans = [CodeSpan(code: code, journalAfter: own.journal, journalThrough: Int64.max, auditAfter: own.audit, auditThrough: Int64.max)]
+        var queue = [code], seen: Set<String> = [code]
+        while let c = queue.popLast() {
+            for row in try Row.fetchAll(self, sql: "SELECT old_code, journal_through, audit_through FROM code_history WHERE entity = 'partner' AND new_code = ?", arguments: [c]) {
+                let old: String = row["old_code"], jt: Int64 = row["journal_through"], at: Int64 = row["audit_through"]
+                guard seen.insert(old).inserted else { continue }
+                let before = try renamedAway(old, before: at)
+                spans.append(CodeSpan(code: old, journalAfter: before.journal, journalThrough: jt, auditAfter: before.audit, auditThrough: at))
+                queue.append(old)
+            }
+        }
+        return spans
+    }
+
+    /// The record(s) here a code as typed means: the record that holds it now, or the one
+    /// that had it here before a store-prefix rename. A code that is, or was, more than one
+    /// record's is refused with the candidates (code now, name, origin, since when).
+    func resolveHere(_ code: String) throws -> [String] {
+        var candidates: [(code: String, text: String)] = []
+        if let p = try ReplicatedTable.partner.fetch(self, key: code).flatMap({ try? Partner(fields: $0) }) {
+            candidates.append((code, "\(code) (\(p.displayName), \(p.originNode ?? "?"), holds it now)"))
+        }
+        for row in try Row.fetchAll(self, sql: "SELECT new_code, at FROM code_history WHERE entity = 'partner' AND old_code = ? ORDER BY audit_through", arguments: [code]) {
+            let now: String = row["new_code"]
+            guard !candidates.contains(where: { $0.code == now }),
+                  let p = try ReplicatedTable.partner.fetch(self, key: now).flatMap({ try? Partner(fields: $0) }) else { continue }
+            candidates.append((now, "\(now) (\(p.displayName), \(p.originNode ?? "?"), had \(code) here until \(row["at"] as String))"))
+        }
+        guard candidates.count <= 1 else {
+            throw FieldError(field: "partner", reason: "'\(code)' is or was the code of \(candidates.count) customers here: \(candidates.map(\.text).joined(separator: ", ")); give the code the person's record holds now with --record")
+        }
+        return candidates.map(\.code)
     }
 
     /// The case under which `code`'s personal data was erased (nil: it was not).
@@ -151,30 +239,47 @@ extension Database {
         return try String.fetchOne(cachedStatement(sql: "SELECT case_id FROM erasure WHERE partner_code = ?"), arguments: [code])
     }
 
-    /// Refuses a local change that would bring back personal data of an erased partner.
-    func refuseRestoringErased(_ entity: Entity, op: ChangeOp, code: String, fields: Fields, kind: PartnerKind) throws {
-        guard let caseID = try erasureCase(code), Erasure.restores(entity, op: op, fields: fields, kind: kind) else { return }
-        throw FieldError(field: entity == .partner ? "code" : "partner",
+    /// Refuses a local change of a record of `kind` about partner `code` that would bring back
+    /// personal data of an erased partner (`Erasure.restores`).
+    func refuseRestoringErased(_ kind: RecordKind, op: ChangeOp, code: String, fields: Fields, partnerKind: PartnerKind = .consumer) throws {
+        guard let caseID = try erasureCase(code), Erasure.restores(kind, op: op, fields: fields, kind: partnerKind) else { return }
+        throw FieldError(field: kind.entity == .partner ? "code" : (kind.personal?.subject == "partner_code" ? "partner" : kind.personal?.subject ?? "partner"),
                          reason: "the personal data of partner \(code) was erased under case \(caseID) (GDPR Art. 17); it cannot be entered again for this record")
     }
 
-    /// The personal values held here of the partners `codes` (and their former codes): the
-    /// rows, and every journal entry of them. Read before an erasure's rows are applied.
+    /// The personal values held here of the partners `codes` (the records that hold these
+    /// codes now): their rows of every kind that declares personal data, and their journal
+    /// entries under these codes and under codes they had before a rename (up to the rename).
+    /// Read before an erasure's rows are applied.
     func personalValues(of codes: [String], kinds: RecordKinds) throws -> (codes: [String], values: [String]) {
-        var all: [String] = [], values: [String] = []
-        for code in codes { for c in [code] + (try formerCodesHere(code)) where !all.contains(c) { all.append(c) } }
-        for code in all {
+        var values: [String] = []
+        for code in codes {
             if let p = try ReplicatedTable.partner.fetch(self, key: code) { values += Erasure.personalValues(p) }
-            for a in try addresses(ofPartner: code) { values += Erasure.personalValues(a.fields) }
-            for e in try journalOfPartnerAndAddresses(code, kinds: kinds) { values += Erasure.personalValues(e.change.fields) }
+            for kind in kinds.personal where kind.entity != .partner {
+                guard let personal = kind.personal, let table = ReplicatedTable.of(kind) else { continue }
+                for key in try keys(of: kind, about: code) {
+                    guard let row = try table.fetch(self, key: key) else { continue }
+                    values += personal.values(row)
+                    for e in try journalEntries("SELECT \(Database.journalColumns) FROM journal WHERE entity = ? AND key = ?",
+                                                [kind.entity.rawValue.databaseValue, key.databaseValue], kinds: kinds) {
+                        values += personal.values(e.change.fields)
+                    }
+                }
+            }
+            for span in try codeSpans(code) {
+                for e in try journalOfPartnerAndAddresses(span, kinds: kinds) { values += Erasure.personalValues(e.change.fields) }
+            }
         }
-        return (all, Array(Set(values)))
+        return (codes, Array(Set(values)))
     }
 
     /// Carries an erasure the hub fed into this store's older copies: the journal entries of
-    /// the partners' records keep no personal value (pending ones are sent with the erased
-    /// values), audit entries of them or naming a value are scrubbed, the partner row and the
-    /// addresses the hub does not hold any more keep none. Returns the rows scrubbed.
+    /// the partners' records (under their codes and the codes they had before a rename, up to
+    /// the rename) keep no personal value (pending ones are sent with the erased values),
+    /// audit entries of them or naming a value are scrubbed, the partner row keeps none, and
+    /// this store's own records of the person that the hub does not hold (refused) are
+    /// scrubbed or removed as their kind declares. Records that hold a former code now are
+    /// another customer's and are not touched. Returns the rows scrubbed.
     func scrubErased(_ erased: [(code: String, caseID: String)], codes: [String], values: [String], node: String, kinds: RecordKinds) throws -> Int {
         var count = 0
         let cases = Dictionary(erased.map { ($0.code, $0.caseID) }) { a, _ in a }
@@ -184,24 +289,59 @@ extension Database {
             let partner = try ReplicatedTable.partner.fetch(self, key: code)
             let kind = PartnerKind(rawValue: partner?["kind"]?.text ?? "") ?? .consumer
             let erasedPartner = Erasure.partnerFields(kind: kind)
-            for e in try journalOfPartnerAndAddresses(code, kinds: kinds) {
-                var fields = e.change.fields
-                let replacement = e.change.entity == .partner ? erasedPartner : Erasure.addressFields
-                for (column, value) in replacement where fields[column] != nil { fields[column] = value }
-                if fields != e.change.fields {
-                    try execute(sql: "UPDATE journal SET fields = ? WHERE seq = ?", arguments: [fields.canonicalJSON(), e.change.seq])
-                    count += 1
+            let spans = try codeSpans(code)
+            for span in spans {
+                for e in try journalOfPartnerAndAddresses(span, kinds: kinds) {
+                    var fields = e.change.fields
+                    let replacement = e.change.entity == .partner ? erasedPartner : Erasure.addressFields
+                    for (column, value) in replacement where fields[column] != nil { fields[column] = value }
+                    if fields != e.change.fields {
+                        try execute(sql: "UPDATE journal SET fields = ? WHERE seq = ?", arguments: [fields.canonicalJSON(), e.change.seq])
+                        count += 1
+                    }
                 }
+                try execute(sql: "UPDATE audit SET old_value = NULL, new_value = NULL, reason = ? WHERE \(Database.keyOfRecord) AND id > ? AND id <= ? AND kind NOT IN ('erasure', 'rename', 'move')",
+                            arguments: StatementArguments([mark.databaseValue] + Database.keyArguments(span.code) + [span.auditAfter.databaseValue, span.auditThrough.databaseValue]))
+                count += changesCount
             }
             if let partner, Erasure.restores(.partner, op: .update, fields: partner, kind: kind) {
                 try ReplicatedTable.partner.update(self, key: code, fields: erasedPartner)
             }
-            // Addresses with personal data left are this store's own, which the hub refused.
-            let personal = Erasure.addressColumns.map { "\($0) IS NOT NULL" }.joined(separator: " OR ")
-            try execute(sql: "DELETE FROM address WHERE partner_code = ? AND (\(personal))", arguments: [code])
-            count += changesCount
+            for recordKind in kinds.personal where recordKind.entity != .partner {
+                guard let personal = recordKind.personal, let table = ReplicatedTable.of(recordKind) else { continue }
+                for key in try keys(of: recordKind, about: code) {
+                    let scrub: Fields
+                    switch personal.onErasure {
+                    case .scrub(let f): scrub = f
+                    case .remove: scrub = Dictionary(uniqueKeysWithValues: personal.categories.keys.map { ($0, FieldValue.null) })
+                    case .keep, .byRule: continue
+                    }
+                    for e in try journalEntries("SELECT \(Database.journalColumns) FROM journal WHERE entity = ? AND key = ?",
+                                                [recordKind.entity.rawValue.databaseValue, key.databaseValue], kinds: kinds) {
+                        var fields = e.change.fields
+                        for (column, value) in scrub where fields[column] != nil { fields[column] = value }
+                        if fields != e.change.fields {
+                            try execute(sql: "UPDATE journal SET fields = ? WHERE seq = ?", arguments: [fields.canonicalJSON(), e.change.seq])
+                            count += 1
+                        }
+                    }
+                    guard let row = try table.fetch(self, key: key) else { continue }
+                    switch personal.onErasure {
+                    // Rows the hub holds come back erased (or removed) in the same feed; those
+                    // left with personal data are this store's own, which the hub refused.
+                    case .remove:
+                        try table.delete(self, key: key)
+                        count += 1
+                    default:
+                        if !personal.values(row).isEmpty {
+                            try table.delete(self, key: key)
+                            count += 1
+                        }
+                    }
+                }
+            }
         }
-        count += try scrubAudit(codes: codes, values: values, mark: mark)
+        count += try scrubAudit(codes: [], values: values, mark: mark)
         for value in values where value.count >= 3 {
             try execute(sql: "UPDATE node_config SET last_sync_error = NULL WHERE instr(last_sync_error, ?) > 0", arguments: [value])
         }

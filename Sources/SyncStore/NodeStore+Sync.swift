@@ -88,8 +88,14 @@ extension NodeStore {
                 renamesApplied = max(renamesApplied, id)
             }
             for r in renames { try db.renameCodeLocally(r.entity, old: r.old, new: r.temp, node: cfg.nodeID, kinds: kinds, audit: false) }
+            // The records' history under their old codes ends here (`code_history`): every
+            // journal entry and audit line so far under an old code is its renamed record's.
+            let journalThrough = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM journal") ?? 0
+            let auditThrough = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(id), 0) FROM audit") ?? 0
             for r in renames {
                 try db.renameCodeLocally(r.entity, old: r.temp, new: r.new, node: cfg.nodeID, kinds: kinds, audit: false)
+                try db.execute(sql: "INSERT INTO code_history (entity, old_code, new_code, journal_through, audit_through, at) VALUES (?, ?, ?, ?, ?, ?)",
+                               arguments: [r.entity.rawValue, r.old, r.new, journalThrough, auditThrough, AuditRecord.now()])
                 try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: .rename, entity: r.entity.rawValue, key: r.new, field: "code",
                                                oldValue: r.old, newValue: r.new,
                                                reason: "store-prefix rule: code \(r.old) was taken when this node reconnected"))
@@ -142,14 +148,15 @@ extension NodeStore {
             var maxHLC = HLC.zero
             // Codes of this node's own partners and institutions created offline and not yet
             // pushed (usually none).
+            let prefixed = kinds.prefixed.map(\.entity)
             let unpushedRows = try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT entity, key FROM journal WHERE seq > \(Database.ackedThrough) AND acked = 0 AND (entity = 'partner' OR entity = 'institution') AND op = 'insert'
+                SELECT entity, key FROM journal WHERE seq > \(Database.ackedThrough) AND acked = 0 AND entity IN (\(prefixed.map { "'\($0.rawValue)'" }.joined(separator: ", "))) AND op = 'insert'
                 """))
             let unpushed = Set(unpushedRows.map { "\($0[0] as String)|\($0[1] as String)" })
             for c in changes {
                 if !unpushed.isEmpty {
                     // Another node's record under a code this node still has to push (and may get renamed).
-                    for entity in [Entity.partner, .institution] {
+                    for entity in prefixed {
                         if c.entity == entity, unpushed.contains("\(entity.rawValue)|\(c.key)"), c.fields["origin_node"]?.text != cfg.nodeID {
                             throw FeedDeferred(code: c.key, entity: entity.rawValue)
                         }

@@ -228,7 +228,7 @@ extension NodeTransaction {
         }
         let effective = changes.filter { current[$0.key] != $0.value }
         guard !effective.isEmpty else { return p }
-        try db.refuseRestoringErased(.partner, op: .update, code: code, fields: effective, kind: p.kind)
+        try db.refuseRestoringErased(.partner, op: .update, code: code, fields: effective, partnerKind: p.kind)
         try ReplicatedTable.partner.update(db, key: code, fields: effective)
         _ = try appendJournal(entity: .partner, key: code, op: .update, fields: effective)
         return p
@@ -253,7 +253,7 @@ extension NodeTransaction {
         a.partnerCode = PartnerCode.normalized(a.partnerCode)
         if a.site.isEmpty { a.site = cfg.site }
         try db.requireLivePartner(a.partnerCode, field: "partner")
-        try db.refuseRestoringErased(.address, op: .insert, code: a.partnerCode, fields: a.fields, kind: .consumer)
+        try db.refuseRestoringErased(.address, op: .insert, code: a.partnerCode, fields: a.fields)
         guard a.seq >= 0 else { throw FieldError(field: "seq", reason: "must be 0 (bill-to) or greater (ship-to)") }
         if a.site.contains("|") { throw FieldError(field: "site", reason: "must not contain '|'") }
         try db.checkReferences(.address, values: Address.columns.map { a.fields[$0] ?? .null }, kinds: kinds, requireActive: true)
@@ -464,6 +464,9 @@ extension NodeTransaction {
             if let parent = kind.parent, let code = values[table.columnIndex[parent]!].text {
                 try db.requireLivePartner(code, field: parent)
             }
+            if let subject = kind.personal?.subject, let code = values[table.columnIndex[subject]!].text {
+                try db.refuseRestoringErased(kind, op: .insert, code: code, fields: table.newRowImage(values))
+            }
             let (seq, hlc) = try insertNewRow(table, key: key, values: values)
             return Change(seq: seq, hlc: hlc, node: try config().nodeID, entity: entity, key: key, op: .insert, fields: table.newRowImage(values))
         case .update:
@@ -475,6 +478,9 @@ extension NodeTransaction {
             for (name, value) in fields { row.values[table.columnIndex[name]!] = value }
             try kind.validate(row)
             try db.checkReferences(kind, values: row.values, kinds: kinds, columns: Set(fields.keys), requireActive: true)
+            if let subject = kind.personal?.subject, let code = row[subject].text {
+                try db.refuseRestoringErased(kind, op: .update, code: code, fields: fields)
+            }
             try table.update(db, key: key, fields: fields)
             return try appendJournal(entity: entity, key: key, op: .update, fields: fields)
         case .delete:

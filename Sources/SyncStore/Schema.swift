@@ -226,6 +226,23 @@ public enum Schema {
                 UPDATE node_config SET numbered_through = (SELECT COALESCE(MAX(seq), 0) FROM journal);
                 """)
         }
+        // The codes this store's records had before a store-prefix rename, with how far the
+        // journal and the audit reached then: entries under an old code up to there are the
+        // renamed record's history; later ones are the record that holds the code now
+        // (docs/privacy.md). Renames from before this table keep their audit bound and no
+        // journal bound (their journal entries are not taken for the renamed record's).
+        migrator.registerMigration("v9-node-code-history") { db in
+            try db.execute(sql: """
+                CREATE TABLE code_history (
+                    entity TEXT NOT NULL, old_code TEXT NOT NULL, new_code TEXT NOT NULL,
+                    journal_through INTEGER NOT NULL, audit_through INTEGER NOT NULL, at TEXT NOT NULL
+                );
+                CREATE INDEX code_history_new ON code_history(new_code);
+                CREATE INDEX code_history_old ON code_history(old_code);
+                INSERT INTO code_history (entity, old_code, new_code, journal_through, audit_through, at)
+                    SELECT entity, old_value, new_value, 0, id - 1, at FROM audit WHERE kind = 'rename' AND old_value IS NOT NULL AND new_value IS NOT NULL ORDER BY id;
+                """)
+        }
     }
 }
 

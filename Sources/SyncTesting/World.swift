@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import GRDB
 import SyncHub
 import SyncModel
@@ -15,10 +16,11 @@ public final class World {
 
     /// `regions`: replication regions by node id (others are in the default region).
     public init(nodes: [(id: String, site: String, series: String)] = [("A", "WAW", "K1"), ("B", "KRK", "K2"), ("C", "GDA", "K3")],
-                separator: String = "-", regions: [String: String] = [:], kinds: RecordKinds = .standard) throws {
+                separator: String = "-", regions: [String: String] = [:], kinds: RecordKinds = .standard,
+                hubClock: @escaping @Sendable () -> UInt64 = { HLC.nowMillis }) throws {
         dir = try TemporaryDirectory(prefix: "reconcile")
         self.kinds = kinds
-        hub = try HubStore(path: dir.file("hub.sqlite"), prefixRule: .init(separator: separator), kinds: kinds)
+        hub = try HubStore(path: dir.file("hub.sqlite"), prefixRule: .init(separator: separator), kinds: kinds, clock: hubClock)
         for n in nodes { try addNode(n.id, site: n.site, series: n.series, region: regions[n.id] ?? "") }
     }
 
@@ -54,6 +56,23 @@ public final class World {
     public func push(_ id: String, _ changes: [Change], renamesApplied: Int64 = 0) throws -> PushReply {
         try hub.push(node: try hub.node(id), changes: changes, renamesApplied: renamesApplied)
     }
+}
+
+/// A wall clock a test sets (milliseconds since 1970), for dates such as due dates.
+public final class SetClock: Sendable {
+    private let millis: Synchronization.Atomic<UInt64>
+
+    public init(day: String) { millis = .init(Self.millis(day)) }
+
+    /// Midday UTC of `day` (`YYYY-MM-DD`).
+    public static func millis(_ day: String) -> UInt64 {
+        let f = ISO8601DateFormatter()
+        return UInt64(f.date(from: day + "T12:00:00Z")!.timeIntervalSince1970 * 1000)
+    }
+
+    public func set(day: String) { millis.store(Self.millis(day), ordering: .relaxed) }
+
+    public var now: @Sendable () -> UInt64 { { [self] in self.millis.load(ordering: .relaxed) } }
 }
 
 public func consumer(_ code: String, first: String = "Anna", last: String = "Nowak") -> Partner {

@@ -13,10 +13,11 @@ struct AccessRequestCommand: AsyncParsableCommand {
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Open a case for a person named by partner code(s), e-mail, national ID or VAT ID; prints the case and its due date.",
-            discussion: "The answer is due one month after receipt. An e-mail or ID that matches several customers is refused with the list; name the person's records with --partner (repeatable). Notes hold no personal data beyond the identifiers given.")
+            abstract: "Open a case for a person named by partner code(s), record code(s), e-mail, national ID or VAT ID; prints the case and its due date.",
+            discussion: "The answer is due one month after receipt. An e-mail or ID that matches several customers, or a code that is or was more than one customer's (a store-prefix rename), is refused with the candidates; name the person's records with --record (repeatable): the record that holds that code now. IDs are compared as the checks compare them (spaces, dashes, a PL prefix ignored). Notes hold no personal data beyond the identifiers given.")
         @OptionGroup var store: HubStoreOption
-        @Option(help: "A partner code of the person (repeatable).") var partner: [String] = []
+        @Option(help: "A code of the person's record, now or before a store-prefix rename (repeatable).") var partner: [String] = []
+        @Option(help: "The code a record of the person holds now; former codes are not followed (repeatable).") var record: [String] = []
         @Option(help: "The person's e-mail.") var email: String?
         @Option(help: "The person's national ID (PESEL).") var nationalId: String?
         @Option(help: "The person's VAT ID.") var vatId: String?
@@ -25,13 +26,13 @@ struct AccessRequestCommand: AsyncParsableCommand {
         @Flag(help: "JSON output.") var json = false
 
         func validate() throws {
-            let given = [!partner.isEmpty, email != nil, nationalId != nil, vatId != nil].filter { $0 }.count
-            if given != 1 { throw ValidationError("name the person by one of --partner, --email, --national-id, --vat-id") }
+            let given = [!partner.isEmpty, !record.isEmpty, email != nil, nationalId != nil, vatId != nil].filter { $0 }.count
+            if given != 1 { throw ValidationError("name the person by one of --partner, --record, --email, --national-id, --vat-id") }
         }
 
         func run() async throws {
             let (identifier, values): (AccessIdentifier, [String]) =
-                !partner.isEmpty ? (.partner, partner) : email.map { (.email, [$0]) } ?? nationalId.map { (.nationalID, [$0]) } ?? (.vatID, [vatId!])
+                !partner.isEmpty ? (.partner, partner) : !record.isEmpty ? (.record, record) : email.map { (.email, [$0]) } ?? nationalId.map { (.nationalID, [$0]) } ?? (.vatID, [vatId!])
             let c = try store.open().addAccessRequest(identifier, values: values, received: received, note: note)
             if json { try printJSON(c); return }
             print("case \(c.id): due \(c.due); records \(c.partners.isEmpty ? "none found" : c.partners.joined(separator: ", "))")
@@ -127,9 +128,34 @@ struct EraseCommand: AsyncParsableCommand {
     func run() async throws {
         let result = try store.open().erase(case: caseID, reason: reason)
         if json { try printJSON(result); return }
-        print("erased \(result.partners.joined(separator: ", ")) (\(result.addresses) address(es)) under case \(caseID); \(result.scrubbed) older copies scrubbed")
+        if result.partners.isEmpty {
+            print("case \(caseID) was erased before; the database file is now rebuilt and its log emptied")
+            return
+        }
+        print("erased \(result.partners.joined(separator: ", ")) (\(result.addresses) address(es), \(result.records) other record(s)) under case \(caseID); \(result.scrubbed) older copies scrubbed")
         if !result.openDocuments.isEmpty {
             print("open documents kept without personal data: \(result.openDocuments.joined(separator: ", "))")
         }
+        if !result.compacted {
+            printError("the database file could not be rebuilt (a reader kept old pages for 5 s): the erased values may still be in free pages or the log; run `poshub compact --db ...` (the hub also finishes it at its next start)")
+            throw ExitCode(4)
+        }
+    }
+}
+
+struct CompactCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compact", abstract: "Finish an erasure's rebuild of the hub's database file (VACUUM, log emptied) that could not end.",
+        discussion: "An erasure rebuilds the file so that no free page or log frame keeps an erased value. When a reader held old pages, or the hub stopped during the rebuild, the rebuild stays pending; the hub finishes it at start, and this command finishes it now. Exit 0: done (or nothing pending); 4: a reader still holds old pages.")
+    @OptionGroup var store: HubStoreOption
+    @Flag(help: "Rebuild even when nothing is pending.") var force = false
+    @Flag(help: "JSON output.") var json = false
+
+    func run() async throws {
+        let hub = try store.open()
+        let pending = try hub.compactionPending()
+        if pending || force { try hub.compact() }
+        if json { try printJSON(["pending_before": pending, "compacted": pending || force]); return }
+        print(pending || force ? "database file rebuilt and its log emptied" : "no rebuild pending")
     }
 }

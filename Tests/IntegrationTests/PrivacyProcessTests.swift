@@ -84,4 +84,74 @@ struct PrivacyProcessTests {
         let hubHash = try cluster.hubStateHash()
         for id in ["A", "B", "C"] { #expect(try cluster.nodeStateHash(id) == hubHash, "\(id)") }
     }
+
+    @Test("Jan holds 1001; Anna got K1-1001 offline: a case by 1001 is refused with both, her erasure leaves Jan's record, documents and state unchanged on every store, an offline membership of hers is refused, and no file holds her name, phone or PESEL")
+    func renamedCustomerErasure() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        try cluster.startHub()
+        for (id, site, series) in [("A", "WAW", "K1"), ("B", "KRK", "K2"), ("C", "GDA", "K3")] { try cluster.addNode(id, site: site, series: series) }
+        ok(try cluster.posnode("C", ["institution", "add", "--code", "SZK1", "--name", "Szkoła 1", "--kind", "organisation"]), "institution")
+        ok(try cluster.posnode("C", ["sync"]), "sync C")
+        ok(try cluster.posnode("B", ["partner", "add", "--code", "1001", "--kind", "consumer", "--first-name", "Jan", "--last-name", "Kowalski",
+                                     "--phone", "+48 500 100 200", "--country", "PL"]), "Jan")
+        ok(try cluster.posnode("B", ["receipt", "add", "--partner", "1001", "--amount", "9.90", "--currency", "PLN"]), "Jan's receipt")
+        ok(try cluster.posnode("B", ["sync"]), "sync B")
+        // A is offline and has not pulled Jan: Anna becomes 1001 there and buys for 55.00.
+        cluster.stopHub()
+        ok(try cluster.posnode("A", ["partner", "add", "--code", "1001", "--kind", "consumer", "--first-name", "Annabella", "--last-name", "Wierzbicka",
+                                     "--phone", "+48 611 222 333", "--country", "PL", "--national-id", "02070201235"]), "Anna")
+        ok(try cluster.posnode("A", ["receipt", "add", "--partner", "1001", "--amount", "55.00", "--currency", "PLN"]), "Anna's receipt")
+        try cluster.startHub()
+        for _ in 0..<2 { for id in ["A", "B", "C"] { ok(try cluster.posnode(id, ["sync"]), "sync \(id)") } }
+        var janBefore: [String: String] = [:]
+        for id in ["A", "B", "C"] {
+            let shown = try cluster.posnode(id, ["partner", "show", "--code", "1001", "--json"])
+            #expect(shown.stdout.contains("Kowalski"), "\(id): \(shown.stdout)")
+            janBefore[id] = shown.stdout + (try cluster.posnode(id, ["document", "list", "--partner", "1001", "--json"])).stdout
+        }
+
+        // Anna brings her receipt showing 1001: the code was two customers'.
+        let ambiguous = try cluster.poshub(["access-request", "add"], ["--partner", "1001"])
+        #expect(!ambiguous.succeeded && ambiguous.stderr.contains("Jan Kowalski") && ambiguous.stderr.contains("K1-1001"), "\(ambiguous.stdout)\(ambiguous.stderr)")
+        let atStore = try cluster.posnode("A", ["access-request", "export", "--partner", "1001"])
+        #expect(!atStore.succeeded && atStore.stderr.contains("K1-1001"), "\(atStore.stdout)\(atStore.stderr)")
+        let future = try cluster.poshub(["access-request", "add"], ["--record", "K1-1001", "--received", "2999-01-01"])
+        #expect(!future.succeeded && future.stderr.contains("received"), "\(future.stderr)")
+        // Her PESEL as she writes it finds her record.
+        let added = try cluster.poshub(["access-request", "add"], ["--national-id", "0207 0201 235", "--json"])
+        ok(added, "access request")
+        let body = try #require(try JSONSerialization.jsonObject(with: Data(added.stdout.utf8)) as? [String: Any])
+        let caseID = try #require(body["case"] as? String)
+        #expect(body["partners"] as? [String] == ["K1-1001"], "\(added.stdout)")
+
+        // C is offline during the erasure and makes her a member of the school afterwards.
+        let erased = try cluster.poshub(["erase"], ["--case", caseID])
+        ok(erased, "erase")
+        #expect(erased.stdout.contains("erased K1-1001 ") && !erased.stdout.contains("1001,"), "\(erased.stdout)")
+        ok(try cluster.posnode("C", ["member", "add", "--partner", "K1-1001", "--institution", "SZK1"]), "offline membership")
+        for id in ["A", "B"] { ok(try cluster.posnode(id, ["sync"]), "sync \(id)") }
+        let back = try cluster.posnode("C", ["sync"])
+        #expect(back.status == 3 && back.stdout.contains("erased under case \(caseID)"), "\(back.stdout)\(back.stderr)")
+        for _ in 0..<2 { for id in ["A", "B", "C"] { ok(try cluster.posnode(id, ["sync"]), "final sync \(id)") } }
+        for id in ["A", "B", "C"] {
+            let now = (try cluster.posnode(id, ["partner", "show", "--code", "1001", "--json"])).stdout
+                + (try cluster.posnode(id, ["document", "list", "--partner", "1001", "--json"])).stdout
+            #expect(now == janBefore[id], "\(id): Jan's record and documents unchanged")
+            let anna = try cluster.posnode(id, ["partner", "show", "--code", "K1-1001"])
+            #expect(!anna.stdout.contains("member of") && anna.stdout.contains(Erasure.placeholder), "\(id): \(anna.stdout)")
+        }
+        ok(try cluster.posnode("B", ["partner", "update", "--code", "1001", "--email", "jan.k@example.pl"]), "Jan's store edits him")
+        ok(try cluster.poshub(["compact"]), "nothing left to rebuild")
+
+        cluster.stopHub()
+        for value in ["Annabella", "Wierzbicka", "611 222 333", "02070201235"] {
+            #expect(try Self.filesHolding(value, in: cluster.dir.path) == [], "after the erasure no file holds \(value)")
+        }
+        #expect(!(try Self.filesHolding("Kowalski", in: cluster.dir.path)).isEmpty, "Jan is still there")
+        try cluster.startHub()
+        for _ in 0..<2 { for id in ["A", "B", "C"] { ok(try cluster.posnode(id, ["sync"]), "sync \(id)") } }
+        let hubHash = try cluster.hubStateHash()
+        for id in ["A", "B", "C"] { #expect(try cluster.nodeStateHash(id) == hubHash, "\(id)") }
+    }
 }

@@ -21,20 +21,27 @@ func refusalField(_ body: () throws -> Void) -> String? {
 struct PrivacyTests {
     @Test("a case is due a month after receipt, extended by two months at most, closed once; unknown and closed cases are refused naming the case")
     func caseLifecycle() throws {
-        let world = try World()
+        let clock = SetClock(day: "2026-02-10")
+        let world = try World(hubClock: clock.now)
         let hub = world.hub
         _ = try world.store("A").addPartner(Person.partner("P1"))
+        #expect(refusalField { _ = try hub.addAccessRequest(.email, values: [Person.email], received: "2026-02-11") } == "received", "not in the future")
         let c = try hub.addAccessRequest(.email, values: [Person.email.uppercased()], received: "2026-01-31")
         #expect(c.id == "AR-0001" && c.due == "2026-02-28" && c.partners.isEmpty, "not synced yet: nobody at the hub")
         #expect(try hub.extendAccessRequest(c.id, months: 1, reason: "records at 40 stores").due == "2026-03-31")
         #expect(refusalField { _ = try hub.extendAccessRequest(c.id, months: 2, reason: "more") } == "months")
         #expect(refusalField { _ = try hub.extendAccessRequest(c.id, months: 1, reason: " ") } == "reason")
+        // An extension is decided within the first month after receipt (Art. 12(3)).
+        let late = try hub.addAccessRequest(.email, values: ["x@y.pl"], received: "2026-01-05")
+        #expect(refusalField { _ = try hub.extendAccessRequest(late.id, months: 1, reason: "records at 40 stores") } == "case", "overdue: too late to extend")
+        clock.set(day: "2026-03-01")
+        #expect(refusalField { _ = try hub.extendAccessRequest(c.id, months: 1, reason: "more") } == "case", "past the first month")
         #expect(refusalField { _ = try hub.addAccessRequest(.email, values: ["x@y.pl"], received: "2026-02-30") } == "received")
         _ = try hub.closeAccessRequest(c.id, answer: "report sent by post")
         #expect(refusalField { _ = try hub.closeAccessRequest(c.id, answer: "again") } == "case")
         #expect(refusalField { _ = try hub.erase(case: c.id) } == "case", "a closed case is not erased: open a new one")
         #expect(refusalField { _ = try hub.accessRequest("AR-9999") } == "case")
-        #expect(try hub.accessRequests().isEmpty && hub.accessRequests(includeClosed: true).count == 1)
+        #expect(try hub.accessRequests().map(\.id) == [late.id] && hub.accessRequests(includeClosed: true).count == 2)
     }
 
     @Test("an e-mail two customers share is refused with both codes; the operator names the records by code")
