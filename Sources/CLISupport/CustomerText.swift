@@ -39,7 +39,7 @@ public enum DocumentText {
     public static func withLines(_ d: Document) -> String {
         var out = line(d) + "\n"
         for l in d.lines {
-            out += "  \(l.offer)\t\(l.quantity) x \(Document.formatAmount(l.unitPrice)) (\(l.source == .table ? "price table" : "base price"))"
+            out += "  \(l.offer)\t\(l.quantity) x \(Document.formatAmount(l.unitPrice)) (\(l.source.label))"
             if l.discountPercent > 0 { out += "\t-\(l.discountPercent) % = -\(Document.formatAmount(l.discount))" }
             out += "\t\(Document.formatAmount(l.lineTotal))\n"
         }

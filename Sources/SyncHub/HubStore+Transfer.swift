@@ -69,7 +69,9 @@ public struct TransferLine: Sendable, Codable, Hashable {
 
 /// The answer for one transferred address, in the order of the batch.
 public struct TransferResult: Sendable, Codable, Hashable {
-    enum CodingKeys: String, CodingKey { case externalAddressID = "external_address_id", code, action, documents, error }
+    enum CodingKeys: String, CodingKey {
+        case externalAddressID = "external_address_id", code, action, documents, error, institution, institutionCreated = "institution_created"
+    }
     public var externalAddressID: String?
     /// The POS partner code.
     public var code: String?
@@ -78,11 +80,17 @@ public struct TransferResult: Sendable, Codable, Hashable {
     /// The POS documents created for the item's invoice or order (ids).
     public var documents: [String]?
     public var error: TransferError?
+    /// The POS institution the address was linked to (matched by code or name, or created).
+    public var institution: String? = nil
+    /// Whether that institution was created by this transfer.
+    public var institutionCreated: Bool? = nil
 }
 
 public struct TransferError: Error, Sendable, Codable, Hashable {
     public var field: String
     public var message: String
+    /// `conflict` for a document sent again with other content or for another customer.
+    public var code: String? = nil
 }
 
 /// The mapping of an external system's address to its POS customer.
@@ -112,6 +120,8 @@ public struct LenientItem<T: Decodable & Sendable>: Decodable, Sendable {
 
     public init(_ value: T) { self.value = .success(value) }
 
+    public init(failure: TransferError) { self.value = .failure(failure) }
+
     static func problem(_ e: DecodingError) -> TransferError {
         func path(_ c: DecodingError.Context) -> String { c.codingPath.filter { $0.intValue == nil }.map(\.stringValue).joined(separator: ".") }
         switch e {
@@ -139,8 +149,9 @@ extension HubStore {
         }
         let token = Self.newToken()
         try pool.write { db in
-            if try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM hub_system WHERE name = ?)", arguments: [name]) == true {
-                throw HubError.invalid(FieldError(field: "name", reason: "system \(name) is already registered", code: .conflict))
+            // Names are unique ignoring case: `booking` and `Booking` would share documents' ids.
+            if let taken = try String.fetchOne(db, sql: "SELECT name FROM hub_system WHERE name = ? COLLATE NOCASE", arguments: [name]) {
+                throw HubError.invalid(FieldError(field: "name", reason: "system \(taken) is already registered\(taken == name ? "" : " (names are compared ignoring case)")", code: .conflict))
             }
             if let other = try String.fetchOne(db, sql: "SELECT name FROM hub_system WHERE series = ?", arguments: [series]) {
                 throw HubError.invalid(FieldError(field: "series", reason: "series \(series) is system \(other)'s", code: .conflict))
@@ -170,9 +181,12 @@ extension HubStore {
     /// happens once; later edits on either side are not carried over); a new one becomes a new
     /// customer with a code of the system's series, its address (seq 0 at the system's site),
     /// its external reference and the mapping; one whose customer was deleted or erased
-    /// becomes a new customer again (`recreated`, audited). An item's invoice or order becomes
-    /// a POS document, once per external number. A refused item names its field and the
-    /// others go on.
+    /// becomes a new customer again (`recreated`, audited). An institution is matched by code,
+    /// else by name, else created (`institution_created`); it never refuses the customer. An
+    /// item's invoice or order becomes a POS document, once per external number; the same
+    /// number again with other content, or for another customer, is refused (`conflict`). A
+    /// refused item names its field and the others go on. External ids follow one rule
+    /// (`ExternalID`).
     public func transferCustomers(system: String, items: [LenientItem<TransferItem>]) throws -> [TransferResult] {
         guard items.count <= Self.maxTransferItems else {
             throw HubError.invalid(FieldError(field: "items", reason: "\(items.count) items; at most \(Self.maxTransferItems) in one batch"))
@@ -190,25 +204,32 @@ extension HubStore {
             let site = system.uppercased()
             let defaultCategory = try db.defaultCustomerCategory()
             var changes: [CentralChange] = []
-            var inBatch: [String: String] = [:], documents: Set<String> = []
+            var inBatch: [String: String] = [:], documents: [String: Document] = [:]
+            var institutionsInBatch: [String: String] = [:]
             // Mappings of erased customers keep their external ids as keyed hashes only.
             let erasedKey = try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM hub_external_mapping WHERE system = ? AND erased_at IS NOT NULL)",
                                               arguments: [system]) == true ? try Self.mappingKey(db) : nil
             for item in items {
-                let it: TransferItem
+                var it: TransferItem
                 switch item.value {
-                case .failure(let e): results.append(TransferResult(externalAddressID: nil, code: nil, action: nil, documents: nil, error: e)); continue
+                case .failure(let e):
+                    results.append(TransferResult(externalAddressID: nil, code: nil, action: nil, documents: nil,
+                                                  error: e))
+                    continue
                 case .success(let v): it = v
                 }
                 do {
-                    let address = try Self.required(it.externalAddressID, "external_address_id")
-                    _ = try Self.required(it.externalCustomerID, "external_customer_id")
-                    guard let trigger = it.trigger, ["invoice", "pickup", "delivery-note"].contains(trigger) else {
-                        throw FieldError(field: "trigger", reason: "must be invoice, pickup or delivery-note")
+                    let address = try ExternalID.normalized(try Self.required(it.externalAddressID, "external_address_id"), field: "external_address_id")
+                    it.externalAddressID = address
+                    it.externalCustomerID = try ExternalID.normalized(try Self.required(it.externalCustomerID, "external_customer_id"), field: "external_customer_id")
+                    if let debtor = it.debtorNumber { it.debtorNumber = try ExternalID.normalized(debtor, field: "debtor_number") }
+                    guard let trigger = it.trigger, ["invoice", "pickup"].contains(trigger) else {
+                        throw FieldError(field: "trigger", reason: "must be invoice or pickup (a delivery note travels from the stores to the back office: GET /v1/external/delivery-notes)")
                     }
                     if it.invoice != nil && trigger != "invoice" { throw FieldError(field: "invoice", reason: "comes with the invoice trigger only") }
                     if it.order != nil && trigger != "pickup" { throw FieldError(field: "order", reason: "comes with the pickup trigger only") }
                     var code: String, action: String, newChanges: [CentralChange] = [], recreatedFrom: String?, taken: Int64?
+                    var institution: (code: String, created: Bool)?
                     let lookup = try db.cachedStatement(sql: "SELECT code FROM hub_external_mapping WHERE system = ? AND external_address_id = ?")
                     var mapped = inBatch[address] == nil
                         ? try FastStatement.fetchFirst(lookup, [system.databaseValue, address.databaseValue]).flatMap { String.fromDatabaseValue($0[0]) } : nil
@@ -216,6 +237,7 @@ extension HubStore {
                         mapped = try FastStatement.fetchFirst(lookup, [system.databaseValue, Self.mappingHash(address, key: erasedKey).databaseValue])
                             .flatMap { String.fromDatabaseValue($0[0]) }
                     }
+                    var n = nextNumber
                     if let known = inBatch[address] {
                         (code, action) = (known, "existing")
                     } else if let mapped, try Self.isLive(db, mapped) {
@@ -224,26 +246,44 @@ extension HubStore {
                         recreatedFrom = mapped
                         action = recreatedFrom == nil ? "created" : "recreated"
                         // A refused item takes no number: the counter moves on with the item's changes.
-                        var n = nextNumber
+                        if let name = it.institution {
+                            let found = try Self.institution(db, named: name, series: series, next: &n, inBatch: institutionsInBatch, site: site)
+                            institution = (found.code, found.change != nil)
+                            if let change = found.change { newChanges.append(change) }
+                        }
                         repeat { code = "\(series)\(n)"; n += 1 } while try ReplicatedTable.partner.exists(db, key: code)
-                        newChanges = try Self.customerChanges(db, it, code: code, site: site, system: system, category: defaultCategory)
+                        newChanges += try Self.customerChanges(db, it, code: code, site: site, system: system, category: defaultCategory,
+                                                               institution: institution?.code)
                         taken = n
                     }
                     var docs: [String] = []
                     for (document, kind) in [(it.invoice, DocumentKind.invoice), (it.order, .order)] {
                         guard let document else { continue }
-                        let doc = try Self.document(db, document, kind: kind, code: code, site: site, system: system, at: now)
+                        let addressInstitution = try institution?.code ?? Self.addressInstitution(db, code: code, site: site)
+                        let doc = try Self.document(db, document, kind: kind, code: code, site: site, system: system, at: now,
+                                                    institution: addressInstitution)
                         docs.append(doc.id)
-                        guard try !ReplicatedTable.document.exists(db, key: doc.id), documents.insert(doc.id).inserted else { continue }
+                        if let earlier = try documents[doc.id] ?? ReplicatedTable.document.fetch(db, key: doc.id).map(Document.init(fields:)) {
+                            // A recreated customer's document is its former customer's: the same document.
+                            var same = doc
+                            if let recreatedFrom, earlier.partnerCode == recreatedFrom { same.partnerCode = recreatedFrom }
+                            try Self.requireSame(earlier, same, field: kind == .invoice ? "invoice" : "order")
+                            continue
+                        }
+                        documents[doc.id] = doc
                         newChanges.append(CentralChange(.document, .insert, fields: doc.fields))
                     }
                     changes += newChanges
                     if let taken { nextNumber = taken }
+                    if let institution, institution.created, let name = it.institution { institutionsInBatch[Self.institutionKey(name)] = institution.code }
                     if action != "existing" { inBatch[address] = code; mappings.append((it, code, recreatedFrom)) }
-                    results.append(TransferResult(externalAddressID: address, code: code, action: action, documents: docs.isEmpty ? nil : docs, error: nil))
+                    results.append(TransferResult(externalAddressID: address, code: code, action: action, documents: docs.isEmpty ? nil : docs, error: nil,
+                                                  institution: institution?.code, institutionCreated: institution?.created))
+                } catch let e as TransferError {
+                    results.append(TransferResult(externalAddressID: it.externalAddressID, code: nil, action: nil, documents: nil, error: e))
                 } catch let e as FieldError {
                     results.append(TransferResult(externalAddressID: it.externalAddressID, code: nil, action: nil, documents: nil,
-                                                  error: TransferError(field: e.field, message: e.reason)))
+                                                  error: TransferError(field: e.field, message: e.reason, code: e.code == .conflict ? "conflict" : nil)))
                 } catch let e as InvalidFields {
                     let first = e.problems[0]
                     results.append(TransferResult(externalAddressID: it.externalAddressID, code: nil, action: nil, documents: nil,
@@ -265,11 +305,62 @@ extension HubStore {
                 if let old = m.recreated {
                     try db.appendAudit(AuditRecord(at: now, node: Self.hubNode, kind: .transfer, entity: "partner", key: m.code, field: "code",
                                                    oldValue: old, newValue: m.code,
-                                                   reason: "\(system) transferred address \(m.item.externalAddressID ?? "") again; its customer \(old) was deleted or erased, so a new customer was created"))
+                                                   reason: "\(system) transferred an address again whose customer \(old) was deleted or erased, so a new customer was created"))
                 }
             }
         })
         return results
+    }
+
+    /// An institution's name as the transfer compares it: NFC, case and white space folded.
+    static func institutionKey(_ name: String) -> String {
+        name.precomposedStringWithCanonicalMapping.lowercased().split(whereSeparator: \.isWhitespace).joined(separator: " ")
+    }
+
+    /// The institution an item names: a POS institution with that code, else one with that
+    /// name (compared by `institutionKey`), else one created now by the hub with a code of the
+    /// system's series (its change returned). An inactive institution is matched, and the
+    /// address linked to it, but gives no discount.
+    static func institution(_ db: Database, named text: String, series: String, next n: inout Int64, inBatch: [String: String],
+                            site: String) throws -> (code: String, change: CentralChange?) {
+        let name = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !name.isEmpty else { throw FieldError(field: "institution", reason: "is empty") }
+        if PartnerCode.forbiddenCharacter(in: PartnerCode.normalized(name)) == nil, let i = try db.institution(PartnerCode.normalized(name)) { return (i.code, nil) }
+        let key = institutionKey(name)
+        if let code = inBatch[key] { return (code, nil) }
+        for row in try Row.fetchAll(db, sql: "SELECT code, name FROM institution ORDER BY active DESC, code") where institutionKey(row["name"]) == key {
+            return (row["code"], nil)
+        }
+        guard name.count <= 200, PartnerCode.forbiddenCharacter(in: name.replacingOccurrences(of: " ", with: "")) == nil else {
+            throw FieldError(field: "institution", reason: "'\(name)' is not a name of at most 200 visible characters")
+        }
+        var code: String
+        repeat { code = "\(series)\(n)"; n += 1 } while try ReplicatedTable.of(.institution)!.exists(db, key: code) || ReplicatedTable.partner.exists(db, key: code)
+        return (code, CentralChange(.institution, .insert, fields: ["code": .text(code), "name": .text(name), "kind": .text(CustomerModule.InstitutionKind.organisation.rawValue),
+                                                                    "discount_percent": .int(0), "active": .bool(true), "origin_node": .text(hubNode)]))
+    }
+
+    /// The institution of an existing customer's address at the system's site (nil: none).
+    static func addressInstitution(_ db: Database, code: String, site: String) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT institution FROM address WHERE partner_code = ? AND site = ? AND seq = 0", arguments: [code, site])
+    }
+
+    /// A document number sent again must mean the same document: the same customer, amount,
+    /// currency and lines. Otherwise the item is refused naming the field that differs.
+    static func requireSame(_ earlier: Document, _ again: Document, field: String) throws {
+        let number = again.id
+        if earlier.partnerCode != again.partnerCode {
+            throw FieldError(field: "\(field).external_number", reason: "\(number) was transferred for customer \(earlier.partnerCode) already; a number names one document", code: .conflict)
+        }
+        if earlier.currency != again.currency {
+            throw FieldError(field: "\(field).currency", reason: "\(number) was transferred in \(earlier.currency), now in \(again.currency)", code: .conflict)
+        }
+        if earlier.amountMinor != again.amountMinor {
+            throw FieldError(field: "\(field).amount", reason: "\(number) was transferred with \(Document.formatAmount(earlier.amountMinor)), now with \(Document.formatAmount(again.amountMinor)); nothing was changed", code: .conflict)
+        }
+        if earlier.lines != again.lines {
+            throw FieldError(field: "\(field).lines", reason: "\(number) was transferred with other lines; nothing was changed", code: .conflict)
+        }
     }
 
     static func required(_ value: String?, _ field: String) throws -> String {
@@ -288,7 +379,8 @@ extension HubStore {
     /// a new customer (`PartnerValidator`), so that the hub's writes cannot be refused. The
     /// partner is prepared for the reconciler here, once (`Reconciler.prepare`); only a refused
     /// one is checked again, field by field, for the error that names the field.
-    static func customerChanges(_ db: Database, _ it: TransferItem, code: String, site: String, system: String, category: String?) throws -> [CentralChange] {
+    static func customerChanges(_ db: Database, _ it: TransferItem, code: String, site: String, system: String, category: String?,
+                                institution: String?) throws -> [CentralChange] {
         var partner: Fields = Dictionary(minimumCapacity: 12)
         partner["code"] = .text(code); partner["kind"] = .text(PartnerKind.consumer.rawValue); partner["currency"] = .text("PLN")
         func set(_ column: String, _ value: String?) { if let value, !value.isEmpty { partner[column] = .text(value) } }
@@ -303,15 +395,11 @@ extension HubStore {
         }
         var address: Fields = ["partner_code": .text(code), "site": .text(site), "seq": .int(0)]
         for (column, value) in [("street", it.street), ("city", it.city), ("postal_code", it.postalCode), ("country", it.country?.uppercased()),
-                                ("institution", it.institution)] {
+                                ("institution", institution)] {
             if let value, !value.isEmpty { address[column] = .text(value) }
         }
         let addressProblems = RecordKind.address.problems(address)
         if !addressProblems.isEmpty { throw InvalidFields(addressProblems) }
-        if let institution = it.institution {
-            guard let i = try db.institution(institution) else { throw FieldError(field: "institution", reason: "no institution \(institution) exists") }
-            guard i.active else { throw FieldError(field: "institution", reason: "institution \(institution) is inactive") }
-        }
         var reference: Fields = ["partner_code": .text(code), "system": .text(system), "external_customer_id": .text(it.externalCustomerID ?? ""),
                                  "external_address_id": .text(it.externalAddressID ?? "")]
         if let debtor = it.debtorNumber { reference["debtor_number"] = .text(debtor) }
@@ -324,7 +412,8 @@ extension HubStore {
     /// The POS document of a transferred invoice or order: id `SYSTEM-INV-NUMBER` or
     /// `SYSTEM-ORD-NUMBER`, lines as the back office priced them, the amount their sum (an
     /// invoice's `amount`, when given, must match it; an invoice without lines takes it).
-    static func document(_ db: Database, _ d: TransferDocument, kind: DocumentKind, code: String, site: String, system: String, at: String) throws -> Document {
+    static func document(_ db: Database, _ d: TransferDocument, kind: DocumentKind, code: String, site: String, system: String, at: String,
+                         institution: String? = nil) throws -> Document {
         let field = kind == .invoice ? "invoice" : "order"
         let number = try required(d.externalNumber, "\(field).external_number")
         guard number.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_/.".contains($0)) }) else {
@@ -332,14 +421,23 @@ extension HubStore {
         }
         let currency = try required(d.currency, "\(field).currency").uppercased()
         do { try CustomerModule.requireCurrency(.text(currency)) } catch let e as FieldError { throw FieldError(field: "\(field).currency", reason: e.reason) }
+        // An order placed with an address at an (active) institution gets its discount, as a
+        // store's order does; an invoice is taken as the back office issued it.
+        let atInstitution = try institution.flatMap { try db.institution($0) }
+        let discount = kind == .order && atInstitution?.active == true ? atInstitution!.discountPercent : 0
         var lines: [DocumentLine] = []
         for (i, l) in (d.lines ?? []).enumerated() {
             let where_ = "\(field).lines[\(i)]"
-            let offer = try required(l.offer, "\(where_).offer")
-            guard try db.offer(offer) != nil else { throw FieldError(field: "\(where_).offer", reason: "no offer \(offer) exists") }
+            let offerCode = PartnerCode.normalized(try required(l.offer, "\(where_).offer"))
+            // Checked as a store checks a line: the offer exists, is on sale, in the document's currency.
+            guard let offer = try db.offer(offerCode) else { throw FieldError(field: "\(where_).offer", reason: "no offer \(offerCode) exists") }
+            guard offer.active else { throw FieldError(field: "\(where_).offer", reason: "offer \(offerCode) is withdrawn (inactive)") }
+            guard offer.currency == currency else {
+                throw FieldError(field: "\(where_).offer", reason: "offer \(offerCode) is sold in \(offer.currency), the \(field) is in \(currency)")
+            }
             let unit = try Document.parseAmount(try required(l.unitPrice, "\(where_).unit_price"))
             do {
-                lines.append(try Pricing.line(offer: offer, unitPrice: unit, source: .base, quantity: l.quantity ?? 1, discountPercent: 0))
+                lines.append(try Pricing.line(offer: offerCode, unitPrice: unit, source: .backoffice, quantity: l.quantity ?? 1, discountPercent: discount))
             } catch let e as FieldError { throw FieldError(field: "\(where_).\(e.field)", reason: e.reason) }
         }
         guard lines.count <= DocumentLine.maxLines else { throw FieldError(field: "\(field).lines", reason: "at most \(DocumentLine.maxLines) lines") }
@@ -352,8 +450,10 @@ extension HubStore {
             amount = given
         }
         guard let amount else { throw FieldError(field: "\(field).amount", reason: "is missing: give the amount or the lines") }
+        guard amount > 0 else { throw FieldError(field: "\(field).amount", reason: "must be above 0 (a credit note is not transferred)") }
         guard kind == .invoice || !lines.isEmpty else { throw FieldError(field: "order.lines", reason: "an order to pick up needs its lines") }
         return Document(id: "\(system.uppercased())-\(kind == .invoice ? "INV" : "ORD")-\(number)", kind: kind, partnerCode: code, addressSeq: 0,
-                        site: site, amountMinor: amount, currency: currency, status: "open", issuedAt: at, node: hubNode, lines: lines)
+                        site: site, amountMinor: amount, currency: currency, status: "open", issuedAt: at, node: hubNode,
+                        institution: kind == .order ? atInstitution?.code : nil, lines: lines)
     }
 }

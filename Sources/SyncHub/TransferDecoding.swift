@@ -24,17 +24,26 @@ enum TransferDecoding {
         guard String(validating: bytes, as: UTF8.self) != nil, let ranges = elements(bytes) else { return try whole(body) }
         var items: [LenientItem<TransferItem>] = []
         items.reserveCapacity(ranges.count)
-        for r in ranges {
+        for (n, r) in ranges.enumerated() {
             let element = UnsafeBufferPointer(rebasing: bytes[r])
             if let item = flat(element) {
                 items.append(LenientItem(item))
             } else {
+                // An element that is not valid JSON (a lone surrogate `\ud800`, a number too
+                // large for any type) refuses that item only, naming it.
                 do { items.append(try JSONDecoder().decode(LenientItem<TransferItem>.self, from: Data(buffer: element))) } catch {
-                    throw NotAnArray()
+                    items.append(LenientItem(failure: TransferError(field: "item", message: "item \(n + 1) is not a valid JSON object (\(Self.reason(error)))")))
                 }
             }
         }
         return items
+    }
+
+    /// What was wrong with an element, without echoing its text.
+    static func reason(_ error: Error) -> String {
+        guard case DecodingError.dataCorrupted(let c) = error else { return "unreadable" }
+        let text = (c.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String ?? c.debugDescription
+        return text.isEmpty ? "unreadable" : String(text.prefix(120))
     }
 
     static func whole(_ body: UnsafeRawBufferPointer) throws -> [LenientItem<TransferItem>] {
@@ -209,13 +218,21 @@ extension TransferDecoding {
             }
             if let e = r.error {
                 key("error")
-                out += Array(#"{"field":"#.utf8)
+                out.append(UInt8(ascii: "{"))
+                if let code = e.code {
+                    out += Array(#""code":"#.utf8)
+                    FlatJSON.appendEncoderString(code, to: &out)
+                    out.append(UInt8(ascii: ","))
+                }
+                out += Array(#""field":"#.utf8)
                 FlatJSON.appendEncoderString(e.field, to: &out)
                 out += Array(#","message":"#.utf8)
                 FlatJSON.appendEncoderString(e.message, to: &out)
                 out.append(UInt8(ascii: "}"))
             }
             if let v = r.externalAddressID { key("external_address_id"); FlatJSON.appendEncoderString(v, to: &out) }
+            if let v = r.institution { key("institution"); FlatJSON.appendEncoderString(v, to: &out) }
+            if let v = r.institutionCreated { key("institution_created"); out += Array((v ? "true" : "false").utf8) }
             out.append(UInt8(ascii: "}"))
         }
         out += Array("]}".utf8)

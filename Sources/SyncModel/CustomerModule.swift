@@ -132,6 +132,17 @@ public struct DocumentLine: Sendable, Hashable, Codable {
         case table
         /// The offer's base price (the table has no such cell).
         case base
+        /// The price the back office charged (a transferred invoice or order).
+        case backoffice
+
+        /// How a receipt or a listing names where the price came from.
+        public var label: String {
+            switch self {
+            case .table: return "price table"
+            case .base: return "base price"
+            case .backoffice: return "priced by the back office"
+            }
+        }
     }
 
     public var offer: String

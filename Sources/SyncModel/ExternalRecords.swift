@@ -29,3 +29,26 @@ extension RecordKind {
                   Column("node", .text(max: 32), required: true), Column("at", .text(max: 40), required: true)],
         key: ["order_id"], writers: .stores, removal: .never, scope: .chain, owner: "node")
 }
+
+/// The one rule for an external system's ids (customer, address) and document numbers,
+/// applied wherever one is taken or looked up (the transfer, the mapping's lookup, the
+/// delivery notes): white space around it dropped, Unicode NFC (a composed and a decomposed
+/// `é` are one id), at most 64 UTF-8 bytes; control and invisible characters (zero-width,
+/// non-breaking space, direction overrides, NUL, line breaks) are refused, so two ids that
+/// look the same are the same id.
+public enum ExternalID {
+    public static let maxBytes = 64
+
+    public static func normalized(_ text: String, field: String) throws -> String {
+        let id = text.trimmingCharacters(in: .whitespaces).precomposedStringWithCanonicalMapping
+        guard !id.isEmpty else { throw FieldError(field: field, reason: "is missing") }
+        for scalar in id.unicodeScalars {
+            if scalar == " " { continue }
+            if let bad = PartnerCode.forbiddenCharacter(in: String(scalar)) {
+                throw FieldError(field: field, reason: "must not contain \(bad)")
+            }
+        }
+        guard id.utf8.count <= maxBytes else { throw FieldError(field: field, reason: "is longer than \(maxBytes) bytes (UTF-8)") }
+        return id
+    }
+}

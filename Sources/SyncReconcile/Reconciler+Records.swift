@@ -102,6 +102,7 @@ extension Reconciler {
         let echo = !e.byHub && stored == table.storedValues(e.incoming.fields)
         guard try insertRow(e.db, table: table, stored: stored, stamp: e.stamp, replacing: false, position: position,
                             echoNode: echo ? context.node : nil) else {
+            if e.change.entity == .orderPickup { try auditDoublePickup(e.db, key: key, second: row, table: table) }
             return try e.mergeEdit(table, key, row.fields, context: &context)
         }
         if let position { context.positions?.wrote(table.entity, key, at: position, prior: .newRow, echo: echo) }
@@ -165,5 +166,19 @@ extension Reconciler {
             let removed = try table.delete(e.db, key: e.change.key)
             return e.applied(removed ? [TouchedRow(e.change.entity, e.change.key)] : [])
         }
+    }
+}
+
+extension Reconciler {
+    /// An order another store has already put on a receipt, put on one here too (both were
+    /// offline): both receipts stay (each is a real sale); the operator sees it as its own
+    /// audit kind, `double-pickup`, naming both stores and receipts.
+    static func auditDoublePickup(_ db: Database, key: String, second: RecordRow, table: ReplicatedTable) throws {
+        guard let first = try table.fetch(db, key: key), first["receipt_id"] != second["receipt_id"] else { return }
+        let a = "\(first["receipt_id"]?.text ?? "?") at \(first["node"]?.text ?? "?")"
+        let b = "\(second["receipt_id"].text ?? "?") at \(second["node"].text ?? "?")"
+        try db.appendAudit(AuditRecord(node: second["node"].text ?? "?", kind: .doublePickup, entity: "order_pickup", key: key, field: "receipt_id",
+                                       oldValue: first["receipt_id"]?.text, newValue: second["receipt_id"].text,
+                                       reason: "order \(key) was handed out twice while stores were offline: receipt \(a) and receipt \(b); both receipts are kept, check the order"))
     }
 }

@@ -29,6 +29,8 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case erasure
     /// An external system's customer transferred again after its customer was deleted or erased.
     case transfer
+    /// An order handed out on a receipt at two stores (both offline): both receipts are kept.
+    case doublePickup = "double-pickup"
 
     /// The kinds as a reader lists them: `rename, overwrite, ...`.
     public static var list: String { allCases.map(\.rawValue).joined(separator: ", ") }

@@ -259,7 +259,7 @@ struct InstitutionCommand: AsyncParsableCommand {
 
 struct OperatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "operator", abstract: "Operators: tokens that write the central master data through the API.",
-        subcommands: [Add.self])
+        subcommands: [Add.self, CredentialList<OperatorKind>.self, CredentialRevoke<OperatorKind>.self, CredentialRotate<OperatorKind>.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register an operator and print its bearer token (shown once; only a hash is stored).")
@@ -310,7 +310,7 @@ enum PriceList {
 
 struct SystemCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "system", abstract: "External systems that transfer customers to the chain (docs/backoffice.md).",
-        subcommands: [Add.self])
+        subcommands: [Add.self, CredentialList<SystemKind>.self, CredentialRevoke<SystemKind>.self, CredentialRotate<SystemKind>.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -320,5 +320,52 @@ struct SystemCommand: AsyncParsableCommand {
         @Option(help: "The code series of the customers it transfers (capital letters and digits), e.g. BO: BO1, BO2, ...") var series: String = "BO"
 
         func run() async throws { print(try store.open().addSystem(name: name, series: series)) }
+    }
+}
+
+/// Which credentials a `list`, `revoke` or `rotate-token` sub-command manages.
+protocol CredentialCommandKind { static var kind: CredentialKind { get } }
+enum SystemKind: CredentialCommandKind { static let kind = CredentialKind.system }
+enum OperatorKind: CredentialCommandKind { static let kind = CredentialKind.operator }
+
+struct CredentialList<K: CredentialCommandKind>: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "list", abstract: "List the registered \(K.kind.rawValue)s (never their tokens).")
+    }
+    @OptionGroup var store: HubStoreOption
+    @Flag(help: "JSON output.") var json = false
+
+    func run() async throws {
+        let all = try store.open().credentials(K.kind)
+        if json { try printJSON(all); return }
+        for c in all { print("\(c.name)\t\(c.revoked ? "revoked" : "active")\tsince \(c.createdAt)\(c.series.map { "\tseries \($0)" } ?? "")") }
+    }
+}
+
+struct CredentialRevoke<K: CredentialCommandKind>: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "revoke", abstract: "Revoke a \(K.kind.rawValue)'s token at once (audited).")
+    }
+    @OptionGroup var store: HubStoreOption
+    @Option(help: "The name.") var name: String
+    @Flag(help: "JSON output.") var json = false
+
+    func run() async throws {
+        try store.open().revokeCredential(K.kind, name: name)
+        if json { try printJSON(["name": name, "revoked": "true"]) } else { print("\(K.kind.rawValue) \(name): token revoked") }
+    }
+}
+
+struct CredentialRotate<K: CredentialCommandKind>: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "rotate-token", abstract: "Give a \(K.kind.rawValue) a new token, printed once; the old one stops at once (audited).")
+    }
+    @OptionGroup var store: HubStoreOption
+    @Option(help: "The name.") var name: String
+    @Flag(help: "JSON output.") var json = false
+
+    func run() async throws {
+        let token = try store.open().rotateCredential(K.kind, name: name)
+        if json { try printJSON(["name": name, "token": token]) } else { print(token) }
     }
 }

@@ -118,7 +118,7 @@ struct PriceCommand: AsyncParsableCommand {
         if json { try printJSON(q); return }
         let l = q.line
         print("offer \(l.offer) (\(q.offerName)), category \(q.customerCategory ?? "-")")
-        print("unit price: \(Document.formatAmount(l.unitPrice)) \(q.currency) (\(l.source == .table ? "price table" : "base price"))")
+        print("unit price: \(Document.formatAmount(l.unitPrice)) \(q.currency) (\(l.source.label))")
         if let institution = q.institution { print("institution \(institution): discount \(l.discountPercent) % = \(Document.formatAmount(l.discount))") }
         print("total: \(l.quantity) x \(Document.formatAmount(l.unitPrice)) = \(Document.formatAmount(l.lineTotal)) \(q.currency)")
     }

@@ -63,11 +63,12 @@ struct BackofficeTransferTests {
 
         // One bad item does not refuse the batch.
         let mixed = cluster.dir.file("mixed.json")
-        try write([Self.item("EA3", trigger: "delivery-note"), Self.item("EA4", trigger: "invoice", last: ""),
+        try write([Self.item("EA3", trigger: "invoice"), Self.item("EA4", trigger: "invoice", last: ""),
                    Self.item("EA5", trigger: "pickup", extra: ["order": ["external_number": "Z-9", "currency": "PLN", "lines": [["offer": "NOPE", "unit_price": "1.00"]]]]),
-                   ["external_address_id": 17]], mixed)
+                   ["external_address_id": 17], Self.item("EA6", trigger: "delivery-note")], mixed)
         r = try results(try client(cluster, token: token, ["--json", "transfer", mixed]))
-        #expect(r.count == 4 && (r[0]["action"] as? String) == "created", "\(r)")
+        #expect(r.count == 5 && (r[0]["action"] as? String) == "created", "\(r)")
+        #expect(((r[4]["error"] as? [String: Any])?["field"] as? String) == "trigger", "a delivery note travels the other way: \(r[4])")
         #expect(((r[1]["error"] as? [String: Any])?["field"] as? String) == "last_name", "\(r[1])")
         #expect(((r[2]["error"] as? [String: Any])?["field"] as? String) == "order.lines[0].offer", "\(r[2])")
         #expect(((r[3]["error"] as? [String: Any])?["field"] as? String) == "external_address_id", "\(r[3])")

@@ -31,11 +31,23 @@ struct TransferDecodingTests {
               #"[{"invoice":{"lines":"not a list"}}]"#,
               // Not arrays of values: refused by both.
               #"{"first_name":"A"}"#, #"[{"a":1} {"b":2}]"#, #"[{"a":1},]"#, #"["#, #"[{"a":"x}]"#, #"[{"a":1}] x"#, #"[{"a":1]}"#,
-              #"[{"a":tru}]"#, #"[{"first_name":"A",}]"#, #"[{"first_name":"\x"}]"#, #""#, #"[01]"#,
+              #"[{"first_name":"A",}]"#, #""#, #"[01]"#,
           ])
     func handPicked(_ body: String) {
         let (fast, foundation) = both(body)
         #expect(fast == foundation, "\(body)")
+    }
+
+    @Test("an element that is not valid JSON (a lone surrogate, a number too large, a bad escape or literal) refuses that item only, naming it",
+          arguments: [#"{"first_name":"\ud800","last_name":"X"}"#, #"{"a":tru}"#, #"{"first_name":"\x"}"#,
+                      #"{"invoice":{"external_number":"N","currency":"PLN","lines":[{"offer":"T","quantity":123456789012345678901234567890,"unit_price":"1.00"}]}}"#])
+    func badElementIsOneBadItem(_ element: String) throws {
+        let body = "[" + #"{"first_name":"before"}"# + "," + element + "," + #"{"first_name":"after"}"# + "]"
+        let items = try Array(body.utf8).withUnsafeBytes { try TransferDecoding.items($0) }.map(\.value)
+        #expect(items.count == 3)
+        #expect((try? items[0].get())?.firstName == "before" && (try? items[2].get())?.firstName == "after")
+        guard case .failure(let e) = items[1] else { Issue.record("the bad element was read: \(items[1])"); return }
+        #expect(e.field == "item" || e.field.hasPrefix("invoice"), "\(e)")
     }
 
     @Test("a body that is not UTF-8 is refused by both")
