@@ -7,6 +7,12 @@
       results as a JSON array)
   backoffice-client.py --url ... --token ... get EXTERNAL_ADDRESS_ID
       prints the mapping of one transferred address (its POS code)
+  backoffice-client.py --url ... --token ... delivery-notes [--after CURSOR] [--limit N] [--ack]
+      fetches the delivery notes the stores wrote that this system has not acknowledged (one
+      line each: cursor, note, customer, amount; --json: the page as JSON) and, with --ack,
+      acknowledges them once printed; a note fetched twice keeps its id and cursor
+
+The options (--url, --token, --json, --batch) may stand before or after the sub-command.
 
 Exit status: 0 when every batch was answered (items may still be refused: see their lines),
 2 when the hub refused a request (the status and the hub's error are printed), 1 otherwise.
@@ -34,6 +40,9 @@ def call(url, token, method, path, body=None):
             return e.code, json.loads(text)
         except ValueError:
             return e.code, {"error": text}
+    except urllib.error.URLError as e:
+        print("cannot reach the hub at %s: %s" % (url, e.reason), file=sys.stderr)
+        sys.exit(1)
 
 
 def results_of(reply):
@@ -42,17 +51,29 @@ def results_of(reply):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", required=True)
-    parser.add_argument("--token", required=True)
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--batch", type=int, default=1000, help="items per request (the hub takes at most 1000)")
+    # The common options are accepted before and after the sub-command (both forms are in
+    # the documentation): each parser knows them, and a value given after the sub-command wins.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", default=argparse.SUPPRESS)
+    common.add_argument("--token", default=argparse.SUPPRESS)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print the results as JSON")
+    common.add_argument("--batch", type=int, default=argparse.SUPPRESS, help="items per request (the hub takes at most 1000)")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, parents=[common])
     sub = parser.add_subparsers(dest="command", required=True)
-    transfer = sub.add_parser("transfer")
+    transfer = sub.add_parser("transfer", parents=[common])
     transfer.add_argument("file")
-    get = sub.add_parser("get")
+    get = sub.add_parser("get", parents=[common])
     get.add_argument("external_address_id")
+    notes = sub.add_parser("delivery-notes", parents=[common])
+    notes.add_argument("--after", type=int, help="the cursor to read after (default: what this system acknowledged)")
+    notes.add_argument("--limit", type=int, default=100)
+    notes.add_argument("--ack", action="store_true", help="acknowledge the notes fetched")
     args = parser.parse_args()
+    for name, default in (("url", None), ("token", None), ("json", False), ("batch", 1000)):
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    if not args.url or not args.token:
+        parser.error("--url and --token are required")
 
     if args.command == "get":
         status, reply = call(args.url, args.token, "GET", "/v1/external/customers/" + urllib.parse.quote(args.external_address_id, safe=""))
@@ -60,6 +81,31 @@ def main():
             print("refused (%d): %s" % (status, reply.get("error")), file=sys.stderr)
             return 2
         print(json.dumps(reply, sort_keys=True) if args.json else "%s -> %s" % (reply["external_address_id"], reply["code"]))
+        return 0
+
+    if args.command == "delivery-notes":
+        query = {"limit": args.limit}
+        if args.after is not None:
+            query["after"] = args.after
+        status, page = call(args.url, args.token, "GET", "/v1/external/delivery-notes?" + urllib.parse.urlencode(query))
+        if status != 200:
+            print("refused (%d): %s" % (status, page.get("error")), file=sys.stderr)
+            return 2
+        if args.json:
+            print(json.dumps(page, sort_keys=True))
+        else:
+            for n in page["notes"]:
+                c = n["customer"]
+                who = " ".join(x for x in (c.get("first_name"), c.get("last_name"), c.get("name")) if x)
+                ext = (" (%s)" % c["external_address_id"]) if c.get("external_address_id") else ""
+                print("%d\t%s\t%s %s%s\t%s %s" % (n["cursor"], n["id"], c["code"], who, ext, n["amount"], n["currency"]))
+        if args.ack and page["notes"]:
+            status, reply = call(args.url, args.token, "POST", "/v1/external/delivery-notes/ack", {"through": page["next_cursor"]})
+            if status != 200:
+                print("acknowledgement refused (%d): %s" % (status, reply.get("error")), file=sys.stderr)
+                return 2
+            if not args.json:
+                print("acknowledged through %d" % reply["acknowledged_through"])
         return 0
 
     with open(args.file, encoding="utf-8") as f:

@@ -217,6 +217,18 @@ enum HubSchema {
         m.registerMigration("v13-hub-mapping-erasure") { db in
             try db.execute(sql: "ALTER TABLE hub_external_mapping ADD COLUMN erased_at TEXT")
         }
+        // Delivery notes offered to the back offices: each note once, in the order the hub
+        // first offered it (`seq`, the cursor), and how far each system has acknowledged.
+        m.registerMigration("v14-hub-delivery-notes") { db in
+            try db.execute(sql: """
+                CREATE TABLE hub_delivery_note (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    document_id TEXT NOT NULL UNIQUE,
+                    offered_at TEXT NOT NULL
+                );
+                ALTER TABLE hub_system ADD COLUMN delivery_acked INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
         return m
     }
 

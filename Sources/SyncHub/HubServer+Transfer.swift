@@ -23,11 +23,38 @@ extension HubServer {
                 return Self.jsonBody(TransferDecoding.reply(results))
             } catch { return server.centralFailure(error, "transfer") }
         }
+        v1.get("external/delivery-notes") { request, context in
+            do {
+                let system = try context.systemName
+                func number(_ name: String) throws -> Int? {
+                    guard let text = request.uri.queryParameters.get(name) else { return nil }
+                    guard let n = Int(text), n >= 0 else { throw FieldError(field: name, reason: "'\(text)' is not a whole number of 0 or more") }
+                    return n
+                }
+                let after = try number("after"), limit = try number("limit") ?? 100
+                let page = try await offload { try store.deliveryNotes(system: system, after: after.map(Int64.init), limit: limit) }
+                return Self.json(page)
+            } catch { return server.centralFailure(error, "delivery notes") }
+        }
+        v1.post("external/delivery-notes/ack") { request, context in
+            do {
+                let system = try context.systemName
+                let body = try await request.body.collect(upTo: 4096)
+                struct Ack: Decodable { var through: Int64 }
+                let ack: Ack
+                do { ack = try JSONDecoder().decode(Ack.self, from: Data(buffer: body)) } catch {
+                    throw FieldError(field: "through", reason: "give {\"through\": CURSOR}, the last note's cursor stored")
+                }
+                let acked = try await offload { try store.acknowledgeDeliveryNotes(system: system, through: ack.through) }
+                return Self.json(["acknowledged_through": acked])
+            } catch { return server.centralFailure(error, "delivery notes") }
+        }
         v1.get("external/customers/:id") { _, context in
             let id = context.parameters.get("id") ?? ""
             do {
                 let system = try context.systemName
-                guard let mapping = try await offload({ try store.externalMapping(system: system, externalAddressID: id) }) else {
+                let normalized = try ExternalID.normalized(id, field: "external_address_id")
+                guard let mapping = try await offload({ try store.externalMapping(system: system, externalAddressID: normalized) }) else {
                     throw FieldError(field: "external_address_id", reason: "\(system) has transferred no address \(id)", code: .notFound)
                 }
                 return Self.json(mapping)

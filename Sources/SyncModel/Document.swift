@@ -3,6 +3,9 @@ import Foundation
 /// The kinds of document that reference a partner address.
 public enum DocumentKind: String, Sendable, Codable, CaseIterable {
     case receipt, invoice, order, receivable
+    /// A delivery note (Lieferschein): goods handed to a customer; the one document whose
+    /// customer data the back office fetches from the chain (docs/backoffice.md).
+    case deliveryNote = "delivery-note"
 }
 
 /// A document (receipt, invoice, order, receivable) referencing a partner's address at a site.

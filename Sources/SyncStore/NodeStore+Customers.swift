@@ -182,13 +182,15 @@ extension NodeTransaction {
         return receipt
     }
 
-    /// The letter of a document number: R receipt, F invoice, O order, D receivable.
+    /// The letter of a document number: R receipt, F invoice, O order, D receivable, L
+    /// delivery note (Lieferschein).
     static func letter(_ kind: DocumentKind) -> String {
         switch kind {
         case .receipt: return "R"
         case .invoice: return "F"
         case .order: return "O"
         case .receivable: return "D"
+        case .deliveryNote: return "L"
         }
     }
 }

@@ -117,6 +117,20 @@ public enum Schema {
                 CREATE INDEX document_institution ON document(institution) WHERE institution IS NOT NULL;
                 """)
         }
+        // The delivery note joins the document kinds: the CHECK's text gains one comparison,
+        // which every stored row satisfies already (rewritten in place as above).
+        migrator.registerMigration("v5-document-kind-delivery-note") { db in
+            let old = "OR kind = 'receivable')"
+            let new = "OR kind = 'receivable' OR kind = 'delivery-note')"
+            guard let table = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'document'"),
+                  table.contains(old) else { return }
+            let version = try Int.fetchOne(db, sql: "PRAGMA schema_version") ?? 0
+            try db.execute(sql: "PRAGMA writable_schema = ON")
+            defer { try? db.execute(sql: "PRAGMA writable_schema = OFF") }
+            try db.execute(sql: "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'document'",
+                           arguments: [table.replacingOccurrences(of: old, with: new)])
+            try db.execute(sql: "PRAGMA schema_version = \(version + 1)")
+        }
     }
 
     /// The tables of declared record kinds (`RecordKind.tableSource == .declared`), one

@@ -119,5 +119,36 @@ struct BackofficeTransferTests {
         for id in ["A", "B"] { #expect(try cluster.nodeStateHash(id) == hubHash, "\(id)") }
         let atA = try cluster.posnode("A", ["receipt", "add", "--order", "BOOKING-ORD-Z-200"])
         #expect(!atA.succeeded && atA.stderr.contains("already"), "another store knows the order was collected: \(atA.stderr)")
+
+        // An unknown institution arrives by name; a re-sent invoice with another amount is a conflict.
+        let more = cluster.dir.file("more.json")
+        try write([Self.item("EA7", trigger: "invoice", extra: ["institution": "Towarzystwo Przyjaciół Muzeum"]),
+                   Self.item("EA8", trigger: "invoice", extra: ["invoice": ["external_number": "R-1", "currency": "PLN", "amount": "24.70"]]),
+                   Self.item("EA8", trigger: "invoice", extra: ["invoice": ["external_number": "R-1", "currency": "PLN", "amount": "99.00"]])], more)
+        r = try results(try client(cluster, token: token, ["--json", "transfer", more]))
+        #expect((r[0]["institution_created"] as? Bool) == true && r[0]["institution"] != nil, "\(r[0])")
+        #expect(r[1]["action"] as? String == "created", "\(r[1])")
+        let conflict = r[2]["error"] as? [String: Any]
+        #expect(conflict?["code"] as? String == "conflict" && conflict?["field"] as? String == "invoice.amount", "\(r[2])")
+
+        // The delivery note goes the other way: B writes one offline, the back office fetches
+        // it (options after the sub-command, as the documentation shows), acknowledges it.
+        cluster.stopHub()
+        ok(try cluster.posnode("B", ["document", "add", "--kind", "delivery-note", "--partner", "BO2", "--line", "ADULT:3"]), "delivery note")
+        try cluster.startHub()
+        ok(try cluster.posnode("B", ["sync"]), "sync the note")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Scripts/backoffice-client.py").path
+        let fetched = try runCommand("/usr/bin/python3", [script, "delivery-notes", "--url", cluster.hubURL, "--token", token, "--json"])
+        let page = try #require(try JSONSerialization.jsonObject(with: Data(fetched.stdout.utf8)) as? [String: Any], "\(fetched.stdout)\(fetched.stderr)")
+        let notes = try #require(page["notes"] as? [[String: Any]])
+        let customer = notes.first?["customer"] as? [String: Any]
+        #expect(notes.count == 1 && customer?["code"] as? String == "BO2" && customer?["external_address_id"] as? String == "EA2"
+                && customer?["debtor_number"] as? String == "D-7781", "\(notes)")
+        let acked = try runCommand("/usr/bin/python3", [script, "delivery-notes", "--ack", "--url", cluster.hubURL, "--token", token])
+        #expect(acked.succeeded && acked.stdout.contains("acknowledged through"), "\(acked.stdout)\(acked.stderr)")
+        let none = try client(cluster, token: token, ["delivery-notes", "--json"])
+        #expect((try JSONSerialization.jsonObject(with: Data(none.stdout.utf8)) as? [String: Any])?["notes"] as? [Any] != nil
+                && none.stdout.contains("\"notes\": []"), "\(none.stdout)")
     }
 }

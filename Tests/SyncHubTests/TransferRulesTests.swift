@@ -134,4 +134,32 @@ struct TransferRulesTests {
             #expect(refused.error?.field == "external_address_id", "\(bad): \(refused)")
         }
     }
+
+    @Test("a store's delivery note reaches the back office with the customer and its external ids; fetched again until acknowledged, with the same id and cursor")
+    func deliveryNotesTravelBack() async throws {
+        let t = try TransferBench()
+        let r = try t.transfer([TransferBench.item("A1", extra: #","debtor_number":"D-1","street":"Długa 5","city":"Gdańsk""#)])
+        let code = try #require(r[0].code)
+        try await t.world.syncAll()
+        _ = try t.world.store("A").addPartner(consumer("P7", first: "Ewa", last: "Bąk"))
+        // Offline at the store, as any document.
+        let note = try t.world.store("A").addDocument(kind: .deliveryNote, partnerCode: code, addressSeq: nil, lines: [("ADULT", 2)])
+        let other = try t.world.store("A").addDocument(kind: .deliveryNote, partnerCode: "P7", addressSeq: nil, lines: [("ADULT", 1)])
+        #expect(note.id.contains("-L"))
+        #expect(throws: FieldError.self) { try t.world.store("A").addDocument(kind: .deliveryNote, partnerCode: nil, addressSeq: nil, lines: [("ADULT", 1)]) }
+        try await t.world.sync("A")
+
+        let page = try t.world.hub.deliveryNotes(system: "booking")
+        #expect(page.notes.map(\.id) == [note.id, other.id] && !page.more)
+        let first = page.notes[0]
+        #expect(first.customer.externalAddressID == "A1" && first.customer.externalCustomerID == "C1" && first.customer.debtorNumber == "D-1")
+        #expect(first.customer.lastName == "Lis" && first.customer.street == "Długa 5" && first.amount == "40.00" && first.lines.first?.quantity == 2)
+        #expect(page.notes[1].customer.externalAddressID == nil && page.notes[1].customer.lastName == "Bąk", "not this system's customer: no external ids")
+        let again = try t.world.hub.deliveryNotes(system: "booking")
+        #expect(again.notes.map(\.cursor) == page.notes.map(\.cursor), "delivered at least once, the same cursors")
+        #expect(try t.world.hub.acknowledgeDeliveryNotes(system: "booking", through: page.notes[0].cursor) == page.notes[0].cursor)
+        #expect(try t.world.hub.deliveryNotes(system: "booking").notes.map(\.id) == [other.id])
+        #expect(refusalField { _ = try t.world.hub.acknowledgeDeliveryNotes(system: "booking", through: 99) } == "through")
+        #expect(try t.world.hub.deliveryNotes(system: "booking", after: 0).notes.count == 2, "a back office may read again from any cursor")
+    }
 }
