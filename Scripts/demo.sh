@@ -116,6 +116,22 @@ echo "== the hub raises the adult ticket's base price to 22.00 (while it serves)
 "$POSNODE" sync --db "$WORK/KRK1.sqlite" >/dev/null
 "$POSNODE" price --db "$WORK/KRK1.sqlite" --offer ADULT | sed 's/^/  /'
 echo
+echo "== the museum's back office (booking) transfers a customer with its invoice; the club arrives by name"
+BO_TOKEN=$("$POSHUB" system add --db "$WORK/hub.sqlite" --name booking --series BO)
+cat > "$WORK/transfer.json" <<'JSON'
+[{"external_customer_id": "GM-501", "external_address_id": "GM-501-A1", "trigger": "invoice", "first_name": "Marta",
+  "last_name": "Zielińska", "street": "Długa 5", "city": "Gdańsk", "postal_code": "80-001", "country": "PL",
+  "institution": "Towarzystwo Przyjaciół Muzeum", "debtor_number": "D-7781",
+  "invoice": {"external_number": "R-1", "currency": "PLN", "lines": [{"offer": "ADULT", "quantity": 2, "unit_price": "20.00"}]}}]
+JSON
+python3 Scripts/backoffice-client.py transfer "$WORK/transfer.json" --url "http://127.0.0.1:$HUB_PORT" --token "$BO_TOKEN" | sed 's/^/  /'
+for n in "${NODES[@]}"; do "$POSNODE" sync --db "$WORK/$n.sqlite" >/dev/null; done
+echo "GDA1 hands her goods with a delivery note; the back office fetches it and acknowledges it"
+"$POSNODE" document add --db "$WORK/GDA1.sqlite" --kind delivery-note --partner BO1 --line ADULT:2 | sed 's/^/  /'
+"$POSNODE" sync --db "$WORK/GDA1.sqlite" >/dev/null
+python3 Scripts/backoffice-client.py delivery-notes --ack --url "http://127.0.0.1:$HUB_PORT" --token "$BO_TOKEN" | sed 's/^/  /'
+for n in "${NODES[@]}"; do "$POSNODE" sync --db "$WORK/$n.sqlite" >/dev/null; done
+echo
 echo "== data-subject request: the teacher (customer 3001) asks what the chain holds about her (GDPR Art. 15)"
 CASE=$("$POSHUB" access-request add --db "$WORK/hub.sqlite" --partner 3001 --json | sed -n 's/.*"case" : "\([^"]*\)".*/\1/p')
 "$POSHUB" access-request list --db "$WORK/hub.sqlite" | sed 's/^/  /'

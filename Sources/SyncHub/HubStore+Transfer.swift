@@ -247,7 +247,7 @@ extension HubStore {
                         action = recreatedFrom == nil ? "created" : "recreated"
                         // A refused item takes no number: the counter moves on with the item's changes.
                         if let name = it.institution {
-                            let found = try Self.institution(db, named: name, series: series, next: &n, inBatch: institutionsInBatch, site: site)
+                            let found = try Self.institution(db, named: name, series: series, inBatch: institutionsInBatch, site: site)
                             institution = (found.code, found.change != nil)
                             if let change = found.change { newChanges.append(change) }
                         }
@@ -319,9 +319,9 @@ extension HubStore {
 
     /// The institution an item names: a POS institution with that code, else one with that
     /// name (compared by `institutionKey`), else one created now by the hub with a code of the
-    /// system's series (its change returned). An inactive institution is matched, and the
+    /// system's series followed by I (`BOI1`; its change returned). An inactive institution is matched, and the
     /// address linked to it, but gives no discount.
-    static func institution(_ db: Database, named text: String, series: String, next n: inout Int64, inBatch: [String: String],
+    static func institution(_ db: Database, named text: String, series: String, inBatch: [String: String],
                             site: String) throws -> (code: String, change: CentralChange?) {
         let name = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !name.isEmpty else { throw FieldError(field: "institution", reason: "is empty") }
@@ -334,8 +334,10 @@ extension HubStore {
         guard name.count <= 200, PartnerCode.forbiddenCharacter(in: name.replacingOccurrences(of: " ", with: "")) == nil else {
             throw FieldError(field: "institution", reason: "'\(name)' is not a name of at most 200 visible characters")
         }
-        var code: String
-        repeat { code = "\(series)\(n)"; n += 1 } while try ReplicatedTable.of(.institution)!.exists(db, key: code) || ReplicatedTable.partner.exists(db, key: code)
+        // Institution codes of the series are numbered apart from its customers: BOI1, BOI2, ...
+        let taken = Set(try String.fetchAll(db, sql: "SELECT code FROM institution WHERE code LIKE ?", arguments: ["\(series)I%"]))
+        var k = 1, code = "\(series)I1"
+        while taken.contains(code) || inBatch.values.contains(code) { k += 1; code = "\(series)I\(k)" }
         return (code, CentralChange(.institution, .insert, fields: ["code": .text(code), "name": .text(name), "kind": .text(CustomerModule.InstitutionKind.organisation.rawValue),
                                                                     "discount_percent": .int(0), "active": .bool(true), "origin_node": .text(hubNode)]))
     }
