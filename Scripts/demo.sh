@@ -61,6 +61,12 @@ for n in "${NODES[@]}"; do "$POSNODE" sync --db "$WORK/$n.sqlite" >/dev/null; do
 echo "KRK1 tries to register code 2000 too:"
 "$POSNODE" partner add --db "$WORK/KRK1.sqlite" --code 2000 --kind consumer --first-name Jan --last-name Kowalski 2>&1 | sed 's/^/  /' || true
 
+echo "WAW1 registers a school; its discount is central data, set at the hub"
+"$POSNODE" institution add --db "$WORK/WAW1.sqlite" --code SZK1 --name "Szkoła Podstawowa nr 1" --kind organisation >/dev/null
+"$POSNODE" sync --db "$WORK/WAW1.sqlite" >/dev/null
+"$POSHUB" institution update --db "$WORK/hub.sqlite" --code SZK1 --discount 10 | sed 's/^/  /'
+"$POSNODE" sync --db "$WORK/WAW1.sqlite" >/dev/null
+
 echo "== the network goes down (hub stopped)"
 kill "$HUB_PID"; wait "$HUB_PID" 2>/dev/null || true; HUB_PID=""
 i=0
@@ -77,13 +83,12 @@ for n in "${NODES[@]}"; do
 done
 
 echo "WAW1 (offline): a school books a group visit; its teacher orders with her address at the school"
-"$POSNODE" institution add --db "$WORK/WAW1.sqlite" --code SZK1 --name "Szkoła Podstawowa nr 1" --kind organisation --discount 10 >/dev/null
 "$POSNODE" partner add --db "$WORK/WAW1.sqlite" --code 3001 --kind consumer --first-name Ewa --last-name Nauczycielka --category SCH --offline >/dev/null
 "$POSNODE" address add --db "$WORK/WAW1.sqlite" --partner 3001 --seq 1 --street "Szkolna 1" --city Warszawa --institution SZK1 >/dev/null
 "$POSNODE" order add --db "$WORK/WAW1.sqlite" --partner 3001 --address 1 --line ADULT:25 | sed 's/^/  /'
 "$POSNODE" receipt add --db "$WORK/WAW1.sqlite" --line ADULT:2 | sed 's/^/  /'
 echo "KRK1 (offline): another school registered under the same institution code"
-"$POSNODE" institution add --db "$WORK/KRK1.sqlite" --code SZK1 --name "Szkoła Podstawowa nr 1 Kraków" --kind organisation --discount 5 >/dev/null
+"$POSNODE" institution add --db "$WORK/KRK1.sqlite" --code SZK1 --name "Szkoła Podstawowa nr 1 Kraków" --kind organisation >/dev/null
 echo "hub (while the stores are cut off): the schools' ticket price goes down to 11.00"
 "$POSHUB" price set --db "$WORK/hub.sqlite" --customer-category SCH --offer-category TIX --amount 11.00 --currency PLN | sed 's/^/  /'
 

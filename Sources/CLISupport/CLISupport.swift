@@ -27,3 +27,39 @@ public func printJSON<T: Encodable>(_ value: T) throws {
 public func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
+
+/// An error that names a field (the hub's errors wrap a `FieldError`).
+public protocol CarriesFieldError: Error {
+    var fieldError: FieldError? { get }
+}
+
+/// How the executables run a command: as ArgumentParser does, except that with `--json` on
+/// the command line an error is JSON on standard error, `{"error", "field", "problems"}`, with
+/// the same exit code as the text (`--help` prints as usual).
+public enum JSONErrors {
+    public static func main<C: AsyncParsableCommand>(_ type: C.Type) async {
+        do {
+            var command = try type.parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand { try await asyncCommand.run() } else { try command.run() }
+        } catch {
+            let code = type.exitCode(for: error)
+            guard CommandLine.arguments.dropFirst().contains("--json"), code != .success else { type.exit(withError: error) }
+            FileHandle.standardError.write(Data((body(error, message: type.message(for: error)) + "\n").utf8))
+            exit(code.rawValue)
+        }
+    }
+
+    /// The JSON text of `error`: its message, the field it names and every problem.
+    public static func body(_ error: Error, message: String) -> String {
+        var problems: [FieldError] = []
+        if let e = error as? FieldError { problems = [e] }
+        else if let e = error as? InvalidFields { problems = e.problems }
+        else if let e = (error as? CarriesFieldError)?.fieldError { problems = [e] }
+        struct Problem: Encodable { var field: String; var reason: String }
+        struct Body: Encodable { var error: String; var field: String?; var problems: [Problem] }
+        let b = Body(error: message, field: problems.first?.field, problems: problems.map { Problem(field: $0.field, reason: $0.reason) })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(b)).map { String(decoding: $0, as: UTF8.self) } ?? #"{"error":"unknown"}"#
+    }
+}

@@ -5,12 +5,12 @@ import SyncStore
 /// How the CLIs of node and hub print the customer module's listings.
 public enum InstitutionText {
     public static func line(_ i: Institution) -> String {
-        "\(i.code)\t\(i.name)\t\(i.kind)\tdiscount \(i.discountPercent) %\t\(i.active ? "active" : "inactive")"
+        "\(i.code)\t\(i.name)\t\(i.kind)\tdiscount \(i.discount) %\t\(i.active ? "active" : "inactive")"
     }
 
     /// The institution, each member with its addresses at it, and the orders placed with them.
     public static func listing(_ l: InstitutionListing) -> String {
-        var out = "institution \(l.institution.code)\t\(l.institution.name)\t\(l.institution.kind)\tdiscount \(l.institution.discountPercent) %\t\(l.institution.active ? "active" : "inactive")\n"
+        var out = "institution \(l.institution.code)\t\(l.institution.name)\t\(l.institution.kind)\tdiscount \(l.institution.discount) %\t\(l.institution.active ? "active" : "inactive")\n"
         out += "members (\(l.members.count)):\n"
         for m in l.members {
             out += "  \(m.code)\t\(m.name)\tcategory \(m.category ?? "-")\n"
@@ -18,7 +18,9 @@ public enum InstitutionText {
                 out += "    address \(a.site)/\(a.seq)\t\([a.street, a.postalCode, a.city].compactMap { $0 }.joined(separator: ", "))\n"
             }
         }
-        out += "documents (\(l.documents.count)):\n"
+        out += "orders of its members (\(l.memberOrders.count)):\n"
+        for d in l.memberOrders { out += "  " + DocumentText.line(d) + "\n" }
+        out += "documents placed with an address at it (\(l.documents.count)):\n"
         for d in l.documents { out += "  " + DocumentText.line(d) + "\n" }
         return out
     }
@@ -40,7 +42,7 @@ public enum DocumentText {
         var out = line(d) + "\n"
         for l in d.lines {
             out += "  \(l.offer)\t\(l.quantity) x \(Document.formatAmount(l.unitPrice)) (\(l.source.label))"
-            if l.discountPercent > 0 { out += "\t-\(l.discountPercent) % = -\(Document.formatAmount(l.discount))" }
+            if l.discount > 0 { out += "\t-\(l.discountRate) % = -\(Document.formatAmount(l.discount))" }
             out += "\t\(Document.formatAmount(l.lineTotal))\n"
         }
         return out

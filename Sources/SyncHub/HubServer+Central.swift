@@ -149,6 +149,14 @@ extension HubServer {
                 }
             }
         }
+        v1.patch("central/institutions/:code") { request, context in
+            let code = context.parameters.get("code") ?? ""
+            return await write("institution \(code)", context, status: .ok) {
+                let b = try await Self.decode(request, as: InstitutionUpdateBody.self)
+                let discount = try b.discount.map { try CustomerModule.parseDiscount($0) }
+                return try await offload { try store.updateInstitution(code: code, discount: discount, active: b.active) }
+            }
+        }
         v1.get("central/prices") { _, context in await read("price list", context) { try store.priceCells() } }
         v1.put("central/prices") { request, context in
             await write("price", context, status: .ok) {
@@ -186,4 +194,10 @@ extension HubServer {
             } catch { return server.centralFailure(error, "customer \(code)") }
         }
     }
+}
+
+/// `PATCH /v1/central/institutions/{code}`: the discount (decimal text, `12.5`) and the active flag.
+struct InstitutionUpdateBody: Decodable {
+    var discount: String?
+    var active: Bool?
 }

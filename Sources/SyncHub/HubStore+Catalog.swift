@@ -14,6 +14,7 @@ extension HubStore {
     /// without one get (the previous default stops being it, in the same transaction).
     @discardableResult
     public func addCustomerCategory(code: String, name: String, isDefault: Bool = false) throws -> CategoryRecord {
+        let code = PartnerCode.normalized(code)  // codes take the partner codes' normal form: `sch` is `SCH`
         try Self.checkCode(code)
         try write { db in
             if try db.customerCategories().contains(where: { $0.code == code }) {
@@ -32,6 +33,7 @@ extension HubStore {
     /// (customers and documents keep its code); stores refuse new references to it.
     @discardableResult
     public func updateCustomerCategory(code: String, name: String? = nil, active: Bool? = nil, isDefault: Bool? = nil) throws -> CategoryRecord {
+        let code = PartnerCode.normalized(code)  // codes take the partner codes' normal form: `sch` is `SCH`
         try write { db in
             guard let current = try db.customerCategories().first(where: { $0.code == code }) else {
                 throw HubError.invalid(FieldError(field: "code", reason: "no customer category \(code) exists", code: .notFound))
@@ -59,6 +61,7 @@ extension HubStore {
 
     @discardableResult
     public func addOfferCategory(code: String, name: String) throws -> CategoryRecord {
+        let code = PartnerCode.normalized(code)  // codes take the partner codes' normal form: `sch` is `SCH`
         try Self.checkCode(code)
         try write { db in
             if try db.offerCategories().contains(where: { $0.code == code }) {
@@ -75,6 +78,7 @@ extension HubStore {
     /// offer or price cell goes into it.
     @discardableResult
     public func updateOfferCategory(code: String, name: String? = nil, active: Bool? = nil) throws -> CategoryRecord {
+        let code = PartnerCode.normalized(code)  // codes take the partner codes' normal form: `sch` is `SCH`
         try write { db in
             guard try db.offerCategories().contains(where: { $0.code == code }) else {
                 throw HubError.invalid(FieldError(field: "code", reason: "no offer category \(code) exists", code: .notFound))
@@ -99,6 +103,7 @@ extension HubStore {
     @discardableResult
     public func addOffer(code: String, name: String, offerCategory: String, priceMinor: Int64, currency: String,
                          articleCode: String? = nil) throws -> Offer {
+        let code = PartnerCode.normalized(code), offerCategory = PartnerCode.normalized(offerCategory)
         try Self.checkCode(code)
         try write { db in
             if try db.offer(code) != nil {
@@ -126,6 +131,7 @@ extension HubStore {
     @discardableResult
     public func updateOffer(code: String, name: String? = nil, priceMinor: Int64? = nil, articleCode: String? = nil,
                             active: Bool? = nil) throws -> Offer {
+        let code = PartnerCode.normalized(code)
         try write { db in
             guard let current = try db.offer(code) else {
                 throw HubError.invalid(FieldError(field: "code", reason: "no offer \(code) exists", code: .notFound))
@@ -148,6 +154,8 @@ extension HubStore {
     /// category. Documents already written keep the prices they were sold at.
     @discardableResult
     public func setPrice(customerCategory: String, offerCategory: String, amountMinor: Int64, currency: String) throws -> PriceCell {
+        let customerCategory = PartnerCode.normalized(customerCategory)  // codes take the partner codes' normal form: `sch` is `SCH`
+        let offerCategory = PartnerCode.normalized(offerCategory)  // codes take the partner codes' normal form: `sch` is `SCH`
         try setPrices([PriceCellInput(customerCategory: customerCategory, offerCategory: offerCategory, amountMinor: amountMinor, currency: currency)])
         return try pool.read { try $0.priceCell(customerCategory: customerCategory, offerCategory: offerCategory)! }
     }
@@ -257,5 +265,29 @@ public struct PriceCellInput: Sendable, Hashable, Codable {
 
     public init(customerCategory: String, offerCategory: String, amountMinor: Int64, currency: String) {
         self.customerCategory = customerCategory; self.offerCategory = offerCategory; self.amountMinor = amountMinor; self.currency = currency
+    }
+}
+
+extension HubStore {
+    /// Sets an institution's discount (central data: only the hub sets or changes it), from 0
+    /// to 100 % with up to two decimals; the stores receive it through the feed. Orders placed
+    /// before keep the discount they were priced with.
+    @discardableResult
+    public func updateInstitution(code entered: String, discount: Discount? = nil, active: Bool? = nil) throws -> Institution {
+        let code = PartnerCode.normalized(entered)
+        try write(storeRecords: true) { db in
+            guard try db.institution(code) != nil else {
+                throw HubError.invalid(FieldError(field: "code", reason: "no institution \(code) exists", code: .notFound))
+            }
+            var fields: Fields = [:]
+            if let discount {
+                fields["discount_hundredths"] = .int(Int64(discount.hundredths))
+                fields["discount_percent"] = .int(Int64(discount.hundredths / 100))
+            }
+            if let active { fields["active"] = .bool(active) }
+            guard !fields.isEmpty else { throw HubError.invalid(FieldError(field: "discount", reason: "nothing to change: give --discount or --active")) }
+            return [CentralChange(.institution, .update, key: code, fields: fields)]
+        }
+        return try pool.read { try $0.institution(code)! }
     }
 }

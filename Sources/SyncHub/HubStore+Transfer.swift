@@ -426,7 +426,7 @@ extension HubStore {
         // An order placed with an address at an (active) institution gets its discount, as a
         // store's order does; an invoice is taken as the back office issued it.
         let atInstitution = try institution.flatMap { try db.institution($0) }
-        let discount = kind == .order && atInstitution?.active == true ? atInstitution!.discountPercent : 0
+        let discount = kind == .order && atInstitution?.active == true ? atInstitution!.discountRate : .none
         var lines: [DocumentLine] = []
         for (i, l) in (d.lines ?? []).enumerated() {
             let where_ = "\(field).lines[\(i)]"
@@ -439,7 +439,7 @@ extension HubStore {
             }
             let unit = try Document.parseAmount(try required(l.unitPrice, "\(where_).unit_price"))
             do {
-                lines.append(try Pricing.line(offer: offerCode, unitPrice: unit, source: .backoffice, quantity: l.quantity ?? 1, discountPercent: discount))
+                lines.append(try Pricing.line(offer: offerCode, unitPrice: unit, source: .backoffice, quantity: l.quantity ?? 1, discount: discount))
             } catch let e as FieldError { throw FieldError(field: "\(where_).\(e.field)", reason: e.reason) }
         }
         guard lines.count <= DocumentLine.maxLines else { throw FieldError(field: "\(field).lines", reason: "at most \(DocumentLine.maxLines) lines") }

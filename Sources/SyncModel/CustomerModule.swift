@@ -69,15 +69,18 @@ extension RecordKind {
         validate: { row in try CustomerModule.requireCurrency(row["currency"]) })
 
     /// An institution (company, association, organisation) with its own address and a
-    /// discount its members' orders placed with an address at it get.
+    /// discount its members' orders placed with an address at it get: `discount_hundredths`
+    /// (12.5 % is 1250) when set, else `discount_percent` (whole percents, as stores wrote it
+    /// before). Only the hub sets or changes the discount (`CustomerModule.centralColumns`).
     public static let institution = RecordKind(
         entity: .institution, table: "institution",
         columns: [Column("code", .text(max: PartnerCode.maxStoredLength), required: true), Column("name", name, required: true),
                   Column("kind", .text(max: 16), required: true), Column("discount_percent", .int(0...100)),
                   Column("active", .bool, required: true), Column("street", .text(max: 200)), Column("city", .text(max: 100)),
-                  Column("postal_code", .text(max: 16)), Column("country", .text(max: 8)), Column("origin_node", .text(max: 32))],
+                  Column("postal_code", .text(max: 16)), Column("country", .text(max: 8)), Column("origin_node", .text(max: 32)),
+                  Column("discount_hundredths", .int(0...10_000))],
         key: ["code"], writers: .stores, removal: .never,
-        editable: ["name", "kind", "discount_percent", "active", "street", "city", "postal_code", "country"], onClash: .storePrefix,
+        editable: ["name", "kind", "discount_percent", "discount_hundredths", "active", "street", "city", "postal_code", "country"], onClash: .storePrefix,
         validate: { row in
             try CustomerModule.requireName(row)
             guard let kind = row["kind"].text, CustomerModule.InstitutionKind(rawValue: kind) != nil else {
@@ -96,6 +99,16 @@ extension RecordKind {
 }
 
 extension CustomerModule {
+    /// The institution's columns only the hub writes: a store's new institution has no
+    /// discount, and a store's change of one is refused naming the rule.
+    public static let centralInstitutionColumns: Set<String> = ["discount_percent", "discount_hundredths"]
+
+    /// The discount an institution's row gives.
+    public static func discount(_ fields: Fields) -> Discount {
+        if let h = fields["discount_hundredths"]?.int { return Discount(hundredths: Int(h)) }
+        return Discount(percent: Int(fields["discount_percent"]?.int ?? 0))
+    }
+
     static func requireName(_ row: RecordRow) throws {
         guard let name = row["name"].text, !name.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw FieldError(field: "name", reason: "is missing")
@@ -109,10 +122,10 @@ extension CustomerModule {
         }
     }
 
-    /// A discount given as text: a whole percent from 0 to 100.
-    public static func parseDiscount(_ text: String, field: String = "discount") throws -> Int {
-        guard let d = Int(text.trimmingCharacters(in: .whitespaces)), (0...100).contains(d) else {
-            throw FieldError(field: field, reason: "'\(text)' is not a whole percent from 0 to 100")
+    /// A discount given as text: a percent from 0 to 100 with at most two decimals (`12.5`).
+    public static func parseDiscount(_ text: String, field: String = "discount") throws -> Discount {
+        guard let d = Discount(text) else {
+            throw FieldError(field: field, reason: "'\(text)' is not a percent from 0 to 100 with at most two decimals, such as 12.5")
         }
         return d
     }
@@ -123,7 +136,8 @@ extension CustomerModule {
 /// One line of a document, priced at the time of sale and kept as sold.
 public struct DocumentLine: Sendable, Hashable, Codable {
     enum CodingKeys: String, CodingKey {
-        case offer, quantity, unitPrice = "unit_price", source, discountPercent = "discount_percent", discount, lineTotal = "line_total"
+        case offer, quantity, unitPrice = "unit_price", source, discountPercent = "discount_percent", discountHundredths = "discount_hundredths"
+        case discount, lineTotal = "line_total"
     }
 
     /// Where a unit price came from.
@@ -150,16 +164,25 @@ public struct DocumentLine: Sendable, Hashable, Codable {
     /// Minor units.
     public var unitPrice: Int64
     public var source: Source
+    /// The discount's whole percent (12 of 12.5 %).
     public var discountPercent: Int
+    /// The discount in hundredths of a percent, when it is not a whole percent (1250 for
+    /// 12.5 %); nil otherwise, so that lines of whole percents read as before.
+    public var discountHundredths: Int?
     /// Minor units taken off `quantity × unitPrice`.
     public var discount: Int64
     /// Minor units: `quantity × unitPrice − discount`.
     public var lineTotal: Int64
 
-    public init(offer: String, quantity: Int, unitPrice: Int64, source: Source, discountPercent: Int, discount: Int64, lineTotal: Int64) {
+    public init(offer: String, quantity: Int, unitPrice: Int64, source: Source, discountRate: Discount, discount: Int64, lineTotal: Int64) {
         self.offer = offer; self.quantity = quantity; self.unitPrice = unitPrice; self.source = source
-        self.discountPercent = discountPercent; self.discount = discount; self.lineTotal = lineTotal
+        discountPercent = discountRate.hundredths / 100
+        discountHundredths = discountRate.isWholePercent ? nil : discountRate.hundredths
+        self.discount = discount; self.lineTotal = lineTotal
     }
+
+    /// The discount the line was priced with.
+    public var discountRate: Discount { Discount(hundredths: discountHundredths ?? discountPercent * 100) }
 
     /// The most lines one document has.
     public static let maxLines = 100
@@ -181,6 +204,10 @@ public struct DocumentLine: Sendable, Hashable, Codable {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             out.append(contentsOf: #"{"discount":"#.utf8)
             FlatJSON.appendInt(l.discount, to: &out)
+            if let h = l.discountHundredths {
+                out.append(contentsOf: #","discount_hundredths":"#.utf8)
+                FlatJSON.appendInt(Int64(h), to: &out)
+            }
             out.append(contentsOf: #","discount_percent":"#.utf8)
             FlatJSON.appendInt(Int64(l.discountPercent), to: &out)
             out.append(contentsOf: #","line_total":"#.utf8)
@@ -207,7 +234,7 @@ public struct DocumentLine: Sendable, Hashable, Codable {
         guard lines.count <= maxLines else { throw FieldError(field: "lines", reason: "has \(lines.count) lines; at most \(maxLines)") }
         for (i, line) in lines.enumerated() {
             let again = try? Pricing.line(offer: line.offer, unitPrice: line.unitPrice, source: line.source,
-                                         quantity: line.quantity, discountPercent: line.discountPercent)
+                                         quantity: line.quantity, discount: line.discountRate)
             guard again == line else {
                 throw FieldError(field: "lines", reason: "line \(i + 1) (\(line.offer)): quantity × unit price − discount is not its total")
             }
@@ -225,7 +252,7 @@ public struct DocumentLine: Sendable, Hashable, Codable {
         guard let quantity, (1...maxQuantity).contains(quantity) else {
             throw FieldError(field: "line", reason: "'\(text)': the quantity must be a whole number from 1 to \(maxQuantity)")
         }
-        return (String(parts[0]), quantity)
+        return (PartnerCode.normalized(String(parts[0])), quantity)
     }
 }
 
@@ -242,24 +269,24 @@ public enum Pricing {
         public var currency: String
         /// The price table's cell for the customer's category and the offer's category.
         public var cell: (amount: Int64, currency: String)?
-        public var discountPercent: Int
+        public var discount: Discount
 
         public init(offer: String, offerCategory: String, basePrice: Int64, currency: String,
-                    cell: (amount: Int64, currency: String)?, discountPercent: Int) {
+                    cell: (amount: Int64, currency: String)?, discount: Discount) {
             self.offer = offer; self.offerCategory = offerCategory; self.basePrice = basePrice
-            self.currency = currency; self.cell = cell; self.discountPercent = discountPercent
+            self.currency = currency; self.cell = cell; self.discount = discount
         }
 
         public static func == (a: Inputs, b: Inputs) -> Bool {
             a.offer == b.offer && a.offerCategory == b.offerCategory && a.basePrice == b.basePrice && a.currency == b.currency
-                && a.cell?.amount == b.cell?.amount && a.cell?.currency == b.cell?.currency && a.discountPercent == b.discountPercent
+                && a.cell?.amount == b.cell?.amount && a.cell?.currency == b.cell?.currency && a.discount == b.discount
         }
     }
 
     /// The priced line for `quantity` units.
     public static func price(_ inputs: Inputs, quantity: Int) throws -> DocumentLine {
         let (unit, source) = try unitPrice(inputs)
-        return try line(offer: inputs.offer, unitPrice: unit, source: source, quantity: quantity, discountPercent: inputs.discountPercent)
+        return try line(offer: inputs.offer, unitPrice: unit, source: source, quantity: quantity, discount: inputs.discount)
     }
 
     /// The unit price and where it comes from: the table's cell, else the offer's base price.
@@ -271,20 +298,20 @@ public enum Pricing {
     }
 
     /// A line's discount and total from its unit price, quantity and discount percent.
-    public static func line(offer: String, unitPrice: Int64, source: DocumentLine.Source, quantity: Int, discountPercent: Int) throws -> DocumentLine {
+    public static func line(offer: String, unitPrice: Int64, source: DocumentLine.Source, quantity: Int, discount rate: Discount) throws -> DocumentLine {
         guard (1...DocumentLine.maxQuantity).contains(quantity) else {
             throw FieldError(field: "quantity", reason: "\(quantity) is not a whole number from 1 to \(DocumentLine.maxQuantity)")
         }
-        guard (0...100).contains(discountPercent) else { throw FieldError(field: "discount_percent", reason: "must be from 0 to 100") }
+        guard (0...10_000).contains(rate.hundredths) else { throw FieldError(field: "discount_percent", reason: "must be from 0 to 100") }
         guard (0...ColumnRules.maxAmountMinor).contains(unitPrice) else { throw FieldError(field: "unit_price", reason: "is out of range") }
         let (gross, overflow) = unitPrice.multipliedReportingOverflow(by: Int64(quantity))
         guard !overflow, gross <= ColumnRules.maxAmountMinor else {
             throw FieldError(field: "quantity", reason: "\(quantity) × \(Document.formatAmount(unitPrice)) exceeds the largest amount of a document")
         }
-        // gross ≤ 10^11, so gross × 100 cannot overflow.
-        let discount = (gross * Int64(discountPercent) + 50) / 100
+        // gross ≤ 10^11, so gross × 10,000 cannot overflow.
+        let discount = (gross * Int64(rate.hundredths) + 5_000) / 10_000
         return DocumentLine(offer: offer, quantity: quantity, unitPrice: unitPrice, source: source,
-                            discountPercent: discountPercent, discount: discount, lineTotal: gross - discount)
+                            discountRate: rate, discount: discount, lineTotal: gross - discount)
     }
 
     /// The total of `lines`, refused beyond the largest amount of a document.
@@ -293,4 +320,42 @@ public enum Pricing {
         guard sum <= ColumnRules.maxAmountMinor else { throw FieldError(field: "lines", reason: "the total exceeds the largest amount of a document") }
         return sum
     }
+}
+
+/// An institution's discount: a percent with up to two decimals, kept in hundredths of a
+/// percent (12.5 % is 1250), so that every store computes the same minor units.
+public struct Discount: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var hundredths: Int
+
+    public init(hundredths: Int) { self.hundredths = hundredths }
+    public init(percent: Int) { hundredths = percent * 100 }
+
+    public static let none = Discount(hundredths: 0)
+
+    /// `12.5`, `12,5`, `10`, `0.25` (0 to 100, at most two decimals); nil otherwise.
+    public init?(_ text: String) {
+        let t = text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: ",", with: ".")
+        let parts = t.split(separator: ".", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), let whole = Int(parts[0]), !parts[0].hasPrefix("-"), !parts[0].hasPrefix("+") else { return nil }
+        var fraction = 0
+        if parts.count == 2 {
+            let f = parts[1]
+            guard (1...2).contains(f.count), f.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+            fraction = Int(f)! * (f.count == 1 ? 10 : 1)
+        }
+        let h = whole * 100 + fraction
+        guard (0...10_000).contains(h) else { return nil }
+        hundredths = h
+    }
+
+    public var isWholePercent: Bool { hundredths % 100 == 0 }
+
+    /// `12.5`, `10`, `0.25`.
+    public var description: String {
+        let whole = hundredths / 100, rest = hundredths % 100
+        if rest == 0 { return "\(whole)" }
+        return rest % 10 == 0 ? "\(whole).\(rest / 10)" : "\(whole).\(rest < 10 ? "0" : "")\(rest)"
+    }
+
+    public static func < (a: Discount, b: Discount) -> Bool { a.hundredths < b.hundredths }
 }

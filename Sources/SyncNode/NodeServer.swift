@@ -194,7 +194,7 @@ public struct NodeServer: Sendable {
                     let minor = try Document.parseAmount(amount)
                     doc = try await offload {
                         try store.addDocument(kind: kind, partnerCode: partner, addressSeq: r.seq ?? 0, amountMinor: minor,
-                                              currency: (r.currency ?? "PLN").uppercased())
+                                              currency: r.currency?.uppercased())
                     }
                 }
                 return Self.json(doc, status: .created)

@@ -79,7 +79,7 @@ extension Reconciler {
             // (a total over the largest amount) must not refuse the sale, which is kept as sold.
             guard let now = try? Pricing.unitPrice(Pricing.Inputs(offer: offer.code, offerCategory: offer.offerCategory, basePrice: offer.priceMinor,
                                                                   currency: offer.currency, cell: cell.map { ($0.amountMinor, $0.currency) },
-                                                                  discountPercent: 0)).amount else { continue }
+                                                                  discount: .none)).amount else { continue }
             if now != line.unitPrice {
                 changed.append("\(line.offer) sold at \(Document.formatAmount(line.unitPrice)), now \(Document.formatAmount(now))")
             }

@@ -201,6 +201,11 @@ public enum Reconciler {
             // An existing row is fed again, so the sender gets the erased image back.
             return try ReplicatedTable.of(kind)?.exists(db, key: change.key) == true ? entry.refused(refusal) : entry.reject(refusal)
         }
+        // An institution's discount is central data: only the hub sets or changes it.
+        if change.entity == .institution, !context.byHub,
+           let column = CustomerModule.centralInstitutionColumns.sorted().first(where: { change.fields[$0].map { $0 != .null && $0 != .int(0) } == true }) {
+            return entry.reject("institution \(change.key): \(column) is central data: only the hub sets or changes an institution's discount")
+        }
         switch (change.entity, change.op) {
         case (.move, _): return try applyMove(entry, context: &context)
         case (.partner, .insert): return try applyNewPartner(entry, ready, context: &context)

@@ -27,13 +27,16 @@ public struct Offer: Sendable, Hashable, Codable {
 /// An institution as the replicated `institution` table holds it.
 public struct Institution: Sendable, Hashable, Codable {
     enum CodingKeys: String, CodingKey {
-        case code, name, kind, discountPercent = "discount_percent", active, street, city, postalCode = "postal_code", country
+        case code, name, kind, discountPercent = "discount_percent", discount, active, street, city, postalCode = "postal_code", country
         case originNode = "origin_node"
     }
     public var code: String
     public var name: String
     public var kind: String
+    /// The discount's whole percent.
     public var discountPercent: Int
+    /// The discount as a decimal text (`12.5`).
+    public var discount: String
     public var active: Bool
     public var street: String?
     public var city: String?
@@ -41,9 +44,13 @@ public struct Institution: Sendable, Hashable, Codable {
     public var country: String?
     public var originNode: String?
 
+    /// The discount the institution gives.
+    public var discountRate: Discount { Discount(discount) ?? Discount(percent: discountPercent) }
+
     public init(_ f: Fields) {
         code = f["code"]?.text ?? ""; name = f["name"]?.text ?? ""; kind = f["kind"]?.text ?? ""
-        discountPercent = Int(f["discount_percent"]?.int ?? 0); active = f["active"]?.bool ?? false
+        let rate = CustomerModule.discount(f)
+        discountPercent = rate.hundredths / 100; discount = rate.description; active = f["active"]?.bool ?? false
         street = f["street"]?.text; city = f["city"]?.text; postalCode = f["postal_code"]?.text; country = f["country"]?.text
         originNode = f["origin_node"]?.text
     }
@@ -186,20 +193,27 @@ extension Database {
     /// (nil: the default category) with `institution`'s discount (nil: none), by the pricing
     /// rule (`Pricing`). Refused naming the field: an unknown or inactive offer or institution.
     public func quote(offer offerCode: String, quantity: Int, customerCategory: String?, institution code: String?) throws -> PriceQuote {
-        let category = try customerCategory ?? defaultCustomerCategory()
+        let offerCode = PartnerCode.normalized(offerCode)
+        let category = try activeCategory(customerCategory) ?? defaultCustomerCategory()
         let discount = try institutionDiscount(code)
-        let priced = try priceLine(offer: offerCode, quantity: quantity, category: category, discountPercent: discount)
+        let priced = try priceLine(offer: offerCode, quantity: quantity, category: category, discount: discount)
         return PriceQuote(line: priced.line, offerName: priced.offer.name, currency: priced.offer.currency, customerCategory: category,
                           institution: code, priceVersion: try priceTableVersion())
     }
 
+    /// `code` when it names an active customer category; nil otherwise (the default applies).
+    public func activeCategory(_ code: String?) throws -> String? {
+        guard let code else { return nil }
+        return try Bool.fetchOne(self, sql: "SELECT active FROM customer_category WHERE code = ?", arguments: [code]) == true ? code : nil
+    }
+
     /// The discount percent of institution `code` (0 for nil); refused when it is unknown or
     /// inactive.
-    public func institutionDiscount(_ code: String?) throws -> Int {
-        guard let code else { return 0 }
+    public func institutionDiscount(_ code: String?) throws -> Discount {
+        guard let code else { return .none }
         guard let institution = try institution(code) else { throw FieldError(field: "institution", reason: "no institution \(code) exists") }
         guard institution.active else { throw FieldError(field: "institution", reason: "institution \(code) is inactive") }
-        return institution.discountPercent
+        return institution.discountRate
     }
 
     /// One line priced for `category` with `discountPercent` off: what `quote` and a document's
@@ -208,13 +222,13 @@ extension Database {
     /// Reads the offer's and its cell's columns it needs in one statement, not whole rows: a
     /// sale of five lines read both as dictionaries of every column, a sixth of an order's CPU
     /// time (perf); one statement instead of two per line saves another 1 µs a line.
-    public func priceLine(offer offerCode: String, quantity: Int, category: String?, discountPercent: Int) throws -> (line: DocumentLine, offer: (name: String, currency: String)) {
-        try priceLine(offer: offerCode, quantity: quantity, category: category, discountPercent: discountPercent, kept: nil)
+    public func priceLine(offer offerCode: String, quantity: Int, category: String?, discount: Discount) throws -> (line: DocumentLine, offer: (name: String, currency: String)) {
+        try priceLine(offer: offerCode, quantity: quantity, category: category, discount: discount, kept: nil)
     }
 
     /// `priceLine` with the writer's kept rows (`PriceLineCache`, validated by the caller in
     /// this transaction); nil: read them.
-    func priceLine(offer offerCode: String, quantity: Int, category: String?, discountPercent: Int,
+    func priceLine(offer offerCode: String, quantity: Int, category: String?, discount: Discount,
                    kept: PriceLineCache?) throws -> (line: DocumentLine, offer: (name: String, currency: String)) {
         let read = {
             try FastStatement.fetchFirst(self.cachedStatement(sql: """
@@ -231,7 +245,7 @@ extension Database {
         var cell: (amount: Int64, currency: String)?
         if let amount = Int64.fromDatabaseValue(o[5]) { cell = (amount, String.fromDatabaseValue(o[6]) ?? "") }
         let line = try Pricing.price(Pricing.Inputs(offer: offerCode, offerCategory: offerCategory, basePrice: Int64.fromDatabaseValue(o[2]) ?? 0,
-                                                    currency: currency, cell: cell, discountPercent: discountPercent), quantity: quantity)
+                                                    currency: currency, cell: cell, discount: discount), quantity: quantity)
         return (line, (name, currency))
     }
 

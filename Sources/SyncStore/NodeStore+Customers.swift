@@ -21,6 +21,35 @@ extension NodeStore {
         try transaction { try $0.addMember(partner: partner, institution: institution) }
     }
 
+    /// The category a customer is priced by and why: its own when active, else the chain's
+    /// default (every customer has a category; one registered before a default existed, or
+    /// whose category was deactivated, is priced by the default until re-categorised).
+    public func effectiveCategory(of partner: Partner) throws -> (code: String?, note: String) {
+        try pool.read { db in
+            if let own = try db.activeCategory(partner.category) { return (own, "own") }
+            let fallback = try db.defaultCustomerCategory()
+            if let own = partner.category { return (fallback, "chain default; \(own) is inactive") }
+            return (fallback, "chain default")
+        }
+    }
+
+    /// Ends `partner`'s membership of `institution` (journaled, offline too).
+    @discardableResult
+    public func removeMember(partner: String, institution: String) throws -> Change {
+        try transaction { try $0.removeMember(partner: partner, institution: institution) }
+    }
+
+    /// Memberships: of one customer, of one institution, or all; by customer and institution.
+    public func memberships(partner: String? = nil, institution: String? = nil) throws -> [Membership] {
+        try pool.read { db in
+            var conditions: [String] = [], arguments: [DatabaseValueConvertible] = []
+            if let partner { conditions.append("partner_code = ?"); arguments.append(PartnerCode.normalized(partner)) }
+            if let institution { conditions.append("institution_code = ?"); arguments.append(PartnerCode.normalized(institution)) }
+            return try Row.fetchAll(db, sql: "SELECT partner_code, institution_code FROM membership \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")) ORDER BY 1, 2",
+                                    arguments: StatementArguments(arguments)).map { Membership(partner: $0[0], institution: $0[1]) }
+        }
+    }
+
     /// Records a document whose lines are priced now from the store's replica of the price table.
     @discardableResult
     public func addDocument(kind: DocumentKind, partnerCode: String?, addressSeq: Int?, lines: [(offer: String, quantity: Int)]) throws -> Document {
@@ -84,7 +113,10 @@ extension NodeTransaction {
         if let problem = PartnerCode.problem(code, entered: true) { throw problem }
         fields["code"] = .text(code)
         if fields["kind"] == nil || fields["kind"] == .null { fields["kind"] = .text(CustomerModule.InstitutionKind.company.rawValue) }
-        if fields["discount_percent"] == nil { fields["discount_percent"] = .int(0) }
+        for column in CustomerModule.centralInstitutionColumns where fields[column].map({ $0 != .null && $0 != .int(0) }) == true {
+            throw Self.discountIsCentral(column)
+        }
+        fields["discount_percent"] = .int(0)
         fields["active"] = .bool(true)
         fields["origin_node"] = .text(try config().nodeID)
         try write(.institution, op: .insert, fields: fields)
@@ -97,9 +129,25 @@ extension NodeTransaction {
     public func updateInstitution(code entered: String, _ fields: Fields) throws -> Institution {
         let code = PartnerCode.normalized(entered)
         guard try db.institution(code) != nil else { throw StoreError.notFound(entity: .institution, key: code) }
-        guard !fields.isEmpty else { throw FieldError(field: "institution", reason: "nothing to change: give a name, kind, discount, address field or active") }
+        guard !fields.isEmpty else { throw FieldError(field: "institution", reason: "nothing to change: give a name, kind, address field or active") }
+        if let column = fields.keys.sorted().first(where: CustomerModule.centralInstitutionColumns.contains) { throw Self.discountIsCentral(column) }
         try write(.institution, op: .update, key: code, fields: fields)
         return try db.institution(code)!
+    }
+
+    static func discountIsCentral(_ column: String) -> FieldError {
+        FieldError(field: "discount", reason: "an institution's discount is central data: only the hub sets or changes it (poshub institution update --code CODE --discount 12.5)")
+    }
+
+    /// Ends a membership; refused naming the membership when there is none.
+    @discardableResult
+    public func removeMember(partner entered: String, institution entered2: String) throws -> Change {
+        let code = PartnerCode.normalized(entered), institution = PartnerCode.normalized(entered2)
+        let key = "\(code)|\(institution)"
+        guard try ReplicatedTable.of(.membership)!.exists(db, key: key) else {
+            throw FieldError(field: "institution", reason: "partner \(code) is not a member of institution \(institution)", code: .notFound)
+        }
+        return try write(.membership, op: .delete, key: key, fields: [:])
     }
 
     /// Makes `partner` a member of `institution` (nil: it was one already).
@@ -145,7 +193,7 @@ extension NodeTransaction {
         var lines: [DocumentLine] = [], currency: String?
         lines.reserveCapacity(requested.count)
         for (offer, quantity) in requested {
-            let priced = try db.priceLine(offer: offer, quantity: quantity, category: category, discountPercent: discount, kept: priceLines)
+            let priced = try db.priceLine(offer: offer, quantity: quantity, category: category, discount: discount, kept: priceLines)
             if let currency, currency != priced.offer.currency {
                 throw FieldError(field: "line", reason: "offer \(offer) is priced in \(priced.offer.currency), the document's first line in \(currency)")
             }
@@ -195,10 +243,15 @@ extension NodeTransaction {
     }
 }
 
-/// An institution, its members and the orders placed with addresses at it.
+/// An institution, its members, all orders of its members, and the documents placed with an
+/// address at it (the discounted ones).
 public struct InstitutionListing: Sendable, Codable {
+    enum CodingKeys: String, CodingKey { case institution, members, memberOrders = "member_orders", documents }
     public var institution: Institution
     public var members: [Member]
+    /// Every order of every member, wherever it was placed, oldest first.
+    public var memberOrders: [Document]
+    /// The documents placed with an address at the institution (its discount), oldest first.
     public var documents: [Document]
 
     public struct Member: Sendable, Codable {
@@ -211,6 +264,14 @@ public struct InstitutionListing: Sendable, Codable {
     }
 }
 
+/// A customer's membership of an institution.
+public struct Membership: Sendable, Codable, Hashable {
+    public var partner: String
+    public var institution: String
+
+    public init(partner: String, institution: String) { self.partner = partner; self.institution = institution }
+}
+
 /// A customer's category, memberships and addresses.
 public struct CustomerListing: Sendable, Codable {
     public var code: String
@@ -221,8 +282,8 @@ public struct CustomerListing: Sendable, Codable {
 }
 
 extension Database {
-    /// The institution's members (with their addresses at it) and every document placed with
-    /// an address at it, oldest first.
+    /// The institution's members (with their addresses at it), every order of every member,
+    /// and every document placed with an address at it, oldest first.
     public func institutionListing(code: String) throws -> InstitutionListing {
         guard let institution = try institution(code) else { throw FieldError(field: "institution", reason: "no institution \(code) exists") }
         let memberCodes = try String.fetchAll(self, sql: """
@@ -236,9 +297,16 @@ extension Database {
                                              arguments: [member, code]).map { try Address(fields: ReplicatedTable.address.fields(of: $0)) }
             members.append(.init(code: member, name: partner?.displayName ?? "", category: partner?.category, addresses: addresses))
         }
-        let documents = try Row.fetchAll(self, sql: "SELECT \(ReplicatedTable.document.columns.joined(separator: ", ")) FROM document WHERE institution = ? ORDER BY issued_at, id",
+        let columns = ReplicatedTable.document.columns.joined(separator: ", ")
+        let documents = try Row.fetchAll(self, sql: "SELECT \(columns) FROM document WHERE institution = ? ORDER BY issued_at, id",
                                          arguments: [code]).map { try Document(fields: ReplicatedTable.document.fields(of: $0)) }
-        return InstitutionListing(institution: institution, members: members, documents: documents)
+        var orders: [Document] = []
+        for member in memberCodes {
+            orders += try Row.fetchAll(self, sql: "SELECT \(columns) FROM document WHERE partner_code = ? AND kind = 'order'", arguments: [member])
+                .map { try Document(fields: ReplicatedTable.document.fields(of: $0)) }
+        }
+        orders.sort { ($0.issuedAt, $0.id) < ($1.issuedAt, $1.id) }
+        return InstitutionListing(institution: institution, members: members, memberOrders: orders, documents: documents)
     }
 
     public func customerListing(code: String) throws -> CustomerListing {

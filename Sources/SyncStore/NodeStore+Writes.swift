@@ -93,7 +93,7 @@ extension NodeStore {
     /// Records a document (receipt, invoice, order, receivable) for a partner address at this site.
     @discardableResult
     public func addDocument(kind: DocumentKind, partnerCode: String, addressSeq: Int = 0, amountMinor: Int64,
-                            currency: String) throws -> Document {
+                            currency: String? = nil) throws -> Document {
         try transaction { try $0.addDocument(kind: kind, partnerCode: partnerCode, addressSeq: addressSeq, amountMinor: amountMinor, currency: currency) }
     }
 
@@ -118,6 +118,7 @@ extension NodeTransaction {
         if p.country == nil { p.country = cfg.center.defaultCountry }
         // A customer registered without a category gets the chain's default one (active, so
         // only a category entered needs the reference check).
+        if let entered = p.category { p.category = PartnerCode.normalized(entered) }  // `sch` is `SCH`
         if p.category == nil { p.category = try db.defaultCustomerCategory() }
         try PartnerValidator.validate(p, newCode: true, sizes: true)
         if input.category != nil { try db.checkReferences(.partner, values: p.columnValues, kinds: kinds, requireActive: true) }
@@ -215,6 +216,8 @@ extension NodeTransaction {
         for name in changes.keys where !Partner.editableColumns.contains(name) {
             throw FieldError(field: name, reason: "cannot be changed with an update")
         }
+        var changes = changes
+        if let category = changes["category"]?.text { changes["category"] = .text(PartnerCode.normalized(category)) }  // `sch` is `SCH`
         // A value of the wrong type would read as null below: refused first, with the sizes.
         try ColumnRules.check(.partner, changes)
         var merged = current
@@ -264,22 +267,29 @@ extension NodeTransaction {
         return a
     }
 
-    /// Records a document (receipt, invoice, order, receivable) for a partner address at this site.
+    /// Records a document (receipt, invoice, order, receivable, delivery note) by amount for a
+    /// partner address at this site, in `currency` (nil: the customer's). Placed with an address
+    /// at an institution, it belongs to the institution (its listing); an inactive one refuses it.
     @discardableResult
     public func addDocument(kind: DocumentKind, partnerCode entered: String, addressSeq: Int = 0, amountMinor: Int64,
-                            currency: String) throws -> Document {
+                            currency entered2: String? = nil) throws -> Document {
         let cfg = try config()
         let partnerCode = PartnerCode.normalized(entered)
         try db.requireLivePartner(partnerCode, field: "partner")
         if addressSeq > 0, try !ReplicatedTable.address.exists(db, key: Address.key(partnerCode: partnerCode, site: cfg.site, seq: addressSeq)) {
             throw FieldError(field: "seq", reason: "partner \(partnerCode) has no address \(addressSeq) at site \(cfg.site)")
         }
+        let currency = try entered2 ?? String.fetchOne(db, sql: "SELECT currency FROM partner WHERE code = ?", arguments: [partnerCode]) ?? "PLN"
         guard currency.count == 3, currency.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
             throw FieldError(field: "currency", reason: "'\(currency)' is not a three-letter currency code such as PLN")
         }
+        let institution = try String.fetchOne(db, sql: "SELECT institution FROM address WHERE partner_code = ? AND site = ? AND seq = ?",
+                                              arguments: [partnerCode, cfg.site, addressSeq])
+        if institution != nil { _ = try db.institutionDiscount(institution) }  // refuses an unknown or inactive one
         let doc = Document(id: try nextDocumentID(kind), kind: kind, partnerCode: partnerCode,
                            addressSeq: addressSeq, site: cfg.site, amountMinor: amountMinor, currency: currency,
-                           status: kind == .receipt ? "settled" : "open", issuedAt: AuditRecord.iso(millis: clock()), node: cfg.nodeID)
+                           status: kind == .receipt ? "settled" : "open", issuedAt: AuditRecord.iso(millis: clock()), node: cfg.nodeID,
+                           institution: institution)
         try insertNewDocument(doc)
         return doc
     }
@@ -362,8 +372,12 @@ extension Database {
     /// Returns the partner's category.
     @discardableResult
     func requireLivePartner(_ code: String, field: String) throws -> String? {
-        // Two columns, not the whole row: every sale to a customer asks.
-        guard let row = try FastStatement.fetchFirst(cachedStatement(sql: "SELECT deleted, category FROM partner WHERE code = ?"), [code.databaseValue]) else {
+        // Two columns, not the whole row: every sale to a customer asks. A category that was
+        // deactivated prices as if there were none (the default), until the customer is
+        // re-categorised.
+        guard let row = try FastStatement.fetchFirst(cachedStatement(sql: """
+            SELECT p.deleted, CASE WHEN c.active = 1 THEN p.category END FROM partner p LEFT JOIN customer_category c ON c.code = p.category WHERE p.code = ?
+            """), [code.databaseValue]) else {
             throw try partnerMissing(code, field: field)
         }
         if Bool.fromDatabaseValue(row[0]) == true { throw try partnerDeleted(code, field: field) }

@@ -141,6 +141,15 @@ public enum Schema {
         for kind in kinds.stored where kind.tableSource == .declared {
             migrator.registerMigration("v1-kind-\(kind.table!)") { db in try db.execute(sql: createTableSQL(kind)) }
         }
+        // Discounts with decimals (12.5 %): hundredths of a percent beside the whole percents
+        // stores wrote before. A store or hub created with the column has it already.
+        if kinds.table(.institution) != nil {
+            migrator.registerMigration("v3-institution-discount-hundredths") { db in
+                if try !db.columns(in: "institution").contains(where: { $0.name == "discount_hundredths" }) {
+                    try db.execute(sql: "ALTER TABLE institution ADD COLUMN discount_hundredths INTEGER")
+                }
+            }
+        }
         // Every sale reads the price table's version, the highest of any cell's or offer's
         // (`Database.priceTableVersion`): by index, not by a scan of a table of 100,000 cells.
         if kinds.table(.price) != nil, kinds.table(.offer) != nil {

@@ -112,7 +112,7 @@ struct OfferCommand: AsyncParsableCommand {
         @Option(help: "The offer's code.") var code: String
         @Option(help: "Its name.") var name: String
         @Option(help: "Its offer category.") var offerCategory: String
-        @Option(help: "Base price, such as 20.00.") var price: String
+        @Option(parsing: .unconditional, help: "Base price, such as 20.00 (0 or more).") var price: String
         @Option(help: "Currency (ISO 4217), such as PLN.") var currency: String
         @Option(help: "Article code for accounting.") var articleCode: String?
         @Flag(help: "JSON output.") var json = false
@@ -132,7 +132,7 @@ struct OfferCommand: AsyncParsableCommand {
         @OptionGroup var store: HubStoreOption
         @Option(help: "The offer's code.") var code: String
         @Option(help: "A new name.") var name: String?
-        @Option(help: "A new base price, such as 22.00.") var price: String?
+        @Option(parsing: .unconditional, help: "A new base price, such as 22.00 (0 or more).") var price: String?
         @Option(help: "A new article code for accounting.") var articleCode: String?
         @Option(help: "true or false.") var active: Bool?
         @Flag(help: "JSON output.") var json = false
@@ -172,7 +172,7 @@ struct PriceCommand: AsyncParsableCommand {
         @OptionGroup var store: HubStoreOption
         @Option(help: "The customer category.") var customerCategory: String
         @Option(help: "The offer category.") var offerCategory: String
-        @Option(help: "The price, such as 12.50.") var amount: String
+        @Option(parsing: .unconditional, help: "The price, such as 12.50 (0 or more).") var amount: String
         @Option(help: "Currency (ISO 4217): the one of the offer category's offers.") var currency: String
         @Flag(help: "JSON output.") var json = false
 
@@ -230,7 +230,24 @@ struct PriceCommand: AsyncParsableCommand {
 
 struct InstitutionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "institution", abstract: "Institutions registered at the stores, as the hub holds them.",
-        subcommands: [List.self, Show.self])
+        subcommands: [List.self, Show.self, Update.self])
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set an institution's discount (central data: only the hub sets it) or its active flag; the stores receive it at their next sync.",
+            discussion: "The discount is a percent from 0 to 100 with up to two decimals (12.5). Documents already priced keep theirs.")
+        @OptionGroup var store: HubStoreOption
+        @Option(help: "The institution's code.") var code: String
+        @Option(parsing: .unconditional, help: "Discount in percent, e.g. 12.5 (0 to 100).") var discount: String?
+        @Option(help: "true or false.") var active: Bool?
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let rate = try discount.map { try CustomerModule.parseDiscount($0) }
+            let i = try store.open().updateInstitution(code: code, discount: rate, active: active)
+            if json { try printJSON(i) } else { print(InstitutionText.line(i)) }
+        }
+    }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the institutions.")

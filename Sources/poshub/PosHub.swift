@@ -23,7 +23,7 @@ struct PosHub: AsyncParsableCommand {
     /// glibc's malloc settings first (`MallocTuning`: the measurements), then the command.
     static func main() async {
         MallocTuning.apply(arenas: nil, mmapThreshold: 128 * 1024)
-        await main(nil)
+        await JSONErrors.main(Self.self)
     }
 }
 
@@ -260,5 +260,12 @@ struct BalancesCommand: AsyncParsableCommand {
             if json { try printJSON(balances); return }
             print("recalculated \(balances.count) customers")
         }
+    }
+}
+
+extension HubError: CarriesFieldError {
+    public var fieldError: FieldError? {
+        if case .invalid(let e) = self { return e }
+        return nil
     }
 }

@@ -16,16 +16,17 @@ struct InstitutionCommand: AsyncParsableCommand {
         @Option(help: "The institution's code.") var code: String
         @Option(help: "Its name.") var name: String
         @Option(help: "company, association or organisation.") var kind: CustomerModule.InstitutionKind = .company
-        @Option(help: "Discount in percent (0-100) on orders its members place with an address at it.") var discount: String = "0"
+        @Option(parsing: .unconditional, help: "Refused unless 0: an institution's discount is central data, set at the hub (poshub institution update --discount).") var discount: String = "0"
         @OptionGroup var address: InstitutionAddressOptions
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
+            let rate = try CustomerModule.parseDiscount(discount)
             var fields: Fields = ["code": .text(code), "name": .text(name), "kind": .text(kind.rawValue),
-                                  "discount_percent": .int(Int64(try CustomerModule.parseDiscount(discount)))]
+                                  "discount_hundredths": .int(Int64(rate.hundredths))]
             address.apply(to: &fields)
             let i = try store.open().addInstitution(fields)
-            if json { try printJSON(i) } else { print("added institution \(i.code) (\(i.kind), discount \(i.discountPercent) %)") }
+            if json { try printJSON(i) } else { print("added institution \(i.code) (\(i.kind), discount \(i.discount) %)") }
         }
     }
 
@@ -37,7 +38,7 @@ struct InstitutionCommand: AsyncParsableCommand {
         @Option(help: "The institution's code.") var code: String
         @Option(help: "A new name.") var name: String?
         @Option(help: "company, association or organisation.") var kind: CustomerModule.InstitutionKind?
-        @Option(help: "Discount in percent (0-100).") var discount: String?
+        @Option(parsing: .unconditional, help: "Refused: an institution's discount is central data, set at the hub (poshub institution update --discount).") var discount: String?
         @Option(help: "true or false.") var active: Bool?
         @OptionGroup var address: InstitutionAddressOptions
         @Flag(help: "JSON output.") var json = false
@@ -46,7 +47,7 @@ struct InstitutionCommand: AsyncParsableCommand {
             var fields: Fields = [:]
             if let name { fields["name"] = .text(name) }
             if let kind { fields["kind"] = .text(kind.rawValue) }
-            if let discount { fields["discount_percent"] = .int(Int64(try CustomerModule.parseDiscount(discount))) }
+            if let discount { fields["discount_hundredths"] = .int(Int64(try CustomerModule.parseDiscount(discount).hundredths)) }
             if let active { fields["active"] = .bool(active) }
             address.apply(to: &fields)
             let institution = try store.open().updateInstitution(code: code, fields)
@@ -83,16 +84,47 @@ struct InstitutionCommand: AsyncParsableCommand {
 extension CustomerModule.InstitutionKind: ExpressibleByArgument {}
 
 struct MemberCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "member", abstract: "Customers' memberships of institutions.", subcommands: [Add.self])
+    static let configuration = CommandConfiguration(commandName: "member", abstract: "Customers' memberships of institutions.",
+                                                    subcommands: [Add.self, Remove.self, List.self])
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "End a customer's membership of an institution (journaled, offline too).")
+        @OptionGroup var store: StoreOptionGroup
+        @Option(help: "The customer's partner code.") var partner: String
+        @Option(help: "The institution's code.") var institution: String
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            try store.open().removeMember(partner: partner, institution: institution)
+            if json { try printJSON(Membership(partner: PartnerCode.normalized(partner), institution: PartnerCode.normalized(institution))) }
+            else { print("\(PartnerCode.normalized(partner)) is no longer a member of \(PartnerCode.normalized(institution))") }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Memberships: of a customer, of an institution, or all.")
+        @OptionGroup var store: StoreOptionGroup
+        @Option(help: "Only this customer's.") var partner: String?
+        @Option(help: "Only this institution's.") var institution: String?
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let all = try store.open().memberships(partner: partner, institution: institution)
+            if json { try printJSON(all); return }
+            for m in all { print("\(m.partner)\t\(m.institution)") }
+        }
+    }
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Make a customer a member of an institution.")
         @OptionGroup var store: StoreOptionGroup
         @Option(help: "The customer's partner code.") var partner: String
         @Option(help: "The institution's code.") var institution: String
+        @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
             let added = try store.open().addMember(partner: partner, institution: institution)
+            if json { try printJSON(["partner": PartnerCode.normalized(partner), "institution": institution, "added": added == nil ? "false" : "true"]); return }
             print(added == nil ? "\(partner) is already a member of \(institution)" : "\(partner) is now a member of \(institution)")
         }
     }
@@ -106,7 +138,7 @@ struct PriceCommand: AsyncParsableCommand {
     @Option(help: "The offer's code.") var offer: String
     @Option(help: "The customer (left out: an anonymous sale, the default category).") var partner: String?
     @Option(help: "The customer's address at this site.") var address: Int?
-    @Option(help: "Quantity.") var quantity: Int = 1
+    @Option(parsing: .unconditional, help: "Quantity (1 or more).") var quantity: Int = 1
     @Flag(help: "JSON output.") var json = false
 
     func validate() throws {
@@ -119,8 +151,10 @@ struct PriceCommand: AsyncParsableCommand {
         let l = q.line
         print("offer \(l.offer) (\(q.offerName)), category \(q.customerCategory ?? "-")")
         print("unit price: \(Document.formatAmount(l.unitPrice)) \(q.currency) (\(l.source.label))")
-        if let institution = q.institution { print("institution \(institution): discount \(l.discountPercent) % = \(Document.formatAmount(l.discount))") }
-        print("total: \(l.quantity) x \(Document.formatAmount(l.unitPrice)) = \(Document.formatAmount(l.lineTotal)) \(q.currency)")
+        if let institution = q.institution { print("institution \(institution): discount \(l.discountRate) % = \(Document.formatAmount(l.discount))") }
+        // The arithmetic as the till shows it: 1 x 12.35 − 1.24 = 11.11 PLN.
+        let less = l.discount > 0 ? " \u{2212} \(Document.formatAmount(l.discount))" : ""
+        print("total: \(l.quantity) x \(Document.formatAmount(l.unitPrice))\(less) = \(Document.formatAmount(l.lineTotal)) \(q.currency)")
     }
 }
 

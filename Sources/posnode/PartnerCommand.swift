@@ -66,7 +66,9 @@ struct PartnerFieldOptions: ParsableArguments {
 
 /// A partner as printed by show and list.
 struct PartnerView: Encodable {
-    enum CodingKeys: String, CodingKey { case partner, addresses, institutions, renamedTo = "renamed_to", external }
+    enum CodingKeys: String, CodingKey {
+        case partner, addresses, institutions, renamedTo = "renamed_to", external, effectiveCategory = "effective_category", categoryNote = "category_note"
+    }
 
     var partner: Partner
     var addresses: [Address]?
@@ -76,6 +78,9 @@ struct PartnerView: Encodable {
     var renamedTo: String?
     /// The external system a transferred customer came from, with its ids and debtor number.
     var external: Fields?
+    /// The category the customer is priced by, and why (`own`, `chain default`).
+    var effectiveCategory: String? = nil
+    var categoryNote: String? = nil
 
     func text() -> String {
         let p = partner
@@ -87,7 +92,8 @@ struct PartnerView: Encodable {
         let extra: [(String, String?)] = [
             ("vat_id", p.vatID), ("national_id", p.nationalID), ("country", p.country), ("phone", p.phone),
             ("email", p.email), ("currency", p.currency), ("corporate_customer", p.corporateCustomer),
-            ("lowest_price", String(p.lowestPrice)), ("origin_node", p.originNode), ("category", p.category),
+            ("lowest_price", String(p.lowestPrice)), ("origin_node", p.originNode),
+            ("category", effectiveCategory.map { code in categoryNote == "own" ? code : "\(code) (\(categoryNote ?? ""))" } ?? p.category),
         ]
         for (k, v) in extra { if let v { lines.append("  \(k): \(v)") } }
         if let institutions, !institutions.isEmpty { lines.append("  member of: \(institutions.joined(separator: ", "))") }
@@ -158,9 +164,10 @@ extension PartnerCommand {
             let node = try store.open()
             let p = try node.requirePartner(code: code)
             let renamedTo = try node.renamed(from: code)
+            let category = try node.effectiveCategory(of: p)
             let view = PartnerView(partner: p, addresses: try node.addresses(partnerCode: code),
                                    institutions: try node.customerListing(code: p.code).institutions, renamedTo: renamedTo,
-                                   external: try node.externalReference(code: p.code))
+                                   external: try node.externalReference(code: p.code), effectiveCategory: category.code, categoryNote: category.note)
             if json { try printJSON(view) } else { print(view.text()) }
         }
     }

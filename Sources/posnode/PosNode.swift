@@ -21,7 +21,7 @@ struct PosNode: AsyncParsableCommand {
     /// glibc's malloc settings first (`MallocTuning`: the measurements), then the command.
     static func main() async {
         MallocTuning.apply(arenas: 1, mmapThreshold: nil)
-        await main(nil)
+        await JSONErrors.main(Self.self)
     }
 }
 

@@ -50,12 +50,12 @@ struct DocumentOptions: ParsableArguments {
     @Option(help: "Partner code (left out: an anonymous receipt, priced for the default category).") var partner: String?
     @Option(name: [.customLong("address"), .customLong("seq")], help: "The partner's address at this site (0 = bill-to); an address at an institution gets its discount.")
     var address: Int?
-    @Option(help: ArgumentHelp("A line: offer code and quantity (repeatable); priced now from the store's price table.", valueName: "OFFER:QTY"))
+    @Option(parsing: .unconditionalSingleValue, help: ArgumentHelp("A line: offer code and quantity (repeatable); priced now from the store's price table.", valueName: "OFFER:QTY"))
     var line: [String] = []
-    @Option(help: "Amount, e.g. 12.50 (a document without lines).") var amount: String?
+    @Option(parsing: .unconditional, help: "Amount, e.g. 12.50 (a document without lines; a receipt's may be negative: a refund).") var amount: String?
     @Option(help: ArgumentHelp("A receipt for a picked-up order: its lines and prices as ordered (the order's id or external number).", valueName: "ORDER"))
     var order: String?
-    @Option(help: "Currency code, e.g. PLN (a document without lines; lines take their offers').") var currency: String?
+    @Option(help: "Currency code, e.g. PLN (a document without lines; default the customer's currency; lines take their offers').") var currency: String?
     @Flag(help: "JSON output.") var json = false
 
     func add(kind: DocumentKind, store: StoreOptionGroup) throws {
@@ -75,7 +75,7 @@ struct DocumentOptions: ParsableArguments {
             guard let amount else { throw FieldError(field: "line", reason: "give --line OFFER:QTY (or --amount for a document without lines)") }
             guard let partner else { throw FieldError(field: "partner", reason: "is mandatory for a document without lines") }
             doc = try store.open().addDocument(kind: kind, partnerCode: partner, addressSeq: address ?? 0,
-                                               amountMinor: try Document.parseAmount(amount), currency: (currency ?? "PLN").uppercased())
+                                               amountMinor: try Document.parseAmount(amount), currency: currency?.uppercased())
         }
         if json { try printJSON(doc); return }
         print("added \(kind.rawValue) \(doc.id) for \(doc.isAnonymous ? "an anonymous customer" : doc.partnerCode): \(Document.formatAmount(doc.amountMinor)) \(doc.currency)"

@@ -33,11 +33,19 @@ struct CustomerModuleProcessTests {
         try "customer_category,offer_category,amount,currency\nSTD,TIX,20.00,PLN\n".write(toFile: list, atomically: true, encoding: .utf8)
         let imported = try cluster.poshub(["price", "import"], ["--file", list, "--json"])
         #expect(imported.succeeded && imported.stdout.contains(#""cells" : 1"#), "\(imported.stdout)\(imported.stderr)")
+        // A school registers at A; its discount is central data, set at the hub (decimals too).
+        let local = try cluster.posnode("A", ["institution", "add", "--code", "SZK1", "--name", "Szkoła 1", "--kind", "organisation", "--discount", "10"])
+        #expect(!local.succeeded && local.stderr.contains("central"), "\(local.stderr)")
+        ok(try cluster.posnode("A", ["institution", "add", "--code", "SZK1", "--name", "Szkoła 1", "--kind", "organisation"]), "institution")
+        ok(try cluster.posnode("A", ["sync"]), "sync the institution")
+        ok(try cluster.poshub(["institution", "update"], ["--code", "szk1", "--discount", "12.5"]), "discount at the hub")
+        let operatorToken = try cluster.poshub(["operator", "add"], ["--name", "central"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let patched = try await TestHTTP(token: operatorToken).request(.PATCH, "\(cluster.hubURL)/v1/central/institutions/SZK1", json: ["discount": "10"])
+        #expect(patched.status == 200 && patched.text.contains(#""discount":"10""#), "\(patched.text)")
         for id in ["A", "B"] { ok(try cluster.posnode(id, ["sync"]), "first sync \(id)") }
 
         // The network goes down.
         cluster.stopHub()
-        ok(try cluster.posnode("A", ["institution", "add", "--code", "SZK1", "--name", "Szkoła 1", "--kind", "organisation", "--discount", "10"]), "institution")
         ok(try cluster.posnode("A", ["partner", "add", "--code", "P1", "--kind", "consumer", "--first-name", "Anna", "--last-name", "Nowak", "--category", "SCH", "--offline"]), "partner")
         ok(try cluster.posnode("A", ["address", "add", "--partner", "P1", "--seq", "1", "--street", "Szkolna 1", "--city", "Warszawa", "--institution", "SZK1"]), "address")
         let price = try cluster.posnode("A", ["price", "--offer", "ADULT", "--partner", "P1", "--address", "1", "--quantity", "3"])

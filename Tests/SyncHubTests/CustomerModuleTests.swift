@@ -16,12 +16,16 @@ struct CustomerModuleTests {
         let a = world.store("A"), b = world.store("B")
         #expect(try b.priceCells().map(\.amountMinor) == [1250])
         #expect(try b.customerCategories().first { $0.isDefault == true }?.code == "STD")
+        // The school registered at A; its discount is central data, set at the hub.
+        try a.addInstitution(["code": .text("SZK1"), "name": .text("Szkoła 1"), "kind": .text("organisation")])
+        try await world.sync("A")
+        try world.hub.updateInstitution(code: "SZK1", discount: Discount(percent: 10))
+        try await world.sync("A")
 
         // A is offline from here on.
         _ = try a.addPartner(Partner(code: "P1", kind: .consumer, firstName: "Anna", lastName: "Nowak", category: "SCH"))
         let plain = try a.addPartner(consumer("P2"))
         #expect(plain.category == "STD", "a customer registered without a category gets the default one")
-        try a.addInstitution(["code": .text("SZK1"), "name": .text("Szkoła 1"), "kind": .text("organisation"), "discount_percent": .int(10)])
         try a.addAddress(Address(partnerCode: "P1", site: "", seq: 1, street: "Szkolna 1", city: "Warszawa", institution: "SZK1"))
         let quote = try a.quote(offer: "ADULT", quantity: 3, partner: "P1", addressSeq: 1)
         #expect(quote.line.unitPrice == 1250 && quote.line.source == .table && quote.line.discount == 375 && quote.line.lineTotal == 3375)
@@ -174,7 +178,8 @@ struct CustomerModuleTests {
         #expect(try a.partner(code: "P1") == nil)
         _ = try a.addPartner(consumer("P1"))
         #expect(try a.partner(code: "P1")?.category == "SCH")
-        #expect(field { try a.addInstitution(["code": .text("I1"), "name": .text("I"), "discount_percent": .int(101)]) } == "discount_percent")
+        #expect(field { try a.addInstitution(["code": .text("I1"), "name": .text("I"), "discount_percent": .int(10)]) } == "discount", "a discount is central data")
+        #expect(throws: (any Error).self) { try world.hub.updateInstitution(code: "I1", discount: Discount(percent: 10)) }
         #expect(field { try a.addInstitution(["code": .text("I1"), "name": .text("I"), "kind": .text("club")]) } == "kind")
         #expect(field { try a.addMember(partner: "P1", institution: "NONE") } == "institution")
         #expect(field { try a.addAddress(Address(partnerCode: "P1", site: "", seq: 1, institution: "NONE")) } == "institution")
@@ -216,7 +221,7 @@ struct CustomerModuleTests {
         try await world.syncAll()
         let a = world.store("A"), b = world.store("B")
         _ = try a.addPartner(consumer("P1"))
-        try a.addInstitution(["code": .text("SZK1"), "name": .text("Szkoła 1"), "discount_percent": .int(10)])
+        try a.addInstitution(["code": .text("SZK1"), "name": .text("Szkoła 1")])
         try a.addAddress(Address(partnerCode: "P1", site: "", seq: 1, street: "Szkolna 1", institution: "SZK1"))
         let order = try a.addDocument(kind: .order, partnerCode: "P1", addressSeq: 1, lines: [("ADULT", 1)])
         let changed = try a.updateInstitution(code: "SZK1", ["active": .bool(false)])
@@ -270,7 +275,7 @@ struct CustomerModuleTests {
         try await world.syncAll()
         let a = world.store("A"), b = world.store("B")
         for (store, name) in [(a, "Szkoła Warszawa"), (b, "Szkoła Kraków")] {
-            try store.addInstitution(["code": .text("SZK1"), "name": .text(name), "discount_percent": .int(10)])
+            try store.addInstitution(["code": .text("SZK1"), "name": .text(name)])
         }
         _ = try a.addPartner(consumer("PA"))
         _ = try b.addPartner(consumer("PB"))

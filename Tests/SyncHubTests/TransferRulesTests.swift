@@ -84,8 +84,9 @@ struct TransferRulesTests {
     func orderAtInstitution() async throws {
         let t = try TransferBench()
         try t.world.store("A").write(.institution, op: .insert, fields: ["code": .text("SZK"), "name": .text("Szkoła"), "kind": .text("organisation"),
-                                                                         "discount_percent": .int(10), "active": .bool(true)])
+                                                                         "active": .bool(true)])
         try await t.world.sync("A")
+        try t.world.hub.updateInstitution(code: "SZK", discount: Discount(percent: 10))
         let r = try t.transfer([#"{"external_customer_id":"C1","external_address_id":"A1","trigger":"pickup","first_name":"Ola","last_name":"Lis","institution":"SZK","order":{"external_number":"Z-1","currency":"PLN","lines":[{"offer":"ADULT","quantity":2,"unit_price":"18.00"}]}}"#])
         #expect(r[0].error == nil, "\(r)")
         let order = try Document(fields: try #require(try t.world.hub.record(.document, key: "BOOKING-ORD-Z-1")))

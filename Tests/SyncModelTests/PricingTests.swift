@@ -6,7 +6,7 @@ import SyncModel
 struct PricingTests {
     func inputs(cell: (Int64, String)? = nil, discount: Int = 0, currency: String = "PLN") -> Pricing.Inputs {
         Pricing.Inputs(offer: "ADULT", offerCategory: "TIX", basePrice: 2000, currency: currency,
-                       cell: cell.map { (amount: $0.0, currency: $0.1) }, discountPercent: discount)
+                       cell: cell.map { (amount: $0.0, currency: $0.1) }, discount: Discount(percent: discount))
     }
 
     @Test("the cell of the price table wins over the base price; without a cell the base price is used")
@@ -22,10 +22,10 @@ struct PricingTests {
         let line = try Pricing.price(inputs(cell: (1250, "PLN"), discount: 10), quantity: 3)
         #expect(line.discount == 375 && line.lineTotal == 3375)
         // 5 grosze x 10 % = 0.5 grosz: rounded up to 1.
-        let half = try Pricing.line(offer: "X", unitPrice: 5, source: .base, quantity: 1, discountPercent: 10)
+        let half = try Pricing.line(offer: "X", unitPrice: 5, source: .base, quantity: 1, discount: Discount(percent: 10))
         #expect(half.discount == 1 && half.lineTotal == 4)
         // 4 grosze x 10 % = 0.4 grosz: rounded down to 0.
-        let below = try Pricing.line(offer: "X", unitPrice: 4, source: .base, quantity: 1, discountPercent: 10)
+        let below = try Pricing.line(offer: "X", unitPrice: 4, source: .base, quantity: 1, discount: Discount(percent: 10))
         #expect(below.discount == 0 && below.lineTotal == 4)
         let free = try Pricing.price(inputs(discount: 100), quantity: 1)
         #expect(free.lineTotal == 0)
@@ -40,7 +40,21 @@ struct PricingTests {
         #expect(throws: FieldError.self) { try Pricing.price(inputs(), quantity: DocumentLine.maxQuantity + 1) }
         #expect(throws: FieldError.self) { try CustomerModule.parseDiscount("101") }
         #expect(throws: FieldError.self) { try CustomerModule.parseDiscount("-1") }
-        #expect(try CustomerModule.parseDiscount("10") == 10)
+        #expect(try CustomerModule.parseDiscount("10") == Discount(percent: 10))
+        #expect(try CustomerModule.parseDiscount("12.5").hundredths == 1250 && CustomerModule.parseDiscount("12,25").hundredths == 1225)
+        #expect(throws: FieldError.self) { try CustomerModule.parseDiscount("12.345") }
+        #expect(Discount(hundredths: 1250).description == "12.5" && Discount(hundredths: 1205).description == "12.05" && Discount(percent: 7).description == "7")
+    }
+
+    @Test("a discount with decimals (12.5 %) comes off to the minor unit, rounded half up, and the line reads back the same")
+    func decimalDiscount() throws {
+        let line = try Pricing.line(offer: "X", unitPrice: 1235, source: .base, quantity: 1, discount: Discount(hundredths: 1000))
+        #expect(line.discount == 124 && line.lineTotal == 1111, "1 x 12.35 − 1.24 = 11.11")
+        let half = try Pricing.line(offer: "X", unitPrice: 2000, source: .base, quantity: 3, discount: Discount(hundredths: 1250))
+        #expect(half.discount == 750 && half.lineTotal == 5250 && half.discountPercent == 12 && half.discountHundredths == 1250)
+        #expect(try DocumentLine.parse(DocumentLine.json([half])) == [half])
+        #expect(try Pricing.line(offer: "X", unitPrice: 2000, source: .base, quantity: 3, discount: Discount(percent: 10)).discountHundredths == nil,
+                "a whole percent reads as before")
     }
 
     @Test("a document's lines must add up: a line whose total does not follow from its price, or an amount that is not the sum, is refused")
@@ -85,8 +99,8 @@ struct PricingTests {
         let offers = ["ADULT", "Bilet \"ulgowy\"", "a/b\\c", "ŻÓŁW 🐢", "tab\tnew\nline\u{01}\u{1F}", ""]
         for (i, offer) in offers.enumerated() {
             let lines = [DocumentLine(offer: offer, quantity: i + 1, unitPrice: 1250 * Int64(i), source: i % 2 == 0 ? .table : .base,
-                                      discountPercent: i * 10, discount: Int64(i), lineTotal: 999_999_999_99 - Int64(i)),
-                         DocumentLine(offer: "X", quantity: 100_000, unitPrice: 0, source: .base, discountPercent: 100, discount: 0, lineTotal: 0)]
+                                      discountRate: Discount(hundredths: i * 1000 + (i % 2) * 250), discount: Int64(i), lineTotal: 999_999_999_99 - Int64(i)),
+                         DocumentLine(offer: "X", quantity: 100_000, unitPrice: 0, source: .base, discountRate: Discount(percent: 100), discount: 0, lineTotal: 0)]
             let ours = DocumentLine.json(lines)
             #expect(ours == String(decoding: try encoder.encode(lines), as: UTF8.self), "\(offer)")
             #expect(try JSONDecoder().decode([DocumentLine].self, from: Data(ours.utf8)) == lines)

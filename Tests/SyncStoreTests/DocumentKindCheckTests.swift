@@ -19,7 +19,7 @@ struct DocumentKindCheckTests {
 
     func checkHolds(_ pool: DatabasePool) throws {
         let table = try pool.read { try String.fetchOne($0, sql: "SELECT sql FROM sqlite_master WHERE name = 'document'") } ?? ""
-        #expect(table.contains("CHECK (kind = 'receipt' OR kind = 'invoice' OR kind = 'order' OR kind = 'receivable')"), "\(table)")
+        #expect(table.contains("CHECK (kind = 'receipt' OR kind = 'invoice' OR kind = 'order' OR kind = 'receivable' OR kind = 'delivery-note')"), "\(table)")
         #expect(!table.contains("kind IN"))
         try pool.write { db in
             for kind in DocumentKind.allCases { try insert(db, "D-\(kind.rawValue)", kind: kind.rawValue) }
