@@ -8,7 +8,13 @@ import SyncStore
 extension HubStore {
     /// The region of the nodes at `site`, nil when no node is registered there.
     static func region(_ db: Database, site: String) throws -> String? {
-        try String.fetchOne(db.cachedStatement(sql: "SELECT region FROM hub_node WHERE site = ? LIMIT 1"), arguments: [site])
+        if let region = try String.fetchOne(db.cachedStatement(sql: "SELECT region FROM hub_node WHERE site = ? LIMIT 1"), arguments: [site]) {
+            return region
+        }
+        // A back office's site (its customers' addresses, `BOOKING`) is in the default region,
+        // as the customers it transfers are: a move treats it as any site of that region.
+        let system = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM hub_system WHERE upper(name) = ?)"), arguments: [site]) ?? false
+        return system ? "" : nil
     }
 
     /// The region a record belongs to (its feed row's), nil when the hub has no such record.

@@ -163,4 +163,21 @@ struct TransferRulesTests {
         #expect(refusalField { _ = try t.world.hub.acknowledgeDeliveryNotes(system: "booking", through: 99) } == "through")
         #expect(try t.world.hub.deliveryNotes(system: "booking", after: 0).notes.count == 2, "a back office may read again from any cursor")
     }
+
+    @Test("a customer move treats a back office's site as a site of the default region, in both directions")
+    func moveWithBackOfficeSite() async throws {
+        for direction in 0..<2 {
+            let t = try TransferBench()
+            let code = try #require(try t.transfer([TransferBench.item("A1")])[0].code)
+            _ = try t.world.store("A").addPartner(consumer("W1"))
+            try t.world.store("A").addAddress(Address(partnerCode: "W1", site: "", seq: 0, street: "Nowy Świat 5"))
+            try await t.world.syncAll()
+            let request = direction == 0
+                ? MoveRequest(currentCode: "W1", currentSeq: 0, newCode: code, newSeq: 0, fromSite: "BOOKING", site: "WAW")
+                : MoveRequest(currentCode: code, currentSeq: 0, newCode: "W1", newSeq: 0, fromSite: "WAW", site: "BOOKING")
+            try t.world.hub.move(request)
+            try await t.world.syncAll()
+            #expect(try t.world.hashesAgree(), "direction \(direction)")
+        }
+    }
 }
