@@ -282,8 +282,12 @@ struct OperatorCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register an operator and print its bearer token (shown once; only a hash is stored).")
         @OptionGroup var store: HubStoreOption
         @Option(help: "The operator's name.") var name: String
+        @Flag(help: "JSON output.") var json = false
 
-        func run() async throws { print(try store.open().addOperator(name: name)) }
+        func run() async throws {
+            let token = try store.open().addOperator(name: name)
+            if json { try printJSON(["name": name, "token": token]) } else { print(token) }
+        }
     }
 }
 
@@ -336,7 +340,12 @@ struct SystemCommand: AsyncParsableCommand {
         @Option(help: "The system's name, e.g. booking.") var name: String
         @Option(help: "The code series of the customers it transfers (capital letters and digits), e.g. BO: BO1, BO2, ...") var series: String = "BO"
 
-        func run() async throws { print(try store.open().addSystem(name: name, series: series)) }
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let token = try store.open().addSystem(name: name, series: series)
+            if json { try printJSON(["name": name, "series": series, "token": token]) } else { print(token) }
+        }
     }
 }
 

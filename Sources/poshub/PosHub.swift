@@ -55,10 +55,11 @@ struct HubCLIError: Error, CustomStringConvertible {
 struct Init: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Create the hub's store.")
     @OptionGroup var store: HubStoreOption
+    @Flag(help: "JSON output.") var json = false
 
     func run() async throws {
         _ = try store.open(mustExist: false)
-        print("initialized hub store \(store.db)")
+        if json { try printJSON(["db": store.db, "initialized": "true"]) } else { print("initialized hub store \(store.db)") }
     }
 }
 
@@ -70,11 +71,12 @@ struct NodeCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Revoke a node's token at once (a lost or stolen till): it can no longer push or pull. 'rotate-token' gives it a new one.")
         @OptionGroup var store: HubStoreOption
+        @Flag(help: "JSON output.") var json = false
         @Option(help: "Node id.") var node: String
 
         func run() async throws {
             try store.open().revokeToken(node: node)
-            print("revoked the token of node \(node)")
+            if json { try printJSON(["node": node, "revoked": "true"]) } else { print("revoked the token of node \(node)") }
         }
     }
 
@@ -84,16 +86,19 @@ struct NodeCommand: AsyncParsableCommand {
             abstract: "Give a node a new token and print it (shown once); the old token stops working at once.",
             discussion: "Set it on the node with 'posnode config set --token TOKEN --db DB'.")
         @OptionGroup var store: HubStoreOption
+        @Flag(help: "JSON output.") var json = false
         @Option(help: "Node id.") var node: String
 
         func run() async throws {
-            print(try store.open().rotateToken(node: node))
+            let token = try store.open().rotateToken(node: node)
+            if json { try printJSON(["node": node, "token": token]) } else { print(token) }
         }
     }
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a node and print its bearer token (shown once; only a hash is stored).")
         @OptionGroup var store: HubStoreOption
+        @Flag(help: "JSON output.") var json = false
         @Option(help: "Node id, e.g. K1-POS1.") var node: String
         @Option(help: "Site (store) of the node.") var site: String
         @Option(help: "POS station series (prefix for clashing partner codes).") var series: String
@@ -101,7 +106,8 @@ struct NodeCommand: AsyncParsableCommand {
         var region: String = ""
 
         func run() async throws {
-            print(try store.open().addNode(node: node, site: site, series: series, region: region))
+            let token = try store.open().addNode(node: node, site: site, series: series, region: region)
+            if json { try printJSON(["node": node, "site": site, "series": series, "region": region, "token": token]) } else { print(token) }
         }
     }
 
@@ -238,11 +244,14 @@ struct MoveCommand: AsyncParsableCommand {
     @Option(help: "Current customer, CODE:SEQ.") var current: String
     @Option(name: .customLong("new"), help: "New customer, CODE:SEQ.") var newCustomer: String
     @Option(help: "The other site, where the new customer exists.") var fromSite: String
+    @Flag(help: "JSON output.") var json = false
 
     func run() async throws {
         let (cc, cs) = try MoveRequest.parseCustomer(current, field: "current")
         let (nc, ns) = try MoveRequest.parseCustomer(newCustomer, field: "new")
-        try store.open().move(MoveRequest(currentCode: cc, currentSeq: cs, newCode: nc, newSeq: ns, fromSite: fromSite, site: site))
+        let request = MoveRequest(currentCode: cc, currentSeq: cs, newCode: nc, newSeq: ns, fromSite: fromSite, site: site)
+        try store.open().move(request)
+        if json { try printJSON(request); return }
         print("moved \(cc):\(cs) -> \(nc):\(ns) at site \(site)")
     }
 }

@@ -25,6 +25,7 @@ struct CustomerCommand: AsyncParsableCommand {
         @Option(name: .customLong("new"), help: "New customer from the other site, CODE:SEQ.") var newCustomer: String
         @Option(help: "The other site, where the new customer exists.") var fromSite: String
         @Flag(help: "Journal the request without checking it against local data (the hub still checks).") var noLocalCheck = false
+        @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
             let (cc, cs) = try MoveRequest.parseCustomer(current, field: "current")
@@ -37,6 +38,7 @@ struct CustomerCommand: AsyncParsableCommand {
                 if !failed.isEmpty { throw MoveRefused(violations: failed) }
             }
             let change = try node.requestMove(request)
+            if json { try printJSON(change); return }
             print("move \(change.key) journaled (seq \(change.seq)): \(cc):\(cs) -> \(nc):\(ns) from site \(fromSite); carried out by the hub on the next sync")
         }
     }

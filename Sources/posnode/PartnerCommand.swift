@@ -142,6 +142,7 @@ extension PartnerCommand {
         @Option(help: "Code of the partner to change.") var code: String
         @OptionGroup var fields: PartnerFieldOptions
         @Flag(help: "Save even if another partner has the same VAT ID.") var allowDuplicateVat = false
+        @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
             let changes = try fields.changes()
@@ -149,7 +150,7 @@ extension PartnerCommand {
             let node = try store.open()
             try warnIfRenamed(node, code)
             let p = try node.updatePartner(code: code, changes: changes, allowDuplicateVat: allowDuplicateVat)
-            print("updated partner \(p.code)")
+            if json { try printJSON(p) } else { print("updated partner \(p.code)") }
         }
     }
 
@@ -192,12 +193,13 @@ extension PartnerCommand {
 
         @OptionGroup var store: StoreOptionGroup
         @Option(help: "Partner code.") var code: String
+        @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
             let node = try store.open()
             try warnIfRenamed(node, code)
             try node.deletePartner(code: code)
-            print("deleted partner \(PartnerCode.normalized(code))")
+            if json { try printJSON(["code": PartnerCode.normalized(code), "deleted": "true"]) } else { print("deleted partner \(PartnerCode.normalized(code))") }
         }
     }
 }

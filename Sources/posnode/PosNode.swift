@@ -54,6 +54,7 @@ struct Init: AsyncParsableCommand {
     @Flag(help: "Center parameter: new consumers get the lowest price.") var lowestPriceConsumer = false
     @Option(help: "Center parameter: the country of partners registered without one, e.g. PL (the NIP and PESEL checks run for it).")
     var defaultCountry: String?
+    @Flag(help: "JSON output.") var json = false
 
     func run() async throws {
         let center = CenterParameters(lowestPriceForNewBusiness: lowestPriceBusiness, lowestPriceForNewConsumer: lowestPriceConsumer,
@@ -63,6 +64,7 @@ struct Init: AsyncParsableCommand {
         _ = try NodeStore.create(path: store.db, node: node, site: site, series: series, hubURL: hub, token: token,
                                  hubCAFile: ca, center: center, options: StoreOptions(synchronous: store.synchronous))
         try NodeAPIToken.make(forStore: store.db)
+        if json { try printJSON(["node": node, "site": site, "series": series, "db": store.db, "api_token_file": NodeAPIToken.path(forStore: store.db)]); return }
         print("initialized node \(node) (site \(site), series \(series)) in \(store.db)")
         print("local API token in \(NodeAPIToken.path(forStore: store.db)) (posnode api-token --db \(store.db) prints it)")
     }
@@ -94,10 +96,12 @@ struct APITokenCommand: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptionGroup
     @Flag(help: "Make a new token; the old one stops working when 'posnode serve' restarts.") var rotate = false
+    @Flag(help: "JSON output.") var json = false
 
     func run() async throws {
         _ = try store.open()  // a store that exists
-        print(rotate ? try NodeAPIToken.make(forStore: store.db) : try NodeAPIToken.load(forStore: store.db))
+        let token = rotate ? try NodeAPIToken.make(forStore: store.db) : try NodeAPIToken.load(forStore: store.db)
+        if json { try printJSON(["token": token]) } else { print(token) }
     }
 }
 
@@ -107,9 +111,11 @@ struct StateHashCommand: AsyncParsableCommand {
         abstract: "Print a digest of the replicated tables, equal on stores with the same content.")
 
     @OptionGroup var store: StoreOptionGroup
+    @Flag(help: "JSON output.") var json = false
 
     func run() async throws {
-        print(try store.open().stateHash())
+        let hash = try store.open().stateHash()
+        if json { try printJSON(["state_hash": hash]) } else { print(hash) }
     }
 }
 
@@ -126,6 +132,7 @@ struct ConfigCommand: AsyncParsableCommand {
         @Option(help: "Bearer token printed by 'poshub node add' or 'poshub node rotate-token'.") var token: String?
         @Option(help: ArgumentHelp("For an https:// hub: PEM file of the chain's certificate authorities; '' returns to the system's trust store.", valueName: "file"))
         var caFile: String?
+        @Flag(help: "JSON output.") var json = false
 
         func validate() throws {
             if hub == nil && token == nil && caFile == nil { throw ValidationError("give --hub, --token, --ca-file or several") }
@@ -138,6 +145,7 @@ struct ConfigCommand: AsyncParsableCommand {
             let current = try node.config()
             try node.setHub(url: hub ?? current.hubURL, token: token ?? current.token, caFile: caFile == nil ? current.hubCAFile : ca)
             let caText = caFile == nil ? "" : ", CA \(ca ?? "system trust store")"
+            if json { try printJSON(["hub": hub ?? current.hubURL ?? "", "token_set": token == nil ? "false" : "true", "ca_file": ca ?? ""]); return }
             print("hub \(hub ?? current.hubURL ?? "none")\(token == nil ? "" : ", new token set")\(caText)")
         }
     }
