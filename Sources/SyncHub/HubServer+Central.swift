@@ -108,7 +108,7 @@ extension HubServer {
             }
         }
         v1.patch("central/categories/:code") { request, context in
-            let code = context.parameters.get("code") ?? ""
+            let code = PathSegment.decoded(context.parameters.get("code"))
             return await write("category \(code)", context, status: .ok) {
                 let b = try await Self.decode(request, as: CategoryBody.self)
                 return try await offload { try store.updateCustomerCategory(code: code, name: b.name, active: b.active, isDefault: b.isDefault) }
@@ -124,7 +124,7 @@ extension HubServer {
             }
         }
         v1.patch("central/offer-categories/:code") { request, context in
-            let code = context.parameters.get("code") ?? ""
+            let code = PathSegment.decoded(context.parameters.get("code"))
             return await write("offer category \(code)", context, status: .ok) {
                 let b = try await Self.decode(request, as: CategoryBody.self)
                 return try await offload { try store.updateOfferCategory(code: code, name: b.name, active: b.active) }
@@ -141,7 +141,7 @@ extension HubServer {
             }
         }
         v1.patch("central/offers/:code") { request, context in
-            let code = context.parameters.get("code") ?? ""
+            let code = PathSegment.decoded(context.parameters.get("code"))
             return await write("offer \(code)", context, status: .ok) {
                 let b = try await Self.decode(request, as: OfferUpdateBody.self)
                 return try await offload {
@@ -150,7 +150,7 @@ extension HubServer {
             }
         }
         v1.patch("central/institutions/:code") { request, context in
-            let code = context.parameters.get("code") ?? ""
+            let code = PathSegment.decoded(context.parameters.get("code"))
             return await write("institution \(code)", context, status: .ok) {
                 let b = try await Self.decode(request, as: InstitutionUpdateBody.self)
                 let discount = try b.discount.map { try CustomerModule.parseDiscount($0) }
@@ -180,14 +180,14 @@ extension HubServer {
             } catch { return server.centralFailure(error, "institution list") }
         }
         v1.get("institutions/:code") { _, context in
-            let code = context.parameters.get("code") ?? ""
+            let code = PathSegment.decoded(context.parameters.get("code"))
             do {
                 _ = try context.operatorName
                 return Self.json(try await offload { try store.institutionListing(code: code) })
             } catch { return server.centralFailure(error, "institution \(code)") }
         }
         v1.get("customers/:code") { _, context in
-            let code = context.parameters.get("code") ?? ""
+            let code = PathSegment.decoded(context.parameters.get("code"))
             do {
                 _ = try context.operatorName
                 return Self.json(try await offload { try store.customerListing(code: code) })

@@ -24,7 +24,7 @@ extension HubServer {
             } catch { return server.centralFailure(error, "open access requests") }
         }
         v1.post("access-requests/:case/extract") { request, context in
-            let id = context.parameters.get("case") ?? ""
+            let id = PathSegment.decoded(context.parameters.get("case"))
             do {
                 let node = try context.node
                 let body = try await request.body.collect(upTo: Self.maxExtractBody)

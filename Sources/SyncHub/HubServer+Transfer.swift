@@ -50,7 +50,7 @@ extension HubServer {
             } catch { return server.centralFailure(error, "delivery notes") }
         }
         v1.get("external/customers/:id") { _, context in
-            let id = context.parameters.get("id") ?? ""
+            let id = PathSegment.decoded(context.parameters.get("id"))
             do {
                 let system = try context.systemName
                 let normalized = try ExternalID.normalized(id, field: "external_address_id")

@@ -102,7 +102,7 @@ public struct HubServer: Sendable {
         v1.get("pull") { request, context in await server.handleFeedPage(request, node: try context.node, snapshot: false) }
         v1.get("snapshot") { request, context in await server.handleFeedPage(request, node: try context.node, snapshot: true) }
         v1.get("partners/:code") { request, context in
-            let code = context.parameters.get("code") ?? ""
+            let code = PathSegment.decoded(context.parameters.get("code"))
             let store = server.store
             let exists = (try? await offload { try store.partnerExists(code: code) }) ?? false
             return exists ? Self.json(PartnerCodeReply(code: PartnerCode.normalized(code))) : Self.error(.notFound, "partner \(code) does not exist")

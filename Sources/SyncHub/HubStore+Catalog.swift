@@ -217,8 +217,8 @@ extension HubStore {
     /// A code of a category or offer: not blank, at most `CustomerModule.maxCodeLength`
     /// characters, in normal form, none of the characters a partner code may not hold, no `|`.
     static func checkCode(_ code: String) throws {
-        if code.count > CustomerModule.maxCodeLength {
-            throw HubError.invalid(FieldError(field: "code", reason: "is longer than \(CustomerModule.maxCodeLength) characters (\(code.count))"))
+        if code.unicodeScalars.count > CustomerModule.maxCodeLength {
+            throw HubError.invalid(FieldError(field: "code", reason: "is longer than \(CustomerModule.maxCodeLength) characters (\(code.unicodeScalars.count) code points)"))
         }
         if let problem = PartnerCode.problem(code, entered: true) { throw HubError.invalid(problem) }
         if code.contains("|") { throw HubError.invalid(FieldError(field: "code", reason: "must not contain '|'")) }

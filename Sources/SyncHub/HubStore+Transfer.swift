@@ -331,7 +331,7 @@ extension HubStore {
         for row in try Row.fetchAll(db, sql: "SELECT code, name FROM institution ORDER BY active DESC, code") where institutionKey(row["name"]) == key {
             return (row["code"], nil)
         }
-        guard name.count <= 200, PartnerCode.forbiddenCharacter(in: name.replacingOccurrences(of: " ", with: "")) == nil else {
+        guard name.unicodeScalars.count <= 200, PartnerCode.forbiddenCharacter(in: name.replacingOccurrences(of: " ", with: "")) == nil else {
             throw FieldError(field: "institution", reason: "'\(name)' is not a name of at most 200 visible characters")
         }
         // Institution codes of the series are numbered apart from its customers: BOI1, BOI2, ...
@@ -367,7 +367,7 @@ extension HubStore {
 
     static func required(_ value: String?, _ field: String) throws -> String {
         guard let value, value.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) else { throw FieldError(field: field, reason: "is missing") }
-        guard value.count <= 64 else { throw FieldError(field: field, reason: "is longer than 64 characters") }
+        guard value.unicodeScalars.count <= 64 else { throw FieldError(field: field, reason: "is longer than 64 characters (code points)") }
         return value
     }
 

@@ -6,7 +6,8 @@ import Foundation
 /// entry (`Reconciler.prepare`), so a value no store may write cannot arrive by a push either.
 /// docs/security.md lists the limits.
 public enum ColumnSpec: Sendable, Hashable {
-    /// Text of at most `max` characters (a JSON string).
+    /// Text of at most `max` characters, counted as Unicode code points, without control
+    /// characters (a JSON string).
     case text(max: Int)
     /// An integer in `range` (a JSON number without fraction).
     case int(ClosedRange<Int64>)
@@ -76,10 +77,19 @@ public enum ColumnRules {
         switch (spec, value) {
         case (_, .null): return nil
         case (.text(let max), .text(let s)):
-            // Characters never outnumber UTF-8 bytes: most values are decided by their byte count.
+            // Control characters (escape, bell, NUL, line breaks) stand in no text field; the
+            // usual value is ASCII without them, decided by one pass over its bytes.
+            if s.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == 0xC2 }),
+               let bad = s.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
+                return FieldError(field: column, reason: bad.value == 0 ? "must not contain a NUL character"
+                                                        : String(format: "must not contain the control character U+%04X", bad.value))
+            }
+            // A limit counts code points, not what is displayed: "Z" with a million combining
+            // accents is one character on screen and a million code points in every file.
+            // Code points never outnumber UTF-8 bytes: most values are decided by their byte count.
             if s.utf8.count <= max { return nil }
-            let count = s.count
-            return count <= max ? nil : FieldError(field: column, reason: "is \(count) characters long; at most \(max) are allowed")
+            let count = s.unicodeScalars.count
+            return count <= max ? nil : FieldError(field: column, reason: "is \(count) characters (code points) long; at most \(max) are allowed")
         case (.int(let range), .int(let i)):
             return range.contains(i) ? nil : FieldError(field: column, reason: "\(i) is out of range (\(range.lowerBound) to \(range.upperBound))")
         case (.bool, .bool): return nil

@@ -14,16 +14,17 @@ public enum PartnerCode {
     /// an entered code (≤ 40) + a `-N` suffix. Every command accepts every code up to this length.
     public static let maxStoredLength = 80
 
-    /// Unicode NFC, then upper case: `c1` is `C1`, and the NFC and NFD spellings of `ŻÓŁW` are
-    /// one code. Whitespace around the code is dropped (what a terminal or form field adds).
+    /// Unicode NFKC, then upper case: `c1` is `C1`, the NFC and NFD spellings of `ŻÓŁW` are
+    /// one code, and so are fullwidth `ＡＤＵＬＴ` and `ADULT`. Whitespace around the code is
+    /// dropped (what a terminal or form field adds).
     public static func normalized(_ code: String) -> String {
         // Codes are mostly ASCII: skip the Unicode work for them.
         if code.utf8.allSatisfy({ $0 < 0x80 }) {
             if code.utf8.allSatisfy({ !($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) && $0 != 0x20 }) { return code }
             return code.trimmingCharacters(in: .whitespaces).uppercased()
         }
-        return code.trimmingCharacters(in: .whitespacesAndNewlines).precomposedStringWithCanonicalMapping.uppercased()
-            .precomposedStringWithCanonicalMapping
+        return code.trimmingCharacters(in: .whitespacesAndNewlines).precomposedStringWithCompatibilityMapping.uppercased()
+            .precomposedStringWithCompatibilityMapping
     }
 
     /// Whether `code` is already in normal form.
@@ -64,8 +65,10 @@ public enum PartnerCode {
             return FieldError(field: "code", reason: "is mandatory")
         }
         let limit = entered ? maxEnteredLength : maxStoredLength
-        if code.count > limit {
-            return FieldError(field: "code", reason: "is longer than \(limit) characters (\(code.count))")
+        // Code points, not displayed characters (a letter with a thousand combining marks).
+        let length = code.unicodeScalars.count
+        if length > limit {
+            return FieldError(field: "code", reason: "is longer than \(limit) characters (\(length) code points)")
         }
         if let bad = forbiddenCharacter(in: code) {
             return FieldError(field: "code", reason: "must not contain \(bad)")
@@ -73,6 +76,28 @@ public enum PartnerCode {
         if !isNormalized(code) {
             return FieldError(field: "code", reason: "'\(code)' is not in normal form (expected '\(normalized(code))')")
         }
+        if let scripts = mixedScripts(code) {
+            return FieldError(field: "code", reason: "'\(code)' mixes \(scripts) letters; a code's letters are of one script, so that look-alikes (Cyrillic А, Latin A) are not two codes")
+        }
         return nil
+    }
+
+    /// The scripts a code mixes (`Latin and Cyrillic`), nil when its letters are of one script.
+    /// Latin, Greek and Cyrillic hold the letters that look alike; other letters count as
+    /// their own script.
+    public static func mixedScripts(_ code: String) -> String? {
+        var found: [String] = []
+        for scalar in code.unicodeScalars where scalar.properties.isAlphabetic {
+            let v = scalar.value
+            let script: String
+            switch v {
+            case 0x41...0x5A, 0x61...0x7A, 0xC0...0x24F, 0x1E00...0x1EFF: script = "Latin"
+            case 0x370...0x3FF, 0x1F00...0x1FFF: script = "Greek"
+            case 0x400...0x52F: script = "Cyrillic"
+            default: script = "other"
+            }
+            if !found.contains(script) { found.append(script) }
+        }
+        return found.count > 1 ? found.joined(separator: " and ") : nil
     }
 }

@@ -37,7 +37,7 @@ extension NodeServer {
             do { return Self.json(try await offload { try store.institutions() }) } catch { return Self.failure(error) }
         }
         router.get("/institutions/:code") { _, context in
-            let code = context.parameters.get("code") ?? ""
+            let code = PathSegment.decoded(context.parameters.get("code"))
             do { return Self.json(try await offload { try store.institutionListing(code: code) }) } catch { return Self.failure(error) }
         }
         router.post("/institutions") { request, _ in
@@ -51,7 +51,7 @@ extension NodeServer {
             } catch { return Self.failure(error) }
         }
         router.patch("/institutions/:code") { request, context in
-            let code = context.parameters.get("code") ?? ""
+            let code = PathSegment.decoded(context.parameters.get("code"))
             do {
                 let fields = try await Self.body(request, as: Fields.self)
                 let editable = RecordKind.institution.editable ?? []
@@ -69,7 +69,7 @@ extension NodeServer {
             } catch { return Self.failure(error) }
         }
         router.get("/customers/:code") { _, context in
-            let code = context.parameters.get("code") ?? ""
+            let code = PathSegment.decoded(context.parameters.get("code"))
             do { return Self.json(try await offload { try store.customerListing(code: code) }) } catch {
                 if let e = error as? FieldError { return Self.failure(FieldError(field: e.field, reason: e.reason, code: .notFound)) }
                 return Self.failure(error)

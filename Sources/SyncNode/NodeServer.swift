@@ -130,7 +130,7 @@ public struct NodeServer: Sendable {
             do { return Self.json(try await offload { try store.partners() }) } catch { return Self.failure(error) }
         }
         router.get("/partners/:code") { _, context in
-            let code = context.parameters.get("code") ?? ""
+            let code = PathSegment.decoded(context.parameters.get("code"))
             do {
                 guard let p = try await offload({ try store.partner(code: code) }) else { throw StoreError.notFound(entity: .partner, key: code) }
                 return Self.json(p)
@@ -155,7 +155,7 @@ public struct NodeServer: Sendable {
             } catch { return Self.failure(error) }
         }
         router.patch("/partners/:code") { request, context in
-            let code = context.parameters.get("code") ?? ""
+            let code = PathSegment.decoded(context.parameters.get("code"))
             do {
                 var fields = try await Self.body(request, as: Fields.self)
                 let allowDup = fields.removeValue(forKey: "allow_duplicate_vat")?.bool ?? false
@@ -164,7 +164,7 @@ public struct NodeServer: Sendable {
             } catch { return Self.failure(error) }
         }
         router.delete("/partners/:code") { _, context in
-            let code = context.parameters.get("code") ?? ""
+            let code = PathSegment.decoded(context.parameters.get("code"))
             do {
                 try await offload { try store.deletePartner(code: code) }
                 return Self.json(DeletedReply(deleted: code))

@@ -31,7 +31,7 @@ struct BoundedValueTests {
         #expect(reply.results.map(\.outcome) == [.applied, .rejected, .rejected, .rejected, .rejected, .rejected])
         let reasons = reply.results.dropFirst().map { $0.reason ?? "" }
         #expect(reasons[0].contains("phone: must be text, got a number"), "\(reasons[0])")
-        #expect(reasons[1].contains("(last_name): is 10000 characters long; at most 100"), "\(reasons[1])")
+        #expect(reasons[1].contains("(last_name): is 10000 characters (code points) long; at most 100"), "\(reasons[1])")
         #expect(reasons[2].contains("e-mail") || reasons[2].contains("email"), "\(reasons[2])")
         #expect(reasons[3].contains("amount_minor") && reasons[3].contains("out of range"), "\(reasons[3])")
         #expect(reasons[4].contains("street") && reasons[4].contains("at most 200"), "\(reasons[4])")

@@ -38,7 +38,10 @@ struct FastStatementTests {
         defer { f.remove() }
         var p = anna("N-1")
         p.phone = "600\u{0}100"
-        #expect(throws: FieldError(field: "phone", reason: "must not contain a NUL character")) { try f.store.addPartner(p) }
+        #expect { try f.store.addPartner(p) } throws: { error in
+            let problems = (error as? InvalidFields)?.problems ?? [(error as? FieldError)].compactMap { $0 }
+            return problems == [FieldError(field: "phone", reason: "must not contain a NUL character")]
+        }
         #expect(try f.store.partner(code: "N-1") == nil)
         #expect(try f.store.pendingCount() == 0)
         try f.store.addPartner(anna("N-2"))
