@@ -52,6 +52,21 @@ extension HubStore {
             if let first = entries.changes.first, first.seq > lastSeq + 1 {
                 throw HubError.sequenceGap(node: node.node, expected: lastSeq + 1, got: first.seq)
             }
+            // Sequences the hub has applied, sent again with other content: the node's journal
+            // went back (restored from a backup). Nothing is applied; the node is told where.
+            if let first = entries.changes.first, first.seq <= lastSeq,
+               let diverged = try Self.divergence(db, node: node.node, entries.changes.prefix { $0.seq <= lastSeq }) {
+                try db.appendAudit(AuditRecord(node: node.node, kind: .restore, entity: "node", key: node.node, field: "seq",
+                                               oldValue: String(lastSeq), newValue: String(diverged),
+                                               reason: "node \(node.node) sent sequence \(diverged) with other content than the hub applied: its journal went back (a store restored from a backup); it renumbers its entries after \(lastSeq) and sends them again"))
+                var reply = PushReply(node: node.node, results: [], nextExpected: lastSeq + 1, hubHLC: try Self.hubHLC(db).rawValue)
+                let renames = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(rename_id), 0) FROM hub_alias WHERE node = ?", arguments: [node.node]) ?? 0
+                reply.journalBehind = .init(divergedAt: diverged, hubLastSeq: lastSeq, renamesThrough: renames)
+                reply.hubTimeMillis = clock()
+                reply.batchFormat = Int(BatchFormat.version)
+                return reply
+            }
+            let firstNew = lastSeq + 1
             let aliases = try Row.fetchAll(db, sql: "SELECT old_code, new_code, entity FROM hub_alias WHERE node = ? AND rename_id > ? ORDER BY rename_id",
                                            arguments: [node.node, renamesApplied])
             let hasRegions = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM hub_node WHERE region <> '')")) ?? false
@@ -108,6 +123,16 @@ extension HubStore {
                 lastSeq = change.seq
             }
             try feed.write(db)
+            // The clocks of the entries applied now, as sent: what a later push is compared with.
+            if lastSeq >= firstNew, let start = entries.changes.firstIndex(where: { $0.seq == firstNew }) {
+                var blob = [UInt8]()
+                blob.reserveCapacity(Int(lastSeq - firstNew + 1) * 8)
+                for change in entries.changes[start...] where change.seq <= lastSeq {
+                    withUnsafeBytes(of: change.hlc.rawValue.bigEndian) { blob.append(contentsOf: $0) }
+                }
+                try db.cachedStatement(sql: "INSERT OR REPLACE INTO hub_push_digest (node, first_seq, last_seq, hlcs) VALUES (?, ?, ?, ?)")
+                    .execute(arguments: [node.node, firstNew, lastSeq, Data(blob)])
+            }
             try db.execute(sql: "UPDATE hub_node SET last_seq = ?, last_push_at = ? WHERE node_id = ?",
                            arguments: [lastSeq, AuditRecord.now(), node.node])
             try Self.setHubHLC(db, hubHLC)
@@ -131,5 +156,25 @@ extension HubStore {
     static func setHubHLC(_ db: Database, _ hlc: HLC) throws {
         try db.execute(sql: "INSERT INTO hub_meta (key, value) VALUES ('hlc', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                        arguments: [String(hlc.rawValue)])
+    }
+
+    /// The first of `changes` (sequences the hub has applied) whose clock differs from the one
+    /// the hub applied under that sequence; nil when every one it has a record of is the same
+    /// (a push sent again after a lost reply). Entries applied before the hub kept clocks are
+    /// taken as the same.
+    static func divergence(_ db: Database, node: String, _ changes: ArraySlice<Change>) throws -> Int64? {
+        guard let first = changes.first?.seq else { return nil }
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT first_seq, last_seq, hlcs FROM hub_push_digest WHERE node = ? AND last_seq >= ? AND first_seq <= ? ORDER BY first_seq
+            """, arguments: [node, first, changes.last!.seq])
+        for change in changes {
+            guard let row = rows.first(where: { (row: Row) in (row["first_seq"] as Int64) <= change.seq && change.seq <= (row["last_seq"] as Int64) }) else { continue }
+            let blob: Data = row["hlcs"]
+            let offset = Int(change.seq - (row["first_seq"] as Int64)) * 8
+            guard offset + 8 <= blob.count else { continue }
+            let stored = blob[blob.startIndex + offset ..< blob.startIndex + offset + 8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            if stored != change.hlc.rawValue { return change.seq }
+        }
+        return nil
     }
 }

@@ -78,6 +78,26 @@ public struct PushReply: Sendable, Hashable {
     /// The newest batch format version the hub reads: the node writes its next batches in it
     /// (at most the newest it writes itself). nil from a hub that reads version 1 only.
     public var batchFormat: Int?
+    /// Set when the pushed entries reuse sequences the hub has applied with other content: the
+    /// node's journal went back (a store restored from a backup). Nothing of the push was
+    /// applied; `results` is empty. The node renumbers its entries from `divergedAt` on after
+    /// `hubLastSeq` and pushes them again (docs/design.md, "A store restored from a backup").
+    public var journalBehind: JournalBehind?
+
+    public struct JournalBehind: Sendable, Hashable, Codable {
+        enum CodingKeys: String, CodingKey { case divergedAt = "diverged_at", hubLastSeq = "hub_last_seq", renamesThrough = "renames_through" }
+        /// The first sequence whose content differs from what the hub applied.
+        public var divergedAt: Int64
+        /// The last sequence of this node the hub has applied.
+        public var hubLastSeq: Int64
+        /// The hub's last rename for this node: renames of entries the node no longer has are
+        /// not to be applied to its new entries.
+        public var renamesThrough: Int64
+
+        public init(divergedAt: Int64, hubLastSeq: Int64, renamesThrough: Int64) {
+            self.divergedAt = divergedAt; self.hubLastSeq = hubLastSeq; self.renamesThrough = renamesThrough
+        }
+    }
 
     /// The most entries one compact reply may cover (the largest batch a hub accepts is smaller).
     public static let maxCovered: Int64 = 1_000_000
@@ -94,7 +114,7 @@ extension PushReply: Codable {
     enum CodingKeys: String, CodingKey {
         case node, results, first, last, exceptions, nextExpected = "next_expected", hubHLC = "hub_hlc", window, maxEntries = "max_entries"
         case hubTimeMillis = "hub_time_ms", clockRestamped = "clock_restamped", clockLeadMillis = "clock_lead_ms"
-        case batchFormat = "batch_format"
+        case batchFormat = "batch_format", journalBehind = "journal_behind"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -108,6 +128,7 @@ extension PushReply: Codable {
         try c.encodeIfPresent(clockRestamped, forKey: .clockRestamped)
         try c.encodeIfPresent(clockLeadMillis, forKey: .clockLeadMillis)
         try c.encodeIfPresent(batchFormat, forKey: .batchFormat)
+        try c.encodeIfPresent(journalBehind, forKey: .journalBehind)
         guard encoder.userInfo[Self.compactForm] as? Bool == true else {
             try c.encode(results, forKey: .results)
             return
@@ -130,6 +151,7 @@ extension PushReply: Codable {
         clockRestamped = try c.decodeIfPresent(Int.self, forKey: .clockRestamped)
         clockLeadMillis = try c.decodeIfPresent(UInt64.self, forKey: .clockLeadMillis)
         batchFormat = try c.decodeIfPresent(Int.self, forKey: .batchFormat)
+        journalBehind = try c.decodeIfPresent(JournalBehind.self, forKey: .journalBehind)
         if let full = try c.decodeIfPresent([EntryResult].self, forKey: .results) {
             results = full
             return

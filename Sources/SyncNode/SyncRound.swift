@@ -19,9 +19,12 @@ extension HubClient: HubTransport {
 public struct SyncSummary: Sendable, Codable, Hashable {
     enum CodingKeys: String, CodingKey {
         case pushedEntries = "pushed_entries", pushedBatches = "pushed_batches", applied, duplicates, renames, rejected, warnings, moves, clockRestamped = "clock_restamped", pulledChanges = "pulled_changes", pulledBatches = "pulled_batches", bootstrapped, bytesSent = "bytes_sent", bytesSentUncompressed = "bytes_sent_uncompressed", bytesReceived = "bytes_received", bytesReceivedUncompressed = "bytes_received_uncompressed", cursor, pending, seconds, pushSeconds = "push_seconds", pullSeconds = "pull_seconds"
-        case accessExtracts = "access_extracts"
+        case accessExtracts = "access_extracts", restored
     }
 
+    /// Set when the hub found this store's journal had gone back (restored from a backup): how
+    /// it rejoined.
+    public var restored: String?
     public var pushedEntries = 0
     public var pushedBatches = 0
     public var applied = 0
@@ -236,6 +239,19 @@ public struct SyncRound: Sendable {
                 continue
             }
             let batch = oldest.batch
+            if let behind = reply.journalBehind {
+                // This store was restored from a backup: renumber what it wrote since, send it again.
+                guard summary.restored == nil else {
+                    throw StoreError.unexpectedReply("the hub found this store's journal behind again after it rejoined; nothing more sent")
+                }
+                for s in sent { s.reply.cancel() }
+                sent = []
+                try store.rejoinAfterRestore(behind)
+                summary.restored = "this store's journal was behind the hub's (restored from a backup): the hub had sequence \(behind.hubLastSeq); entries from \(behind.divergedAt) on were renumbered from \(behind.hubLastSeq + 1) and sent again"
+                window = 1
+                next = try prepare(after: 0, node: node, limit: cap, version: version)
+                continue
+            }
             let applied = try store.applyPushReply(reply, sent: batch.seqs)
             window = max(1, min(reply.window ?? 1, Self.maxPushWindow))
             version = BatchFormat.negotiated(reply.batchFormat)
@@ -298,7 +314,7 @@ public struct SyncRound: Sendable {
         var snapshot = !cfg.bootstrapped
         var first = cfg.cursor == 0
         // Everything this node wrote up to here is in its store; the hub need not send it back.
-        let ownThrough = try store.journalHead()
+        let ownThrough = try store.ownEchoesThrough()
         let round = self
         var next: Task<FeedPage, any Error>? = Task { [snapshot, cursor = cfg.cursor] in
             try await round.fetchPage(cursor: cursor, snapshot: snapshot, ownThrough: ownThrough)
@@ -322,5 +338,6 @@ public struct SyncRound: Sendable {
             summary.pulledBatches += 1
             progress?(SyncProgress(phase: pageIsSnapshot ? "snapshot" : "pull", done: summary.pulledChanges, total: nil))
         }
+        if ownThrough < (try store.journalHead()) { try store.finishRestore() }
     }
 }

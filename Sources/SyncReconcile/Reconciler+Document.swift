@@ -15,6 +15,20 @@ extension Reconciler {
         guard doc.node == context.node else {
             return e.reject("document \(doc.id) belongs to node \(doc.node), not \(context.node)")
         }
+        // The node's own number again for another sale: a store restored from a backup numbers
+        // from where the backup was. Both sales are kept: this one gets the node's next free
+        // number at the hub, as the store-prefix rule keeps both customers of one code.
+        if !context.byHub, let existing = try ReplicatedTable.document.fetch(db, key: doc.id).map(Document.init(fields:)),
+           existing.node == doc.node, !Self.sameSale(existing, doc) {
+            let original = doc.id
+            doc.id = try Self.nextFreeDocumentID(db, after: original)
+            stored = ReplicatedTable.document.storedValues(columnValues: doc.columnValues)
+            let position = context.positions?.take()
+            try insertRow(db, table: .document, stored: stored, stamp: e.stamp, position: position)
+            if let position { context.positions?.wrote(.document, doc.id, at: position, prior: .newRow, echo: false) }
+            let result = try recordRename(db, .document, original: original, code: doc.id, seq: e.seq, context: &context)
+            return (result, [TouchedRow(.document, doc.id)])
+        }
         // A document written (offline) for a customer that a move has since re-designated
         // follows the move, like the documents that existed when the move ran.
         if context.movesRecorded, !doc.isAnonymous, let moved = try CustomerMove.movedTo(db, site: doc.site, code: doc.partnerCode, seq: doc.addressSeq) {
@@ -108,5 +122,23 @@ extension Reconciler {
         } catch let error as FieldError {
             return e.reject(error.description)
         }
+    }
+
+    /// Whether two documents under one id are one sale (a repeat) rather than two.
+    static func sameSale(_ a: Document, _ b: Document) -> Bool {
+        a.kind == b.kind && a.partnerCode == b.partnerCode && a.amountMinor == b.amountMinor && a.currency == b.currency
+            && a.issuedAt == b.issuedAt && a.lines == b.lines
+    }
+
+    /// The node's next free number of the same letter at the hub (`WAW1-R5` -> `WAW1-R16` when
+    /// the hub holds `WAW1-R15`).
+    static func nextFreeDocumentID(_ db: Database, after id: String) throws -> String {
+        let digits = id.reversed().prefix { $0.isASCII && $0.isNumber }.count
+        let prefix = String(id.dropLast(digits))
+        var highest = Int64(id.suffix(digits)) ?? 0
+        for other in try String.fetchAll(db, sql: "SELECT id FROM document WHERE id > ? AND id < ?", arguments: [prefix, prefix + "\u{10FFFF}"]) {
+            if let n = Int64(other.dropFirst(prefix.count)) { highest = max(highest, n) }
+        }
+        return prefix + String(highest + 1)
     }
 }

@@ -31,6 +31,8 @@ public enum AuditKind: String, Sendable, Codable, CaseIterable {
     case transfer
     /// An order handed out on a receipt at two stores (both offline): both receipts are kept.
     case doublePickup = "double-pickup"
+    /// A store's journal went back (restored from a backup): its later entries were renumbered.
+    case restore
 
     /// The kinds as a reader lists them: `rename, overwrite, ...`.
     public static var list: String { allCases.map(\.rawValue).joined(separator: ", ") }

@@ -42,6 +42,48 @@ extension NodeStore {
     /// carries out renames on the partner, its addresses, its documents and its pending entries.
     /// `sent` are the sequences pushed: a reply for another node or other entries changes nothing.
     @discardableResult
+    /// A store restored from a backup rejoins (the hub said its journal went back:
+    /// `PushReply.JournalBehind`). Its entries from the divergence on, made after the restore,
+    /// are renumbered after the hub's last sequence, in order, so they are sent and applied;
+    /// those before it are the hub's already. Renames of entries it no longer has are not
+    /// applied to its new ones. Its next pull takes back its own changes it lost (they are
+    /// not echoes to it any more), and the audit says so (kind `restore`). Documents it
+    /// numbered again get the next free number at the hub (a rename it applies).
+    public func rejoinAfterRestore(_ notice: PushReply.JournalBehind) throws {
+        try pool.write { db in
+            let cfg = try NodeStore.config(db)
+            let offset = notice.hubLastSeq + 1 - notice.divergedAt
+            guard offset > 0 else { return }
+            let moved = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journal WHERE seq >= ?", arguments: [notice.divergedAt]) ?? 0
+            // Two steps, so no sequence is taken twice on the way.
+            try db.execute(sql: "UPDATE journal SET seq = -seq WHERE seq >= ?", arguments: [notice.divergedAt])
+            try db.execute(sql: "UPDATE journal SET seq = ? - seq WHERE seq < 0", arguments: [offset])
+            try db.execute(sql: """
+                UPDATE node_config SET acked_through = ?, renames_applied = MAX(renames_applied, ?), restore_own_through = ?,
+                    numbered_through = CASE WHEN numbered_through >= ? THEN numbered_through + ? ELSE numbered_through END
+                WHERE id = 1
+                """, arguments: [notice.divergedAt - 1, notice.renamesThrough, notice.divergedAt - 1, notice.divergedAt, offset])
+            try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: .restore, entity: "node", key: cfg.nodeID, field: "seq",
+                                           oldValue: String(notice.divergedAt), newValue: String(notice.hubLastSeq + 1),
+                                           reason: "this store's journal went back (restored from a backup): the hub had applied up to sequence \(notice.hubLastSeq); \(moved) entr\(moved == 1 ? "y" : "ies") made since the restore renumbered from \(notice.hubLastSeq + 1) and sent again; the changes the store had lost come back from the hub"))
+        }
+    }
+
+    /// The sequence up to which the feed may leave out this node's own changes: its journal's
+    /// head, or less while a restored store takes back what it lost.
+    public func ownEchoesThrough() throws -> Int64 {
+        try pool.read { db in
+            let head = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM journal") ?? 0
+            let cap = try Int64.fetchOne(db, sql: "SELECT restore_own_through FROM node_config WHERE id = 1")
+            return min(head, cap ?? head)
+        }
+    }
+
+    /// A complete pull after a restore: the store holds what it had lost.
+    public func finishRestore() throws {
+        try pool.write { try $0.execute(sql: "UPDATE node_config SET restore_own_through = NULL WHERE id = 1 AND restore_own_through IS NOT NULL") }
+    }
+
     public func applyPushReply(_ reply: PushReply, sent: [Int64]? = nil) throws -> PushApplySummary {
         try pool.write { db in
             let cfg = try NodeStore.config(db)
@@ -100,6 +142,11 @@ extension NodeStore {
                                                oldValue: r.old, newValue: r.new,
                                                reason: "store-prefix rule: code \(r.old) was taken when this node reconnected"))
                 summary.renames.append(.init(oldCode: r.old, newCode: r.new, entity: r.entity.rawValue))
+                // A document the hub numbered anew (a restored store's number taken twice): the
+                // store's next number comes after it, whatever its journal's keys say.
+                if r.entity == .document, let number = NodeTransaction.documentNumber(key: r.new, node: cfg.nodeID) {
+                    try db.moveDocumentNumberMark(past: number, node: cfg.nodeID)
+                }
             }
             // Pushes send pending entries from the oldest on and the reply covers them all, so every
             // entry up to the reply's last sequence is now acknowledged.
@@ -262,5 +309,22 @@ extension Database {
                                         oldValue: old, newValue: new,
                                         reason: "store-prefix rule: code \(old) was taken when this node reconnected"))
         }
+    }
+}
+
+extension Database {
+    /// Moves the document number mark (`node_config.next_document` as of `numbered_through`)
+    /// past `number` and to the journal's end, keeping every number the journal holds taken.
+    func moveDocumentNumberMark(past number: Int64, node: String) throws {
+        guard let row = try Row.fetchOne(self, sql: "SELECT next_document, numbered_through FROM node_config WHERE id = 1") else { return }
+        let through: Int64 = row["numbered_through"]
+        var next: Int64 = max(row["next_document"], number + 1)
+        if let key = try String.fetchOne(self, sql: """
+            SELECT key FROM journal WHERE seq > ? AND op = 'insert' AND (entity = 'document' OR entity = 'move') ORDER BY seq DESC LIMIT 1
+            """, arguments: [through]), let taken = NodeTransaction.documentNumber(key: key, node: node) {
+            next = max(next, taken + 1)
+        }
+        try execute(sql: "UPDATE node_config SET next_document = ?, numbered_through = (SELECT COALESCE(MAX(seq), 0) FROM journal) WHERE id = 1",
+                    arguments: [next])
     }
 }

@@ -254,6 +254,11 @@ public enum Schema {
         // renamed record's history; later ones are the record that holds the code now
         // (docs/privacy.md). Renames from before this table keep their audit bound and no
         // journal bound (their journal entries are not taken for the renamed record's).
+        // A store restored from a backup pulls back its own changes the hub has and it lost:
+        // the feed leaves out a node's echoes up to this sequence only, until a pull is complete.
+        migrator.registerMigration("v10-node-restore") { db in
+            try db.execute(sql: "ALTER TABLE node_config ADD COLUMN restore_own_through INTEGER")
+        }
         migrator.registerMigration("v9-node-code-history") { db in
             try db.execute(sql: """
                 CREATE TABLE code_history (

@@ -36,8 +36,8 @@ struct PreparedChangeTests {
                 change("A", 5, hlc: 6 << 16, .document, "A-R2", .insert, ["id": .text("A-R2"), "kind": .text("receipt")]),
                 change("A", 6, hlc: 7 << 16, .partner, "1002", .update, ["phone": .text("+48 22 100 200")]),
                 change("A", 7, hlc: 8 << 16, .document, "A-R3", .insert, receipt("A-R3", "1002", 990)),
-                // A receipt for a partner the hub does not have, and one the hub has already
-                // (taken as an edit of it).
+                // A receipt for a partner the hub does not have, and another sale under a number
+                // the hub has already (a restored store's): kept, under the node's next number.
                 change("A", 8, hlc: 9 << 16, .document, "A-R4", .insert, receipt("A-R4", "9999", 100)),
                 change("A", 9, hlc: 10 << 16, .document, "A-R3", .insert, receipt("A-R3", "1002", 995)),
             ])
@@ -64,7 +64,8 @@ struct PreparedChangeTests {
         #expect(hashes[0] == hashes[1])
         #expect(feeds[0] == feeds[1])
         let results = outcomes[1]
-        #expect(results.map(\.outcome) == [.renamed, .applied, .applied, .rejected, .rejected, .applied, .applied, .rejected, .applied])
+        #expect(results.map(\.outcome) == [.renamed, .applied, .applied, .rejected, .rejected, .applied, .applied, .rejected, .renamed])
+        #expect(results[8].oldCode == "A-R3" && results[8].newCode == "A-R4", "\(results[8])")
         #expect(results[7].reason?.contains("partner 9999 does not exist") == true, "\(results[7].reason ?? "")")
         // The receipt went to A's partner under its new code, not to B's 1001.
         let renamed = try #require(results[0].newCode)
@@ -73,8 +74,8 @@ struct PreparedChangeTests {
         _ = try world.hub.push(node: try world.hub.node("A"), changes: a, prepared: a.map { Reconciler.prepare($0, node: "A") }, renamesApplied: 0)
         let partnerOfReceipt = try world.hub.pool.read { try String.fetchOne($0, sql: "SELECT partner_code FROM document WHERE id = 'A-R1'") }
         #expect(partnerOfReceipt == renamed)
-        let amount = try world.hub.pool.read { try Int.fetchOne($0, sql: "SELECT amount_minor FROM document WHERE id = 'A-R3'") }
-        #expect(amount == 995)
+        let amounts = try world.hub.pool.read { try Int.fetchAll($0, sql: "SELECT amount_minor FROM document WHERE id IN ('A-R3', 'A-R4') ORDER BY id") }
+        #expect(amounts == [990, 995], "both sales kept")
     }
 
     @Test("prepared changes that do not match the push's entries are refused and nothing is applied")
