@@ -18,9 +18,13 @@ public enum HubClientError: Error, Sendable, CustomStringConvertible {
     case badReply(String)
     /// The CA file configured for an `https://` hub cannot be used.
     case badCAFile(path: String, reason: String)
+    /// A plain `http://` hub on another machine, not allowed (`--insecure-plaintext`).
+    case plaintextRefused(url: String)
 
     public var description: String {
         switch self {
+        case .plaintextRefused(let url):
+            return "hub \(url) is plain http:// on another machine: this node's token and customer data would cross the network readable; use https:// (with --ca-file), or allow it with 'posnode config set-hub --insecure-plaintext'"
         case .badCAFile(let path, let reason):
             return "CA file \(path) cannot be used: \(reason); set a PEM file of the chain's certificate authorities with 'posnode config set-hub --ca-file FILE'"
         case .notConfigured:
@@ -79,6 +83,7 @@ public struct HubClient: Sendable {
     /// The client for a node's configured hub (URL, token and, for `https://`, its CA file).
     public init(config: NodeConfig) throws {
         guard let url = config.hubURL, let token = config.token else { throw HubClientError.notConfigured }
+        if !config.insecurePlaintext, HubURLRule.isPlaintextElsewhere(url) { throw HubClientError.plaintextRefused(url: url) }
         self.init(baseURL: url, token: token, tls: try config.hubCAFile.map(Self.tls(caFile:)))
     }
 
@@ -221,5 +226,14 @@ public struct HubClient: Sendable {
             throw HubClientError.badReply("\(what) reply without \(SyncHeader.nextCursor)")
         }
         return (r.body, next, r.headers[SyncHeader.more.lowercased()] == "1")
+    }
+}
+
+/// The rule for a hub's address, one place for the CLI and the sync client: a plain
+/// `http://` hub is used on this machine only (loopback) unless the operator allows it.
+public enum HubURLRule {
+    public static func isPlaintextElsewhere(_ url: String) -> Bool {
+        guard let u = URL(string: url), u.scheme?.lowercased() == "http", let host = u.host else { return false }
+        return !Loopback.isLoopback(host: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")))
     }
 }

@@ -201,6 +201,11 @@ public enum Reconciler {
             // An existing row is fed again, so the sender gets the erased image back.
             return try ReplicatedTable.of(kind)?.exists(db, key: change.key) == true ? entry.refused(refusal) : entry.reject(refusal)
         }
+        // A pick-up claims an order: the order must exist at the hub, in the node's region, and
+        // the receipt be the node's own. A second claim is a double pick-up, not a block.
+        if change.entity == .orderPickup, change.op == .insert, !context.byHub, let refusal = try pickupRefusal(db, change, context: context) {
+            return entry.reject(refusal)
+        }
         // An institution's discount is central data: only the hub sets or changes it.
         if change.entity == .institution, !context.byHub,
            let column = CustomerModule.centralInstitutionColumns.sorted().first(where: { change.fields[$0].map { $0 != .null && $0 != .int(0) } == true }) {
@@ -408,5 +413,27 @@ struct FieldClocks {
             out += s.stamp.node
         }
         return out
+    }
+}
+
+extension Reconciler {
+    /// Why a store's pick-up record may not be applied: it names an order the hub does not
+    /// have (or another kind of document), an order outside the store's region, or a receipt
+    /// that is not the store's own. Nil otherwise.
+    static func pickupRefusal(_ db: Database, _ change: Change, context: ApplyContext) throws -> String? {
+        let order = change.fields["order_id"]?.text ?? change.key
+        let name = "order_pickup \(change.key)"
+        guard let kind = try String.fetchOne(db, sql: "SELECT kind FROM document WHERE id = ?", arguments: [order]) else {
+            return "\(name): no order \(order) exists at the hub; a store hands out only orders it has received"
+        }
+        guard kind == DocumentKind.order.rawValue else { return "\(name): document \(order) is a \(kind), not an order" }
+        if let refusal = try context.regions?.refusal(db, .document, order, node: context.node, what: name) { return refusal }
+        if let receipt = change.fields["receipt_id"]?.text {
+            let owner = try String.fetchOne(db, sql: "SELECT node FROM document WHERE id = ?", arguments: [receipt])
+            guard owner == context.node else {
+                return "\(name): receipt \(receipt) is not a receipt of node \(context.node) at the hub"
+            }
+        }
+        return nil
     }
 }

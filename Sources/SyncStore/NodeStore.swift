@@ -21,6 +21,9 @@ public struct NodeConfig: Sendable, Codable, Hashable {
     public var lastSyncError: String?
     /// The last hybrid-logical-clock value this node issued or saw (raw bits).
     public var lastHLC: Int64 = 0
+    /// Whether a plain `http://` hub on another machine was allowed (`--insecure-plaintext`):
+    /// the node's token and customer data then cross the network readable.
+    public var insecurePlaintext = false
 }
 
 /// A store node's local SQLite store: replicated tables plus the change journal.
@@ -103,7 +106,7 @@ public final class NodeStore: Sendable {
         // Read on every local write: positional columns, no row object.
         guard let r = try db.firstRowCached("""
             SELECT node_id, site, series, hub_url, token, lowest_price_business, lowest_price_consumer,
-                   cursor, renames_applied, bootstrapped, last_sync_at, last_sync_error, last_hlc, default_country, hub_ca_file
+                   cursor, renames_applied, bootstrapped, last_sync_at, last_sync_error, last_hlc, default_country, hub_ca_file, insecure_plaintext
             FROM node_config WHERE id = 1
             """) else {
             throw StoreError.notInitialized(path: db.description)
@@ -114,13 +117,14 @@ public final class NodeStore: Sendable {
             nodeID: text(0) ?? "", site: text(1) ?? "", series: text(2) ?? "", hubURL: text(3), token: text(4), hubCAFile: text(14),
             center: CenterParameters(lowestPriceForNewBusiness: int(5) != 0, lowestPriceForNewConsumer: int(6) != 0, defaultCountry: text(13)),
             cursor: int(7), renamesApplied: int(8), bootstrapped: int(9) != 0,
-            lastSyncAt: text(10), lastSyncError: text(11), lastHLC: int(12))
+            lastSyncAt: text(10), lastSyncError: text(11), lastHLC: int(12), insecurePlaintext: int(15) != 0)
     }
 
     /// Sets hub address, token and CA file (`posnode init` or later reconfiguration).
-    public func setHub(url: String?, token: String?, caFile: String?) throws {
+    public func setHub(url: String?, token: String?, caFile: String?, insecurePlaintext: Bool? = nil) throws {
         try pool.write { db in
-            try db.execute(sql: "UPDATE node_config SET hub_url = ?, token = ?, hub_ca_file = ? WHERE id = 1", arguments: [url, token, caFile])
+            try db.execute(sql: "UPDATE node_config SET hub_url = ?, token = ?, hub_ca_file = ?, insecure_plaintext = COALESCE(?, insecure_plaintext) WHERE id = 1",
+                           arguments: [url, token, caFile, insecurePlaintext])
         }
     }
 

@@ -256,6 +256,10 @@ public enum Schema {
         // journal bound (their journal entries are not taken for the renamed record's).
         // A store restored from a backup pulls back its own changes the hub has and it lost:
         // the feed leaves out a node's echoes up to this sequence only, until a pull is complete.
+        // A plain http:// hub on another machine is used only when the operator allowed it.
+        migrator.registerMigration("v11-node-insecure-plaintext") { db in
+            try db.execute(sql: "ALTER TABLE node_config ADD COLUMN insecure_plaintext INTEGER NOT NULL DEFAULT 0")
+        }
         migrator.registerMigration("v10-node-restore") { db in
             try db.execute(sql: "ALTER TABLE node_config ADD COLUMN restore_own_through INTEGER")
         }

@@ -54,15 +54,17 @@ struct Init: AsyncParsableCommand {
     @Flag(help: "Center parameter: new consumers get the lowest price.") var lowestPriceConsumer = false
     @Option(help: "Center parameter: the country of partners registered without one, e.g. PL (the NIP and PESEL checks run for it).")
     var defaultCountry: String?
+    @Flag(help: "Allow a plain http:// hub on another machine (the token and customer data cross the network readable).") var insecurePlaintext = false
     @Flag(help: "JSON output.") var json = false
 
     func run() async throws {
         let center = CenterParameters(lowestPriceForNewBusiness: lowestPriceBusiness, lowestPriceForNewConsumer: lowestPriceConsumer,
                                       defaultCountry: defaultCountry?.uppercased())
-        try HubURL.validate(hub)
+        try HubURL.validate(hub, insecurePlaintext: insecurePlaintext)
         let ca = try caFile.map(HubURL.checkedCAFile)
-        _ = try NodeStore.create(path: store.db, node: node, site: site, series: series, hubURL: hub, token: token,
-                                 hubCAFile: ca, center: center, options: StoreOptions(synchronous: store.synchronous))
+        let created = try NodeStore.create(path: store.db, node: node, site: site, series: series, hubURL: hub, token: token,
+                                           hubCAFile: ca, center: center, options: StoreOptions(synchronous: store.synchronous))
+        if insecurePlaintext { try created.setHub(url: hub, token: token, caFile: ca, insecurePlaintext: true) }
         try NodeAPIToken.make(forStore: store.db)
         if json { try printJSON(["node": node, "site": site, "series": series, "db": store.db, "api_token_file": NodeAPIToken.path(forStore: store.db)]); return }
         print("initialized node \(node) (site \(site), series \(series)) in \(store.db)")
@@ -73,10 +75,13 @@ struct Init: AsyncParsableCommand {
 /// Checks on the hub address and CA file an operator gives.
 enum HubURL {
     /// An `http://` or `https://` URL with a host.
-    static func validate(_ url: String?) throws {
+    static func validate(_ url: String?, insecurePlaintext: Bool = false) throws {
         guard let url else { return }
         guard let u = URL(string: url), let scheme = u.scheme?.lowercased(), scheme == "http" || scheme == "https", u.host != nil else {
             throw ValidationError("--hub: \(url) is not an http:// or https:// URL with a host")
+        }
+        if !insecurePlaintext, HubURLRule.isPlaintextElsewhere(url) {
+            throw ValidationError("--hub: \(url) is plain http:// on another machine: the node's token and customer data would cross the network readable; use https:// (with --ca-file), or give --insecure-plaintext")
         }
     }
 
@@ -132,18 +137,21 @@ struct ConfigCommand: AsyncParsableCommand {
         @Option(help: "Bearer token printed by 'poshub node add' or 'poshub node rotate-token'.") var token: String?
         @Option(help: ArgumentHelp("For an https:// hub: PEM file of the chain's certificate authorities; '' returns to the system's trust store.", valueName: "file"))
         var caFile: String?
+        @Flag(help: "Allow a plain http:// hub on another machine (the token and customer data cross the network readable).") var insecurePlaintext = false
         @Flag(help: "JSON output.") var json = false
 
         func validate() throws {
-            if hub == nil && token == nil && caFile == nil { throw ValidationError("give --hub, --token, --ca-file or several") }
+            if hub == nil && token == nil && caFile == nil && !insecurePlaintext { throw ValidationError("give --hub, --token, --ca-file or several") }
         }
 
         func run() async throws {
-            try HubURL.validate(hub)
-            let ca = try caFile.flatMap { $0.isEmpty ? nil : try HubURL.checkedCAFile($0) }
             let node = try store.open()
             let current = try node.config()
-            try node.setHub(url: hub ?? current.hubURL, token: token ?? current.token, caFile: caFile == nil ? current.hubCAFile : ca)
+            // A new address is allowed plain only with the flag; the address kept keeps its permission.
+            try HubURL.validate(hub ?? current.hubURL, insecurePlaintext: insecurePlaintext || (hub == nil && current.insecurePlaintext))
+            let ca = try caFile.flatMap { $0.isEmpty ? nil : try HubURL.checkedCAFile($0) }
+            try node.setHub(url: hub ?? current.hubURL, token: token ?? current.token, caFile: caFile == nil ? current.hubCAFile : ca,
+                            insecurePlaintext: hub == nil ? (insecurePlaintext ? true : nil) : insecurePlaintext)
             let caText = caFile == nil ? "" : ", CA \(ca ?? "system trust store")"
             if json { try printJSON(["hub": hub ?? current.hubURL ?? "", "token_set": token == nil ? "false" : "true", "ca_file": ca ?? ""]); return }
             print("hub \(hub ?? current.hubURL ?? "none")\(token == nil ? "" : ", new token set")\(caText)")

@@ -180,4 +180,21 @@ struct TransferRulesTests {
             #expect(try t.world.hashesAgree(), "direction \(direction)")
         }
     }
+
+    @Test("a store's pick-up of an order the hub does not have, or with another store's receipt, is refused; no store is blocked from handing the real order out")
+    func pickupClaimsAreChecked() async throws {
+        let t = try TransferBench()
+        let pickup = { (order: String, receipt: String) -> Fields in
+            ["order_id": .text(order), "receipt_id": .text(receipt), "node": .text("A"), "at": .text("2026-12-06T10:00:00Z")]
+        }
+        let reply = try t.world.push("A", [change("A", 1, hlc: 1 << 30, .orderPickup, "BOOKING-ORD-Z-9", .insert, pickup("BOOKING-ORD-Z-9", "A-R1"))])
+        #expect(reply.results.first?.outcome == .rejected && reply.results.first?.reason?.contains("no order") == true, "\(reply.results)")
+        _ = try t.transfer([#"{"external_customer_id":"C1","external_address_id":"A1","trigger":"pickup","first_name":"Ola","last_name":"Lis","order":{"external_number":"Z-9","currency":"PLN","lines":[{"offer":"ADULT","quantity":1,"unit_price":"20.00"}]}}"#])
+        let stolen = try t.world.push("A", [change("A", 2, hlc: 2 << 30, .orderPickup, "BOOKING-ORD-Z-9", .insert, pickup("BOOKING-ORD-Z-9", "B-R1"))])
+        #expect(stolen.results.first?.outcome == .rejected && stolen.results.first?.reason?.contains("not a receipt of node A") == true, "\(stolen.results)")
+        try await t.world.syncAll()
+        let receipt = try t.world.store("B").addReceipt(forOrder: "Z-9")
+        try await t.world.syncAll()
+        #expect(try t.world.hub.record(.orderPickup, key: "BOOKING-ORD-Z-9")?["receipt_id"] == .text(receipt.id))
+    }
 }
