@@ -102,12 +102,20 @@ public struct HubServer: Sendable {
         v1.get("pull") { request, context in await server.handleFeedPage(request, node: try context.node, snapshot: false) }
         v1.get("snapshot") { request, context in await server.handleFeedPage(request, node: try context.node, snapshot: true) }
         v1.get("partners/:code") { request, context in
+            // A store's question (and an operator's): an external system's token may not probe
+            // which customer codes exist.
+            if case .system = try context.requireIdentity() {
+                return Self.error(.forbidden, "an external system's token calls the transfer API only")
+            }
             let code = PathSegment.decoded(context.parameters.get("code"))
             let store = server.store
             let exists = (try? await offload { try store.partnerExists(code: code) }) ?? false
             return exists ? Self.json(PartnerCodeReply(code: PartnerCode.normalized(code))) : Self.error(.notFound, "partner \(code) does not exist")
         }
-        v1.get("partner-check") { request, _ in
+        v1.get("partner-check") { request, context in
+            if case .system = try context.requireIdentity() {
+                return Self.error(.forbidden, "an external system's token calls the transfer API only")
+            }
             let query = request.uri.queryParameters
             guard let code = query.get("code"), !code.isEmpty else { return Self.error(.badRequest, "code: is mandatory") }
             let vat = query.get("vat_id"), country = query.get("country")

@@ -86,6 +86,8 @@ struct BackofficeTransferTests {
         #expect(pull.status == 403)
         let catalog = try await TestHTTP().get("\(cluster.hubURL)/v1/central/offers", token: token)
         #expect(catalog.status == 403, "a system's token calls the transfer API only")
+        let probe = try await TestHTTP().get("\(cluster.hubURL)/v1/partners/BO1", token: token)
+        #expect(probe.status == 403, "a system's token cannot probe which customer codes exist")
 
         // The stores receive both customers, the invoice and the order.
         for _ in 0..<2 { for id in ["A", "B"] { ok(try cluster.posnode(id, ["sync"]), "sync \(id)") } }
