@@ -1,5 +1,6 @@
 import Hummingbird
 import HummingbirdAuth
+import NIOCore
 import SyncModel
 import SyncStore
 
@@ -12,8 +13,19 @@ public enum HubCaller: Sendable {
     case system(String)
 }
 
-/// The context of a hub request: after `HubAuthenticator`, the caller whose token came with it.
-public typealias HubRequestContext = BasicAuthRequestContext<HubCaller>
+/// The context of a hub request: after `HubAuthenticator`, the caller whose token came with
+/// it; and the address it came from (`/metrics` answers callers on this machine without a token).
+public struct HubRequestContext: AuthRequestContext, RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var identity: HubCaller?
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        identity = nil
+        remoteAddress = source.channel.remoteAddress
+    }
+}
 
 /// Authenticates every `/v1` request by its bearer token (the scheme name in any case, RFC
 /// 6750) before a route runs: a missing, unknown or revoked token gets 401 with the hub's

@@ -82,7 +82,15 @@ public struct HubServer: Sendable {
             }
             return Self.error(.serviceUnavailable, problem)
         }
-        router.get("/metrics") { _, _ in
+        router.get("/metrics") { request, context in
+            // Node names, backlogs and clock offsets: for this machine's scraper, or a caller
+            // with a node's or an operator's token (docs/security.md).
+            if !Self.isLocal(context.remoteAddress) {
+                let store = server.store
+                let token = BearerToken.parse(request.headers[.authorization])
+                let caller = try? await offload { try token.flatMap { try store.caller(token: $0) } }
+                if let refusal = Self.metricsRefusal(caller) { return Self.error(refusal.status, refusal.message) }
+            }
             let held = server.receiving.bytesHeld
             server.metrics.receivingBytes.set(Double(held.now))
             server.metrics.receivingBytesPeak.set(Double(held.peak))
@@ -330,3 +338,20 @@ public struct HubServer: Sendable {
     }
 }
 
+extension HubServer {
+    /// Whether a request came from this machine (a loopback address; an in-process test has none).
+    static func isLocal(_ address: SocketAddress?) -> Bool {
+        guard let address else { return true }
+        return address.ipAddress.map(Loopback.isLoopback(host:)) ?? true
+    }
+
+    /// Why `/metrics` is refused to a caller from another machine with this token's caller
+    /// (nil: a node's or an operator's token may read it).
+    static func metricsRefusal(_ caller: HubCaller?) -> (status: HTTPResponse.Status, message: String)? {
+        switch caller {
+        case .node?, .operator?: return nil
+        case .system?: return (.forbidden, "an external system's token calls the transfer API only")
+        case nil: return (.unauthorized, "/metrics from another machine needs a node's or an operator's token")
+        }
+    }
+}
