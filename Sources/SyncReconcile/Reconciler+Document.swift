@@ -15,20 +15,6 @@ extension Reconciler {
         guard doc.node == context.node else {
             return e.reject("document \(doc.id) belongs to node \(doc.node), not \(context.node)")
         }
-        // The node's own number again for another sale: a store restored from a backup numbers
-        // from where the backup was. Both sales are kept: this one gets the node's next free
-        // number at the hub, as the store-prefix rule keeps both customers of one code.
-        if !context.byHub, let existing = try ReplicatedTable.document.fetch(db, key: doc.id).map(Document.init(fields:)),
-           existing.node == doc.node, !Self.sameSale(existing, doc) {
-            let original = doc.id
-            doc.id = try Self.nextFreeDocumentID(db, after: original)
-            stored = ReplicatedTable.document.storedValues(columnValues: doc.columnValues)
-            let position = context.positions?.take()
-            try insertRow(db, table: .document, stored: stored, stamp: e.stamp, position: position)
-            if let position { context.positions?.wrote(.document, doc.id, at: position, prior: .newRow, echo: false) }
-            let result = try recordRename(db, .document, original: original, code: doc.id, seq: e.seq, context: &context)
-            return (result, [TouchedRow(.document, doc.id)])
-        }
         // A document written (offline) for a customer that a move has since re-designated
         // follows the move, like the documents that existed when the move ran.
         if context.movesRecorded, !doc.isAnonymous, let moved = try CustomerMove.movedTo(db, site: doc.site, code: doc.partnerCode, seq: doc.addressSeq) {
@@ -47,7 +33,7 @@ extension Reconciler {
         if doc.isAnonymous {
             // An anonymous receipt: no partner to check, and it is in the node's region.
             guard try insertRow(db, table: .document, stored: stored, stamp: e.stamp, replacing: false, position: position, echoNode: echoNode) else {
-                return try e.mergeEdit(.document, doc.id, doc.fields, context: &context)
+                return try existingDocument(e, doc, context: &context)
             }
         } else {
             // Without regions one statement covers the usual case: the document is stored when
@@ -63,7 +49,7 @@ extension Reconciler {
                 // Without regions the insert above found the document there already.
                 inserted = try context.regions != nil
                     && insertRow(db, table: .document, stored: stored, stamp: e.stamp, replacing: false, position: position, echoNode: echoNode)
-                guard inserted else { return try e.mergeEdit(.document, doc.id, doc.fields, context: &context) }
+                guard inserted else { return try existingDocument(e, doc, context: &context) }
             }
         }
         if let position { context.positions?.wrote(.document, doc.id, at: position, prior: .newRow, echo: echo) }
@@ -122,6 +108,27 @@ extension Reconciler {
         } catch let error as FieldError {
             return e.reject(error.description)
         }
+    }
+
+    /// A new document under an id the hub holds already. The node's own number again for
+    /// another sale (a store restored from a backup numbers from where the backup was): both
+    /// sales are kept, this one under the node's next free number at the hub, as the
+    /// store-prefix rule keeps both customers of one code. Otherwise the sent fields are taken
+    /// as an edit. Read only when the insert found the id taken: no extra read for a new one.
+    static func existingDocument(_ e: EntryApplication, _ sent: Document, context: inout ApplyContext) throws -> Applied {
+        var doc = sent
+        guard !context.byHub, let existing = try ReplicatedTable.document.fetch(e.db, key: doc.id).map(Document.init(fields:)),
+              existing.node == doc.node, !sameSale(existing, doc) else {
+            return try e.mergeEdit(.document, doc.id, doc.fields, context: &context)
+        }
+        let original = doc.id
+        doc.id = try nextFreeDocumentID(e.db, after: original)
+        let stored = ReplicatedTable.document.storedValues(columnValues: doc.columnValues)
+        let position = context.positions?.take()
+        try insertRow(e.db, table: .document, stored: stored, stamp: e.stamp, position: position)
+        if let position { context.positions?.wrote(.document, doc.id, at: position, prior: .newRow, echo: false) }
+        let result = try recordRename(e.db, .document, original: original, code: doc.id, seq: e.seq, context: &context)
+        return (result, [TouchedRow(.document, doc.id)])
     }
 
     /// Whether two documents under one id are one sale (a repeat) rather than two.

@@ -125,14 +125,29 @@ struct PrivacyProcessTests {
         let caseID = try #require(body["case"] as? String)
         #expect(body["partners"] as? [String] == ["K1-1001"], "\(added.stdout)")
 
+        // The museum's back office transferred her too (another record of hers, with its ids).
+        let systemToken = try cluster.poshub(["system", "add"], ["--name", "booking"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let transfer = try await TestHTTP(token: systemToken).request(.POST, "\(cluster.hubURL)/v1/external/customers", json: [[
+            "external_customer_id": "GM-C7781", "external_address_id": "GM-A7781", "trigger": "invoice", "first_name": "Annabella",
+            "last_name": "Wierzbicka", "debtor_number": "D-99177", "city": "Gdańsk"]])
+        #expect(transfer.status == 200 && transfer.text.contains("BO1"), "\(transfer.text)")
+        ok(try cluster.poshub(["access-request", "close"], ["--case", caseID, "--answer", "opened again with both of her records"]), "close")
+        let both = try cluster.poshub(["access-request", "add"], ["--record", "K1-1001", "--record", "BO1", "--json"])
+        let bothCase = try #require((try JSONSerialization.jsonObject(with: Data(both.stdout.utf8)) as? [String: Any])?["case"] as? String, "\(both.stdout)\(both.stderr)")
+        let report = try cluster.poshub(["access-request", "report"], ["--case", bothCase, "--format", "json"])
+        #expect(report.stdout.contains("D-99177") && report.stdout.contains("\"system\" : \"booking\""), "the report names the system and its ids")
+        for id in ["A", "B", "C"] where id != "C" { ok(try cluster.posnode(id, ["sync"]), "sync \(id)") }
+
         // C is offline during the erasure and makes her a member of the school afterwards.
-        let erased = try cluster.poshub(["erase"], ["--case", caseID])
+        let erased = try cluster.poshub(["erase"], ["--case", bothCase])
         ok(erased, "erase")
-        #expect(erased.stdout.contains("erased K1-1001 ") && !erased.stdout.contains("1001,"), "\(erased.stdout)")
+        #expect(erased.stdout.contains("erased BO1, K1-1001 ") && !erased.stdout.contains(" 1001"), "\(erased.stdout)")
+        let mapping = try await TestHTTP(token: systemToken).get("\(cluster.hubURL)/v1/external/customers/GM-A7781")
+        #expect(mapping.status == 404, "the erased customer's external ids are gone: \(mapping.text)")
         ok(try cluster.posnode("C", ["member", "add", "--partner", "K1-1001", "--institution", "SZK1"]), "offline membership")
         for id in ["A", "B"] { ok(try cluster.posnode(id, ["sync"]), "sync \(id)") }
         let back = try cluster.posnode("C", ["sync"])
-        #expect(back.status == 3 && back.stdout.contains("erased under case \(caseID)"), "\(back.stdout)\(back.stderr)")
+        #expect(back.status == 3 && back.stdout.contains("erased under case \(bothCase)"), "\(back.stdout)\(back.stderr)")
         for _ in 0..<2 { for id in ["A", "B", "C"] { ok(try cluster.posnode(id, ["sync"]), "final sync \(id)") } }
         for id in ["A", "B", "C"] {
             let now = (try cluster.posnode(id, ["partner", "show", "--code", "1001", "--json"])).stdout
@@ -145,7 +160,7 @@ struct PrivacyProcessTests {
         ok(try cluster.poshub(["compact"]), "nothing left to rebuild")
 
         cluster.stopHub()
-        for value in ["Annabella", "Wierzbicka", "611 222 333", "02070201235"] {
+        for value in ["Annabella", "Wierzbicka", "611 222 333", "02070201235", "D-99177", "GM-C7781", "GM-A7781"] {
             #expect(try Self.filesHolding(value, in: cluster.dir.path) == [], "after the erasure no file holds \(value)")
         }
         #expect(!(try Self.filesHolding("Kowalski", in: cluster.dir.path)).isEmpty, "Jan is still there")
