@@ -76,7 +76,8 @@ public enum PartnerCode {
         if !isNormalized(code) {
             return FieldError(field: "code", reason: "'\(code)' is not in normal form (expected '\(normalized(code))')")
         }
-        if let scripts = mixedScripts(code) {
+        // Entered codes only: a stored code may carry a store's series in front of an entered one.
+        if entered, let scripts = mixedScripts(code) {
             return FieldError(field: "code", reason: "'\(code)' mixes \(scripts) letters; a code's letters are of one script, so that look-alikes (Cyrillic А, Latin A) are not two codes")
         }
         return nil

@@ -185,10 +185,15 @@ extension NodeTransaction {
             guard addressSeq == nil else { throw FieldError(field: "address", reason: "an anonymous receipt has no address") }
         }
         // Looked up once for the document: the category (the default one for a customer
-        // without), the institution's discount and the price table's version.
+        // without, or whose category was deactivated), the institution's discount and the
+        // price table's version.
+        try priceLines?.validate(db)
+        if let own = category {
+            let active = try priceLines?.categoryActive(own) { try db.activeCategory(own) != nil } ?? (db.activeCategory(own) != nil)
+            if !active { category = nil }
+        }
         if category == nil { category = try db.defaultCustomerCategory() }
         let discount = try db.institutionDiscount(institution)
-        try priceLines?.validate(db)
         let version = try priceLines?.priceTableVersion { try db.priceTableVersion() } ?? db.priceTableVersion()
         var lines: [DocumentLine] = [], currency: String?
         lines.reserveCapacity(requested.count)

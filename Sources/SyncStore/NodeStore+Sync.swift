@@ -38,10 +38,6 @@ public struct FeedDeferred: Error, Sendable, CustomStringConvertible {
 }
 
 extension NodeStore {
-    /// Applies the hub's reply to a push in one transaction: marks entries acknowledged and
-    /// carries out renames on the partner, its addresses, its documents and its pending entries.
-    /// `sent` are the sequences pushed: a reply for another node or other entries changes nothing.
-    @discardableResult
     /// A store restored from a backup rejoins (the hub said its journal went back:
     /// `PushReply.JournalBehind`). Its entries from the divergence on, made after the restore,
     /// are renumbered after the hub's last sequence, in order, so they are sent and applied;
@@ -84,6 +80,10 @@ extension NodeStore {
         try pool.write { try $0.execute(sql: "UPDATE node_config SET restore_own_through = NULL WHERE id = 1 AND restore_own_through IS NOT NULL") }
     }
 
+    /// Applies the hub's reply to a push in one transaction: marks entries acknowledged and
+    /// carries out renames on the partner, its addresses, its documents and its pending entries.
+    /// `sent` are the sequences pushed: a reply for another node or other entries changes nothing.
+    @discardableResult
     public func applyPushReply(_ reply: PushReply, sent: [Int64]? = nil) throws -> PushApplySummary {
         try pool.write { db in
             let cfg = try NodeStore.config(db)

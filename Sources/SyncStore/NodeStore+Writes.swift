@@ -372,12 +372,8 @@ extension Database {
     /// Returns the partner's category.
     @discardableResult
     func requireLivePartner(_ code: String, field: String) throws -> String? {
-        // Two columns, not the whole row: every sale to a customer asks. A category that was
-        // deactivated prices as if there were none (the default), until the customer is
-        // re-categorised.
-        guard let row = try FastStatement.fetchFirst(cachedStatement(sql: """
-            SELECT p.deleted, CASE WHEN c.active = 1 THEN p.category END FROM partner p LEFT JOIN customer_category c ON c.code = p.category WHERE p.code = ?
-            """), [code.databaseValue]) else {
+        // Two columns, not the whole row: every sale to a customer asks.
+        guard let row = try FastStatement.fetchFirst(cachedStatement(sql: "SELECT deleted, category FROM partner WHERE code = ?"), [code.databaseValue]) else {
             throw try partnerMissing(code, field: field)
         }
         if Bool.fromDatabaseValue(row[0]) == true { throw try partnerDeleted(code, field: field) }

@@ -28,6 +28,8 @@ final class PriceLineCache: Sendable {
         var dataVersion: Int64?
         var rows: [Key: [DatabaseValue]] = [:]
         var priceTableVersion: Int64?
+        /// Whether a customer category is active, by code.
+        var categories: [String: Bool] = [:]
     }
 
     private let state = Mutex(State())
@@ -42,6 +44,17 @@ final class PriceLineCache: Sendable {
         state.withLock { s in
             if s.dataVersion != version || version == nil { s = State(dataVersion: version) }
         }
+    }
+
+    /// Whether customer category `code` is active: kept, or `read`'s (kept).
+    func categoryActive(_ code: String, read: () throws -> Bool) rethrows -> Bool {
+        if let kept = state.withLock({ $0.categories[code] }) { return kept }
+        let active = try read()
+        state.withLock { s in
+            guard s.dataVersion != nil, s.categories.count < Self.capacity else { return }
+            s.categories[code] = active
+        }
+        return active
     }
 
     /// Drops everything kept (this connection is about to change the catalog).

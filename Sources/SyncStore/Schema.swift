@@ -84,17 +84,8 @@ public enum Schema {
         // rewritten in place (SQLite's documented way for such changes, "ALTER TABLE", section
         // 7) instead of copying every document into a new table.
         migrator.registerMigration("v3-document-kind-check") { db in
-            let old = "CHECK (kind IN ('receipt', 'invoice', 'order', 'receivable'))"
-            let new = "CHECK (kind = 'receipt' OR kind = 'invoice' OR kind = 'order' OR kind = 'receivable')"
-            guard let table = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'document'"),
-                  table.contains(old) else { return }
-            let version = try Int.fetchOne(db, sql: "PRAGMA schema_version") ?? 0
-            // (A store opened with SQLite's defensive mode would refuse this; GRDB does not set it.)
-            try db.execute(sql: "PRAGMA writable_schema = ON")
-            defer { try? db.execute(sql: "PRAGMA writable_schema = OFF") }
-            try db.execute(sql: "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'document'",
-                           arguments: [table.replacingOccurrences(of: old, with: new)])
-            try db.execute(sql: "PRAGMA schema_version = \(version + 1)")
+            try rewriteDocumentTable(db, "CHECK (kind IN ('receipt', 'invoice', 'order', 'receivable'))",
+                                     "CHECK (kind = 'receipt' OR kind = 'invoice' OR kind = 'order' OR kind = 'receivable')")
         }
         // No query reads a partner by its raw VAT ID or national ID (the NIP check uses the
         // normalized index `partner_nip`; the duplicates listing reads every partner), yet
@@ -120,17 +111,23 @@ public enum Schema {
         // The delivery note joins the document kinds: the CHECK's text gains one comparison,
         // which every stored row satisfies already (rewritten in place as above).
         migrator.registerMigration("v5-document-kind-delivery-note") { db in
-            let old = "OR kind = 'receivable')"
-            let new = "OR kind = 'receivable' OR kind = 'delivery-note')"
-            guard let table = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'document'"),
-                  table.contains(old) else { return }
-            let version = try Int.fetchOne(db, sql: "PRAGMA schema_version") ?? 0
-            try db.execute(sql: "PRAGMA writable_schema = ON")
-            defer { try? db.execute(sql: "PRAGMA writable_schema = OFF") }
-            try db.execute(sql: "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'document'",
-                           arguments: [table.replacingOccurrences(of: old, with: new)])
-            try db.execute(sql: "PRAGMA schema_version = \(version + 1)")
+            try rewriteDocumentTable(db, "OR kind = 'receivable')", "OR kind = 'receivable' OR kind = 'delivery-note')")
         }
+    }
+
+    /// Rewrites text of the document table's definition in place (a CHECK that every stored
+    /// row satisfies either way), without copying its rows: SQLite's documented way ("ALTER
+    /// TABLE", section 7). Nothing happens when the definition does not hold `old`.
+    static func rewriteDocumentTable(_ db: Database, _ old: String, _ new: String) throws {
+        guard let table = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'document'"),
+              table.contains(old) else { return }
+        let version = try Int.fetchOne(db, sql: "PRAGMA schema_version") ?? 0
+        // (A store opened with SQLite's defensive mode would refuse this; GRDB does not set it.)
+        try db.execute(sql: "PRAGMA writable_schema = ON")
+        defer { try? db.execute(sql: "PRAGMA writable_schema = OFF") }
+        try db.execute(sql: "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'document'",
+                       arguments: [table.replacingOccurrences(of: old, with: new)])
+        try db.execute(sql: "PRAGMA schema_version = \(version + 1)")
     }
 
     /// The tables of declared record kinds (`RecordKind.tableSource == .declared`), one
