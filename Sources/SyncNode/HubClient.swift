@@ -20,6 +20,8 @@ public enum HubClientError: Error, Sendable, CustomStringConvertible {
     case badCAFile(path: String, reason: String)
     /// A plain `http://` hub on another machine, not allowed (`--insecure-plaintext`).
     case plaintextRefused(url: String)
+    /// The hub is busy (503, 429) and named when to come back (`Retry-After`, seconds).
+    case busy(status: Int, message: String, retryAfterSeconds: Int)
 
     public var description: String {
         switch self {
@@ -33,6 +35,8 @@ public enum HubClientError: Error, Sendable, CustomStringConvertible {
             return "hub \(url) is not reachable: \(reason); the node keeps working offline and sends its changes when the hub answers again"
         case .refused(let status, let message, _):
             return "hub refused the request (HTTP \(status)): \(message)"
+        case .busy(let status, let message, let seconds):
+            return "hub is busy (HTTP \(status)): \(message); the node tries again in \(seconds) s or later"
         case .batchTooLarge(_, let message):
             return "hub refused the batch (HTTP 400): \(message)"
         case .badReply(let what):
@@ -43,7 +47,7 @@ public enum HubClientError: Error, Sendable, CustomStringConvertible {
     /// True when retrying later may succeed (hub down, network, 5xx).
     public var isTransient: Bool {
         switch self {
-        case .unreachable: return true
+        case .unreachable, .busy: return true
         case .refused(let status, _, _): return status >= 500 || status == 429
         default: return false
         }
@@ -155,7 +159,12 @@ public struct HubClient: Sendable {
         return String(describing: error)
     }
 
-    func refusal(_ status: Int, _ body: [UInt8]) -> HubClientError {
+    func refusal(_ status: Int, _ body: [UInt8], retryAfter: String? = nil) -> HubClientError {
+        // The hub is busy and says when to come back (503 or 429 with `Retry-After: SECONDS`).
+        if status == 503 || status == 429, let seconds = retryAfter.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }), seconds >= 0 {
+            let message = (try? SyncJSON.replyDecoder().decode(HubErrorReply.self, from: Data(body)))?.error ?? "busy"
+            return .busy(status: status, message: message, retryAfterSeconds: min(seconds, 3600))
+        }
         if let reply = try? SyncJSON.replyDecoder().decode(HubErrorReply.self, from: Data(body)) {
             if let most = reply.maxEntries { return .batchTooLarge(maxEntries: most, message: reply.error) }
             return .refused(status: status, message: reply.error, nextExpected: reply.nextExpected)
@@ -173,7 +182,7 @@ public struct HubClient: Sendable {
         // '+' is a space in a query: send it encoded.
         let encoded = (query.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B")
         let r = try await send(.GET, "/v1/partner-check?\(encoded)", timeout: timeout)
-        guard r.status == 200 else { throw refusal(r.status, r.body) }
+        guard r.status == 200 else { throw refusal(r.status, r.body, retryAfter: r.headers["retry-after"]) }
         do { return try SyncJSON.replyDecoder().decode(PartnerCheck.self, from: Data(r.body)) } catch {
             throw HubClientError.badReply("partner check: \(error)")
         }
@@ -185,7 +194,7 @@ public struct HubClient: Sendable {
                        (SyncHeader.nodeClock, String(HLC.nowMillis))]
         if let pendingAfter { headers.append((SyncHeader.pendingEntries, String(pendingAfter))) }
         let r = try await send(.POST, "/v1/push", body: batch, headers: headers, timeout: timeout)
-        guard r.status == 200 else { throw refusal(r.status, r.body) }
+        guard r.status == 200 else { throw refusal(r.status, r.body, retryAfter: r.headers["retry-after"]) }
         do { return try SyncJSON.replyDecoder().decode(PushReply.self, from: Data(r.body)) } catch {
             throw HubClientError.badReply("push reply: \(error)")
         }
@@ -206,7 +215,7 @@ public struct HubClient: Sendable {
     /// The open data-subject cases this node has not answered (`GET /v1/access-requests/open`).
     public func openAccessRequests() async throws -> [AccessRequestNotice] {
         let r = try await send(.GET, "/v1/access-requests/open", timeout: .seconds(30))
-        guard r.status == 200 else { throw refusal(r.status, r.body) }
+        guard r.status == 200 else { throw refusal(r.status, r.body, retryAfter: r.headers["retry-after"]) }
         do { return try SyncJSON.replyDecoder().decode([AccessRequestNotice].self, from: Data(r.body)) } catch {
             throw HubClientError.badReply("open access requests: \(error)")
         }
@@ -216,12 +225,12 @@ public struct HubClient: Sendable {
     public func sendAccessExtract(case id: String, extract: [UInt8]) async throws {
         let path = "/v1/access-requests/\(id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? id)/extract"
         let r = try await send(.POST, path, body: extract, headers: [("Content-Type", "application/json")], timeout: .seconds(60))
-        guard r.status == 200 || r.status == 204 else { throw refusal(r.status, r.body) }
+        guard r.status == 200 || r.status == 204 else { throw refusal(r.status, r.body, retryAfter: r.headers["retry-after"]) }
     }
 
     func feedPage(_ what: String, _ path: String, timeout: TimeAmount) async throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
         let r = try await send(.GET, path, timeout: timeout)
-        guard r.status == 200 else { throw refusal(r.status, r.body) }
+        guard r.status == 200 else { throw refusal(r.status, r.body, retryAfter: r.headers["retry-after"]) }
         guard let next = r.headers[SyncHeader.nextCursor.lowercased()].flatMap(Int64.init) else {
             throw HubClientError.badReply("\(what) reply without \(SyncHeader.nextCursor)")
         }
@@ -235,5 +244,13 @@ public enum HubURLRule {
     public static func isPlaintextElsewhere(_ url: String) -> Bool {
         guard let u = URL(string: url), u.scheme?.lowercased() == "http", let host = u.host else { return false }
         return !Loopback.isLoopback(host: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")))
+    }
+}
+
+extension HubClientError {
+    /// How long the hub asked the node to wait (`Retry-After`), nil when it did not.
+    public var retryAfter: Duration? {
+        if case .busy(_, _, let seconds) = self { return .seconds(seconds) }
+        return nil
     }
 }

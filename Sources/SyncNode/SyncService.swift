@@ -20,6 +20,8 @@ public actor SyncService: Service {
     public private(set) var lastSummary: SyncSummary?
     public private(set) var lastError: String?
     public private(set) var consecutiveFailures = 0
+    /// How long the hub asked to wait after the last failed round (`Retry-After`), if it did.
+    public private(set) var hubAskedToWait: Duration?
     private var current: Task<SyncSummary, Error>?
 
     public init(store: NodeStore, transport: any HubTransport, interval: Duration = .seconds(5),
@@ -44,11 +46,13 @@ public actor SyncService: Service {
             lastSummary = summary
             lastError = nil
             consecutiveFailures = 0
+            hubAskedToWait = nil
             state = .idle
             return summary
         } catch {
             lastError = String(describing: error)
             consecutiveFailures += 1
+            hubAskedToWait = (error as? HubClientError)?.retryAfter
             state = .backingOff
             throw error
         }
@@ -77,7 +81,9 @@ public actor SyncService: Service {
                     self.logger.warning("sync failed (\(failures) in a row): \(error)")
                 }
                 let failures = await self.consecutiveFailures
-                let wait = Self.delay(interval: self.interval, maxBackoff: self.maxBackoff, failures: failures)
+                // Never sooner than the hub asked (`Retry-After`), whatever the backoff says.
+                let wait = max(Self.delay(interval: self.interval, maxBackoff: self.maxBackoff, failures: failures),
+                               await self.hubAskedToWait ?? .zero)
                 try? await Task.sleep(for: wait)
             }
         }
