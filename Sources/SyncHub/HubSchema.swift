@@ -219,16 +219,6 @@ enum HubSchema {
         }
         // Delivery notes offered to the back offices: each note once, in the order the hub
         // first offered it (`seq`, the cursor), and how far each system has acknowledged.
-        // What each node's applied entries were: their clocks by push, so a push that reuses
-        // sequences with other content (a store restored from a backup) is told from a repeat.
-        m.registerMigration("v15-hub-push-digest") { db in
-            try db.execute(sql: """
-                CREATE TABLE hub_push_digest (
-                    node TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, hlcs BLOB NOT NULL,
-                    PRIMARY KEY (node, first_seq)
-                ) WITHOUT ROWID
-                """)
-        }
         m.registerMigration("v14-hub-delivery-notes") { db in
             try db.execute(sql: """
                 CREATE TABLE hub_delivery_note (
@@ -237,6 +227,16 @@ enum HubSchema {
                     offered_at TEXT NOT NULL
                 );
                 ALTER TABLE hub_system ADD COLUMN delivery_acked INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
+        // What each node's applied entries were: their clocks by push, so a push that reuses
+        // sequences with other content (a store restored from a backup) is told from a repeat.
+        m.registerMigration("v15-hub-push-digest") { db in
+            try db.execute(sql: """
+                CREATE TABLE hub_push_digest (
+                    node TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, hlcs BLOB NOT NULL,
+                    PRIMARY KEY (node, first_seq)
+                ) WITHOUT ROWID
                 """)
         }
         return m

@@ -220,8 +220,7 @@ extension HubStore {
             guard parts.count >= 3, let hlc = UInt64(parts[1]) else { continue }
             stamps[String(parts[0])] = (parts[2...].joined(separator: ":"), AuditRecord.iso(millis: HLC(rawValue: hlc).millis))
         }
-        let references = try Row.fetchAll(db, sql: "SELECT * FROM hub_external_mapping WHERE code = ? AND erased_at IS NULL ORDER BY system, external_address_id",
-                                          arguments: [code]).map(Self.mapping)
+        let references = try Self.liveMappings(db, code: code)
         let system = references.first?.system
         let partnerKind = RecordKind.partner
         var held = partnerKind.personal!.categoriesHeld(fields)
@@ -239,9 +238,8 @@ extension HubStore {
         var records: [AccessRecords] = []
         var addresses: [Address] = [], documents: [Document] = [], memberships: [String] = []
         for kind in kinds.personal where kind.entity != .partner {
-            let keys = try db.keys(of: kind, about: code)
-            guard !keys.isEmpty, let table = ReplicatedTable.of(kind) else { continue }
-            let rows = try keys.compactMap { try table.fetch(db, key: $0) }
+            let rows = try db.records(of: kind, about: code).map(\.fields)
+            guard !rows.isEmpty else { continue }
             var kindHeld = Set<String>()
             for row in rows { kindHeld.formUnion(kind.personal!.categoriesHeld(row)) }
             held.formUnion(kindHeld)

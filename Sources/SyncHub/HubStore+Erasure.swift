@@ -77,9 +77,8 @@ extension HubStore {
                 let kind = PartnerKind(rawValue: fields["kind"]?.text ?? "") ?? .consumer
                 changes.append(CentralChange(.partner, .update, key: code, fields: Erasure.partnerFields(kind: kind)))
                 for recordKind in kinds.personal where recordKind.entity != .partner {
-                    guard let personal = recordKind.personal, let table = ReplicatedTable.of(recordKind) else { continue }
-                    for key in try db.keys(of: recordKind, about: code) {
-                        guard let row = try table.fetch(db, key: key) else { continue }
+                    guard let personal = recordKind.personal else { continue }
+                    for (key, row) in try db.records(of: recordKind, about: code) {
                         values += personal.values(row)
                         switch personal.onErasure {
                         case .scrub(let replacement):
@@ -94,7 +93,7 @@ extension HubStore {
                         if recordKind.entity == .address { result.addresses += 1 } else { result.records += 1 }
                     }
                 }
-                for m in try Row.fetchAll(db, sql: "SELECT * FROM hub_external_mapping WHERE code = ? AND erased_at IS NULL", arguments: [code]).map(Self.mapping) {
+                for m in try Self.liveMappings(db, code: code) {
                     values += [m.externalCustomerID, m.externalAddressID, m.debtorNumber].compactMap { $0 }
                 }
                 result.openDocuments += try String.fetchAll(db, sql: "SELECT id FROM document WHERE partner_code = ? AND status = 'open' ORDER BY id", arguments: [code])
@@ -124,7 +123,7 @@ extension HubStore {
         let key = try mappingKey(db)
         var count = 0
         for code in codes {
-            for m in try Row.fetchAll(db, sql: "SELECT * FROM hub_external_mapping WHERE code = ? AND erased_at IS NULL", arguments: [code]).map(Self.mapping) {
+            for m in try Self.liveMappings(db, code: code) {
                 try db.execute(sql: """
                     UPDATE hub_external_mapping SET external_address_id = ?, external_customer_id = ?, debtor_number = NULL, erased_at = ?, updated_at = ?
                     WHERE system = ? AND external_address_id = ?

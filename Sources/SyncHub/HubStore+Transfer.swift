@@ -171,6 +171,13 @@ extension HubStore {
         }
     }
 
+    /// The back-office mappings of customer `code` that are not erased (an erased one keeps
+    /// only keyed hashes of its ids), by system and address id.
+    static func liveMappings(_ db: Database, code: String) throws -> [ExternalMapping] {
+        try Row.fetchAll(db, sql: "SELECT * FROM hub_external_mapping WHERE code = ? AND erased_at IS NULL ORDER BY system, external_address_id",
+                         arguments: [code]).map(mapping)
+    }
+
     static func mapping(_ r: Row) -> ExternalMapping {
         ExternalMapping(system: r["system"], externalCustomerID: r["external_customer_id"], externalAddressID: r["external_address_id"],
                         code: r["code"], debtorNumber: r["debtor_number"], createdAt: r["created_at"], updatedAt: r["updated_at"])

@@ -20,9 +20,8 @@ enum PersonRecords {
         var code: String
         var name: String
         var node: String
-        /// Since when the record has its current code.
-        var since: String
-        /// How the record relates to the code asked for (`holds it`, `had it at WAW1 until ...`).
+        /// How the record relates to the code asked for (`holds it since ...`, `had it at WAW1
+        /// until ...`).
         var relation: String
 
         var text: String { "\(code) (\(name), \(node), \(relation))" }
@@ -64,12 +63,12 @@ enum PersonRecords {
         let code = PartnerCode.normalized(entered)
         var candidates: [Candidate] = []
         if let fields = try ReplicatedTable.partner.fetch(db, key: code) {
-            candidates.append(try candidate(db, code, fields, relation: "holds it since \(created(db, code) ?? "?")"))
+            candidates.append(candidate(code, fields, relation: "holds it since \(try created(db, code) ?? "?")"))
         }
         for row in try Row.fetchAll(db, sql: "SELECT new_code, node, at FROM hub_alias WHERE old_code = ? AND entity = 'partner' ORDER BY rename_id", arguments: [code]) {
             let now: String = row["new_code"]
             guard let fields = try ReplicatedTable.partner.fetch(db, key: now), !candidates.contains(where: { $0.code == now }) else { continue }
-            candidates.append(try candidate(db, now, fields, relation: "had \(code) at \(row["node"] as String) until \(row["at"] as String)"))
+            candidates.append(candidate(now, fields, relation: "had \(code) at \(row["node"] as String) until \(row["at"] as String)"))
         }
         // A code moved away from stays the same person's: group the candidates by person.
         var people: [[String]] = []
@@ -111,11 +110,9 @@ enum PersonRecords {
         return groups
     }
 
-    static func candidate(_ db: Database, _ code: String, _ fields: Fields, relation: String) throws -> Candidate {
+    static func candidate(_ code: String, _ fields: Fields, relation: String) -> Candidate {
         let p = try? Partner(fields: fields)
-        let created = try created(db, code) ?? "?"
-        return Candidate(code: code, name: p?.displayName ?? "?", node: p?.originNode ?? fields["origin_node"]?.text ?? "?", since: created,
-                         relation: relation)
+        return Candidate(code: code, name: p?.displayName ?? "?", node: p?.originNode ?? fields["origin_node"]?.text ?? "?", relation: relation)
     }
 
     /// When the hub stored record `code` (its creation stamp), as an ISO date and time.

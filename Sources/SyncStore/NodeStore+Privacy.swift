@@ -46,14 +46,13 @@ extension NodeStore {
             for code in codes {
                 if let p = try ReplicatedTable.partner.fetch(db, key: code) { partners.append(p.filter { !$0.value.isNull }) }
                 for kind in kinds.personal where kind.entity != .partner {
-                    guard let table = ReplicatedTable.of(kind) else { continue }
-                    let keys = try db.keys(of: kind, about: code)
                     switch kind.entity {
+                    // The kinds the extract shows typed, in their own order.
                     case .address: addresses += try db.addresses(ofPartner: code)
                     case .document: documents += try db.documents(ofPartner: code)
-                    case .membership: memberships += try keys.compactMap { try table.fetch(db, key: $0)?["institution_code"]?.text }
+                    case .membership: memberships += try db.records(of: kind, about: code).compactMap { $0.fields["institution_code"]?.text }
                     default:
-                        let rows = try keys.compactMap { try table.fetch(db, key: $0)?.filter { !$0.value.isNull } }
+                        let rows = try db.records(of: kind, about: code).map { $0.fields.filter { !$0.value.isNull } }
                         if !rows.isEmpty { records[kind.entity.rawValue, default: []] += rows }
                     }
                 }
@@ -129,9 +128,20 @@ extension Database {
 
     /// The keys of the records of `kind` about partner `code` (`PersonalData.subject`).
     public func keys(of kind: RecordKind, about code: String) throws -> [String] {
-        guard let personal = kind.personal, let table = kind.table else { return [] }
-        let key = kind.key.count == 1 ? kind.key[0] : kind.key.joined(separator: " || '|' || ")
-        return try String.fetchAll(self, sql: "SELECT \(key) FROM \(table) WHERE \(personal.subject) = ? ORDER BY 1", arguments: [code])
+        try records(of: kind, about: code).map(\.key)
+    }
+
+    /// The records of `kind` about partner `code` (`PersonalData.subject`), whole, by key: one
+    /// statement, not one per record.
+    public func records(of kind: RecordKind, about code: String) throws -> [(key: String, fields: Fields)] {
+        guard let personal = kind.personal, let table = ReplicatedTable.of(kind) else { return [] }
+        return try Row.fetchAll(self, sql: "SELECT \(table.columns.joined(separator: ", ")) FROM \(table.name) WHERE \(personal.subject) = ?",
+                                arguments: [code])
+            .map { row in
+                let fields = table.fields(of: row)
+                return (try table.key(ofImage: fields), fields)
+            }
+            .sorted { $0.key < $1.key }
     }
 
     /// A record keyed by a partner code or beginning with it (`CODE`, `CODE|SITE|SEQ`, ...), as a
@@ -256,9 +266,8 @@ extension Database {
         for code in codes {
             if let p = try ReplicatedTable.partner.fetch(self, key: code) { values += Erasure.personalValues(p) }
             for kind in kinds.personal where kind.entity != .partner {
-                guard let personal = kind.personal, let table = ReplicatedTable.of(kind) else { continue }
-                for key in try keys(of: kind, about: code) {
-                    guard let row = try table.fetch(self, key: key) else { continue }
+                guard let personal = kind.personal else { continue }
+                for (key, row) in try records(of: kind, about: code) {
                     values += personal.values(row)
                     for e in try journalEntries("SELECT \(Database.journalColumns) FROM journal WHERE entity = ? AND key = ?",
                                                 [kind.entity.rawValue.databaseValue, key.databaseValue], kinds: kinds) {
@@ -309,7 +318,7 @@ extension Database {
             }
             for recordKind in kinds.personal where recordKind.entity != .partner {
                 guard let personal = recordKind.personal, let table = ReplicatedTable.of(recordKind) else { continue }
-                for key in try keys(of: recordKind, about: code) {
+                for (key, row) in try records(of: recordKind, about: code) {
                     let scrub: Fields
                     switch personal.onErasure {
                     case .scrub(let f): scrub = f
@@ -325,7 +334,6 @@ extension Database {
                             count += 1
                         }
                     }
-                    guard let row = try table.fetch(self, key: key) else { continue }
                     switch personal.onErasure {
                     // Rows the hub holds come back erased (or removed) in the same feed; those
                     // left with personal data are this store's own, which the hub refused.

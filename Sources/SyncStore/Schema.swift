@@ -251,15 +251,6 @@ public enum Schema {
         // renamed record's history; later ones are the record that holds the code now
         // (docs/privacy.md). Renames from before this table keep their audit bound and no
         // journal bound (their journal entries are not taken for the renamed record's).
-        // A store restored from a backup pulls back its own changes the hub has and it lost:
-        // the feed leaves out a node's echoes up to this sequence only, until a pull is complete.
-        // A plain http:// hub on another machine is used only when the operator allowed it.
-        migrator.registerMigration("v11-node-insecure-plaintext") { db in
-            try db.execute(sql: "ALTER TABLE node_config ADD COLUMN insecure_plaintext INTEGER NOT NULL DEFAULT 0")
-        }
-        migrator.registerMigration("v10-node-restore") { db in
-            try db.execute(sql: "ALTER TABLE node_config ADD COLUMN restore_own_through INTEGER")
-        }
         migrator.registerMigration("v9-node-code-history") { db in
             try db.execute(sql: """
                 CREATE TABLE code_history (
@@ -271,6 +262,15 @@ public enum Schema {
                 INSERT INTO code_history (entity, old_code, new_code, journal_through, audit_through, at)
                     SELECT entity, old_value, new_value, 0, id - 1, at FROM audit WHERE kind = 'rename' AND old_value IS NOT NULL AND new_value IS NOT NULL ORDER BY id;
                 """)
+        }
+        // A store restored from a backup pulls back its own changes the hub has and it lost:
+        // the feed leaves out a node's echoes up to this sequence only, until a pull is complete.
+        migrator.registerMigration("v10-node-restore") { db in
+            try db.execute(sql: "ALTER TABLE node_config ADD COLUMN restore_own_through INTEGER")
+        }
+        // A plain http:// hub on another machine is used only when the operator allowed it.
+        migrator.registerMigration("v11-node-insecure-plaintext") { db in
+            try db.execute(sql: "ALTER TABLE node_config ADD COLUMN insecure_plaintext INTEGER NOT NULL DEFAULT 0")
         }
     }
 }
