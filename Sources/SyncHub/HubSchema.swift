@@ -239,6 +239,31 @@ enum HubSchema {
                 ) WITHOUT ROWID
                 """)
         }
+        // Access requests find a person's records by reading every partner and comparing the
+        // identifier as the checks normalise it (`PersonRecords.matching`): these indexes were
+        // never read, and each cost an index entry in every customer's insert (an e-mail in
+        // almost all) and in every edit of those fields.
+        m.registerMigration("v16-hub-drop-unread-identity-indexes") { db in
+            try db.execute(sql: """
+                DROP INDEX IF EXISTS hub_partner_email;
+                DROP INDEX IF EXISTS hub_partner_national_id;
+                DROP INDEX IF EXISTS hub_partner_vat_id;
+                """)
+        }
+        // The hub's epochs (`HubStore+Epoch.swift`): one per start of `poshub serve`, with the
+        // feed's head at that start, so a hub restored to an earlier point tells the nodes
+        // that hold more than it has.
+        m.registerMigration("v17-hub-epoch") { db in
+            try db.execute(sql: """
+                CREATE TABLE hub_epoch (
+                    id INTEGER PRIMARY KEY,
+                    epoch TEXT NOT NULL UNIQUE,
+                    started_at TEXT NOT NULL,
+                    feed_head INTEGER NOT NULL
+                )
+                """)
+            try HubStore.recordEpoch(db)
+        }
         return m
     }
 

@@ -109,6 +109,24 @@ public struct HubServer: Sendable {
         addTransferRoutes(v1)
         v1.get("pull") { request, context in await server.handleFeedPage(request, node: try context.node, snapshot: false) }
         v1.get("snapshot") { request, context in await server.handleFeedPage(request, node: try context.node, snapshot: true) }
+        v1.get("epoch") { request, context in
+            // What the hub still has of the node (a hub restored to an earlier point).
+            let node = try context.node
+            let query = request.uri.queryParameters
+            let epoch = query.get("epoch").flatMap { $0.isEmpty ? nil : $0 }
+            var cursor: Int64 = 0
+            if let text = query.get("cursor") {
+                guard let n = Int64(text), n >= 0 else { return Self.error(.badRequest, "cursor: '\(text)' is not a feed position (a whole number from 0)") }
+                cursor = n
+            }
+            if let epoch, epoch.count > 64 || !epoch.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) {
+                return Self.error(.badRequest, "epoch: not an epoch of this hub (at most 64 letters and digits)")
+            }
+            let store = server.store, position = cursor
+            do { return Self.json(try await offload { try store.epochCheck(node: node.node, epoch: epoch, cursor: position) }) } catch {
+                return server.internalError(error, "epoch check")
+            }
+        }
         v1.get("partners/:code") { request, context in
             // A store's question (and an operator's): an external system's token may not probe
             // which customer codes exist.

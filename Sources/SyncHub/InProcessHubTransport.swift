@@ -53,6 +53,10 @@ public struct InProcessHubTransport: HubTransport {
         try hub.recordAccessExtract(case: id, node: node.node, extract: String(decoding: extract, as: UTF8.self))
     }
 
+    public func epochCheck(epoch: String?, cursor: Int64) async throws -> HubEpochCheck? {
+        try hub.epochCheck(node: node.node, epoch: epoch, cursor: cursor)
+    }
+
     func page(cursor: Int64, maxEntries: Int, own: (node: String, through: Int64)?) throws -> (batch: [UInt8], nextCursor: Int64, more: Bool) {
         try hub.feedBatch(after: cursor, limit: min(maxEntries, maxPullEntries), own: own, region: node.region)
     }

@@ -297,12 +297,41 @@ public protocol HubTransport: Sendable {
     func openAccessRequests() async throws -> [AccessRequestNotice]
     /// Sends this node's extract for a case (JSON, `StoreExtract`).
     func sendAccessExtract(case id: String, extract: [UInt8]) async throws
+    /// What the hub still has of this node, which last synced in `epoch` with its feed cursor
+    /// at `cursor` (nil: a hub without epochs).
+    func epochCheck(epoch: String?, cursor: Int64) async throws -> HubEpochCheck?
 }
 
 extension HubTransport {
     /// A transport to a hub without data-subject requests: nothing to answer.
     public func openAccessRequests() async throws -> [AccessRequestNotice] { [] }
     public func sendAccessExtract(case id: String, extract: [UInt8]) async throws {}
+    /// A transport to a hub without epochs: nothing to check.
+    public func epochCheck(epoch: String?, cursor: Int64) async throws -> HubEpochCheck? { nil }
+}
+
+/// The hub's answer to a node that asks what the hub still has of it (`GET /v1/epoch`): a hub
+/// restored to an earlier point has forgotten pushes it acknowledged and feed positions it
+/// handed out (docs/sync-protocol.md, "A hub restored to an earlier point").
+public struct HubEpochCheck: Sendable, Codable, Hashable {
+    enum CodingKeys: String, CodingKey {
+        case epoch, cursorValid = "cursor_valid", lastSeq = "last_seq", renamesThrough = "renames_through", reason
+    }
+    /// The hub's current epoch: the node syncs in it from now on.
+    public var epoch: String
+    /// Whether the node's feed cursor is a position of the hub's history; false: the node
+    /// re-baselines its pulls (a snapshot).
+    public var cursorValid: Bool
+    /// The last journal sequence of the node the hub has applied.
+    public var lastSeq: Int64
+    /// The hub's last rename of the node's codes (`PushReply` rename ids).
+    public var renamesThrough: Int64
+    /// Why the cursor is not valid, for the node's audit.
+    public var reason: String?
+
+    public init(epoch: String, cursorValid: Bool, lastSeq: Int64, renamesThrough: Int64, reason: String? = nil) {
+        self.epoch = epoch; self.cursorValid = cursorValid; self.lastSeq = lastSeq; self.renamesThrough = renamesThrough; self.reason = reason
+    }
 }
 
 /// An open data-subject case a store answers with its extract: the case and the person's

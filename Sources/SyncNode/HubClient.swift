@@ -221,6 +221,18 @@ public struct HubClient: Sendable {
         }
     }
 
+    /// What the hub still has of this node (`GET /v1/epoch`); nil from a hub without epochs (404).
+    public func epochCheck(epoch: String?, cursor: Int64) async throws -> HubEpochCheck? {
+        var query = "cursor=\(cursor)"
+        if let epoch { query += "&epoch=\(epoch.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? epoch)" }
+        let r = try await send(.GET, "/v1/epoch?\(query)", timeout: .seconds(30))
+        if r.status == 404 { return nil }
+        guard r.status == 200 else { throw refusal(r.status, r.body, retryAfter: r.headers["retry-after"]) }
+        do { return try SyncJSON.replyDecoder().decode(HubEpochCheck.self, from: Data(r.body)) } catch {
+            throw HubClientError.badReply("epoch check: \(error)")
+        }
+    }
+
     /// Sends this node's extract for a case (`POST /v1/access-requests/{case}/extract`).
     public func sendAccessExtract(case id: String, extract: [UInt8]) async throws {
         let path = "/v1/access-requests/\(id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? id)/extract"

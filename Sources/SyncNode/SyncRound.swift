@@ -19,8 +19,12 @@ extension HubClient: HubTransport {
 public struct SyncSummary: Sendable, Codable, Hashable {
     enum CodingKeys: String, CodingKey {
         case pushedEntries = "pushed_entries", pushedBatches = "pushed_batches", applied, duplicates, renames, rejected, warnings, moves, clockRestamped = "clock_restamped", pulledChanges = "pulled_changes", pulledBatches = "pulled_batches", bootstrapped, bytesSent = "bytes_sent", bytesSentUncompressed = "bytes_sent_uncompressed", bytesReceived = "bytes_received", bytesReceivedUncompressed = "bytes_received_uncompressed", cursor, pending, seconds, pushSeconds = "push_seconds", pullSeconds = "pull_seconds"
-        case accessExtracts = "access_extracts", restored
+        case accessExtracts = "access_extracts", restored, hubRestored = "hub_restored"
     }
+
+    /// Set when the hub had been restored to an earlier point and had less of this store than
+    /// the store held: what the store sent again and re-baselined.
+    public var hubRestored: String?
 
     /// Set when the hub found this store's journal had gone back (restored from a backup): how
     /// it rejoined.
@@ -122,6 +126,7 @@ public struct SyncRound: Sendable {
         var mark = Date()
         func lap() -> Double { defer { mark = Date() }; return Date().timeIntervalSince(mark) }
         do {
+            try await checkHubEpoch(&summary)
             try await pushAll(&summary)
             summary.pushSeconds += lap()
             do {
@@ -146,6 +151,16 @@ public struct SyncRound: Sendable {
         summary.pending = try store.pendingCount()
         summary.seconds = Date().timeIntervalSince(start)
         return summary
+    }
+
+    /// Asks the hub what it still has of this store when the hub's epoch is not the one the
+    /// store last synced in (`HubEpochCheck`; every start of the hub begins one), and takes
+    /// the new one: a hub restored to an earlier point gets the entries it lost again and the
+    /// store re-baselines its pulls (`NodeStore.adoptHubEpoch`).
+    func checkHubEpoch(_ summary: inout SyncSummary) async throws {
+        let known = try store.hubEpoch()
+        guard let check = try await transport.epochCheck(epoch: known.epoch, cursor: known.cursor), check.epoch != known.epoch else { return }
+        summary.hubRestored = try store.adoptHubEpoch(check)
     }
 
     /// A batch ready to send: the pending entries after `after`, encoded.

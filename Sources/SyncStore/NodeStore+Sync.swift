@@ -65,6 +65,47 @@ extension NodeStore {
         }
     }
 
+    /// The hub's epoch this node last synced in (nil: it never met one) and its feed cursor.
+    public func hubEpoch() throws -> (epoch: String?, cursor: Int64) {
+        try pool.read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT hub_epoch, cursor FROM node_config WHERE id = 1")
+            return (row?["hub_epoch"], row?["cursor"] ?? 0)
+        }
+    }
+
+    /// Takes the hub's epoch after an epoch check (`HubEpochCheck`). When the hub has less of
+    /// this node than the node holds (the hub was restored to an earlier point): its entries
+    /// after the hub's last sequence are pending again, so the next push sends them as they
+    /// are; renames the hub no longer knows are forgotten, so the ones it makes again are
+    /// applied; and the next pull is a snapshot that replaces the replicated tables with the
+    /// hub's (after this round's push, so nothing of the node's own is lost), because the rows
+    /// the node pulled or had renamed in the lost history may no longer be the hub's. The
+    /// audit says so (kind `restore`). Returns what was done, nil when nothing was needed.
+    @discardableResult
+    public func adoptHubEpoch(_ check: HubEpochCheck) throws -> String? {
+        try pool.write { db in
+            let cfg = try NodeStore.config(db)
+            let acked = try Int64.fetchOne(db, sql: "SELECT acked_through FROM node_config WHERE id = 1") ?? 0
+            let ackedAhead = max(acked, try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM journal WHERE acked = 1") ?? 0)
+            let lostEntries = ackedAhead > check.lastSeq
+            let restored = lostEntries || !check.cursorValid || cfg.renamesApplied > check.renamesThrough
+            try db.execute(sql: "UPDATE node_config SET hub_epoch = ? WHERE id = 1", arguments: [check.epoch])
+            guard restored else { return nil }
+            try db.execute(sql: "UPDATE journal SET acked = 0, outcome = NULL, reason = NULL WHERE seq > ? AND acked = 1", arguments: [check.lastSeq])
+            try db.execute(sql: """
+                UPDATE node_config SET acked_through = MIN(acked_through, ?), renames_applied = MIN(renames_applied, ?),
+                    cursor = 0, bootstrapped = 0 WHERE id = 1
+                """, arguments: [check.lastSeq, check.renamesThrough])
+            let resent = lostEntries ? "entries \(check.lastSeq + 1)–\(ackedAhead), which it had acknowledged, are sent again; " : ""
+            let message = "the hub was restored to an earlier point (epoch \(check.epoch)): it has this store's entries up to \(check.lastSeq); "
+                + resent + "the next pull replaces the replicated tables with the hub's (from feed position \(cfg.cursor) back to 0)"
+                + (check.reason.map { " — \($0)" } ?? "")
+            try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: .restore, entity: "node", key: cfg.nodeID, field: "hub_epoch",
+                                           oldValue: String(ackedAhead), newValue: String(check.lastSeq), reason: message))
+            return message
+        }
+    }
+
     /// The sequence up to which the feed may leave out this node's own changes: its journal's
     /// head, or less while a restored store takes back what it lost.
     public func ownEchoesThrough() throws -> Int64 {

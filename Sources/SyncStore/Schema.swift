@@ -272,6 +272,10 @@ public enum Schema {
         migrator.registerMigration("v11-node-insecure-plaintext") { db in
             try db.execute(sql: "ALTER TABLE node_config ADD COLUMN insecure_plaintext INTEGER NOT NULL DEFAULT 0")
         }
+        // The hub's epoch this node last synced in (`NodeStore.adoptHubEpoch`).
+        migrator.registerMigration("v12-node-hub-epoch") { db in
+            try db.execute(sql: "ALTER TABLE node_config ADD COLUMN hub_epoch TEXT")
+        }
     }
 }
 

@@ -9,7 +9,7 @@ import SyncStore
 /// A hub in a temporary folder with nodes registered, plus node stores syncing with it in-process.
 public final class World {
     public let dir: TemporaryDirectory
-    public let hub: HubStore
+    public private(set) var hub: HubStore
     public var stores: [String: NodeStore] = [:]
     /// The record kinds hub and stores replicate.
     public let kinds: RecordKinds
@@ -21,6 +21,7 @@ public final class World {
         dir = try TemporaryDirectory(prefix: "reconcile")
         self.kinds = kinds
         hub = try HubStore(path: dir.file("hub.sqlite"), prefixRule: .init(separator: separator), kinds: kinds, clock: hubClock)
+        reopen = { path in try HubStore(path: path, prefixRule: .init(separator: separator), kinds: kinds, clock: hubClock) }
         for n in nodes { try addNode(n.id, site: n.site, series: n.series, region: regions[n.id] ?? "") }
     }
 
@@ -31,6 +32,29 @@ public final class World {
     }
 
     deinit { dir.remove() }
+
+    /// Opens a hub store at a path as this world's hub is opened.
+    private let reopen: (String) throws -> HubStore
+
+    /// A copy of the hub's database as it is now (what a file backup holds).
+    public func backupHub(as name: String) throws -> String {
+        let path = dir.file(name)
+        try hub.pool.writeWithoutTransaction { try $0.execute(sql: "VACUUM INTO ?", arguments: [path]) }
+        return path
+    }
+
+    /// The hub stopped and started again as `poshub serve` starts (a new epoch): on a copy of
+    /// `backup` (a hub restored to an earlier point), or on its own store (nil).
+    public func restartHub(from backup: String? = nil) throws {
+        try hub.close()
+        var path = dir.file("hub.sqlite")
+        if let backup {
+            path = dir.file("hub-restored-\(UUID().uuidString.prefix(8)).sqlite")
+            try FileManager.default.copyItem(atPath: backup, toPath: path)
+        }
+        hub = try reopen(path)
+        try hub.beginEpoch()
+    }
 
     public func store(_ id: String) -> NodeStore { stores[id]! }
 

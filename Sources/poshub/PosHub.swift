@@ -172,6 +172,8 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let hub = try store.open(maxClockLeadMillis: UInt64(maxClockLead) * 1000)
+        // Each start is an epoch: nodes that hold more than a restored hub has find out.
+        try hub.beginEpoch()
         let limits = BatchLimits(maxCompressedBytes: maxCompressedBytes, maxUncompressedBytes: maxUncompressedBytes, maxEntries: maxEntries)
         var logger = Logger(label: "poshub")
         logger.logLevel = logLevel

@@ -41,6 +41,7 @@ struct SyncCommand: AsyncParsableCommand {
         if json { try printJSON(s); return }
         print("pushed \(s.pushedEntries) entries in \(s.pushedBatches) batches (\(s.bytesSent) bytes, \(s.bytesSentUncompressed) uncompressed): \(s.applied) applied, \(s.duplicates) duplicate, \(s.rejected.count) refused")
         if let restored = s.restored { print("restore: \(restored)") }
+        if let hubRestored = s.hubRestored { print("hub restored: \(hubRestored)") }
         for r in s.renames { print("renamed \(r.oldCode) -> \(r.newCode) (code existed in the system; store-prefix rule)") }
         for m in s.moves { print("moved \(m) (customer move carried out by the hub)") }
         for r in s.rejected { print("refused seq \(r.seq): \(r.reason ?? "")") }
