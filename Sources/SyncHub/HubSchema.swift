@@ -264,6 +264,10 @@ enum HubSchema {
                 """)
             try HubStore.recordEpoch(db)
         }
+        // A refused entry's machine code (`RefusalCode`), answered again with a duplicate.
+        m.registerMigration("v18-hub-outcome-code") { db in
+            try db.execute(sql: "ALTER TABLE hub_outcome ADD COLUMN code TEXT")
+        }
         return m
     }
 

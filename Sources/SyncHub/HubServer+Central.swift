@@ -56,15 +56,10 @@ extension HubServer {
     func centralFailure(_ error: Error, _ what: String) -> Response {
         switch error {
         case let e as HubError:
-            if case .invalid(let field) = e {
-                let status: HTTPResponse.Status = field.code == .conflict ? .conflict : field.code == .notFound ? .notFound : .badRequest
-                return Self.error(status, "\(what) refused: \(field.qualified)")
-            }
-            if case .refused(let reason) = e { return Self.error(.badRequest, "\(what) refused: \(reason)") }
-            return Self.error(.badRequest, "\(what) refused: \(e)")
+            if case .invalid(let field) = e { return Self.error(field.status, "\(what) refused: \(field.qualified)", code: field.refusalCode) }
+            return Self.error(e.status, "\(what) refused: \(e)", code: e.code)
         case let e as FieldError:
-            let status: HTTPResponse.Status = e.code == .conflict ? .conflict : e.code == .notFound ? .notFound : .badRequest
-            return Self.error(status, "\(what) refused: \(e.qualified)")
+            return Self.error(e.status, "\(what) refused: \(e.qualified)", code: e.refusalCode)
         case let e as HTTPError: return Self.error(e.status, e.body ?? "\(e.status.code)")
         case is NIOTooManyBytesError: return Self.error(.contentTooLarge, "\(what) refused: the body is larger than this call takes; nothing written")
         case let e as DecodingError: return Self.error(.badRequest, "\(what) refused: the body is not valid JSON for this call (\(Self.decodingProblem(e)))")

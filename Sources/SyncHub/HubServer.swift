@@ -59,8 +59,10 @@ public struct HubServer: Sendable {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
-    static func error(_ status: HTTPResponse.Status, _ message: String, nextExpected: Int64? = nil, maxEntries: Int? = nil) -> Response {
-        json(HubErrorReply(error: message, nextExpected: nextExpected, maxEntries: maxEntries), status: status)
+    /// Every error reply of the hub: the sentence and its machine code (`RefusalCode`; by the
+    /// status when the caller names none).
+    static func error(_ status: HTTPResponse.Status, _ message: String, code: RefusalCode? = nil, nextExpected: Int64? = nil, maxEntries: Int? = nil) -> Response {
+        json(HubErrorReply(error: message, code: code ?? .forStatus(status.code), nextExpected: nextExpected, maxEntries: maxEntries), status: status)
     }
 
     static func batchResponse(_ bytes: [UInt8], headers: [(String, String)]) -> Response {
@@ -80,7 +82,7 @@ public struct HubServer: Sendable {
             guard let problem = await health.problem() else {
                 return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
             }
-            return Self.error(.serviceUnavailable, problem)
+            return Self.error(.serviceUnavailable, problem, code: .unavailable)
         }
         router.get("/metrics") { request, context in
             // Node names, backlogs and clock offsets: for this machine's scraper, or a caller
@@ -183,13 +185,13 @@ public struct HubServer: Sendable {
                 try await offload { try store.move(request) }
                 return Self.json(MoveReply())
             } catch let refused as MoveRefused {
-                return Self.error(.conflict, refused.description)
+                return Self.error(.conflict, refused.description, code: .moveRefused)
             } catch let e as FieldError {
-                return Self.error(.badRequest, "move request refused: \(e)")
+                return Self.error(.badRequest, "move request refused: \(e)", code: e.refusalCode)
             } catch is DecodingError {
                 return Self.error(.badRequest, "move request refused: the body is not a move request (current_code, current_seq, new_code, new_seq, from_site)")
             } catch let e as HubError {
-                return Self.error(.badRequest, "move request refused: \(e)")
+                return Self.error(e.status == .conflict ? .conflict : .badRequest, "move request refused: \(e)", code: e.code)
             } catch {
                 return server.internalError(error, "move from node \(node.node)", prefix: "move not carried out")
             }
@@ -223,7 +225,7 @@ public struct HubServer: Sendable {
         let announced = request.headers[.contentLength].flatMap { Int($0) }.map { min(max($0, 0), most) } ?? most
         guard receiving.reserve(announced) else {
             metrics.pushShed.increment()
-            var reply = Self.error(.serviceUnavailable, "hub busy: it is receiving as many batch bytes as it holds at once; nothing applied, send again later")
+            var reply = Self.error(.serviceUnavailable, "hub busy: it is receiving as many batch bytes as it holds at once; nothing applied, send again later", code: .busy)
             reply.headers[.retryAfter] = "5"
             return reply
         }
@@ -232,10 +234,10 @@ public struct HubServer: Sendable {
         do {
             body = try await request.body.collect(upTo: most)
         } catch is NIOTooManyBytesError {
-            return Self.error(.contentTooLarge, "batch refused: body larger than \(limits.maxCompressedBytes) bytes; nothing applied")
+            return Self.error(.contentTooLarge, "batch refused: body larger than \(limits.maxCompressedBytes) bytes; nothing applied", code: .tooLarge)
         } catch {
             logger.debug("push body incomplete", metadata: ["node": "\(node.node)", "error": "\(error)"])
-            return Self.error(.badRequest, "batch refused: request body incomplete (\(error)); nothing applied")
+            return Self.error(.badRequest, "batch refused: request body incomplete (\(error)); nothing applied", code: .incompleteBody)
         }
         metrics.bytesReceived.increment(by: Int64(body.readableBytes))
         let bytes = Array(body.readableBytesView)
@@ -263,12 +265,16 @@ public struct HubServer: Sendable {
         } catch {
             // A batch larger than the hub takes: the reply says how many it takes, so the node sends smaller ones.
             var most: Int?
-            if case BatchError.limitExceeded(.entries, _, let limit)? = error as? BatchError { most = limit }
-            return Self.error(.badRequest, String(describing: error), maxEntries: most)
+            var code = RefusalCode.batchCorrupt
+            if case BatchError.limitExceeded(let what, _, let limit)? = error as? BatchError {
+                code = .tooLarge
+                if what == .entries { most = limit }
+            }
+            return Self.error(.badRequest, String(describing: error), code: code, maxEntries: most)
         }
         guard header.node == node.node else {
             metrics.authFailures.increment()
-            return Self.error(.forbidden, HubError.nodeMismatch(tokenNode: node.node, batchNode: header.node).description)
+            return HubError.nodeMismatch(tokenNode: node.node, batchNode: header.node).reply
         }
         let renamesApplied = request.headers[HTTPField.Name(SyncHeader.renamesApplied)!].flatMap { Int64($0) } ?? 0
         if let nodeClock = request.headers[HTTPField.Name(SyncHeader.nodeClock)!].flatMap({ Int64($0) }) {
@@ -304,11 +310,7 @@ public struct HubServer: Sendable {
             let compact = request.headers[HTTPField.Name(SyncHeader.pushReply)!] == "compact"
             return Self.json(reply, userInfo: compact ? [PushReply.compactForm: true] : [:])
         } catch let e as HubError {
-            switch e {
-            case .sequenceGap(_, let expected, _): return Self.error(.conflict, e.description, nextExpected: expected)
-            case .nodeMismatch: return Self.error(.forbidden, e.description)
-            default: return Self.error(.badRequest, e.description)
-            }
+            return e.reply
         } catch {
             return internalError(error, "push from node \(node.node)", prefix: "batch not applied")
         }
@@ -372,4 +374,47 @@ extension HubServer {
         case nil: return (.unauthorized, "/metrics from another machine needs a node's or an operator's token")
         }
     }
+}
+
+extension FieldError {
+    /// The HTTP status of a field's refusal.
+    var status: HTTPResponse.Status { code == .conflict ? .conflict : code == .notFound ? .notFound : .badRequest }
+}
+
+/// A hub error renders itself: its status, sentence and machine code, one mapping for every
+/// route (Hummingbird's `HTTPResponseError`: a route may throw it as it is).
+extension HubError: HTTPResponseError {
+    public var status: HTTPResponse.Status {
+        switch self {
+        case .unknownToken: .unauthorized
+        case .nodeMismatch: .forbidden
+        case .sequenceGap, .nodeExists, .siteInOtherRegion: .conflict
+        case .unknownNode: .badRequest
+        case .invalid(let field): field.status
+        case .notContiguous, .invalidConfiguration, .refused: .badRequest
+        }
+    }
+
+    /// The refusal's machine code.
+    public var code: RefusalCode {
+        switch self {
+        case .unknownToken: .unauthorized
+        case .nodeMismatch: .nodeMismatch
+        case .sequenceGap: .sequenceGap
+        case .notContiguous: .notContiguous
+        case .nodeExists, .siteInOtherRegion: .conflict
+        case .unknownNode: .unknownNode
+        case .invalid(let field): field.refusalCode
+        case .invalidConfiguration, .refused: .invalidRequest
+        }
+    }
+
+    /// The error reply (a sequence gap names the sequence the hub expects).
+    var reply: Response {
+        var next: Int64?
+        if case .sequenceGap(_, let expected, _) = self { next = expected }
+        return HubServer.error(status, description, code: code, nextExpected: next)
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response { reply }
 }

@@ -88,8 +88,10 @@ extension HubStore {
                 }
                 if change.seq <= lastSeq {
                     if let r = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM hub_outcome WHERE node = ? AND seq = ?"), arguments: [node.node, change.seq]) {
-                        results.append(EntryResult(seq: change.seq, outcome: .duplicate, reason: r["reason"], oldCode: r["old_code"],
-                                                   newCode: r["new_code"], renameID: r["rename_id"], entity: r["renamed_entity"]))
+                        var result = EntryResult(seq: change.seq, outcome: .duplicate, reason: r["reason"], oldCode: r["old_code"],
+                                                 newCode: r["new_code"], renameID: r["rename_id"], entity: r["renamed_entity"])
+                        result.code = r["code"]
+                        results.append(result)
                     } else {
                         results.append(EntryResult(seq: change.seq, outcome: .duplicate))
                     }
@@ -112,9 +114,9 @@ extension HubStore {
                 // stored verdict was applied as it was.
                 if result.outcome != .applied {
                     try db.cachedStatement(sql: """
-                        INSERT INTO hub_outcome (node, seq, outcome, reason, old_code, new_code, rename_id, renamed_entity) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO hub_outcome (node, seq, outcome, reason, old_code, new_code, rename_id, renamed_entity, code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """).execute(arguments: [node.node, change.seq, result.outcome.rawValue, result.reason, result.oldCode, result.newCode, result.renameID,
-                                                 result.entity])
+                                                 result.entity, result.code])
                 }
                 // Feed entries carry the hub's clock: a node that pulls an image moves its clock past
                 // every value in it, so its own later edits win.

@@ -89,7 +89,7 @@ public enum ColumnRules {
             // Code points never outnumber UTF-8 bytes: most values are decided by their byte count.
             if s.utf8.count <= max { return nil }
             let count = s.unicodeScalars.count
-            return count <= max ? nil : FieldError(field: column, reason: "is \(count) characters (code points) long; at most \(max) are allowed")
+            return count <= max ? nil : FieldError(field: column, reason: "is \(count) characters (code points) long; at most \(max) are allowed", code: .tooLong)
         case (.int(let range), .int(let i)):
             return range.contains(i) ? nil : FieldError(field: column, reason: "\(i) is out of range (\(range.lowerBound) to \(range.upperBound))")
         case (.bool, .bool): return nil

@@ -15,7 +15,7 @@ public enum EntryOutcome: String, Sendable, Codable {
 public struct EntryResult: Sendable, Codable, Hashable {
     enum CodingKeys: String, CodingKey {
         case seq, outcome, reason, oldCode = "old_code", newCode = "new_code", renameID = "rename_id", warning
-        case entity = "renamed_entity"
+        case entity = "renamed_entity", code
     }
 
     public var seq: Int64
@@ -32,12 +32,15 @@ public struct EntryResult: Sendable, Codable, Hashable {
     /// For a rename: the kind of the renamed record (`institution`); nil: a partner (the only
     /// kind renamed before institutions were).
     public var entity: String?
+    /// For `rejected` (and a `duplicate` of a rejected entry): the refusal's machine code
+    /// (`RefusalCode`); the text is `reason`. A code a newer hub adds reads as its text.
+    public var code: String?
 
     public init(seq: Int64, outcome: EntryOutcome, reason: String? = nil, oldCode: String? = nil,
-                newCode: String? = nil, renameID: Int64? = nil, warning: String? = nil, entity: String? = nil) {
+                newCode: String? = nil, renameID: Int64? = nil, warning: String? = nil, entity: String? = nil, code: RefusalCode? = nil) {
         self.seq = seq; self.outcome = outcome; self.reason = reason
         self.oldCode = oldCode; self.newCode = newCode; self.renameID = renameID; self.warning = warning
-        self.entity = entity
+        self.entity = entity; self.code = code?.rawValue
     }
 
     /// Listed in a compact reply: not plainly applied, or applied with a warning.
@@ -209,16 +212,19 @@ public struct PartnerCheck: Sendable, Codable, Hashable {
 /// An error reply from the hub (JSON body of a 4xx/5xx).
 public struct HubErrorReply: Sendable, Codable, Hashable {
     enum CodingKeys: String, CodingKey {
-        case error, nextExpected = "next_expected", maxEntries = "max_entries"
+        case error, code, nextExpected = "next_expected", maxEntries = "max_entries"
     }
 
     public var error: String
+    /// The refusal's machine code (`RefusalCode`); absent from hubs before codes.
+    public var code: String?
     public var nextExpected: Int64?
     /// With a batch refused for holding more entries than the hub takes: how many it takes.
     public var maxEntries: Int?
 
-    public init(error: String, nextExpected: Int64? = nil, maxEntries: Int? = nil) {
+    public init(error: String, code: RefusalCode? = nil, nextExpected: Int64? = nil, maxEntries: Int? = nil) {
         self.error = error
+        self.code = code?.rawValue
         self.nextExpected = nextExpected
         self.maxEntries = maxEntries
     }

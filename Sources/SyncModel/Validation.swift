@@ -10,6 +10,8 @@ public struct FieldError: Error, Sendable, Hashable, CustomStringConvertible {
         case conflict
         /// The record the value names does not exist (an unknown category or institution code).
         case notFound
+        /// The value is longer than the field allows (answered as `invalid`, coded `field-too-long`).
+        case tooLong
     }
 
     /// The field name as used on the command line and in the API (`code`, `first_name`, `vat_id`, ...).

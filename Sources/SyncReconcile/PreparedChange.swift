@@ -14,7 +14,7 @@ public struct PreparedChange: Sendable {
         /// Nothing to prepare (edits, removals, addresses, moves).
         case none
         /// The change is refused with this reason.
-        case invalid(String)
+        case invalid(String, RefusalCode)
         /// A new partner: its code, the values `ReplicatedTable.storedValues` gives its row,
         /// and whether those are exactly the values of the image as sent.
         case partner(code: String, stored: [DatabaseValue], sentAsStored: Bool)
@@ -30,7 +30,7 @@ public struct PreparedChange: Sendable {
 
     /// Why the change is refused (nil: it may be applied).
     public var refusal: String? {
-        if case .invalid(let reason) = content { return reason }
+        if case .invalid(let reason, _) = content { return reason }
         return nil
     }
 

@@ -13,7 +13,7 @@ extension Reconciler {
         }
         let db = e.db
         guard doc.node == context.node else {
-            return e.reject("document \(doc.id) belongs to node \(doc.node), not \(context.node)")
+            return e.reject("document \(doc.id) belongs to node \(doc.node), not \(context.node)", .notOwner)
         }
         // A document written (offline) for a customer that a move has since re-designated
         // follows the move, like the documents that existed when the move ran.
@@ -26,7 +26,7 @@ extension Reconciler {
         // Most documents name neither a category nor an institution: nothing to look up.
         if doc.customerCategory != nil || doc.institution != nil {
             let problems = try db.referenceProblems(.document, values: doc.columnValues, kinds: context.kinds, requireActive: false)
-            if !problems.isEmpty { return e.reject("document \(doc.id): \(InvalidFields(problems).oneLine)") }
+            if !problems.isEmpty { return e.reject("document \(doc.id): \(InvalidFields(problems).oneLine)", problems: problems) }
         }
         let position = context.positions?.take()
         let echo = e.mayEcho && sentAsStored, echoNode = echo ? context.node : nil
@@ -43,9 +43,9 @@ extension Reconciler {
                              ifPartner: doc.partnerCode)
             if !inserted {
                 guard try ReplicatedTable.partner.exists(db, key: doc.partnerCode) else {
-                    return e.reject("document \(doc.id): partner \(doc.partnerCode) does not exist at the hub")
+                    return e.reject("document \(doc.id): partner \(doc.partnerCode) does not exist at the hub", .unknownPartner)
                 }
-                if let refusal = try e.outside(.partner, doc.partnerCode, "document \(doc.id)", context) { return e.reject(refusal) }
+                if let refusal = try e.outside(.partner, doc.partnerCode, "document \(doc.id)", context) { return e.reject(refusal, .outsideRegion) }
                 // Without regions the insert above found the document there already.
                 inserted = try context.regions != nil
                     && insertRow(db, table: .document, stored: stored, stamp: e.stamp, replacing: false, position: position, echoNode: echoNode)
@@ -104,9 +104,9 @@ extension Reconciler {
         } catch let refused as MoveRefused {
             try db.appendAudit(AuditRecord(node: context.node, kind: .moveRefused, entity: "move", key: e.change.key,
                                            reason: refused.description))
-            return e.reject(refused.description)
+            return e.reject(refused.description, .moveRefused)
         } catch let error as FieldError {
-            return e.reject(error.description)
+            return e.reject(error.description, error.refusalCode)
         }
     }
 

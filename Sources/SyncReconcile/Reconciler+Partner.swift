@@ -78,12 +78,12 @@ extension Reconciler {
     /// renames its record and every record that names it. Never merged into another store's
     /// record of the same code.
     static func applyNewPrefixed(_ e: EntryApplication, context: inout ApplyContext) throws -> Applied {
-        guard let table = ReplicatedTable.of(e.kind) else { return e.reject("\(e.record): not stored") }
+        guard let table = ReplicatedTable.of(e.kind) else { return e.reject("\(e.record): not stored", .unknownKind) }
         var row = RecordRow(kind: e.kind, values: table.presentColumns(e.change.fields).map { $0 ?? .null })
-        do { try e.kind.validate(row) } catch { return e.reject("\(e.record): \(oneLine(error))") }
+        do { try e.kind.validate(row) } catch { return e.reject("\(e.record): \(oneLine(error))", refusalCode(error)) }
         let codeIndex = table.columnIndex["code"]!
-        guard let original = row.values[codeIndex].text, !original.isEmpty else { return e.reject("\(e.record): code is missing") }
-        if let problem = PartnerCode.problem(original, entered: false) { return e.reject("\(e.record): \(problem.qualified)") }
+        guard let original = row.values[codeIndex].text, !original.isEmpty else { return e.reject("\(e.record): code is missing", .invalidField) }
+        if let problem = PartnerCode.problem(original, entered: false) { return e.reject("\(e.record): \(problem.qualified)", problem.refusalCode) }
         let position = context.positions?.take()
         var stored = table.storedValues(columnValues: row.values)
         var echo = e.mayEcho && stored == table.storedValues(e.incoming.fields)

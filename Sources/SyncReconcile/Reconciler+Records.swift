@@ -34,15 +34,20 @@ struct EntryApplication {
         (EntryResult(seq: seq, outcome: .applied, warning: warning), touched)
     }
 
-    func reject(_ reason: String, resend row: TouchedRow? = nil) -> Applied {
-        (EntryResult(seq: seq, outcome: .rejected, reason: reason), row.map { [$0] } ?? [])
+    func reject(_ reason: String, _ code: RefusalCode, resend row: TouchedRow? = nil) -> Applied {
+        (EntryResult(seq: seq, outcome: .rejected, reason: reason, code: code), row.map { [$0] } ?? [])
+    }
+
+    /// A refusal for field problems, coded by the first (`field-too-long` or `invalid-field`).
+    func reject(_ reason: String, problems: [FieldError]) -> Applied {
+        reject(reason, problems.first?.refusalCode ?? .invalidField)
     }
 
     /// The sender already changed its own copy of an existing row. When the hub refuses that
     /// edit, or keeps a newer value for any of its fields, the row is fed again (not as the
     /// sender's echo), so the sender gets the hub's image back instead of keeping its own.
-    func refused(_ reason: String) -> Applied {
-        reject(reason, resend: TouchedRow(change.entity, change.key))
+    func refused(_ reason: String, _ code: RefusalCode) -> Applied {
+        reject(reason, code, resend: TouchedRow(change.entity, change.key))
     }
 
     /// Why the node may not touch that record: it is in another region (never for a kind
@@ -74,28 +79,34 @@ func oneLine(_ error: Error) -> String {
     (error as? InvalidFields)?.oneLine ?? String(describing: error)
 }
 
+/// The refusal code of a validation error (its first problem's).
+func refusalCode(_ error: Error) -> RefusalCode {
+    if let e = error as? FieldError { return e.refusalCode }
+    return (error as? InvalidFields)?.problems.first?.refusalCode ?? .invalidField
+}
+
 extension Reconciler {
     /// A new record by its kind's declaration (an address, or any declared kind): the row is
     /// validated, its parent partner must exist at the hub (and be in the sender's region);
     /// it is stored as sent, or, when the hub has the record already, the sent row is merged
     /// into it as an edit.
     static func applyNewRecord(_ e: EntryApplication, context: inout ApplyContext) throws -> Applied {
-        guard let table = ReplicatedTable.of(e.kind) else { return e.reject("\(e.record): \(e.change.entity.rawValue) is not stored") }
+        guard let table = ReplicatedTable.of(e.kind) else { return e.reject("\(e.record): \(e.change.entity.rawValue) is not stored", .unknownKind) }
         let row = RecordRow(kind: e.kind, values: table.presentColumns(e.change.fields).map { $0 ?? .null })
-        do { try e.kind.validate(row) } catch { return e.reject("\(e.record): \(oneLine(error))") }
+        do { try e.kind.validate(row) } catch { return e.reject("\(e.record): \(oneLine(error))", refusalCode(error)) }
         let missing = try e.db.referenceProblems(e.kind, values: row.values, kinds: context.kinds, requireActive: false)
-        if !missing.isEmpty { return e.reject("\(e.record): \(InvalidFields(missing).oneLine)") }
+        if !missing.isEmpty { return e.reject("\(e.record): \(InvalidFields(missing).oneLine)", problems: missing) }
         let key: String
-        do { key = try table.key(of: row.values) } catch { return e.reject("\(e.record): \(oneLine(error))") }
+        do { key = try table.key(of: row.values) } catch { return e.reject("\(e.record): \(oneLine(error))", refusalCode(error)) }
         let name = "\(e.change.entity.rawValue) \(key)"
         if let owner = e.kind.owner, !context.byHub, let value = row[owner].text, value != context.node {
-            return e.reject("\(name) would belong to node \(value) (\(owner)); only that node creates it")
+            return e.reject("\(name) would belong to node \(value) (\(owner)); only that node creates it", .notOwner)
         }
         if let parent = e.kind.parent, let code = row[parent].text {
             guard try ReplicatedTable.partner.exists(e.db, key: code) else {
-                return e.reject("\(name): partner \(code) does not exist at the hub")
+                return e.reject("\(name): partner \(code) does not exist at the hub", .unknownPartner)
             }
-            if let refusal = try e.outside(.partner, code, name, context) { return e.reject(refusal) }
+            if let refusal = try e.outside(.partner, code, name, context) { return e.reject(refusal, .outsideRegion) }
         }
         let position = context.positions?.take()
         let stored = table.storedValues(columnValues: row.values)
@@ -115,36 +126,36 @@ extension Reconciler {
     /// the validation reads; otherwise only the columns the merge compares). Then merged field
     /// by field (`merge`). `fields`: a removal's tombstone flag comes this way too.
     static func applyEdit(_ e: EntryApplication, fields: Fields, removal: Bool = false, context: inout ApplyContext) throws -> Applied {
-        guard let table = ReplicatedTable.of(e.kind) else { return e.reject("\(e.record): \(e.change.entity.rawValue) is not stored") }
+        guard let table = ReplicatedTable.of(e.kind) else { return e.reject("\(e.record): \(e.change.entity.rawValue) is not stored", .unknownKind) }
         let key = e.change.key
         let validates = !removal && (e.kind.validatedColumns.map { checked in fields.keys.contains { checked.contains($0) } } ?? true)
         let ownerColumn = e.kind.owner.flatMap { table.columnIndex[$0] }
         let wanted = validates ? nil : fields.keys.compactMap { table.columnIndex[$0] } + (ownerColumn.map { [$0] } ?? [])
         guard let stored = try table.hub.fetchWithClocks(e.db, key: key, only: wanted) else {
-            return e.reject("\(e.record) does not exist at the hub")
+            return e.reject("\(e.record) does not exist at the hub", .unknownRecord)
         }
         if let ownerColumn, let ownerName = e.kind.owner {
             let owner = stored.values[ownerColumn].text
             guard owner == context.node else {
-                return e.reject("\(e.record) belongs to node \(owner ?? "?") (\(ownerName)), not \(context.node)")
+                return e.reject("\(e.record) belongs to node \(owner ?? "?") (\(ownerName)), not \(context.node)", .notOwner)
             }
         }
-        if let refusal = try e.outside(e.change.entity, key, e.record, context) { return e.reject(refusal) }
+        if let refusal = try e.outside(e.change.entity, key, e.record, context) { return e.reject(refusal, .outsideRegion) }
         if !removal {
             for name in fields.keys.sorted() where !e.kind.isEditable(name) {
-                return e.refused("\(e.record): field \(name) cannot be changed by an update")
+                return e.refused("\(e.record): field \(name) cannot be changed by an update", .invalidField)
             }
         }
         if validates {
             var merged = RecordRow(kind: e.kind, values: stored.values)
             for (k, v) in fields { merged.values[table.columnIndex[k]!] = v }  // editable: a column
-            do { try e.kind.validate(merged) } catch { return e.refused("\(e.record): \(oneLine(error))") }
+            do { try e.kind.validate(merged) } catch { return e.refused("\(e.record): \(oneLine(error))", refusalCode(error)) }
         }
         if !removal, e.kind.references.keys.contains(where: { fields[$0] != nil }) {
             var values = [FieldValue](repeating: .null, count: e.kind.columns.count)
             for (k, v) in fields { values[table.columnIndex[k]!] = v }
             let missing = try e.db.referenceProblems(e.kind, values: values, kinds: context.kinds, columns: Set(fields.keys), requireActive: false)
-            if !missing.isEmpty { return e.refused("\(e.record): \(InvalidFields(missing).oneLine)") }
+            if !missing.isEmpty { return e.refused("\(e.record): \(InvalidFields(missing).oneLine)", missing.first?.refusalCode ?? .invalidField) }
         }
         // The node made the same edit on its own copy; if nothing else had changed the row,
         // the hub's image is now exactly the node's.
@@ -156,12 +167,12 @@ extension Reconciler {
     static func applyRemoval(_ e: EntryApplication, context: inout ApplyContext) throws -> Applied {
         switch e.kind.removal {
         case .never:
-            return e.reject("\(e.record): a \(e.change.entity.rawValue) is never removed")
+            return e.reject("\(e.record): a \(e.change.entity.rawValue) is never removed", .neverRemoved)
         case .tombstone(let flag):
             return try applyEdit(e, fields: [flag: .bool(true)], removal: true, context: &context)
         case .delete:
-            guard let table = ReplicatedTable.of(e.kind) else { return e.reject("\(e.record): \(e.change.entity.rawValue) is not stored") }
-            if let refusal = try e.outside(e.change.entity, e.change.key, e.record, context) { return e.reject(refusal) }
+            guard let table = ReplicatedTable.of(e.kind) else { return e.reject("\(e.record): \(e.change.entity.rawValue) is not stored", .unknownKind) }
+            if let refusal = try e.outside(e.change.entity, e.change.key, e.record, context) { return e.reject(refusal, .outsideRegion) }
             // The row's clocks go with it.
             let removed = try table.delete(e.db, key: e.change.key)
             return e.applied(removed ? [TouchedRow(e.change.entity, e.change.key)] : [])

@@ -21,34 +21,34 @@ public enum Reconciler {
         // Prepared for the entry as sent; worked out here for a renamed one.
         let ready = asSent ? prepared ?? prepare(incoming, node: context.node, kinds: context.kinds)
                            : prepare(change, node: context.node, kinds: context.kinds)
-        if case .invalid(let reason) = ready.content {
-            return (EntryResult(seq: change.seq, outcome: .rejected, reason: reason), [])
+        if case .invalid(let reason, let code) = ready.content {
+            return (EntryResult(seq: change.seq, outcome: .rejected, reason: reason, code: code), [])
         }
         guard let kind = context.kinds.kind(change.entity) else {
-            return (EntryResult(seq: change.seq, outcome: .rejected, reason: "no record kind \(change.entity.rawValue)"), [])
+            return (EntryResult(seq: change.seq, outcome: .rejected, reason: "no record kind \(change.entity.rawValue)", code: .unknownKind), [])
         }
         let entry = EntryApplication(db: db, change: change, incoming: incoming, asSent: asSent,
                                      stamp: MergeStamp(hlc: change.hlc, node: context.node), kind: kind, byHub: context.byHub)
         switch kind.writers {
         case .hub where !context.byHub:
-            return entry.reject("\(change.entity.rawValue) \(change.key): central master data, written at the hub; a store cannot change it")
+            return entry.reject("\(change.entity.rawValue) \(change.key): central master data, written at the hub; a store cannot change it", .centralData)
         case .stores where context.byHub && !context.storeRecords:
-            return entry.reject("\(change.entity.rawValue) \(change.key): written by the stores, not by the hub")
+            return entry.reject("\(change.entity.rawValue) \(change.key): written by the stores, not by the hub", .storeData)
         default: break
         }
         if !context.byHub, context.erasuresRecorded, let refusal = try erasureRefusal(db, change, kinds: context.kinds) {
             // An existing row is fed again, so the sender gets the erased image back.
-            return try ReplicatedTable.of(kind)?.exists(db, key: change.key) == true ? entry.refused(refusal) : entry.reject(refusal)
+            return try ReplicatedTable.of(kind)?.exists(db, key: change.key) == true ? entry.refused(refusal, .erased) : entry.reject(refusal, .erased)
         }
         // A pick-up claims an order: the order must exist at the hub, in the node's region, and
         // the receipt be the node's own. A second claim is a double pick-up, not a block.
         if change.entity == .orderPickup, change.op == .insert, !context.byHub, let refusal = try pickupRefusal(db, change, context: context) {
-            return entry.reject(refusal)
+            return entry.reject(refusal, .pickupRefused)
         }
         // An institution's discount is central data: only the hub sets or changes it.
         if change.entity == .institution, !context.byHub,
            let column = CustomerModule.centralInstitutionColumns.sorted().first(where: { change.fields[$0].map { $0 != .null && $0 != .int(0) } == true }) {
-            return entry.reject("institution \(change.key): \(column) is central data: only the hub sets or changes an institution's discount")
+            return entry.reject("institution \(change.key): \(column) is central data: only the hub sets or changes an institution's discount", .centralData)
         }
         switch (change.entity, change.op) {
         case (.move, _): return try applyMove(entry, context: &context)
@@ -83,11 +83,11 @@ public enum Reconciler {
     /// (see `PreparedChange`): a new partner or document parsed and validated, with the values
     /// its row is stored with. Pure: no database, so the hub runs it beside its writer.
     public static func prepare(_ change: Change, node: String, kinds: RecordKinds = .standard) -> PreparedChange {
-        guard let kind = kinds.kind(change.entity) else { return PreparedChange(content: .invalid("no record kind \(change.entity.rawValue)")) }
+        guard let kind = kinds.kind(change.entity) else { return PreparedChange(content: .invalid("no record kind \(change.entity.rawValue)", .unknownKind)) }
         // Types and sizes of every field, as a store checks its own writes (`ColumnRules`).
         let problems = kind.problems(change.fields)
         if !problems.isEmpty {
-            return PreparedChange(content: .invalid("\(change.entity.rawValue) \(change.key): \(InvalidFields(problems).oneLine)"))
+            return PreparedChange(content: .invalid("\(change.entity.rawValue) \(change.key): \(InvalidFields(problems).oneLine)", problems.first?.refusalCode ?? .invalidField))
         }
         switch (change.entity, change.op) {
         case (.partner, .insert):
@@ -101,7 +101,7 @@ public enum Reconciler {
                 return PreparedChange(content: .partner(code: partner.code, stored: stored, sentAsStored: stored == table.storedValues(present: sent)))
             } catch {
                 // A `FieldError` or `InvalidFields` (the only errors here), on one line.
-                return PreparedChange(content: .invalid("partner \(change.key): \((error as? InvalidFields)?.oneLine ?? String(describing: error))"))
+                return PreparedChange(content: .invalid("partner \(change.key): \((error as? InvalidFields)?.oneLine ?? String(describing: error))", refusalCode(error)))
             }
         case (.document, .insert):
             do {
@@ -111,7 +111,7 @@ public enum Reconciler {
                 return PreparedChange(content: .document(doc, stored: stored, sentAsStored: stored == table.storedValues(present: sent)))
             } catch {
                 // A `FieldError` (the only error here) reads as its `description`.
-                return PreparedChange(content: .invalid("document \(change.key): \(error)"))
+                return PreparedChange(content: .invalid("document \(change.key): \(error)", refusalCode(error)))
             }
         default:
             return .nothing

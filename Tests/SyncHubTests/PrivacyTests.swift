@@ -119,6 +119,7 @@ struct PrivacyTests {
         for id in ["A", "B"] { try await world.sync(id) }
         let summary = try await world.sync("C")
         #expect(summary.rejected.first?.reason?.contains("erased under case \(ar.id)") == true, "\(summary.rejected)")
+        #expect(summary.rejected.first?.code == "erased")
         try await world.syncAll()
         for store in [a, world.store("B"), c] {
             let p = try #require(try store.partner(code: "P1"))

@@ -150,6 +150,7 @@ struct RegionTests {
         #expect(reply.results.map(\.outcome) == [.rejected, .rejected, .rejected, .rejected])
         for r in reply.results {
             #expect(r.reason?.contains("partner 1001 belongs to region 'NORTH', node B replicates region 'SOUTH'") == true, "\(r.reason ?? "")")
+            #expect(r.code == "outside-region")
         }
         #expect(try world.hub.stateHash() == before)
     }
