@@ -19,11 +19,15 @@ public struct HubRequestContext: AuthRequestContext, RequestContext, RemoteAddre
     public var coreContext: CoreRequestContextStorage
     public var identity: HubCaller?
     public let remoteAddress: SocketAddress?
+    /// The connection, so a request that passes the token check takes it out of the
+    /// unauthenticated ones (`UnauthenticatedConnections`).
+    let connection: ObjectIdentifier?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         identity = nil
         remoteAddress = source.channel.remoteAddress
+        connection = ObjectIdentifier(source.channel)
     }
 }
 
@@ -36,6 +40,7 @@ struct HubAuthenticator: AuthenticatorMiddleware {
 
     let store: HubStore
     let metrics: HubMetrics
+    var connections: UnauthenticatedConnections?
 
     func authenticate(request: Request, context: Context) async throws -> HubCaller? {
         guard let token = BearerToken.parse(request.headers[.authorization]) else { return nil }
@@ -54,6 +59,7 @@ struct HubAuthenticator: AuthenticatorMiddleware {
             metrics.authFailures.increment()
             return HubServer.error(.unauthorized, token == nil ? "missing bearer token" : "unknown or revoked token")
         }
+        if let id = context.connection { connections?.authenticated(id) }
         var context = context
         context.identity = node
         return try await next(request, context)

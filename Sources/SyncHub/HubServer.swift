@@ -29,6 +29,8 @@ public struct HubServer: Sendable {
     public var connectionLimits: HubConnectionLimits
     /// Bytes of push bodies held at once (`HubConnectionLimits.maxReceivingBytes`).
     let receiving: ReceiveBudget
+    /// Connections that have not yet shown a valid token (see `UnauthenticatedConnections`).
+    let unauthenticated: UnauthenticatedConnections
 
     /// Where errors that replies do not describe go (`internalError`).
     public var logger: Logger
@@ -39,6 +41,8 @@ public struct HubServer: Sendable {
         self.logger = logger
         self.connectionLimits = connectionLimits
         self.receiving = ReceiveBudget(limit: connectionLimits.maxReceivingBytes)
+        self.unauthenticated = UnauthenticatedConnections(total: connectionLimits.maxUnauthenticated,
+                                                         perAddress: connectionLimits.maxUnauthenticatedPerAddress)
         var limits = limits
         // A batch names the kinds this hub replicates.
         limits.kinds = store.kinds
@@ -101,7 +105,7 @@ public struct HubServer: Sendable {
         }
         // Every /v1 route runs for an authenticated node only; pushes are counted first, so a
         // push refused for its token counts as a refused push.
-        let authenticator = HubAuthenticator(store: store, metrics: metrics)
+        let authenticator = HubAuthenticator(store: store, metrics: metrics, connections: unauthenticated)
         router.group("v1/push").add(middleware: PushCounter(metrics: metrics)).add(middleware: authenticator).post { request, context in
             await server.handlePush(request, node: try context.node)
         }
@@ -347,8 +351,14 @@ public struct HubServer: Sendable {
                             logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void) throws -> some ApplicationProtocol {
         let limits = connectionLimits
         let metrics = self.metrics
+        let unauthenticated = self.unauthenticated
         let http = HTTPServerBuilder.http1(configuration: .init(
-            additionalChannelHandlers: [RequestReadDeadline(timeout: limits.requestTimeout) { metrics.slowRequestsClosed.increment() }],
+            additionalChannelHandlers: [
+                ConnectionGuard(registry: unauthenticated, headTimeout: limits.headTimeout) { refused in
+                    (refused ? metrics.unauthenticatedRefused : metrics.unauthenticatedClosed).increment()
+                },
+                RequestReadDeadline(timeout: limits.requestTimeout) { metrics.slowRequestsClosed.increment() },
+            ],
             idleTimeout: limits.idleTimeout))
         let server = try tls.map { try HTTPServerBuilder.tls(http, tlsConfiguration: $0) } ?? http
         let configuration = ApplicationConfiguration(address: .hostname(host, port: port), serverName: "poshub",

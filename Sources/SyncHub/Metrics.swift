@@ -22,6 +22,10 @@ public final class HubMetrics: Sendable {
     public let authFailures: Counter
     public let feedRowsSwept: Counter
     public let slowRequestsClosed: Counter
+    /// Unauthenticated connections refused (their address held its share) and closed (the
+    /// oldest, for a new one; or no request head in time).
+    public let unauthenticatedRefused: Counter
+    public let unauthenticatedClosed: Counter
 
     /// Decoding and preparing a pushed batch (beside the push being applied).
     public let pushDecode: DurationHistogram
@@ -58,6 +62,10 @@ public final class HubMetrics: Sendable {
         feedRowsSwept = r.makeCounter(name: "poshub_feed_rows_swept_total", help: "Superseded feed log rows removed while no push came.")
         slowRequestsClosed = r.makeCounter(name: "poshub_slow_requests_closed_total",
                                            help: "Connections closed because a request had not arrived within --request-timeout.")
+        unauthenticatedRefused = r.makeCounter(name: "poshub_unauthenticated_refused_total",
+                                               help: "Connections closed at once: their address held --max-unauthenticated-per-address connections without a valid token.")
+        unauthenticatedClosed = r.makeCounter(name: "poshub_unauthenticated_closed_total",
+                                              help: "Connections without a valid token closed: no request head within --head-timeout, or the oldest beyond --max-unauthenticated.")
         pushDecode = r.makeDurationHistogram(name: "poshub_push_decode_seconds", buckets: Self.buckets,
                                              help: "Decoding and preparing a pushed batch, beside the push being applied.")
         pushApply = r.makeDurationHistogram(name: "poshub_push_apply_seconds", buckets: Self.buckets,

@@ -150,6 +150,12 @@ struct Serve: AsyncParsableCommand {
     var idleTimeout: Int = Int(HubConnectionLimits.default.idleTimeout.nanoseconds / 1_000_000_000)
     @Option(help: ArgumentHelp("Seconds a request may take to arrive, from its head to the end of its body.", valueName: "seconds"))
     var requestTimeout: Int = Int(HubConnectionLimits.default.requestTimeout.nanoseconds / 1_000_000_000)
+    @Option(help: "Connections that have not yet shown a valid token, in all (default: half of --max-connections; the rest is kept for stores); beyond, the oldest is closed.")
+    var maxUnauthenticated: Int?
+    @Option(help: "Connections without a valid token from one address (loopback excepted); beyond, a new one is closed at once.")
+    var maxUnauthenticatedPerAddress: Int = 16
+    @Option(help: ArgumentHelp("Seconds a new connection has to send its first request head.", valueName: "seconds"))
+    var headTimeout: Int = 10
     @Option(help: "Bytes of push bodies received or waiting at once, of all connections; beyond, a push gets 503 and Retry-After.")
     var maxReceivingBytes: Int = HubConnectionLimits.default.maxReceivingBytes
     @Option(help: ArgumentHelp("Feed log rows read per sweep step; a new sweep pass starts once the log has grown by this many rows (or a tenth) since the last one began.", valueName: "rows"))
@@ -162,6 +168,9 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--host \(host) is reachable beyond this machine: give --tls-cert and --tls-key, or --insecure-plaintext to serve plain HTTP there anyway")
         }
         if maxConnections < 1 { throw ValidationError("--max-connections must be at least 1") }
+        if let m = maxUnauthenticated, m < 1 || m > maxConnections { throw ValidationError("--max-unauthenticated must be 1 to --max-connections (\(maxConnections))") }
+        if maxUnauthenticatedPerAddress < 1 { throw ValidationError("--max-unauthenticated-per-address must be at least 1") }
+        if headTimeout < 1 || headTimeout > 3600 { throw ValidationError("--head-timeout must be 1 to 3600 seconds") }
         if sweepStep < 1 || sweepStep > 1_000_000 { throw ValidationError("--sweep-step must be 1 to 1000000 rows") }
         if idleTimeout < 1 || idleTimeout > 3600 { throw ValidationError("--idle-timeout must be 1 to 3600 seconds") }
         if requestTimeout < 1 || requestTimeout > 3600 { throw ValidationError("--request-timeout must be 1 to 3600 seconds") }
@@ -180,7 +189,9 @@ struct Serve: AsyncParsableCommand {
         let host = self.host
         let tls = try tlsCert.map { try HubTLS.serverConfiguration(certificateFile: $0, keyFile: tlsKey ?? "") }
         let connections = HubConnectionLimits(maxConnections: maxConnections, idleTimeout: .seconds(Int64(idleTimeout)),
-                                              requestTimeout: .seconds(Int64(requestTimeout)), maxReceivingBytes: maxReceivingBytes)
+                                              requestTimeout: .seconds(Int64(requestTimeout)), maxReceivingBytes: maxReceivingBytes,
+                                              maxUnauthenticated: maxUnauthenticated, maxUnauthenticatedPerAddress: maxUnauthenticatedPerAddress,
+                                              headTimeout: .seconds(Int64(headTimeout)))
         let server = HubServer(store: hub, limits: limits, connectionLimits: connections, logger: logger)
         // swift-metrics (Hummingbird's request metrics) reports into the hub's registry.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: server.metrics.registry))
