@@ -134,6 +134,7 @@ let package = Package(
             "SyncModel", "SyncStore", "SyncWire", "SyncHub", "SyncNode", "Simulation", "SyncTesting",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
 
         .testTarget(name: "SyncModelTests", dependencies: [

@@ -43,8 +43,11 @@ struct PosBench: AsyncParsableCommand {
     @Option(help: "Cells of the price table a new store receives (price row).") var priceCells: Int = 100_000
     @Option(help: "Changes at the larger hub of the access report row (the smaller holds a tenth).") var reportChanges: Int = 1_000_000
     @Option(help: "Customers the back-office transfer row sends.") var transferCustomers: Int = 100_000
-    @Option(help: "Rows to run: write,order,catchup,memory,scale,price,report,transfer,json,binding (and 'inprocess': catch-up without HTTP, for profiling).")
+    @Option(help: "Rows to run: write,order,catchup,memory,scale,price,report,transfer,json,binding (and 'inprocess': catch-up without HTTP, for profiling; 'load': 50 stores at once, quiet and beside 600 idle connections).")
     var only: String = "write,order,catchup,memory,scale,price,report,transfer,json,binding"
+    @Option(help: "Stores syncing at once in the load rows.") var loadStores: Int = 50
+    @Option(help: "Rounds per load row (each store writes its changes, then all sync at once).") var loadRounds: Int = 4
+    @Option(help: "Idle connections a client holds during the load rows' second half.") var loadIdle: Int = 600
     @Option(help: "Folder for stores (default: a temporary folder).") var workDir: String?
     @Flag(help: "JSON output.") var json = false
 
@@ -104,6 +107,10 @@ struct PosBench: AsyncParsableCommand {
         try await row("transfer") { rowDir in
             log("back-office transfer: \(transferCustomers) customers…")
             table.append(try await Bench.transfer(count: transferCustomers, dir: rowDir, bin: bin, log: log))
+        }
+        try await row("load") { rowDir in
+            log("load: \(loadStores) stores syncing at once, quiet and beside \(loadIdle) idle connections…")
+            table += try await Load.run(stores: loadStores, sizes: [20, 300], rounds: loadRounds, idle: loadIdle, dir: rowDir, bin: bin, log: log)
         }
         try await row("json") { _ in
             log("journal JSON: 100000 images…")
