@@ -26,6 +26,8 @@ public final class FaultyRelay: @unchecked Sendable {
     private let lock = NSLock()
     private var fault: Fault = .none
     private var faultyLeft = 0
+    /// Only requests whose first bytes are these take the armed fault (nil: any request).
+    private var matching: [UInt8]?
     private var stopped = false
     public private(set) var connections = 0
 
@@ -46,15 +48,17 @@ public final class FaultyRelay: @unchecked Sendable {
         t.start()
     }
 
-    /// Arms `fault` for the next `requests` requests.
-    public func setFault(_ fault: Fault, requests: Int = 1) {
-        lock.lock(); self.fault = fault; faultyLeft = requests; lock.unlock()
+    /// Arms `fault` for the next `requests` requests, of those that start with `matching`
+    /// (`"POST /v1/push"`) when given.
+    public func setFault(_ fault: Fault, requests: Int = 1, matching: String? = nil) {
+        lock.lock(); self.fault = fault; faultyLeft = requests; self.matching = matching.map { Array($0.utf8) }; lock.unlock()
     }
 
-    /// The fault for a request that starts now (consumes one armed request).
-    func takeFault() -> Fault {
+    /// The fault for a request that starts now with `chunk` (consumes one armed request).
+    func takeFault(_ chunk: [UInt8]) -> Fault {
         lock.lock(); defer { lock.unlock() }
         guard faultyLeft > 0 else { return .none }
+        if let matching, !chunk.starts(with: matching) { return .none }
         faultyLeft -= 1
         return fault
     }
@@ -136,7 +140,7 @@ public final class FaultyRelay: @unchecked Sendable {
             var chunk = Array(buffer[0..<n])
             if request, Self.methods.contains(where: { chunk.starts(with: $0) }) {
                 // A new request on this connection: arm the next fault and reset the counters.
-                pair.fault = takeFault()
+                pair.fault = takeFault(chunk)
                 total = 0; seen = []; bodyStart = nil; flipped = false
             }
             let fault = pair.fault

@@ -100,7 +100,8 @@ struct FaultTests {
         ]
         for (i, (fault, name)) in faults.enumerated() {
             all += try await write(node, prefix: "F\(i)", n: 30)
-            relay.setFault(fault, requests: 1)
+            // The push (a round first asks the hub's epoch, docs/sync-protocol.md).
+            relay.setFault(fault, requests: 1, matching: "POST /v1/push")
             let first = try await node.api.request(.POST, "\(node.baseURL)/sync")
             if case .delay = fault { #expect(first.status == 200, "\(name)") } else { #expect(first.status == 502, "\(name): \(first.text)") }
             if case .flipBodyByte = fault { #expect(first.text.contains("CRC") || first.text.contains("refused"), "\(first.text)") }

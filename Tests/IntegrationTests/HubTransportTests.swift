@@ -163,27 +163,12 @@ struct IdleAttackerTests {
         try cluster.addNode("A", site: "WAW", series: "K1")
         #expect(try cluster.posnode("A", ["partner", "add", "--code", "HONEST", "--kind", "business", "--name", "Firma"]).succeeded)
 
-        // On a thread of its own: 200 connections, each sends a header byte every half second,
-        // and one the hub closed is opened again.
-        let stop = StopFlag(), port = hub.port
-        let opened = Counter()
-        Thread.detachNewThread {
-            var connections: [RawConnection?] = Array(repeating: nil, count: 200)
-            while !stop.isSet {
-                for i in connections.indices {
-                    if connections[i] == nil || connections[i]!.send("G") == false || connections[i]!.read(timeout: 0) == .closed {
-                        connections[i]?.close()
-                        connections[i] = try? RawConnection(port: port)
-                        if connections[i] != nil { opened.add() }
-                    }
-                }
-                usleep(500_000)
-            }
-            for c in connections { c?.close() }
-        }
-        defer { stop.set() }
+        // 200 connections, each sends a header byte every second and is opened again when closed.
+        let idler = IdleClient(port: hub.port, connections: 200)
+        idler.start()
+        defer { idler.stop() }
         try await Task.sleep(for: .seconds(3))
-        #expect(opened.value >= 200)
+        #expect(idler.opened >= 200)
 
         let health = try await TestHTTP().request(.GET, "\(hub.baseURL)/health", timeout: .seconds(10))
         #expect(health.status == 200)
@@ -192,16 +177,7 @@ struct IdleAttackerTests {
         #expect(try cluster.nodeStateHash("A") == cluster.hubStateHash())
         let metrics = MetricsText(try await TestHTTP().request(.GET, "\(hub.baseURL)/metrics", timeout: .seconds(10)).text)
         #expect((metrics.value("poshub_unauthenticated_closed_total") ?? 0) > 0)
-        stop.set()
     }
-}
-
-/// Counts from another thread.
-final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var n = 0
-    func add() { lock.lock(); n += 1; lock.unlock() }
-    var value: Int { lock.lock(); defer { lock.unlock() }; return n }
 }
 
 /// Set once, read from another thread.
