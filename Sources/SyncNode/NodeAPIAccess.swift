@@ -70,12 +70,12 @@ public struct NodeAPIAccess<Context: RequestContext>: RouterMiddleware {
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let host = request.head.authority, Self.isLoopbackHost(host) else {
-            return NodeServer.json(NodeAPIError(error: "the local API answers loopback host names only (127.0.0.1, localhost, [::1])"),
+            return NodeServer.apiError(NodeAPIError(error: "the local API answers loopback host names only (127.0.0.1, localhost, [::1])"),
                                    status: .misdirectedRequest)
         }
         let origin = request.headers[.origin]
         if let origin, !allowedOrigins.contains(origin.lowercased()) {
-            return NodeServer.json(NodeAPIError(error: "requests from origin \(origin) are not allowed (posnode serve --allow-origin)"),
+            return NodeServer.apiError(NodeAPIError(error: "requests from origin \(origin) are not allowed (posnode serve --allow-origin)"),
                                    status: .forbidden)
         }
         if request.method == .options, let origin {
@@ -89,7 +89,7 @@ public struct NodeAPIAccess<Context: RequestContext>: RouterMiddleware {
         }
         if request.uri.path != "/health" {
             guard let presented = BearerToken.parse(request.headers[.authorization]), Self.equalInConstantTime(Array(presented.utf8), token) else {
-                var response = NodeServer.json(NodeAPIError(error: "missing or wrong API token: send Authorization: Bearer TOKEN (posnode api-token --db DB prints it)"),
+                var response = NodeServer.apiError(NodeAPIError(error: "missing or wrong API token: send Authorization: Bearer TOKEN (posnode api-token --db DB prints it)"),
                                                status: .unauthorized)
                 response.headers[.wwwAuthenticate] = "Bearer"
                 if let origin { Self.addCORS(&response, origin: origin) }
@@ -98,7 +98,7 @@ public struct NodeAPIAccess<Context: RequestContext>: RouterMiddleware {
         }
         if [.post, .patch, .put].contains(request.method), Self.hasBody(request.headers),
            !Self.isJSON(request.headers[.contentType]) {
-            return NodeServer.json(NodeAPIError(error: "request bodies must be application/json"), status: .unsupportedMediaType)
+            return NodeServer.apiError(NodeAPIError(error: "request bodies must be application/json"), status: .unsupportedMediaType)
         }
         var response = try await next(request, context)
         if let origin { Self.addCORS(&response, origin: origin) }

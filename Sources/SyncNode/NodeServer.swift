@@ -9,11 +9,13 @@ import SyncStore
 /// record in `problems`.
 public struct NodeAPIError: Codable, Sendable {
     public var error: String
+    /// The refusal's machine code (`RefusalCode`, as the hub's: docs/sync-protocol.md).
+    public var code: String?
     public var field: String?
     public var problems: [Problem]?
 
-    public init(error: String, field: String? = nil, problems: [Problem]? = nil) {
-        self.error = error; self.field = field; self.problems = problems
+    public init(error: String, code: RefusalCode? = nil, field: String? = nil, problems: [Problem]? = nil) {
+        self.error = error; self.code = code?.rawValue; self.field = field; self.problems = problems
     }
 
     /// One problem: the field by its column name, the message in the form's words.
@@ -73,14 +75,21 @@ public struct NodeServer: Sendable {
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
+    /// An error reply: the error with its code (by the status when it names none).
+    static func apiError(_ error: NodeAPIError, status: HTTPResponse.Status) -> Response {
+        var error = error
+        if error.code == nil { error.code = RefusalCode.forStatus(status.code).rawValue }
+        return json(error, status: status)
+    }
+
     static func failure(_ error: Error) -> Response {
         switch error {
         case let e as FieldError:
             let status: HTTPResponse.Status = e.code == .conflict ? .conflict : e.code == .notFound ? .notFound : .badRequest
-            return json(NodeAPIError(error: e.description, field: e.field, problems: [.init(e)]), status: status)
+            return apiError(NodeAPIError(error: e.description, code: e.refusalCode, field: e.field, problems: [.init(e)]), status: status)
         case let e as InvalidFields:
-            return json(NodeAPIError(error: e.oneLine, field: e.problems.first?.field, problems: e.problems.map(NodeAPIError.Problem.init)),
-                        status: .badRequest)
+            return apiError(NodeAPIError(error: e.oneLine, code: e.problems.first?.refusalCode, field: e.problems.first?.field,
+                                         problems: e.problems.map(NodeAPIError.Problem.init)), status: .badRequest)
         case let e as StoreError:
             let status: HTTPResponse.Status
             switch e {
@@ -91,14 +100,14 @@ public struct NodeServer: Sendable {
             case .notWritable: status = .forbidden
             case .notInitialized, .unexpectedReply: status = .internalServerError
             }
-            return json(NodeAPIError(error: e.description), status: status)
+            return apiError(NodeAPIError(error: e.description), status: status)
         case let e as HTTPError:
             // A body over the limit (413) and the like: the status the error carries.
-            return json(NodeAPIError(error: e.body ?? "\(e.status.code) \(e.status.reasonPhrase)"), status: e.status)
+            return apiError(NodeAPIError(error: e.body ?? "\(e.status.code) \(e.status.reasonPhrase)"), status: e.status)
         case is DecodingError:
-            return json(NodeAPIError(error: "request body is not valid JSON for this call: \(error)"), status: .badRequest)
+            return apiError(NodeAPIError(error: "request body is not valid JSON for this call: \(error)"), status: .badRequest)
         default:
-            return json(NodeAPIError(error: String(describing: error)), status: .internalServerError)
+            return apiError(NodeAPIError(error: String(describing: error)), status: .internalServerError)
         }
     }
 
@@ -204,9 +213,9 @@ public struct NodeServer: Sendable {
         router.post("/documents") { request, _ in await addDocument(request, nil) }
         addCustomerRoutes(router)
         router.post("/sync") { _, _ in
-            guard let sync else { return Self.json(NodeAPIError(error: "no hub configured"), status: .serviceUnavailable) }
+            guard let sync else { return Self.apiError(NodeAPIError(error: "no hub configured"), status: .serviceUnavailable) }
             do { return Self.json(try await sync.syncNow()) } catch {
-                return Self.json(NodeAPIError(error: String(describing: error)), status: .badGateway)
+                return Self.apiError(NodeAPIError(error: String(describing: error)), status: .badGateway)
             }
         }
         return router

@@ -49,7 +49,17 @@ struct NodeRouterTests {
         try await Self.withRouter { client, store in
             let anna = #"{"code": "1001", "kind": "consumer", "first_name": "Anna", "last_name": "Nowak", "country": "PL"}"#
             try await client.execute(uri: "/partners", method: .post, headers: Self.json, body: ByteBuffer(string: anna)) { #expect($0.status == .created) }
-            try await client.execute(uri: "/partners", method: .post, headers: Self.json, body: ByteBuffer(string: anna)) { #expect($0.status == .conflict) }
+            try await client.execute(uri: "/partners", method: .post, headers: Self.json, body: ByteBuffer(string: anna)) { response in
+                #expect(response.status == .conflict)
+                let code = try Self.object(response)["code"] as? String
+                #expect(code == "conflict")
+            }
+            let long = #"{"code": "1009", "kind": "consumer", "first_name": "Anna", "last_name": "Z"# + String(repeating: "\u{301}", count: 300) + #""}"#
+            try await client.execute(uri: "/partners", method: .post, headers: Self.json, body: ByteBuffer(string: long)) { response in
+                #expect(response.status == .badRequest)
+                let code = try Self.object(response)["code"] as? String
+                #expect(code == "field-too-long")
+            }
             let nameless = #"{"code": "1002", "kind": "consumer"}"#
             try await client.execute(uri: "/partners", method: .post, headers: Self.json, body: ByteBuffer(string: nameless)) { response in
                 #expect(response.status == .badRequest)
@@ -66,7 +76,11 @@ struct NodeRouterTests {
                                      body: ByteBuffer(string: anna)) { #expect($0.status == .unsupportedMediaType) }
             let huge = ByteBuffer(string: "{\"code\": \"" + String(repeating: "x", count: 2 << 20) + "\"}")
             try await client.execute(uri: "/partners", method: .post, headers: Self.json, body: huge) { #expect($0.status == .contentTooLarge) }
-            try await client.execute(uri: "/partners/9999", method: .get, headers: Self.json) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/partners/9999", method: .get, headers: Self.json) { response in
+                #expect(response.status == .notFound)
+                let code = try Self.object(response)["code"] as? String
+                #expect(code == "not-found")
+            }
             try await client.execute(uri: "/partners/1001", method: .get, headers: Self.json) { #expect($0.status == .ok) }
             let partners = try store.partners().map(\.code)
             #expect(partners == ["1001"])
