@@ -45,14 +45,21 @@ extension HubStore {
         try db.firstRowCached("SELECT region FROM hub_feed WHERE gseq = ?", [gseq.databaseValue]).map { String.fromDatabaseValue($0[0]) ?? "" }
     }
 
-    /// The first position not handed out yet (AUTOINCREMENT's counter follows the largest
-    /// position written).
+    /// The first position not handed out yet: one after the feed's counter row, which the
+    /// feed rows of every transaction move (`advanceFeedCounter`) and which never goes back,
+    /// so no position is handed out twice, also when the newest rows are removed.
     static func nextFeedPosition(_ db: Database) throws -> Int64 {
-        (try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM sqlite_sequence WHERE name = 'hub_feed'")) ?? 0) + 1
+        (try Int64.fetchOne(db.cachedStatement(sql: "SELECT last FROM hub_feed_counter WHERE id = 1")) ?? 0) + 1
     }
 
-    /// Keeps `sqlite_sequence` (AUTOINCREMENT's counter) at least at `sequence`, so no feed
-    /// position is handed out twice.
+    /// Moves the feed's counter to `position` (never back): the last statement of a
+    /// transaction that wrote feed rows.
+    static func advanceFeedCounter(_ db: Database, to position: Int64) throws {
+        try db.runCached("UPDATE hub_feed_counter SET last = max(last, ?) WHERE id = 1", [position.databaseValue])
+    }
+
+    /// Keeps `sqlite_sequence` (AUTOINCREMENT's counter, the feed's counter before
+    /// `hub_feed_counter`) at least at `sequence` while an old store's migrations rebuild the log.
     static func raiseFeedSequence(_ db: Database, to sequence: Int64) throws {
         try db.execute(sql: "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'hub_feed'", arguments: [sequence])
         if db.changesCount == 0, sequence > 0 {
@@ -212,6 +219,7 @@ extension HubStore {
                 try db.runCached(sql, values)
                 start += n
             }
+            if let last = rows.map(\.gseq).max() { try HubStore.advanceFeedCounter(db, to: last) }
         }
     }
 }

@@ -268,6 +268,18 @@ enum HubSchema {
         m.registerMigration("v18-hub-outcome-code") { db in
             try db.execute(sql: "ALTER TABLE hub_outcome ADD COLUMN code TEXT")
         }
+        // Feed positions come from one counter row (`HubStore.nextFeedPosition`), moved as the
+        // feed rows of a transaction are written, instead of SQLite's AUTOINCREMENT counter
+        // (`sqlite_sequence`): the form a database server takes too (docs/design.md, "Feed
+        // positions become visible in order"). It starts where AUTOINCREMENT's counter was.
+        m.registerMigration("v19-hub-feed-counter") { db in
+            try db.execute(sql: """
+                CREATE TABLE hub_feed_counter (id INTEGER PRIMARY KEY CHECK (id = 1), last INTEGER NOT NULL);
+                INSERT INTO hub_feed_counter (id, last)
+                    VALUES (1, MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'hub_feed'), 0),
+                                   COALESCE((SELECT MAX(gseq) FROM hub_feed), 0)));
+                """)
+        }
         return m
     }
 

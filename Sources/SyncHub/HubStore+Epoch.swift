@@ -24,7 +24,11 @@ extension HubStore {
 
     static func recordEpoch(_ db: Database) throws -> String {
         let epoch = (0..<16).map { _ in String(UInt8.random(in: 0...15), radix: 16) }.joined()
-        let head = try Self.nextFeedPosition(db) - 1
+        // (The first epoch is begun by a migration before the feed's counter row exists.)
+        let head = try db.tableExists("hub_feed_counter") ? Self.nextFeedPosition(db) - 1
+            : Int64.fetchOne(db, sql: """
+                SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'hub_feed'), 0), COALESCE((SELECT MAX(gseq) FROM hub_feed), 0))
+                """) ?? 0
         try db.execute(sql: "INSERT INTO hub_epoch (epoch, started_at, feed_head) VALUES (?, ?, ?)",
                        arguments: [epoch, AuditRecord.now(), head])
         return epoch

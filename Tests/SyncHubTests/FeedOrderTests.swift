@@ -8,6 +8,22 @@ import SyncTesting
 
 @Suite("The hub's feed after a push")
 struct FeedOrderTests {
+    @Test("positions come from the feed's counter row: removing the newest feed rows never gives their positions out again")
+    func counterNeverGoesBack() async throws {
+        let world = try World()
+        _ = try world.store("A").addPartner(consumer("P1"))
+        _ = try world.store("A").addPartner(consumer("P2"))
+        try await world.syncAll()
+        let last = try await world.hub.pool.read { try Int64.fetchOne($0, sql: "SELECT MAX(gseq) FROM hub_feed") } ?? 0
+        #expect(try await world.hub.pool.read { try Int64.fetchOne($0, sql: "SELECT last FROM hub_feed_counter") } == last)
+        // The newest rows go (as a scrub or a hand's repair could take them).
+        try await world.hub.pool.write { try $0.execute(sql: "DELETE FROM hub_feed WHERE gseq >= ?", arguments: [last - 1]) }
+        _ = try world.store("B").addPartner(consumer("Q1"))
+        try await world.sync("B")
+        let q1 = try await world.hub.pool.read { try Int64.fetchOne($0, sql: "SELECT feed_gseq FROM partner WHERE code = 'Q1'") }
+        #expect(q1 == last + 1, "a new position, not one a store may already have read past")
+    }
+
     @Test("each record once, in the order of its last change, across multi-row insert chunks and across pushes")
     func lastChangeOrder() throws {
         let world = try World()
