@@ -5,7 +5,8 @@
 # the price, another registers the same school code; the hub comes back, everyone syncs, and
 # a report shows who kept the codes, who got the store prefix, where the documents went, the
 # institution's listing, the sale at the old price, a new base price a store then prices by,
-# a data-subject access report and erasure, and that all state hashes agree.
+# a data-subject access report and erasure, the hub restored from a backup (the stores send
+# again what it lost), and that all state hashes agree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -152,6 +153,29 @@ echo "Customer 3001 on GDA1 now:"
 "$POSNODE" partner show --db "$WORK/GDA1.sqlite" --code 3001 | sed 's/^/  /'
 held=$( (grep -l -a "Nauczycielka" "$WORK"/*.sqlite* 2>/dev/null || true) | xargs -r -n1 basename | tr '\n' ' ')
 echo "Database, -wal and -shm files of hub and stores still holding her last name: ${held:-none}"
+
+echo
+echo "== the hub's machine is backed up (stopped, its file copied); the stores keep selling and syncing"
+kill "$HUB_PID"; wait "$HUB_PID" 2>/dev/null || true; HUB_PID=""
+cp "$WORK/hub.sqlite" "$WORK/hub-backup.sqlite"
+start_hub
+"$POSNODE" receipt add --db "$WORK/WAW1.sqlite" --partner 2000 --amount 42.00 | sed 's/^/  WAW1: /'
+"$POSNODE" partner add --db "$WORK/KRK1.sqlite" --code 4001 --kind consumer --first-name Jan --last-name Po-Kopii >/dev/null
+echo "  KRK1: registered customer 4001"
+for n in "${NODES[@]}"; do "$POSNODE" sync --db "$WORK/$n.sqlite" >/dev/null; done
+echo "== the hub's disk fails; IT restores the backup (the hub has lost the 42.00 sale and customer 4001)"
+kill "$HUB_PID"; wait "$HUB_PID" 2>/dev/null || true; HUB_PID=""
+rm -f "$WORK/hub.sqlite" "$WORK/hub.sqlite-wal" "$WORK/hub.sqlite-shm"
+cp "$WORK/hub-backup.sqlite" "$WORK/hub.sqlite"
+start_hub
+for round in 1 2; do
+  for n in "${NODES[@]}"; do
+    "$POSNODE" sync --db "$WORK/$n.sqlite" | grep "hub restored" | sed "s/^/  $n: /" || true
+  done
+done
+echo "Customer 4001 on GDA1 (registered after the backup, sent again by KRK1):"
+"$POSNODE" partner show --db "$WORK/GDA1.sqlite" --code 4001 | sed -n '1p' | sed 's/^/  /'
+echo "WAW1's 42.00 receipt (sold after the backup, sent again) on GDA1: $("$POSNODE" document list --db "$WORK/GDA1.sqlite" --json | grep -c '"amount_minor" : 4200') time(s)"
 
 echo "State hashes:"
 HUB_HASH=$("$POSHUB" state-hash --db "$WORK/hub.sqlite")

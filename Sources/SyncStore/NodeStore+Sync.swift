@@ -96,7 +96,8 @@ extension NodeStore {
                 UPDATE node_config SET acked_through = MIN(acked_through, ?), renames_applied = MIN(renames_applied, ?),
                     cursor = 0, bootstrapped = 0 WHERE id = 1
                 """, arguments: [check.lastSeq, check.renamesThrough])
-            let resent = lostEntries ? "entries \(check.lastSeq + 1)–\(ackedAhead), which it had acknowledged, are sent again; " : ""
+            let range = ackedAhead == check.lastSeq + 1 ? "entry \(ackedAhead)" : "entries \(check.lastSeq + 1)–\(ackedAhead)"
+            let resent = lostEntries ? "\(range), which it had acknowledged, sent again; " : ""
             let message = "the hub was restored to an earlier point (epoch \(check.epoch)): it has this store's entries up to \(check.lastSeq); "
                 + resent + "the next pull replaces the replicated tables with the hub's (from feed position \(cfg.cursor) back to 0)"
                 + (check.reason.map { " — \($0)" } ?? "")
