@@ -37,6 +37,23 @@ public enum DocumentText {
         return parts.joined(separator: "\t")
     }
 
+    /// The invoicing fields that are set, one per line (`  invoice status: dunning-2`); empty
+    /// when none is.
+    public static func invoicing(_ d: Document) -> String {
+        var out: [String] = []
+        func add(_ label: String, _ value: String?) { if let value { out.append("  \(label): \(value)") } }
+        add("invoice status", d.invoiceStatus?.rawValue)
+        add("payment method", d.paymentMethod)
+        add("payment terms", d.paymentTerms)
+        add("installments", d.installments.map(String.init))
+        add("salesperson", d.salesperson)
+        add("bill-to address", d.billToSeq.map { "\(d.site)/\($0)" })
+        add("payment status", d.paymentStatus?.rawValue)
+        add("reference numbers", d.referenceNumbers)
+        add("booking", d.booking)
+        return out.joined(separator: "\n")
+    }
+
     /// The document and one line per line: offer, quantity × unit price, discount, total.
     public static func withLines(_ d: Document) -> String {
         var out = line(d) + "\n"

@@ -280,6 +280,7 @@ enum HubSchema {
                                    COALESCE((SELECT MAX(gseq) FROM hub_feed), 0)));
                 """)
         }
+        Schema.registerInvoicing(&m)
         return m
     }
 

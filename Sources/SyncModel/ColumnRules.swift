@@ -57,6 +57,9 @@ public enum ColumnRules {
         "customer_category": .text(max: CustomerModule.maxCodeLength),
         "institution": .text(max: PartnerCode.maxStoredLength), "price_version": .int(0...Int64(Int32.max)),
         "lines": .text(max: DocumentLine.maxLinesJSON),
+        "invoice_status": .text(max: 16), "payment_method": .text(max: 40), "payment_terms": .text(max: 40),
+        "installments": .int(1...120), "salesperson": .text(max: 50), "bill_to_seq": .int(0...1_000_000),
+        "payment_status": .text(max: 16), "reference_numbers": .text(max: 1_000), "booking": .text(max: 500),
     ]
     static let move: [String: ColumnSpec] = [
         "current_code": .text(max: PartnerCode.maxStoredLength), "current_seq": .int(0...1_000_000),

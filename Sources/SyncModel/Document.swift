@@ -8,12 +8,34 @@ public enum DocumentKind: String, Sendable, Codable, CaseIterable {
     case deliveryNote = "delivery-note"
 }
 
+/// Where a document stands with the accounting ERP (docs/rules.md, "Invoicing"): the
+/// accounting connector acts on it; nil (no status): the document is not invoiced.
+public enum InvoiceStatus: String, Sendable, Codable, CaseIterable {
+    /// To be invoiced: the connector creates the provisional invoice(s) once payment method
+    /// and payment terms are set.
+    case open
+    case provisional, invoice, reminder
+    case dunning1 = "dunning-1", dunning2 = "dunning-2", dunning3 = "dunning-3"
+    /// Not invoiced any more: the connector ignores the document.
+    case cancelled
+
+    public static var list: String { allCases.map(\.rawValue).joined(separator: ", ") }
+}
+
+/// Whether the customer has paid a document's invoice (the ERP's answer); `paid`: the
+/// connector ignores the document whatever its invoice status.
+public enum PaymentStatus: String, Sendable, Codable, CaseIterable {
+    case unpaid, paid
+}
+
 /// A document (receipt, invoice, order, receivable) referencing a partner's address at a site.
 /// Amounts are integer minor units (grosze, cents).
 public struct Document: Sendable, Hashable, Codable {
     enum CodingKeys: String, CodingKey {
         case id, kind, partnerCode = "partner_code", addressSeq = "address_seq", site, amountMinor = "amount_minor", currency, status, issuedAt = "issued_at", node
         case customerCategory = "customer_category", institution, priceVersion = "price_version", lines
+        case invoiceStatus = "invoice_status", paymentMethod = "payment_method", paymentTerms = "payment_terms", installments, salesperson
+        case billToSeq = "bill_to_seq", paymentStatus = "payment_status", referenceNumbers = "reference_numbers", booking
     }
 
     /// Globally unique: `<node>-<kind letter><local number>`, assigned by the creating node.
@@ -39,6 +61,36 @@ public struct Document: Sendable, Hashable, Codable {
     /// recorded by its amount alone.
     public var lines: [DocumentLine]
 
+    // Invoicing (invoices, receivables and orders only; docs/rules.md, "Invoicing").
+    /// Where the document stands with the accounting ERP; nil: not invoiced.
+    public var invoiceStatus: InvoiceStatus?
+    public var paymentMethod: String?
+    public var paymentTerms: String?
+    /// Invoices in installments: how many (nil: one invoice).
+    public var installments: Int?
+    /// The ERP's salesperson code, exactly as the ERP has it.
+    public var salesperson: String?
+    /// A deviating bill-to address: another address (`seq`) of the customer at this site.
+    public var billToSeq: Int?
+    /// Written by the ERP's answers: paid or not, the invoice numbers (`;`-joined, one per
+    /// installment: the provisional ones, then the posted ones) and its booking data.
+    public var paymentStatus: PaymentStatus?
+    public var referenceNumbers: String?
+    public var booking: String?
+
+    /// The columns of the invoicing fields.
+    public static let invoicingColumns = ["invoice_status", "payment_method", "payment_terms", "installments", "salesperson",
+                                          "bill_to_seq", "payment_status", "reference_numbers", "booking"]
+
+    /// The kinds a document may carry invoicing fields on.
+    public static let invoicedKinds: Set<DocumentKind> = [.invoice, .receivable, .order]
+
+    /// Whether any invoicing field is set.
+    public var hasInvoicing: Bool {
+        invoiceStatus != nil || paymentMethod != nil || paymentTerms != nil || installments != nil || salesperson != nil
+            || billToSeq != nil || paymentStatus != nil || referenceNumbers != nil || booking != nil
+    }
+
     /// A till sale without a customer (an anonymous receipt) has no partner code.
     public var isAnonymous: Bool { partnerCode.isEmpty }
 
@@ -53,6 +105,7 @@ public struct Document: Sendable, Hashable, Codable {
 
     public static let columns = ["id", "kind", "partner_code", "address_seq", "site", "amount_minor", "currency",
                                  "status", "issued_at", "node", "customer_category", "institution", "price_version", "lines"]
+        + invoicingColumns
 
     /// Each column's position in `columns`.
     static let columnPosition = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, $0) })
@@ -62,7 +115,9 @@ public struct Document: Sendable, Hashable, Codable {
         func t(_ s: String?) -> FieldValue { s.map(FieldValue.text) ?? .null }
         return [.text(id), .text(kind.rawValue), .text(partnerCode), .int(Int64(addressSeq)), .text(site), .int(amountMinor),
                 .text(currency), .text(status), .text(issuedAt), .text(node), t(customerCategory), t(institution),
-                priceVersion.map(FieldValue.int) ?? .null, lines.isEmpty ? .null : .text(DocumentLine.json(lines))]
+                priceVersion.map(FieldValue.int) ?? .null, lines.isEmpty ? .null : .text(DocumentLine.json(lines)),
+                t(invoiceStatus?.rawValue), t(paymentMethod), t(paymentTerms), installments.map { .int(Int64($0)) } ?? .null, t(salesperson),
+                billToSeq.map { .int(Int64($0)) } ?? .null, t(paymentStatus?.rawValue), t(referenceNumbers), t(booking)]
     }
 
     public var fields: Fields { Fields(uniqueKeysWithValues: zip(Self.columns, columnValues)) }
@@ -97,6 +152,58 @@ public struct Document: Sendable, Hashable, Codable {
                   site: v[4]?.text ?? "", amountMinor: amount, currency: v[6]?.text ?? "PLN",
                   status: v[7]?.text ?? "open", issuedAt: v[8]?.text ?? "", node: v[9]?.text ?? "",
                   customerCategory: v[10]?.text, institution: v[11]?.text, priceVersion: v[12]?.int, lines: lines)
+        try setInvoicing(Array(v[14...]))
+    }
+
+    /// The document with the invoicing fields of `fields` (by column name; others refused),
+    /// checked as `setInvoicing` checks them and by their columns' bounds.
+    public func withInvoicing(_ fields: Fields) throws -> Document {
+        guard !fields.isEmpty else { return self }
+        for name in fields.keys.sorted() where !Self.invoicingColumns.contains(name) {
+            throw FieldError(field: name, reason: "is not an invoicing field (\(Self.invoicingColumns.joined(separator: ", ")))")
+        }
+        for (name, value) in fields.sorted(by: { $0.key < $1.key }) {
+            if let problem = ColumnRules.problem(.document, name, value) { throw problem }
+        }
+        var copy = self
+        try copy.setInvoicing(Self.invoicingColumns.map { fields[$0] })
+        return copy
+    }
+
+    /// Sets the invoicing fields from their values in `invoicingColumns` order (nil or null:
+    /// not set), checked: the status and payment status by their lists, installments 1 to 120,
+    /// a bill-to address number, and only on the kinds that are invoiced.
+    mutating func setInvoicing(_ v: [FieldValue?]) throws {
+        func text(_ i: Int) -> String? { v[i].flatMap { $0 == .null ? nil : $0.text } }
+        if let s = text(0) {
+            guard let status = InvoiceStatus(rawValue: s) else {
+                throw FieldError(field: "invoice_status", reason: "'\(s)' is not an invoice status (\(InvoiceStatus.list))")
+            }
+            invoiceStatus = status
+        }
+        paymentMethod = text(1)
+        paymentTerms = text(2)
+        if let n = v[3]?.int {
+            guard (1...120).contains(n) else { throw FieldError(field: "installments", reason: "must be 1 to 120, got \(n)") }
+            installments = Int(n)
+        }
+        salesperson = text(4)
+        if let seq = v[5]?.int {
+            guard seq >= 0 else { throw FieldError(field: "bill_to_seq", reason: "must be an address number (0 or more), got \(seq)") }
+            billToSeq = Int(seq)
+        }
+        if let s = text(6) {
+            guard let status = PaymentStatus(rawValue: s) else {
+                throw FieldError(field: "payment_status", reason: "'\(s)' is not a payment status (unpaid, paid)")
+            }
+            paymentStatus = status
+        }
+        referenceNumbers = text(7)
+        booking = text(8)
+        if hasInvoicing, !Self.invoicedKinds.contains(kind) {
+            let field = Self.invoicingColumns.first { i in v[Self.invoicingColumns.firstIndex(of: i)!].map { $0 != .null } ?? false } ?? "invoice_status"
+            throw FieldError(field: field, reason: "a \(kind.rawValue) is not invoiced: only invoices, receivables and orders carry invoicing fields")
+        }
     }
 
     /// Parses an amount such as "12.50" or "-3" into minor units (2 decimals), exactly. The

@@ -26,9 +26,12 @@ extension RecordKind {
 
     public static let document = RecordKind(
         entity: .document, table: "document",
-        columns: Document.columns.map { Column($0, ColumnRules.document[$0]!, required: !["customer_category", "institution", "price_version", "lines"].contains($0)) },
+        columns: Document.columns.map { Column($0, ColumnRules.document[$0]!,
+                                               required: !(["customer_category", "institution", "price_version", "lines"] + Document.invoicingColumns).contains($0)) },
         key: ["id"], writers: .stores, removal: .never, parent: "partner_code", partnerColumns: ["partner_code"], owner: "node",
         references: ["customer_category": .customerCategory, "institution": .institution],
+        // A document is written once; afterwards only its invoicing fields change.
+        editable: Set(Document.invoicingColumns),
         personal: PersonalData(subject: "partner_code", record: "documents", onErasure: .keep, onMove: .byRule),
         tableSource: .historical,
         validate: { row in _ = try Document(columnValues: row.values) })

@@ -34,6 +34,11 @@ public struct NodeAPIError: Codable, Sendable {
 /// A receipt or other document as posted to the local API: by `lines` (priced now from the
 /// store's price table; `partner` left out: an anonymous receipt), or by `amount`.
 public struct DocumentRequest: Codable, Sendable {
+    enum CodingKeys: String, CodingKey {
+        case kind, partner, seq, amount, currency, lines
+        case invoiceStatus = "invoice_status", paymentMethod = "payment_method", paymentTerms = "payment_terms", installments, salesperson
+        case billToSeq = "bill_to_seq", paymentStatus = "payment_status"
+    }
     public var kind: DocumentKind?
     public var partner: String?
     /// The partner's address at this site (an address at an institution gets its discount).
@@ -41,6 +46,27 @@ public struct DocumentRequest: Codable, Sendable {
     public var amount: String?
     public var currency: String?
     public var lines: [LineRequest]?
+    /// The invoicing fields of an invoice, receivable or order (docs/rules.md, "Invoicing").
+    public var invoiceStatus: String?
+    public var paymentMethod: String?
+    public var paymentTerms: String?
+    public var installments: Int?
+    public var salesperson: String?
+    public var billToSeq: Int?
+    public var paymentStatus: String?
+
+    /// The invoicing fields given, by column.
+    var invoicing: Fields {
+        var f: Fields = [:]
+        if let invoiceStatus { f["invoice_status"] = .text(invoiceStatus) }
+        if let paymentMethod { f["payment_method"] = .text(paymentMethod) }
+        if let paymentTerms { f["payment_terms"] = .text(paymentTerms) }
+        if let installments { f["installments"] = .int(Int64(installments)) }
+        if let salesperson { f["salesperson"] = .text(salesperson) }
+        if let billToSeq { f["bill_to_seq"] = .int(Int64(billToSeq)) }
+        if let paymentStatus { f["payment_status"] = .text(paymentStatus) }
+        return f
+    }
 
     public struct LineRequest: Codable, Sendable {
         public var offer: String
@@ -196,14 +222,16 @@ public struct NodeServer: Sendable {
                 if let lines = r.lines {
                     if r.amount != nil { throw FieldError(field: "amount", reason: "a document with lines takes its amount from them") }
                     let requested = lines.map { (offer: $0.offer, quantity: $0.quantity ?? 1) }
-                    doc = try await offload { try store.addDocument(kind: kind, partnerCode: r.partner, addressSeq: r.seq, lines: requested) }
+                    let invoicing = r.invoicing
+                    doc = try await offload { try store.addDocument(kind: kind, partnerCode: r.partner, addressSeq: r.seq, lines: requested, invoicing: invoicing) }
                 } else {
                     guard let amount = r.amount else { throw FieldError(field: "lines", reason: "a document needs lines or an amount") }
                     guard let partner = r.partner else { throw FieldError(field: "partner", reason: "is mandatory for a document by amount") }
                     let minor = try Document.parseAmount(amount)
+                    let invoicing = r.invoicing
                     doc = try await offload {
                         try store.addDocument(kind: kind, partnerCode: partner, addressSeq: r.seq ?? 0, amountMinor: minor,
-                                              currency: r.currency?.uppercased())
+                                              currency: r.currency?.uppercased(), invoicing: invoicing)
                     }
                 }
                 return Self.json(doc, status: .created)
@@ -211,6 +239,24 @@ public struct NodeServer: Sendable {
         }
         router.post("/receipts") { request, _ in await addDocument(request, .receipt) }
         router.post("/documents") { request, _ in await addDocument(request, nil) }
+        router.get("/documents/:id") { _, context in
+            let id = PathSegment.decoded(context.parameters.get("id"))
+            do {
+                guard let doc = try await offload({ try store.document(id: id) }) else {
+                    throw FieldError(field: "id", reason: "document \(id) does not exist at this store", code: .notFound)
+                }
+                return Self.json(doc)
+            } catch { return Self.failure(error) }
+        }
+        // Sets or clears (null) invoicing fields of one of this store's documents.
+        router.patch("/documents/:id") { request, context in
+            let id = PathSegment.decoded(context.parameters.get("id"))
+            do {
+                let changes = try await Self.body(request, as: Fields.self)
+                guard !changes.isEmpty else { throw FieldError(field: "invoice_status", reason: "nothing to change: give an invoicing field") }
+                return Self.json(try await offload { try store.updateDocumentInvoicing(id: id, changes: changes) })
+            } catch { return Self.failure(error) }
+        }
         addCustomerRoutes(router)
         router.post("/sync") { _, _ in
             guard let sync else { return Self.apiError(NodeAPIError(error: "no hub configured"), status: .serviceUnavailable) }

@@ -52,8 +52,9 @@ extension NodeStore {
 
     /// Records a document whose lines are priced now from the store's replica of the price table.
     @discardableResult
-    public func addDocument(kind: DocumentKind, partnerCode: String?, addressSeq: Int?, lines: [(offer: String, quantity: Int)]) throws -> Document {
-        try transaction { try $0.addDocument(kind: kind, partnerCode: partnerCode, addressSeq: addressSeq, lines: lines) }
+    public func addDocument(kind: DocumentKind, partnerCode: String?, addressSeq: Int?, lines: [(offer: String, quantity: Int)],
+                            invoicing: Fields = [:]) throws -> Document {
+        try transaction { try $0.addDocument(kind: kind, partnerCode: partnerCode, addressSeq: addressSeq, lines: lines, invoicing: invoicing) }
     }
 
     /// Puts a picked-up order (transferred from a back office, or any open order) on a
@@ -169,7 +170,8 @@ extension NodeTransaction {
     /// the institution of the address (whose discount every line gets) and the table's version.
     /// `partnerCode` nil: an anonymous receipt, priced for the default category.
     @discardableResult
-    public func addDocument(kind: DocumentKind, partnerCode entered: String?, addressSeq: Int?, lines requested: [(offer: String, quantity: Int)]) throws -> Document {
+    public func addDocument(kind: DocumentKind, partnerCode entered: String?, addressSeq: Int?, lines requested: [(offer: String, quantity: Int)],
+                            invoicing: Fields = [:]) throws -> Document {
         let cfg = try config()
         guard !requested.isEmpty else { throw FieldError(field: "line", reason: "a document needs at least one line (--line OFFER:QUANTITY)") }
         guard requested.count <= DocumentLine.maxLines else {
@@ -209,8 +211,14 @@ extension NodeTransaction {
                            addressSeq: addressSeq ?? 0, site: cfg.site, amountMinor: try Pricing.total(lines), currency: currency!,
                            status: kind == .receipt ? "settled" : "open", issuedAt: AuditRecord.iso(millis: clock()), node: cfg.nodeID,
                            customerCategory: category, institution: institution, priceVersion: version, lines: lines)
-        try insertNewDocument(doc)
-        return doc
+        if invoicing.isEmpty {
+            try insertNewDocument(doc)
+            return doc
+        }
+        let invoiced = try doc.withInvoicing(invoicing)
+        try checkBillTo(invoiced)
+        try insertNewDocument(invoiced)
+        return invoiced
     }
 
     @discardableResult

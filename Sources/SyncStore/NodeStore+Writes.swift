@@ -79,6 +79,12 @@ extension NodeStore {
         try transaction { try $0.updatePartner(code: code, changes: changes, allowDuplicateVat: allowDuplicateVat) }
     }
 
+    /// Sets or clears invoicing fields of one of this node's documents (see `NodeTransaction`).
+    @discardableResult
+    public func updateDocumentInvoicing(id: String, changes: Fields) throws -> Document {
+        try transaction { try $0.updateDocumentInvoicing(id: id, changes: changes) }
+    }
+
     /// Deletes a partner: it becomes a tombstone; documents that reference it stay.
     public func deletePartner(code: String) throws {
         try transaction { try $0.deletePartner(code: code) }
@@ -93,8 +99,10 @@ extension NodeStore {
     /// Records a document (receipt, invoice, order, receivable) for a partner address at this site.
     @discardableResult
     public func addDocument(kind: DocumentKind, partnerCode: String, addressSeq: Int = 0, amountMinor: Int64,
-                            currency: String? = nil) throws -> Document {
-        try transaction { try $0.addDocument(kind: kind, partnerCode: partnerCode, addressSeq: addressSeq, amountMinor: amountMinor, currency: currency) }
+                            currency: String? = nil, invoicing: Fields = [:]) throws -> Document {
+        try transaction {
+            try $0.addDocument(kind: kind, partnerCode: partnerCode, addressSeq: addressSeq, amountMinor: amountMinor, currency: currency, invoicing: invoicing)
+        }
     }
 
     /// Journals a multi-site customer move request; the hub carries it out on reconnect.
@@ -237,6 +245,44 @@ extension NodeTransaction {
         return p
     }
 
+    /// Sets or clears invoicing fields of one of this node's documents (`changes` by column
+    /// name, null clears: docs/rules.md, "Invoicing"). Nothing else of a document changes
+    /// after it is written, and only the node that wrote it changes it.
+    @discardableResult
+    public func updateDocumentInvoicing(id: String, changes: Fields) throws -> Document {
+        let cfg = try config()
+        guard let current = try ReplicatedTable.document.fetch(db, key: id) else {
+            throw FieldError(field: "id", reason: "document \(id) does not exist at this store", code: .notFound)
+        }
+        for name in changes.keys.sorted() where !Document.invoicingColumns.contains(name) {
+            throw FieldError(field: name, reason: "cannot be changed: a document is written once; only its invoicing fields change")
+        }
+        if let owner = current["node"]?.text, owner != cfg.nodeID {
+            throw FieldError(field: "id", reason: "document \(id) was written by node \(owner); only that node changes it")
+        }
+        try ColumnRules.check(.document, changes)
+        var merged = current
+        for (k, v) in changes { merged[k] = v }
+        let doc = try Document(fields: merged)
+        try checkBillTo(doc)
+        let effective = changes.filter { (current[$0.key] ?? .null) != $0.value }
+        guard !effective.isEmpty else { return doc }
+        try ReplicatedTable.document.update(db, key: id, fields: effective)
+        _ = try appendJournal(entity: .document, key: id, op: .update, fields: effective)
+        return doc
+    }
+
+    /// A document's deviating bill-to address must be another address of its customer at
+    /// this site.
+    func checkBillTo(_ doc: Document) throws {
+        guard let seq = doc.billToSeq else { return }
+        guard seq != doc.addressSeq,
+              try ReplicatedTable.address.exists(db, key: Address.key(partnerCode: doc.partnerCode, site: doc.site, seq: seq)) else {
+            throw FieldError(field: "bill_to_seq", reason: "must be another address of customer \(doc.partnerCode) at site \(doc.site); "
+                             + "\(seq) is \(seq == doc.addressSeq ? "the document's own address" : "not one of them")")
+        }
+    }
+
     /// Deletes a partner: it becomes a tombstone; documents that reference it stay.
     public func deletePartner(code entered: String) throws {
         let code = PartnerCode.normalized(entered)
@@ -272,7 +318,7 @@ extension NodeTransaction {
     /// at an institution, it belongs to the institution (its listing); an inactive one refuses it.
     @discardableResult
     public func addDocument(kind: DocumentKind, partnerCode entered: String, addressSeq: Int = 0, amountMinor: Int64,
-                            currency entered2: String? = nil) throws -> Document {
+                            currency entered2: String? = nil, invoicing: Fields = [:]) throws -> Document {
         let cfg = try config()
         let partnerCode = PartnerCode.normalized(entered)
         try db.requireLivePartner(partnerCode, field: "partner")
@@ -290,8 +336,10 @@ extension NodeTransaction {
                            addressSeq: addressSeq, site: cfg.site, amountMinor: amountMinor, currency: currency,
                            status: kind == .receipt ? "settled" : "open", issuedAt: AuditRecord.iso(millis: clock()), node: cfg.nodeID,
                            institution: institution)
-        try insertNewDocument(doc)
-        return doc
+        let invoiced = try doc.withInvoicing(invoicing)
+        try checkBillTo(invoiced)
+        try insertNewDocument(invoiced)
+        return invoiced
     }
 
     /// Journals a multi-site customer move request; the hub carries it out on reconnect.
@@ -343,6 +391,11 @@ extension NodeStore {
                              arguments: [partnerCode.map(PartnerCode.normalized)])
                 .map { try Address(fields: ReplicatedTable.address.fields(of: $0)) }
         }
+    }
+
+    /// One document by its id (nil: this store has none).
+    public func document(id: String) throws -> Document? {
+        try pool.read { db in try ReplicatedTable.document.fetch(db, key: id).map { try Document(fields: $0) } }
     }
 
     public func documents(partnerCode: String? = nil) throws -> [Document] {

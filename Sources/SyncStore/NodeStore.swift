@@ -52,6 +52,7 @@ public final class NodeStore: Sendable {
         Schema.registerShared(&m)
         Schema.registerNode(&m)
         Schema.registerSharedUpgrades(&m)
+        Schema.registerInvoicing(&m)
         Schema.registerDeclaredTables(&m, kinds: kinds)
         return m
     }

@@ -115,6 +115,26 @@ public enum Schema {
         }
     }
 
+    /// The invoicing fields of documents (docs/rules.md, "Invoicing"), appended after every
+    /// other column (the hub's field clocks are kept by position). Registered by node and hub
+    /// after their own migrations.
+    public static func registerInvoicing(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v6-document-invoicing") { db in
+            try db.execute(sql: """
+                ALTER TABLE document ADD COLUMN invoice_status TEXT;
+                ALTER TABLE document ADD COLUMN payment_method TEXT;
+                ALTER TABLE document ADD COLUMN payment_terms TEXT;
+                ALTER TABLE document ADD COLUMN installments INTEGER;
+                ALTER TABLE document ADD COLUMN salesperson TEXT;
+                ALTER TABLE document ADD COLUMN bill_to_seq INTEGER;
+                ALTER TABLE document ADD COLUMN payment_status TEXT;
+                ALTER TABLE document ADD COLUMN reference_numbers TEXT;
+                ALTER TABLE document ADD COLUMN booking TEXT;
+                CREATE INDEX document_invoice_status ON document(invoice_status) WHERE invoice_status IS NOT NULL;
+                """)
+        }
+    }
+
     /// Rewrites text of the document table's definition in place (a CHECK that every stored
     /// row satisfies either way), without copying its rows: SQLite's documented way ("ALTER
     /// TABLE", section 7). Nothing happens when the definition does not hold `old`.

@@ -120,6 +120,7 @@ enum Bench {
         var m = DatabaseMigrator()
         Schema.registerShared(&m)
         Schema.registerSharedUpgrades(&m)
+        Schema.registerInvoicing(&m)
         try m.migrate(pool)
         return pool
     }

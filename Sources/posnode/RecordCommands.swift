@@ -58,7 +58,7 @@ struct DocumentOptions: ParsableArguments {
     @Option(help: "Currency code, e.g. PLN (a document without lines; default the customer's currency; lines take their offers').") var currency: String?
     @Flag(help: "JSON output.") var json = false
 
-    func add(kind: DocumentKind, store: StoreOptionGroup) throws {
+    func add(kind: DocumentKind, store: StoreOptionGroup, invoicing: Fields = [:]) throws {
         let doc: Document
         if let order {
             guard kind == .receipt else { throw FieldError(field: "order", reason: "only a receipt is made from an order") }
@@ -70,17 +70,59 @@ struct DocumentOptions: ParsableArguments {
             if amount != nil { throw FieldError(field: "amount", reason: "a document with lines takes its amount from them") }
             if currency != nil { throw FieldError(field: "currency", reason: "a document with lines is in its offers' currency") }
             let lines = try line.map(DocumentLine.parseRequest)
-            doc = try store.open().addDocument(kind: kind, partnerCode: partner, addressSeq: address, lines: lines)
+            doc = try store.open().addDocument(kind: kind, partnerCode: partner, addressSeq: address, lines: lines, invoicing: invoicing)
         } else {
             guard let amount else { throw FieldError(field: "line", reason: "give --line OFFER:QTY (or --amount for a document without lines)") }
             guard let partner else { throw FieldError(field: "partner", reason: "is mandatory for a document without lines") }
             doc = try store.open().addDocument(kind: kind, partnerCode: partner, addressSeq: address ?? 0,
-                                               amountMinor: try Document.parseAmount(amount), currency: currency?.uppercased())
+                                               amountMinor: try Document.parseAmount(amount), currency: currency?.uppercased(), invoicing: invoicing)
         }
         if json { try printJSON(doc); return }
         print("added \(kind.rawValue) \(doc.id) for \(doc.isAnonymous ? "an anonymous customer" : doc.partnerCode): \(Document.formatAmount(doc.amountMinor)) \(doc.currency)"
               + (doc.institution.map { " (institution \($0))" } ?? ""))
         if !doc.lines.isEmpty { print(DocumentText.withLines(doc).split(separator: "\n").dropFirst().joined(separator: "\n")) }
+        let text = DocumentText.invoicing(doc)
+        if !text.isEmpty { print(text) }
+    }
+}
+
+/// The invoicing fields of an invoice, receivable or order (docs/rules.md, "Invoicing"), as
+/// options of `document add` and `document update`.
+struct InvoicingOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Invoice status: \(InvoiceStatus.list) (open: invoice it at the next run).", valueName: "status"))
+    var invoiceStatus: String?
+    @Option(help: "Payment method, as the accounting ERP names it.") var paymentMethod: String?
+    @Option(help: "Payment terms, as the accounting ERP names them.") var paymentTerms: String?
+    @Option(help: "Invoice in this many installments (1-120).") var installments: Int?
+    @Option(help: "The ERP's salesperson code, exactly (no phone number, one line).") var salesperson: String?
+    @Option(help: "A deviating bill-to address: another address number of the customer at this site.") var billToSeq: Int?
+    @Option(help: "Payment status: unpaid or paid (paid: the connector leaves the document alone).") var paymentStatus: String?
+
+    /// The option names `--clear` takes, and their columns.
+    static let clearable: [(name: String, column: String)] = [
+        ("invoice-status", "invoice_status"), ("payment-method", "payment_method"), ("payment-terms", "payment_terms"),
+        ("installments", "installments"), ("salesperson", "salesperson"), ("bill-to-seq", "bill_to_seq"), ("payment-status", "payment_status"),
+    ]
+    static var names: [String] { clearable.map(\.name) }
+
+    /// The fields given, and nulls for the ones `clearing` names (by option or column name).
+    func fields(clearing: [String]) throws -> Fields {
+        var f: Fields = [:]
+        if let invoiceStatus { f["invoice_status"] = .text(invoiceStatus) }
+        if let paymentMethod { f["payment_method"] = .text(paymentMethod) }
+        if let paymentTerms { f["payment_terms"] = .text(paymentTerms) }
+        if let installments { f["installments"] = .int(Int64(installments)) }
+        if let salesperson { f["salesperson"] = .text(salesperson) }
+        if let billToSeq { f["bill_to_seq"] = .int(Int64(billToSeq)) }
+        if let paymentStatus { f["payment_status"] = .text(paymentStatus) }
+        for name in clearing {
+            guard let entry = Self.clearable.first(where: { $0.name == name || $0.column == name }) else {
+                throw FieldError(field: "clear", reason: "'\(name)' is not an invoicing field (\(Self.names.joined(separator: ", ")))")
+            }
+            guard f[entry.column] == nil else { throw FieldError(field: entry.column, reason: "is both given and cleared") }
+            f[entry.column] = .null
+        }
+        return f
     }
 }
 
@@ -110,16 +152,57 @@ struct OrderCommand: AsyncParsableCommand {
 
 struct DocumentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "document", abstract: "Invoices, orders, receivables and receipts.", subcommands: [Add.self, List.self])
+        commandName: "document", abstract: "Invoices, orders, receivables and receipts.", subcommands: [Add.self, Update.self, Show.self, List.self])
 
     struct Add: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Record a document for a partner.")
+        static let configuration = CommandConfiguration(abstract: "Record a document for a partner (an invoice, receivable or order with its invoicing fields).")
         @OptionGroup var store: StoreOptionGroup
         @Option(help: "Document kind.") var kind: DocumentKind
         @OptionGroup var document: DocumentOptions
+        @OptionGroup var invoicing: InvoicingOptions
 
         func run() async throws {
-            try document.add(kind: kind, store: store)
+            try document.add(kind: kind, store: store, invoicing: try invoicing.fields(clearing: []))
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set or clear invoicing fields of one of this store's documents (nothing else of a document changes).",
+            discussion: "Clearing the invoice status takes a document out of the accounting connector's runs (and its notifications).")
+        @OptionGroup var store: StoreOptionGroup
+        @Option(help: "The document's id.") var id: String
+        @OptionGroup var invoicing: InvoicingOptions
+        @Option(help: ArgumentHelp("Clear this field (repeatable): \(InvoicingOptions.names.joined(separator: ", ")).", valueName: "FIELD"))
+        var clear: [String] = []
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let changes = try invoicing.fields(clearing: clear)
+            guard !changes.isEmpty else {
+                throw ValidationError("nothing to change: give an invoicing field (--invoice-status ...) or --clear FIELD")
+            }
+            let doc = try store.open().updateDocumentInvoicing(id: id, changes: changes)
+            if json { try printJSON(doc); return }
+            print("updated \(doc.kind.rawValue) \(doc.id)")
+            print(DocumentText.invoicing(doc))
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one document with its lines and invoicing fields.")
+        @OptionGroup var store: StoreOptionGroup
+        @Option(help: "The document's id.") var id: String
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            guard let doc = try store.open().document(id: id) else {
+                throw FieldError(field: "id", reason: "document \(id) does not exist at this store", code: .notFound)
+            }
+            if json { try printJSON(doc); return }
+            print(DocumentText.withLines(doc), terminator: "")
+            let invoicing = DocumentText.invoicing(doc)
+            if !invoicing.isEmpty { print(invoicing) }
         }
     }
 

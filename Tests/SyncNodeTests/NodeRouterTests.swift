@@ -44,6 +44,47 @@ struct NodeRouterTests {
         }
     }
 
+    @Test("an invoice with invoicing fields: posted, read back, its status changed and its salesperson cleared; a receipt with a status is refused")
+    func invoicing() async throws {
+        try await Self.withRouter { client, store in
+            let firma = #"{"code": "1001", "kind": "business", "name": "Firma", "country": "PL"}"#
+            try await client.execute(uri: "/partners", method: .post, headers: Self.json, body: ByteBuffer(string: firma)) { #expect($0.status == .created) }
+            let invoice = #"{"kind": "invoice", "partner": "1001", "amount": "120.00", "invoice_status": "open", "payment_method": "BANK", "payment_terms": "14D", "installments": 2, "salesperson": "AH"}"#
+            var id = ""
+            try await client.execute(uri: "/documents", method: .post, headers: Self.json, body: ByteBuffer(string: invoice)) { response in
+                #expect(response.status == .created)
+                let doc = try Self.object(response)
+                id = doc["id"] as? String ?? ""
+                #expect(doc["invoice_status"] as? String == "open" && doc["installments"] as? Int == 2)
+            }
+            let change = #"{"invoice_status": "dunning-1", "salesperson": null}"#
+            try await client.execute(uri: "/documents/\(id)", method: .patch, headers: Self.json, body: ByteBuffer(string: change)) { response in
+                #expect(response.status == .ok)
+                let doc = try Self.object(response)
+                #expect(doc["invoice_status"] as? String == "dunning-1" && doc["salesperson"] == nil && doc["payment_terms"] as? String == "14D")
+            }
+            try await client.execute(uri: "/documents/\(id)", method: .get, headers: Self.json) { response in
+                #expect(response.status == .ok)
+                let status = try Self.object(response)["invoice_status"] as? String
+                #expect(status == "dunning-1")
+            }
+            let amount = #"{"amount_minor": 1}"#
+            try await client.execute(uri: "/documents/\(id)", method: .patch, headers: Self.json, body: ByteBuffer(string: amount)) { response in
+                #expect(response.status == .badRequest)
+                let field = try Self.object(response)["field"] as? String
+                #expect(field == "amount_minor")
+            }
+            let receipt = #"{"partner": "1001", "amount": "1.00", "invoice_status": "open"}"#
+            try await client.execute(uri: "/receipts", method: .post, headers: Self.json, body: ByteBuffer(string: receipt)) { response in
+                #expect(response.status == .badRequest)
+                let field = try Self.object(response)["field"] as? String
+                #expect(field == "invoice_status")
+            }
+            try await client.execute(uri: "/documents/NOPE-F9", method: .get, headers: Self.json) { #expect($0.status == .notFound) }
+            #expect(try store.documents().count == 1)
+        }
+    }
+
     @Test("a partner: 201, then 409 for its code again; every problem at once is 400; lowest_price, a text body or 2 MiB are refused")
     func partners() async throws {
         try await Self.withRouter { client, store in
