@@ -155,6 +155,20 @@ public struct Document: Sendable, Hashable, Codable {
         try setInvoicing(Array(v[14...]))
     }
 
+    /// The invoicing fields a request or a command gives, by column (nil: not given).
+    public static func invoicingFields(invoiceStatus: String?, paymentMethod: String?, paymentTerms: String?, installments: Int?,
+                                       salesperson: String?, billToSeq: Int?, paymentStatus: String?) -> Fields {
+        var f: Fields = [:]
+        if let invoiceStatus { f["invoice_status"] = .text(invoiceStatus) }
+        if let paymentMethod { f["payment_method"] = .text(paymentMethod) }
+        if let paymentTerms { f["payment_terms"] = .text(paymentTerms) }
+        if let installments { f["installments"] = .int(Int64(installments)) }
+        if let salesperson { f["salesperson"] = .text(salesperson) }
+        if let billToSeq { f["bill_to_seq"] = .int(Int64(billToSeq)) }
+        if let paymentStatus { f["payment_status"] = .text(paymentStatus) }
+        return f
+    }
+
     /// The document with the invoicing fields of `fields` (by column name; others refused),
     /// checked as `setInvoicing` checks them and by their columns' bounds.
     public func withInvoicing(_ fields: Fields) throws -> Document {

@@ -57,15 +57,8 @@ public struct DocumentRequest: Codable, Sendable {
 
     /// The invoicing fields given, by column.
     var invoicing: Fields {
-        var f: Fields = [:]
-        if let invoiceStatus { f["invoice_status"] = .text(invoiceStatus) }
-        if let paymentMethod { f["payment_method"] = .text(paymentMethod) }
-        if let paymentTerms { f["payment_terms"] = .text(paymentTerms) }
-        if let installments { f["installments"] = .int(Int64(installments)) }
-        if let salesperson { f["salesperson"] = .text(salesperson) }
-        if let billToSeq { f["bill_to_seq"] = .int(Int64(billToSeq)) }
-        if let paymentStatus { f["payment_status"] = .text(paymentStatus) }
-        return f
+        Document.invoicingFields(invoiceStatus: invoiceStatus, paymentMethod: paymentMethod, paymentTerms: paymentTerms, installments: installments,
+                                 salesperson: salesperson, billToSeq: billToSeq, paymentStatus: paymentStatus)
     }
 
     public struct LineRequest: Codable, Sendable {

@@ -107,14 +107,8 @@ struct InvoicingOptions: ParsableArguments {
 
     /// The fields given, and nulls for the ones `clearing` names (by option or column name).
     func fields(clearing: [String]) throws -> Fields {
-        var f: Fields = [:]
-        if let invoiceStatus { f["invoice_status"] = .text(invoiceStatus) }
-        if let paymentMethod { f["payment_method"] = .text(paymentMethod) }
-        if let paymentTerms { f["payment_terms"] = .text(paymentTerms) }
-        if let installments { f["installments"] = .int(Int64(installments)) }
-        if let salesperson { f["salesperson"] = .text(salesperson) }
-        if let billToSeq { f["bill_to_seq"] = .int(Int64(billToSeq)) }
-        if let paymentStatus { f["payment_status"] = .text(paymentStatus) }
+        var f = Document.invoicingFields(invoiceStatus: invoiceStatus, paymentMethod: paymentMethod, paymentTerms: paymentTerms,
+                                         installments: installments, salesperson: salesperson, billToSeq: billToSeq, paymentStatus: paymentStatus)
         for name in clearing {
             guard let entry = Self.clearable.first(where: { $0.name == name || $0.column == name }) else {
                 throw FieldError(field: "clear", reason: "'\(name)' is not an invoicing field (\(Self.names.joined(separator: ", ")))")
