@@ -395,3 +395,44 @@ struct CredentialRotate<K: CredentialCommandKind>: AsyncParsableCommand {
         if json { try printJSON(["name": name, "token": token]) } else { print(token) }
     }
 }
+
+struct DocumentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "document", abstract: "The stores' documents at the hub: their invoicing fields.",
+                                                    subcommands: [Update.self])
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set or clear invoicing fields of documents at the hub, for their stores (fed to every store).",
+            discussion: "Clearing the invoice status silences a document: the accounting runs and their notifications leave it alone. One at a time (--id, repeatable) or all of a status: --where invoice-status=provisional --clear invoice-status.")
+        @OptionGroup var store: HubStoreOption
+        @Option(help: "A document's id (repeatable).") var id: [String] = []
+        @Option(help: ArgumentHelp("Every document of this invoice status: invoice-status=STATUS.", valueName: "filter")) var `where`: String?
+        @OptionGroup var invoicing: InvoicingOptions
+        @Option(help: ArgumentHelp("Clear this field (repeatable): \(InvoicingOptions.names.joined(separator: ", ")).", valueName: "FIELD"))
+        var clear: [String] = []
+        @Flag(help: "JSON output.") var json = false
+
+        func validate() throws {
+            if id.isEmpty == (`where` == nil) { throw ValidationError("give --id (one or more) or --where invoice-status=STATUS, not both") }
+        }
+
+        func run() async throws {
+            let hub = try store.open()
+            var ids = id
+            if let filter = `where` {
+                let parts = filter.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, parts[0] == "invoice-status" || parts[0] == "invoice_status" else {
+                    throw FieldError(field: "where", reason: "'\(filter)' is not a filter: give invoice-status=STATUS")
+                }
+                guard let status = InvoiceStatus(rawValue: parts[1]) else {
+                    throw FieldError(field: "where", reason: "'\(parts[1])' is not an invoice status (\(InvoiceStatus.list))")
+                }
+                ids = try hub.documentIDs(invoiceStatus: status)
+            }
+            let changes = try invoicing.fields(clearing: clear)
+            let updated = ids.isEmpty ? [] : try hub.updateDocumentInvoicing(ids: ids, changes: changes)
+            if json { try printJSON(["updated": updated]); return }
+            print("updated \(updated.count) document\(updated.count == 1 ? "" : "s")" + (updated.isEmpty ? "" : ": " + updated.joined(separator: ", ")))
+        }
+    }
+}

@@ -18,7 +18,7 @@ struct PosHub: AsyncParsableCommand {
         abstract: "Central data synchronization service for posnode store nodes.",
         subcommands: [Init.self, NodeCommand.self, OperatorCommand.self, Serve.self, StateHash.self, Audit.self, MoveCommand.self, BalancesCommand.self,
                       CategoryCommand.self, OfferCategoryCommand.self, OfferCommand.self, PriceCommand.self, InstitutionCommand.self,
-                      AccessRequestCommand.self, EraseCommand.self, CompactCommand.self, SystemCommand.self])
+                      AccessRequestCommand.self, EraseCommand.self, CompactCommand.self, SystemCommand.self, DocumentCommand.self])
 
     /// glibc's malloc settings first (`MallocTuning`: the measurements), then the command.
     static func main() async {

@@ -33,6 +33,12 @@ struct InvoicingProcessTests {
         #expect(!refused.succeeded && refused.stderr.contains("only that node"), "\(refused.stderr)")
         let receipt = try cluster.posnode("A", ["document", "add", "--kind", "receipt", "--partner", "1001", "--amount", "1.00", "--invoice-status", "open"])
         #expect(!receipt.succeeded && receipt.stderr.contains("not invoiced"), "\(receipt.stderr)")
+        // The hub silences every document in dunning 2 for its stores.
+        let silenced = try cluster.poshub(["document", "update"], ["--where", "invoice-status=dunning-2", "--clear", "invoice-status", "--json"])
+        #expect(silenced.succeeded && silenced.stdout.contains(invoice.id), "\(silenced.stdout)\(silenced.stderr)")
+        for id in ["A", "B"] { ok(try cluster.posnode(id, ["sync"]), "sync \(id)") }
+        let cleared = try JSONDecoder().decode(Document.self, from: Data(try cluster.posnode("A", ["document", "show", "--id", invoice.id, "--json"]).stdout.utf8))
+        #expect(cleared.invoiceStatus == nil && cleared.paymentTerms == "14D")
         #expect(try cluster.nodeStateHash("A") == cluster.hubStateHash() && cluster.nodeStateHash("B") == cluster.hubStateHash())
     }
 }

@@ -59,6 +59,33 @@ struct DocumentInvoicingTests {
         #expect(try world.store("B").pendingCount() == 0, "nothing journaled for the refused edit")
     }
 
+    @Test("the hub silences documents by their status, for their stores: every store sees the status cleared; other fields and unknown documents are refused")
+    func silencedAtTheHub() async throws {
+        let world = try World()
+        let a = try Self.store(world)
+        let first = try a.addDocument(kind: .invoice, partnerCode: "1001", amountMinor: 100, invoicing: ["invoice_status": .text("provisional")])
+        let second = try a.addDocument(kind: .order, partnerCode: "1001", amountMinor: 200, invoicing: ["invoice_status": .text("provisional")])
+        let kept = try a.addDocument(kind: .invoice, partnerCode: "1001", amountMinor: 300, invoicing: ["invoice_status": .text("open")])
+        try await world.syncAll()
+        let ids = try world.hub.documentIDs(invoiceStatus: .provisional)
+        #expect(ids == [first.id, second.id].sorted())
+        #expect(throws: HubError.self) { try world.hub.updateDocumentInvoicing(ids: ids, changes: ["amount_minor": .int(1)]) }
+        #expect(throws: HubError.self) { try world.hub.updateDocumentInvoicing(ids: ids + ["NOPE-F1"], changes: ["invoice_status": .null]) }
+        try world.hub.updateDocumentInvoicing(ids: ids, changes: ["invoice_status": .null])
+        try await world.syncAll()
+        for store in ["A", "B", "C"] {
+            #expect(try world.store(store).document(id: first.id)?.invoiceStatus == nil)
+            #expect(try world.store(store).document(id: second.id)?.invoiceStatus == nil)
+            #expect(try world.store(store).document(id: kept.id)?.invoiceStatus == .open)
+        }
+        #expect(try world.hub.documentIDs(invoiceStatus: .provisional).isEmpty)
+        #expect(try world.hashesAgree())
+        // The store that wrote them still changes them afterwards.
+        _ = try a.updateDocumentInvoicing(id: first.id, changes: ["invoice_status": .text("cancelled")])
+        try await world.syncAll()
+        #expect(try world.store("B").document(id: first.id)?.invoiceStatus == .cancelled)
+    }
+
     @Test("refused at the hub: another node's edit, an edit of the amount, an unknown status; nothing changes")
     func refusedAtTheHub() async throws {
         let world = try World()
