@@ -12,6 +12,17 @@ extension HubStore {
         try pool.read { try String.fetchAll($0, sql: "SELECT id FROM document WHERE invoice_status = ? ORDER BY id", arguments: [status.rawValue]) }
     }
 
+    /// The documents with an invoice status (or only those of `status`), by status and id:
+    /// what the accounting connector works on.
+    public func invoicedDocuments(status: InvoiceStatus? = nil) throws -> [Document] {
+        try pool.read { db in
+            let columns = ReplicatedTable.document.columns.joined(separator: ", ")
+            return try Row.fetchAll(db, sql: """
+                SELECT \(columns) FROM document WHERE invoice_status IS NOT NULL AND (?1 IS NULL OR invoice_status = ?1) ORDER BY invoice_status, id
+                """, arguments: [status?.rawValue]).map { try Document(fields: ReplicatedTable.document.fields(of: $0)) }
+        }
+    }
+
     /// Sets or clears (null) invoicing fields of the documents `ids` at the hub, for their
     /// stores, in one transaction, fed to every store: clearing the invoice status takes them
     /// out of the accounting runs (one at a time, or all of a status: `documentIDs`). The same

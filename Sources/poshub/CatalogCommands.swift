@@ -398,7 +398,30 @@ struct CredentialRotate<K: CredentialCommandKind>: AsyncParsableCommand {
 
 struct DocumentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "document", abstract: "The stores' documents at the hub: their invoicing fields.",
-                                                    subcommands: [Update.self])
+                                                    subcommands: [List.self, Update.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the documents with an invoice status (what the accounting runs work on).")
+        @OptionGroup var store: HubStoreOption
+        @Option(help: ArgumentHelp("Only this invoice status: \(InvoiceStatus.list).", valueName: "status")) var invoiceStatus: String?
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let status = try invoiceStatus.map { text in
+                guard let s = InvoiceStatus(rawValue: text) else {
+                    throw FieldError(field: "invoice_status", reason: "'\(text)' is not an invoice status (\(InvoiceStatus.list))")
+                }
+                return s
+            }
+            let docs = try store.open().invoicedDocuments(status: status)
+            if json { try printJSON(docs); return }
+            for d in docs {
+                print([d.invoiceStatus?.rawValue ?? "", DocumentText.line(d), d.paymentMethod ?? "-", d.paymentTerms ?? "-",
+                       d.referenceNumbers ?? ""].joined(separator: "\t"))
+            }
+            if docs.isEmpty { print("no documents with \(status.map { "invoice status \($0.rawValue)" } ?? "an invoice status")") }
+        }
+    }
 
     struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -33,6 +33,9 @@ struct InvoicingProcessTests {
         #expect(!refused.succeeded && refused.stderr.contains("only that node"), "\(refused.stderr)")
         let receipt = try cluster.posnode("A", ["document", "add", "--kind", "receipt", "--partner", "1001", "--amount", "1.00", "--invoice-status", "open"])
         #expect(!receipt.succeeded && receipt.stderr.contains("not invoiced"), "\(receipt.stderr)")
+        let listed = try cluster.poshub(["document", "list"], ["--invoice-status", "dunning-2", "--json"])
+        let pending = try JSONDecoder().decode([Document].self, from: Data(listed.stdout.utf8))
+        #expect(pending.map(\.id) == [invoice.id], "\(listed.stdout)\(listed.stderr)")
         // The hub silences every document in dunning 2 for its stores.
         let silenced = try cluster.poshub(["document", "update"], ["--where", "invoice-status=dunning-2", "--clear", "invoice-status", "--json"])
         #expect(silenced.succeeded && silenced.stdout.contains(invoice.id), "\(silenced.stdout)\(silenced.stderr)")

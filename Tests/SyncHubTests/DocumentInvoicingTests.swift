@@ -69,6 +69,8 @@ struct DocumentInvoicingTests {
         try await world.syncAll()
         let ids = try world.hub.documentIDs(invoiceStatus: .provisional)
         #expect(ids == [first.id, second.id].sorted())
+        #expect(try world.hub.invoicedDocuments().map(\.id) == [kept.id] + ids, "open first, then provisional")
+        #expect(try world.hub.invoicedDocuments(status: .open).map(\.invoiceStatus) == [.open])
         #expect(throws: HubError.self) { try world.hub.updateDocumentInvoicing(ids: ids, changes: ["amount_minor": .int(1)]) }
         #expect(throws: HubError.self) { try world.hub.updateDocumentInvoicing(ids: ids + ["NOPE-F1"], changes: ["invoice_status": .null]) }
         try world.hub.updateDocumentInvoicing(ids: ids, changes: ["invoice_status": .null])
