@@ -9,7 +9,7 @@ import SyncStore
 extension HubStore {
     /// The ids of the documents whose invoice status is `status`, in id order.
     public func documentIDs(invoiceStatus status: InvoiceStatus) throws -> [String] {
-        try pool.read { try String.fetchAll($0, sql: "SELECT id FROM document WHERE invoice_status = ? ORDER BY id", arguments: [status.rawValue]) }
+        try invoicedDocuments(status: status).map(\.id)
     }
 
     /// The documents with an invoice status (or only those of `status`), by status and id:
@@ -29,7 +29,7 @@ extension HubStore {
     /// checks as a store's update; a refusal of any of them changes none. Returns the ids.
     @discardableResult
     public func updateDocumentInvoicing(ids: [String], changes: Fields) throws -> [String] {
-        for name in changes.keys.sorted() where !Document.invoicingColumns.contains(name) {
+        for name in changes.keys.sorted() where !RecordKind.document.isEditable(name) {
             throw HubError.invalid(FieldError(field: name, reason: "cannot be changed: a document is written once; only its invoicing fields change"))
         }
         guard !changes.isEmpty else { throw HubError.invalid(FieldError(field: "clear", reason: "nothing to change")) }

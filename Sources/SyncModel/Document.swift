@@ -215,7 +215,8 @@ public struct Document: Sendable, Hashable, Codable {
         referenceNumbers = text(7)
         booking = text(8)
         if hasInvoicing, !Self.invoicedKinds.contains(kind) {
-            let field = Self.invoicingColumns.first { i in v[Self.invoicingColumns.firstIndex(of: i)!].map { $0 != .null } ?? false } ?? "invoice_status"
+            let given = v.indices.first { v[$0].map { $0 != .null } ?? false }
+            let field = given.map { Self.invoicingColumns[$0] } ?? "invoice_status"
             throw FieldError(field: field, reason: "a \(kind.rawValue) is not invoiced: only invoices, receivables and orders carry invoicing fields")
         }
     }

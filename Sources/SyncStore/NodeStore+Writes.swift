@@ -254,7 +254,7 @@ extension NodeTransaction {
         guard let current = try ReplicatedTable.document.fetch(db, key: id) else {
             throw FieldError(field: "id", reason: "document \(id) does not exist at this store", code: .notFound)
         }
-        for name in changes.keys.sorted() where !Document.invoicingColumns.contains(name) {
+        for name in changes.keys.sorted() where !RecordKind.document.isEditable(name) {
             throw FieldError(field: name, reason: "cannot be changed: a document is written once; only its invoicing fields change")
         }
         if let owner = current["node"]?.text, owner != cfg.nodeID {
