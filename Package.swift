@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "poshub", targets: ["poshub"]),
         .executable(name: "possim", targets: ["possim"]),
         .executable(name: "posbench", targets: ["posbench"]),
+        .executable(name: "poserp", targets: ["poserp"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -73,6 +74,30 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The accounting connector: the ERP adapter (Business Central API v2.0), the runs, their
+        // schedule and mails.
+        .target(name: "SyncAccounting", dependencies: [
+            "SyncModel", "SyncStore", "SyncHub",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // A stand-in for the ERP's API on loopback (tests, demo, benchmark) and its command.
+        .target(name: "ERPTestServer", dependencies: [
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "poserp", dependencies: [
+            "ERPTestServer",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         // The store node: local API and sync client.
         .target(name: "SyncNode", dependencies: [
             "SyncModel", "SyncStore", "SyncWire",
@@ -111,7 +136,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "poshub", dependencies: [
-            "CLISupport", "SyncModel", "SyncStore", "SyncHub", "SyncWire", "SyncReconcile",
+            "CLISupport", "SyncModel", "SyncStore", "SyncHub", "SyncWire", "SyncReconcile", "SyncAccounting",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -160,6 +185,11 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
+        .testTarget(name: "SyncAccountingTests", dependencies: [
+            "SyncModel", "SyncStore", "SyncHub", "SyncAccounting", "ERPTestServer", "SyncTesting",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "SyncModel", "SyncStore", "SyncWire", "SyncTesting", "CLISupport", .product(name: "GRDB", package: "GRDB.swift"),
         ]),

@@ -281,6 +281,7 @@ enum HubSchema {
                 """)
         }
         Schema.registerInvoicing(&m)
+        HubStore.registerAccounting(&m)
         return m
     }
 

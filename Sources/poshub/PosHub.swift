@@ -5,6 +5,7 @@ import Logging
 import Metrics
 import Prometheus
 import ServiceLifecycle
+import SyncAccounting
 import SyncHub
 import SyncModel
 import SyncReconcile
@@ -18,7 +19,7 @@ struct PosHub: AsyncParsableCommand {
         abstract: "Central data synchronization service for posnode store nodes.",
         subcommands: [Init.self, NodeCommand.self, OperatorCommand.self, Serve.self, StateHash.self, Audit.self, MoveCommand.self, BalancesCommand.self,
                       CategoryCommand.self, OfferCategoryCommand.self, OfferCommand.self, PriceCommand.self, InstitutionCommand.self,
-                      AccessRequestCommand.self, EraseCommand.self, CompactCommand.self, SystemCommand.self, DocumentCommand.self])
+                      AccessRequestCommand.self, EraseCommand.self, CompactCommand.self, SystemCommand.self, DocumentCommand.self, ERPCommand.self])
 
     /// glibc's malloc settings first (`MallocTuning`: the measurements), then the command.
     static func main() async {
@@ -160,6 +161,8 @@ struct Serve: AsyncParsableCommand {
     var maxReceivingBytes: Int = HubConnectionLimits.default.maxReceivingBytes
     @Option(help: ArgumentHelp("Feed log rows read per sweep step; a new sweep pass starts once the log has grown by this many rows (or a tenth) since the last one began.", valueName: "rows"))
     var sweepStep: Int = 5000
+    @Option(help: ArgumentHelp("Seconds between two looks at the accounting connector's schedule (poshub erp configure).", valueName: "seconds"))
+    var erpPoll: Int = 30
 
     func validate() throws {
         if maxClockLead < 1 || maxClockLead > 86_400 { throw ValidationError("--max-clock-lead must be 1 to 86400 seconds") }
@@ -171,6 +174,7 @@ struct Serve: AsyncParsableCommand {
         if let m = maxUnauthenticated, m < 1 || m > maxConnections { throw ValidationError("--max-unauthenticated must be 1 to --max-connections (\(maxConnections))") }
         if maxUnauthenticatedPerAddress < 1 { throw ValidationError("--max-unauthenticated-per-address must be at least 1") }
         if headTimeout < 1 || headTimeout > 3600 { throw ValidationError("--head-timeout must be 1 to 3600 seconds") }
+        if erpPoll < 1 || erpPoll > 3600 { throw ValidationError("--erp-poll must be 1 to 3600 seconds") }
         if sweepStep < 1 || sweepStep > 1_000_000 { throw ValidationError("--sweep-step must be 1 to 1000000 rows") }
         if idleTimeout < 1 || idleTimeout > 3600 { throw ValidationError("--idle-timeout must be 1 to 3600 seconds") }
         if requestTimeout < 1 || requestTimeout > 3600 { throw ValidationError("--request-timeout must be 1 to 3600 seconds") }
@@ -201,6 +205,10 @@ struct Serve: AsyncParsableCommand {
             HubStoreCloser(store: hub, logger: logger),
             // Superseded feed rows are removed while no push comes (see FeedSweeper).
             FeedSweeper(store: hub, metrics: server.metrics, step: sweepStep),
+            // The accounting connector on its schedule (nothing until it is configured).
+            AccountingScheduler(hub: hub, poll: .seconds(erpPoll), logger: logger) { [db = store.db] in
+                try AccountingConnector.configured(hub: hub, dbPath: db)
+            },
         ]
         let app = try server.application(host: host, port: port, tls: tls, services: services, logger: logger) { bound in
             print("listening on \(host):\(bound)")
