@@ -67,7 +67,11 @@ public struct AccountingConnector: Sendable {
     public let config: AccountingConfig
     public let erp: any ERPAdapter
     public let mailer: SMTPMailer?
-    public var logger = Logger(label: "poshub.erp")
+    public var logger: Logger = {
+        var l = Logger(label: "poshub.erp")
+        l.logLevel = .warning
+        return l
+    }()
     /// Who holds a run's lease (host and process).
     public var holder = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
     /// Answers written per transaction.
@@ -122,7 +126,7 @@ public struct AccountingConnector: Sendable {
         stored.createdInvoices = []
         try hub.finishAccountingRun(id: id, job: job, outcome: report.outcome,
                                     summary: String(decoding: try encoder.encode(stored), as: UTF8.self))
-        logger.info("erp run \(id) (\(job.rawValue), \(trigger)): \(report.outcome), created \(report.created), updated \(report.updated), actionable \(report.actionableErrors.count), system \(report.systemErrors.count)")
+        logger.notice("erp run \(id) (\(job.rawValue), \(trigger)): \(report.outcome), created \(report.created), updated \(report.updated), actionable \(report.actionableErrors.count), system \(report.systemErrors.count)")
         return report
     }
 
@@ -153,7 +157,6 @@ public struct AccountingConnector: Sendable {
         var debtors: [String: ERPCustomer] = [:]
         var answers: [(document: String, fields: Fields)] = []
         var complete = false
-        defer { _ = complete }
         do {
             for d in try hub.invoicedDocuments() {
                 report.documents += 1

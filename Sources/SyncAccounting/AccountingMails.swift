@@ -10,9 +10,14 @@ extension AccountingConnector {
     public func mails(for report: AccountingRunReport) throws -> [(kind: String, subject: String, body: String)] {
         var out: [(String, String, String)] = []
         let prefix = "[POS accounting]"
+        var names: [String: String] = [:]
+        func customer(_ code: String) -> String {
+            if names[code] == nil { names[code] = ((try? hub.partner(code: code)) ?? nil)?.displayName ?? "" }
+            return names[code]!.isEmpty ? code : "\(code) \(names[code]!)"
+        }
         if report.job == .invoices, !report.createdInvoices.isEmpty {
             let rows = report.createdInvoices.map { c in
-                [c.document, c.customer, c.installments > 1 ? "\(c.installment)/\(c.installments)" : "-", c.number,
+                [c.document, customer(c.customer), c.installments > 1 ? "\(c.installment)/\(c.installments)" : "-", c.number,
                  Self.money(c.amountMinor, c.currency), c.foundAgain ? "found again after a lost reply" : ""]
             }
             out.append(("created", "\(prefix) \(report.createdInvoices.count) provisional invoice\(report.createdInvoices.count == 1 ? "" : "s") created",
@@ -25,7 +30,7 @@ extension AccountingConnector {
             }
             if !pending.isEmpty {
                 let rows = pending.map { d in
-                    [d.id, d.partnerCode, d.invoiceStatus?.rawValue ?? "", d.referenceNumbers ?? "", Self.money(d.amountMinor, d.currency),
+                    [d.id, customer(d.partnerCode), d.invoiceStatus?.rawValue ?? "", d.referenceNumbers ?? "", Self.money(d.amountMinor, d.currency),
                      d.paymentStatus?.rawValue ?? ""]
                 }
                 let counts = Dictionary(grouping: pending, by: { $0.invoiceStatus?.rawValue ?? "" })
@@ -41,7 +46,7 @@ extension AccountingConnector {
                         A document needs a person before it can be invoiced or followed up.
 
                         Document:  \(i.document)
-                        Customer:  \(i.customer)
+                        Customer:  \(customer(i.customer))
                         Invoice:   \(i.invoice ?? "-")
                         Problem:   \(i.message)
                         To fix it: \(i.fix)
