@@ -156,8 +156,9 @@ let package = Package(
 
         // Benchmarks (Scripts/bench.sh): not part of the test suite.
         .executableTarget(name: "posbench", dependencies: [
-            "SyncModel", "SyncStore", "SyncWire", "SyncHub", "SyncNode", "Simulation", "SyncTesting",
+            "SyncModel", "SyncStore", "SyncWire", "SyncHub", "SyncNode", "Simulation", "SyncTesting", "SyncAccounting", "ERPTestServer",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),

@@ -67,15 +67,17 @@ public final class ERPTestServer: Sendable {
     public let company: String
     let authorization: String
     let limit: Int
+    let window: Double
     let pageSize: Int
 
     /// `requestsPer5Minutes`: the limit beyond which requests are answered 429 (Business
     /// Central: 6,000 per user).
     public init(company: String = "CRONUS", user: String = "erp", password: String = "secret",
-                requestsPer5Minutes: Int = 6000, pageSize: Int = 100) {
+                requestsPer5Minutes: Int = 6000, windowSeconds: Double = 300, pageSize: Int = 100) {
         self.company = company
         authorization = "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
         limit = requestsPer5Minutes
+        window = windowSeconds
         self.pageSize = pageSize
     }
 
@@ -126,12 +128,12 @@ public final class ERPTestServer: Sendable {
         enum Gate { case go(delay: Int), limited(Int), fault429(Int), fault500 }
         let gate: Gate = state.withLock { s in
             s.requests += 1
-            s.window.removeAll { $0 <= now - 300 }
+            s.window.removeAll { $0 <= now - window }
             if s.faults.status429 > 0 { s.faults.status429 -= 1; s.throttled += 1; s.failedByFault += 1; return .fault429(s.faults.retryAfter) }
             if s.faults.status500 > 0 { s.faults.status500 -= 1; s.failedByFault += 1; return .fault500 }
             if s.window.count >= limit {
                 s.throttled += 1
-                return .limited(max(1, Int((s.window[0] + 300 - now).rounded(.up))))
+                return .limited(max(1, Int((s.window[0] + window - now).rounded(.up))))
             }
             s.window.append(now)
             return .go(delay: s.faults.delayMs)

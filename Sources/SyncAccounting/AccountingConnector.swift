@@ -156,6 +156,9 @@ public struct AccountingConnector: Sendable {
                           articleOfOffer: Dictionary(try hub.offers().compactMap { o in o.articleCode.map { (o.code, $0) } }, uniquingKeysWith: { a, _ in a }))
         var debtors: [String: ERPCustomer] = [:]
         var answers: [(document: String, fields: Fields)] = []
+        // The invoices' ids and numbers, written with the answers: the attempt, written before
+        // each creation, is what keeps an invoice from being created twice.
+        var notes: [InvoiceNote] = []
         var complete = false
         do {
             for d in try hub.invoicedDocuments() {
@@ -168,21 +171,21 @@ public struct AccountingConnector: Sendable {
                         "the document lacks \(fields.map { $0.replacingOccurrences(of: "_", with: " ") }.joined(separator: " and ")): an open invoice needs invoice status, payment method and payment terms",
                         fix: "set \(fields.joined(separator: " and ")) on the document (posnode document update --id \(d.id) ...), or clear its invoice status"))
                 case .create:
-                    if let fields = try await create(d, lists: lists, debtors: &debtors, report: &report, now: now) {
+                    if let fields = try await create(d, lists: lists, debtors: &debtors, notes: &notes, report: &report, now: now) {
                         answers.append((d.id, fields)); report.created += 1
                     }
                 case .ask:
-                    if let fields = try await ask(d, report: &report) { answers.append((d.id, fields)); report.updated += 1 }
+                    if let fields = try await ask(d, notes: &notes, report: &report) { answers.append((d.id, fields)); report.updated += 1 }
                 }
-                if answers.count >= answerBatch { try hub.applyERPAnswers(answers); answers = [] }
+                if answers.count >= answerBatch { try hub.applyERPAnswers(answers, notes: notes); answers = []; notes = [] }
             }
             complete = true
         } catch {
-            try? hub.applyERPAnswers(answers)
+            try? hub.applyERPAnswers(answers, notes: notes)
             _ = try? hub.noteAccountingIssues(run: report.runID, report.actionableErrors, complete: false)
             throw error
         }
-        try hub.applyERPAnswers(answers)
+        try hub.applyERPAnswers(answers, notes: notes)
         try hub.noteAccountingIssues(run: report.runID, report.actionableErrors, complete: complete)
         let open = Dictionary(try hub.openAccountingIssues().map { ("\($0.document)|\($0.kind)", $0) }, uniquingKeysWith: { a, _ in a })
         report.actionableErrors = report.actionableErrors.map { open["\($0.document)|\($0.kind)"] ?? $0 }
@@ -196,7 +199,7 @@ public struct AccountingConnector: Sendable {
 
     /// Creates the provisional invoice(s) of an `open` document; returns the fields to write
     /// (status provisional, the numbers), or nil when an actionable error stopped it.
-    func create(_ d: Document, lists: Lists, debtors: inout [String: ERPCustomer], report: inout AccountingRunReport,
+    func create(_ d: Document, lists: Lists, debtors: inout [String: ERPCustomer], notes: inout [InvoiceNote], report: inout AccountingRunReport,
                 now: Date) async throws -> Fields? {
         var problems: [AccountingIssue] = []
         let method = d.paymentMethod ?? "", terms = d.paymentTerms ?? ""
@@ -272,7 +275,7 @@ public struct AccountingConnector: Sendable {
             let ext = InvoiceRules.externalNumber(document: d.id, installment: i)
             if let part = known[i], let number = part.number, part.invoiceID != nil { numbers.append(number); continue }
             if known[i] != nil, let found = try await erp.invoice(externalNumber: ext) {
-                try hub.noteInvoice(externalNumber: ext, id: found.id, number: found.number)
+                notes.append(InvoiceNote(externalNumber: ext, id: found.id, number: found.number))
                 report.createdInvoices.append(.init(document: d.id, customer: d.partnerCode, installment: i, installments: count,
                                                     number: found.number, amountMinor: amounts[i - 1], currency: d.currency, foundAgain: true))
                 numbers.append(found.number); continue
@@ -296,7 +299,7 @@ public struct AccountingConnector: Sendable {
                 }
                 created = found; foundAgain = true
             }
-            try hub.noteInvoice(externalNumber: ext, id: created.id, number: created.number)
+            notes.append(InvoiceNote(externalNumber: ext, id: created.id, number: created.number))
             report.createdInvoices.append(.init(document: d.id, customer: d.partnerCode, installment: i, installments: count,
                                                 number: created.number, amountMinor: amounts[i - 1], currency: d.currency, foundAgain: foundAgain))
             numbers.append(created.number)
@@ -331,7 +334,7 @@ public struct AccountingConnector: Sendable {
 
     /// Asks the ERP about a pending document's invoices; returns the fields that changed, or
     /// nil (nothing changed, or an actionable error).
-    func ask(_ d: Document, report: inout AccountingRunReport) async throws -> Fields? {
+    func ask(_ d: Document, notes: inout [InvoiceNote], report: inout AccountingRunReport) async throws -> Fields? {
         var parts = try hub.invoiceParts(document: d.id).filter { $0.invoiceID != nil }
         if parts.isEmpty {
             // Numbers entered in the chain (the connector did not create them): found by number.
@@ -355,7 +358,7 @@ public struct AccountingConnector: Sendable {
                 return nil
             }
             if !part.externalNumber.isEmpty, found.number != part.number {
-                try hub.noteInvoice(externalNumber: part.externalNumber, id: found.id, number: found.number)
+                notes.append(InvoiceNote(externalNumber: part.externalNumber, id: found.id, number: found.number))
             }
             let stage = InvoiceRules.ERPState.Stage(rawValue: found.stage.rawValue) ?? .draft
             let level = stage == .posted || stage == .paid ? try await erp.reminderLevel(invoiceNumber: found.number) : 0

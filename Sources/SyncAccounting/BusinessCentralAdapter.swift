@@ -27,14 +27,15 @@ public final class BusinessCentralAdapter: ERPAdapter {
     let maxThrottled: Int
 
     /// `baseURL`: the API root (`https://api.businesscentral.dynamics.com/v2.0/TENANT/ENV/api/v2.0`).
-    public init(baseURL: String, company: String, user: String, password: String, requestsPer5Minutes: Int = 6000,
+    /// `requestsPer5Minutes` per `windowSeconds` (300) is the ERP's limit the adapter keeps to.
+    public init(baseURL: String, company: String, user: String, password: String, requestsPer5Minutes: Int = 6000, windowSeconds: Double = 300,
                 http: HTTPClient = BusinessCentralAdapter.sharedHTTP, timeout: TimeAmount = .seconds(60), backoff: [Double] = [0.5, 2, 5], maxThrottled: Int = 20) {
         var root = baseURL
         while root.hasSuffix("/") { root.removeLast() }
         base = "\(root)/companies(\(company))"
         authorization = "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
         self.http = http
-        pacer = RequestPacer(limit: requestsPer5Minutes)
+        pacer = RequestPacer(limit: requestsPer5Minutes, window: windowSeconds)
         self.timeout = timeout
         self.backoff = backoff
         self.maxThrottled = maxThrottled

@@ -44,6 +44,11 @@ public struct ERPInvoiceLine: Sendable, Hashable {
     public var quantity: Int
     public var unitPriceMinor: Int64
     public var discountMinor: Int64
+
+    public init(lineType: String, objectNumber: String, description: String, quantity: Int, unitPriceMinor: Int64, discountMinor: Int64) {
+        self.lineType = lineType; self.objectNumber = objectNumber; self.description = description
+        self.quantity = quantity; self.unitPriceMinor = unitPriceMinor; self.discountMinor = discountMinor
+    }
 }
 
 /// An invoice to create: one installment of a document.

@@ -111,6 +111,14 @@ public struct InvoicePart: Sendable, Hashable, Codable {
     }
 }
 
+/// An invoice's id and number in the ERP, to record for its external number.
+public struct InvoiceNote: Sendable, Hashable {
+    public var externalNumber: String
+    public var id: String
+    public var number: String
+    public init(externalNumber: String, id: String, number: String) { self.externalNumber = externalNumber; self.id = id; self.number = number }
+}
+
 /// The connector's state at the hub (docs/accounting.md): configuration, runs and the lease
 /// that keeps two from overlapping, the invoices created per document, open errors, the ERP's
 /// article codes, the mails sent.
@@ -352,13 +360,19 @@ extension HubStore {
 
     /// Writes what the ERP answered into documents' invoicing fields (status, payment status,
     /// reference numbers, booking), as the hub's changes on the stores' behalf, fed to every
-    /// store; a document that is gone is skipped. One transaction.
-    public func applyERPAnswers(_ answers: [(document: String, fields: Fields)]) throws {
-        guard !answers.isEmpty else { return }
-        try write(storeRecords: true) { db in
+    /// store (a document that is gone is skipped), and the ids and numbers of the invoices
+    /// `notes` (`noteInvoice`). One transaction.
+    public func applyERPAnswers(_ answers: [(document: String, fields: Fields)], notes: [InvoiceNote] = []) throws {
+        guard !answers.isEmpty || !notes.isEmpty else { return }
+        try write(storeRecords: true, { db in
             try answers.filter { try ReplicatedTable.document.exists(db, key: $0.document) }
                 .map { CentralChange(.document, .update, key: $0.document, fields: $0.fields) }
-        }
+        }, after: { db in
+            for n in notes {
+                try db.execute(sql: "UPDATE erp_invoice SET invoice_id = ?, number = ? WHERE external_number = ?",
+                               arguments: [n.id, n.number, n.externalNumber])
+            }
+        })
     }
 
     /// The partner (customer) record `code` at the hub.

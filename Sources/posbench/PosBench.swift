@@ -43,8 +43,10 @@ struct PosBench: AsyncParsableCommand {
     @Option(help: "Cells of the price table a new store receives (price row).") var priceCells: Int = 100_000
     @Option(help: "Changes at the larger hub of the access report row (the smaller holds a tenth).") var reportChanges: Int = 1_000_000
     @Option(help: "Customers the back-office transfer row sends.") var transferCustomers: Int = 100_000
-    @Option(help: "Rows to run: write,order,catchup,memory,scale,price,report,transfer,json,binding (and 'inprocess': catch-up without HTTP, for profiling; 'load': 50 stores at once, quiet and beside 600 idle connections).")
-    var only: String = "write,order,catchup,memory,scale,price,report,transfer,json,binding"
+    @Option(help: "Open documents the accounting row turns into provisional invoices (no request limit).") var accountingDocuments: Int = 10_000
+    @Option(help: "Open documents of the accounting row under the ERP's rate of 20 requests a second.") var accountingPaced: Int = 1000
+    @Option(help: "Rows to run: write,order,catchup,memory,scale,price,report,transfer,accounting,json,binding (and 'inprocess': catch-up without HTTP, for profiling; 'load': 50 stores at once, quiet and beside 600 idle connections).")
+    var only: String = "write,order,catchup,memory,scale,price,report,transfer,accounting,json,binding"
     @Option(help: "Stores syncing at once in the load rows.") var loadStores: Int = 50
     @Option(help: "Rounds per load row (each store writes its changes, then all sync at once).") var loadRounds: Int = 4
     @Option(help: "Idle connections a client holds during the load rows' second half.") var loadIdle: Int = 600
@@ -107,6 +109,10 @@ struct PosBench: AsyncParsableCommand {
         try await row("transfer") { rowDir in
             log("back-office transfer: \(transferCustomers) customers…")
             table.append(try await Bench.transfer(count: transferCustomers, dir: rowDir, bin: bin, log: log))
+        }
+        try await row("accounting") { rowDir in
+            log("accounting: \(accountingDocuments) open documents to the test ERP, then \(accountingPaced) under its rate limit…")
+            table += try await AccountingBench.rows(count: accountingDocuments, paced: accountingPaced, dir: rowDir, log: log)
         }
         try await row("load") { rowDir in
             log("load: \(loadStores) stores syncing at once, quiet and beside \(loadIdle) idle connections…")
