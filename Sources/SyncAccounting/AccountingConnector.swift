@@ -73,7 +73,7 @@ public struct AccountingConnector: Sendable {
         return l
     }()
     /// Who holds a run's lease (host and process).
-    public var holder = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
+    public var holder = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(UUID().uuidString.prefix(8))"
     /// Answers written per transaction.
     public var answerBatch = 200
 
@@ -160,6 +160,7 @@ public struct AccountingConnector: Sendable {
         // each creation, is what keeps an invoice from being created twice.
         var notes: [InvoiceNote] = []
         var complete = false
+        var renewed = Date()
         do {
             for d in try hub.invoicedDocuments() {
                 report.documents += 1
@@ -178,6 +179,12 @@ public struct AccountingConnector: Sendable {
                     if let fields = try await ask(d, notes: &notes, report: &report) { answers.append((d.id, fields)); report.updated += 1 }
                 }
                 if answers.count >= answerBatch { try hub.applyERPAnswers(answers, notes: notes); answers = []; notes = [] }
+                if Date().timeIntervalSince(renewed) > 60 {
+                    guard try hub.renewAccountingLease(job: .invoices, holder: holder) else {
+                        throw ERPSystemError(.store, "the run's lease passed to another run while it ran: stopped so that two runs do not overlap")
+                    }
+                    renewed = Date()
+                }
             }
             complete = true
         } catch {

@@ -12,8 +12,11 @@ actor RequestPacer {
     private(set) var requests = 0
     private(set) var throttled = 0
 
+    /// `window` is lengthened by a margin (1 %, at least 0.25 s): the ERP counts a request
+    /// when it arrives, a moment after it left here; without the margin a paced run at the limit
+    /// met 2 429s in 1,000 documents (bench row "accounting (20 requests/s limit)").
     init(limit: Int, window: Double = 300) {
-        self.limit = max(limit, 1); self.window = window
+        self.limit = max(limit, 1); self.window = window + max(0.25, window * 0.01)
     }
 
     /// Waits until a request may go out, and counts it.

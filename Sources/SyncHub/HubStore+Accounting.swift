@@ -198,12 +198,14 @@ extension HubStore {
 
     /// Starts a run of `job`: takes the job's lease for `leaseSeconds` (runs never overlap,
     /// also not across hub processes on one store) and records the run; a moment of the
-    /// schedule (`slot`) is served once. Returns the run's id.
+    /// schedule (`slot`) is served once. `now`: the run's time (given for a replay of the
+    /// schedule); the lease always counts in wall-clock time. Returns the run's id.
     public func beginAccountingRun(job: AccountingJob, slot: Date?, trigger: String, holder: String,
                                    leaseSeconds: Double = 900, now: Date = Date()) throws -> Int64 {
-        try pool.write { db in
+        let wall = Date().timeIntervalSince1970
+        return try pool.write { db in
             if let row = try Row.fetchOne(db, sql: "SELECT holder, expires_at FROM erp_lease WHERE job = ?", arguments: [job.rawValue]),
-               (row["expires_at"] as Double) > now.timeIntervalSince1970 {
+               (row["expires_at"] as Double) > wall {
                 throw RunRefusal.busy(holder: row["holder"])
             }
             let slotText = slot.map { Self.timestamp($0) }
@@ -211,10 +213,21 @@ extension HubStore {
                 throw RunRefusal.served(slot: slotText)
             }
             try db.execute(sql: "INSERT OR REPLACE INTO erp_lease (job, holder, expires_at) VALUES (?, ?, ?)",
-                           arguments: [job.rawValue, holder, now.timeIntervalSince1970 + leaseSeconds])
+                           arguments: [job.rawValue, holder, wall + leaseSeconds])
             try db.execute(sql: "INSERT INTO erp_run (job, slot, trigger, started_at, outcome) VALUES (?, ?, ?, ?, 'running')",
                            arguments: [job.rawValue, slotText, trigger, Self.timestamp(now)])
             return db.lastInsertedRowID
+        }
+    }
+
+    /// Extends the lease `holder` holds on `job` by `leaseSeconds` from now, while a long run
+    /// goes on. Returns false when the lease is not `holder`'s any more.
+    @discardableResult
+    public func renewAccountingLease(job: AccountingJob, holder: String, leaseSeconds: Double = 900) throws -> Bool {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE erp_lease SET expires_at = ? WHERE job = ? AND holder = ?",
+                           arguments: [Date().timeIntervalSince1970 + leaseSeconds, job.rawValue, holder])
+            return db.changesCount > 0
         }
     }
 

@@ -25,8 +25,8 @@ enum AccountingBench {
         for start in stride(from: 0, to: count, by: 1000) {
             try hub.write(storeRecords: true) { _ in
                 (start..<min(count, start + 1000)).map { i in
-                    var d = Document(id: "S1-F\(i + 1)", kind: .invoice, partnerCode: "C\(i % customers)", site: "WAW",
-                                     amountMinor: Int64(1000 + i % 5000), currency: "PLN", issuedAt: "2026-12-07T08:00:00Z", node: "S1")
+                    var d = Document(id: "\(HubStore.hubNode)-F\(i + 1)", kind: .invoice, partnerCode: "C\(i % customers)", site: "WAW",
+                                     amountMinor: Int64(1000 + i % 5000), currency: "PLN", issuedAt: "2026-12-07T08:00:00Z", node: HubStore.hubNode)
                     d.invoiceStatus = .open; d.paymentMethod = "BANK"; d.paymentTerms = "14D"
                     return HubStore.CentralChange(.document, .insert, fields: d.fields)
                 }
