@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // zlib from the system (zlib1g-dev).
@@ -86,6 +87,16 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The operator console: pages served by the hub, operators' logins and sessions.
+        .target(name: "SyncConsole", dependencies: [
+            "SyncModel", "SyncStore", "SyncHub", "SyncAccounting",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Mustache", package: "swift-mustache"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "CryptoExtras", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         // A stand-in for the ERP's API on loopback (tests, demo, benchmark) and its command.
         .target(name: "ERPTestServer", dependencies: [
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -136,7 +147,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "poshub", dependencies: [
-            "CLISupport", "SyncModel", "SyncStore", "SyncHub", "SyncWire", "SyncReconcile", "SyncAccounting",
+            "CLISupport", "SyncModel", "SyncStore", "SyncHub", "SyncWire", "SyncReconcile", "SyncAccounting", "SyncConsole",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -186,6 +197,12 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
+        .testTarget(name: "SyncConsoleTests", dependencies: [
+            "SyncModel", "SyncStore", "SyncHub", "SyncConsole", "SyncTesting",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
         .testTarget(name: "SyncAccountingTests", dependencies: [
             "SyncModel", "SyncStore", "SyncHub", "SyncAccounting", "ERPTestServer", "SyncTesting",
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -282,6 +282,27 @@ enum HubSchema {
         }
         Schema.registerInvoicing(&m)
         HubStore.registerAccounting(&m)
+        // The operator console: operators' roles and password hashes, sessions, failed logins,
+        // what each store's syncing looks like (`NodeActivity`), a store asked to re-baseline.
+        m.registerMigration("v21-hub-console") { db in
+            try db.execute(sql: """
+                ALTER TABLE hub_operator ADD COLUMN role TEXT NOT NULL DEFAULT 'operator';
+                ALTER TABLE hub_operator ADD COLUMN password_hash TEXT;
+                CREATE TABLE hub_console_session (
+                    id_hash TEXT PRIMARY KEY, operator TEXT NOT NULL, csrf TEXT NOT NULL,
+                    created_at REAL NOT NULL, expires_at REAL NOT NULL
+                );
+                CREATE TABLE hub_login_failure (name TEXT NOT NULL, address TEXT NOT NULL, at REAL NOT NULL);
+                CREATE INDEX hub_login_failure_at ON hub_login_failure (at);
+                CREATE TABLE hub_node_activity (
+                    node TEXT PRIMARY KEY, pending_entries INTEGER, cursor INTEGER, clock_offset_ms INTEGER,
+                    refused_total INTEGER NOT NULL DEFAULT 0, last_error TEXT, last_error_at TEXT,
+                    rebaseline INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE TABLE hub_sync_round (node TEXT NOT NULL, at REAL NOT NULL, kind TEXT NOT NULL, seconds REAL NOT NULL, backlog INTEGER NOT NULL);
+                CREATE INDEX hub_sync_round_node ON hub_sync_round (node, at);
+                """)
+        }
         return m
     }
 

@@ -34,6 +34,13 @@ public struct HubServer: Sendable {
 
     /// Where errors that replies do not describe go (`internalError`).
     public var logger: Logger
+    /// Each store's syncing as the console shows it (flushed by `NodeActivityFlusher`).
+    public let activity = NodeActivity()
+    /// A store not seen for longer than this (seconds) counts as not seen (`poshub serve
+    /// --not-seen-after`): in `/metrics`, the console and `poshub node status`.
+    public var notSeenAfter: Int = 3600
+    /// Routes other modules add (the operator console), after the hub's own.
+    public var routeExtensions: [@Sendable (Router<HubRequestContext>) -> Void] = []
 
     public init(store: HubStore, limits: BatchLimits = .default, metrics: HubMetrics = HubMetrics(), maxPullEntries: Int = 5000,
                 connectionLimits: HubConnectionLimits = .default, logger: Logger = Logger(label: "poshub")) {
@@ -99,6 +106,13 @@ public struct HubServer: Sendable {
             }
             let held = server.receiving.bytesHeld
             server.metrics.receivingBytes.set(Double(held.now))
+            // Stores by state: the query the console and `poshub node status` show.
+            try? server.activity.flush(server.store)
+            if let stores = try? server.store.storeOverview(notSeenAfter: server.notSeenAfter) {
+                for state in StoreStatus.State.allCases {
+                    server.metrics.stores(state: state.rawValue).set(Double(stores.filter { $0.state == state }.count))
+                }
+            }
             server.metrics.receivingBytesPeak.set(Double(held.peak))
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: .init(byteBuffer: ByteBuffer(string: server.metrics.text())))
@@ -200,6 +214,7 @@ public struct HubServer: Sendable {
                 return server.internalError(error, "move from node \(node.node)", prefix: "move not carried out")
             }
         }
+        for extend in routeExtensions { extend(router) }
         return router
     }
 
@@ -281,10 +296,12 @@ public struct HubServer: Sendable {
             return HubError.nodeMismatch(tokenNode: node.node, batchNode: header.node).reply
         }
         let renamesApplied = request.headers[HTTPField.Name(SyncHeader.renamesApplied)!].flatMap { Int64($0) } ?? 0
+        var offsetMillis: Int64?
         if let nodeClock = request.headers[HTTPField.Name(SyncHeader.nodeClock)!].flatMap({ Int64($0) }) {
-            let offset = Double(nodeClock &- Int64(clamping: HLC.nowMillis)) / 1000
-            metrics.nodeClockOffset(node: node.node).set(offset)
+            offsetMillis = nodeClock &- Int64(clamping: HLC.nowMillis)
+            metrics.nodeClockOffset(node: node.node).set(Double(offsetMillis!) / 1000)
         }
+        let started = ContinuousClock.now
         let store = self.store
         if let range { await gate.turn(node: node.node, range: range) }
         do {
@@ -307,15 +324,19 @@ public struct HubServer: Sendable {
             metrics.entriesRenamed.increment(by: renamed)
             metrics.entriesDuplicate.increment(by: duplicate)
             metrics.entriesRejected.increment(by: rejected)
-            if let pending = request.headers[HTTPField.Name(SyncHeader.pendingEntries)!].flatMap({ Int64($0) }), pending >= 0 {
-                metrics.nodePendingEntries(node: node.node).set(Double(pending))
-            }
+            let pending = request.headers[HTTPField.Name(SyncHeader.pendingEntries)!].flatMap({ Int64($0) }).flatMap { $0 >= 0 ? $0 : nil }
+            if let pending { metrics.nodePendingEntries(node: node.node).set(Double(pending)) }
+            let elapsed = ContinuousClock.now - started
+            activity.pushed(node: node.node, pending: pending, clockOffsetMillis: offsetMillis, refused: rejected,
+                            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             // The compact reply form for nodes that ask for it; the full form for first-release nodes.
             let compact = request.headers[HTTPField.Name(SyncHeader.pushReply)!] == "compact"
             return Self.json(reply, userInfo: compact ? [PushReply.compactForm: true] : [:])
         } catch let e as HubError {
+            activity.failed(node: node.node, error: e.description)
             return e.reply
         } catch {
+            activity.failed(node: node.node, error: "batch not applied: \(error)")
             return internalError(error, "push from node \(node.node)", prefix: "batch not applied")
         }
     }
@@ -331,6 +352,7 @@ public struct HubServer: Sendable {
         // The newest batch format the node reads; a node that does not say reads version 1.
         let version = BatchFormat.negotiated(request.uri.queryParameters.get("format", as: Int.self))
         let store = self.store
+        let started = ContinuousClock.now
         do {
             let page = try await timed(snapshot ? metrics.snapshot : metrics.pull) { () -> (batch: [UInt8], nextCursor: Int64, more: Bool) in
                 let page = try store.feedBatch(after: cursor, limit: limit, own: own.map { (node.node, $0) }, region: node.region, version: version)
@@ -338,6 +360,9 @@ public struct HubServer: Sendable {
                 return page
             }
             metrics.bytesSent.increment(by: Int64(page.batch.count))
+            let elapsed = ContinuousClock.now - started
+            activity.pulled(node: node.node, cursor: page.nextCursor,
+                            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             return Self.batchResponse(page.batch, headers: [(SyncHeader.nextCursor, String(page.nextCursor)), (SyncHeader.more, page.more ? "1" : "0")])
         } catch {
             return internalError(error, "\(snapshot ? "snapshot" : "pull") of node \(node.node)", prefix: "\(snapshot ? "snapshot" : "pull") failed")

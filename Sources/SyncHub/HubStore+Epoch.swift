@@ -51,6 +51,17 @@ extension HubStore {
     /// history, the last journal sequence the hub applied of the node and its last rename of
     /// the node's codes. A node that never met an epoch (nil) keeps its cursor.
     public func epochCheck(node: String, epoch: String?, cursor: Int64) throws -> HubEpochCheck {
+        var check = try epochCheckReading(node: node, epoch: epoch, cursor: cursor)
+        // A re-baseline the operator asked for (`requestRebaseline`): told once, at this check.
+        if check.cursorValid, try pool.read({ try Int64.fetchOne($0, sql: "SELECT rebaseline FROM hub_node_activity WHERE node = ?", arguments: [node]) }) == 1,
+           try pool.write({ try Self.takeRebaseline($0, node: node) }) {
+            check.cursorValid = false
+            check.reason = "the operator asked this store to re-baseline its pull"
+        }
+        return check
+    }
+
+    func epochCheckReading(node: String, epoch: String?, cursor: Int64) throws -> HubEpochCheck {
         try pool.read { db in
             guard let lastSeq = try Int64.fetchOne(db, sql: "SELECT last_seq FROM hub_node WHERE node_id = ?", arguments: [node]) else {
                 throw HubError.unknownNode(node)

@@ -77,6 +77,12 @@ public final class HubMetrics: Sendable {
         receivingBytesPeak = r.makeGauge(name: "poshub_receiving_bytes_peak", help: "The most bytes of push bodies reserved at once since the hub started.")
     }
 
+    /// Stores by their state (`StoreStatus.State`), as the console lists them.
+    public func stores(state: String) -> Gauge {
+        registry.makeGauge(name: "poshub_stores", labels: [("state", state)],
+                           help: "Stores by state: not-seen, behind, revoked, in-sync (poshub node status, the console).")
+    }
+
     /// Each node's wall clock minus the hub's at its last push (`X-Node-Clock`), seconds.
     public func nodeClockOffset(node: String) -> Gauge {
         registry.makeGauge(name: "poshub_node_clock_offset_seconds", labels: [("node", node)],

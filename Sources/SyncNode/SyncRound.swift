@@ -159,7 +159,8 @@ public struct SyncRound: Sendable {
     /// store re-baselines its pulls (`NodeStore.adoptHubEpoch`).
     func checkHubEpoch(_ summary: inout SyncSummary) async throws {
         let known = try store.hubEpoch()
-        guard let check = try await transport.epochCheck(epoch: known.epoch, cursor: known.cursor), check.epoch != known.epoch else { return }
+        guard let check = try await transport.epochCheck(epoch: known.epoch, cursor: known.cursor),
+              check.epoch != known.epoch || !check.cursorValid else { return }
         summary.hubRestored = try store.adoptHubEpoch(check)
     }
 

@@ -98,9 +98,12 @@ extension NodeStore {
                 """, arguments: [check.lastSeq, check.renamesThrough])
             let range = ackedAhead == check.lastSeq + 1 ? "entry \(ackedAhead)" : "entries \(check.lastSeq + 1)–\(ackedAhead)"
             let resent = lostEntries ? "\(range), which it had acknowledged, sent again; " : ""
-            let message = "the hub was restored to an earlier point (epoch \(check.epoch)): it has this store's entries up to \(check.lastSeq); "
+            let asked = !lostEntries && check.reason?.hasPrefix("the operator asked") == true
+            let message = asked ? "the operator asked this store to re-baseline its pull: the next pull replaces the replicated tables with the hub's (from feed position \(cfg.cursor) back to 0)" :
+                "the hub was restored to an earlier point (epoch \(check.epoch)): it has this store's entries up to \(check.lastSeq); "
                 + resent + "the next pull replaces the replicated tables with the hub's (from feed position \(cfg.cursor) back to 0)"
                 + (check.reason.map { " — \($0)" } ?? "")
+            if asked { try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: .restore, entity: "node", key: cfg.nodeID, field: "cursor", reason: message)); return message }
             try db.appendAudit(AuditRecord(node: cfg.nodeID, kind: .restore, entity: "node", key: cfg.nodeID, field: "hub_epoch",
                                            oldValue: String(ackedAhead), newValue: String(check.lastSeq), reason: message))
             return message

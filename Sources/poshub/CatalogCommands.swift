@@ -1,6 +1,7 @@
 import ArgumentParser
 import CLISupport
 import Foundation
+import SyncConsole
 import SyncHub
 import SyncModel
 import SyncStore
@@ -274,6 +275,11 @@ struct InstitutionCommand: AsyncParsableCommand {
     }
 }
 
+/// An operator's role in the console.
+enum ConsoleRole: String, ExpressibleByArgument, CaseIterable {
+    case viewer, `operator`
+}
+
 struct OperatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "operator", abstract: "Operators: tokens that write the central master data through the API.",
         subcommands: [Add.self, CredentialList<OperatorKind>.self, CredentialRevoke<OperatorKind>.self, CredentialRotate<OperatorKind>.self])
@@ -282,11 +288,29 @@ struct OperatorCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register an operator and print its bearer token (shown once; only a hash is stored).")
         @OptionGroup var store: HubStoreOption
         @Option(help: "The operator's name.") var name: String
+        @Option(help: "The operator console's role: viewer (reads) or operator (reads and acts); with --password-file.") var role: ConsoleRole?
+        @Option(help: ArgumentHelp("A file holding the password for the operator console (at least 12 characters).", valueName: "file"))
+        var passwordFile: String?
         @Flag(help: "JSON output.") var json = false
 
+        func validate() throws {
+            if (role == nil) != (passwordFile == nil) { throw ValidationError("--role and --password-file go together (the console's login)") }
+        }
+
         func run() async throws {
-            let token = try store.open().addOperator(name: name)
-            if json { try printJSON(["name": name, "token": token]) } else { print(token) }
+            var hash: String?
+            if let passwordFile {
+                guard let data = FileManager.default.contents(atPath: passwordFile) else {
+                    throw FieldError(field: "password_file", reason: "cannot read \(passwordFile)")
+                }
+                let password = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
+                try ConsolePassword.check(password)
+                hash = try ConsolePassword.hash(password)
+            }
+            let hub = try store.open()
+            let token = try hub.addOperator(name: name)
+            if let role, let hash { try hub.setConsoleLogin(name: name, role: role.rawValue, passwordHash: hash) }
+            if json { try printJSON(["name": name, "token": token, "role": role?.rawValue ?? "operator"]) } else { print(token) }
         }
     }
 }

@@ -6,6 +6,7 @@ import Metrics
 import Prometheus
 import ServiceLifecycle
 import SyncAccounting
+import SyncConsole
 import SyncHub
 import SyncModel
 import SyncReconcile
@@ -66,7 +67,25 @@ struct Init: AsyncParsableCommand {
 
 struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "node", abstract: "Register and list store nodes; revoke or replace their tokens.",
-        subcommands: [Add.self, List.self, Revoke.self, RotateToken.self])
+        subcommands: [Add.self, List.self, Status.self, Revoke.self, RotateToken.self])
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Every store's sync status, what needs a person first (the console's stores page).")
+        @OptionGroup var store: HubStoreOption
+        @Option(help: ArgumentHelp("Seconds after which a store that has neither pushed nor pulled is not seen.", valueName: "seconds"))
+        var notSeenAfter: Int = 3600
+        @Flag(help: "JSON output.") var json = false
+
+        func run() async throws {
+            let stores = try store.open().storeOverview(notSeenAfter: notSeenAfter)
+            if json { try printJSON(stores); return }
+            for s in stores {
+                print([s.node, s.site, s.region.isEmpty ? "-" : s.region, s.state.label, "push \(s.lastPushAt ?? "never")", "pull \(s.lastPullAt ?? "never")",
+                       "waiting at store \(s.pendingEntries)", "at hub \(s.waiting)", "refused \(s.refused)", s.lastError ?? ""].joined(separator: "\t"))
+            }
+        }
+    }
 
     struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -163,6 +182,8 @@ struct Serve: AsyncParsableCommand {
     var sweepStep: Int = 5000
     @Option(help: ArgumentHelp("Seconds between two looks at the accounting connector's schedule (poshub erp configure).", valueName: "seconds"))
     var erpPoll: Int = 30
+    @Option(help: ArgumentHelp("Seconds after which a store that has neither pushed nor pulled is listed as not seen (console, poshub node status, /metrics).", valueName: "seconds"))
+    var notSeenAfter: Int = 3600
 
     func validate() throws {
         if maxClockLead < 1 || maxClockLead > 86_400 { throw ValidationError("--max-clock-lead must be 1 to 86400 seconds") }
@@ -174,6 +195,7 @@ struct Serve: AsyncParsableCommand {
         if let m = maxUnauthenticated, m < 1 || m > maxConnections { throw ValidationError("--max-unauthenticated must be 1 to --max-connections (\(maxConnections))") }
         if maxUnauthenticatedPerAddress < 1 { throw ValidationError("--max-unauthenticated-per-address must be at least 1") }
         if headTimeout < 1 || headTimeout > 3600 { throw ValidationError("--head-timeout must be 1 to 3600 seconds") }
+        if notSeenAfter < 1 { throw ValidationError("--not-seen-after must be at least 1 second") }
         if erpPoll < 1 || erpPoll > 3600 { throw ValidationError("--erp-poll must be 1 to 3600 seconds") }
         if sweepStep < 1 || sweepStep > 1_000_000 { throw ValidationError("--sweep-step must be 1 to 1000000 rows") }
         if idleTimeout < 1 || idleTimeout > 3600 { throw ValidationError("--idle-timeout must be 1 to 3600 seconds") }
@@ -196,13 +218,18 @@ struct Serve: AsyncParsableCommand {
                                               requestTimeout: .seconds(Int64(requestTimeout)), maxReceivingBytes: maxReceivingBytes,
                                               maxUnauthenticated: maxUnauthenticated, maxUnauthenticatedPerAddress: maxUnauthenticatedPerAddress,
                                               headTimeout: .seconds(Int64(headTimeout)))
-        let server = HubServer(store: hub, limits: limits, connectionLimits: connections, logger: logger)
+        var server = HubServer(store: hub, limits: limits, connectionLimits: connections, logger: logger)
+        server.notSeenAfter = notSeenAfter
+        // The operator console on the same port (/console).
+        server = Console(store: hub, activity: server.activity, notSeenAfter: notSeenAfter, secureCookies: tls != nil).install(on: server)
         // swift-metrics (Hummingbird's request metrics) reports into the hub's registry.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: server.metrics.registry))
         // On SIGTERM or SIGINT the server stops taking connections and answers the requests it
         // has, then the sweeper stops, then the store is closed (services stop in reverse order).
         let services: [any Service] = [
             HubStoreCloser(store: hub, logger: logger),
+            // Each store's syncing as the console shows it, written every 2 s.
+            NodeActivityFlusher(activity: server.activity, store: hub),
             // Superseded feed rows are removed while no push comes (see FeedSweeper).
             FeedSweeper(store: hub, metrics: server.metrics, step: sweepStep),
             // The accounting connector on its schedule (nothing until it is configured).
