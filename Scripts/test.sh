@@ -7,20 +7,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build --build-tests
 BIN="$(swift build --show-bin-path)"
-# A real SMTP server for the accounting connector's tests (aiosmtpd, Scripts/smtp-sink.py), in
-# the virtual environment the API check uses too (made here, not system-wide).
+# A real SMTP server for the accounting connector's tests (aiosmtpd, Scripts/smtp-sink.py) and
+# Selenium for the console's browser test (Debian's chromium and chromium-driver), in the
+# virtual environment the API check uses too (made here, not system-wide).
 venv=.build-venv
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -c "import aiosmtpd" 2>/dev/null || "$venv/bin/pip" install -q "aiosmtpd==1.4.6"
+"$venv/bin/python" -c "import selenium" 2>/dev/null || "$venv/bin/pip" install -q "selenium==4.51.0"
 export POS_PYTHON="$PWD/$venv/bin/python"
 # The tests stop the hubs and stores they start, on failure too; a test process that crashes
 # cannot. Whatever of them is still running when this script ends is named and stopped.
 stop_leftovers() {
   local left
-  left="$(pgrep -f "^$BIN/(posnode|poshub|poserp) |smtp-sink.py" || true)"
+  left="$(pgrep -f "^$BIN/(posnode|poshub|poserp) |smtp-sink.py|chromedriver" || true)"
   if [ -n "$left" ]; then
     echo "stopping processes left running by the tests: $(echo $left)" >&2
-    pkill -KILL -f "^$BIN/(posnode|poshub|poserp) |smtp-sink.py" || true
+    pkill -KILL -f "^$BIN/(posnode|poshub|poserp) |smtp-sink.py|chromedriver" || true
   fi
 }
 trap stop_leftovers EXIT

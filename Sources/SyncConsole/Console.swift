@@ -86,6 +86,8 @@ public struct Console: Sendable {
 
     func html(_ status: HTTPResponse.Status = .ok, title: String, template: String, _ object: [String: Any], session: ConsoleSession?,
               cookies: [String] = []) -> Response {
+        // A nil in `object` would render as "nil": leave the key out instead.
+        let object = object.filter { !Self.isNil($0.value) }
         let body = ConsoleTemplates.library.render(object, withTemplate: template) ?? ""
         var layout: [String: Any] = ["title": title, "body": body]
         if let session {
@@ -95,6 +97,11 @@ public struct Console: Sendable {
         var headers = Self.securityHeaders
         for c in cookies { headers.append(HTTPField(name: .setCookie, value: c)) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: page)))
+    }
+
+    static func isNil(_ value: Any) -> Bool {
+        let m = Mirror(reflecting: value)
+        return m.displayStyle == .optional && m.children.isEmpty
     }
 
     func redirect(_ location: String, cookies: [String] = []) -> Response {
@@ -201,7 +208,12 @@ public struct Console: Sendable {
 
     // MARK: Pages
 
-    static func ago(_ iso: String?) -> String { iso.map { $0.replacingOccurrences(of: "T", with: " ").replacingOccurrences(of: "Z", with: " UTC") } ?? "never" }
+    /// A time as the page shows it: today's as `05:45:27`, older ones as `2026-12-05 17:02` (UTC).
+    static func ago(_ iso: String?) -> String {
+        guard let iso else { return "never" }
+        let today = ISO8601DateFormatter().string(from: Date()).prefix(10)
+        return iso.hasPrefix(today) ? String(iso.dropFirst(11).prefix(8)) : String(iso.prefix(16)).replacingOccurrences(of: "T", with: " ")
+    }
 
     static func offset(_ ms: Int64?) -> String {
         guard let ms else { return "–" }

@@ -21,7 +21,7 @@ enum ConsoleTemplates {
         main{padding:14px 18px;max-width:1400px}h1{font-size:21px;margin:6px 0 12px}h2{font-size:17px;margin:20px 0 8px}
         .scroll{overflow-x:auto;background:#fff;border:1px solid #d9dde3;border-radius:6px}
         table{border-collapse:collapse;width:100%;font-size:14px}th,td{padding:6px 8px;border-bottom:1px solid #eceff3;text-align:left;white-space:nowrap}
-        th{background:#eef1f5;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}td.err{white-space:normal;max-width:320px;color:#8a1c1c}
+        th{background:#eef1f5;font-weight:600;white-space:normal;vertical-align:bottom;font-size:13px}td.num{text-align:right;font-variant-numeric:tabular-nums}td.err{white-space:normal;min-width:160px;max-width:320px;color:#8a1c1c;font-size:13px}
         .state{display:inline-block;padding:2px 8px;border-radius:10px;font-size:13px;font-weight:600}
         .not-seen{background:#fde2e1;color:#8a1c1c}.behind{background:#fff1cc;color:#6b4e00}.revoked{background:#e4e4e7;color:#3f3f46}.in-sync{background:#dcf5e3;color:#14532d}
         ul.items{list-style:none;padding:0;margin:0;background:#fff;border:1px solid #d9dde3;border-radius:6px}
@@ -58,9 +58,9 @@ enum ConsoleTemplates {
         """
 
     static let overview = """
-        <h1>Stores <span class="detail">({{count}}; {{notSeen}} not seen for more than {{notSeenAfter}}, {{behind}} behind, {{revoked}} revoked, {{inSync}} in sync)</span></h1>
+        <h1>Stores <span class="detail">(times UTC) ({{count}}; {{notSeen}} not seen for more than {{notSeenAfter}}, {{behind}} behind, {{revoked}} revoked, {{inSync}} in sync)</span></h1>
         <div class="scroll"><table id="stores"><thead><tr><th>Store</th><th>Site</th><th>Region</th><th>State</th><th>Last push</th><th>Last pull</th>
-        <th>Entries waiting at the store</th><th>Changes waiting at the hub</th><th>Clock offset</th><th>Refused</th><th>Last error</th></tr></thead><tbody>
+        <th title="Journal entries the store reported still to send">Waiting at store</th><th title="Feed positions the store has not pulled yet">Waiting at hub</th><th>Clock offset</th><th>Refused</th><th>Last error</th></tr></thead><tbody>
         {{#stores}}<tr data-node="{{node}}" data-state="{{state}}"><td><a href="/console/stores/{{node}}">{{node}}</a></td><td>{{site}}</td><td>{{region}}</td>
         <td><span class="state {{state}}">{{stateLabel}}</span></td><td>{{lastPush}}</td><td>{{lastPull}}</td>
         <td class="num pending">{{pending}}</td><td class="num waiting">{{waiting}}</td><td class="num">{{clockOffset}}</td><td class="num">{{refused}}</td>

@@ -297,7 +297,7 @@ enum HubSchema {
                 CREATE TABLE hub_node_activity (
                     node TEXT PRIMARY KEY, pending_entries INTEGER, cursor INTEGER, clock_offset_ms INTEGER,
                     refused_total INTEGER NOT NULL DEFAULT 0, last_error TEXT, last_error_at TEXT,
-                    rebaseline INTEGER NOT NULL DEFAULT 0
+                    rebaseline INTEGER NOT NULL DEFAULT 0, last_seen REAL
                 );
                 CREATE TABLE hub_sync_round (node TEXT NOT NULL, at REAL NOT NULL, kind TEXT NOT NULL, seconds REAL NOT NULL, backlog INTEGER NOT NULL);
                 CREATE INDEX hub_sync_round_node ON hub_sync_round (node, at);

@@ -95,13 +95,14 @@ extension HubStore {
             let head = try Int64.fetchOne(db, sql: "SELECT last FROM hub_feed_counter WHERE id = 1") ?? 0
             let rows = try Row.fetchAll(db, sql: """
                 SELECT n.node_id, n.site, n.region, n.token_hash, n.last_push_at, n.last_pull_at,
-                       a.pending_entries, a.cursor, a.clock_offset_ms, a.refused_total, a.last_error, a.last_error_at, a.rebaseline
+                       a.pending_entries, a.cursor, a.clock_offset_ms, a.refused_total, a.last_error, a.last_error_at, a.rebaseline, a.last_seen
                 FROM hub_node n LEFT JOIN hub_node_activity a ON a.node = n.node_id
                 """)
             let formatter = ISO8601DateFormatter()
             var out: [StoreStatus] = rows.map { r in
                 let push: String? = r["last_push_at"], pull: String? = r["last_pull_at"]
-                let seen = [push, pull].compactMap { $0.flatMap { formatter.date(from: $0) } }.max()
+                let seen = ([push, pull].compactMap { $0.flatMap { formatter.date(from: $0) } }
+                            + [(r["last_seen"] as Double?).map { Date(timeIntervalSince1970: $0) }].compactMap { $0 }).max()
                 let since = seen.map { Int(now.timeIntervalSince($0)) }
                 let pending: Int64 = r["pending_entries"] ?? 0
                 let cursor: Int64 = r["cursor"] ?? 0

@@ -66,13 +66,14 @@ public final class NodeActivity: Sendable {
         try store.pool.write { db in
             for (node, e) in noted {
                 try db.execute(sql: """
-                    INSERT INTO hub_node_activity (node, pending_entries, cursor, clock_offset_ms, refused_total, last_error, last_error_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO hub_node_activity (node, pending_entries, cursor, clock_offset_ms, refused_total, last_error, last_error_at, last_seen)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (node) DO UPDATE SET
                         pending_entries = COALESCE(excluded.pending_entries, pending_entries), cursor = COALESCE(excluded.cursor, cursor),
                         clock_offset_ms = COALESCE(excluded.clock_offset_ms, clock_offset_ms), refused_total = refused_total + excluded.refused_total,
-                        last_error = COALESCE(excluded.last_error, last_error), last_error_at = COALESCE(excluded.last_error_at, last_error_at)
-                    """, arguments: [node, e.pending, e.cursor, e.clockOffsetMillis, e.refused, e.lastError, e.lastErrorAt])
+                        last_error = COALESCE(excluded.last_error, last_error), last_error_at = COALESCE(excluded.last_error_at, last_error_at),
+                        last_seen = MAX(COALESCE(last_seen, 0), COALESCE(excluded.last_seen, 0))
+                    """, arguments: [node, e.pending, e.cursor, e.clockOffsetMillis, e.refused, e.lastError, e.lastErrorAt, e.rounds.map(\.at).max()])
                 for r in e.rounds {
                     try db.execute(sql: "INSERT INTO hub_sync_round (node, at, kind, seconds, backlog) VALUES (?, ?, ?, ?, ?)",
                                    arguments: [node, r.at, r.kind, r.seconds, r.backlog])

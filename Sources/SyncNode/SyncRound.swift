@@ -77,6 +77,9 @@ public struct SyncRound: Sendable {
     public var limits: BatchLimits
     /// Journal entries per pushed batch.
     public var pushBatchEntries: Int
+    /// The most journal entries one round pushes (nil: all): on a slow link the rest waits for
+    /// the next round, and the hub sees the backlog (`X-Pending-Entries`).
+    public var maxPushEntries: Int?
 
     /// 7,500 entries per push: each push is one hub transaction, and its commit writes every
     /// page the push changed to the log — the pages of randomly edited partners again in every
@@ -223,7 +226,8 @@ public struct SyncRound: Sendable {
             cap = min(cap, most)
             limit = min(limit, cap)
         }
-        var next = try prepare(after: 0, node: node, limit: nextLimit(), version: version)
+        var budget = maxPushEntries ?? Int.max
+        var next = budget > 0 ? try prepare(after: 0, node: node, limit: min(nextLimit(), budget), version: version) : nil
         while true {
             while sent.count < window, let batch = next {
                 let renamesApplied = try store.config().renamesApplied
@@ -232,7 +236,8 @@ public struct SyncRound: Sendable {
                 let pendingAfter = max(0, total - done - sent.reduce(batch.seqs.count) { $0 + $1.batch.seqs.count })
                 sent.append(Sent(batch: batch, ahead: !sent.isEmpty,
                                  reply: Task { try await transport.push(batch: batch.bytes, renamesApplied: renamesApplied, pendingAfter: pendingAfter) }))
-                next = try prepare(after: batch.seqs.last ?? 0, node: node, limit: nextLimit(), version: version)
+                budget -= batch.seqs.count
+                next = budget > 0 ? try prepare(after: batch.seqs.last ?? 0, node: node, limit: min(nextLimit(), budget), version: version) : nil
             }
             guard !sent.isEmpty else { return }
             let oldest = sent.removeFirst()

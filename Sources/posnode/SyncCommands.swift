@@ -23,6 +23,12 @@ struct SyncCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptionGroup
     @Flag(help: "JSON output.") var json = false
     @Option(help: "Journal entries per pushed batch.") var batchEntries: Int = SyncRound.defaultPushBatchEntries
+    @Option(help: ArgumentHelp("Push at most this many journal entries in this round (a slow link); the rest waits for the next.", valueName: "entries"))
+    var maxEntries: Int?
+
+    func validate() throws {
+        if let m = maxEntries, m < 1 { throw ValidationError("--max-entries must be at least 1") }
+    }
 
     /// The exit code of a round in which the hub refused entries (the round itself completed).
     static let refusedExitCode: Int32 = 3
@@ -30,18 +36,21 @@ struct SyncCommand: AsyncParsableCommand {
     func run() async throws {
         let node = try store.open()
         let tty = isatty(STDERR_FILENO) == 1 && !json
-        let round = SyncRound(store: node, transport: try node.hubClient(), pushBatchEntries: batchEntries) { p in
+        var round = SyncRound(store: node, transport: try node.hubClient(), pushBatchEntries: batchEntries) { p in
             guard tty else { return }
             let total = p.total.map { "/\($0)" } ?? ""
             FileHandle.standardError.write(Data("\r\(p.phase): \(p.done)\(total)   ".utf8))
         }
+        round.maxPushEntries = maxEntries
         let s = try await round.run()
         if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         defer { if !s.rejected.isEmpty { Self.exit(withError: ExitCode(Self.refusedExitCode)) } }
         if json { try printJSON(s); return }
         print("pushed \(s.pushedEntries) entries in \(s.pushedBatches) batches (\(s.bytesSent) bytes, \(s.bytesSentUncompressed) uncompressed): \(s.applied) applied, \(s.duplicates) duplicate, \(s.rejected.count) refused")
         if let restored = s.restored { print("restore: \(restored)") }
-        if let hubRestored = s.hubRestored { print("hub restored: \(hubRestored)") }
+        if let hubRestored = s.hubRestored {
+            print(hubRestored.hasPrefix("the operator asked") ? "re-baseline: \(hubRestored)" : "hub restored: \(hubRestored)")
+        }
         for r in s.renames { print("renamed \(r.oldCode) -> \(r.newCode) (code existed in the system; store-prefix rule)") }
         for m in s.moves { print("moved \(m) (customer move carried out by the hub)") }
         for r in s.rejected { print("refused seq \(r.seq): \(r.reason ?? "")") }
