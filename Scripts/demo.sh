@@ -25,9 +25,11 @@ WORK="${DEMO_DIR:-$(mktemp -d /tmp/posnode-demo.XXXXXX)}"
 mkdir -p "$WORK"
 HUB_PID=""
 ERP_PID=""; SINK_PID=""
+# KEEP_HUB=1 leaves the hub serving at the end, to look at its operator console.
 cleanup() {
+  [ "${KEEP_HUB:-0}" = 1 ] && HUB_PID=""
   for p in "$HUB_PID" "$ERP_PID" "$SINK_PID"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
-  wait 2>/dev/null || true
+  [ "${KEEP_HUB:-0}" = 1 ] || wait 2>/dev/null || true
 }
 trap cleanup EXIT
 
@@ -236,5 +238,14 @@ for n in "${NODES[@]}"; do
   echo "  $n  $h  (pending journal entries: $pending)"
   [ "$h" = "$HUB_HASH" ] && [ "$pending" = 0 ] || ok=0
 done
+echo
+echo "== the operator console"
+echo "an IT colleague with a console login (role operator)"
+echo "demo-console-password" > "$WORK/console-password"
+"$POSHUB" operator add --db "$WORK/hub.sqlite" --name it-demo --role operator --password-file "$WORK/console-password" >/dev/null
+echo "Stores as the console lists them (poshub node status):"
+"$POSHUB" node status --db "$WORK/hub.sqlite" | cut -f1-4,7-8 | sed 's/^/  /'
+echo "console: http://127.0.0.1:$HUB_PORT/console   login: it-demo / $(cat "$WORK/console-password")"
+if [ "${KEEP_HUB:-0}" = 1 ]; then echo "(the hub keeps serving: pid $HUB_PID)"; else echo "(run with KEEP_HUB=1 to keep the hub serving and open the console)"; fi
 if [ $ok = 1 ]; then echo "converged: yes"; else echo "converged: NO"; exit 1; fi
 echo "(stores and logs kept in $WORK)"
