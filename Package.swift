@@ -167,7 +167,7 @@ let package = Package(
 
         // Benchmarks (Scripts/bench.sh): not part of the test suite.
         .executableTarget(name: "posbench", dependencies: [
-            "SyncModel", "SyncStore", "SyncWire", "SyncHub", "SyncNode", "Simulation", "SyncTesting", "SyncAccounting", "ERPTestServer",
+            "SyncModel", "SyncStore", "SyncWire", "SyncHub", "SyncNode", "Simulation", "SyncTesting", "SyncAccounting", "ERPTestServer", "SyncConsole",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -189,7 +189,7 @@ public struct Console: Sendable {
         }
         let id = Self.random(), csrf = Self.random()
         try store.startConsoleSession(idHash: Self.hash(id), operatorName: op.name, csrf: csrf, seconds: sessionSeconds)
-        return redirect("/console", cookies: [cookie(Self.sessionCookie, id, maxAge: Int(sessionSeconds)), cookie(Self.loginCookie, "", maxAge: 0)])
+        return redirect("/console", cookies: [cookie(Self.loginCookie, "", maxAge: 0), cookie(Self.sessionCookie, id, maxAge: Int(sessionSeconds))])
     }
 
     func logout(_ request: Request) async throws -> Response {

@@ -45,8 +45,9 @@ struct PosBench: AsyncParsableCommand {
     @Option(help: "Customers the back-office transfer row sends.") var transferCustomers: Int = 100_000
     @Option(help: "Open documents the accounting row turns into provisional invoices (no request limit).") var accountingDocuments: Int = 10_000
     @Option(help: "Open documents of the accounting row under the ERP's rate of 20 requests a second.") var accountingPaced: Int = 1000
-    @Option(help: "Rows to run: write,order,catchup,memory,scale,price,report,transfer,accounting,json,binding (and 'inprocess': catch-up without HTTP, for profiling; 'load': 50 stores at once, quiet and beside 600 idle connections).")
-    var only: String = "write,order,catchup,memory,scale,price,report,transfer,accounting,json,binding"
+    @Option(help: "Stores of the hub whose console stores page the console row loads.") var consoleStores: Int = 1000
+    @Option(help: "Rows to run: write,order,catchup,memory,scale,price,report,transfer,accounting,console,json,binding (and 'inprocess': catch-up without HTTP, for profiling; 'load': 50 stores at once, quiet and beside 600 idle connections).")
+    var only: String = "write,order,catchup,memory,scale,price,report,transfer,accounting,console,json,binding"
     @Option(help: "Stores syncing at once in the load rows.") var loadStores: Int = 50
     @Option(help: "Rounds per load row (each store writes its changes, then all sync at once).") var loadRounds: Int = 4
     @Option(help: "Idle connections a client holds during the load rows' second half.") var loadIdle: Int = 600
@@ -113,6 +114,10 @@ struct PosBench: AsyncParsableCommand {
         try await row("accounting") { rowDir in
             log("accounting: \(accountingDocuments) open documents to the test ERP, then \(accountingPaced) under its rate limit…")
             table += try await AccountingBench.rows(count: accountingDocuments, paced: accountingPaced, dir: rowDir, log: log)
+        }
+        try await row("console") { rowDir in
+            log("console: the stores page of \(consoleStores) stores…")
+            table.append(try await ConsoleBench.row(stores: consoleStores, dir: rowDir, bin: bin, log: log))
         }
         try await row("load") { rowDir in
             log("load: \(loadStores) stores syncing at once, quiet and beside \(loadIdle) idle connections…")
