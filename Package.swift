@@ -198,7 +198,7 @@ let package = Package(
         ]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
         .testTarget(name: "SyncConsoleTests", dependencies: [
-            "SyncModel", "SyncStore", "SyncHub", "SyncConsole", "SyncTesting",
+            "SyncModel", "SyncStore", "SyncHub", "SyncNode", "SyncConsole", "SyncTesting",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),

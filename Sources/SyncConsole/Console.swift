@@ -67,6 +67,16 @@ public struct Console: Sendable {
             let id = context.parameters.get("id") ?? ""
             return try await console.page(request) { s in try console.casePage(s, id: id) }
         }
+        router.get("/console/audit") { request, _ in
+            try await console.page(request) { s in
+                let kind = request.uri.queryParameters.get("kind").flatMap(AuditKind.init(rawValue:))
+                let records = try console.store.audit(kind: kind, limit: 200)
+                return console.html(title: "Audit", template: "record", [
+                    "title": "Audit, the last \(records.count)\(kind.map { " of kind \($0.rawValue)" } ?? "")",
+                    "related": [["heading": "Newest first", "items": records.map { "\($0.at) \($0.node) \($0.kind) \($0.entity) \($0.key): \($0.reason)" }]],
+                ], session: s)
+            }
+        }
         router.get("/console/confirm") { request, _ in try await console.page(request) { s in try console.confirmPage(s, request) } }
         router.post("/console/actions/:action") { request, context in
             try await console.act(request, action: context.parameters.get("action") ?? "")

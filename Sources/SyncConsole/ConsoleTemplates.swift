@@ -41,7 +41,7 @@ enum ConsoleTemplates {
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
         <title>{{title}} · POS hub console</title><link rel="stylesheet" href="/console/console.css"></head>
-        <body>{{#signedIn}}<header><a href="/console">POS hub console</a><a href="/console">Stores</a><a href="/console#attention">Needs a person</a>
+        <body>{{#signedIn}}<header><a href="/console">POS hub console</a><a href="/console">Stores</a><a href="/console#attention">Needs a person</a><a href="/console/audit">Audit</a>
         <span class="who">{{operatorName}} ({{role}})</span>
         <form method="post" action="/console/logout"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" id="logout">Log out</button></form></header>{{/signedIn}}
         <main>{{{body}}}</main></body></html>

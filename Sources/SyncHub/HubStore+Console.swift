@@ -188,6 +188,10 @@ extension HubStore {
         let since = ISO8601DateFormatter().string(from: now.addingTimeInterval(-Double(days) * 86_400))
         let kinds: [(AuditKind, String)] = [(.rename, "Renamed by the store-prefix rule"), (.moveRefused, "Customer move refused"),
                                             (.doublePickup, "Order picked up twice"), (.clock, "Clock restamped"), (.transfer, "Back-office transfer")]
+        for a in try audit(kind: .rejected, limit: limit) where a.at >= since && a.entity == "transfer" {
+            items.append(AttentionItem(kind: "transfer", title: "Back-office transfer item refused: \(a.key)", detail: "system \(a.node): \(a.reason)",
+                                       link: "/console/audit", at: a.at))
+        }
         for (kind, title) in kinds {
             for a in try audit(kind: kind, limit: limit) where a.at >= since {
                 let link = a.entity == "partner" || a.entity == "institution" ? "/console/customers/\(a.newValue ?? a.key)"

@@ -316,6 +316,17 @@ extension HubStore {
                 }
             }
         })
+        // Refused items, for the operator console's "needs a person": the field and the code of
+        // the refusal, never the value that was refused (it may be personal data).
+        let refused = results.enumerated().filter { $0.element.error != nil }
+        if !refused.isEmpty {
+            try pool.write { db in
+                for (i, r) in refused.prefix(100) {
+                    try db.appendAudit(AuditRecord(at: now, node: system, kind: .rejected, entity: "transfer", key: r.externalAddressID ?? "item \(i + 1)",
+                                                   field: r.error?.field, reason: "transfer item refused: \(r.error?.field ?? "") (\(r.error?.code ?? "invalid"))"))
+                }
+            }
+        }
         return results
     }
 

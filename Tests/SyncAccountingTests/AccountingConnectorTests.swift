@@ -209,4 +209,15 @@ struct AccountingConnectorTests {
         #expect(throws: HubStore.RunRefusal.self) { try world.hub.beginAccountingRun(job: .invoices, slot: slot, trigger: "schedule", holder: "two") }
         _ = try world.hub.beginAccountingRun(job: .invoices, slot: nil, trigger: "manual", holder: "two")
     }
+
+    @Test("the ERP's lists are read page by page (@odata.nextLink); the article run replaces the codes the hub knows")
+    func paging() async throws {
+        let erp = try await RunningERP(pageSize: 2)
+        defer { erp.stop() }
+        try await erp.control("seed", ["items": (1...5).map { ["number": "A\($0)", "displayName": "Item \($0)"] }])
+        let world = try World()
+        let report = try await Self.connector(world, erp).run(.articles)
+        #expect(report.articles == 5 && report.requests == 3, "\(report)")
+        #expect(try world.hub.articleCodes().codes == ["A1", "A2", "A3", "A4", "A5"])
+    }
 }

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import SyncConsole
 import SyncHub
 import SyncModel
+import SyncNode
 import SyncTesting
 import Testing
 
@@ -188,5 +189,24 @@ struct ConsoleRouterTests {
         #expect(stores.map(\.node) == ["D", "B", "C", "E", "A"], "\(stores.map { "\($0.node) \($0.state)" })")
         #expect(stores[1].pendingEntries == 40 && stores[1].refused == 2 && stores[1].clockOffsetMillis == 1500)
         #expect(stores[0].state == .notSeen && stores[3].state == .revoked && stores[4].state == .inSync)
+    }
+
+    @Test("a store asked to re-baseline reads a snapshot at its next round, once; nothing it had not sent is lost")
+    func rebaseline() async throws {
+        let world = try World()
+        let a = world.store("A")
+        _ = try a.addPartner(consumer("1001"))
+        try await world.syncAll()
+        try world.hub.requestRebaseline(node: "A", by: "otto")
+        #expect(try world.hub.storeOverview(notSeenAfter: 60).first { $0.node == "A" }?.rebaseline == true)
+        _ = try a.addPartner(consumer("1002"))
+        let round = try await world.sync("A")
+        #expect(round.hubRestored?.hasPrefix("the operator asked") == true, "\(String(describing: round.hubRestored))")
+        #expect(round.bootstrapped)
+        let again = try await world.sync("A")
+        #expect(again.hubRestored == nil && !again.bootstrapped, "asked once, done once")
+        try await world.syncAll()
+        #expect(try hubPartner(world, "1002") != nil && world.hashesAgree())
+        #expect(try world.hub.audit(limit: 20).contains { $0.reason.contains("re-baseline of its pull asked by operator otto") })
     }
 }
