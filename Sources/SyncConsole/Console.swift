@@ -50,6 +50,12 @@ public struct Console: Sendable {
         router.get("/console/login") { request, _ in console.loginPage(request, error: nil, name: "") }
         router.post("/console/login") { request, context in try await console.login(request, context) }
         router.post("/console/logout") { request, _ in try await console.logout(request) }
+        // A link may log out too: the session cookie is SameSite=Strict, so another site's
+        // link arrives without it and ends nothing.
+        router.get("/console/logout") { request, _ in
+            if let id = Self.cookies(request)[Self.sessionCookie] { try console.store.endConsoleSession(idHash: Self.hash(id)) }
+            return console.redirect("/console/login", cookies: [console.cookie(Self.sessionCookie, "", maxAge: 0)])
+        }
         router.get("/console") { request, _ in try await console.page(request) { s in try console.overview(s) } }
         router.get("/console/stores/:node") { request, context in
             let node = context.parameters.get("node") ?? ""

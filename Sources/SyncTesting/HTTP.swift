@@ -9,6 +9,7 @@ public struct TestHTTP: Sendable {
         public var status: Int
         public var headers: [String: String]
         public var body: [UInt8]
+        public init(status: Int, headers: [String: String], body: [UInt8]) { self.status = status; self.headers = headers; self.body = body }
         public var text: String { String(decoding: body, as: UTF8.self) }
         public func json() throws -> Any { try JSONSerialization.jsonObject(with: Data(body)) }
         public func decode<T: Decodable>(_ type: T.Type) throws -> T { try JSONDecoder().decode(T.self, from: Data(body)) }
