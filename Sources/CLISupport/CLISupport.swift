@@ -63,3 +63,16 @@ public enum JSONErrors {
         return (try? encoder.encode(b)).map { String(decoding: $0, as: UTF8.self) } ?? #"{"error":"unknown"}"#
     }
 }
+
+/// A password or key read from a file (`--password-file`): never from the command line, where
+/// `ps` would show it. The line end is dropped; an unreadable or empty file is refused by name.
+public enum SecretFile {
+    public static func read(_ path: String, field: String = "password_file") throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw FieldError(field: field, reason: "cannot read \(path)")
+        }
+        let secret = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
+        guard !secret.isEmpty else { throw FieldError(field: field, reason: "\(path) is empty") }
+        return secret
+    }
+}

@@ -358,6 +358,8 @@ public struct AccountingConnector: Sendable {
             var invoice: ERPInvoice? = nil
             if let id = part.invoiceID { invoice = try await erp.invoice(id: id) }
             if invoice == nil, let number = part.number { invoice = try await erp.invoice(number: number) }
+            // An ERP that gives a posted invoice a new id and number still has its external number.
+            if invoice == nil, !part.externalNumber.isEmpty { invoice = try await erp.invoice(externalNumber: part.externalNumber) }
             guard let found = invoice else {
                 report.actionableErrors.append(issue(d, "unknown-reference", "invoice \(part.number ?? part.externalNumber) of the document does not exist in the ERP",
                                                      fix: "check the reference number in the ERP and correct it on the document, or clear the invoice status",

@@ -300,10 +300,7 @@ struct OperatorCommand: AsyncParsableCommand {
         func run() async throws {
             var hash: String?
             if let passwordFile {
-                guard let data = FileManager.default.contents(atPath: passwordFile) else {
-                    throw FieldError(field: "password_file", reason: "cannot read \(passwordFile)")
-                }
-                let password = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
+                let password = try SecretFile.read(passwordFile)
                 try ConsolePassword.check(password)
                 hash = try ConsolePassword.hash(password)
             }

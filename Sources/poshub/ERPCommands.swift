@@ -36,11 +36,7 @@ struct ERPCommand: AsyncParsableCommand {
             if scheme == "http", !Loopback.isLoopback(host: url.host ?? "") {
                 throw FieldError(field: "base_url", reason: "'\(baseURL)' would send the ERP password unencrypted: use https")
             }
-            guard let data = FileManager.default.contents(atPath: passwordFile) else {
-                throw FieldError(field: "password_file", reason: "cannot read \(passwordFile)")
-            }
-            let password = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
-            guard !password.isEmpty else { throw FieldError(field: "password_file", reason: "\(passwordFile) is empty") }
+            let password = try SecretFile.read(passwordFile)
             let recipients = mailTo.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             guard !recipients.isEmpty else { throw FieldError(field: "mail_to", reason: "give at least one recipient") }
             for a in recipients + [mailFrom] where !a.contains("@") || a.contains(" ") || a.contains(where: \.isNewline) {
