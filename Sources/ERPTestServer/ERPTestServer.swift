@@ -28,6 +28,9 @@ public final class ERPTestServer: Sendable {
         /// Every API request waits this long before its answer.
         public var delayMs = 0
         public var retryAfter = 1
+        /// Customers the ERP refuses to invoice (400, "blocked"), as a real ERP does for a
+        /// customer blocked for invoicing.
+        public var blockedCustomers: [String] = []
     }
 
     struct Customer {
@@ -308,6 +311,9 @@ public final class ERPTestServer: Sendable {
             guard let customer = o["customerNumber"] as? String, s.customers.contains(where: { $0.number == customer }) else {
                 return .bad("The customer \(o["customerNumber"] ?? "") does not exist.")
             }
+            if s.faults.blockedCustomers.contains(customer) {
+                return .bad("Customer \(customer) is blocked for invoicing (Blocked: Invoice).")
+            }
             if let sp = o["salesperson"] as? String, !sp.isEmpty, !s.salespeople.contains(where: { $0.code == sp }) {
                 return .bad("The field Salesperson Code contains a value (\(sp)) that cannot be found in the related table (Salesperson/Purchaser).")
             }
@@ -387,7 +393,8 @@ public final class ERPTestServer: Sendable {
         case "faults":
             func n(_ key: String) -> Int { (o[key] as? NSNumber)?.intValue ?? 0 }
             let faults = Faults(status429: n("status429"), status500: n("status500"), dropInvoiceReplies: n("dropInvoiceReplies"),
-                                delayMs: n("delayMs"), retryAfter: o["retryAfter"] == nil ? 1 : n("retryAfter"))
+                                delayMs: n("delayMs"), retryAfter: o["retryAfter"] == nil ? 1 : n("retryAfter"),
+                                blockedCustomers: o["blockedCustomers"] as? [String] ?? [])
             state.withLock { $0.faults = faults }
             return json(200, snapshot())
         case "post", "remind", "pay", "cancel":

@@ -104,6 +104,15 @@ public struct AccountingConnector: Sendable {
         var report = AccountingRunReport(job: job, trigger: trigger, slot: slot.map { $0.formatted(.iso8601) })
         report.runID = id
         let before = await erp.counters()
+        // The lease is renewed every minute while the run goes on (its requests may wait out 429s).
+        let heartbeat = Task { [hub, holder] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(60))
+                if Task.isCancelled { break }
+                _ = try? hub.renewAccountingLease(job: job, holder: holder)
+            }
+        }
+        defer { heartbeat.cancel() }
         do {
             switch job {
             case .invoices: try await invoiceRun(&report, now: now)
@@ -125,7 +134,7 @@ public struct AccountingConnector: Sendable {
         var stored = report
         stored.createdInvoices = []
         try hub.finishAccountingRun(id: id, job: job, outcome: report.outcome,
-                                    summary: String(decoding: try encoder.encode(stored), as: UTF8.self))
+                                    summary: String(decoding: try encoder.encode(stored), as: UTF8.self), holder: holder)
         logger.notice("erp run \(id) (\(job.rawValue), \(trigger)): \(report.outcome), created \(report.created), updated \(report.updated), actionable \(report.actionableErrors.count), system \(report.systemErrors.count)")
         return report
     }
@@ -155,12 +164,14 @@ public struct AccountingConnector: Sendable {
                           articles: articles,
                           articleOfOffer: Dictionary(try hub.offers().compactMap { o in o.articleCode.map { (o.code, $0) } }, uniquingKeysWith: { a, _ in a }))
         var debtors: [String: ERPCustomer] = [:]
-        var answers: [(document: String, fields: Fields)] = []
+        var answers: [ERPAnswer] = []
+        func answer(_ d: Document, _ fields: Fields) -> ERPAnswer {
+            ERPAnswer(document: d.id, fields: fields, readInvoiceStatus: d.invoiceStatus?.rawValue, readPaymentStatus: d.paymentStatus?.rawValue)
+        }
         // The invoices' ids and numbers, written with the answers: the attempt, written before
         // each creation, is what keeps an invoice from being created twice.
         var notes: [InvoiceNote] = []
         var complete = false
-        var renewed = Date()
         do {
             for d in try hub.invoicedDocuments() {
                 report.documents += 1
@@ -171,25 +182,31 @@ public struct AccountingConnector: Sendable {
                     report.actionableErrors.append(issue(d, "missing-information",
                         "the document lacks \(fields.map { $0.replacingOccurrences(of: "_", with: " ") }.joined(separator: " and ")): an open invoice needs invoice status, payment method and payment terms",
                         fix: "set \(fields.joined(separator: " and ")) on the document (posnode document update --id \(d.id) ...), or clear its invoice status"))
-                case .create:
-                    if let fields = try await create(d, lists: lists, debtors: &debtors, notes: &notes, report: &report, now: now) {
-                        answers.append((d.id, fields)); report.created += 1
+                case .create, .ask:
+                    do {
+                        if case .create = InvoiceRules.action(for: d) {
+                            if let fields = try await create(d, lists: lists, debtors: &debtors, notes: &notes, report: &report, now: now) {
+                                answers.append(answer(d, fields)); report.created += 1
+                            }
+                        } else if let fields = try await ask(d, notes: &notes, report: &report) {
+                            answers.append(answer(d, fields)); report.updated += 1
+                        }
+                    } catch let e as ERPSystemError where e.code == .refused {
+                        // The ERP refused this document's request with its own error: the document
+                        // needs a person; the run goes on with the others.
+                        report.actionableErrors.append(issue(d, "erp-refused", "the ERP refused it: \(e.message) (\(e.detail))",
+                                                             fix: "correct the document or its customer so that the ERP takes it (the ERP's message says what it needs), or clear the invoice status"))
                     }
-                case .ask:
-                    if let fields = try await ask(d, notes: &notes, report: &report) { answers.append((d.id, fields)); report.updated += 1 }
                 }
                 if answers.count >= answerBatch { try hub.applyERPAnswers(answers, notes: notes); answers = []; notes = [] }
-                if Date().timeIntervalSince(renewed) > 60 {
-                    guard try hub.renewAccountingLease(job: .invoices, holder: holder) else {
-                        throw ERPSystemError(.store, "the run's lease passed to another run while it ran: stopped so that two runs do not overlap")
-                    }
-                    renewed = Date()
-                }
             }
             complete = true
         } catch {
             try? hub.applyERPAnswers(answers, notes: notes)
-            _ = try? hub.noteAccountingIssues(run: report.runID, report.actionableErrors, complete: false)
+            if let open = try? hub.noteAccountingIssues(run: report.runID, report.actionableErrors, complete: false) {
+                let byKey = Dictionary(open.map { ("\($0.document)|\($0.kind)", $0) }, uniquingKeysWith: { a, _ in a })
+                report.actionableErrors = report.actionableErrors.map { byKey["\($0.document)|\($0.kind)"] ?? $0 }
+            }
             throw error
         }
         try hub.applyERPAnswers(answers, notes: notes)
@@ -261,6 +278,7 @@ public struct AccountingConnector: Sendable {
                     fix: "in the ERP, give the existing debtor the number \(d.partnerCode) if it is the same customer, or correct the customer's data in the chain if it is not"))
                 return nil
             }
+            try requireLease()
             debtor = try await erp.createCustomer(ERPCustomerDraft(
                 number: d.partnerCode, displayName: partner.displayName, taxRegistrationNumber: partner.vatID, email: partner.email,
                 phone: partner.phone, street: home?.street, city: home?.city, postalCode: home?.postalCode, country: home?.country ?? partner.country,
@@ -298,6 +316,7 @@ public struct AccountingConnector: Sendable {
             var created: ERPInvoice
             var foundAgain = false
             do {
+                try requireLease()
                 created = try await erp.createInvoice(draft)
             } catch let e as ERPSystemError where e.code == .replyLost || e.code == .serverError {
                 // The ERP may have created it: look before anything is created again.
@@ -313,6 +332,14 @@ public struct AccountingConnector: Sendable {
         }
         return ["invoice_status": .text(InvoiceStatus.provisional.rawValue), "reference_numbers": .text(numbers.joined(separator: ";")),
                 "payment_status": .text(PaymentStatus.unpaid.rawValue)]
+    }
+
+    /// Throws unless this run still holds its lease: nothing is created in the ERP by a run that
+    /// another may have taken over.
+    func requireLease() throws {
+        guard try hub.holdsAccountingLease(job: .invoices, holder: holder) else {
+            throw ERPSystemError(.store, "the run's lease passed to another run while it ran: stopped before creating anything, so that two runs do not overlap")
+        }
     }
 
     /// The invoice lines of installment `i` of `count`: the document's lines (article,

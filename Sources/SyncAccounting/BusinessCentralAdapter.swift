@@ -58,7 +58,7 @@ public final class BusinessCentralAdapter: ERPAdapter {
 
     /// One exchange, paced; `repeatable`: a 5xx or a broken connection is tried again.
     func exchange(_ method: HTTPMethod, _ url: String, json: Data? = nil, ifMatch: String? = nil, repeatable: Bool) async throws -> Reply {
-        var failures = 0, throttles = 0
+        var failures = 0, throttles = 0, throttledWait = 0.0
         while true {
             try await pacer.admit()
             var request = HTTPClientRequest(url: url)
@@ -88,12 +88,14 @@ public final class BusinessCentralAdapter: ERPAdapter {
             switch reply.status {
             case 200..<300: return reply
             case 429:
-                let wait = reply.headers.first(name: "Retry-After").flatMap(Double.init) ?? 5
-                await pacer.throttle(seconds: min(max(wait, 0.05), 300))
+                let wait = min(max(reply.headers.first(name: "Retry-After").flatMap(Double.init) ?? 5, 0.05), 120)
                 throttles += 1
-                if throttles > maxThrottled {
-                    throw ERPSystemError(.throttled, "the ERP kept refusing requests as too many", detail: "\(method.rawValue) \(url): 429 \(throttles) times")
+                throttledWait += wait
+                // At most 5 minutes of waiting for one request: well inside a run's lease.
+                if throttles > maxThrottled || throttledWait > 300 {
+                    throw ERPSystemError(.throttled, "the ERP kept refusing requests as too many", detail: "\(method.rawValue) \(url): 429 \(throttles) times, \(Int(throttledWait)) s waited")
                 }
+                await pacer.throttle(seconds: wait)
                 continue
             case 401, 403:
                 throw ERPSystemError(.authentication, "the ERP refused the connector's user", detail: "\(method.rawValue) \(url): \(reply.status) \(Self.errorText(reply.body))")

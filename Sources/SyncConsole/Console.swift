@@ -30,6 +30,9 @@ public struct Console: Sendable {
         self.store = store; self.activity = activity; self.notSeenAfter = notSeenAfter; self.secureCookies = secureCookies
     }
 
+    /// A hash no password matches, checked for names that have none.
+    static let dummyHash = (try? ConsolePassword.hash(Console.random())) ?? "scrypt$16384$8$1$AAAA$AAAA"
+
     static let sessionCookie = "pos_console"
     static let loginCookie = "pos_console_login"
 
@@ -58,19 +61,19 @@ public struct Console: Sendable {
         }
         router.get("/console") { request, _ in try await console.page(request) { s in try console.overview(s) } }
         router.get("/console/stores/:node") { request, context in
-            let node = context.parameters.get("node") ?? ""
+            let node = PathSegment.decoded(context.parameters.get("node"))
             return try await console.page(request) { s in try console.storePage(s, node: node) }
         }
         router.get("/console/customers/:code") { request, context in
-            let code = context.parameters.get("code") ?? ""
+            let code = PathSegment.decoded(context.parameters.get("code"))
             return try await console.page(request) { s in try console.customerPage(s, code: code) }
         }
         router.get("/console/documents/:id") { request, context in
-            let id = context.parameters.get("id") ?? ""
+            let id = PathSegment.decoded(context.parameters.get("id"))
             return try await console.page(request) { s in try console.documentPage(s, id: id) }
         }
         router.get("/console/cases/:id") { request, context in
-            let id = context.parameters.get("id") ?? ""
+            let id = PathSegment.decoded(context.parameters.get("id"))
             return try await console.page(request) { s in try console.casePage(s, id: id) }
         }
         router.get("/console/audit") { request, _ in
@@ -168,12 +171,16 @@ public struct Console: Sendable {
     }
 
     /// A page for a signed-in operator; anyone else goes to the login page.
-    func page(_ request: Request, _ body: (ConsoleSession) throws -> Response) async throws -> Response {
-        guard let s = try session(request) else { return redirect("/console/login") }
-        try? activity.flush(store)
-        do { return try body(s) } catch let e as HubError {
-            return html(e.status == .notFound ? .notFound : .badRequest, title: "Not possible", template: "message",
-                        ["title": "Not possible", "text": e.description, "back": "/console"], session: s)
+    /// The page's queries run off the hub's request threads (`offload`), as the API's do.
+    func page(_ request: Request, _ body: @escaping @Sendable (ConsoleSession) throws -> Response) async throws -> Response {
+        let console = self
+        return try await offload {
+            guard let s = try console.session(request) else { return console.redirect("/console/login") }
+            try? console.activity.flush(console.store)
+            do { return try body(s) } catch let e as HubError {
+                return console.html(e.status == .notFound ? .notFound : .badRequest, title: "Not possible", template: "message",
+                                    ["title": "Not possible", "text": e.description, "back": "/console"], session: s)
+            }
         }
     }
 
@@ -199,7 +206,14 @@ public struct Console: Sendable {
             return loginPage(request, error: "Too many failed logins for this name or from this address; try again in \(max(wait, 1)) seconds.",
                              name: name, status: .tooManyRequests)
         }
-        guard let op = try store.consoleOperator(name), !op.revoked, let hash = op.passwordHash, ConsolePassword.verify(password, against: hash) else {
+        let store = self.store
+        let verified = try await offload { () -> ConsoleOperator? in
+            let op = try store.consoleOperator(name)
+            // An unknown name costs the same check as a known one: the time tells nothing.
+            let hash = op.flatMap { $0.revoked ? nil : $0.passwordHash } ?? Self.dummyHash
+            return ConsolePassword.verify(password, against: hash) && op?.passwordHash == hash ? op : nil
+        }
+        guard let op = verified else {
             try store.noteLoginFailure(name: name, address: address, window: failureWindow)
             return loginPage(request, error: "Name or password is not right.", name: name, status: .unauthorized)
         }
@@ -278,7 +292,8 @@ public struct Console: Sendable {
         var object = Self.row(status)
         object["chart"] = SyncChart.svg(rounds, now: now)
         object["events"] = events.map { ["kind": $0.kind, "at": $0.at, "key": $0.key, "reason": $0.reason] }
-        object["canAct"] = s.role == "operator" && !status.revoked
+        object["canAct"] = s.role == "operator"
+        object["canRevoke"] = !status.revoked
         object["regionText"] = status.region.isEmpty ? "every record of the chain (one region)" : "the customers and documents of region \(status.region), and the chain's central data"
         return html(title: "Store \(node)", template: "store", object, session: s)
     }
@@ -292,7 +307,7 @@ public struct Console: Sendable {
 
     func customerPage(_ s: ConsoleSession, code: String) throws -> Response {
         let row = try store.pool.read { try ReplicatedTable.partner.fetch($0, key: code) }
-        return html(title: "Customer \(code)", template: "record", [
+        return html(row == nil ? .notFound : .ok, title: "Customer \(code)", template: "record", [
             "title": "Customer \(code)", "fields": fields(row), "missing": row == nil ? "No customer \(code) at the hub." : nil as String? as Any,
         ], session: s)
     }
@@ -310,7 +325,7 @@ public struct Console: Sendable {
         if !parts.isEmpty {
             object["related"] = [["heading": "Invoices in the ERP", "items": parts.map { "installment \($0.installment): \($0.number ?? "asked, no reply seen") (\($0.externalNumber))" }]]
         }
-        return html(title: "Document \(id)", template: "record", object, session: s)
+        return html(row == nil ? .notFound : .ok, title: "Document \(id)", template: "record", object, session: s)
     }
 
     func casePage(_ s: ConsoleSession, id: String) throws -> Response {
@@ -374,7 +389,9 @@ public struct Console: Sendable {
         guard let token = form["csrf"], token == s.csrf else { return forbidden(s, "The form's token is missing or wrong; nothing was done.") }
         guard s.role == "operator" else { return forbidden(s, "Your role (\(s.role)) reads the console; actions need the operator role. Nothing was done.") }
         let target = form["target"] ?? "", reason = (form["reason"] ?? "").trimmingCharacters(in: .whitespaces)
-        guard let a = Self.action(name, target: target), !target.isEmpty else { return forbidden(s, "No action \(name).") }
+        guard let a = Self.action(name, target: target), !target.isEmpty else {
+            return html(.notFound, title: "Unknown action", template: "message", ["title": "Unknown action", "text": "No action \(name); nothing was done.", "back": "/console"], session: s)
+        }
         if a.needsReason && reason.isEmpty {
             return html(.badRequest, title: "Reason missing", template: "message", ["title": "Reason missing", "text": "Give a reason; nothing was done.", "back": a.back], session: s)
         }

@@ -79,7 +79,7 @@ enum ConsoleTemplates {
         <dt>Clock offset</dt><dd>{{clockOffset}}</dd><dt>Refused entries</dt><dd>{{refused}}</dd><dt>Last error</dt><dd>{{lastError}}</dd>
         <dt>What its region sends it</dt><dd>{{regionText}}</dd>{{#rebaseline}}<dt>Re-baseline</dt><dd>asked; at its next round</dd>{{/rebaseline}}</dl>
         {{#canAct}}<div class="actions" id="actions">
-        <a class="danger" id="revoke" href="/console/confirm?action=revoke&amp;target={{node}}">Revoke token</a>
+        {{#canRevoke}}<a class="danger" id="revoke" href="/console/confirm?action=revoke&amp;target={{node}}">Revoke token</a>{{/canRevoke}}
         <a id="rotate" href="/console/confirm?action=rotate&amp;target={{node}}">Rotate token</a>
         <a id="rebaseline" href="/console/confirm?action=rebaseline&amp;target={{node}}">Re-baseline its pull</a></div>{{/canAct}}
         <h2>Sync rounds, last 24 hours</h2>{{{chart}}}

@@ -111,6 +111,17 @@ public struct InvoicePart: Sendable, Hashable, Codable {
     }
 }
 
+/// What the ERP answered for a document, and the statuses the run read it with.
+public struct ERPAnswer: Sendable {
+    public var document: String
+    public var fields: Fields
+    public var readInvoiceStatus: String?
+    public var readPaymentStatus: String?
+    public init(document: String, fields: Fields, readInvoiceStatus: String?, readPaymentStatus: String?) {
+        self.document = document; self.fields = fields; self.readInvoiceStatus = readInvoiceStatus; self.readPaymentStatus = readPaymentStatus
+    }
+}
+
 /// An invoice's id and number in the ERP, to record for its external number.
 public struct InvoiceNote: Sendable, Hashable {
     public var externalNumber: String
@@ -231,12 +242,21 @@ extension HubStore {
         }
     }
 
-    /// Ends run `id` with its outcome and summary, and frees the job's lease.
-    public func finishAccountingRun(id: Int64, job: AccountingJob, outcome: String, summary: String, now: Date = Date()) throws {
+    /// Ends run `id` with its outcome and summary, and frees the job's lease if `holder` still
+    /// holds it (nil: whoever holds it).
+    public func finishAccountingRun(id: Int64, job: AccountingJob, outcome: String, summary: String, holder: String? = nil, now: Date = Date()) throws {
         try pool.write { db in
             try db.execute(sql: "UPDATE erp_run SET finished_at = ?, outcome = ?, summary = ? WHERE id = ?",
                            arguments: [Self.timestamp(now), outcome, summary, id])
-            try db.execute(sql: "DELETE FROM erp_lease WHERE job = ?", arguments: [job.rawValue])
+            try db.execute(sql: "DELETE FROM erp_lease WHERE job = ? AND (?2 IS NULL OR holder = ?2)", arguments: [job.rawValue, holder])
+        }
+    }
+
+    /// Whether `holder` holds the lease of `job` now (checked before each creation in the ERP).
+    public func holdsAccountingLease(job: AccountingJob, holder: String) throws -> Bool {
+        try pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM erp_lease WHERE job = ? AND holder = ? AND expires_at > ?",
+                              arguments: [job.rawValue, holder, Date().timeIntervalSince1970]) == true
         }
     }
 
@@ -253,11 +273,11 @@ extension HubStore {
         }
     }
 
-    /// The latest moment of the schedule a run of `job` served, or when the first run of the job
-    /// was asked for (nil: never run).
+    /// The latest moment of the schedule a run of `job` served (nil: none). A run by hand serves
+    /// no moment: the schedule goes on as it is.
     public func lastServedSlot(job: AccountingJob) throws -> Date? {
         try pool.read { db in
-            let text = try String.fetchOne(db, sql: "SELECT MAX(COALESCE(slot, started_at)) FROM erp_run WHERE job = ?", arguments: [job.rawValue])
+            let text = try String.fetchOne(db, sql: "SELECT MAX(slot) FROM erp_run WHERE job = ?", arguments: [job.rawValue])
             return text.flatMap { try? Date($0, strategy: .iso8601) }
         }
     }
@@ -373,13 +393,16 @@ extension HubStore {
 
     /// Writes what the ERP answered into documents' invoicing fields (status, payment status,
     /// reference numbers, booking), as the hub's changes on the stores' behalf, fed to every
-    /// store (a document that is gone is skipped), and the ids and numbers of the invoices
-    /// `notes` (`noteInvoice`). One transaction.
-    public func applyERPAnswers(_ answers: [(document: String, fields: Fields)], notes: [InvoiceNote] = []) throws {
+    /// store, and the ids and numbers of the invoices `notes` (`noteInvoice`). One transaction.
+    /// A document that is gone, or whose invoice or payment status changed since the run read it
+    /// (silenced, marked paid), is left as it is now: the next run reads it again.
+    public func applyERPAnswers(_ answers: [ERPAnswer], notes: [InvoiceNote] = []) throws {
         guard !answers.isEmpty || !notes.isEmpty else { return }
         try write(storeRecords: true, { db in
-            try answers.filter { try ReplicatedTable.document.exists(db, key: $0.document) }
-                .map { CentralChange(.document, .update, key: $0.document, fields: $0.fields) }
+            try answers.filter { a in
+                guard let row = try ReplicatedTable.document.fetch(db, key: a.document) else { return false }
+                return row["invoice_status"]?.text == a.readInvoiceStatus && row["payment_status"]?.text == a.readPaymentStatus
+            }.map { CentralChange(.document, .update, key: $0.document, fields: $0.fields) }
         }, after: { db in
             for n in notes {
                 try db.execute(sql: "UPDATE erp_invoice SET invoice_id = ?, number = ? WHERE external_number = ?",

@@ -222,6 +222,7 @@ extension HubStore {
         try pool.write { db in
             try Self.requireCredential(db, .operator, name)
             try db.execute(sql: "UPDATE hub_operator SET role = ?, password_hash = ? WHERE name = ?", arguments: [role, passwordHash, name])
+            try db.execute(sql: "DELETE FROM hub_console_session WHERE operator = ?", arguments: [name])
             try db.appendAudit(AuditRecord(node: Self.hubNode, kind: .token, entity: "operator", key: name, reason: "console login set, role \(role)"))
         }
     }

@@ -23,6 +23,8 @@ public final class NodeActivity: Sendable {
     }
 
     let state = Mutex<[String: Entry]>([:])
+    /// One flush at a time: a later snapshot is never written before an earlier one.
+    let flushing = Mutex<Void>(())
 
     public init() {}
 
@@ -61,6 +63,10 @@ public final class NodeActivity: Sendable {
     /// Writes what was noted since the last flush, in one transaction, and drops rounds older
     /// than a day.
     public func flush(_ store: HubStore) throws {
+        try flushing.withLock { _ in try write(store) }
+    }
+
+    func write(_ store: HubStore) throws {
         let noted = state.withLock { s -> [String: Entry] in let n = s; s = [:]; return n }
         guard !noted.isEmpty else { return }
         try store.pool.write { db in

@@ -220,4 +220,31 @@ struct AccountingConnectorTests {
         #expect(report.articles == 5 && report.requests == 3, "\(report)")
         #expect(try world.hub.articleCodes().codes == ["A1", "A2", "A3", "A4", "A5"])
     }
+
+    @Test("a customer the ERP refuses to invoice is that document's actionable error; the run goes on with the others")
+    func refusedDocument() async throws {
+        let erp = try await RunningERP()
+        defer { erp.stop() }
+        try await erp.seedStandard()
+        try await erp.control("faults", ["blockedCustomers": ["2002"]])
+        let world = try Self.chain()
+        let blocked = try world.store("A").addDocument(kind: .invoice, partnerCode: "2002", amountMinor: 1_000, currency: "PLN", invoicing: Self.ready)
+        let fine = try world.store("A").addDocument(kind: .invoice, partnerCode: "1001", amountMinor: 2_000, currency: "PLN", invoicing: Self.ready)
+        try await world.syncAll()
+        let report = try await Self.connector(world, erp).run(.invoices)
+        #expect(report.outcome == "actionable" && report.systemErrors.isEmpty)
+        #expect(report.actionableErrors.map(\.kind) == ["erp-refused"] && report.actionableErrors.first?.document == blocked.id)
+        #expect(report.actionableErrors.first?.message.contains("blocked") == true)
+        #expect(try world.hub.invoicedDocuments().first { $0.id == fine.id }?.invoiceStatus == .provisional)
+    }
+
+    @Test("an answer is not written over a document silenced while the run went on")
+    func silencedDuringRun() async throws {
+        let world = try Self.chain()
+        let doc = try world.store("A").addDocument(kind: .invoice, partnerCode: "1001", amountMinor: 1_000, currency: "PLN", invoicing: Self.ready)
+        try await world.syncAll()
+        try world.hub.updateDocumentInvoicing(ids: [doc.id], changes: ["invoice_status": .null])
+        try world.hub.applyERPAnswers([ERPAnswer(document: doc.id, fields: ["invoice_status": .text("provisional")], readInvoiceStatus: "open", readPaymentStatus: nil)])
+        #expect(try world.hub.invoicedDocuments().allSatisfy { $0.id != doc.id }, "still silenced")
+    }
 }

@@ -209,4 +209,18 @@ struct ConsoleRouterTests {
         #expect(try hubPartner(world, "1002") != nil && world.hashesAgree())
         #expect(try world.hub.audit(limit: 20).contains { $0.reason.contains("re-baseline of its pull asked by operator otto") })
     }
+
+    @Test("revoking an operator ends her sessions; a later rotation does not bring them back")
+    func revokedOperator() async throws {
+        nonisolated(unsafe) let world = try World()
+        let app = Application(router: try Self.hub(world).buildRouter())
+        try await app.test(.router) { client in
+            let b = Browser()
+            try await Self.login(client, b, name: "otto", password: Self.password)
+            #expect(try await client.execute(uri: "/console", method: .get, headers: b.header, body: nil).status == .ok)
+            try world.hub.revokeCredential(.operator, name: "otto")
+            _ = try world.hub.rotateCredential(.operator, name: "otto")
+            #expect(try await client.execute(uri: "/console", method: .get, headers: b.header, body: nil).status == .seeOther)
+        }
+    }
 }
