@@ -247,7 +247,8 @@ public struct Console: Sendable {
 
     static func offset(_ ms: Int64?) -> String {
         guard let ms else { return "–" }
-        return String(format: "%+.1f s", Double(ms) / 1000)
+        let tenths = (Double(ms) / 100).rounded()
+        return tenths == 0 ? "0.0 s" : String(format: "%+.1f s", tenths / 10)
     }
 
     static func duration(_ seconds: Int) -> String {

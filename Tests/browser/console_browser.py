@@ -104,6 +104,13 @@ def main():
         shot("08-stores-operator")
         row = driver.find_element(By.CSS_SELECTOR, '#stores tr[data-node="%s"]' % plan["revoke"])
         check(row.get_attribute("data-state") == "revoked", "the store is listed as revoked")
+        # On a tablet held upright: the page fits its width (the table scrolls inside its box).
+        driver.set_window_size(768, 1024)
+        driver.get(url + "/console")
+        width = driver.execute_script("return document.documentElement.scrollWidth")
+        seen["tablet_width"] = width
+        check(width <= 800, "the page fits a tablet's width: %s px" % width)
+        shot("09-stores-tablet")
     except Exception as e:  # noqa: BLE001 - report any browser failure as the test's reason
         failures.append("browser: %r" % e)
         try:
