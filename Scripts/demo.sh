@@ -243,6 +243,7 @@ echo "== the operator console"
 echo "an IT colleague with a console login (role operator)"
 echo "demo-console-password" > "$WORK/console-password"
 "$POSHUB" operator add --db "$WORK/hub.sqlite" --name it-demo --role operator --password-file "$WORK/console-password" >/dev/null
+sleep 2.5  # the hub writes what it noted of the stores' rounds every 2 s
 echo "Stores as the console lists them (poshub node status):"
 "$POSHUB" node status --db "$WORK/hub.sqlite" | cut -f1-4,7-8 | sed 's/^/  /'
 echo "console: http://127.0.0.1:$HUB_PORT/console   login: it-demo / $(cat "$WORK/console-password")"
