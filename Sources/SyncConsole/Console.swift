@@ -138,7 +138,8 @@ public struct Console: Sendable {
         for header in request.headers[values: .cookie] {
             for part in header.split(separator: ";") {
                 let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                if kv.count == 2 { out[kv[0]] = kv[1] }
+                // The first of two cookies of one name is the most specific (RFC 6265, 5.4).
+                if kv.count == 2, out[kv[0]] == nil { out[kv[0]] = kv[1] }
             }
         }
         return out
@@ -187,7 +188,9 @@ public struct Console: Sendable {
     // MARK: Login
 
     func loginPage(_ request: Request, error: String?, name: String, status: HTTPResponse.Status = .ok) -> Response {
-        let csrf = Self.random()
+        // A second login tab keeps the token the first one got.
+        let kept = Self.cookies(request)[Self.loginCookie].flatMap { $0.count == 43 && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" } ? $0 : nil }
+        let csrf = kept ?? Self.random()
         return html(status, title: "Log in", template: "login", ["csrf": csrf, "error": error as Any, "name": name], session: nil,
                     cookies: [cookie(Self.loginCookie, csrf, maxAge: 3600)])
     }
