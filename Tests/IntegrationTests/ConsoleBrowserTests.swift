@@ -16,7 +16,7 @@ struct ConsoleBrowserTests {
     func viewerAndOperator() async throws {
         let cluster = try Cluster()
         defer { cluster.shutdown() }
-        try cluster.startHub(extraArguments: ["--not-seen-after", "15"])
+        try cluster.startHub(extraArguments: ["--not-seen-after", "30"])
         for (id, site, series) in [("A", "WAW", "K1"), ("B", "KRK", "K2"), ("C", "GDA", "K3")] {
             try cluster.addNode(id, site: site, series: series)
         }
@@ -32,7 +32,7 @@ struct ConsoleBrowserTests {
         // A syncs once, then its till is switched off.
         ok(try cluster.posnode("A", ["partner", "add", "--code", "1001", "--kind", "consumer", "--first-name", "Ala", "--last-name", "Nowak"]), "A partner")
         ok(try cluster.posnode("A", ["sync"]), "sync A")
-        try await Task.sleep(for: .seconds(16))
+        try await Task.sleep(for: .seconds(31))
         // B is on a slow link: it sends 10 of its 30 new entries a round.
         for i in 0..<30 {
             ok(try cluster.posnode("B", ["partner", "add", "--offline", "--code", "B\(i)", "--kind", "consumer", "--first-name", "Jan", "--last-name", "Kowalski\(i)"]), "B partner")

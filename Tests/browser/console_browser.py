@@ -16,6 +16,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 
@@ -45,13 +46,17 @@ def main():
         url_now = driver.current_url
         return url_now.endswith(suffix), url_now
 
+    def find(element_id):
+        # After a click the next page may not have loaded yet (a busy machine): wait for it.
+        return WebDriverWait(driver, 20).until(expected_conditions.presence_of_element_located((By.ID, element_id)))
+
     def login(name, password):
         driver.get(url + "/console")
         ok, where = wait_for("/console/login")
         check(ok, "an anonymous visit goes to the login page: " + where)
-        driver.find_element(By.ID, "name").send_keys(name)
-        driver.find_element(By.ID, "password").send_keys(password)
-        driver.find_element(By.ID, "login").click()
+        find("name").send_keys(name)
+        find("password").send_keys(password)
+        find("login").click()
         ok, where = wait_for("/console")
         check(ok, "%s is logged in: %s" % (name, where))
 
@@ -60,6 +65,7 @@ def main():
         driver.get(url + "/console/login")
         shot("01-login")
         login(*plan["viewer"])
+        find("stores")
         shot("02-stores-viewer")
         rows = driver.find_elements(By.CSS_SELECTOR, "#stores tbody tr")
         seen["order"] = [(r.get_attribute("data-node"), r.get_attribute("data-state")) for r in rows]
@@ -72,6 +78,7 @@ def main():
             check(pending == str(entries), "store %s shows %s entries waiting, as it reported %s" % (node, pending, entries))
             check(row.get_attribute("data-state") == "behind", "store %s is behind" % node)
         driver.get(url + "/console/stores/" + plan["revoke"])
+        find("chart")
         shot("03-store-viewer")
         check(not driver.find_elements(By.ID, "revoke"), "no revoke button for a viewer")
         check(driver.find_elements(By.ID, "chart"), "the store's chart is drawn")
@@ -82,31 +89,38 @@ def main():
             for (const [k, v] of [['csrf', arguments[0]], ['target', arguments[1]]]) {
               const i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = v; f.appendChild(i); }
             document.body.appendChild(f); f.submit();""", csrf, plan["revoke"])
+        try:
+            WebDriverWait(driver, 20).until(lambda d: "Refused" in d.find_element(By.TAG_NAME, "body").text)
+        except Exception:  # noqa: BLE001 - the check below says what the page shows
+            pass
         body = driver.find_element(By.TAG_NAME, "body").text
         seen["forged"] = body[:200]
         check("Refused" in body and "operator role" in body, "a viewer's POST is refused: " + body[:200])
         shot("04-forged-refused")
-        driver.find_element(By.ID, "logout").click()
+        find("logout").click()
         ok, where = wait_for("/console/login")
         check(ok, "logged out: " + where)
 
         login(*plan["operator"])
         driver.get(url + "/console/stores/" + plan["revoke"])
         shot("05-store-operator")
-        driver.find_element(By.ID, "revoke").click()
+        find("revoke").click()
+        find("confirm")
         shot("06-confirm")
-        driver.find_element(By.ID, "confirm").click()
-        message = driver.find_element(By.ID, "message").text
+        find("confirm").click()
+        message = find("message").text
         seen["revoked"] = message
         check("revoked" in message, "the token is revoked: " + message)
         shot("07-done")
         driver.get(url + "/console")
+        find("stores")
         shot("08-stores-operator")
         row = driver.find_element(By.CSS_SELECTOR, '#stores tr[data-node="%s"]' % plan["revoke"])
         check(row.get_attribute("data-state") == "revoked", "the store is listed as revoked")
         # On a tablet held upright: the page fits its width (the table scrolls inside its box).
         driver.set_window_size(768, 1024)
         driver.get(url + "/console")
+        find("stores")
         width = driver.execute_script("return document.documentElement.scrollWidth")
         seen["tablet_width"] = width
         check(width <= 800, "the page fits a tablet's width: %s px" % width)
