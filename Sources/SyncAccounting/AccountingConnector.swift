@@ -175,7 +175,8 @@ public struct AccountingConnector: Sendable {
         do {
             for d in try hub.invoicedDocuments() {
                 report.documents += 1
-                switch InvoiceRules.action(for: d) {
+                let action = InvoiceRules.action(for: d)
+                switch action {
                 case .ignore:
                     report.ignored += 1
                 case .missing(let fields):
@@ -184,7 +185,7 @@ public struct AccountingConnector: Sendable {
                         fix: "set \(fields.joined(separator: " and ")) on the document (posnode document update --id \(d.id) ...), or clear its invoice status"))
                 case .create, .ask:
                     do {
-                        if case .create = InvoiceRules.action(for: d) {
+                        if action == .create {
                             if let fields = try await create(d, lists: lists, debtors: &debtors, notes: &notes, report: &report, now: now) {
                                 answers.append(answer(d, fields)); report.created += 1
                             }
@@ -204,15 +205,19 @@ public struct AccountingConnector: Sendable {
         } catch {
             try? hub.applyERPAnswers(answers, notes: notes)
             if let open = try? hub.noteAccountingIssues(run: report.runID, report.actionableErrors, complete: false) {
-                let byKey = Dictionary(open.map { ("\($0.document)|\($0.kind)", $0) }, uniquingKeysWith: { a, _ in a })
-                report.actionableErrors = report.actionableErrors.map { byKey["\($0.document)|\($0.kind)"] ?? $0 }
+                report.actionableErrors = Self.counted(report.actionableErrors, open: open)
             }
             throw error
         }
         try hub.applyERPAnswers(answers, notes: notes)
-        try hub.noteAccountingIssues(run: report.runID, report.actionableErrors, complete: complete)
-        let open = Dictionary(try hub.openAccountingIssues().map { ("\($0.document)|\($0.kind)", $0) }, uniquingKeysWith: { a, _ in a })
-        report.actionableErrors = report.actionableErrors.map { open["\($0.document)|\($0.kind)"] ?? $0 }
+        let open = try hub.noteAccountingIssues(run: report.runID, report.actionableErrors, complete: complete)
+        report.actionableErrors = Self.counted(report.actionableErrors, open: open)
+    }
+
+    /// The run's errors as the hub keeps them: with how often and since which run each was met.
+    static func counted(_ issues: [AccountingIssue], open: [AccountingIssue]) -> [AccountingIssue] {
+        let byKey = Dictionary(open.map { ("\($0.document)|\($0.kind)", $0) }, uniquingKeysWith: { a, _ in a })
+        return issues.map { byKey["\($0.document)|\($0.kind)"] ?? $0 }
     }
 
     func issue(_ d: Document, _ kind: String, _ message: String, fix: String, invoice: String? = nil) -> AccountingIssue {

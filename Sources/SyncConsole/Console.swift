@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -31,7 +30,7 @@ public struct Console: Sendable {
     }
 
     /// A hash no password matches, checked for names that have none.
-    static let dummyHash = (try? ConsolePassword.hash(Console.random())) ?? "scrypt$16384$8$1$AAAA$AAAA"
+    static let dummyHash = (try? ConsolePassword.hash(HubStore.newToken())) ?? "scrypt$16384$8$1$AAAA$AAAA"
 
     static let sessionCookie = "pos_console"
     static let loginCookie = "pos_console_login"
@@ -56,7 +55,7 @@ public struct Console: Sendable {
         // A link may log out too: the session cookie is SameSite=Strict, so another site's
         // link arrives without it and ends nothing.
         router.get("/console/logout") { request, _ in
-            if let id = Self.cookies(request)[Self.sessionCookie] { try console.store.endConsoleSession(idHash: Self.hash(id)) }
+            if let id = Self.cookies(request)[Self.sessionCookie] { try console.store.endConsoleSession(idHash: HubStore.hashToken(id)) }
             return console.redirect("/console/login", cookies: [console.cookie(Self.sessionCookie, "", maxAge: 0)])
         }
         router.get("/console") { request, _ in try await console.page(request) { s in try console.overview(s) } }
@@ -145,15 +144,6 @@ public struct Console: Sendable {
         return out
     }
 
-    static func random() -> String {
-        var bytes = [UInt8](repeating: 0, count: 32)
-        for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255) }
-        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    static func hash(_ id: String) -> String { SHA256.hash(data: Data(id.utf8)).map { String(format: "%02x", $0) }.joined() }
-
     /// A form body (`application/x-www-form-urlencoded`), at most 64 KiB.
     static func form(_ request: Request) async throws -> [String: String] {
         var request = request
@@ -168,7 +158,7 @@ public struct Console: Sendable {
 
     func session(_ request: Request) throws -> ConsoleSession? {
         guard let id = Self.cookies(request)[Self.sessionCookie], !id.isEmpty, id.count < 100 else { return nil }
-        return try store.consoleSession(idHash: Self.hash(id))
+        return try store.consoleSession(idHash: HubStore.hashToken(id))
     }
 
     /// A page for a signed-in operator; anyone else goes to the login page.
@@ -189,8 +179,8 @@ public struct Console: Sendable {
 
     func loginPage(_ request: Request, error: String?, name: String, status: HTTPResponse.Status = .ok) -> Response {
         // A second login tab keeps the token the first one got.
-        let kept = Self.cookies(request)[Self.loginCookie].flatMap { $0.count == 43 && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" } ? $0 : nil }
-        let csrf = kept ?? Self.random()
+        let kept = Self.cookies(request)[Self.loginCookie].flatMap { $0.count == 68 && $0.hasPrefix("pos_") && $0.dropFirst(4).allSatisfy(\.isHexDigit) ? $0 : nil }
+        let csrf = kept ?? HubStore.newToken()
         return html(status, title: "Log in", template: "login", ["csrf": csrf, "error": error as Any, "name": name], session: nil,
                     cookies: [cookie(Self.loginCookie, csrf, maxAge: 3600)])
     }
@@ -220,18 +210,18 @@ public struct Console: Sendable {
             try store.noteLoginFailure(name: name, address: address, window: failureWindow)
             return loginPage(request, error: "Name or password is not right.", name: name, status: .unauthorized)
         }
-        let id = Self.random(), csrf = Self.random()
-        try store.startConsoleSession(idHash: Self.hash(id), operatorName: op.name, csrf: csrf, seconds: sessionSeconds)
+        let id = HubStore.newToken(), csrf = HubStore.newToken()
+        try store.startConsoleSession(idHash: HubStore.hashToken(id), operatorName: op.name, csrf: csrf, seconds: sessionSeconds)
         return redirect("/console", cookies: [cookie(Self.loginCookie, "", maxAge: 0), cookie(Self.sessionCookie, id, maxAge: Int(sessionSeconds))])
     }
 
     func logout(_ request: Request) async throws -> Response {
         let form = try await Self.form(request)
-        guard let id = Self.cookies(request)[Self.sessionCookie], let s = try store.consoleSession(idHash: Self.hash(id)) else {
+        guard let id = Self.cookies(request)[Self.sessionCookie], let s = try store.consoleSession(idHash: HubStore.hashToken(id)) else {
             return redirect("/console/login", cookies: [cookie(Self.sessionCookie, "", maxAge: 0)])
         }
         guard form["csrf"] == s.csrf else { return forbidden(s, "The form's token is missing or wrong.") }
-        try store.endConsoleSession(idHash: Self.hash(id))
+        try store.endConsoleSession(idHash: HubStore.hashToken(id))
         return redirect("/console/login", cookies: [cookie(Self.sessionCookie, "", maxAge: 0)])
     }
 

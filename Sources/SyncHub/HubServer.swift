@@ -227,6 +227,9 @@ public struct HubServer: Sendable {
     }
 
     /// `offload(work)` (or on `threads`), its time recorded in `histogram` (done or failed).
+    /// Seconds since `start` (`DispatchTime.now().uptimeNanoseconds`).
+    static func seconds(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds &- start) / 1e9 }
+
     func timed<T: Sendable>(_ histogram: DurationHistogram, on threads: BackgroundThreads? = nil, _ work: @escaping @Sendable () throws -> T) async throws -> T {
         let timedWork: @Sendable () throws -> T = {
             let start = DispatchTime.now().uptimeNanoseconds
@@ -301,7 +304,7 @@ public struct HubServer: Sendable {
             offsetMillis = nodeClock &- Int64(clamping: HLC.nowMillis)
             metrics.nodeClockOffset(node: node.node).set(Double(offsetMillis!) / 1000)
         }
-        let started = ContinuousClock.now
+        let started = DispatchTime.now().uptimeNanoseconds
         let store = self.store
         if let range { await gate.turn(node: node.node, range: range) }
         do {
@@ -326,9 +329,8 @@ public struct HubServer: Sendable {
             metrics.entriesRejected.increment(by: rejected)
             let pending = request.headers[HTTPField.Name(SyncHeader.pendingEntries)!].flatMap({ Int64($0) }).flatMap { $0 >= 0 ? $0 : nil }
             if let pending { metrics.nodePendingEntries(node: node.node).set(Double(pending)) }
-            let elapsed = ContinuousClock.now - started
             activity.pushed(node: node.node, pending: pending, clockOffsetMillis: offsetMillis, refused: rejected,
-                            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                            seconds: Self.seconds(since: started))
             // The compact reply form for nodes that ask for it; the full form for first-release nodes.
             let compact = request.headers[HTTPField.Name(SyncHeader.pushReply)!] == "compact"
             return Self.json(reply, userInfo: compact ? [PushReply.compactForm: true] : [:])
@@ -352,7 +354,7 @@ public struct HubServer: Sendable {
         // The newest batch format the node reads; a node that does not say reads version 1.
         let version = BatchFormat.negotiated(request.uri.queryParameters.get("format", as: Int.self))
         let store = self.store
-        let started = ContinuousClock.now
+        let started = DispatchTime.now().uptimeNanoseconds
         do {
             let page = try await timed(snapshot ? metrics.snapshot : metrics.pull) { () -> (batch: [UInt8], nextCursor: Int64, more: Bool) in
                 let page = try store.feedBatch(after: cursor, limit: limit, own: own.map { (node.node, $0) }, region: node.region, version: version)
@@ -360,9 +362,7 @@ public struct HubServer: Sendable {
                 return page
             }
             metrics.bytesSent.increment(by: Int64(page.batch.count))
-            let elapsed = ContinuousClock.now - started
-            activity.pulled(node: node.node, cursor: page.nextCursor,
-                            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            activity.pulled(node: node.node, cursor: page.nextCursor, seconds: Self.seconds(since: started))
             return Self.batchResponse(page.batch, headers: [(SyncHeader.nextCursor, String(page.nextCursor)), (SyncHeader.more, page.more ? "1" : "0")])
         } catch {
             return internalError(error, "\(snapshot ? "snapshot" : "pull") of node \(node.node)", prefix: "\(snapshot ? "snapshot" : "pull") failed")

@@ -164,7 +164,8 @@ extension HubStore {
         }
     }
 
-    static func timestamp(_ date: Date = Date()) -> String { date.formatted(.iso8601) }
+    /// ISO 8601 UTC to the second, as the audit writes its times (`AuditRecord.iso`).
+    static func timestamp(_ date: Date = Date()) -> String { AuditRecord.iso(millis: UInt64(max(0, date.timeIntervalSince1970) * 1000)) }
 
     // MARK: Configuration
 

@@ -58,7 +58,9 @@ extension HubStore {
         }
     }
 
-    static func newToken() -> String {
+    /// A new random token (256 bits): the stores', systems' and operators' tokens, and the
+    /// console's session ids and form tokens.
+    public static func newToken() -> String {
         var bytes = [UInt8](repeating: 0, count: 32)
         var rng = SystemRandomNumberGenerator()
         for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
@@ -80,7 +82,8 @@ extension HubStore {
             + "\(restamped) change\(restamped == 1 ? "" : "s") applied with the hub's time as their stamp"
     }
 
-    static func hashToken(_ token: String) -> String {
+    /// What the hub keeps of a token: its SHA-256, hex.
+    public static func hashToken(_ token: String) -> String {
         var h = SHA256()
         h.update(token)
         return h.finalize().hex

@@ -189,12 +189,15 @@ public struct Document: Sendable, Hashable, Codable {
     /// a bill-to address number, and only on the kinds that are invoiced.
     mutating func setInvoicing(_ v: [FieldValue?]) throws {
         func text(_ i: Int) -> String? { v[i].flatMap { $0 == .null ? nil : $0.text } }
-        if let s = text(0) {
-            guard let status = InvoiceStatus(rawValue: s) else {
-                throw FieldError(field: "invoice_status", reason: "'\(s)' is not an invoice status (\(InvoiceStatus.list))")
+        /// Value `i` as one of `E`'s values (nil: not given); another text is refused with the list.
+        func value<E: RawRepresentable & CaseIterable>(_ i: Int, _ what: String) throws -> E? where E.RawValue == String {
+            guard let s = text(i) else { return nil }
+            guard let e = E(rawValue: s) else {
+                throw FieldError(field: Self.invoicingColumns[i], reason: "'\(s)' is not \(what) (\(E.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
-            invoiceStatus = status
+            return e
         }
+        if let status: InvoiceStatus = try value(0, "an invoice status") { invoiceStatus = status }
         paymentMethod = text(1)
         paymentTerms = text(2)
         if let n = v[3]?.int {
@@ -206,12 +209,7 @@ public struct Document: Sendable, Hashable, Codable {
             guard seq >= 0 else { throw FieldError(field: "bill_to_seq", reason: "must be an address number (0 or more), got \(seq)") }
             billToSeq = Int(seq)
         }
-        if let s = text(6) {
-            guard let status = PaymentStatus(rawValue: s) else {
-                throw FieldError(field: "payment_status", reason: "'\(s)' is not a payment status (unpaid, paid)")
-            }
-            paymentStatus = status
-        }
+        if let status: PaymentStatus = try value(6, "a payment status") { paymentStatus = status }
         referenceNumbers = text(7)
         booking = text(8)
         if hasInvoicing, !Self.invoicedKinds.contains(kind) {

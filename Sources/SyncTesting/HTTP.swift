@@ -19,7 +19,17 @@ public struct TestHTTP: Sendable {
     /// (a node's local API token).
     public var token: String?
 
-    public init(token: String? = nil) { self.token = token }
+    /// false: a redirect is answered as it is (a login's 303 and its cookie), not followed.
+    public var followsRedirects: Bool
+
+    public init(token: String? = nil, followsRedirects: Bool = true) { self.token = token; self.followsRedirects = followsRedirects }
+
+    /// The client of requests that do not follow redirects.
+    static let noRedirects: HTTPClient = {
+        var config = HTTPClient.Configuration()
+        config.redirectConfiguration = .disallow
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
+    }()
 
     public func request(_ method: HTTPMethod, _ url: String, body: [UInt8]? = nil, json: Any? = nil,
                         headers: [(String, String)] = [], timeout: TimeAmount = .seconds(30)) async throws -> Reply {
@@ -35,7 +45,7 @@ public struct TestHTTP: Sendable {
         } else if let body {
             request.body = .bytes(ByteBuffer(bytes: body))
         }
-        let response = try await HTTPClient.shared.execute(request, timeout: timeout)
+        let response = try await (followsRedirects ? HTTPClient.shared : Self.noRedirects).execute(request, timeout: timeout)
         let buffer = try await response.body.collect(upTo: 256 << 20)
         var hdrs: [String: String] = [:]
         for h in response.headers { hdrs[h.name.lowercased()] = h.value }

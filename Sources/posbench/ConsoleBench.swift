@@ -1,7 +1,4 @@
-import AsyncHTTPClient
 import Foundation
-import NIOCore
-import NIOHTTP1
 import SyncConsole
 import SyncHub
 import SyncTesting
@@ -34,36 +31,22 @@ enum ConsoleBench {
         let server = try ChildProcess(bin + "/poshub", ["serve", "--db", db, "--port", "0"])
         defer { server.stop() }
         let base = "http://127.0.0.1:\(try server.waitForPort())"
-        var config = HTTPClient.Configuration()
-        config.redirectConfiguration = .disallow
-        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
-        func request(_ method: HTTPMethod, _ url: String, body: [UInt8]? = nil, headers: [(String, String)] = []) async throws -> TestHTTP.Reply {
-            var r = HTTPClientRequest(url: url)
-            r.method = method
-            for (k, v) in headers { r.headers.add(name: k, value: v) }
-            if let body { r.body = .bytes(ByteBuffer(bytes: body)) }
-            let response = try await client.execute(r, timeout: .seconds(30))
-            let buffer = try await response.body.collect(upTo: 64 << 20)
-            var hdrs: [String: String] = [:]
-            for h in response.headers { hdrs[h.name.lowercased()] = h.value }
-            return TestHTTP.Reply(status: Int(response.status.code), headers: hdrs, body: Array(buffer.readableBytesView))
-        }
-        let form = try await request(.GET, base + "/console/login")
+        let http = TestHTTP(followsRedirects: false)
+        let form = try await http.request(.GET, base + "/console/login")
         let loginCookie = (form.headers["set-cookie"] ?? "").split(separator: ";")[0]
         let csrf = form.text.range(of: "name=\"csrf\" value=\"").map { String(form.text[$0.upperBound...].prefix { $0 != "\"" }) } ?? ""
-        let login = try await request(.POST, base + "/console/login", body: Array("csrf=\(csrf)&name=bench&password=bench+password+123".utf8),
+        let login = try await http.request(.POST, base + "/console/login", body: Array("csrf=\(csrf)&name=bench&password=bench+password+123".utf8),
                                            headers: [("Content-Type", "application/x-www-form-urlencoded"), ("Cookie", String(loginCookie))])
         let session = (login.headers["set-cookie"] ?? "").split(separator: ";")[0]
         guard login.status == 303, session.hasPrefix("pos_console=") else { throw BenchError("console login failed: \(login.status) \(login.text)") }
         var pageTimes: [Double] = [], bytes = 0
         for _ in 0..<7 {
             let t = Date()
-            let page = try await request(.GET, base + "/console", headers: [("Cookie", String(session))])
+            let page = try await http.request(.GET, base + "/console", headers: [("Cookie", String(session))])
             pageTimes.append(Date().timeIntervalSince(t))
             guard page.status == 200, page.text.contains("data-node=\"S\(stores - 1)\"") else { throw BenchError("stores page: \(page.status)") }
             bytes = page.body.count
         }
-        try await client.shutdown()
         let page = pageTimes.sorted()[3] * 1000, query = queryTimes.sorted()[3] * 1000
         return BenchRow(row: "console stores page", workload: "GET /console of a hub with \(stores) stores (login session, real poshub serve)",
                         figure: page, unit: "ms", reference: query, referenceWorkload: "the same figures' query alone (HubStore.storeOverview), in-process",
