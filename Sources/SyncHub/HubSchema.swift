@@ -288,7 +288,7 @@ enum HubSchema {
             try db.execute(sql: """
                 ALTER TABLE hub_operator ADD COLUMN role TEXT NOT NULL DEFAULT 'operator';
                 ALTER TABLE hub_operator ADD COLUMN password_hash TEXT;
-                CREATE TABLE hub_console_session (
+                CREATE TABLE hub_console_login (
                     id_hash TEXT PRIMARY KEY, operator TEXT NOT NULL, csrf TEXT NOT NULL,
                     created_at REAL NOT NULL, expires_at REAL NOT NULL
                 );

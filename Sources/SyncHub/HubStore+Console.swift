@@ -222,7 +222,7 @@ extension HubStore {
         try pool.write { db in
             try Self.requireCredential(db, .operator, name)
             try db.execute(sql: "UPDATE hub_operator SET role = ?, password_hash = ? WHERE name = ?", arguments: [role, passwordHash, name])
-            try db.execute(sql: "DELETE FROM hub_console_session WHERE operator = ?", arguments: [name])
+            try db.execute(sql: "DELETE FROM hub_console_login WHERE operator = ?", arguments: [name])
             try db.appendAudit(AuditRecord(node: Self.hubNode, kind: .token, entity: "operator", key: name, reason: "console login set, role \(role)"))
         }
     }
@@ -232,8 +232,8 @@ extension HubStore {
     public func startConsoleSession(idHash: String, operatorName: String, csrf: String, seconds: Double) throws {
         let now = Date().timeIntervalSince1970
         try pool.write { db in
-            try db.execute(sql: "DELETE FROM hub_console_session WHERE expires_at < ?", arguments: [now])
-            try db.execute(sql: "INSERT INTO hub_console_session (id_hash, operator, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+            try db.execute(sql: "DELETE FROM hub_console_login WHERE expires_at < ?", arguments: [now])
+            try db.execute(sql: "INSERT INTO hub_console_login (id_hash, operator, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
                            arguments: [idHash, operatorName, csrf, now, now + seconds])
             try db.appendAudit(AuditRecord(node: Self.hubNode, kind: .token, entity: "operator", key: operatorName, reason: "console login"))
         }
@@ -243,7 +243,7 @@ extension HubStore {
     public func consoleSession(idHash: String) throws -> ConsoleSession? {
         try pool.read { db in
             guard let r = try Row.fetchOne(db, sql: """
-                SELECT s.operator, s.csrf, s.expires_at, o.role, o.token_hash FROM hub_console_session s
+                SELECT s.operator, s.csrf, s.expires_at, o.role, o.token_hash FROM hub_console_login s
                 JOIN hub_operator o ON o.name = s.operator WHERE s.id_hash = ?
                 """, arguments: [idHash]) else { return nil }
             guard (r["expires_at"] as Double) > Date().timeIntervalSince1970, !(r["token_hash"] as String).hasPrefix(Self.revokedMark) else { return nil }
@@ -254,8 +254,8 @@ extension HubStore {
     /// Ends a session: its cookie is worth nothing afterwards.
     public func endConsoleSession(idHash: String) throws {
         try pool.write { db in
-            if let name = try String.fetchOne(db, sql: "SELECT operator FROM hub_console_session WHERE id_hash = ?", arguments: [idHash]) {
-                try db.execute(sql: "DELETE FROM hub_console_session WHERE id_hash = ?", arguments: [idHash])
+            if let name = try String.fetchOne(db, sql: "SELECT operator FROM hub_console_login WHERE id_hash = ?", arguments: [idHash]) {
+                try db.execute(sql: "DELETE FROM hub_console_login WHERE id_hash = ?", arguments: [idHash])
                 try db.appendAudit(AuditRecord(node: Self.hubNode, kind: .token, entity: "operator", key: name, reason: "console logout"))
             }
         }

@@ -39,7 +39,7 @@ extension HubStore {
             try Self.requireCredential(db, kind, name)
             try db.execute(sql: "UPDATE \(kind.table) SET token_hash = ? WHERE name = ?", arguments: [Self.revokedMark + kind.rawValue + ":" + name, name])
             // An operator's console sessions end with the token (docs/console.md).
-            if kind == .operator { try db.execute(sql: "DELETE FROM hub_console_session WHERE operator = ?", arguments: [name]) }
+            if kind == .operator { try db.execute(sql: "DELETE FROM hub_console_login WHERE operator = ?", arguments: [name]) }
             try db.appendAudit(AuditRecord(node: Self.hubNode, kind: .token, entity: kind.rawValue, key: name, reason: "token revoked"))
         }
     }
@@ -50,7 +50,7 @@ extension HubStore {
         try pool.write { db in
             try Self.requireCredential(db, kind, name)
             try db.execute(sql: "UPDATE \(kind.table) SET token_hash = ? WHERE name = ?", arguments: [Self.hashToken(token), name])
-            if kind == .operator { try db.execute(sql: "DELETE FROM hub_console_session WHERE operator = ?", arguments: [name]) }
+            if kind == .operator { try db.execute(sql: "DELETE FROM hub_console_login WHERE operator = ?", arguments: [name]) }
             try db.appendAudit(AuditRecord(node: Self.hubNode, kind: .token, entity: kind.rawValue, key: name, reason: "token replaced"))
         }
         return token
