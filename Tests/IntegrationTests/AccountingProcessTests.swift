@@ -1,5 +1,6 @@
 import Foundation
 import SyncModel
+import SyncStore
 import SyncTesting
 import Testing
 
@@ -118,7 +119,8 @@ struct AccountingProcessTests {
                     }
                 default: break
                 }
-                let run = try cluster.poshub(["erp", "run"], ["--due", "--at", moment, "--json"])
+                // Off the cooperative threads: a blocking wait there starves other suites' tasks.
+                let run = try await offload { try cluster.poshub(["erp", "run"], ["--due", "--at", moment, "--json"]) }
                 guard let object = try? JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any],
                       let runs = object["runs"] as? [[String: Any]] else {
                     Issue.record("erp run at \(moment): \(run.stdout)\(run.stderr)"); continue

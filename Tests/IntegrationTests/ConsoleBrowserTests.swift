@@ -1,5 +1,6 @@
 import Foundation
 import SyncModel
+import SyncStore
 import SyncTesting
 import Testing
 
@@ -50,7 +51,9 @@ struct ConsoleBrowserTests {
                                    "stopped": "A", "backlog": ["B": pendingB ?? 20], "revoke": "C", "out": out]
         let planFile = cluster.dir.file("plan.json")
         try JSONSerialization.data(withJSONObject: plan).write(to: URL(fileURLWithPath: planFile))
-        let browser = try runCommand(MailSink.python, [PackageRoot.path + "/Tests/browser/console_browser.py", planFile])
+        // Off the cooperative threads: the browser takes a while, and a blocking wait there
+        // starves other suites' tasks.
+        let browser = try await offload { try runCommand(MailSink.python, [PackageRoot.path + "/Tests/browser/console_browser.py", planFile]) }
         #expect(browser.succeeded, "browser: \(browser.stdout)\(browser.stderr)")
         let shots = (try? FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasSuffix(".png") }) ?? []
         #expect(shots.count >= 7, "\(shots)")
