@@ -5,7 +5,7 @@
 # only where missing. Used by .ci/run and Scripts/demo.sh.
 set -euo pipefail
 need=()
-for pkg in libsqlite3-dev zlib1g-dev sqlite3 openssl chromium chromium-driver python3-venv; do
+for pkg in libsqlite3-dev zlib1g-dev sqlite3 openssl chromium chromium-driver python3-venv postgresql-15; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -82,12 +82,12 @@ public struct AccountingConnector: Sendable {
     }
 
     /// The connector of hub `hub` as configured (`poshub erp configure`), its password opened
-    /// with the key file beside `dbPath`.
-    public static func configured(hub: HubStore, dbPath: String, requestsPer5Minutes: Int = 6000) throws -> AccountingConnector {
+    /// with the key in `keyPath` (beside a SQLite store, `PasswordSeal.keyPath`, by default).
+    public static func configured(hub: HubStore, keyPath: String, requestsPer5Minutes: Int = 6000) throws -> AccountingConnector {
         guard let config = try hub.accountingConfig() else {
             throw ERPSystemError(.configuration, "the accounting connector is not configured: run poshub erp configure")
         }
-        let password = try PasswordSeal.open(config.passwordSealed, keyPath: PasswordSeal.keyPath(db: dbPath))
+        let password = try PasswordSeal.open(config.passwordSealed, keyPath: keyPath)
         let erp = BusinessCentralAdapter(baseURL: config.baseURL, company: config.company, user: config.user, password: password,
                                          requestsPer5Minutes: requestsPer5Minutes)
         return AccountingConnector(hub: hub, config: config, erp: erp, mailer: try SMTPMailer(config.smtp))

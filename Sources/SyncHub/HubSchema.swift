@@ -303,6 +303,23 @@ enum HubSchema {
                 CREATE INDEX hub_sync_round_node ON hub_sync_round (node, at);
                 """)
         }
+        // Every hub table has a primary key that names a row for good (a rowid alone may change
+        // when the file is rebuilt), so a PostgreSQL store can hold the same rows (`PostgresMirror`).
+        m.registerMigration("v22-hub-row-keys") { db in
+            try db.execute(sql: """
+                CREATE TABLE hub_login_failure_new (id INTEGER PRIMARY KEY, name TEXT NOT NULL, address TEXT NOT NULL, at REAL NOT NULL);
+                INSERT INTO hub_login_failure_new (name, address, at) SELECT name, address, at FROM hub_login_failure ORDER BY rowid;
+                DROP TABLE hub_login_failure;
+                ALTER TABLE hub_login_failure_new RENAME TO hub_login_failure;
+                CREATE INDEX hub_login_failure_at ON hub_login_failure (at);
+                CREATE TABLE hub_sync_round_new (id INTEGER PRIMARY KEY, node TEXT NOT NULL, at REAL NOT NULL, kind TEXT NOT NULL,
+                                                 seconds REAL NOT NULL, backlog INTEGER NOT NULL);
+                INSERT INTO hub_sync_round_new (node, at, kind, seconds, backlog) SELECT node, at, kind, seconds, backlog FROM hub_sync_round ORDER BY rowid;
+                DROP TABLE hub_sync_round;
+                ALTER TABLE hub_sync_round_new RENAME TO hub_sync_round;
+                CREATE INDEX hub_sync_round_node ON hub_sync_round (node, at);
+                """)
+        }
         return m
     }
 

@@ -184,8 +184,10 @@ extension HubStore {
 
     /// Rebuilds the file and empties the log, then clears the pending mark; false when a
     /// reader kept old pages (the mark stays).
-    static func compact(_ pool: DatabasePool) throws -> Bool {
+    static func compact(_ pool: HubDatabase) throws -> Bool {
         guard try pool.rebuildEmptyingLog() else { return false }
+        // In a PostgreSQL store the mark is a row of the database (the file is this process's replica).
+        if pool.isPostgres { try pool.write { db in try db.execute(sql: "DELETE FROM hub_meta WHERE key = 'compaction_pending'") } }
         try pool.writeWithoutTransaction { db in
             try db.execute(sql: "DELETE FROM hub_meta WHERE key = 'compaction_pending'")
             // The mark's own page goes to the log: empty it once more.
@@ -196,7 +198,7 @@ extension HubStore {
 
     /// At start: finishes a rebuild an erasure left pending (a reader held old pages, or the
     /// process was stopped during the rebuild). A rebuild that fails again stays pending.
-    static func finishPendingCompaction(_ pool: DatabasePool) {
+    static func finishPendingCompaction(_ pool: HubDatabase) {
         guard (try? pool.read({ try String.fetchOne($0, sql: "SELECT value FROM hub_meta WHERE key = 'compaction_pending'") })) == "1" else { return }
         _ = try? compact(pool)
     }

@@ -98,7 +98,7 @@ public final class PushEntries: @unchecked Sendable {
 
 /// The hub's canonical store: replicated tables, per-node sequence state, the global feed.
 public final class HubStore: Sendable {
-    public let pool: DatabasePool
+    public let pool: HubDatabase
     public let prefixRule: PrefixRule
     /// Wall-clock milliseconds for the hub's clock (simulated in `possim`).
     public let clock: @Sendable () -> UInt64
@@ -127,20 +127,48 @@ public final class HubStore: Sendable {
     /// How far a pushed change's clock may lead the hub's wall clock (`HLC.defaultMaxLeadMillis`).
     public let maxClockLeadMillis: UInt64
 
-    /// Opens (and migrates) the hub's store. Everything that can fail happens before the
-    /// object exists: a throwing initializer that fails after `lastActivityNanos` (an `Atomic`,
-    /// not copyable) is initialized crashes Swift 6.3's optimizer in release builds.
+    /// Opens (and migrates) the hub's store: `path` is a SQLite file or a PostgreSQL URL
+    /// (`HubLocation`; the password in `password`, else `PGPASSWORD`). `create`: a PostgreSQL
+    /// database without a hub's store gets one (a SQLite file is made when missing).
+    /// Everything that can fail happens before the object exists: a throwing initializer that
+    /// fails after `lastActivityNanos` (an `Atomic`, not copyable) is initialized crashes
+    /// Swift 6.3's optimizer in release builds.
     public convenience init(path: String, options: StoreOptions = .hub, prefixRule: PrefixRule = .init(),
                             maxClockLeadMillis: UInt64 = HLC.defaultMaxLeadMillis, kinds: RecordKinds = .standard,
+                            password: String? = nil, create: Bool = true,
                             clock: @escaping @Sendable () -> UInt64 = { HLC.nowMillis }) throws {
-        let pool = try options.openPool(path: path)
-        try HubSchema.migrator(kinds: kinds).migrate(pool)
-        Self.finishPendingCompaction(pool)
-        self.init(pool: pool, checkpointer: options.backgroundCheckpoint ? BackgroundCheckpointer(path: path, synchronous: options.synchronous) : nil,
-                  prefixRule: prefixRule, maxClockLeadMillis: maxClockLeadMillis, kinds: kinds, clock: clock)
+        let database: HubDatabase
+        var checkpointer: BackgroundCheckpointer?
+        switch try HubLocation.parse(path) {
+        case .sqlite(let path):
+            let pool = try options.openPool(path: path)
+            try HubSchema.migrator(kinds: kinds).migrate(pool)
+            database = HubDatabase(sqlite: pool)
+            Self.finishPendingCompaction(database)
+            checkpointer = options.backgroundCheckpoint ? BackgroundCheckpointer(path: path, synchronous: options.synchronous) : nil
+        case .postgres(let location):
+            // The replica is made anew from the database at each start: nothing of it needs
+            // to survive a power cut.
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("poshub-replica-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            var replicaOptions = options
+            replicaOptions.synchronous = .off
+            do {
+                let (mirror, pool) = try PostgresMirror.open(
+                    location: location, password: password ?? ProcessInfo.processInfo.environment["PGPASSWORD"],
+                    replicaPath: folder + "/hub.sqlite", openReplica: { try replicaOptions.openPool(path: $0) },
+                    migrator: HubSchema.migrator(kinds: kinds), create: create)
+                mirror.onRestoreDetected = { db in _ = try HubStore.recordEpoch(db) }
+                database = HubDatabase(sqlite: pool, mirror: mirror, replicaFolder: folder)
+            } catch {
+                try? FileManager.default.removeItem(atPath: folder)
+                throw error
+            }
+        }
+        self.init(pool: database, checkpointer: checkpointer, prefixRule: prefixRule, maxClockLeadMillis: maxClockLeadMillis, kinds: kinds, clock: clock)
     }
 
-    private init(pool: DatabasePool, checkpointer: BackgroundCheckpointer?, prefixRule: PrefixRule, maxClockLeadMillis: UInt64,
+    private init(pool: HubDatabase, checkpointer: BackgroundCheckpointer?, prefixRule: PrefixRule, maxClockLeadMillis: UInt64,
                  kinds: RecordKinds, clock: @escaping @Sendable () -> UInt64) {
         self.pool = pool
         self.checkpointer = checkpointer

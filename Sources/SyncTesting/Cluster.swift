@@ -19,9 +19,22 @@ public final class Cluster: @unchecked Sendable {
         public var apiToken: String
     }
 
-    public init() throws {
+    /// The hub's store kind: a SQLite file in `dir`, or a new database of the test PostgreSQL
+    /// server (`TestPostgres`), dropped at `shutdown`.
+    public let store: HubStoreKind
+    public private(set) var postgresDatabase: TestPostgres.Database?
+
+    public init(store: HubStoreKind = .sqlite) throws {
         dir = try TemporaryDirectory(prefix: "posnode-cluster")
-        hubDB = dir.file("hub.sqlite")
+        self.store = store
+        switch store {
+        case .sqlite:
+            hubDB = dir.file("hub.sqlite")
+        case .postgres:
+            let database = try TestPostgres.createDatabase()
+            postgresDatabase = database
+            hubDB = database.url
+        }
         try Self.check(runCommand(BuiltProducts.path("poshub"), ["init", "--db", hubDB]))
     }
 
@@ -113,6 +126,7 @@ public final class Cluster: @unchecked Sendable {
     public func shutdown() {
         hub?.stop()
         dir.remove()
+        if let postgresDatabase { try? TestPostgres.drop(postgresDatabase) }
     }
 }
 

@@ -49,7 +49,7 @@ struct ERPCommand: AsyncParsableCommand {
             _ = try config.invoiceSchedule
             _ = try config.articleRunSchedule
             let hub = try store.open()
-            config.passwordSealed = try PasswordSeal.seal(password, keyPath: PasswordSeal.keyPath(db: store.db))
+            config.passwordSealed = try PasswordSeal.seal(password, keyPath: store.erpKeyPath())
             try hub.setAccountingConfig(config)
             if json { try printJSON(config); return }
             print("erp configured: \(baseURL) company \(company) user \(user); invoices \(try config.invoiceSchedule), articles \(try config.articleRunSchedule); mail to \(recipients.joined(separator: ", "))")
@@ -80,7 +80,7 @@ struct ERPCommand: AsyncParsableCommand {
                 guard let d = try? Date(at, strategy: .iso8601) else { throw FieldError(field: "at", reason: "'\(at)' is not an ISO 8601 time such as 2026-12-07T08:00:00+01:00") }
                 moment = d
             }
-            let connector = try AccountingConnector.configured(hub: hub, dbPath: store.db, requestsPer5Minutes: requestsPer5min)
+            let connector = try AccountingConnector.configured(hub: hub, keyPath: store.erpKeyPath(), requestsPer5Minutes: requestsPer5min)
             var reports: [AccountingRunReport] = []
             do {
                 if now {

@@ -30,21 +30,51 @@ struct PosHub: AsyncParsableCommand {
 }
 
 struct HubStoreOption: ParsableArguments {
-    @Option(help: "Path of the hub's SQLite store.") var db: String
+    @Option(help: ArgumentHelp("The hub's store: the path of a SQLite file, or a PostgreSQL database as postgres://user@host:port/database (password from PGPASSWORD or --password-file).",
+                               valueName: "path-or-url")) var db: String
+    @Option(help: ArgumentHelp("File holding the PostgreSQL password (with a postgres:// --db; else PGPASSWORD).", valueName: "file"))
+    var passwordFile: String?
+    @Option(help: ArgumentHelp("The key file the ERP password is sealed under (default: beside a SQLite store, DB.erp-key; with PostgreSQL, poshub.erp-key in the working folder).",
+                               valueName: "file")) var erpKeyFile: String?
     @Option(help: "SQLite synchronous mode (FULL: a power cut loses nothing committed).") var synchronous: SynchronousMode = .full
     @Option(help: "Separator between series and code for renamed partners (may be empty).") var prefixSeparator: String = "-"
     @Option(help: "Page cache of the hub's writing connection in MiB (1-4096).") var cacheMib: Int = StoreOptions.hubWriterCacheMiB
     @Option(help: "Write-ahead log pages (4 KiB each) before the hub copies the log into its database.") var walCheckpointPages: Int = StoreOptions.hubWALCheckpointPages
 
+    /// The store's location (`--db`), checked.
+    func location() throws -> HubLocation { try HubLocation.parse(db) }
+
+    /// Where the ERP password's key is (`--erp-key-file`, else beside a SQLite store, else
+    /// `poshub.erp-key` in the working folder).
+    func erpKeyPath() throws -> String {
+        if let erpKeyFile { return erpKeyFile }
+        if case .sqlite(let path) = try location() { return PasswordSeal.keyPath(db: path) }
+        return "poshub.erp-key"
+    }
+
+    /// The PostgreSQL password from `--password-file` (its first line), else nil (PGPASSWORD).
+    func password() throws -> String? {
+        guard let passwordFile else { return nil }
+        guard case .postgres = try location() else {
+            throw HubCLIError("--password-file is for a PostgreSQL store (--db postgres://...); a SQLite store has no password")
+        }
+        guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
+            throw HubCLIError("--password-file \(passwordFile): cannot be read")
+        }
+        let line = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        guard !line.isEmpty else { throw HubCLIError("--password-file \(passwordFile): the file is empty") }
+        return line
+    }
+
     func open(mustExist: Bool = true, maxClockLeadMillis: UInt64 = HLC.defaultMaxLeadMillis) throws -> HubStore {
-        if mustExist && !FileManager.default.fileExists(atPath: db) {
+        if mustExist, case .sqlite(let path) = try location(), !FileManager.default.fileExists(atPath: path) {
             throw HubCLIError("hub store \(db) does not exist; run 'poshub init --db \(db)' first")
         }
         let rule = PrefixRule(separator: prefixSeparator)
         try rule.validate()
         return try HubStore(path: db, options: StoreOptions(synchronous: synchronous, writerCacheMiB: cacheMib, walCheckpointPages: walCheckpointPages,
                                                             backgroundCheckpoint: true), prefixRule: rule,
-                            maxClockLeadMillis: maxClockLeadMillis)
+                            maxClockLeadMillis: maxClockLeadMillis, password: password(), create: !mustExist)
     }
 }
 
@@ -61,7 +91,8 @@ struct Init: AsyncParsableCommand {
 
     func run() async throws {
         _ = try store.open(mustExist: false)
-        if json { try printJSON(["db": store.db, "initialized": "true"]) } else { print("initialized hub store \(store.db)") }
+        let location = try store.location().description
+        if json { try printJSON(["db": location, "initialized": "true"]) } else { print("initialized hub store \(location)") }
     }
 }
 
@@ -233,8 +264,8 @@ struct Serve: AsyncParsableCommand {
             // Superseded feed rows are removed while no push comes (see FeedSweeper).
             FeedSweeper(store: hub, metrics: server.metrics, step: sweepStep),
             // The accounting connector on its schedule (nothing until it is configured).
-            AccountingScheduler(hub: hub, poll: .seconds(erpPoll), logger: logger) { [db = store.db] in
-                try AccountingConnector.configured(hub: hub, dbPath: db)
+            AccountingScheduler(hub: hub, poll: .seconds(erpPoll), logger: logger) { [erpKeyPath = try store.erpKeyPath()] in
+                try AccountingConnector.configured(hub: hub, keyPath: erpKeyPath)
             },
         ]
         let app = try server.application(host: host, port: port, tls: tls, services: services, logger: logger) { bound in

@@ -7,9 +7,10 @@ import SyncTesting
 struct OfflineClashTests {
     let http = TestHTTP()
 
-    @Test("three stores create the same code while the hub is down; after reconnect one keeps it, the others carry their series, receipts follow")
-    func threeStoresClash() async throws {
-        let cluster = try Cluster()
+    @Test("three stores create the same code while the hub is down; after reconnect one keeps it, the others carry their series, receipts follow",
+          arguments: HubStoreKind.available)
+    func threeStoresClash(store: HubStoreKind) async throws {
+        let cluster = try Cluster(store: store)
         defer { cluster.shutdown() }
         try cluster.startHub()
         let ids = ["S1", "S2", "S3"]

@@ -8,4 +8,12 @@
 /// returns SQLite's result code (SQLITE_MISUSE when it was too late, which is harmless).
 int posnode_sqlite_disable_memstatus(void);
 
+struct sqlite3;
+
+/// Turns the triggers of connection `db` off (0) or on (1) (SQLITE_DBCONFIG_ENABLE_TRIGGER,
+/// temporary triggers too), as the hub's replica of a PostgreSQL store does while it copies
+/// rows another hub process wrote: their triggers ran where they were written. Returns
+/// SQLite's result code.
+int posnode_sqlite_enable_triggers(struct sqlite3 *db, int on);
+
 #endif

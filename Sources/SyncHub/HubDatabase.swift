@@ -1,0 +1,76 @@
+import Foundation
+import GRDB
+import Synchronization
+
+/// The hub's database, as every part of the hub reads and writes it: a SQLite file, or a
+/// PostgreSQL database through a replica in a SQLite file of this process (`PostgresMirror`).
+/// The hub's code is the same for both: reads and write transactions over GRDB's `Database`;
+/// with PostgreSQL a read first copies in what other hub processes wrote, and a write runs
+/// under the database's write lock and is committed there with the replica.
+public final class HubDatabase: Sendable {
+    /// The SQLite file: the store itself, or the process's replica of a PostgreSQL store.
+    public let sqlite: DatabasePool
+    let mirror: PostgresMirror?
+    /// The replica's folder, removed at `close` (nil: the SQLite file is the store).
+    private let replicaFolder: String?
+
+    init(sqlite: DatabasePool, mirror: PostgresMirror? = nil, replicaFolder: String? = nil) {
+        self.sqlite = sqlite
+        self.mirror = mirror
+        self.replicaFolder = replicaFolder
+        if let replicaFolder { Self.removeAtExit(replicaFolder) }
+    }
+
+    /// Replica folders a command that ends without closing its store leaves: removed when
+    /// the process exits (a process killed outright leaves its folder in the temporary folder).
+    private static let replicaFolders = Mutex<[String]>([])
+
+    private static func removeAtExit(_ folder: String) {
+        let first = replicaFolders.withLock { folders in
+            folders.append(folder)
+            return folders.count == 1
+        }
+        if first {
+            atexit {
+                for folder in HubDatabase.replicaFolders.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: folder) }
+            }
+        }
+    }
+
+    /// The store's location as the hub's messages name it.
+    public var isPostgres: Bool { mirror != nil }
+
+    /// Runs `value` on a snapshot of the store (with PostgreSQL: after copying in what other
+    /// hub processes committed before this call).
+    public func read<T>(_ value: (Database) throws -> T) throws -> T {
+        if let mirror { try mirror.refresh(sqlite) }
+        return try sqlite.read(value)
+    }
+
+    /// Runs `updates` in one write transaction of the store (with PostgreSQL: under the
+    /// database's write lock, committed in the database first, then in the replica).
+    public func write<T>(_ updates: (Database) throws -> T) throws -> T {
+        guard let mirror else { return try sqlite.write(updates) }
+        let (result, version) = try sqlite.write { db in try mirror.transaction(db, updates) }
+        mirror.committed(version)
+        return result
+    }
+
+    /// SQLite's own work outside a transaction (checkpoints, rebuilding the file): on the
+    /// SQLite file, which with PostgreSQL is the replica.
+    public func writeWithoutTransaction<T>(_ updates: (Database) throws -> T) rethrows -> T {
+        try sqlite.writeWithoutTransaction(updates)
+    }
+
+    /// `DatabasePool.rebuildEmptyingLog` of the SQLite file.
+    public func rebuildEmptyingLog() throws -> Bool {
+        try sqlite.rebuildEmptyingLog()
+    }
+
+    /// Closes the SQLite file and the database's connections; a replica's files are removed.
+    public func close() throws {
+        mirror?.close()
+        try sqlite.close()
+        if let replicaFolder { try? FileManager.default.removeItem(atPath: replicaFolder) }
+    }
+}

@@ -1,0 +1,627 @@
+import CSQLiteTuning
+import Foundation
+import GRDB
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import Synchronization
+
+/// The hub's store in a PostgreSQL database (docs/design.md, "The hub on PostgreSQL").
+///
+/// PostgreSQL holds the hub's tables, the same tables and columns as a SQLite hub (each with a
+/// `_v` column: the version of the write that last set the row), and the versions' log. Each
+/// hub process works on a replica of them in a SQLite file of its own, so the hub's rules
+/// (the reconciler, the feed, cases, master data, the connector, the console) are the same
+/// code on both stores; what is engine-specific is here, in one place:
+///
+/// - *Write*: a write transaction of the hub begins a PostgreSQL transaction, takes the
+///   hub's write lock (`pg_advisory_xact_lock`, held to its commit), brings the replica up to
+///   the database's last version, runs, and then writes the rows it changed, which temporary
+///   triggers on the replica's writing connection noted (`pgmirror_changed`), as one new
+///   version, in bulk (multi-row `INSERT … ON CONFLICT` per table), and commits. Writes
+///   from every process are serialized on the lock, as a SQLite hub's are on its one writer,
+///   so versions (and the feed positions inside them) commit in order.
+/// - *Read*: a read asks for the database's last version first (one round trip) and copies
+///   what other processes wrote since into the replica (the log names the tables; the rows
+///   come by `_v`) in one repeatable-read snapshot, so a reader never sees part of a write.
+/// - A replica that does not continue the database's history (the database was restored to
+///   an earlier point, the replica is new) is emptied and copied whole.
+final class PostgresMirror: @unchecked Sendable {
+    let location: PostgresLocation
+    private let password: String?
+    private let logger: Logger
+    /// Tables the replica holds, as its schema has them.
+    private(set) var tables: [MirroredTable] = []
+    private var byName: [String: MirroredTable] = [:]
+    /// The connection the replica's write transactions use: only under GRDB's one writer.
+    private var writerConnection: PostgresConnection?
+    /// The connection reads ask the last version on.
+    private let probeConnection = Mutex<PostgresConnection?>(nil)
+    /// The version the replica holds (after its last committed write or copy) and its token.
+    private let known = Mutex<Version>(Version(number: -1, token: ""))
+    /// `sqlite_sequence` as last sent.
+    private var sentSequences: [String: Int64] = [:]
+    /// A write that copied the database whole into a replica that had held an earlier history
+    /// records a new epoch (`HubStore.recordEpoch`): the database was restored under it.
+    var onRestoreDetected: ((Database) throws -> Void)?
+
+    /// The hub's write lock and the migrations' lock (`pg_advisory_*lock` keys).
+    static let writeLockKey: Int64 = 0x706f_7368_7562_0001
+    static let migrationLockKey: Int64 = 0x706f_7368_7562_0002
+    /// How long a write waits for the write lock, and how long a transaction may sit idle
+    /// (a stalled process) before PostgreSQL ends it and frees what it holds.
+    static let lockTimeout = "60s", idleInTransactionTimeout = "120s"
+    /// Parameters per statement of a bulk write (PostgreSQL takes 65,535).
+    static let parametersPerStatement = 30_000
+
+    struct Version: Equatable, Sendable {
+        var number: Int64
+        var token: String
+    }
+
+    init(location: PostgresLocation, password: String?, logger: Logger = Logger(label: "poshub.postgres")) {
+        self.location = location
+        self.password = password
+        self.logger = logger
+    }
+
+    // MARK: Opening
+
+    /// Opens the hub's store in `location`: makes the replica at `replicaPath` from the
+    /// database (migrating the database first when it is new or older than `migrator`), under
+    /// the migrations' lock, so two processes starting together migrate once.
+    /// `create`: a database without a hub's store gets one; otherwise that is an error.
+    static func open(location: PostgresLocation, password: String?, replicaPath: String, openReplica: (String) throws -> DatabasePool,
+                     migrator: DatabaseMigrator, create: Bool) throws -> (PostgresMirror, DatabasePool) {
+        let mirror = PostgresMirror(location: location, password: password)
+        let conn = try mirror.connect()
+        defer { _ = try? conn.close().wait() }
+        try conn.run("SELECT pg_advisory_lock($1)", [.int(migrationLockKey)])
+        defer { _ = try? conn.run("SELECT pg_advisory_unlock($1)", [.int(migrationLockKey)]) }
+        let applied = try Self.appliedMigrations(conn)
+        if applied.isEmpty && !create {
+            throw HubError.invalidConfiguration("hub store \(location) does not exist; run 'poshub init --db \(location)' first")
+        }
+        let known = migrator.migrations
+        if let unknown = applied.first(where: { !known.contains($0) }) {
+            throw HubError.invalidConfiguration("hub store \(location) was migrated by a newer poshub (migration \(unknown)); use that version")
+        }
+        let pool = try openReplica(replicaPath)
+        if applied.isEmpty {
+            try migrator.migrate(pool)
+            try mirror.readSchema(pool)
+            try mirror.createTables(conn, dropping: false)
+            try mirror.installCapture(pool)
+            try mirror.upload(pool)
+        } else {
+            // The replica at the database's migration, its rows, then what this version adds.
+            let last = known.last(where: { applied.contains($0) })!
+            try migrator.migrate(pool, upTo: last)
+            try mirror.readSchema(pool)
+            try mirror.installCapture(pool)
+            try mirror.copy(pool)
+            if applied.count < known.count {
+                try migrator.migrate(pool)
+                try mirror.readSchema(pool)
+                try conn.run("BEGIN")
+                try mirror.createTables(conn, dropping: true)
+                try conn.run("COMMIT")
+                try mirror.installCapture(pool)
+                try mirror.upload(pool)
+            }
+        }
+        return (mirror, pool)
+    }
+
+    private static func appliedMigrations(_ conn: PostgresConnection) throws -> [String] {
+        for statement in [
+            "CREATE TABLE IF NOT EXISTS pgmirror_head (id integer PRIMARY KEY CHECK (id = 1), version bigint NOT NULL, token text NOT NULL)",
+            "INSERT INTO pgmirror_head (id, version, token) VALUES (1, 0, '') ON CONFLICT (id) DO NOTHING",
+            "CREATE TABLE IF NOT EXISTS pgmirror_log (version bigint PRIMARY KEY, token text NOT NULL, tables text NOT NULL, at timestamptz NOT NULL DEFAULT now())",
+            "CREATE TABLE IF NOT EXISTS pgmirror_deleted (version bigint NOT NULL, tbl text NOT NULL, pk text NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS pgmirror_deleted_version ON pgmirror_deleted (version)",
+            "CREATE TABLE IF NOT EXISTS pgmirror_sequence (name text PRIMARY KEY, seq bigint NOT NULL)",
+        ] { try conn.run(statement) }
+        let exists = try conn.run("SELECT to_regclass('grdb_migrations') IS NOT NULL").first.map { try $0.decode(Bool.self) } ?? false
+        guard exists else { return [] }
+        return try conn.run("SELECT identifier FROM grdb_migrations").map { try $0.decode(String.self) }
+    }
+
+    /// The replica's tables and their columns and keys (all but SQLite's own and the mirror's).
+    private func readSchema(_ pool: DatabasePool) throws {
+        tables = try pool.read { db in
+            let names = try String.fetchAll(db, sql: """
+                SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'pgmirror_%' ORDER BY name
+                """)
+            return try names.map { name in
+                let info = try Row.fetchAll(db, sql: "SELECT name, type, pk FROM pragma_table_info(?) ORDER BY cid", arguments: [name])
+                let columns = info.map { MirroredTable.Column(name: $0["name"], type: .init(declared: $0["type"])) }
+                let keys = info.filter { ($0["pk"] as Int) > 0 }.sorted { ($0["pk"] as Int) < ($1["pk"] as Int) }.map { $0["name"] as String }
+                guard !keys.isEmpty else {
+                    throw HubError.invalidConfiguration("table \(name) has no primary key: a PostgreSQL hub store cannot hold it")
+                }
+                return MirroredTable(name: name, columns: columns, keys: keys)
+            }
+        }
+        byName = Dictionary(uniqueKeysWithValues: tables.map { ($0.name, $0) })
+    }
+
+    /// Creates the database's tables for the replica's (`dropping`: those there are first).
+    private func createTables(_ conn: PostgresConnection, dropping: Bool) throws {
+        for table in tables {
+            if dropping { try conn.run("DROP TABLE IF EXISTS \(quoted(table.name))") }
+            try conn.run(table.createSQL)
+            try conn.run("CREATE INDEX IF NOT EXISTS \(quoted(table.name + "__v")) ON \(quoted(table.name)) (_v)")
+        }
+    }
+
+    /// The replica's writing connection notes every row a write changes (temporary triggers:
+    /// nothing of them is in the file).
+    private func installCapture(_ pool: DatabasePool) throws {
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "CREATE TEMP TABLE IF NOT EXISTS pgmirror_changed (tbl TEXT NOT NULL, pk TEXT NOT NULL, PRIMARY KEY (tbl, pk)) WITHOUT ROWID")
+            try db.execute(sql: "CREATE TABLE IF NOT EXISTS pgmirror_replica (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, token TEXT NOT NULL)")
+            try db.execute(sql: "INSERT OR IGNORE INTO pgmirror_replica (id, version, token) VALUES (1, 0, '')")
+            for table in tables {
+                let name = table.name
+                let new = "json_array(" + table.keys.map { "NEW.\(quoted($0))" }.joined(separator: ", ") + ")"
+                let old = "json_array(" + table.keys.map { "OLD.\(quoted($0))" }.joined(separator: ", ") + ")"
+                // Not OR IGNORE: an outer upsert's conflict handling would override it.
+                let note = { (pk: String) in
+                    "INSERT INTO pgmirror_changed (tbl, pk) SELECT '\(name)', \(pk) WHERE NOT EXISTS (SELECT 1 FROM pgmirror_changed WHERE tbl = '\(name)' AND pk = \(pk));"
+                }
+                for sql in [
+                    "DROP TRIGGER IF EXISTS temp.\(quoted("pgmirror_\(name)_i"))",
+                    "DROP TRIGGER IF EXISTS temp.\(quoted("pgmirror_\(name)_u"))",
+                    "DROP TRIGGER IF EXISTS temp.\(quoted("pgmirror_\(name)_d"))",
+                    "CREATE TEMP TRIGGER \(quoted("pgmirror_\(name)_i")) AFTER INSERT ON main.\(quoted(name)) BEGIN \(note(new)) END",
+                    "CREATE TEMP TRIGGER \(quoted("pgmirror_\(name)_u")) AFTER UPDATE ON main.\(quoted(name)) BEGIN \(note(old)) \(note(new)) END",
+                    "CREATE TEMP TRIGGER \(quoted("pgmirror_\(name)_d")) AFTER DELETE ON main.\(quoted(name)) BEGIN \(note(old)) END",
+                ] { try db.execute(sql: sql) }
+            }
+        }
+    }
+
+    /// Writes every row of the replica to the database as one new version that names all
+    /// tables (a new store, a migration): other processes copy the database whole.
+    private func upload(_ pool: DatabasePool) throws {
+        let version = try pool.write { db in try self.transaction(db, everything: true) { _ in } }.1
+        known.withLock { $0 = version }
+    }
+
+    /// Copies the database into a new replica.
+    private func copy(_ pool: DatabasePool) throws {
+        let version = try pool.write { db in try self.transaction(db) { _ in } }.1
+        known.withLock { $0 = version }
+    }
+
+    // MARK: Connections
+
+    func connect() throws -> PostgresConnection {
+        let configuration = PostgresConnection.Configuration(host: location.host, port: location.port, username: location.user,
+                                                             password: password, database: location.database, tls: .disable)
+        let conn: PostgresConnection
+        do {
+            conn = try PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration,
+                                                  id: Int.random(in: 1...Int.max), logger: logger).wait()
+        } catch {
+            throw HubError.invalidConfiguration("hub store \(location): cannot connect: \(Self.describe(error))")
+        }
+        for setting in ["lock_timeout = '\(Self.lockTimeout)'", "idle_in_transaction_session_timeout = '\(Self.idleInTransactionTimeout)'",
+                        "application_name = 'poshub'"] {
+            try conn.run("SET \(setting)")
+        }
+        return conn
+    }
+
+    /// The writing connection, opened again when the last one broke.
+    private func writer() throws -> PostgresConnection {
+        if let conn = writerConnection, !conn.isClosed { return conn }
+        let conn = try connect()
+        writerConnection = conn
+        return conn
+    }
+
+    deinit { close() }
+
+    func close() {
+        if let conn = writerConnection { _ = try? conn.close().wait() }
+        writerConnection = nil
+        probeConnection.withLock { conn in
+            if let c = conn { _ = try? c.close().wait() }
+            conn = nil
+        }
+    }
+
+    /// A PostgreSQL error as one line: the server's message (PSQLError's description hides it).
+    static func describe(_ error: any Error) -> String {
+        if let e = error as? PSQLError {
+            if let message = e.serverInfo?[.message] {
+                return message + (e.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
+            }
+            return "\(e.code)" + (e.underlying.map { ": \($0)" } ?? "")
+        }
+        return String(describing: error)
+    }
+
+    // MARK: Transactions
+
+    /// Runs `body` as one write of the hub: under the write lock, on the replica brought up to
+    /// the database's last version; the rows it changed become the next version, committed
+    /// with it. Returns `body`'s result and the version the replica then holds.
+    func transaction<T>(_ db: Database, everything: Bool = false, _ body: (Database) throws -> T) throws -> (T, Version) {
+        let conn = try writer()
+        var open = false
+        do {
+            try conn.run("BEGIN")
+            open = true
+            try conn.run("SELECT pg_advisory_xact_lock($1)", [.int(Self.writeLockKey)])
+            // A write of every row (a new store, a migration) is of the replica as it is.
+            var current = Version(number: 0, token: "")
+            if !everything {
+                let restored: Bool
+                (current, restored) = try catchUp(db, conn)
+                if restored { try onRestoreDetected?(db) }
+            }
+            let result = try body(db)
+            let version = try flush(db, conn, after: current, everything: everything) ?? current
+            try conn.run("COMMIT")
+            open = false
+            return (result, version)
+        } catch {
+            if open { abandon(conn) }
+            throw Self.storeError(error, location)
+        }
+    }
+
+    /// Rolls back a transaction that failed; a connection that cannot is closed.
+    private func abandon(_ conn: PostgresConnection) {
+        do { try conn.run("ROLLBACK") } catch {
+            _ = try? conn.close().wait()
+            writerConnection = nil
+        }
+    }
+
+    /// Errors from PostgreSQL as the hub's; the hub's own pass through.
+    static func storeError(_ error: any Error, _ location: PostgresLocation) -> any Error {
+        guard error is PSQLError else { return error }
+        return HubError.invalidConfiguration("hub store \(location): \(describe(error))")
+    }
+
+    /// Brings the replica up to the database before a read: nothing when it holds the last
+    /// version; otherwise the new versions in one snapshot (a replica that does not continue
+    /// the database's history is copied whole by a write, which records the restore).
+    func refresh(_ pool: DatabasePool) throws {
+        let head = try probe()
+        if known.withLock({ $0 }) == head { return }
+        let outcome: Version? = try pool.write { db in
+            let conn = try self.writer()
+            do {
+                try conn.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                defer { _ = try? conn.run("COMMIT") }
+                guard let local = try self.continuing(db, conn) else { return nil }
+                return try self.catchUp(db, conn, local: local).0
+            } catch {
+                self.abandon(conn)
+                throw Self.storeError(error, self.location)
+            }
+        }
+        if let outcome {
+            known.withLock { $0 = outcome }
+        } else {
+            let version = try pool.write { db in try self.transaction(db) { _ in } }.1
+            known.withLock { $0 = version }
+        }
+    }
+
+    /// Records the version a write left the replica at (after the replica committed it).
+    func committed(_ version: Version) {
+        known.withLock { $0 = version }
+    }
+
+    /// The database's last version.
+    private func probe() throws -> Version {
+        try probeConnection.withLock { conn in
+            do {
+                if conn == nil || conn!.isClosed { conn = try connect() }
+                let row = try conn!.run("SELECT version, token FROM pgmirror_head WHERE id = 1").first
+                let (number, token) = try row!.decode((Int64, String).self)
+                return Version(number: number, token: token)
+            } catch {
+                if let c = conn { _ = try? c.close().wait() }
+                conn = nil
+                throw Self.storeError(error, location)
+            }
+        }
+    }
+
+    /// The replica's version when it continues the database's history (its version is in the
+    /// log with its token); nil when it must be copied whole.
+    private func continuing(_ db: Database, _ conn: PostgresConnection) throws -> Version? {
+        let row = try Row.fetchOne(db, sql: "SELECT version, token FROM pgmirror_replica WHERE id = 1")
+        let local = Version(number: row?["version"] ?? 0, token: row?["token"] ?? "")
+        guard local.number > 0 else { return nil }
+        let logged = try conn.run("SELECT token FROM pgmirror_log WHERE version = $1", [.int(local.number)]).first.map { try $0.decode(String.self) }
+        guard logged == local.token else { return nil }
+        // A version that names every table (a new store, a migration) is copied whole.
+        let whole = try conn.run("SELECT 1 FROM pgmirror_log WHERE version > $1 AND tables = '*' LIMIT 1", [.int(local.number)]).first != nil
+        return whole ? nil : local
+    }
+
+    /// Copies into the replica what the database has beyond it (all of it when the replica
+    /// does not continue its history). Returns the version copied and whether the replica
+    /// had held a history the database does not have (a restore).
+    private func catchUp(_ db: Database, _ conn: PostgresConnection, local known: Version?? = .none) throws -> (Version, Bool) {
+        let local: Version? = try known ?? continuing(db, conn)
+        let head = try conn.run("SELECT version, token FROM pgmirror_head WHERE id = 1").first!.decode((Int64, String).self)
+        let target = Version(number: head.0, token: head.1)
+        if let local, local == target { return (target, false) }
+        let held = try Int64.fetchOne(db, sql: "SELECT version FROM pgmirror_replica WHERE id = 1") ?? 0
+        _ = posnode_sqlite_enable_triggers(db.sqliteConnection, 0)
+        defer { _ = posnode_sqlite_enable_triggers(db.sqliteConnection, 1) }
+        if let local {
+            // Rows deleted since, then the rows of the tables written since.
+            for row in try conn.run("SELECT tbl, pk FROM pgmirror_deleted WHERE version > $1 ORDER BY version", [.int(local.number)]) {
+                let (tbl, pk) = try row.decode((String, String).self)
+                guard let table = byName[tbl] else { continue }
+                try db.execute(sql: table.deleteSQL, arguments: StatementArguments(try table.key(pk)))
+            }
+            var names = Set<String>()
+            for row in try conn.run("SELECT tables FROM pgmirror_log WHERE version > $1", [.int(local.number)]) {
+                for name in try row.decode(String.self).split(separator: ",") { names.insert(String(name)) }
+            }
+            for table in tables where names.contains(table.name) {
+                try download(db, conn, table, after: local.number)
+            }
+        } else {
+            for table in tables { try db.execute(sql: "DELETE FROM \(quoted(table.name))") }
+            try db.execute(sql: "DELETE FROM sqlite_sequence")
+            for table in tables { try download(db, conn, table, after: nil) }
+        }
+        for row in try conn.run("SELECT name, seq FROM pgmirror_sequence") {
+            let (name, seq) = try row.decode((String, Int64).self)
+            try db.execute(sql: "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", arguments: [seq, name])
+            if db.changesCount == 0 { try db.execute(sql: "INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", arguments: [name, seq]) }
+            sentSequences[name] = seq
+        }
+        try db.execute(sql: "UPDATE pgmirror_replica SET version = ?, token = ? WHERE id = 1", arguments: [target.number, target.token])
+        try db.execute(sql: "DELETE FROM temp.pgmirror_changed")
+        return (target, local == nil && held > 0)
+    }
+
+    /// Copies a table's rows written after version `after` (all: nil) into the replica.
+    private func download(_ db: Database, _ conn: PostgresConnection, _ table: MirroredTable, after: Int64?) throws {
+        let sql = table.selectSQL + (after == nil ? "" : " WHERE _v > $1")
+        let rows = try conn.run(sql, after.map { [.int($0)] } ?? [])
+        let statement = try db.cachedStatement(sql: table.replaceSQL)
+        for row in rows {
+            var values: [DatabaseValue] = []
+            values.reserveCapacity(table.columns.count)
+            for (cell, column) in zip(row, table.columns) { values.append(try column.type.value(cell)) }
+            try statement.execute(arguments: StatementArguments(values))
+        }
+    }
+
+    /// Writes the rows the transaction changed as the next version (every row: `everything`);
+    /// nil when it changed none.
+    private func flush(_ db: Database, _ conn: PostgresConnection, after current: Version, everything: Bool) throws -> Version? {
+        var upserts: [String: [[DatabaseValue]]] = [:]
+        var deletes: [String: [String]] = [:]
+        if everything {
+            for table in tables {
+                upserts[table.name] = try Row.fetchAll(db, sql: table.localSelectSQL).map { row in (0..<table.columns.count).map { row[$0] } }
+            }
+            try db.execute(sql: "DELETE FROM temp.pgmirror_changed")
+        } else {
+            for row in try Row.fetchAll(db, sql: "SELECT tbl, pk FROM temp.pgmirror_changed") {
+                let name: String = row["tbl"], pk: String = row["pk"]
+                guard let table = byName[name] else { continue }
+                let key = try table.key(pk)
+                if let found = try Row.fetchOne(db.cachedStatement(sql: table.localByKeySQL), arguments: StatementArguments(key)) {
+                    upserts[name, default: []].append((0..<table.columns.count).map { found[$0] })
+                } else {
+                    deletes[name, default: []].append(pk)
+                }
+            }
+            try db.execute(sql: "DELETE FROM temp.pgmirror_changed")
+        }
+        var sequences: [(String, Int64)] = []
+        for row in try Row.fetchAll(db, sql: "SELECT name, seq FROM sqlite_sequence") {
+            let name: String = row["name"], seq: Int64 = row["seq"]
+            if sentSequences[name] != seq { sequences.append((name, seq)) }
+        }
+        guard everything || !upserts.isEmpty || !deletes.isEmpty || !sequences.isEmpty else { return nil }
+        let token = UUID().uuidString
+        let number = try conn.run("UPDATE pgmirror_head SET version = version + 1, token = $1 WHERE id = 1 RETURNING version", [.text(token)])
+            .first!.decode(Int64.self)
+        if everything {
+            for table in tables { try conn.run("DELETE FROM \(quoted(table.name))") }
+        }
+        for (name, keys) in deletes.sorted(by: { $0.key < $1.key }) {
+            let table = byName[name]!
+            for pk in keys {
+                let key = try table.key(pk)
+                try conn.run(table.pgDeleteSQL, key.enumerated().map { try table.keyColumn($0.offset).type.bind($0.element, table: name) })
+            }
+            try insertMany(conn, "INSERT INTO pgmirror_deleted (version, tbl, pk) VALUES ", columns: 3,
+                           rows: keys.map { [.int(number), .text(name), .text($0)] }, suffix: "")
+        }
+        for (name, rows) in upserts.sorted(by: { $0.key < $1.key }) where !rows.isEmpty {
+            let table = byName[name]!
+            try insertMany(conn, table.pgInsertPrefix, columns: table.columns.count + 1, rows: try rows.map { row in
+                try zip(row, table.columns).map { try $0.1.type.bind($0.0, table: name, column: $0.1.name) } + [.int(number)]
+            }, suffix: table.pgUpsertSuffix)
+        }
+        for (name, seq) in sequences {
+            try conn.run("INSERT INTO pgmirror_sequence (name, seq) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET seq = GREATEST(pgmirror_sequence.seq, EXCLUDED.seq)",
+                         [.text(name), .int(seq)])
+        }
+        let names = everything ? "*" : Set(upserts.keys).union(deletes.keys).sorted().joined(separator: ",")
+        try conn.run("INSERT INTO pgmirror_log (version, token, tables) VALUES ($1, $2, $3)", [.int(number), .text(token), .text(names)])
+        try db.execute(sql: "UPDATE pgmirror_replica SET version = ?, token = ? WHERE id = 1", arguments: [number, token])
+        for (name, seq) in sequences { sentSequences[name] = seq }
+        _ = current
+        return Version(number: number, token: token)
+    }
+
+    /// Runs `prefix` with `rows` as its VALUES list, as many rows per statement as the
+    /// parameter limit allows, each statement ending in `suffix`.
+    private func insertMany(_ conn: PostgresConnection, _ prefix: String, columns: Int, rows: [[Bind]], suffix: String) throws {
+        let perStatement = max(1, Self.parametersPerStatement / columns)
+        var start = 0
+        while start < rows.count {
+            let chunk = rows[start..<min(rows.count, start + perStatement)]
+            var sql = prefix
+            var binds = PostgresBindings(capacity: chunk.count * columns)
+            var n = 0
+            for (i, row) in chunk.enumerated() {
+                sql += i == 0 ? "(" : ", ("
+                for (j, value) in row.enumerated() {
+                    n += 1
+                    sql += j == 0 ? "$\(n)" : ", $\(n)"
+                    value.append(to: &binds)
+                }
+                sql += ")"
+            }
+            try conn.run(sql + suffix, binds)
+            start += chunk.count
+        }
+    }
+}
+
+/// A value bound to a PostgreSQL statement.
+enum Bind {
+    case null, int(Int64), double(Double), text(String), bytes([UInt8])
+
+    func append(to binds: inout PostgresBindings) {
+        switch self {
+        case .null: binds.appendNull()
+        case .int(let v): binds.append(v)
+        case .double(let v): binds.append(v)
+        case .text(let v): binds.append(v)
+        case .bytes(let v): binds.append(ByteBuffer(bytes: v))
+        }
+    }
+}
+
+/// A table of the hub as the mirror writes and reads it.
+struct MirroredTable {
+    struct Column {
+        var name: String
+        var type: ColumnType
+    }
+
+    /// A column's type in PostgreSQL, after its declared type in SQLite (its affinity).
+    enum ColumnType {
+        case integer, real, text, blob
+
+        init(declared: String) {
+            let t = declared.uppercased()
+            if t.contains("INT") { self = .integer }
+            else if t.contains("CHAR") || t.contains("CLOB") || t.contains("TEXT") { self = .text }
+            else if t.contains("REAL") || t.contains("FLOA") || t.contains("DOUB") { self = .real }
+            else { self = .blob }
+        }
+
+        var sql: String {
+            switch self {
+            case .integer: return "bigint"
+            case .real: return "double precision"
+            case .text: return "text COLLATE \"C\""
+            case .blob: return "bytea"
+            }
+        }
+
+        /// A replica's value for this column, as PostgreSQL takes it.
+        func bind(_ value: DatabaseValue, table: String, column: String = "key") throws -> Bind {
+            switch (self, value.storage) {
+            case (_, .null): return .null
+            case (.integer, .int64(let v)): return .int(v)
+            case (.integer, .double(let v)) where v.rounded() == v && abs(v) < 9.2e18: return .int(Int64(v))
+            case (.integer, .string(let s)) where Int64(s) != nil: return .int(Int64(s)!)
+            case (.real, .double(let v)): return .double(v)
+            case (.real, .int64(let v)): return .double(Double(v))
+            case (.text, .string(let s)): return .text(s)
+            case (.text, .int64(let v)): return .text(String(v))
+            case (.text, .double(let v)): return .text(String(v))
+            case (.blob, .blob(let d)): return .bytes([UInt8](d))
+            case (.blob, .string(let s)): return .bytes(Array(s.utf8))
+            default:
+                throw HubError.invalidConfiguration("table \(table), column \(column): the value \(value) does not fit the column's type \(sql)")
+            }
+        }
+
+        /// A database's value for this column, as the replica stores it.
+        func value(_ cell: PostgresCell) throws -> DatabaseValue {
+            switch self {
+            case .integer: return try cell.decode(Int64?.self).databaseValue
+            case .real: return try cell.decode(Double?.self).databaseValue
+            case .text: return try cell.decode(String?.self).databaseValue
+            case .blob: return try cell.decode(ByteBuffer?.self).map { Data($0.readableBytesView) }.databaseValue
+            }
+        }
+    }
+
+    let name: String
+    let columns: [Column]
+    let keys: [String]
+    let createSQL, selectSQL, replaceSQL, deleteSQL, localSelectSQL, localByKeySQL, pgInsertPrefix, pgUpsertSuffix, pgDeleteSQL: String
+
+    init(name: String, columns: [Column], keys: [String]) {
+        self.name = name
+        self.columns = columns
+        self.keys = keys
+        let list = columns.map { quoted($0.name) }.joined(separator: ", ")
+        let keyList = keys.map(quoted).joined(separator: ", ")
+        let byKey = keys.map { "\(quoted($0)) = ?" }.joined(separator: " AND ")
+        createSQL = "CREATE TABLE IF NOT EXISTS \(quoted(name)) (" + columns.map { "\(quoted($0.name)) \($0.type.sql)" }.joined(separator: ", ")
+            + ", _v bigint NOT NULL, PRIMARY KEY (\(keyList)))"
+        selectSQL = "SELECT \(list) FROM \(quoted(name))"
+        replaceSQL = "INSERT OR REPLACE INTO \(quoted(name)) (\(list)) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))"
+        deleteSQL = "DELETE FROM \(quoted(name)) WHERE \(byKey)"
+        localSelectSQL = "SELECT \(list) FROM \(quoted(name))"
+        localByKeySQL = "SELECT \(list) FROM \(quoted(name)) WHERE \(byKey)"
+        pgInsertPrefix = "INSERT INTO \(quoted(name)) (\(list), _v) VALUES "
+        let others = columns.filter { !keys.contains($0.name) }.map { "\(quoted($0.name)) = EXCLUDED.\(quoted($0.name))" } + ["_v = EXCLUDED._v"]
+        pgUpsertSuffix = " ON CONFLICT (\(keyList)) DO UPDATE SET " + others.joined(separator: ", ")
+        pgDeleteSQL = "DELETE FROM \(quoted(name)) WHERE " + keys.enumerated().map { "\(quoted($0.element)) = $\($0.offset + 1)" }.joined(separator: " AND ")
+    }
+
+    func keyColumn(_ i: Int) -> Column { columns.first { $0.name == keys[i] }! }
+
+    /// A row's key as the capture triggers note it (`json_array` of the key columns), in the
+    /// key columns' types.
+    func key(_ json: String) throws -> [DatabaseValue] {
+        guard let array = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [Any], array.count == keys.count else {
+            throw HubError.invalidConfiguration("table \(name): a noted row key is not a JSON array of its \(keys.count) key columns: \(json)")
+        }
+        return array.enumerated().map { i, item in
+            switch (item, keyColumn(i).type) {
+            case (let s as String, _): return s.databaseValue
+            case (let n as NSNumber, .real): return n.doubleValue.databaseValue
+            case (let n as NSNumber, _): return n.int64Value.databaseValue
+            default: return .null
+            }
+        }
+    }
+}
+
+/// An SQL identifier in double quotes (SQLite and PostgreSQL read it alike).
+func quoted(_ name: String) -> String { "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+
+extension PostgresConnection {
+    /// Runs `sql` and waits for its rows (the hub's store calls PostgreSQL from its writer's
+    /// thread, never from an event loop).
+    @discardableResult
+    func run(_ sql: String, _ binds: [Bind] = []) throws -> PostgresQueryResult {
+        var bindings = PostgresBindings(capacity: binds.count)
+        for b in binds { b.append(to: &bindings) }
+        return try run(sql, bindings)
+    }
+
+    @discardableResult
+    func run(_ sql: String, _ bindings: PostgresBindings) throws -> PostgresQueryResult {
+        try query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: Logger(label: "poshub.postgres")).wait()
+    }
+}
