@@ -25,7 +25,24 @@ stop_leftovers() {
     pkill -KILL -f "^$BIN/(posnode|poshub|poserp) |smtp-sink.py|chromedriver" || true
   fi
 }
-trap stop_leftovers EXIT
+# PostgreSQL 15 for the hub's tests on both stores (Scripts/pg-cluster.sh): a cluster of its own
+# on a free loopback port, as the postgres user, stopped and removed at the end. Without
+# Debian's postgresql-15 the hub's tests run on SQLite alone (and say so).
+pgdir=""
+stop_postgres() {
+  if [ -n "$pgdir" ]; then bash Scripts/pg-cluster.sh stop "$pgdir"; rm -rf "$pgdir"; fi
+}
+trap 'stop_leftovers; stop_postgres' EXIT
+if [ -x /usr/lib/postgresql/15/bin/initdb ]; then
+  pgdir="$(mktemp -d /tmp/poshub-test-pg.XXXXXX)"
+  chmod 755 "$pgdir"
+  pgport="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  export POS_TEST_POSTGRES="$(bash Scripts/pg-cluster.sh start "$pgdir" "$pgport")"
+  export PGPASSWORD="$(cat "$pgdir/password")"
+  echo "PostgreSQL for the tests: $POS_TEST_POSTGRES"
+else
+  echo "postgresql-15 is not installed: the hub's tests run on SQLite only" >&2
+fi
 POSNODE_BIN_DIR="$BIN" swift test --skip-build "$@"
 # Unless the caller picked tests: the APIs against their OpenAPI documents (schemathesis,
 # Scripts/api-check.sh), and a short fuzz run of each decoder (Scripts/fuzz.sh; its

@@ -286,7 +286,7 @@ struct OperatorCommand: AsyncParsableCommand {
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register an operator and print its bearer token (shown once; only a hash is stored).")
-        @OptionGroup var store: HubStoreOption
+        @OptionGroup var store: HubStoreOptionOwnPassword
         @Option(help: "The operator's name.") var name: String
         @Option(help: "The operator console's role: viewer (reads) or operator (reads and acts); with --password-file.") var role: ConsoleRole?
         @Option(help: ArgumentHelp("A file holding the password for the operator console (at least 12 characters).", valueName: "file"))

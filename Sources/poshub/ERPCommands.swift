@@ -15,7 +15,7 @@ struct ERPCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Configure the ERP (Business Central API v2.0), the schedules and the mail recipients.",
             discussion: "The password is read from --password-file and kept sealed in the hub's store under a key in HUB.erp-key (mode 0600, beside the store): the store alone does not reveal it.")
-        @OptionGroup var store: HubStoreOption
+        @OptionGroup var store: HubStoreOptionOwnPassword
         @Option(help: ArgumentHelp("The ERP API's root, up to /api/v2.0.", valueName: "url")) var baseURL: String
         @Option(help: "The company's id in the ERP.") var company: String
         @Option(help: "The ERP user (HTTP Basic).") var user: String

@@ -29,53 +29,77 @@ struct PosHub: AsyncParsableCommand {
     }
 }
 
-struct HubStoreOption: ParsableArguments {
-    @Option(help: ArgumentHelp("The hub's store: the path of a SQLite file, or a PostgreSQL database as postgres://user@host:port/database (password from PGPASSWORD or --password-file).",
+/// The hub store's options every command takes but the database password's file (each
+/// command's group adds that: `HubStoreOption`, `HubStoreOptionOwnPassword`).
+struct HubStoreSettings: ParsableArguments {
+    @Option(help: ArgumentHelp("The hub's store: the path of a SQLite file, or a PostgreSQL database as postgres://user@host:port/database (password from PGPASSWORD or a password file, never in the URL).",
                                valueName: "path-or-url")) var db: String
-    @Option(help: ArgumentHelp("File holding the PostgreSQL password (with a postgres:// --db; else PGPASSWORD).", valueName: "file"))
-    var passwordFile: String?
     @Option(help: ArgumentHelp("The key file the ERP password is sealed under (default: beside a SQLite store, DB.erp-key; with PostgreSQL, poshub.erp-key in the working folder).",
                                valueName: "file")) var erpKeyFile: String?
     @Option(help: "SQLite synchronous mode (FULL: a power cut loses nothing committed).") var synchronous: SynchronousMode = .full
     @Option(help: "Separator between series and code for renamed partners (may be empty).") var prefixSeparator: String = "-"
     @Option(help: "Page cache of the hub's writing connection in MiB (1-4096).") var cacheMib: Int = StoreOptions.hubWriterCacheMiB
     @Option(help: "Write-ahead log pages (4 KiB each) before the hub copies the log into its database.") var walCheckpointPages: Int = StoreOptions.hubWALCheckpointPages
+}
+
+/// The hub's store as a command names it (`--db` and the rest), and opening it.
+protocol HubStoreOptions {
+    var settings: HubStoreSettings { get }
+    /// The file holding the PostgreSQL password (nil: `PGPASSWORD`).
+    var databasePasswordFile: String? { get }
+}
+
+extension HubStoreOptions {
+    var db: String { settings.db }
 
     /// The store's location (`--db`), checked.
-    func location() throws -> HubLocation { try HubLocation.parse(db) }
+    func location() throws -> HubLocation { try HubLocation.parse(settings.db) }
 
     /// Where the ERP password's key is (`--erp-key-file`, else beside a SQLite store, else
     /// `poshub.erp-key` in the working folder).
     func erpKeyPath() throws -> String {
-        if let erpKeyFile { return erpKeyFile }
+        if let file = settings.erpKeyFile { return file }
         if case .sqlite(let path) = try location() { return PasswordSeal.keyPath(db: path) }
         return "poshub.erp-key"
     }
 
-    /// The PostgreSQL password from `--password-file` (its first line), else nil (PGPASSWORD).
+    /// The PostgreSQL password from its file, else nil (PGPASSWORD).
     func password() throws -> String? {
-        guard let passwordFile else { return nil }
+        guard let file = databasePasswordFile else { return nil }
         guard case .postgres = try location() else {
-            throw HubCLIError("--password-file is for a PostgreSQL store (--db postgres://...); a SQLite store has no password")
+            throw HubCLIError("a database password file is for a PostgreSQL store (--db postgres://...); a SQLite store has no password")
         }
-        guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
-            throw HubCLIError("--password-file \(passwordFile): cannot be read")
-        }
-        let line = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
-        guard !line.isEmpty else { throw HubCLIError("--password-file \(passwordFile): the file is empty") }
-        return line
+        return try SecretFile.read(file, field: "db_password_file")
     }
 
     func open(mustExist: Bool = true, maxClockLeadMillis: UInt64 = HLC.defaultMaxLeadMillis) throws -> HubStore {
         if mustExist, case .sqlite(let path) = try location(), !FileManager.default.fileExists(atPath: path) {
             throw HubCLIError("hub store \(db) does not exist; run 'poshub init --db \(db)' first")
         }
-        let rule = PrefixRule(separator: prefixSeparator)
+        let rule = PrefixRule(separator: settings.prefixSeparator)
         try rule.validate()
-        return try HubStore(path: db, options: StoreOptions(synchronous: synchronous, writerCacheMiB: cacheMib, walCheckpointPages: walCheckpointPages,
-                                                            backgroundCheckpoint: true), prefixRule: rule,
-                            maxClockLeadMillis: maxClockLeadMillis, password: password(), create: !mustExist)
+        return try HubStore(path: db, options: StoreOptions(synchronous: settings.synchronous, writerCacheMiB: settings.cacheMib,
+                                                            walCheckpointPages: settings.walCheckpointPages, backgroundCheckpoint: true),
+                            prefixRule: rule, maxClockLeadMillis: maxClockLeadMillis, password: password(), create: !mustExist)
     }
+}
+
+/// `--db` and the store's settings, and the PostgreSQL password's file as `--password-file`
+/// (or `--db-password-file`).
+struct HubStoreOption: ParsableArguments, HubStoreOptions {
+    @OptionGroup var settings: HubStoreSettings
+    @Option(name: [.customLong("password-file"), .customLong("db-password-file")],
+            help: ArgumentHelp("File holding the PostgreSQL password (with a postgres:// --db; else PGPASSWORD).", valueName: "file"))
+    var databasePasswordFile: String?
+}
+
+/// `HubStoreOption` for a command whose own `--password-file` is another password (the ERP
+/// user's, an operator's): the PostgreSQL password's file is `--db-password-file` only.
+struct HubStoreOptionOwnPassword: ParsableArguments, HubStoreOptions {
+    @OptionGroup var settings: HubStoreSettings
+    @Option(name: .customLong("db-password-file"),
+            help: ArgumentHelp("File holding the PostgreSQL password (with a postgres:// --db; else PGPASSWORD).", valueName: "file"))
+    var databasePasswordFile: String?
 }
 
 struct HubCLIError: Error, CustomStringConvertible {

@@ -63,9 +63,10 @@ struct RestoredHubProcessTests {
         #expect(r.succeeded, "\(what): \(r.stdout)\(r.stderr)")
     }
 
-    @Test("poshub serve started on an old copy of its store: posnode sync says hub restored, nothing lost or doubled, the stores converge")
-    func restoredHub() async throws {
-        let cluster = try Cluster()
+    @Test("poshub serve started on an old copy of its store: posnode sync says hub restored, nothing lost or doubled, the stores converge",
+          arguments: HubStoreKind.available)
+    func restoredHub(store: HubStoreKind) async throws {
+        let cluster = try Cluster(store: store)
         defer { cluster.shutdown() }
         try cluster.startHub()
         try cluster.addNode("A", site: "WAW", series: "K1")
@@ -75,8 +76,13 @@ struct RestoredHubProcessTests {
         for id in ["A", "B"] { ok(try cluster.posnode(id, ["sync"]), "sync \(id)") }
         // A backup of the stopped hub's file (a clean stop leaves no log beside it).
         cluster.stopHub()
+        // (PostgreSQL: a dump of the database, restored into it again below.)
         let backup = cluster.dir.file("hub-backup.sqlite")
-        try FileManager.default.copyItem(atPath: cluster.hubDB, toPath: backup)
+        if let database = cluster.postgresDatabase {
+            try TestPostgres.dump(database, to: backup)
+        } else {
+            try FileManager.default.copyItem(atPath: cluster.hubDB, toPath: backup)
+        }
         try cluster.startHub()
 
         ok(try cluster.posnode("A", ["partner", "add", "--code", "1002", "--kind", "consumer", "--first-name", "Lost", "--last-name", "Customer"]), "partner 2")
@@ -86,9 +92,13 @@ struct RestoredHubProcessTests {
 
         // The hub's machine is restored from the backup.
         cluster.stopHub()
-        let fm = FileManager.default
-        for suffix in ["", "-wal", "-shm"] where fm.fileExists(atPath: cluster.hubDB + suffix) { try fm.removeItem(atPath: cluster.hubDB + suffix) }
-        try fm.copyItem(atPath: backup, toPath: cluster.hubDB)
+        if let database = cluster.postgresDatabase {
+            try TestPostgres.restore(database, from: backup)
+        } else {
+            let fm = FileManager.default
+            for suffix in ["", "-wal", "-shm"] where fm.fileExists(atPath: cluster.hubDB + suffix) { try fm.removeItem(atPath: cluster.hubDB + suffix) }
+            try fm.copyItem(atPath: backup, toPath: cluster.hubDB)
+        }
         try cluster.startHub()
         ok(try cluster.posnode("A", ["receipt", "add", "--partner", "1002", "--amount", "55.00"]), "receipt after the restore")
         let rejoin = try cluster.posnode("A", ["sync"])
