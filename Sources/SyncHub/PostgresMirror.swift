@@ -438,20 +438,25 @@ final class PostgresMirror: @unchecked Sendable {
         if everything {
             for table in tables { try conn.run("DELETE FROM \(quoted(table.name))") }
         }
+        // Each table's deletions and upserts in one statement, the columns as arrays (`unnest`).
         for (name, keys) in deletes.sorted(by: { $0.key < $1.key }) {
             let table = byName[name]!
-            for pk in keys {
-                let key = try table.key(pk)
-                try conn.run(table.pgDeleteSQL, key.enumerated().map { try table.keyColumn($0.offset).type.bind($0.element, table: name) })
-            }
-            try insertMany(conn, "INSERT INTO pgmirror_deleted (version, tbl, pk) VALUES ", columns: 3,
-                           rows: keys.map { [.int(number), .text(name), .text($0)] }, suffix: "")
+            let decoded = try keys.map { try table.key($0) }
+            try conn.run(table.pgDeleteSQL, try columnArrays(table.keys.indices.map { i in
+                let type = table.keyColumn(i).type
+                return (type, try decoded.map { try type.bind($0[i], table: name) })
+            }))
+            try conn.run("INSERT INTO pgmirror_deleted (version, tbl, pk) SELECT $1, $2, unnest($3::text[])",
+                         try columnArrays([(.integer, [.int(number)]), (.text, [.text(name)]), (.text, keys.map { .text($0) })], scalars: 2))
         }
         for (name, rows) in upserts.sorted(by: { $0.key < $1.key }) where !rows.isEmpty {
             let table = byName[name]!
-            try insertMany(conn, table.pgInsertPrefix, columns: table.columns.count + 1, rows: try rows.map { row in
-                try zip(row, table.columns).map { try $0.1.type.bind($0.0, table: name, column: $0.1.name) } + [.int(number)]
-            }, suffix: table.pgUpsertSuffix)
+            var columns: [(MirroredTable.ColumnType, [Bind])] = []
+            for (c, column) in table.columns.enumerated() {
+                columns.append((column.type, try rows.map { try column.type.bind($0[c], table: name, column: column.name) }))
+            }
+            columns.append((.integer, [.int(number)]))
+            try conn.run(table.pgUpsertSQL, try columnArrays(columns, scalarLast: true))
         }
         for (name, seq) in sequences {
             try conn.run("INSERT INTO pgmirror_sequence (name, seq) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET seq = GREATEST(pgmirror_sequence.seq, EXCLUDED.seq)",
@@ -465,27 +470,70 @@ final class PostgresMirror: @unchecked Sendable {
         return Version(number: number, token: token)
     }
 
-    /// Runs `prefix` with `rows` as its VALUES list, as many rows per statement as the
-    /// parameter limit allows, each statement ending in `suffix`.
-    private func insertMany(_ conn: PostgresConnection, _ prefix: String, columns: Int, rows: [[Bind]], suffix: String) throws {
-        let perStatement = max(1, Self.parametersPerStatement / columns)
-        var start = 0
-        while start < rows.count {
-            let chunk = rows[start..<min(rows.count, start + perStatement)]
-            var sql = prefix
-            var binds = PostgresBindings(capacity: chunk.count * columns)
-            var n = 0
-            for (i, row) in chunk.enumerated() {
-                sql += i == 0 ? "(" : ", ("
-                for (j, value) in row.enumerated() {
-                    n += 1
-                    sql += j == 0 ? "$\(n)" : ", $\(n)"
-                    value.append(to: &binds)
-                }
-                sql += ")"
+    /// Binds for a statement over column arrays: each column one array parameter, except the
+    /// first `scalars` (or the last, `scalarLast`), which bind their single value as it is.
+    private func columnArrays(_ columns: [(MirroredTable.ColumnType, [Bind])], scalars: Int = 0, scalarLast: Bool = false) throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: columns.count)
+        for (i, (type, values)) in columns.enumerated() {
+            if i < scalars || (scalarLast && i == columns.count - 1) {
+                values[0].append(to: &bindings)
+            } else {
+                try bindings.append(ColumnArray(type: type, values: values))
             }
-            try conn.run(sql + suffix, binds)
-            start += chunk.count
+        }
+        return bindings
+    }
+}
+
+/// A column's values as one PostgreSQL array parameter, NULLs included, in the binary array
+/// format (postgres-nio's arrays take no NULL elements): a write of thousands of rows is one
+/// statement with one parameter per column, which PostgreSQL plans once.
+struct ColumnArray: PostgresThrowingDynamicTypeEncodable {
+    let type: MirroredTable.ColumnType
+    let values: [Bind]
+
+    var psqlType: PostgresDataType {
+        switch type {
+        case .integer: return .int8Array
+        case .real: return .float8Array
+        case .text: return .textArray
+        case .blob: return .byteaArray
+        }
+    }
+
+    var psqlFormat: PostgresFormat { .binary }
+
+    func encode<JSONEncoder: PostgresJSONEncoder>(into buffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) throws {
+        let element: PostgresDataType
+        switch type {
+        case .integer: element = .int8
+        case .real: element = .float8
+        case .text: element = .text
+        case .blob: element = .bytea
+        }
+        buffer.writeInteger(Int32(1))  // dimensions
+        buffer.writeInteger(Int32(values.contains { if case .null = $0 { return true } else { return false } } ? 1 : 0))
+        buffer.writeInteger(element.rawValue)
+        buffer.writeInteger(Int32(values.count))
+        buffer.writeInteger(Int32(1))  // lower bound
+        for value in values {
+            switch value {
+            case .null: buffer.writeInteger(Int32(-1))
+            case .int(let v):
+                buffer.writeInteger(Int32(8))
+                buffer.writeInteger(v)
+            case .double(let v):
+                buffer.writeInteger(Int32(8))
+                buffer.writeInteger(v.bitPattern)
+            case .text(let v):
+                let start = buffer.writerIndex
+                buffer.writeInteger(Int32(0))
+                let n = buffer.writeString(v)
+                buffer.setInteger(Int32(n), at: start)
+            case .bytes(let v):
+                buffer.writeInteger(Int32(v.count))
+                buffer.writeBytes(v)
+            }
         }
     }
 }
@@ -522,6 +570,16 @@ struct MirroredTable {
             else if t.contains("CHAR") || t.contains("CLOB") || t.contains("TEXT") { self = .text }
             else if t.contains("REAL") || t.contains("FLOA") || t.contains("DOUB") { self = .real }
             else { self = .blob }
+        }
+
+        /// The column's array type in a statement (`unnest`).
+        var arraySQL: String {
+            switch self {
+            case .integer: return "bigint[]"
+            case .real: return "double precision[]"
+            case .text: return "text[]"
+            case .blob: return "bytea[]"
+            }
         }
 
         var sql: String {
@@ -566,7 +624,7 @@ struct MirroredTable {
     let name: String
     let columns: [Column]
     let keys: [String]
-    let createSQL, selectSQL, replaceSQL, deleteSQL, localSelectSQL, localByKeySQL, pgInsertPrefix, pgUpsertSuffix, pgDeleteSQL: String
+    let createSQL, selectSQL, replaceSQL, deleteSQL, localSelectSQL, localByKeySQL, pgUpsertSQL, pgDeleteSQL: String
 
     init(name: String, columns: [Column], keys: [String]) {
         self.name = name
@@ -582,10 +640,14 @@ struct MirroredTable {
         deleteSQL = "DELETE FROM \(quoted(name)) WHERE \(byKey)"
         localSelectSQL = "SELECT \(list) FROM \(quoted(name))"
         localByKeySQL = "SELECT \(list) FROM \(quoted(name)) WHERE \(byKey)"
-        pgInsertPrefix = "INSERT INTO \(quoted(name)) (\(list), _v) VALUES "
+        // Rows as column arrays: $1…$n the columns, $n+1 the version.
+        let arrays = columns.enumerated().map { "$\($0.offset + 1)::\($0.element.type.arraySQL)" }.joined(separator: ", ")
         let others = columns.filter { !keys.contains($0.name) }.map { "\(quoted($0.name)) = EXCLUDED.\(quoted($0.name))" } + ["_v = EXCLUDED._v"]
-        pgUpsertSuffix = " ON CONFLICT (\(keyList)) DO UPDATE SET " + others.joined(separator: ", ")
-        pgDeleteSQL = "DELETE FROM \(quoted(name)) WHERE " + keys.enumerated().map { "\(quoted($0.element)) = $\($0.offset + 1)" }.joined(separator: " AND ")
+        pgUpsertSQL = "INSERT INTO \(quoted(name)) (\(list), _v) SELECT *, $\(columns.count + 1) FROM unnest(\(arrays)) "
+            + "ON CONFLICT (\(keyList)) DO UPDATE SET " + others.joined(separator: ", ")
+        let keyArrays = keys.enumerated().map { i, key in "$\(i + 1)::\(columns.first { $0.name == key }!.type.arraySQL)" }.joined(separator: ", ")
+        pgDeleteSQL = "DELETE FROM \(quoted(name)) AS t USING unnest(\(keyArrays)) AS d(\(keys.indices.map { "k\($0)" }.joined(separator: ", "))) WHERE "
+            + keys.enumerated().map { "t.\(quoted($0.element)) = d.k\($0.offset)" }.joined(separator: " AND ")
     }
 
     func keyColumn(_ i: Int) -> Column { columns.first { $0.name == keys[i] }! }

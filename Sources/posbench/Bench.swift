@@ -217,8 +217,11 @@ enum Bench {
 
     /// Builds a node store with `count` offline changes, registers it at a fresh hub, starts
     /// `poshub serve`, and times `posnode sync` as processes. Returns the node store and the run.
-    static func pushBacklog(count: Int, pushBatch: Int, dir: String, bin: String, log: (String) -> Void) async throws -> (NodeStore, String, SyncRun) {
-        let hubDB = "\(dir)/hub.sqlite"
+    /// `hubDB`: the hub's store (nil: a SQLite file in `dir`; a PostgreSQL URL for its row).
+    static func pushBacklog(count: Int, pushBatch: Int, dir: String, bin: String, hubDB store: String? = nil,
+                            log: (String) -> Void) async throws -> (NodeStore, String, SyncRun) {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let hubDB = store ?? "\(dir)/hub.sqlite"
         let token = try HubStore(path: hubDB).addNode(node: "B1", site: "WAW", series: "K1")
         let node = try NodeStore.create(path: "\(dir)/node.sqlite", node: "B1", site: "WAW", series: "K1", hubURL: "http://127.0.0.1:1", token: token)
         let hub = try ChildProcess(bin + "/poshub", ["serve", "--db", hubDB, "--port", "0"])

@@ -35,6 +35,10 @@ struct PosBench: AsyncParsableCommand {
     @Option(help: "Partners written one durable transaction each (local write row).") var writes: Int = 5000
     @Option(help: "Offline changes pushed end-to-end (catch-up and wire rows).") var catchup: Int = 100_000
     @Option(help: "Catch-up runs, each with its reference; the row gives the medians.") var catchupRuns: Int = 3
+    @Option(help: ArgumentHelp("A PostgreSQL database for administration (the rows catchup-pg and hubs-pg make their own databases beside it; password in PGPASSWORD). Scripts/bench.sh starts a server.",
+                               valueName: "url")) var postgres: String?
+    @Option(help: "Stores catching up at once in the hubs-pg row.") var pgStores: Int = 30
+    @Option(help: "Offline changes of each store in the hubs-pg row.") var pgStoreChanges: Int = 2000
     @Option(help: "Backlog for the memory row.") var memoryChanges: Int = 1_000_000
     @Option(help: "Journal entries per pushed batch in the catch-up and memory rows (posnode sync --batch-entries).") var pushBatch: Int = SyncRound.defaultPushBatchEntries
     @Option(help: "Node counts for the scale row, comma separated.") var scaleNodes: String = "50,100,200"
@@ -46,8 +50,8 @@ struct PosBench: AsyncParsableCommand {
     @Option(help: "Open documents the accounting row turns into provisional invoices (no request limit).") var accountingDocuments: Int = 10_000
     @Option(help: "Open documents of the accounting row under the ERP's rate of 20 requests a second.") var accountingPaced: Int = 1000
     @Option(help: "Stores of the hub whose console stores page the console row loads.") var consoleStores: Int = 1000
-    @Option(help: "Rows to run: write,order,catchup,memory,scale,price,report,transfer,accounting,console,json,binding (and 'inprocess': catch-up without HTTP, for profiling; 'load': 50 stores at once, quiet and beside 600 idle connections).")
-    var only: String = "write,order,catchup,memory,scale,price,report,transfer,accounting,console,json,binding"
+    @Option(help: "Rows to run: write,order,catchup,catchup-pg,hubs-pg (with --postgres),memory,scale,price,report,transfer,accounting,console,json,binding (and 'inprocess': catch-up without HTTP, for profiling; 'load': 50 stores at once, quiet and beside 600 idle connections).")
+    var only: String = "write,order,catchup,catchup-pg,hubs-pg,memory,scale,price,report,transfer,accounting,console,json,binding"
     @Option(help: "Stores syncing at once in the load rows.") var loadStores: Int = 50
     @Option(help: "Rounds per load row (each store writes its changes, then all sync at once).") var loadRounds: Int = 4
     @Option(help: "Idle connections a client holds during the load rows' second half.") var loadIdle: Int = 600
@@ -85,6 +89,17 @@ struct PosBench: AsyncParsableCommand {
         try await row("catchup") { rowDir in
             log("catch-up: \(catchup) changes over loopback HTTP…")
             table += try await Bench.catchUp(count: catchup, pushBatch: pushBatch, runs: catchupRuns, dir: rowDir, bin: bin, log: log)
+        }
+        if let postgres {
+            try await row("catchup-pg") { rowDir in
+                log("catch-up to a hub on PostgreSQL: \(catchup) changes…")
+                table.append(try await PostgresBench.catchUp(count: catchup, pushBatch: pushBatch, server: postgres, dir: rowDir, bin: bin, log: log))
+            }
+            try await row("hubs-pg") { rowDir in
+                log("hub processes on PostgreSQL: \(pgStores) stores × \(pgStoreChanges) changes through 1, 2, 3 processes…")
+                table.append(try await PostgresBench.processes(stores: pgStores, changes: pgStoreChanges, counts: [1, 2, 3], server: postgres,
+                                                               dir: rowDir, bin: bin, log: log))
+            }
         }
         try await row("inprocess") { rowDir in
             log("catch-up in-process: \(catchup) changes…")
