@@ -10,4 +10,15 @@ swift build -c release --scratch-path "$SCRATCH" --product poshub
 swift build -c release --scratch-path "$SCRATCH" --product posbench
 BIN="$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB memory, $(uname -sr)" >&2
-"$BIN/posbench" "$@"
+# The PostgreSQL rows (catchup-pg, hubs-pg) run against a cluster of their own
+# (Scripts/pg-cluster.sh, Debian's postgresql-15), started here unless --postgres names one.
+extra=()
+if [[ " $* " != *" --postgres "* ]] && [ -x /usr/lib/postgresql/15/bin/initdb ]; then
+  pgdir="$(mktemp -d /tmp/poshub-bench-pg.XXXXXX)"
+  chmod 755 "$pgdir"
+  trap 'bash Scripts/pg-cluster.sh stop "$pgdir"; rm -rf "$pgdir"' EXIT
+  pgport="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  extra=(--postgres "$(bash Scripts/pg-cluster.sh start "$pgdir" "$pgport")")
+  export PGPASSWORD="$(cat "$pgdir/password")"
+fi
+"$BIN/posbench" "${extra[@]}" "$@"

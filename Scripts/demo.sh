@@ -8,7 +8,8 @@
 # a data-subject access report and erasure, the hub restored from a backup (the stores send
 # again what it lost), the accounting connector against the test ERP (an invoice created,
 # posted and dunned in the ERP, the store showing it, the mails received by a real SMTP
-# server), and that all state hashes agree.
+# server), a hub on PostgreSQL with two hub processes that two stores sync through (their
+# clashing customer codes reconciled as on SQLite), and that all state hashes agree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,11 +25,12 @@ POSNODE="$BIN/posnode"; POSHUB="$BIN/poshub"
 WORK="${DEMO_DIR:-$(mktemp -d /tmp/posnode-demo.XXXXXX)}"
 mkdir -p "$WORK"
 HUB_PID=""
-ERP_PID=""; SINK_PID=""
+ERP_PID=""; SINK_PID=""; PG_HUB_PIDS=(); PG_DIR=""
 # KEEP_HUB=1 leaves the hub serving at the end, to look at its operator console.
 cleanup() {
   [ "${KEEP_HUB:-0}" = 1 ] && HUB_PID=""
-  for p in "$HUB_PID" "$ERP_PID" "$SINK_PID"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+  for p in "$HUB_PID" "$ERP_PID" "$SINK_PID" "${PG_HUB_PIDS[@]}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+  if [ -n "$PG_DIR" ]; then wait "${PG_HUB_PIDS[@]}" 2>/dev/null || true; bash Scripts/pg-cluster.sh stop "$PG_DIR"; rm -rf "$PG_DIR"; fi
   [ "${KEEP_HUB:-0}" = 1 ] || wait 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -237,6 +239,48 @@ for n in "${NODES[@]}"; do
   pending=$("$POSNODE" status --db "$WORK/$n.sqlite" --json | sed -n 's/.*"pending" : \([0-9]*\).*/\1/p')
   echo "  $n  $h  (pending journal entries: $pending)"
   [ "$h" = "$HUB_HASH" ] && [ "$pending" = 0 ] || ok=0
+done
+echo
+echo "== a larger chain: the hub's store on PostgreSQL, two hub processes on it"
+# (A folder of its own that the postgres user can reach: the demo's folder is its owner's only.)
+PG_DIR="$(mktemp -d /tmp/posnode-demo-pg.XXXXXX)"
+chmod 755 "$PG_DIR"
+PG_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+PG_URL="$(bash Scripts/pg-cluster.sh start "$PG_DIR" "$PG_PORT")"
+export PGPASSWORD="$(cat "$PG_DIR/password")"
+"$POSHUB" init --db "$PG_URL" >/dev/null
+echo "PostgreSQL 15 on 127.0.0.1:$PG_PORT; poshub init --db $PG_URL"
+PG_PORTS=()
+for i in 1 2; do
+  "$POSHUB" serve --db "$PG_URL" --port 0 --erp-poll 3600 >"$WORK/pghub$i.log" 2>&1 &
+  PG_HUB_PIDS+=($!)
+  for _ in $(seq 1 200); do grep -q "listening on" "$WORK/pghub$i.log" 2>/dev/null && break; sleep 0.05; done
+  PG_PORTS+=("$(sed -n 's/^listening on 127.0.0.1://p' "$WORK/pghub$i.log" | head -1)")
+done
+echo "poshub serve processes on 127.0.0.1:${PG_PORTS[0]} and 127.0.0.1:${PG_PORTS[1]}, one database"
+declare -A PG_SITE=([POZ1]=POZ [LOD1]=LOD) PG_SERIES=([POZ1]=P1 [LOD1]=P2) PG_HUB=([POZ1]=0 [LOD1]=1)
+PG_NODES=(POZ1 LOD1)
+for n in "${PG_NODES[@]}"; do
+  token=$("$POSHUB" node add --db "$PG_URL" --node "$n" --site "${PG_SITE[$n]}" --series "${PG_SERIES[$n]}")
+  "$POSNODE" init --db "$WORK/$n.sqlite" --node "$n" --site "${PG_SITE[$n]}" --series "${PG_SERIES[$n]}" \
+    --hub "http://127.0.0.1:${PG_PORTS[${PG_HUB[$n]}]}" --token "$token" >/dev/null
+  "$POSNODE" sync --db "$WORK/$n.sqlite" >/dev/null
+  echo "store node $n syncs with the hub process on 127.0.0.1:${PG_PORTS[${PG_HUB[$n]}]}"
+done
+echo "both stores register customer 5001 while offline, and sell to her"
+"$POSNODE" partner add --db "$WORK/POZ1.sqlite" --code 5001 --kind consumer --first-name Zofia --last-name Poznańska --offline >/dev/null
+"$POSNODE" receipt add --db "$WORK/POZ1.sqlite" --partner 5001 --amount 15.00 >/dev/null
+"$POSNODE" partner add --db "$WORK/LOD1.sqlite" --code 5001 --kind consumer --first-name Łucja --last-name Łódzka --offline >/dev/null
+"$POSNODE" receipt add --db "$WORK/LOD1.sqlite" --partner 5001 --amount 25.00 >/dev/null
+for _ in 1 2; do for n in "${PG_NODES[@]}"; do "$POSNODE" sync --db "$WORK/$n.sqlite" >/dev/null; done; done
+echo "Partners on LOD1 after both synced (each through its own hub process):"
+"$POSNODE" partner list --db "$WORK/LOD1.sqlite" | sed 's/^/  /'
+PG_HASH=$("$POSHUB" state-hash --db "$PG_URL")
+echo "  hub on PostgreSQL  $PG_HASH"
+for n in "${PG_NODES[@]}"; do
+  h=$("$POSNODE" state-hash --db "$WORK/$n.sqlite")
+  echo "  $n  $h"
+  [ "$h" = "$PG_HASH" ] || ok=0
 done
 echo
 echo "== the operator console"

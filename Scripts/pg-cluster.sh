@@ -15,7 +15,10 @@ case "$cmd" in
   start)
     port="${3:?port}"
     mkdir -p "$dir"
-    [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
+    if [ "$(id -u)" = 0 ]; then
+      chown postgres:postgres "$dir"
+      runuser -u postgres -- test -w "$dir" || { echo "pg-cluster.sh: the postgres user cannot reach $dir (a parent folder is closed to it)" >&2; exit 1; }
+    fi
     if [ ! -f "$dir/data/PG_VERSION" ]; then
       head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$dir/password"
       chmod 600 "$dir/password"
