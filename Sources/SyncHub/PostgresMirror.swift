@@ -406,26 +406,33 @@ final class PostgresMirror: @unchecked Sendable {
     /// Writes the rows the transaction changed as the next version (every row: `everything`);
     /// nil when it changed none.
     private func flush(_ db: Database, _ conn: PostgresConnection, after current: Version, everything: Bool) throws -> Version? {
-        var upserts: [String: [[DatabaseValue]]] = [:]
+        // Per table the rows it changed (as column arrays) and the keys it deleted, read by
+        // joining the noted keys with the table (one statement each, no row read by itself).
+        var upserts: [String: (rows: Int, columns: [[Bind]])] = [:]
         var deletes: [String: [String]] = [:]
-        if everything {
-            for table in tables {
-                upserts[table.name] = try Row.fetchAll(db, sql: table.localSelectSQL).map { row in (0..<table.columns.count).map { row[$0] } }
-            }
-            try db.execute(sql: "DELETE FROM temp.pgmirror_changed")
-        } else {
-            for row in try Row.fetchAll(db, sql: "SELECT tbl, pk FROM temp.pgmirror_changed") {
-                let name: String = row["tbl"], pk: String = row["pk"]
-                guard let table = byName[name] else { continue }
-                let key = try table.key(pk)
-                if let found = try Row.fetchOne(db.cachedStatement(sql: table.localByKeySQL), arguments: StatementArguments(key)) {
-                    upserts[name, default: []].append((0..<table.columns.count).map { found[$0] })
-                } else {
-                    deletes[name, default: []].append(pk)
+        func collect(_ table: MirroredTable, _ sql: String) throws {
+            var columns = [[Bind]](repeating: [], count: table.columns.count)
+            var count = 0
+            let rows = try Row.fetchCursor(db.cachedStatement(sql: sql))
+            while let row = try rows.next() {
+                for (c, column) in table.columns.enumerated() {
+                    columns[c].append(try column.type.bind(row[c], table: table.name, column: column.name))
                 }
+                count += 1
             }
-            try db.execute(sql: "DELETE FROM temp.pgmirror_changed")
+            if count > 0 { upserts[table.name] = (count, columns) }
         }
+        if everything {
+            for table in tables { try collect(table, table.localSelectSQL) }
+        } else {
+            for name in try String.fetchAll(db, sql: "SELECT DISTINCT tbl FROM temp.pgmirror_changed") {
+                guard let table = byName[name] else { continue }
+                try collect(table, table.changedRowsSQL)
+                let gone = try String.fetchAll(db.cachedStatement(sql: table.goneKeysSQL))
+                if !gone.isEmpty { deletes[name] = gone }
+            }
+        }
+        try db.execute(sql: "DELETE FROM temp.pgmirror_changed")
         var sequences: [(String, Int64)] = []
         for row in try Row.fetchAll(db, sql: "SELECT name, seq FROM sqlite_sequence") {
             let name: String = row["name"], seq: Int64 = row["seq"]
@@ -449,12 +456,9 @@ final class PostgresMirror: @unchecked Sendable {
             try conn.run("INSERT INTO pgmirror_deleted (version, tbl, pk) SELECT $1, $2, unnest($3::text[])",
                          try columnArrays([(.integer, [.int(number)]), (.text, [.text(name)]), (.text, keys.map { .text($0) })], scalars: 2))
         }
-        for (name, rows) in upserts.sorted(by: { $0.key < $1.key }) where !rows.isEmpty {
+        for (name, changed) in upserts.sorted(by: { $0.key < $1.key }) {
             let table = byName[name]!
-            var columns: [(MirroredTable.ColumnType, [Bind])] = []
-            for (c, column) in table.columns.enumerated() {
-                columns.append((column.type, try rows.map { try column.type.bind($0[c], table: name, column: column.name) }))
-            }
+            var columns = zip(table.columns, changed.columns).map { ($0.type, $1) }
             columns.append((.integer, [.int(number)]))
             try conn.run(table.pgUpsertSQL, try columnArrays(columns, scalarLast: true))
         }
@@ -624,7 +628,7 @@ struct MirroredTable {
     let name: String
     let columns: [Column]
     let keys: [String]
-    let createSQL, selectSQL, replaceSQL, deleteSQL, localSelectSQL, localByKeySQL, pgUpsertSQL, pgDeleteSQL: String
+    let createSQL, selectSQL, replaceSQL, deleteSQL, localSelectSQL, changedRowsSQL, goneKeysSQL, pgUpsertSQL, pgDeleteSQL: String
 
     init(name: String, columns: [Column], keys: [String]) {
         self.name = name
@@ -639,7 +643,12 @@ struct MirroredTable {
         replaceSQL = "INSERT OR REPLACE INTO \(quoted(name)) (\(list)) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))"
         deleteSQL = "DELETE FROM \(quoted(name)) WHERE \(byKey)"
         localSelectSQL = "SELECT \(list) FROM \(quoted(name))"
-        localByKeySQL = "SELECT \(list) FROM \(quoted(name)) WHERE \(byKey)"
+        // The rows and the deleted keys of a transaction's noted keys (`pgmirror_changed`).
+        let byNoted = keys.enumerated().map { "t.\(quoted($0.element)) = json_extract(c.pk, '$[\($0.offset)]')" }.joined(separator: " AND ")
+        changedRowsSQL = "SELECT \(columns.map { "t.\(quoted($0.name))" }.joined(separator: ", ")) FROM temp.pgmirror_changed AS c "
+            + "JOIN main.\(quoted(name)) AS t ON \(byNoted) WHERE c.tbl = '\(name)'"
+        goneKeysSQL = "SELECT c.pk FROM temp.pgmirror_changed AS c WHERE c.tbl = '\(name)' AND NOT EXISTS "
+            + "(SELECT 1 FROM main.\(quoted(name)) AS t WHERE \(byNoted))"
         // Rows as column arrays: $1…$n the columns, $n+1 the version.
         let arrays = columns.enumerated().map { "$\($0.offset + 1)::\($0.element.type.arraySQL)" }.joined(separator: ", ")
         let others = columns.filter { !keys.contains($0.name) }.map { "\(quoted($0.name)) = EXCLUDED.\(quoted($0.name))" } + ["_v = EXCLUDED._v"]

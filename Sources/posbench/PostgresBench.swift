@@ -62,6 +62,7 @@ enum PostgresBench {
     /// processes behind a round-robin relay (Scripts/tcp-relay.py).
     static func processes(stores: Int, changes: Int, counts: [Int], server: String, dir: String, bin: String, log: (String) -> Void) async throws -> BenchRow {
         var rates: [(Int, Double, Int)] = []
+        var firstError: String?
         for n in counts {
             let rowDir = "\(dir)/\(n)"
             try FileManager.default.createDirectory(atPath: rowDir, withIntermediateDirectories: true)
@@ -92,13 +93,17 @@ enum PostgresBench {
             config.timeout = .init(connect: .seconds(5), read: .seconds(300))
             let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
             let start = DispatchTime.now().uptimeNanoseconds
-            let errors = await withTaskGroup(of: Int.self) { group in
+            let failures = await withTaskGroup(of: String?.self) { group in
                 for (i, node) in nodes.enumerated() {
                     let client = HubClient(baseURL: url, token: tokens[i], http: http)
-                    group.addTask { (try? await SyncRound(store: node, transport: client).run()) == nil ? 1 : 0 }
+                    group.addTask {
+                        do { _ = try await SyncRound(store: node, transport: client).run(); return nil } catch { return String(describing: error) }
+                    }
                 }
-                return await group.reduce(0, +)
+                return await group.reduce(into: [String]()) { if let e = $1 { $0.append(e) } }
             }
+            let errors = failures.count
+            if firstError == nil { firstError = failures.first }
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             try await http.shutdown()
             let rate = Double(stores * changes) / elapsed
@@ -112,6 +117,6 @@ enum PostgresBench {
         return BenchRow(row: "hub processes, PostgreSQL", workload: "\(stores) stores × \(changes) offline changes catching up at once through \(most.0) poshub serve on one PostgreSQL (round-robin relay)",
                         figure: most.1, unit: "changes/s", reference: one, referenceWorkload: "the same through one hub process behind the same relay",
                         ratio: most.1 / one, target: "≥ 0.8×, 0 errors", met: most.1 / one >= 0.8 && rates.allSatisfy { $0.2 == 0 },
-                        notes: each + "; writes take the database's one write lock, so processes add read capacity and availability, not write throughput")
+                        notes: each + (firstError.map { " (first error: \($0.prefix(300)))" } ?? "") + "; writes take the database's one write lock, so processes add read capacity and availability, not write throughput")
     }
 }
