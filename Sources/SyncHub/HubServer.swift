@@ -209,7 +209,7 @@ public struct HubServer: Sendable {
             } catch is DecodingError {
                 return Self.error(.badRequest, "move request refused: the body is not a move request (current_code, current_seq, new_code, new_seq, from_site)")
             } catch let e as HubError {
-                return Self.error(e.status == .conflict ? .conflict : .badRequest, "move request refused: \(e)", code: e.code)
+                return Self.error(e.status == .conflict || e.status == .serviceUnavailable ? e.status : .badRequest, "move request refused: \(e)", code: e.code)
             } catch {
                 return server.internalError(error, "move from node \(node.node)", prefix: "move not carried out")
             }
@@ -427,6 +427,7 @@ extension HubError: HTTPResponseError {
         case .unknownNode: .badRequest
         case .invalid(let field): field.status
         case .notContiguous, .invalidConfiguration, .refused: .badRequest
+        case .storeUnavailable: .serviceUnavailable
         }
     }
 
@@ -441,6 +442,7 @@ extension HubError: HTTPResponseError {
         case .unknownNode: .unknownNode
         case .invalid(let field): field.refusalCode
         case .invalidConfiguration, .refused: .invalidRequest
+        case .storeUnavailable: .unavailable
         }
     }
 

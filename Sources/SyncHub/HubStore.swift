@@ -41,11 +41,15 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
     case invalidConfiguration(String)
     /// A record the hub writes itself refused by its kind's rules; nothing was changed.
     case refused(String)
+    /// The hub's store cannot be reached now (its PostgreSQL server down, a lock held past
+    /// its timeout); nothing was changed, the request may be sent again.
+    case storeUnavailable(String)
 
     public var description: String {
         switch self {
         case .invalidConfiguration(let what): return what
         case .refused(let reason): return reason
+        case .storeUnavailable(let why): return "the hub's store is not available now (\(why)); nothing applied, send again later"
         case .unknownToken: return "unknown or revoked token"
         case .nodeMismatch(let t, let b): return "token belongs to node \(t) but the batch is from node \(b)"
         case .sequenceGap(let node, let expected, let got):

@@ -75,7 +75,8 @@ final class PostgresMirror: @unchecked Sendable {
     static func open(location: PostgresLocation, password: String?, replicaPath: String, openReplica: (String) throws -> DatabasePool,
                      migrator: DatabaseMigrator, create: Bool) throws -> (PostgresMirror, DatabasePool) {
         let mirror = PostgresMirror(location: location, password: password)
-        let conn = try mirror.connect()
+        let conn: PostgresConnection
+        do { conn = try mirror.connect() } catch HubError.storeUnavailable(let why) { throw HubError.invalidConfiguration(why) }
         defer { _ = try? conn.close().wait() }
         try conn.run("SELECT pg_advisory_lock($1)", [.int(migrationLockKey)])
         defer { _ = try? conn.run("SELECT pg_advisory_unlock($1)", [.int(migrationLockKey)]) }
@@ -206,7 +207,7 @@ final class PostgresMirror: @unchecked Sendable {
             conn = try PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration,
                                                   id: Int.random(in: 1...Int.max), logger: logger).wait()
         } catch {
-            throw HubError.invalidConfiguration("hub store \(location): cannot connect: \(Self.describe(error))")
+            throw HubError.storeUnavailable("hub store \(location): cannot connect: \(Self.describe(error))")
         }
         for setting in ["lock_timeout = '\(Self.lockTimeout)'", "idle_in_transaction_session_timeout = '\(Self.idleInTransactionTimeout)'",
                         "application_name = 'poshub'"] {
@@ -286,7 +287,7 @@ final class PostgresMirror: @unchecked Sendable {
     /// Errors from PostgreSQL as the hub's; the hub's own pass through.
     static func storeError(_ error: any Error, _ location: PostgresLocation) -> any Error {
         guard error is PSQLError else { return error }
-        return HubError.invalidConfiguration("hub store \(location): \(describe(error))")
+        return HubError.storeUnavailable("hub store \(location): \(describe(error))")
     }
 
     /// Brings the replica up to the database before a read: nothing when it holds the last

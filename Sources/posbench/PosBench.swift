@@ -38,7 +38,7 @@ struct PosBench: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A PostgreSQL database for administration (the rows catchup-pg and hubs-pg make their own databases beside it; password in PGPASSWORD). Scripts/bench.sh starts a server.",
                                valueName: "url")) var postgres: String?
     @Option(help: "Stores catching up at once in the hubs-pg row.") var pgStores: Int = 30
-    @Option(help: "Offline changes of each store in the hubs-pg row.") var pgStoreChanges: Int = 2000
+    @Option(help: "Offline changes of each store in the hubs-pg row.") var pgStoreChanges: Int = 1000
     @Option(help: "Backlog for the memory row.") var memoryChanges: Int = 1_000_000
     @Option(help: "Journal entries per pushed batch in the catch-up and memory rows (posnode sync --batch-entries).") var pushBatch: Int = SyncRound.defaultPushBatchEntries
     @Option(help: "Node counts for the scale row, comma separated.") var scaleNodes: String = "50,100,200"

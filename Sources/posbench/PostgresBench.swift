@@ -91,6 +91,7 @@ enum PostgresBench {
             }
             var config = HTTPClient.Configuration()
             config.timeout = .init(connect: .seconds(5), read: .seconds(300))
+            config.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 2 * stores
             let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
             let start = DispatchTime.now().uptimeNanoseconds
             let failures = await withTaskGroup(of: String?.self) { group in

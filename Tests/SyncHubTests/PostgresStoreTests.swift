@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SyncHub
+import SyncStore
 import SyncTesting
 
 @Suite("The hub's store location (--db): a SQLite path or a PostgreSQL URL")
@@ -47,6 +48,23 @@ struct PostgresStoreTests {
         #expect(try a.nodes().map(\.node) == ["S1", "S2"])
         // The same rows, so the same state hash.
         #expect(try a.stateHash() == b.stateHash())
+    }
+
+    @Test("two hub processes starting together on a new database: it is migrated once, and both work on it")
+    func migratedOnce() async throws {
+        let database = try TestPostgres.createDatabase()
+        defer { try? TestPostgres.drop(database) }
+        let stores = try await withThrowingTaskGroup(of: HubStore.self) { group in
+            for _ in 0..<2 { group.addTask { try await offload { try HubStore(path: database.url) } } }
+            return try await group.reduce(into: [HubStore]()) { $0.append($1) }
+        }
+        defer { stores.forEach { try? $0.close() } }
+        // One version wrote the new store whole; the other process copied it.
+        #expect(try TestPostgres.psql("SELECT count(*) FROM pgmirror_log WHERE tables = '*'", database: database.name) == "1")
+        #expect(try TestPostgres.psql("SELECT count(*) FROM grdb_migrations", database: database.name)
+            == String(HubSchema.migrator(kinds: .standard).migrations.count))
+        _ = try stores[0].addNode(node: "S1", site: "WAW", series: "K1")
+        #expect(try stores[1].nodes().map(\.node) == ["S1"])
     }
 
     @Test("the database restored to an earlier point under a running hub: at its next read its replica is copied again, what the restore lost is gone, and a new epoch begins")
