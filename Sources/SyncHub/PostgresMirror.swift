@@ -392,17 +392,32 @@ final class PostgresMirror: @unchecked Sendable {
     }
 
     /// Copies a table's rows written after version `after` (all: nil) into the replica.
+    /// (Through a cursor, `downloadPage` rows at a time: a process copying a large hub holds
+    /// one page of it in memory, not a table.)
     private func download(_ db: Database, _ conn: PostgresConnection, _ table: MirroredTable, after: Int64?) throws {
-        let sql = table.selectSQL + (after == nil ? "" : " WHERE _v > $1")
-        let rows = try conn.run(sql, after.map { [.int($0)] } ?? [])
+        let sql = table.selectSQL + (after.map { " WHERE _v > \($0)" } ?? "")
+        try conn.run("DECLARE pgmirror_copy NO SCROLL CURSOR FOR \(sql)")
+        defer { _ = try? conn.run("CLOSE pgmirror_copy") }
         let statement = try db.cachedStatement(sql: table.replaceSQL)
-        for row in rows {
-            var values: [DatabaseValue] = []
-            values.reserveCapacity(table.columns.count)
-            for (cell, column) in zip(row, table.columns) { values.append(try column.type.value(cell)) }
-            try statement.execute(arguments: StatementArguments(values))
+        var values: [DatabaseValue] = []
+        values.reserveCapacity(table.columns.count)
+        while true {
+            let rows = try conn.run("FETCH \(Self.downloadPage) FROM pgmirror_copy")
+            var count = 0
+            for row in rows {
+                values.removeAll(keepingCapacity: true)
+                for (cell, column) in zip(row, table.columns) { values.append(try column.type.value(cell)) }
+                try statement.execute(arguments: StatementArguments(values))
+                count += 1
+            }
+            if count < Self.downloadPage { break }
         }
     }
+
+    static let downloadPage = 5_000
+
+    /// Log entries kept behind the last version: a replica further behind is copied whole.
+    static let logKept: Int64 = 100_000
 
     /// Writes the rows the transaction changed as the next version (every row: `everything`);
     /// nil when it changed none.
@@ -469,6 +484,11 @@ final class PostgresMirror: @unchecked Sendable {
         }
         let names = everything ? "*" : Set(upserts.keys).union(deletes.keys).sorted().joined(separator: ",")
         try conn.run("INSERT INTO pgmirror_log (version, token, tables) VALUES ($1, $2, $3)", [.int(number), .text(token), .text(names)])
+        // The log and the deleted keys are kept for the last `logKept` versions.
+        if number % 1_000 == 0 {
+            try conn.run("DELETE FROM pgmirror_log WHERE version < $1", [.int(number - Self.logKept)])
+            try conn.run("DELETE FROM pgmirror_deleted WHERE version < $1", [.int(number - Self.logKept)])
+        }
         try db.execute(sql: "UPDATE pgmirror_replica SET version = ?, token = ? WHERE id = 1", arguments: [number, token])
         for (name, seq) in sequences { sentSequences[name] = seq }
         _ = current
