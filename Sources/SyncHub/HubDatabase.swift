@@ -49,9 +49,12 @@ public final class HubDatabase: Sendable {
 
     /// Runs `updates` in one write transaction of the store (with PostgreSQL: under the
     /// database's write lock, committed in the database first, then in the replica).
-    public func write<T>(_ updates: (Database) throws -> T) throws -> T {
+    /// `erasing`: an erasure's transaction: with PostgreSQL, the keys of rows it deletes (an
+    /// erased external id is a key) are not kept in the database's log of deleted keys; other
+    /// processes copy the tables it deleted from whole instead.
+    public func write<T>(erasing: Bool = false, _ updates: (Database) throws -> T) throws -> T {
         guard let mirror else { return try sqlite.write(updates) }
-        let (result, version) = try sqlite.write { db in try mirror.transaction(db, updates) }
+        let (result, version) = try sqlite.write { db in try mirror.transaction(db, erasing: erasing, updates) }
         mirror.committed(version)
         return result
     }

@@ -67,7 +67,7 @@ extension HubStore {
         let at = AuditRecord.iso(millis: clock())
         var values: [String] = []
         let kinds = self.kinds
-        try write(storeRecords: true, { db in
+        try write(storeRecords: true, erasing: true, { db in
             let c = try Self.openCase(db, id)
             guard !c.partners.isEmpty else { throw HubError.invalid(FieldError(field: "case", reason: "case \(id) names no customer record; nothing to erase")) }
             var changes: [CentralChange] = []

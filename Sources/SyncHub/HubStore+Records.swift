@@ -40,11 +40,12 @@ extension HubStore {
     /// `storeRecords`: the hub writes records of the stores' kinds on the stores' behalf: an
     /// erasure (`HubStore.erase`) or a customer an external system transferred
     /// (`HubStore.transferCustomers`); `after` runs in the same transaction once they are applied.
+    /// `erasing`: an erasure's transaction (`HubDatabase.write(erasing:)`).
     @discardableResult
-    public func write(storeRecords: Bool = false, _ plan: (Database) throws -> [CentralChange],
+    public func write(storeRecords: Bool = false, erasing: Bool = false, _ plan: (Database) throws -> [CentralChange],
                       after: (Database) throws -> Void = { _ in }) throws -> [EntryResult] {
         defer { noteSyncActivity() }
-        return try pool.write { db in
+        return try pool.write(erasing: erasing) { db in
             let changes = try plan(db)
             var hlc = try Self.hubHLC(db)
             var context = ApplyContext(node: Self.hubNode, series: "", site: "", prefixRule: prefixRule, kinds: kinds)

@@ -251,7 +251,7 @@ final class PostgresMirror: @unchecked Sendable {
     /// Runs `body` as one write of the hub: under the write lock, on the replica brought up to
     /// the database's last version; the rows it changed become the next version, committed
     /// with it. Returns `body`'s result and the version the replica then holds.
-    func transaction<T>(_ db: Database, everything: Bool = false, _ body: (Database) throws -> T) throws -> (T, Version) {
+    func transaction<T>(_ db: Database, everything: Bool = false, erasing: Bool = false, _ body: (Database) throws -> T) throws -> (T, Version) {
         let conn = try writer()
         var open = false
         do {
@@ -266,7 +266,7 @@ final class PostgresMirror: @unchecked Sendable {
                 if restored { try onRestoreDetected?(db) }
             }
             let result = try body(db)
-            let version = try flush(db, conn, after: current, everything: everything) ?? current
+            let version = try flush(db, conn, after: current, everything: everything, erasing: erasing) ?? current
             try conn.run("COMMIT")
             open = false
             return (result, version)
@@ -368,11 +368,18 @@ final class PostgresMirror: @unchecked Sendable {
                 guard let table = byName[tbl] else { continue }
                 try db.execute(sql: table.deleteSQL, arguments: StatementArguments(try table.key(pk)))
             }
-            var names = Set<String>()
+            // Tables an erasure deleted from (`table!`) are copied whole: their deleted keys are not kept.
+            var names = Set<String>(), whole = Set<String>()
             for row in try conn.run("SELECT tables FROM pgmirror_log WHERE version > $1", [.int(local.number)]) {
-                for name in try row.decode(String.self).split(separator: ",") { names.insert(String(name)) }
+                for name in try row.decode(String.self).split(separator: ",") {
+                    if name.hasSuffix("!") { whole.insert(String(name.dropLast())) } else { names.insert(String(name)) }
+                }
             }
-            for table in tables where names.contains(table.name) {
+            for table in tables where whole.contains(table.name) {
+                try db.execute(sql: "DELETE FROM \(quoted(table.name))")
+                try download(db, conn, table, after: nil)
+            }
+            for table in tables where names.contains(table.name) && !whole.contains(table.name) {
                 try download(db, conn, table, after: local.number)
             }
         } else {
@@ -421,7 +428,9 @@ final class PostgresMirror: @unchecked Sendable {
 
     /// Writes the rows the transaction changed as the next version (every row: `everything`);
     /// nil when it changed none.
-    private func flush(_ db: Database, _ conn: PostgresConnection, after current: Version, everything: Bool) throws -> Version? {
+    /// `erasing`: deleted keys are not logged; the tables they were deleted from are marked to
+    /// be copied whole (`table!` in the log) and their earlier logged deletions dropped.
+    private func flush(_ db: Database, _ conn: PostgresConnection, after current: Version, everything: Bool, erasing: Bool = false) throws -> Version? {
         // Per table the rows it changed (as column arrays) and the keys it deleted, read by
         // joining the noted keys with the table (one statement each, no row read by itself).
         var upserts: [String: (rows: Int, columns: [[Bind]])] = [:]
@@ -469,8 +478,12 @@ final class PostgresMirror: @unchecked Sendable {
                 let type = table.keyColumn(i).type
                 return (type, try decoded.map { try type.bind($0[i], table: name) })
             }))
-            try conn.run("INSERT INTO pgmirror_deleted (version, tbl, pk) SELECT $1, $2, unnest($3::text[])",
-                         try columnArrays([(.integer, [.int(number)]), (.text, [.text(name)]), (.text, keys.map { .text($0) })], scalars: 2))
+            if erasing {
+                try conn.run("DELETE FROM pgmirror_deleted WHERE tbl = $1", [.text(name)])
+            } else {
+                try conn.run("INSERT INTO pgmirror_deleted (version, tbl, pk) SELECT $1, $2, unnest($3::text[])",
+                             try columnArrays([(.integer, [.int(number)]), (.text, [.text(name)]), (.text, keys.map { .text($0) })], scalars: 2))
+            }
         }
         for (name, changed) in upserts.sorted(by: { $0.key < $1.key }) {
             let table = byName[name]!
@@ -482,7 +495,8 @@ final class PostgresMirror: @unchecked Sendable {
             try conn.run("INSERT INTO pgmirror_sequence (name, seq) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET seq = GREATEST(pgmirror_sequence.seq, EXCLUDED.seq)",
                          [.text(name), .int(seq)])
         }
-        let names = everything ? "*" : Set(upserts.keys).union(deletes.keys).sorted().joined(separator: ",")
+        let names = everything ? "*" : Set(upserts.keys).union(deletes.keys).sorted().map { erasing && deletes[$0] != nil ? $0 + "!" : $0 }
+            .joined(separator: ",")
         try conn.run("INSERT INTO pgmirror_log (version, token, tables) VALUES ($1, $2, $3)", [.int(number), .text(token), .text(names)])
         // The log and the deleted keys are kept for the last `logKept` versions.
         if number % 1_000 == 0 {

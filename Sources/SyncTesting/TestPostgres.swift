@@ -58,6 +58,13 @@ public enum TestPostgres {
         guard r.succeeded else { throw ClusterError.commandFailed("pg_dump: \(r.stderr)") }
     }
 
+    /// Every row of the database as pg_dump writes it (its data, as text).
+    public static func dataText(_ database: Database) throws -> String {
+        let r = try runCommand("/usr/bin/pg_dump", ["--data-only", database.url])
+        guard r.succeeded else { throw ClusterError.commandFailed("pg_dump: \(r.stderr)") }
+        return r.stdout
+    }
+
     /// Replaces the database with the copy in `file` (the hub restored to that point).
     public static func restore(_ database: Database, from file: String) throws {
         try drop(database)

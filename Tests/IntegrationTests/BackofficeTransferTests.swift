@@ -30,9 +30,10 @@ struct BackofficeTransferTests {
          "street": "Długa 5", "city": "Gdańsk", "country": "PL", "postal_code": "80-001", "debtor_number": "D-7781"].merging(extra) { $1 }
     }
 
-    @Test("a customer with two addresses (an invoice and a pick-up), a repeated batch, a bad item, a deleted customer transferred again, wrong tokens; a store shows both customers and sells the picked-up order offline; hashes converge")
-    func transfer() async throws {
-        let cluster = try Cluster()
+    @Test("a customer with two addresses (an invoice and a pick-up), a repeated batch, a bad item, a deleted customer transferred again, wrong tokens; a store shows both customers and sells the picked-up order offline; hashes converge",
+          arguments: HubStoreKind.available)
+    func transfer(store: HubStoreKind) async throws {
+        let cluster = try Cluster(store: store)
         defer { cluster.shutdown() }
         try cluster.startHub()
         try cluster.addNode("A", site: "WAW", series: "K1")

@@ -10,9 +10,10 @@ struct CustomerModuleProcessTests {
         #expect(r.succeeded, "\(what): \(r.stdout)\(r.stderr)")
     }
 
-    @Test("the hub publishes the catalog while it serves; an offline store sells to an institution member and anonymously; the hub changes a price meanwhile; after reconnect both stores and the hub agree, prices as sold, the old price audited")
-    func offlineInstitutionSale() async throws {
-        let cluster = try Cluster()
+    @Test("the hub publishes the catalog while it serves; an offline store sells to an institution member and anonymously; the hub changes a price meanwhile; after reconnect both stores and the hub agree, prices as sold, the old price audited",
+          arguments: HubStoreKind.available)
+    func offlineInstitutionSale(store: HubStoreKind) async throws {
+        let cluster = try Cluster(store: store)
         defer { cluster.shutdown() }
         try cluster.startHub()
         try cluster.addNode("A", site: "WAW", series: "K1")

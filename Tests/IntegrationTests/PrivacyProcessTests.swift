@@ -85,9 +85,10 @@ struct PrivacyProcessTests {
         for id in ["A", "B", "C"] { #expect(try cluster.nodeStateHash(id) == hubHash, "\(id)") }
     }
 
-    @Test("Jan holds 1001; Anna got K1-1001 offline: a case by 1001 is refused with both, her erasure leaves Jan's record, documents and state unchanged on every store, an offline membership of hers is refused, and no file holds her name, phone or PESEL")
-    func renamedCustomerErasure() async throws {
-        let cluster = try Cluster()
+    @Test("Jan holds 1001; Anna got K1-1001 offline: a case by 1001 is refused with both, her erasure leaves Jan's record, documents and state unchanged on every store, an offline membership of hers is refused, and no file holds her name, phone or PESEL",
+          arguments: HubStoreKind.available)
+    func renamedCustomerErasure(store: HubStoreKind) async throws {
+        let cluster = try Cluster(store: store)
         defer { cluster.shutdown() }
         try cluster.startHub()
         for (id, site, series) in [("A", "WAW", "K1"), ("B", "KRK", "K2"), ("C", "GDA", "K3")] { try cluster.addNode(id, site: site, series: series) }
@@ -160,10 +161,14 @@ struct PrivacyProcessTests {
         ok(try cluster.poshub(["compact"]), "nothing left to rebuild")
 
         cluster.stopHub()
+        // With PostgreSQL, the hub's rows are in the database: none of them holds her data.
+        let databaseRows = try cluster.postgresDatabase.map { try TestPostgres.dataText($0) }
         for value in ["Annabella", "Wierzbicka", "611 222 333", "02070201235", "D-99177", "GM-C7781", "GM-A7781"] {
             #expect(try Self.filesHolding(value, in: cluster.dir.path) == [], "after the erasure no file holds \(value)")
+            #expect(databaseRows?.contains(value) != true, "after the erasure no row of the hub's database holds \(value)")
         }
         #expect(!(try Self.filesHolding("Kowalski", in: cluster.dir.path)).isEmpty, "Jan is still there")
+        if let databaseRows { #expect(databaseRows.contains("Kowalski"), "Jan is still in the hub's database") }
         try cluster.startHub()
         for _ in 0..<2 { for id in ["A", "B", "C"] { ok(try cluster.posnode(id, ["sync"]), "sync \(id)") } }
         let hubHash = try cluster.hubStateHash()

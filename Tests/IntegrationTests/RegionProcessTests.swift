@@ -6,9 +6,10 @@ import SyncTesting
 struct RegionProcessTests {
     let http = TestHTTP()
 
-    @Test("stores get their region's customers only; each store's state hash equals its region's at the hub and over /v1/state-hash")
-    func regionsOverCLIAndHTTP() async throws {
-        let cluster = try Cluster()
+    @Test("stores get their region's customers only; each store's state hash equals its region's at the hub and over /v1/state-hash",
+          arguments: HubStoreKind.available)
+    func regionsOverCLIAndHTTP(store: HubStoreKind) async throws {
+        let cluster = try Cluster(store: store)
         defer { cluster.shutdown() }
         let hub = try cluster.startHub()
         try cluster.addNode("A", site: "WAW", series: "K1", region: "NORTH")
