@@ -142,7 +142,8 @@ final class PostgresMirror: @unchecked Sendable {
                 guard !keys.isEmpty else {
                     throw HubError.invalidConfiguration("table \(name) has no primary key: a PostgreSQL hub store cannot hold it")
                 }
-                return MirroredTable(name: name, columns: columns, keys: keys)
+                let withoutRowid = try Bool.fetchOne(db, sql: "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?", arguments: [name]) ?? false
+                return MirroredTable(name: name, columns: columns, keys: keys, hasRowid: !withoutRowid)
             }
         }
         byName = Dictionary(uniqueKeysWithValues: tables.map { ($0.name, $0) })
@@ -161,25 +162,30 @@ final class PostgresMirror: @unchecked Sendable {
     /// nothing of them is in the file).
     private func installCapture(_ pool: DatabasePool) throws {
         try pool.writeWithoutTransaction { db in
-            try db.execute(sql: "CREATE TEMP TABLE IF NOT EXISTS pgmirror_changed (tbl TEXT NOT NULL, pk TEXT NOT NULL, PRIMARY KEY (tbl, pk)) WITHOUT ROWID")
+            // A row is noted by its rowid when written (by its key in a table without rowid), by
+            // its key when deleted or when an update changes its key; a plain append, no
+            // constraint (an outer statement's conflict handling would apply to it), the same
+            // row noted again as often as it is written.
+            try db.execute(sql: "CREATE TEMP TABLE IF NOT EXISTS pgmirror_changed (tbl TEXT NOT NULL, rid INTEGER, pk TEXT)")
             try db.execute(sql: "CREATE TABLE IF NOT EXISTS pgmirror_replica (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, token TEXT NOT NULL)")
             try db.execute(sql: "INSERT OR IGNORE INTO pgmirror_replica (id, version, token) VALUES (1, 0, '')")
             for table in tables {
                 let name = table.name
                 let new = "json_array(" + table.keys.map { "NEW.\(quoted($0))" }.joined(separator: ", ") + ")"
                 let old = "json_array(" + table.keys.map { "OLD.\(quoted($0))" }.joined(separator: ", ") + ")"
-                // Not OR IGNORE: an outer upsert's conflict handling would override it.
-                let note = { (pk: String) in
-                    "INSERT INTO pgmirror_changed (tbl, pk) SELECT '\(name)', \(pk) WHERE NOT EXISTS (SELECT 1 FROM pgmirror_changed WHERE tbl = '\(name)' AND pk = \(pk));"
-                }
-                for sql in [
-                    "DROP TRIGGER IF EXISTS temp.\(quoted("pgmirror_\(name)_i"))",
-                    "DROP TRIGGER IF EXISTS temp.\(quoted("pgmirror_\(name)_u"))",
-                    "DROP TRIGGER IF EXISTS temp.\(quoted("pgmirror_\(name)_d"))",
-                    "CREATE TEMP TRIGGER \(quoted("pgmirror_\(name)_i")) AFTER INSERT ON main.\(quoted(name)) BEGIN \(note(new)) END",
-                    "CREATE TEMP TRIGGER \(quoted("pgmirror_\(name)_u")) AFTER UPDATE ON main.\(quoted(name)) BEGIN \(note(old)) \(note(new)) END",
-                    "CREATE TEMP TRIGGER \(quoted("pgmirror_\(name)_d")) AFTER DELETE ON main.\(quoted(name)) BEGIN \(note(old)) END",
-                ] { try db.execute(sql: sql) }
+                let written = table.hasRowid ? "INSERT INTO pgmirror_changed (tbl, rid) VALUES ('\(name)', NEW.rowid);"
+                    : "INSERT INTO pgmirror_changed (tbl, pk) VALUES ('\(name)', \(new));"
+                let gone = "INSERT INTO pgmirror_changed (tbl, pk) VALUES ('\(name)', \(old));"
+                let keyChanged = table.keys.map { "OLD.\(quoted($0)) IS NOT NEW.\(quoted($0))" }.joined(separator: " OR ")
+                var statements: [String] = []
+                for suffix in ["i", "u", "k", "d"] { statements.append("DROP TRIGGER IF EXISTS temp.\(quoted("pgmirror_\(name)_\(suffix)"))") }
+                statements += [
+                    "CREATE TEMP TRIGGER \(quoted("pgmirror_\(name)_i")) AFTER INSERT ON main.\(quoted(name)) BEGIN \(written) END",
+                    "CREATE TEMP TRIGGER \(quoted("pgmirror_\(name)_u")) AFTER UPDATE ON main.\(quoted(name)) BEGIN \(written) END",
+                    "CREATE TEMP TRIGGER \(quoted("pgmirror_\(name)_k")) AFTER UPDATE ON main.\(quoted(name)) WHEN \(keyChanged) BEGIN \(gone) END",
+                    "CREATE TEMP TRIGGER \(quoted("pgmirror_\(name)_d")) AFTER DELETE ON main.\(quoted(name)) BEGIN \(gone) END",
+                ]
+                for sql in statements { try db.execute(sql: sql) }
             }
         }
     }
@@ -663,12 +669,15 @@ struct MirroredTable {
     let name: String
     let columns: [Column]
     let keys: [String]
+    /// A rowid table (written rows are noted by rowid); false: `WITHOUT ROWID`.
+    let hasRowid: Bool
     let createSQL, selectSQL, replaceSQL, deleteSQL, localSelectSQL, changedRowsSQL, goneKeysSQL, pgUpsertSQL, pgDeleteSQL: String
 
-    init(name: String, columns: [Column], keys: [String]) {
+    init(name: String, columns: [Column], keys: [String], hasRowid: Bool) {
         self.name = name
         self.columns = columns
         self.keys = keys
+        self.hasRowid = hasRowid
         let list = columns.map { quoted($0.name) }.joined(separator: ", ")
         let keyList = keys.map(quoted).joined(separator: ", ")
         let byKey = keys.map { "\(quoted($0)) = ?" }.joined(separator: " AND ")
@@ -680,9 +689,12 @@ struct MirroredTable {
         localSelectSQL = "SELECT \(list) FROM \(quoted(name))"
         // The rows and the deleted keys of a transaction's noted keys (`pgmirror_changed`).
         let byNoted = keys.enumerated().map { "t.\(quoted($0.element)) = json_extract(c.pk, '$[\($0.offset)]')" }.joined(separator: " AND ")
-        changedRowsSQL = "SELECT \(columns.map { "t.\(quoted($0.name))" }.joined(separator: ", ")) FROM temp.pgmirror_changed AS c "
-            + "JOIN main.\(quoted(name)) AS t ON \(byNoted) WHERE c.tbl = '\(name)'"
-        goneKeysSQL = "SELECT c.pk FROM temp.pgmirror_changed AS c WHERE c.tbl = '\(name)' AND NOT EXISTS "
+        let qualified = columns.map { "t.\(quoted($0.name))" }.joined(separator: ", ")
+        changedRowsSQL = hasRowid
+            ? "SELECT \(list) FROM main.\(quoted(name)) WHERE rowid IN (SELECT rid FROM temp.pgmirror_changed WHERE tbl = '\(name)' AND rid IS NOT NULL)"
+            : "SELECT \(qualified) FROM (SELECT DISTINCT pk FROM temp.pgmirror_changed WHERE tbl = '\(name)' AND pk IS NOT NULL) AS c "
+                + "JOIN main.\(quoted(name)) AS t ON \(byNoted)"
+        goneKeysSQL = "SELECT DISTINCT c.pk FROM temp.pgmirror_changed AS c WHERE c.tbl = '\(name)' AND c.pk IS NOT NULL AND NOT EXISTS "
             + "(SELECT 1 FROM main.\(quoted(name)) AS t WHERE \(byNoted))"
         // Rows as column arrays: $1…$n the columns, $n+1 the version.
         let arrays = columns.enumerated().map { "$\($0.offset + 1)::\($0.element.type.arraySQL)" }.joined(separator: ", ")
