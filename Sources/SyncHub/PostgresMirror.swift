@@ -78,8 +78,16 @@ final class PostgresMirror: @unchecked Sendable {
         let conn: PostgresConnection
         do { conn = try mirror.connect() } catch HubError.storeUnavailable(let why) { throw HubError.invalidConfiguration(why) }
         defer { _ = try? conn.close().wait() }
+        // A process waits for another's migration however long it takes (no lock timeout
+        // here); the lock is held only while the database is migrated.
+        try conn.run("SET lock_timeout = 0")
         try conn.run("SELECT pg_advisory_lock($1)", [.int(migrationLockKey)])
-        defer { _ = try? conn.run("SELECT pg_advisory_unlock($1)", [.int(migrationLockKey)]) }
+        var locked = true
+        func unlock() {
+            if locked { _ = try? conn.run("SELECT pg_advisory_unlock($1)", [.int(migrationLockKey)]) }
+            locked = false
+        }
+        defer { unlock() }
         let applied = try Self.appliedMigrations(conn)
         if applied.isEmpty && !create {
             throw HubError.invalidConfiguration("hub store \(location) does not exist; run 'poshub init --db \(location)' first")
@@ -101,6 +109,7 @@ final class PostgresMirror: @unchecked Sendable {
             try migrator.migrate(pool, upTo: last)
             try mirror.readSchema(pool)
             try mirror.installCapture(pool)
+            if applied.count == known.count { unlock() }
             try mirror.copy(pool)
             if applied.count < known.count {
                 try migrator.migrate(pool)
