@@ -195,12 +195,16 @@ struct FeedSweepTests {
             await FeedSweeper(store: hub, idleSeconds: 3, step: 6, interval: .milliseconds(10), busyInterval: .seconds(3600)).run()
         }
         defer { sweeper.cancel() }
-        // A store reads a page every 50 ms for a second: no step runs meanwhile.
+        // A store reads a page every 50 ms for a second: no step runs meanwhile. (A machine so
+        // loaded that a pause lasted the idle time itself leaves nothing to say about that.)
+        var longest = 0.0, last = Date()
         for _ in 0..<20 {
             _ = try hub.feed(after: 0, limit: 100)
+            longest = max(longest, Date().timeIntervalSince(last))
+            last = Date()
             try await Task.sleep(for: .milliseconds(50))
         }
-        #expect(try Self.logRows(world.hub) == 24, "no sweep step while the feed is read")
+        if longest < 2.5 { #expect(try Self.logRows(world.hub) == 24, "no sweep step while the feed is read") }
         let deadline = Date().addingTimeInterval(20)
         while try Self.logRows(world.hub) > 12, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         #expect(try Self.logRows(world.hub) == 12)
