@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SyncStore
 import Synchronization
 
 /// The hub's database, as every part of the hub reads and writes it: a SQLite file, or a
@@ -37,8 +38,26 @@ public final class HubDatabase: Sendable {
         }
     }
 
-    /// The store's location as the hub's messages name it.
-    public var isPostgres: Bool { mirror != nil }
+    /// A PostgreSQL store: the database at `location` and this process's replica of it, made
+    /// anew at each start in a folder of its own under the temporary folder (nothing of it
+    /// needs to survive a power cut, so it is written without waiting for the disk).
+    /// `onRestore` runs in the write that finds the database restored under the replica.
+    static func postgres(_ location: PostgresLocation, password: String?, options: StoreOptions, migrator: DatabaseMigrator, create: Bool,
+                         onRestore: @escaping (Database) throws -> Void) throws -> HubDatabase {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("poshub-replica-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        var replicaOptions = options
+        replicaOptions.synchronous = .off
+        do {
+            let (mirror, pool) = try PostgresMirror.open(location: location, password: password, replicaPath: folder + "/hub.sqlite",
+                                                         openReplica: { try replicaOptions.openPool(path: $0) }, migrator: migrator, create: create)
+            mirror.onRestoreDetected = onRestore
+            return HubDatabase(sqlite: pool, mirror: mirror, replicaFolder: folder)
+        } catch {
+            try? FileManager.default.removeItem(atPath: folder)
+            throw error
+        }
+    }
 
     /// Runs `value` on a snapshot of the store (with PostgreSQL: after copying in what other
     /// hub processes committed before this call).
@@ -54,9 +73,7 @@ public final class HubDatabase: Sendable {
     /// processes copy the tables it deleted from whole instead.
     public func write<T>(erasing: Bool = false, _ updates: (Database) throws -> T) throws -> T {
         guard let mirror else { return try sqlite.write(updates) }
-        let (result, version) = try sqlite.write { db in try mirror.transaction(db, erasing: erasing, updates) }
-        mirror.committed(version)
-        return result
+        return try mirror.write(sqlite, erasing: erasing, updates)
     }
 
     /// SQLite's own work outside a transaction (checkpoints, rebuilding the file): on the

@@ -186,10 +186,9 @@ extension HubStore {
     /// reader kept old pages (the mark stays).
     static func compact(_ pool: HubDatabase) throws -> Bool {
         guard try pool.rebuildEmptyingLog() else { return false }
-        // In a PostgreSQL store the mark is a row of the database (the file is this process's replica).
-        if pool.isPostgres { try pool.write { db in try db.execute(sql: "DELETE FROM hub_meta WHERE key = 'compaction_pending'") } }
+        // A write of the store (with PostgreSQL the mark is a row of the database).
+        try pool.write { db in try db.execute(sql: "DELETE FROM hub_meta WHERE key = 'compaction_pending'") }
         try pool.writeWithoutTransaction { db in
-            try db.execute(sql: "DELETE FROM hub_meta WHERE key = 'compaction_pending'")
             // The mark's own page goes to the log: empty it once more.
             _ = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }

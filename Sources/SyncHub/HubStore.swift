@@ -151,23 +151,8 @@ public final class HubStore: Sendable {
             Self.finishPendingCompaction(database)
             checkpointer = options.backgroundCheckpoint ? BackgroundCheckpointer(path: path, synchronous: options.synchronous) : nil
         case .postgres(let location):
-            // The replica is made anew from the database at each start: nothing of it needs
-            // to survive a power cut.
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("poshub-replica-\(UUID().uuidString)").path
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            var replicaOptions = options
-            replicaOptions.synchronous = .off
-            do {
-                let (mirror, pool) = try PostgresMirror.open(
-                    location: location, password: password ?? ProcessInfo.processInfo.environment["PGPASSWORD"],
-                    replicaPath: folder + "/hub.sqlite", openReplica: { try replicaOptions.openPool(path: $0) },
-                    migrator: HubSchema.migrator(kinds: kinds), create: create)
-                mirror.onRestoreDetected = { db in _ = try HubStore.recordEpoch(db) }
-                database = HubDatabase(sqlite: pool, mirror: mirror, replicaFolder: folder)
-            } catch {
-                try? FileManager.default.removeItem(atPath: folder)
-                throw error
-            }
+            database = try .postgres(location, password: password ?? ProcessInfo.processInfo.environment["PGPASSWORD"], options: options,
+                                     migrator: HubSchema.migrator(kinds: kinds), create: create) { db in _ = try HubStore.recordEpoch(db) }
         }
         self.init(pool: database, checkpointer: checkpointer, prefixRule: prefixRule, maxClockLeadMillis: maxClockLeadMillis, kinds: kinds, clock: clock)
     }

@@ -7,7 +7,8 @@ import NIOPosix
 import PostgresNIO
 import Synchronization
 
-/// The hub's store in a PostgreSQL database (docs/design.md, "The hub on PostgreSQL").
+/// The hub's store in a PostgreSQL database (docs/design.md, "The hub's store: one seam for
+/// SQLite and PostgreSQL").
 ///
 /// PostgreSQL holds the hub's tables, the same tables and columns as a SQLite hub (each with a
 /// `_v` column: the version of the write that last set the row), and the versions' log. Each
@@ -19,7 +20,7 @@ import Synchronization
 ///   hub's write lock (`pg_advisory_xact_lock`, held to its commit), brings the replica up to
 ///   the database's last version, runs, and then writes the rows it changed, which temporary
 ///   triggers on the replica's writing connection noted (`pgmirror_changed`), as one new
-///   version, in bulk (multi-row `INSERT … ON CONFLICT` per table), and commits. Writes
+///   version, in bulk (one `INSERT … SELECT FROM unnest(…) ON CONFLICT` per table), and commits. Writes
 ///   from every process are serialized on the lock, as a SQLite hub's are on its one writer,
 ///   so versions (and the feed positions inside them) commit in order.
 /// - *Read*: a read asks for the database's last version first (one round trip) and copies
@@ -52,15 +53,16 @@ final class PostgresMirror: @unchecked Sendable {
     /// How long a write waits for the write lock, and how long a transaction may sit idle
     /// (a stalled process) before PostgreSQL ends it and frees what it holds.
     static let lockTimeout = "60s", idleInTransactionTimeout = "120s"
-    /// Parameters per statement of a bulk write (PostgreSQL takes 65,535).
-    static let parametersPerStatement = 30_000
 
     struct Version: Equatable, Sendable {
         var number: Int64
         var token: String
     }
 
-    init(location: PostgresLocation, password: String?, logger: Logger = Logger(label: "poshub.postgres")) {
+    /// The logger of queries (postgres-nio's, at its own levels).
+    static let queryLogger = Logger(label: "poshub.postgres")
+
+    init(location: PostgresLocation, password: String?, logger: Logger = PostgresMirror.queryLogger) {
         self.location = location
         self.password = password
         self.logger = logger
@@ -202,14 +204,12 @@ final class PostgresMirror: @unchecked Sendable {
     /// Writes every row of the replica to the database as one new version that names all
     /// tables (a new store, a migration): other processes copy the database whole.
     private func upload(_ pool: DatabasePool) throws {
-        let version = try pool.write { db in try self.transaction(db, everything: true) { _ in } }.1
-        known.withLock { $0 = version }
+        try write(pool, everything: true) { _ in }
     }
 
-    /// Copies the database into a new replica.
+    /// Copies the database into a new replica (a write that changes nothing).
     private func copy(_ pool: DatabasePool) throws {
-        let version = try pool.write { db in try self.transaction(db) { _ in } }.1
-        known.withLock { $0 = version }
+        try write(pool) { _ in }
     }
 
     // MARK: Connections
@@ -263,10 +263,18 @@ final class PostgresMirror: @unchecked Sendable {
 
     // MARK: Transactions
 
+    /// One write of the hub on the replica `pool` (`transaction`), and the version it left
+    /// the replica at recorded once the replica has committed it.
+    func write<T>(_ pool: DatabasePool, everything: Bool = false, erasing: Bool = false, _ body: (Database) throws -> T) throws -> T {
+        let (result, version) = try pool.write { db in try transaction(db, everything: everything, erasing: erasing, body) }
+        known.withLock { $0 = version }
+        return result
+    }
+
     /// Runs `body` as one write of the hub: under the write lock, on the replica brought up to
     /// the database's last version; the rows it changed become the next version, committed
     /// with it. Returns `body`'s result and the version the replica then holds.
-    func transaction<T>(_ db: Database, everything: Bool = false, erasing: Bool = false, _ body: (Database) throws -> T) throws -> (T, Version) {
+    private func transaction<T>(_ db: Database, everything: Bool, erasing: Bool, _ body: (Database) throws -> T) throws -> (T, Version) {
         let conn = try writer()
         var open = false
         do {
@@ -277,11 +285,11 @@ final class PostgresMirror: @unchecked Sendable {
             var current = Version(number: 0, token: "")
             if !everything {
                 let restored: Bool
-                (current, restored) = try catchUp(db, conn)
+                (current, restored) = try catchUp(db, conn, from: continuing(db, conn))
                 if restored { try onRestoreDetected?(db) }
             }
             let result = try body(db)
-            let version = try flush(db, conn, after: current, everything: everything, erasing: erasing) ?? current
+            let version = try flush(db, conn, everything: everything, erasing: erasing) ?? current
             try conn.run("COMMIT")
             open = false
             return (result, version)
@@ -317,7 +325,7 @@ final class PostgresMirror: @unchecked Sendable {
                 try conn.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 defer { _ = try? conn.run("COMMIT") }
                 guard let local = try self.continuing(db, conn) else { return nil }
-                return try self.catchUp(db, conn, local: local).0
+                return try self.catchUp(db, conn, from: local).0
             } catch {
                 self.abandon(conn)
                 throw Self.storeError(error, self.location)
@@ -326,14 +334,8 @@ final class PostgresMirror: @unchecked Sendable {
         if let outcome {
             known.withLock { $0 = outcome }
         } else {
-            let version = try pool.write { db in try self.transaction(db) { _ in } }.1
-            known.withLock { $0 = version }
+            try write(pool) { _ in }
         }
-    }
-
-    /// Records the version a write left the replica at (after the replica committed it).
-    func committed(_ version: Version) {
-        known.withLock { $0 = version }
     }
 
     /// The database's last version.
@@ -365,11 +367,10 @@ final class PostgresMirror: @unchecked Sendable {
         return whole ? nil : local
     }
 
-    /// Copies into the replica what the database has beyond it (all of it when the replica
-    /// does not continue its history). Returns the version copied and whether the replica
-    /// had held a history the database does not have (a restore).
-    private func catchUp(_ db: Database, _ conn: PostgresConnection, local known: Version?? = .none) throws -> (Version, Bool) {
-        let local: Version? = try known ?? continuing(db, conn)
+    /// Copies into the replica what the database has beyond `local`, the replica's version
+    /// (`continuing`; nil: all of it). Returns the version copied and whether the replica had
+    /// held a history the database does not have (a restore).
+    private func catchUp(_ db: Database, _ conn: PostgresConnection, from local: Version?) throws -> (Version, Bool) {
         let head = try conn.run("SELECT version, token FROM pgmirror_head WHERE id = 1").first!.decode((Int64, String).self)
         let target = Version(number: head.0, token: head.1)
         if let local, local == target { return (target, false) }
@@ -445,25 +446,23 @@ final class PostgresMirror: @unchecked Sendable {
     /// nil when it changed none.
     /// `erasing`: deleted keys are not logged; the tables they were deleted from are marked to
     /// be copied whole (`table!` in the log) and their earlier logged deletions dropped.
-    private func flush(_ db: Database, _ conn: PostgresConnection, after current: Version, everything: Bool, erasing: Bool = false) throws -> Version? {
+    private func flush(_ db: Database, _ conn: PostgresConnection, everything: Bool, erasing: Bool) throws -> Version? {
         // Per table the rows it changed (as column arrays) and the keys it deleted, read by
         // joining the noted keys with the table (one statement each, no row read by itself).
-        var upserts: [String: (rows: Int, columns: [[Bind]])] = [:]
+        var upserts: [String: [[Bind]]] = [:]
         var deletes: [String: [String]] = [:]
         func collect(_ table: MirroredTable, _ sql: String) throws {
             var columns = [[Bind]](repeating: [], count: table.columns.count)
-            var count = 0
             let rows = try Row.fetchCursor(db.cachedStatement(sql: sql))
             while let row = try rows.next() {
                 for (c, column) in table.columns.enumerated() {
                     columns[c].append(try column.type.bind(row[c], table: table.name, column: column.name))
                 }
-                count += 1
             }
-            if count > 0 { upserts[table.name] = (count, columns) }
+            if columns.first?.isEmpty == false { upserts[table.name] = columns }
         }
         if everything {
-            for table in tables { try collect(table, table.localSelectSQL) }
+            for table in tables { try collect(table, table.selectSQL) }
         } else {
             for name in try String.fetchAll(db, sql: "SELECT DISTINCT tbl FROM temp.pgmirror_changed") {
                 guard let table = byName[name] else { continue }
@@ -502,7 +501,7 @@ final class PostgresMirror: @unchecked Sendable {
         }
         for (name, changed) in upserts.sorted(by: { $0.key < $1.key }) {
             let table = byName[name]!
-            var columns = zip(table.columns, changed.columns).map { ($0.type, $1) }
+            var columns = zip(table.columns, changed).map { ($0.type, $1) }
             columns.append((.integer, [.int(number)]))
             try conn.run(table.pgUpsertSQL, try columnArrays(columns, scalarLast: true))
         }
@@ -520,7 +519,6 @@ final class PostgresMirror: @unchecked Sendable {
         }
         try db.execute(sql: "UPDATE pgmirror_replica SET version = ?, token = ? WHERE id = 1", arguments: [number, token])
         for (name, seq) in sequences { sentSequences[name] = seq }
-        _ = current
         return Version(number: number, token: token)
     }
 
@@ -680,7 +678,7 @@ struct MirroredTable {
     let keys: [String]
     /// A rowid table (written rows are noted by rowid); false: `WITHOUT ROWID`.
     let hasRowid: Bool
-    let createSQL, selectSQL, replaceSQL, deleteSQL, localSelectSQL, changedRowsSQL, goneKeysSQL, pgUpsertSQL, pgDeleteSQL: String
+    let createSQL, selectSQL, replaceSQL, deleteSQL, changedRowsSQL, goneKeysSQL, pgUpsertSQL, pgDeleteSQL: String
 
     init(name: String, columns: [Column], keys: [String], hasRowid: Bool) {
         self.name = name
@@ -695,7 +693,6 @@ struct MirroredTable {
         selectSQL = "SELECT \(list) FROM \(quoted(name))"
         replaceSQL = "INSERT OR REPLACE INTO \(quoted(name)) (\(list)) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))"
         deleteSQL = "DELETE FROM \(quoted(name)) WHERE \(byKey)"
-        localSelectSQL = "SELECT \(list) FROM \(quoted(name))"
         // The rows and the deleted keys of a transaction's noted keys (`pgmirror_changed`).
         let byNoted = keys.enumerated().map { "t.\(quoted($0.element)) = json_extract(c.pk, '$[\($0.offset)]')" }.joined(separator: " AND ")
         let qualified = columns.map { "t.\(quoted($0.name))" }.joined(separator: ", ")
@@ -749,6 +746,6 @@ extension PostgresConnection {
 
     @discardableResult
     func run(_ sql: String, _ bindings: PostgresBindings) throws -> PostgresQueryResult {
-        try query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: Logger(label: "poshub.postgres")).wait()
+        try query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: PostgresMirror.queryLogger).wait()
     }
 }
