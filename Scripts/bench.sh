@@ -15,10 +15,8 @@ echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB memory, 
 extra=()
 if [[ " $* " != *" --postgres "* ]] && [ -x /usr/lib/postgresql/15/bin/initdb ]; then
   pgdir="$(mktemp -d /tmp/poshub-bench-pg.XXXXXX)"
-  chmod 755 "$pgdir"
   trap 'bash Scripts/pg-cluster.sh stop "$pgdir"; rm -rf "$pgdir"' EXIT
-  pgport="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-  extra=(--postgres "$(bash Scripts/pg-cluster.sh start "$pgdir" "$pgport")")
+  extra=(--postgres "$(bash Scripts/pg-cluster.sh start "$pgdir")")
   export PGPASSWORD="$(cat "$pgdir/password")"
 fi
 "$BIN/posbench" "${extra[@]}" "$@"

@@ -35,15 +35,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The port a server announces in its log ("listening on 127.0.0.1:PORT"), once it has.
+wait_port() {
+  for _ in $(seq 1 200); do grep -q "listening on" "$1" 2>/dev/null && break; sleep 0.05; done
+  sed -n 's/^listening on 127.0.0.1://p' "$1" | head -1
+}
+
 # The hub's accounting scheduler looks once an hour here: the demo runs the connector by hand.
 start_hub() {
   "$POSHUB" serve --db "$WORK/hub.sqlite" --port "${HUB_PORT:-0}" --erp-poll 3600 >"$WORK/hub.log" 2>&1 &
   HUB_PID=$!
-  for _ in $(seq 1 200); do
-    grep -q "listening on" "$WORK/hub.log" 2>/dev/null && break
-    sleep 0.05
-  done
-  HUB_PORT=$(sed -n 's/^listening on 127.0.0.1://p' "$WORK/hub.log" | head -1)
+  HUB_PORT=$(wait_port "$WORK/hub.log")
 }
 
 echo "== hub"
@@ -194,10 +196,6 @@ echo "== accounting: the hub is configured against the test ERP (poserp) and a r
 VENV=.build-venv
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/python" -c "import aiosmtpd" 2>/dev/null || "$VENV/bin/pip" install -q "aiosmtpd==1.4.6"
-wait_port() {
-  for _ in $(seq 1 200); do grep -q "listening on" "$1" 2>/dev/null && break; sleep 0.05; done
-  sed -n 's/^listening on 127.0.0.1://p' "$1" | head -1
-}
 echo "erp-demo-password" > "$WORK/erp-password"
 "$BIN/poserp" serve --port 0 --password-file "$WORK/erp-password" >"$WORK/erp.log" 2>&1 &
 ERP_PID=$!
@@ -244,18 +242,15 @@ echo
 echo "== a larger chain: the hub's store on PostgreSQL, two hub processes on it"
 # (A folder of its own that the postgres user can reach: the demo's folder is its owner's only.)
 PG_DIR="$(mktemp -d /tmp/posnode-demo-pg.XXXXXX)"
-chmod 755 "$PG_DIR"
-PG_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-PG_URL="$(bash Scripts/pg-cluster.sh start "$PG_DIR" "$PG_PORT")"
+PG_URL="$(bash Scripts/pg-cluster.sh start "$PG_DIR")"
 export PGPASSWORD="$(cat "$PG_DIR/password")"
 "$POSHUB" init --db "$PG_URL" >/dev/null
-echo "PostgreSQL 15 on 127.0.0.1:$PG_PORT; poshub init --db $PG_URL"
+echo "PostgreSQL 15; poshub init --db $PG_URL"
 PG_PORTS=()
 for i in 1 2; do
   "$POSHUB" serve --db "$PG_URL" --port 0 --erp-poll 3600 >"$WORK/pghub$i.log" 2>&1 &
   PG_HUB_PIDS+=($!)
-  for _ in $(seq 1 200); do grep -q "listening on" "$WORK/pghub$i.log" 2>/dev/null && break; sleep 0.05; done
-  PG_PORTS+=("$(sed -n 's/^listening on 127.0.0.1://p' "$WORK/pghub$i.log" | head -1)")
+  PG_PORTS+=("$(wait_port "$WORK/pghub$i.log")")
 done
 echo "poshub serve processes on 127.0.0.1:${PG_PORTS[0]} and 127.0.0.1:${PG_PORTS[1]}, one database"
 declare -A PG_SITE=([POZ1]=POZ [LOD1]=LOD) PG_SERIES=([POZ1]=P1 [LOD1]=P2) PG_HUB=([POZ1]=0 [LOD1]=1)

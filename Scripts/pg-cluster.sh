@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# A PostgreSQL 15 cluster of Debian's postgresql-15 for the tests and the demo, on a loopback
-# port, in a folder of its own: `start DIR PORT` makes it (first time) and starts it, prints
+# A PostgreSQL 15 cluster of Debian's postgresql-15 for the tests, the demo and the benchmarks,
+# on a loopback port (PORT, else a free one), in a folder of its own (DIR, made reachable by the
+# `postgres` user): `start DIR [PORT]` makes it (first time) and starts it, prints
 # the URL of its database `poshub` (role `poshub`, password in DIR/password, given to the hub as
 # PGPASSWORD or --password-file); `stop DIR` stops it. Run as root, the server runs as the
 # `postgres` user (PostgreSQL refuses to run as root).
 set -euo pipefail
-cmd="${1:?usage: pg-cluster.sh start DIR PORT | stop DIR}"
+cmd="${1:?usage: pg-cluster.sh start DIR [PORT] | stop DIR}"
 dir="${2:?data folder}"
 bin=/usr/lib/postgresql/15/bin
 as_pg() {
@@ -13,8 +14,9 @@ as_pg() {
 }
 case "$cmd" in
   start)
-    port="${3:?port}"
+    port="${3:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
     mkdir -p "$dir"
+    chmod 755 "$dir"
     if [ "$(id -u)" = 0 ]; then
       chown postgres:postgres "$dir"
       runuser -u postgres -- test -w "$dir" || { echo "pg-cluster.sh: the postgres user cannot reach $dir (a parent folder is closed to it)" >&2; exit 1; }
@@ -39,5 +41,5 @@ case "$cmd" in
   stop)
     [ -f "$dir/data/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null || true
     ;;
-  *) echo "usage: pg-cluster.sh start DIR PORT | stop DIR" >&2; exit 2 ;;
+  *) echo "usage: pg-cluster.sh start DIR [PORT] | stop DIR" >&2; exit 2 ;;
 esac

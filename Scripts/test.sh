@@ -35,9 +35,7 @@ stop_postgres() {
 trap 'stop_leftovers; stop_postgres' EXIT
 if [ -x /usr/lib/postgresql/15/bin/initdb ]; then
   pgdir="$(mktemp -d /tmp/poshub-test-pg.XXXXXX)"
-  chmod 755 "$pgdir"
-  pgport="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-  export POS_TEST_POSTGRES="$(bash Scripts/pg-cluster.sh start "$pgdir" "$pgport")"
+  export POS_TEST_POSTGRES="$(bash Scripts/pg-cluster.sh start "$pgdir")"
   export PGPASSWORD="$(cat "$pgdir/password")"
   echo "PostgreSQL for the tests: $POS_TEST_POSTGRES"
 else

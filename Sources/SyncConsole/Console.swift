@@ -59,21 +59,18 @@ public struct Console: Sendable {
             return console.redirect("/console/login", cookies: [console.cookie(Self.sessionCookie, "", maxAge: 0)])
         }
         router.get("/console") { request, _ in try await console.page(request) { s in try console.overview(s) } }
-        router.get("/console/stores/:node") { request, context in
-            let node = PathSegment.decoded(context.parameters.get("node"))
-            return try await console.page(request) { s in try console.storePage(s, node: node) }
-        }
-        router.get("/console/customers/:code") { request, context in
-            let code = PathSegment.decoded(context.parameters.get("code"))
-            return try await console.page(request) { s in try console.customerPage(s, code: code) }
-        }
-        router.get("/console/documents/:id") { request, context in
-            let id = PathSegment.decoded(context.parameters.get("id"))
-            return try await console.page(request) { s in try console.documentPage(s, id: id) }
-        }
-        router.get("/console/cases/:id") { request, context in
-            let id = PathSegment.decoded(context.parameters.get("id"))
-            return try await console.page(request) { s in try console.casePage(s, id: id) }
+        // A record's page: /console/<records>/<key>, the key decoded from its path segment.
+        let recordPages: [(String, @Sendable (ConsoleSession, String) throws -> Response)] = [
+            ("stores", { try console.storePage($0, node: $1) }),
+            ("customers", { try console.customerPage($0, code: $1) }),
+            ("documents", { try console.documentPage($0, id: $1) }),
+            ("cases", { try console.casePage($0, id: $1) }),
+        ]
+        for (records, render) in recordPages {
+            router.get("/console/\(records)/:key") { request, context in
+                let key = PathSegment.decoded(context.parameters.get("key"))
+                return try await console.page(request) { s in try render(s, key) }
+            }
         }
         router.get("/console/audit") { request, _ in
             try await console.page(request) { s in

@@ -11,28 +11,9 @@ import SyncTesting
 /// many stores catching up at once through one, two and three hub processes. `server` is the
 /// URL of a database on the bench's server for administration (Scripts/bench.sh starts one).
 enum PostgresBench {
-    /// Runs psql against `url` with `commands` (each a `-c`), and returns what it printed.
-    @discardableResult
-    static func psql(_ url: String, _ commands: [String]) throws -> String {
-        let r = try runCommand("/usr/bin/psql", [url, "-v", "ON_ERROR_STOP=1", "-Atq"] + commands.flatMap { ["-c", $0] })
-        guard r.succeeded else { throw BenchError("psql: \(r.stderr)") }
-        return r.stdout
-    }
-
-    /// A new database on the server: its URL.
-    static func createDatabase(server: String) throws -> (name: String, url: String) {
-        let name = "bench_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
-        try psql(server, ["CREATE DATABASE \(name)"])
-        return (String(name), String(server[...server.lastIndex(of: "/")!]) + name)
-    }
-
-    static func dropDatabase(server: String, _ name: String) {
-        _ = try? psql(server, ["DROP DATABASE IF EXISTS \(name) WITH (FORCE)"])
-    }
-
     static func catchUp(count: Int, pushBatch: Int, server: String, dir: String, bin: String, log: (String) -> Void) async throws -> BenchRow {
-        let database = try createDatabase(server: server)
-        defer { dropDatabase(server: server, database.name) }
+        let database = try TestPostgres.createDatabase(server: server, prefix: "bench")
+        defer { try? TestPostgres.drop(database, server: server) }
         let (_, _, sync) = try await Bench.pushBacklog(count: count, pushBatch: pushBatch, dir: dir, bin: bin, hubDB: database.url, log: log)
         let rate = Double(count) / sync.seconds
         // Reference: the rows the catch-up left in the hub's replicated tables, loaded with COPY
@@ -42,11 +23,11 @@ enum PostgresBench {
         var rows = 0
         for table in tables {
             let file = "\(dir)/\(table).csv"
-            try psql(database.url, ["\\copy (SELECT * FROM \(table)) TO '\(file)' CSV", "CREATE TABLE ref_\(table) (LIKE \(table) INCLUDING ALL)"])
-            rows += Int(try psql(database.url, ["SELECT count(*) FROM \(table)"]).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            try TestPostgres.psql(["\\copy (SELECT * FROM \(table)) TO '\(file)' CSV", "CREATE TABLE ref_\(table) (LIKE \(table) INCLUDING ALL)"], url: database.url)
+            rows += Int(try TestPostgres.psql(["SELECT count(*) FROM \(table)"], url: database.url).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
             loads.append("\\copy ref_\(table) FROM '\(file)' CSV")
         }
-        let copySeconds = try Bench.seconds { try psql(database.url, loads) }
+        let copySeconds = try Bench.seconds { try TestPostgres.psql(loads, url: database.url) }
         let reference = Double(count) / copySeconds
         log(String(format: "  PostgreSQL hub: %.0f changes/s; COPY of the %d rows %.2f s (%.0f changes/s)", rate, rows, copySeconds, reference))
         return BenchRow(row: "catch-up, PostgreSQL hub", workload: "\(count) offline changes pushed over loopback HTTP to a hub on PostgreSQL 15",
@@ -66,8 +47,8 @@ enum PostgresBench {
         for n in counts {
             let rowDir = "\(dir)/\(n)"
             try FileManager.default.createDirectory(atPath: rowDir, withIntermediateDirectories: true)
-            let database = try createDatabase(server: server)
-            defer { dropDatabase(server: server, database.name) }
+            let database = try TestPostgres.createDatabase(server: server, prefix: "bench")
+            defer { try? TestPostgres.drop(database, server: server) }
             let setup = try HubStore(path: database.url)
             var tokens: [String] = []
             for i in 0..<stores { tokens.append(try setup.addNode(node: "S\(i)", site: "ST\(i)", series: "K\(i)")) }

@@ -84,12 +84,14 @@ extension HubStoreOptions {
     }
 }
 
+/// The help of the PostgreSQL password's file, whichever its option's name.
+let databasePasswordHelp = ArgumentHelp("File holding the PostgreSQL password (with a postgres:// --db; else PGPASSWORD).", valueName: "file")
+
 /// `--db` and the store's settings, and the PostgreSQL password's file as `--password-file`
 /// (or `--db-password-file`).
 struct HubStoreOption: ParsableArguments, HubStoreOptions {
     @OptionGroup var settings: HubStoreSettings
-    @Option(name: [.customLong("password-file"), .customLong("db-password-file")],
-            help: ArgumentHelp("File holding the PostgreSQL password (with a postgres:// --db; else PGPASSWORD).", valueName: "file"))
+    @Option(name: [.customLong("password-file"), .customLong("db-password-file")], help: databasePasswordHelp)
     var databasePasswordFile: String?
 }
 
@@ -97,8 +99,7 @@ struct HubStoreOption: ParsableArguments, HubStoreOptions {
 /// user's, an operator's): the PostgreSQL password's file is `--db-password-file` only.
 struct HubStoreOptionOwnPassword: ParsableArguments, HubStoreOptions {
     @OptionGroup var settings: HubStoreSettings
-    @Option(name: .customLong("db-password-file"),
-            help: ArgumentHelp("File holding the PostgreSQL password (with a postgres:// --db; else PGPASSWORD).", valueName: "file"))
+    @Option(name: .customLong("db-password-file"), help: databasePasswordHelp)
     var databasePasswordFile: String?
 }
 

@@ -72,7 +72,7 @@ struct PostgresHubProcessTests {
             }
             while !killer.isFinished { Thread.sleep(forTimeInterval: 0.05) }
         }
-        hubs[0] = try await offload { try ServerProcess(BuiltProducts.path("poshub"), ["serve", "--db", cluster.hubDB, "--port", String(victimPort)]) }
+        hubs[0] = try await offload { try self.serveHub(cluster, port: victimPort) }
         // Rounds until every store has pushed everything and pulled the others' rows.
         let rounds = try await offload {
             var results: [CommandResult] = []
